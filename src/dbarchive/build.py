@@ -1,0 +1,41 @@
+"""The one place that turns a validated job into live objects; the CLI and Airflow share it."""
+
+from __future__ import annotations
+
+from dbarchive.config import ArchiveJob, DestinationSettings
+from dbarchive.events import NullReporter, Reporter
+from dbarchive.pipeline import Context
+from dbarchive.sources.mysql import MySqlSource
+from dbarchive.storage import Storage, StorageOptions, open_storage
+
+
+def storage_options(dest: DestinationSettings) -> StorageOptions:
+    """Backend options from the destination settings (credentials come from the AWS chain)."""
+    return StorageOptions(
+        endpoint_url=dest.endpoint_url,
+        region=dest.region,
+        sse=dest.sse,
+        kms_key_id=dest.kms_key_id,
+        storage_class=dest.storage_class,
+        part_size=dest.part_size_mib * 1024 * 1024,
+    )
+
+
+def build_storage(job: ArchiveJob, options: StorageOptions | None = None) -> Storage:
+    """Open the destination of ``job`` (``options`` overrides, e.g. from an Airflow connection)."""
+    return open_storage(job.destination.url, options or storage_options(job.destination))
+
+
+def build_context(
+    job: ArchiveJob,
+    reporter: Reporter | None = None,
+    storage: Storage | None = None,
+    source: MySqlSource | None = None,
+) -> Context:
+    """A ready Context for ``job``; nothing connects until first use."""
+    return Context(
+        job=job,
+        source=source or MySqlSource(job.source),
+        storage=storage or build_storage(job),
+        reporter=reporter or NullReporter(),
+    )

@@ -1,0 +1,290 @@
+"""The job configuration: what to archive, from where, to where. Validated on load, frozen after.
+
+Loading touches neither MySQL nor S3; :func:`load_job` turns every validation problem into one
+``ConfigError`` that names the file, the field and the fix. Passwords are never read from the file
+unless the user insists (a password in the URL); the default is an environment variable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from dbarchive.errors import ConfigError
+from dbarchive.formats.compression import Compression
+from dbarchive.layout import Layout
+
+DEFAULT_PASSWORD_ENV = "DBARCHIVE_MYSQL_PASSWORD"  # noqa: S105 - a variable name, not a secret
+_RETENTION_RE = re.compile(r"^\s*(\d+)\s*(day|days|d|week|weeks|w|month|months|m)\s*$", re.I)
+_MIB = 1024 * 1024
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _check_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown time zone {name!r}; use an IANA name like 'UTC' or 'Europe/Berlin'"
+        ) from exc
+    return name
+
+
+class Retention(_Frozen):
+    """How long rows stay in MySQL: a number of days, weeks or calendar months."""
+
+    amount: int = Field(ge=1)
+    unit: Literal["days", "weeks", "months"]
+
+    @classmethod
+    def parse(cls, text: str) -> Retention:
+        m = _RETENTION_RE.match(text)
+        if not m:
+            raise ValueError(f"retention {text!r} is not like '60 days', '8 weeks' or '2 months'")
+        unit = {"d": "days", "w": "weeks", "m": "months"}[m.group(2)[0].lower()]
+        return cls(amount=int(m.group(1)), unit=unit)
+
+    def cutoff(self, today: dt.date) -> dt.date:
+        """The first day that is kept: rows of days before it may be purged."""
+        if self.unit == "days":
+            return today - dt.timedelta(days=self.amount)
+        if self.unit == "weeks":
+            return today - dt.timedelta(weeks=self.amount)
+        month_index = today.year * 12 + today.month - 1 - self.amount
+        year, month = divmod(month_index, 12)
+        first_next = dt.date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
+        last_day = (first_next - dt.timedelta(days=1)).day
+        return dt.date(year, month + 1, min(today.day, last_day))
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.unit}"
+
+
+class SourceSettings(_Frozen):
+    """Where the rows live. The password comes from ``password_env`` unless the URL holds one."""
+
+    url: str
+    password_env: str = DEFAULT_PASSWORD_ENV
+    timezone: str = Field(default="UTC", description="zone of DATETIME values as stored")
+    connect_timeout: int = Field(default=10, ge=1, le=600)
+    ssl_ca: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_mysql(cls, v: str) -> str:
+        parsed = urlparse(v)
+        if parsed.scheme not in {"mysql", "mariadb"}:
+            raise ValueError("must look like mysql://user@host:3306/database")
+        if not parsed.hostname and "unix_socket=" not in (parsed.query or ""):
+            raise ValueError("needs a host: mysql://user@host:3306/database")
+        if not parsed.path.strip("/"):
+            raise ValueError("needs a database name at the end: mysql://user@host:3306/database")
+        return v
+
+    _zone = field_validator("timezone")(classmethod(lambda cls, v: _check_zone(v)))
+
+    @property
+    def database(self) -> str:
+        return unquote(urlparse(self.url).path.strip("/"))
+
+    def connect_args(self) -> dict[str, Any]:
+        """Arguments for the MySQL driver; the password is read here, at connect time, only."""
+        parsed = urlparse(self.url)
+        query = dict(p.split("=", 1) for p in parsed.query.split("&") if "=" in p)
+        args: dict[str, Any] = {
+            "host": parsed.hostname or "localhost",
+            "port": parsed.port or 3306,
+            "user": unquote(parsed.username or "root"),
+            "database": self.database,
+            "connect_timeout": self.connect_timeout,
+        }
+        password = (
+            unquote(parsed.password) if parsed.password else os.environ.get(self.password_env)
+        )
+        if password:
+            args["password"] = password
+        if "unix_socket" in query:
+            args["unix_socket"] = unquote(query["unix_socket"])
+        if self.ssl_ca:
+            args["ssl"] = {"ca": self.ssl_ca}
+        return args
+
+    def safe_url(self) -> str:
+        """The URL without any password, for logs and messages."""
+        parsed = urlparse(self.url)
+        netloc = parsed.hostname or ""
+        if parsed.username:
+            netloc = f"{parsed.username}@{netloc}"
+        if parsed.port:
+            netloc = f"{netloc}:{parsed.port}"
+        return parsed._replace(netloc=netloc, query="").geturl()
+
+
+class DestinationSettings(_Frozen):
+    """Where the archive goes: ``s3://bucket/prefix`` or a local folder (``file://`` or a path)."""
+
+    url: str
+    layout: Layout = Layout.HIVE
+    endpoint_url: str | None = None
+    region: str | None = None
+    sse: Literal["AES256", "aws:kms"] | None = None
+    kms_key_id: str | None = None
+    storage_class: str | None = None
+    part_size_mib: int = Field(default=16, ge=5, le=512)
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, v: str) -> str:
+        parsed = urlparse(v)
+        if parsed.scheme not in {"", "file", "s3"}:
+            raise ValueError("must be s3://bucket/prefix, file:///path or a local path")
+        if parsed.scheme == "s3" and not parsed.netloc:
+            raise ValueError("s3:// URL needs a bucket: s3://bucket/prefix")
+        return v
+
+
+class TableDefaults(_Frozen):
+    """Settings every table inherits unless it sets its own."""
+
+    format: Literal["csv"] = "csv"
+    compression: Compression = Compression.GZIP
+    compression_level: int | None = Field(default=None, ge=0, le=22)
+    timezone: str = Field(default="UTC", description="zone whose calendar days define partitions")
+    retention: Retention = Field(default_factory=lambda: Retention.parse("2 months"))
+    chunk_rows: int = Field(default=20_000, ge=1, le=1_000_000)
+    max_file_mib: int = Field(default=256, ge=1, le=5 * 1024)
+    scan: Literal["auto", "key", "time"] = "auto"
+
+    _zone = field_validator("timezone")(classmethod(lambda cls, v: _check_zone(v)))
+
+    @field_validator("retention", mode="before")
+    @classmethod
+    def _parse_retention(cls, v: Any) -> Any:
+        return Retention.parse(v) if isinstance(v, str) else v
+
+
+class TableSpec(TableDefaults):
+    """One table to archive, with the column whose calendar day puts a row in a partition."""
+
+    name: str = Field(min_length=1, max_length=64)
+    schema_name: str | None = Field(default=None, alias="schema", min_length=1, max_length=64)
+    timestamp_column: str = Field(min_length=1, max_length=64)
+    key_columns: tuple[str, ...] | None = None
+    where: str | None = None
+    include_columns: tuple[str, ...] | None = None
+    exclude_columns: tuple[str, ...] = ()
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _columns_choice(self) -> TableSpec:
+        if self.include_columns is not None and self.exclude_columns:
+            raise ValueError("set include_columns or exclude_columns, not both")
+        if self.key_columns is not None and not self.key_columns:
+            raise ValueError("key_columns, when set, needs at least one column")
+        return self
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self.max_file_mib * _MIB
+
+
+class ArchiveJob(_Frozen):
+    """The whole validated configuration of one archive job."""
+
+    source: SourceSettings
+    destination: DestinationSettings
+    defaults: TableDefaults = Field(default_factory=lambda: TableDefaults())
+    tables: tuple[TableSpec, ...] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_defaults(cls, data: Any) -> Any:
+        """Tables inherit every default they do not set themselves."""
+        if not isinstance(data, dict):
+            return data
+        defaults = data.get("defaults") or {}
+        tables = data.get("tables")
+        if isinstance(defaults, dict) and isinstance(tables, list | tuple):
+            data = dict(data)
+            data["tables"] = [{**defaults, **t} if isinstance(t, dict) else t for t in tables]
+        return data
+
+    @model_validator(mode="after")
+    def _unique_tables(self) -> ArchiveJob:
+        seen: set[tuple[str | None, str]] = set()
+        for t in self.tables:
+            ident = (t.schema_name, t.name)
+            if ident in seen:
+                raise ValueError(f"table {t.name!r} is listed twice")
+            seen.add(ident)
+        return self
+
+    def table(self, name: str) -> TableSpec:
+        """The spec of one table by name; ConfigError listing the known names otherwise."""
+        for t in self.tables:
+            if t.name == name or f"{t.schema_name}.{t.name}" == name:
+                return t
+        known = ", ".join(t.name for t in self.tables)
+        raise ConfigError(f"table {name!r} is not in the config; configured tables: {known}")
+
+
+_FIXES = {
+    "missing": "add it",
+    "extra_forbidden": "remove it or check its spelling",
+}
+
+
+def _format_errors(origin: str, exc: ValidationError) -> str:
+    lines = []
+    errors = exc.errors()
+    for err in errors:
+        if err["type"] == "too_short" and len(errors) > 1:
+            continue  # a list emptied by its own invalid items: those items say more
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+        fix = _FIXES.get(err["type"], "")
+        message = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  {loc or '(top level)'}: {message}{'; ' + fix if fix else ''}")
+    return f"{origin}: invalid configuration\n" + "\n".join(lines)
+
+
+def job_from_dict(data: dict[str, Any], origin: str = "<config>") -> ArchiveJob:
+    """Validate a config mapping (from TOML, Airflow or code) into an :class:`ArchiveJob`."""
+    try:
+        return ArchiveJob.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(origin, exc)) from None
+
+
+def load_job(path: str | Path) -> ArchiveJob:
+    """Read and validate a TOML config file; every problem becomes one ConfigError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found; pass --config PATH") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return job_from_dict(data, str(path))

@@ -1,0 +1,79 @@
+"""Every object name in the archive is built here, and only here.
+
+A partition is one table-day: ``<table>/year=YYYY/month=MM/day=DD/`` (Hive style, the default) or
+``<table>/YYYY/MM/DD/`` (the seed system's plain layout). Data files are ``part-NNNNN.<ext>``; the
+commit marker is ``_manifest.json``. Names start with ``_`` or ``.`` only for files that Athena,
+Hive and Spark must skip (they treat such names as hidden), which is why the manifest and temporary
+names use them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+MANIFEST_NAME = "_manifest.json"
+_PART_RE = re.compile(r"^part-(\d{5,})\.")
+
+
+class Layout(StrEnum):
+    """How the day of a partition is spelled in its path."""
+
+    HIVE = "hive"
+    PLAIN = "plain"
+
+
+@dataclass(frozen=True)
+class PartitionPath:
+    """The location of one table-day inside the destination."""
+
+    table: str
+    day: dt.date
+    layout: Layout = Layout.HIVE
+
+    @property
+    def prefix(self) -> str:
+        """The folder of the partition, ending in ``/``."""
+        return f"{table_dir(self.table)}/{day_dir(self.day, self.layout)}/"
+
+    def part_key(self, index: int, extension: str) -> str:
+        """The key of data file number ``index`` (0-based), e.g. ``part-00000.csv.gz``."""
+        return f"{self.prefix}{part_name(index, extension)}"
+
+    @property
+    def manifest_key(self) -> str:
+        """The key of the partition's commit marker."""
+        return f"{self.prefix}{MANIFEST_NAME}"
+
+
+def table_dir(table: str) -> str:
+    """The folder of a table: its name, with anything unsafe in an S3 key or a path replaced.
+
+    Table names come from the config and are valid MySQL identifiers, which may still hold
+    ``/``, spaces or backticks; those would split or break a key, so they become ``_``.
+    """
+    safe = re.sub(r"[^A-Za-z0-9_.\-$]", "_", table)
+    if safe in {"", ".", ".."}:
+        safe = f"_{safe}_"
+    return safe
+
+
+def day_dir(day: dt.date, layout: Layout = Layout.HIVE) -> str:
+    """The day part of a partition path, zero-padded so keys sort by date."""
+    if layout is Layout.HIVE:
+        return f"year={day.year:04d}/month={day.month:02d}/day={day.day:02d}"
+    return f"{day.year:04d}/{day.month:02d}/{day.day:02d}"
+
+
+def part_name(index: int, extension: str) -> str:
+    """The file name of data file ``index``; ``extension`` is lower case without a leading dot."""
+    if index < 0:
+        raise ValueError("part index must be >= 0")
+    return f"part-{index:05d}.{extension.lower()}"
+
+
+def is_part_name(name: str) -> bool:
+    """Whether a file name is one of our data files (not a manifest, not a temporary file)."""
+    return _PART_RE.match(name) is not None

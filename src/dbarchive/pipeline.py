@@ -1,0 +1,250 @@
+"""The core job: plan and export table-days. No I/O of its own: it drives Source and Storage.
+
+``export_day`` is the whole export of one partition: describe → plan the scan → make the old
+partition safely incomplete → stream rows into part files → manifest last → remove stale parts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from dbarchive import __version__
+from dbarchive.checksum import RowDigest
+from dbarchive.config import ArchiveJob, TableSpec
+from dbarchive.errors import VerificationError
+from dbarchive.events import Event, NullReporter, Reporter
+from dbarchive.layout import PartitionPath
+from dbarchive.manifest import ColumnEntry, FileEntry, Manifest
+from dbarchive.sources import mysql_sql as q
+from dbarchive.sources.mysql import MySqlSource
+from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
+from dbarchive.steps import upload
+from dbarchive.steps.write import PartWriter, WriteSettings
+from dbarchive.storage import Storage
+
+
+@dataclass
+class Context:
+    """What every step needs: the job, its source and storage, and where events go."""
+
+    job: ArchiveJob
+    source: MySqlSource
+    storage: Storage
+    reporter: Reporter = field(default_factory=NullReporter)
+    clock: Callable[[], float] = time.monotonic
+    _described: dict[str, TableInfo] = field(default_factory=dict)
+
+    def describe(self, spec: TableSpec) -> TableInfo:
+        """Describe each table once per run."""
+        if spec.name not in self._described:
+            self._described[spec.name] = self.source.describe(spec)
+        return self._described[spec.name]
+
+    def partition(self, spec: TableSpec, day: dt.date) -> PartitionPath:
+        return PartitionPath(spec.name, day, self.job.destination.layout)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What the export of one table-day produced."""
+
+    table: str
+    day: dt.date
+    rows: int
+    bytes: int
+    files: tuple[str, ...]
+    manifest_key: str
+    scan: str
+    seconds: float
+    removed_stale: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlannedPartition:
+    """What an export of one table-day would do (``plan`` / ``--dry-run``)."""
+
+    table: str
+    day: dt.date
+    window: DayWindow
+    scan: ScanPlan
+    prefix: str
+    manifest_key: str
+    archived_rows: int | None  # rows in the existing manifest, None if not archived
+    first_chunk_sql: str
+
+
+def plan_day(ctx: Context, spec: TableSpec, day: dt.date) -> PlannedPartition:
+    """Describe and size one table-day without writing anything."""
+    info = ctx.describe(spec)
+    window = ctx.source.window(spec, info, day)
+    scan = ctx.source.plan_scan(info, window, spec.scan)
+    partition = ctx.partition(spec, day)
+    existing = upload.read_manifest(ctx.storage, partition)
+    shape = q.select_shape(info)
+    builder = q.key_chunk_sql if scan.strategy == "key" else q.time_chunk_sql
+    return PlannedPartition(
+        spec.name,
+        day,
+        window,
+        scan,
+        partition.prefix,
+        partition.manifest_key,
+        None if existing is None else existing.rows,
+        builder(info, shape, True, spec.chunk_rows),
+    )
+
+
+def export_day(ctx: Context, spec: TableSpec, day: dt.date) -> ExportResult:
+    """Archive one table-day and publish its manifest; safe to repeat and to kill at any point."""
+    started, t0 = _now(), ctx.clock()
+    info = ctx.describe(spec)
+    window = ctx.source.window(spec, info, day)
+    scan = ctx.source.plan_scan(info, window, spec.scan)
+    partition = ctx.partition(spec, day)
+    _refuse_shrinking(ctx, spec, info, window, partition, scan)
+    _emit(ctx, spec, day, "start", total=scan.estimated_rows, message=f"scan={scan.strategy}")
+    upload.prepare(ctx.storage, partition)
+    files, digest = _write_rows(ctx, spec, info, window, scan, partition)
+    manifest = _manifest(spec, info, window, scan, files, digest, started)
+    stale = upload.publish(ctx.storage, partition, manifest)
+    seconds = ctx.clock() - t0
+    _emit(
+        ctx,
+        spec,
+        day,
+        "finish",
+        rows=digest.count,
+        nbytes=manifest.total_bytes,
+        message=f"{digest.count} rows in {len(files)} file(s)",
+    )
+    return ExportResult(
+        spec.name,
+        day,
+        digest.count,
+        manifest.total_bytes,
+        tuple(f.key for f in files),
+        partition.manifest_key,
+        scan.strategy,
+        seconds,
+        tuple(stale),
+    )
+
+
+def export(
+    ctx: Context, tables: Iterable[TableSpec], days: Iterable[dt.date]
+) -> list[ExportResult]:
+    """Export every (table, day), tables in config order, days oldest first."""
+    day_list = sorted(days)
+    return [export_day(ctx, spec, day) for spec in tables for day in day_list]
+
+
+def _write_rows(
+    ctx: Context,
+    spec: TableSpec,
+    info: TableInfo,
+    window: DayWindow,
+    scan: ScanPlan,
+    partition: PartitionPath,
+) -> tuple[list[FileEntry], RowDigest]:
+    shape = q.select_shape(info)
+    key_positions = [p for p in shape.key_positions if p < shape.width]
+    settings = WriteSettings(spec.compression, spec.compression_level, spec.max_file_bytes)
+    writer = PartWriter(
+        ctx.storage, partition, [c.name for c in info.columns], key_positions, settings
+    )
+    rows_done = 0
+    try:
+        for rows in ctx.source.read_day(info, window, scan, spec.chunk_rows):
+            writer.write_chunk(rows)
+            rows_done += len(rows)
+            _emit(ctx, spec, window.day, "chunk", rows=rows_done, total=scan.estimated_rows)
+        files = writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    digest = RowDigest()
+    for f in files:
+        digest.merge(f.digest)
+    return files, digest
+
+
+def _refuse_shrinking(
+    ctx: Context,
+    spec: TableSpec,
+    info: TableInfo,
+    window: DayWindow,
+    partition: PartitionPath,
+    scan: ScanPlan,
+) -> None:
+    """Never replace an archive with fewer rows than it holds: the source was probably purged."""
+    old = upload.read_manifest(ctx.storage, partition)
+    if old is None or old.rows == 0:
+        return
+    in_source = scan.estimated_rows
+    if spec.where and scan.strategy == "key":
+        (count,) = ctx.source.query(q.day_count_sql(info), (window.start_param, window.end_param))[
+            0
+        ]
+        in_source = int(count)
+    if in_source < old.rows:
+        raise VerificationError(
+            f"{spec.name} {window.day}: the source now holds {in_source} rows but the archive holds "
+            f"{old.rows}; rows were purged or deleted, so the archive is kept as it is"
+        )
+
+
+def _manifest(
+    spec: TableSpec,
+    info: TableInfo,
+    window: DayWindow,
+    scan: ScanPlan,
+    files: list[FileEntry],
+    digest: RowDigest,
+    started: str,
+) -> Manifest:
+    single = len(info.key) == 1 and scan.low_key is not None and scan.high_key is not None
+    return Manifest(
+        table=spec.name,
+        schema=info.schema,
+        day=window.day,
+        timezone=spec.timezone,
+        window_start=window.start.isoformat(),
+        window_end=window.end.isoformat(),
+        query_window=(window.start_param, window.end_param),
+        format=spec.format,
+        compression=spec.compression.value,
+        columns=tuple(ColumnEntry(c.name, c.column_type, c.nullable) for c in info.columns),
+        key_columns=tuple(c.name for c in info.key),
+        timestamp_column=info.ts.name,
+        scan=scan.strategy,
+        files=tuple(files),
+        digest=digest,
+        started_at=started,
+        finished_at=_now(),
+        tool_version=__version__,
+        where=spec.where,
+        min_key=[scan.low_key.decode()] if single and scan.low_key else None,
+        max_key=[scan.high_key.decode()] if single and scan.high_key else None,
+    )
+
+
+def _emit(
+    ctx: Context,
+    spec: TableSpec,
+    day: dt.date,
+    kind: str,
+    rows: int = 0,
+    nbytes: int = 0,
+    total: int | None = None,
+    message: str = "",
+) -> None:
+    ctx.reporter.emit(
+        Event("export", spec.name, day.isoformat(), kind, rows, nbytes, total, message)
+    )
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

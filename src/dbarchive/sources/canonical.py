@@ -1,0 +1,135 @@
+"""The canonical text of every MySQL type: what the archive holds and what the digest hashes.
+
+One SQL expression per column, ``E(col)``, is both selected by the export and hashed by the
+database during verify, so the file, the exporter and the database see the very same bytes:
+
+| MySQL type                                   | E(col)                         | text, e.g.            |
+|----------------------------------------------|--------------------------------|-----------------------|
+| integers, DECIMAL, DATE, DATETIME, TIME, YEAR| the column                     | ``1.5000``, ``…00.000000`` |
+| TIMESTAMP                                    | the column, session at +00:00  | UTC wall clock        |
+| DOUBLE                                       | the column (shortest round trip)| ``0.1``              |
+| FLOAT                                        | ``CAST(col AS DOUBLE)``        | ``0.10000000149011612`` |
+| CHAR, VARCHAR, TEXT, ENUM, SET, JSON         | ``CONVERT(col USING utf8mb4)`` | UTF-8                 |
+| BINARY, VARBINARY, BLOB, GEOMETRY            | ``HEX(col)``                   | upper-case hex        |
+| BIT                                          | ``CAST(col AS UNSIGNED)``      | ``5``                 |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from dbarchive.errors import SourceError
+
+_AS_IS = {
+    "tinyint",
+    "smallint",
+    "mediumint",
+    "int",
+    "integer",
+    "bigint",
+    "decimal",
+    "numeric",
+    "date",
+    "datetime",
+    "time",
+    "year",
+    "timestamp",
+    "double",
+    "real",
+}
+_TEXT = {
+    "char",
+    "varchar",
+    "tinytext",
+    "text",
+    "mediumtext",
+    "longtext",
+    "enum",
+    "set",
+    "json",
+}
+_BINARY = {
+    "binary",
+    "varbinary",
+    "tinyblob",
+    "blob",
+    "mediumblob",
+    "longblob",
+    "geometry",
+    "point",
+    "linestring",
+    "polygon",
+    "multipoint",
+    "multilinestring",
+    "multipolygon",
+    "geometrycollection",
+}
+_INTEGER = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """A source column as described by information_schema."""
+
+    name: str
+    data_type: str  # lower case DATA_TYPE, e.g. "decimal"
+    column_type: str  # full COLUMN_TYPE, e.g. "decimal(65,30) unsigned"
+    nullable: bool
+
+    @property
+    def is_binary(self) -> bool:
+        return self.data_type in _BINARY
+
+    @property
+    def is_integer(self) -> bool:
+        return self.data_type in _INTEGER
+
+
+def quote_identifier(name: str) -> str:
+    """Backtick-quote an identifier, doubling any backtick inside: never interpolate raw names."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def canonical_expression(col: Column) -> str:
+    """The SQL expression E(col) whose text is exported and hashed for this column."""
+    q = quote_identifier(col.name)
+    t = col.data_type
+    if t in _AS_IS:
+        return q
+    if t == "float":
+        return f"CAST({q} AS DOUBLE)"
+    if t in _TEXT:
+        return f"CONVERT({q} USING utf8mb4)"
+    if t in _BINARY:
+        return f"HEX({q})"
+    if t == "bit":
+        return f"CAST({q} AS UNSIGNED)"
+    raise SourceError(
+        f"column {col.name!r} has type {col.column_type!r}, which dbarchive cannot archive exactly "
+        "yet; list it in exclude_columns or open an issue"
+    )
+
+
+def netstring_expression(columns: list[Column]) -> str:
+    """CONCAT of each column's netstring (``len:text``, NULL as ``-1:``) for the SQL digest."""
+    parts = []
+    for col in columns:
+        e = canonical_expression(col)
+        parts.append(f"IFNULL(CONCAT(LENGTH({e}), ':', {e}), '-1:')")
+    return "CONCAT(" + ", ".join(parts) + ")"
+
+
+def key_parameter(col: Column, text: bytes) -> object:
+    """A key value as a query parameter of the column's own type, from its canonical text.
+
+    Comparing an integer column with a string makes MySQL compare doubles, which loses precision
+    above 2**53, so integers and decimals go back to numbers; binary keys come back from hex.
+    """
+    if col.is_integer:
+        return int(text)
+    if col.data_type in {"decimal", "numeric"}:
+        return Decimal(text.decode())
+    if col.is_binary:
+        return bytes.fromhex(text.decode())
+    return text.decode()

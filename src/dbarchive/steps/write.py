@@ -1,0 +1,126 @@
+"""Rows → CSV → compressed part files streamed into storage, rolled at a size limit.
+
+Nothing touches a local disk: each part is compressed in memory chunk by chunk and handed to the
+storage writer, which uploads it in parts (S3 multipart) and publishes it only on commit. Memory is
+bounded by one chunk of rows plus the storage part buffer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dbarchive import failpoints
+from dbarchive.checksum import RowDigest, Value
+from dbarchive.formats import csv as csv_format
+from dbarchive.formats.compression import Compression, Compressor, new_compressor
+from dbarchive.layout import PartitionPath
+from dbarchive.manifest import FileEntry
+from dbarchive.storage import ObjectWriter, Storage
+
+
+@dataclass(frozen=True)
+class WriteSettings:
+    """How part files are written."""
+
+    compression: Compression
+    compression_level: int | None
+    max_file_bytes: int
+
+    @property
+    def extension(self) -> str:
+        return "csv" + self.compression.suffix
+
+
+class _OpenPart:
+    def __init__(self, key: str, writer: ObjectWriter, compressor: Compressor) -> None:
+        self.key = key
+        self.writer = writer
+        self.compressor = compressor
+        self.digest = RowDigest()
+        self.written = 0
+        self.first_key: list[str] | None = None
+        self.last_key: list[str] | None = None
+
+    def put(self, data: bytes) -> None:
+        out = self.compressor.compress(data)
+        if out:
+            self.writer.write(out)
+            self.written += len(out)
+
+
+class PartWriter:
+    """Writes one partition's rows into ``part-00000…`` files; ``close()`` lists what it stored."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        partition: PartitionPath,
+        column_names: Sequence[str],
+        key_positions: Sequence[int],
+        settings: WriteSettings,
+    ) -> None:
+        self._storage = storage
+        self._partition = partition
+        self._header = csv_format.header_line(column_names)
+        self._key_positions = tuple(key_positions)
+        self._settings = settings
+        self._part: _OpenPart | None = None
+        self._files: list[FileEntry] = []
+
+    def write_chunk(self, rows: Sequence[Sequence[Value]]) -> None:
+        """Append a chunk of rows (in key order) to the current part, rolling it when full."""
+        if not rows:
+            return
+        part = self._part or self._open()
+        part.put(csv_format.encode_rows(rows, part.digest))
+        part.first_key = part.first_key or self._key_of(rows[0])
+        part.last_key = self._key_of(rows[-1])
+        if part.written >= self._settings.max_file_bytes:
+            self._commit()
+
+    def close(self) -> list[FileEntry]:
+        """Commit the last part and return every file written, in order."""
+        if self._part is not None:
+            self._commit()
+        return list(self._files)
+
+    def abort(self) -> None:
+        """Discard the part being written (committed parts stay; the manifest decides)."""
+        if self._part is not None:
+            self._part.writer.abort()
+            self._part = None
+
+    def _key_of(self, row: Sequence[Value]) -> list[str]:
+        return [(row[i] or b"").decode() for i in self._key_positions]
+
+    def _open(self) -> _OpenPart:
+        key = self._partition.part_key(len(self._files), self._settings.extension)
+        compressor = new_compressor(self._settings.compression, self._settings.compression_level)
+        part = _OpenPart(key, self._storage.open_writer(key), compressor)
+        part.put(self._header)
+        self._part = part
+        return part
+
+    def _commit(self) -> None:
+        part = self._part
+        assert part is not None
+        tail = part.compressor.flush()
+        if tail:
+            part.writer.write(tail)
+        stored = part.writer.commit()
+        self._part = None
+        assert stored.sha256 is not None
+        self._files.append(
+            FileEntry(
+                key=part.key,
+                bytes=stored.size,
+                rows=part.digest.count,
+                sha256=stored.sha256,
+                digest=part.digest,
+                first_key=part.first_key,
+                last_key=part.last_key,
+                s3_checksum=stored.s3_checksum,
+            )
+        )
+        failpoints.hit("export.part-committed")

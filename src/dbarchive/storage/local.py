@@ -1,0 +1,162 @@
+"""LocalStorage: archive objects as files under a folder, published by fsync + rename."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import unquote, urlparse
+
+from dbarchive.errors import StorageError
+from dbarchive.storage import StoredObject
+
+_TMP_MARK = ".dbarchive-tmp-"
+
+
+def _root_from_url(url: str) -> Path:
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    return Path(url).expanduser()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _FileWriter:
+    """Writes to a hidden temp file beside the target; commit fsyncs and renames it into place."""
+
+    def __init__(self, final: Path, key: str) -> None:
+        self._final = final
+        self._key = key
+        final.parent.mkdir(parents=True, exist_ok=True)
+        # A leading dot hides the temp file from Athena/Spark/Hive if a crash leaves it behind.
+        self._tmp = final.parent / f".{final.name}{_TMP_MARK}{uuid.uuid4().hex}"
+        self._file: BinaryIO | None = open(self._tmp, "wb")  # noqa: SIM115 - closed in commit/abort
+        self._sha = hashlib.sha256()
+        self._size = 0
+
+    def write(self, data: bytes) -> None:
+        if self._file is None:
+            raise StorageError(f"write to {self._key} after commit or abort")
+        self._file.write(data)
+        self._sha.update(data)
+        self._size += len(data)
+
+    def commit(self) -> StoredObject:
+        if self._file is None:
+            raise StorageError(f"commit of {self._key} after commit or abort")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self._file = None
+        os.replace(self._tmp, self._final)
+        _fsync_dir(self._final.parent)
+        return StoredObject(self._key, self._size, self._sha.hexdigest())
+
+    def abort(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._tmp.unlink(missing_ok=True)
+
+
+class LocalStorage:
+    """A folder on a local or mounted filesystem."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.root = _root_from_url(url)
+
+    def _path(self, key: str) -> Path:
+        parts = [p for p in key.split("/") if p]
+        if not parts or any(p in {".", ".."} for p in parts):
+            raise StorageError(f"invalid object key {key!r}")
+        return self.root.joinpath(*parts)
+
+    def check(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".dbarchive-check-{uuid.uuid4().hex}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise StorageError(
+                f"cannot write to the destination folder {str(self.root)!r}: {exc.strerror}; "
+                "create it or choose a writable path"
+            ) from exc
+
+    def open_writer(self, key: str) -> _FileWriter:
+        return _FileWriter(self._path(key), key)
+
+    def put_bytes(self, key: str, data: bytes) -> StoredObject:
+        writer = self.open_writer(key)
+        try:
+            writer.write(data)
+            return writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+
+    def get_bytes(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def open_reader(self, key: str) -> BinaryIO:
+        try:
+            return open(self._path(key), "rb")
+        except FileNotFoundError as exc:
+            raise StorageError(f"object {key!r} does not exist in {self.url}") from exc
+
+    def stat(self, key: str) -> StoredObject | None:
+        try:
+            return StoredObject(key, self._path(key).stat().st_size)
+        except FileNotFoundError:
+            return None
+
+    def list_objects(self, prefix: str) -> Iterator[StoredObject]:
+        if not self.root.exists():
+            return
+        found = []
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                if _TMP_MARK in name or name.startswith(".dbarchive-check-"):
+                    continue
+                path = Path(dirpath) / name
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    found.append(StoredObject(key, path.stat().st_size))
+        yield from sorted(found, key=lambda o: o.key)
+
+    def delete_keys(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._path(key).unlink(missing_ok=True)
+
+    def abort_incomplete(self, prefix: str) -> int:
+        if not self.root.exists():
+            return 0
+        removed = 0
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                path = Path(dirpath) / name
+                if _TMP_MARK in name and path.relative_to(self.root).as_posix().startswith(
+                    _tmp_prefix(prefix)
+                ):
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
+
+def _tmp_prefix(prefix: str) -> str:
+    """Temp files live beside their target, so their folder is the prefix's folder."""
+    return prefix.rsplit("/", 1)[0] if "/" in prefix else ""
