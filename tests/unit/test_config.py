@@ -1,0 +1,160 @@
+"""Config validation: good files load with defaults; bad ones fail naming file, field and fix."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from dbarchive.config import Retention, job_from_dict, load_job
+from dbarchive.errors import ConfigError
+from dbarchive.formats.compression import Compression
+
+GOOD = """
+[source]
+url = "mysql://archiver@db.internal:3306/app"
+
+[destination]
+url = "s3://archive-bucket/mysql"
+
+[defaults]
+compression = "zstd"
+retention = "60 days"
+
+[[tables]]
+name = "events"
+timestamp_column = "created_at"
+
+[[tables]]
+name = "audit_log"
+timestamp_column = "ts"
+compression = "none"
+exclude_columns = ["secret"]
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "archive.toml"
+    path.write_text(text)
+    return path
+
+
+def test_tables_inherit_defaults_and_may_override(tmp_path: Path) -> None:
+    """Each table gets the defaults it does not set itself."""
+    job = load_job(_write(tmp_path, GOOD))
+    events, audit = job.tables
+    assert events.compression is Compression.ZSTD
+    assert audit.compression is Compression.NONE
+    assert str(events.retention) == "60 days"
+    assert events.timezone == "UTC"
+    assert audit.exclude_columns == ("secret",)
+
+
+def test_example_config_is_valid() -> None:
+    """The annotated example in examples/ loads."""
+    job = load_job(Path(__file__).parents[2] / "examples" / "archive.toml")
+    assert job.tables
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        (('compression = "zstd"', 'compression = "lz4"'), "compression"),
+        (('retention = "60 days"', 'retention = "sixty"'), "retention"),
+        (('name = "events"', 'name = "events"\ntimezone = "Mars/Olympus"'), "tables.0.timezone"),
+        (
+            ('timestamp_column = "created_at"', 'timestamp_colum = "created_at"'),
+            "tables.0.timestamp_colum",
+        ),
+        (('url = "s3://archive-bucket/mysql"', 'url = "ftp://x/y"'), "destination.url"),
+        (
+            ('url = "mysql://archiver@db.internal:3306/app"', 'url = "mysql://db.internal"'),
+            "source.url",
+        ),
+    ],
+)
+def test_bad_field_is_named_with_the_file(
+    tmp_path: Path, patch: tuple[str, str], field: str
+) -> None:
+    """The error names the file and the offending field."""
+    path = _write(tmp_path, GOOD.replace(*patch))
+    with pytest.raises(ConfigError) as err:
+        load_job(path)
+    assert str(path) in str(err.value)
+    assert field in str(err.value)
+
+
+def test_toml_syntax_error(tmp_path: Path) -> None:
+    """Broken TOML is a ConfigError that says so."""
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_job(_write(tmp_path, "[source\nurl="))
+
+
+def test_missing_file() -> None:
+    """A missing file says how to point at one."""
+    with pytest.raises(ConfigError, match="--config"):
+        load_job("/nonexistent/archive.toml")
+
+
+def test_include_and_exclude_together_are_rejected() -> None:
+    """A table cannot both include and exclude columns."""
+    with pytest.raises(ConfigError, match="not both"):
+        job_from_dict(
+            {
+                "source": {"url": "mysql://u@h/d"},
+                "destination": {"url": "/tmp/a"},
+                "tables": [
+                    {
+                        "name": "t",
+                        "timestamp_column": "ts",
+                        "include_columns": ["a"],
+                        "exclude_columns": ["b"],
+                    }
+                ],
+            }
+        )
+
+
+def test_password_comes_from_environment_and_never_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The password is read from the env var at connect time and not in safe_url/repr."""
+    monkeypatch.setenv("MY_DB_PW", "s3cr3t-value")
+    job = job_from_dict(
+        {
+            "source": {"url": "mysql://app@db:3307/prod", "password_env": "MY_DB_PW"},
+            "destination": {"url": "/tmp/a"},
+            "tables": [{"name": "t", "timestamp_column": "ts"}],
+        }
+    )
+    assert job.source.connect_args()["password"] == "s3cr3t-value"
+    assert job.source.connect_args()["port"] == 3307
+    assert "s3cr3t" not in repr(job) + job.source.safe_url()
+
+
+def test_password_in_url_is_hidden_from_safe_url() -> None:
+    """A password written into the URL is used but never shown."""
+    job = job_from_dict(
+        {
+            "source": {"url": "mysql://app:hunter2@db/prod"},
+            "destination": {"url": "/tmp/a"},
+            "tables": [{"name": "t", "timestamp_column": "ts"}],
+        }
+    )
+    assert job.source.connect_args()["password"] == "hunter2"
+    assert "hunter2" not in job.source.safe_url()
+
+
+@pytest.mark.parametrize(
+    ("text", "today", "cutoff"),
+    [
+        ("2 months", dt.date(2026, 11, 25), dt.date(2026, 9, 25)),
+        ("2 months", dt.date(2026, 5, 31), dt.date(2026, 3, 31)),
+        ("1 month", dt.date(2026, 3, 31), dt.date(2026, 2, 28)),
+        ("60 days", dt.date(2026, 11, 25), dt.date(2026, 9, 26)),
+        ("8 weeks", dt.date(2026, 11, 25), dt.date(2026, 9, 30)),
+        ("3 months", dt.date(2026, 1, 15), dt.date(2025, 10, 15)),
+    ],
+)
+def test_retention_cutoff(text: str, today: dt.date, cutoff: dt.date) -> None:
+    """Calendar months clamp to the month's last day; days and weeks are exact."""
+    assert Retention.parse(text).cutoff(today) == cutoff

@@ -1,0 +1,65 @@
+"""Day selection and day windows, including DST days."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from dbarchive.dates import day_range, select_days, yesterday
+from dbarchive.errors import ConfigError
+from dbarchive.sources.table import day_window
+
+
+def test_yesterday_follows_the_zone() -> None:
+    """At 23:30 UTC it is already tomorrow in Tokyo, so 'yesterday' differs."""
+    now = dt.datetime(2026, 11, 24, 23, 30, tzinfo=dt.UTC)
+    assert yesterday("UTC", now) == dt.date(2026, 11, 23)
+    assert yesterday("Asia/Tokyo", now) == dt.date(2026, 11, 24)
+
+
+def test_range_and_exclusive_options() -> None:
+    """--from/--to is inclusive; --date with a range is refused."""
+    assert day_range(dt.date(2026, 1, 30), dt.date(2026, 2, 2))[-1] == dt.date(2026, 2, 2)
+    assert len(day_range(dt.date(2026, 1, 30), dt.date(2026, 2, 2))) == 4
+    with pytest.raises(ConfigError):
+        select_days("UTC", dt.date(2026, 1, 1), dt.date(2026, 1, 1), dt.date(2026, 1, 2))
+    with pytest.raises(ConfigError):
+        day_range(dt.date(2026, 1, 2), dt.date(2026, 1, 1))
+
+
+def test_utc_window() -> None:
+    """A UTC day is [00:00:00.000000, next 00:00:00.000000) in the column's text."""
+    w = day_window(dt.date(2026, 3, 8), "UTC", "UTC")
+    assert (w.start_param, w.end_param) == (
+        "2026-03-08 00:00:00.000000",
+        "2026-03-09 00:00:00.000000",
+    )
+
+
+def test_dst_spring_forward_day_is_23_hours() -> None:
+    """New York's 2026-03-08 runs from 05:00 UTC to 04:00 UTC next day (23 hours)."""
+    w = day_window(dt.date(2026, 3, 8), "America/New_York", "UTC")
+    assert (w.start_param, w.end_param) == (
+        "2026-03-08 05:00:00.000000",
+        "2026-03-09 04:00:00.000000",
+    )
+    assert w.end.astimezone(dt.UTC) - w.start.astimezone(dt.UTC) == dt.timedelta(hours=23)
+
+
+def test_dst_fall_back_day_is_25_hours() -> None:
+    """Berlin's 2026-10-25 lasts 25 hours."""
+    w = day_window(dt.date(2026, 10, 25), "Europe/Berlin", "UTC")
+    assert (w.start_param, w.end_param) == (
+        "2026-10-24 22:00:00.000000",
+        "2026-10-25 23:00:00.000000",
+    )
+
+
+def test_local_partition_zone_with_local_column_zone() -> None:
+    """When DATETIME values are stored in local time, the window is local midnights."""
+    w = day_window(dt.date(2026, 3, 8), "America/New_York", "America/New_York")
+    assert (w.start_param, w.end_param) == (
+        "2026-03-08 00:00:00.000000",
+        "2026-03-09 00:00:00.000000",
+    )
