@@ -71,7 +71,8 @@ def _days(spec: TableSpec, date: Any, first: Any, last: Any) -> list[dt.date]:
 
 
 def _console() -> Console:
-    return Console(stderr=True)
+    # soft_wrap: paths and SQL are printed whole even when stderr is not a terminal.
+    return Console(stderr=True, soft_wrap=True)
 
 
 @click.command("export")
@@ -258,8 +259,12 @@ def _result_json(r: ExportResult) -> dict[str, Any]:
 def _render_plan(
     ctx: Context, specs: list[TableSpec], date: Any, first: Any, last: Any, as_json: bool
 ) -> None:
-    planned = [plan_day(ctx, spec, day) for spec in specs for day in _days(spec, date, first, last)]
-    ctx.source.close()
+    try:
+        planned = [
+            plan_day(ctx, spec, day) for spec in specs for day in _days(spec, date, first, last)
+        ]
+    finally:
+        ctx.source.close()
     if as_json:
         click.echo(json.dumps([_plan_json(p) for p in planned], indent=2))
         return

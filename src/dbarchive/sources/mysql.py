@@ -25,7 +25,8 @@ Row = Sequence[bytes | None]
 # Keys denser than this (key span / rows of the day) are read by key range; sparser by time.
 KEY_SPAN_LIMIT = 4
 
-_ACCESS_DENIED = {1044, 1045, 1698}
+_ACCESS_DENIED = {1045, 1698}
+_NO_DATABASE_ACCESS = 1044  # the login worked; the user may not use the database
 _UNREACHABLE = {2002, 2003, 2005, 2006, 2013}
 _NO_PRIVILEGE = {1142, 1143, 1227}
 
@@ -48,6 +49,11 @@ def translate_error(exc: Exception, settings: SourceSettings, what: str) -> Sour
     if code in _ACCESS_DENIED:
         hint = f"check the user and the password in ${settings.password_env}"
         return SourceError(f"MySQL refused the login at {where}: {detail}; {hint}")
+    if code == _NO_DATABASE_ACCESS:
+        return SourceError(
+            f"the MySQL user of {where} may not use the database: {detail}; "
+            "grant it SELECT on the tables to archive"
+        )
     if code in _UNREACHABLE:
         return SourceError(f"cannot reach MySQL at {where} ({detail}); is the server running?")
     if code in _NO_PRIVILEGE:

@@ -13,7 +13,7 @@ Keys are always relative to the storage root (the path or ``s3://bucket/prefix``
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 from urllib.parse import urlparse
 
@@ -42,7 +42,7 @@ class StorageOptions:
     part_size: int = 16 * 1024 * 1024
     max_attempts: int = 8
     access_key_id: str | None = None  # None: the standard AWS credential chain decides
-    secret_access_key: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
 
 
 class ObjectWriter(Protocol):

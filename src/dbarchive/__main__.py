@@ -1,0 +1,3 @@
+from dbarchive.cli import main
+
+main()

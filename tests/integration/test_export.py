@@ -1,0 +1,265 @@
+"""Export behaviour against the real MariaDB: day windows, idempotence, chunking, safety."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import MySQLdb
+import pytest
+
+from dbarchive import VerificationError, build_context, export_day
+from dbarchive.events import Event
+from dbarchive.layout import PartitionPath
+from dbarchive.manifest import Manifest
+from dbarchive.sources import mysql_sql as q
+from tests.integration.helpers import LOG_TABLE_DDL, fill_events, make_job
+from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
+
+DAY = dt.date(2026, 11, 24)
+
+
+def _events_job(schema: MySqlSchema, dest: Path, **table: Any) -> Any:
+    return make_job(
+        schema.url, str(dest), [{"name": "events", "timestamp_column": "created_at", **table}]
+    )
+
+
+def _manifest(ctx: Any, day: dt.date, table: str = "events") -> Manifest:
+    raw = ctx.storage.get_bytes(PartitionPath(table, day).manifest_key)
+    assert raw is not None, "partition has no manifest"
+    return Manifest.loads(raw)
+
+
+def _all_keys(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def test_boundary_rows_fall_in_the_right_day(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """00:00:00.000000 belongs to its day, 23:59:59.999999 too; the neighbours' edges do not."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    stamps = ["2026-11-23 23:59:59.999999", "2026-11-24 00:00:00.000000",
+              "2026-11-24 23:59:59.999999", "2026-11-25 00:00:00.000000"]  # fmt: skip
+    mysql_schema.executemany(
+        "INSERT INTO events (created_at, account_id, note) VALUES (%s, 1, %s)",
+        [(s, s) for s in stamps],
+    )
+    ctx = build_context(_events_job(mysql_schema, tmp_path))
+    for day, expected in [(dt.date(2026, 11, 23), 1), (DAY, 2), (dt.date(2026, 11, 25), 1)]:
+        assert export_day(ctx, ctx.job.tables[0], day).rows == expected
+    assert _manifest(ctx, DAY).min_key == ["2"]
+    assert _manifest(ctx, DAY).max_key == ["3"]
+
+
+def test_dst_day_in_a_local_zone(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """With timezone America/New_York, 2026-03-08 is the 23 hours from 05:00 to 04:00 UTC."""
+    mysql_schema.execute(LOG_TABLE_DDL.replace("DATETIME(6)", "TIMESTAMP(6)"))
+    mysql_schema.execute("SET SESSION time_zone = '+00:00'")
+    stamps = ["2026-03-08 04:59:59.999999", "2026-03-08 05:00:00.000000",
+              "2026-03-09 03:59:59.999999", "2026-03-09 04:00:00.000000"]  # fmt: skip
+    mysql_schema.executemany(
+        "INSERT INTO events (created_at, account_id) VALUES (%s, 1)", [(s,) for s in stamps]
+    )
+    ctx = build_context(_events_job(mysql_schema, tmp_path, timezone="America/New_York"))
+    result = export_day(ctx, ctx.job.tables[0], dt.date(2026, 3, 8))
+    manifest = _manifest(ctx, dt.date(2026, 3, 8))
+    assert result.rows == 2
+    assert manifest.query_window == ("2026-03-08 05:00:00.000000", "2026-03-09 04:00:00.000000")
+    assert manifest.window_start == "2026-03-08T00:00:00-05:00"
+    assert manifest.window_end == "2026-03-09T00:00:00-04:00"
+
+
+def test_exporting_twice_is_idempotent(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """The same day exported twice gives the same manifest content and byte-identical files."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    fill_events(mysql_schema, "2026-11-24", 30_000)
+    ctx = build_context(
+        _events_job(mysql_schema, tmp_path, compression="none", max_file_mib=1, chunk_rows=2000)
+    )
+    first = export_day(ctx, ctx.job.tables[0], DAY)
+    files_before = {k: (tmp_path / k).read_bytes() for k in _all_keys(tmp_path) if "part-" in k}
+    content = _manifest(ctx, DAY).content()
+    second = export_day(ctx, ctx.job.tables[0], DAY)
+    assert len(first.files) >= 2, "the test needs several parts"
+    assert first.files == second.files
+    assert _manifest(ctx, DAY).content() == content
+    assert {
+        k: (tmp_path / k).read_bytes() for k in _all_keys(tmp_path) if "part-" in k
+    } == files_before
+    assert [k for k in _all_keys(tmp_path) if "part-" not in k and "_manifest" not in k] == []
+
+
+def test_stale_parts_of_an_earlier_attempt_are_removed(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """Objects in the partition that the new manifest does not list are deleted after it."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    fill_events(mysql_schema, "2026-11-24", 500)
+    ctx = build_context(_events_job(mysql_schema, tmp_path))
+    stale = PartitionPath("events", DAY).part_key(7, "csv.gz")
+    ctx.storage.put_bytes(stale, b"left by a crashed, larger attempt")
+    result = export_day(ctx, ctx.job.tables[0], DAY)
+    assert result.removed_stale == (stale,)
+    assert ctx.storage.stat(stale) is None
+    assert [f.key for f in _manifest(ctx, DAY).files] == list(result.files)
+
+
+def test_empty_day_gets_a_manifest(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """An empty day is 'archived and empty': a manifest with 0 rows and no files."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    fill_events(mysql_schema, "2026-11-23", 10)
+    ctx = build_context(_events_job(mysql_schema, tmp_path))
+    assert export_day(ctx, ctx.job.tables[0], DAY).rows == 0
+    manifest = _manifest(ctx, DAY)
+    assert (manifest.rows, manifest.files) == (0, ())
+
+
+def test_archive_is_never_replaced_by_fewer_rows(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """If the source lost rows of an archived day, re-export refuses and keeps the archive."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    fill_events(mysql_schema, "2026-11-24", 1000)
+    ctx = build_context(_events_job(mysql_schema, tmp_path))
+    export_day(ctx, ctx.job.tables[0], DAY)
+    before = {k: (tmp_path / k).read_bytes() for k in _all_keys(tmp_path)}
+    mysql_schema.execute("DELETE FROM events WHERE id <= 600")
+    with pytest.raises(VerificationError, match="archive is kept"):
+        export_day(ctx, ctx.job.tables[0], DAY)
+    assert {k: (tmp_path / k).read_bytes() for k in _all_keys(tmp_path)} == before
+
+
+def test_late_rows_are_picked_up_by_a_rerun(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """Rows inserted later for an archived day (new, larger ids) are in the re-export."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    fill_events(mysql_schema, "2026-11-24", 100)
+    fill_events(mysql_schema, "2026-11-25", 100)
+    ctx = build_context(_events_job(mysql_schema, tmp_path))
+    export_day(ctx, ctx.job.tables[0], DAY)
+    mysql_schema.execute(
+        "INSERT INTO events (created_at, account_id) VALUES ('2026-11-24 12:00:00', 7)"
+    )
+    assert export_day(ctx, ctx.job.tables[0], DAY).rows == 101
+
+
+class _TrxWatcher:
+    """At every chunk, asks the server (from another session) whether the reader holds a trx."""
+
+    def __init__(self, conn: Any, thread_id: int) -> None:
+        self.conn, self.thread_id, self.open_trx, self.chunks = conn, thread_id, 0, 0
+
+    def emit(self, event: Event) -> None:
+        if event.kind != "chunk":
+            return
+        self.chunks += 1
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = %s",
+                        (self.thread_id,))  # fmt: skip
+            self.open_trx += cur.fetchone()[0]
+
+
+@pytest.mark.parametrize("scan", ["key", "time"])
+def test_day_is_read_in_bounded_short_statements(
+    mysql_schema: MySqlSchema, tmp_path: Path, scan: str
+) -> None:
+    """N rows take ~N/chunk SELECTs of at most chunk rows, on an index, with no trx held between."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    fill_events(mysql_schema, "2026-11-24", 10_500)
+    fill_events(mysql_schema, "2026-11-25", 3_000)
+    ctx = build_context(_events_job(mysql_schema, tmp_path, chunk_rows=1000, scan=scan))
+    conn = ctx.source.connect()
+    watcher = _TrxWatcher(mysql_schema.conn, conn.thread_id())
+    ctx.reporter = watcher
+    selects_before = _session_selects(ctx)
+    result = export_day(ctx, ctx.job.tables[0], DAY)
+    counters = ctx.source.counters
+    assert result.rows == 10_500
+    assert counters.max_chunk_rows == 1000
+    assert len(counters.chunk_sql) == 11  # 10 full chunks and one of 500
+    assert all("OFFSET" not in s.upper() and s.endswith("LIMIT 1000") for s in counters.chunk_sql)
+    # The server's own count of SELECTs run by the reader's session: chunks + plan queries.
+    assert 11 <= _session_selects(ctx) - selects_before <= 15
+    assert watcher.chunks == 11
+    assert watcher.open_trx == 0
+    info = ctx.describe(ctx.job.tables[0])
+    window = ctx.source.window(ctx.job.tables[0], info, DAY)
+    shape = q.select_shape(info)
+    if scan == "key":
+        plan = ctx.source.explain(
+            q.key_chunk_sql(info, shape, False, 1000),
+            [5000, 10_500, window.start_param, window.end_param],
+        )
+        assert plan[0]["key"] == "PRIMARY"
+    else:
+        sql = q.time_chunk_sql(info, shape, False, 1000)
+        plan = ctx.source.explain(
+            sql,
+            [
+                window.start_param,
+                window.end_param,
+                "2026-11-24 12:00:00",
+                "2026-11-24 12:00:00",
+                5000,
+            ],
+        )
+        assert plan[0]["key"] == "idx_created"
+        assert "filesort" not in (plan[0]["Extra"] or "")
+    assert plan[0]["type"] == "range"
+    ctx.source.close()
+
+
+def _session_selects(ctx: Any) -> int:
+    rows = ctx.source.query("SHOW SESSION STATUS LIKE 'Com_select'")
+    return int(rows[0][1])
+
+
+def test_auto_scan_chooses_time_index_when_keys_do_not_follow_time(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """Random keys make the key range useless, so auto reads through the time index, exactly."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    fill_events(mysql_schema, "2026-11-24", 2000)
+    fill_events(mysql_schema, "2026-11-25", 2000)
+    # Spread the day's keys 1000 apart: the key range is mostly empty.
+    mysql_schema.execute(
+        "UPDATE events SET id = id * 1000 + 5000 WHERE created_at < '2026-11-25' ORDER BY id DESC"
+    )
+    ctx = build_context(_events_job(mysql_schema, tmp_path, chunk_rows=300))
+    expected = mysql_schema.execute(
+        "SELECT COUNT(*) FROM events WHERE created_at >= '2026-11-24' AND created_at < '2026-11-25'"
+    )[0][0]
+    result = export_day(ctx, ctx.job.tables[0], DAY)
+    assert result.scan == "time"
+    assert result.rows == expected == 2000
+    info = ctx.describe(ctx.job.tables[0])
+    assert (
+        ctx.source.digest_day(info, ctx.source.window(ctx.job.tables[0], info, DAY))
+        == _manifest(ctx, DAY).digest
+    )
+    ctx.source.close()
+
+
+def test_where_filter_and_excluded_columns(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """Only filtered rows and non-excluded columns are archived; the manifest records both."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    fill_events(mysql_schema, "2026-11-24", 970)
+    ctx = build_context(
+        _events_job(mysql_schema, tmp_path, where="account_id < 10", exclude_columns=["note"])
+    )
+    result = export_day(ctx, ctx.job.tables[0], DAY)
+    assert (
+        result.rows
+        == mysql_schema.execute("SELECT COUNT(*) FROM events WHERE account_id < 10")[0][0]
+    )
+    manifest = _manifest(ctx, DAY)
+    assert [c.name for c in manifest.columns] == ["id", "created_at", "account_id", "amount"]
+    assert manifest.where == "account_id < 10"
+
+
+def test_reader_session_is_autocommit_and_utc(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """The reading session never opens a transaction and reads TIMESTAMP in UTC."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    ctx = build_context(_events_job(mysql_schema, tmp_path))
+    ((autocommit, zone),) = ctx.source.query("SELECT @@autocommit, @@session.time_zone")
+    assert (autocommit, zone) == (b"1", b"+00:00")
+    assert isinstance(ctx.source.connect(), MySQLdb.connections.Connection)
+    ctx.source.close()
