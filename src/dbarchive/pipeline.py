@@ -160,7 +160,15 @@ def _write_rows(
         for rows in ctx.source.read_day(info, window, scan, spec.chunk_rows):
             writer.write_chunk(rows)
             rows_done += len(rows)
-            _emit(ctx, spec, window.day, "chunk", rows=rows_done, total=scan.estimated_rows)
+            _emit(
+                ctx,
+                spec,
+                window.day,
+                "chunk",
+                rows=rows_done,
+                nbytes=writer.bytes_written,
+                total=scan.estimated_rows,
+            )
         files = writer.close()
     except BaseException:
         writer.abort()

@@ -6,9 +6,9 @@ import logging
 import sys
 
 from rich.console import Console
+from rich.filesize import decimal
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     TaskID,
@@ -28,8 +28,7 @@ class RichReporter:
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("rows  {task.fields[rate]:>9} rows/s"),
-            DownloadColumn(),
+            TextColumn("rows  {task.fields[rate]:>9} rows/s  {task.fields[written]:>10}"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=console,
@@ -42,7 +41,10 @@ class RichReporter:
         key = (event.table, event.day)
         if event.kind == "start":
             self._tasks[key] = self._progress.add_task(
-                f"{event.step} {event.table} {event.day}", total=event.total_rows or None, rate="-"
+                f"{event.step} {event.table} {event.day}",
+                total=event.total_rows or None,
+                rate="-",
+                written="",
             )
             return
         task = self._tasks.get(key)
@@ -50,10 +52,14 @@ class RichReporter:
             return
         elapsed = self._progress.tasks[task].elapsed or 0.0
         rate = f"{event.rows / elapsed:,.0f}" if elapsed > 0 else "-"
+        written = decimal(event.bytes)
         if event.kind == "finish":
-            self._progress.update(task, completed=event.rows, total=event.rows or 1, rate=rate)
+            total = event.rows or 1
+            self._progress.update(
+                task, completed=event.rows, total=total, rate=rate, written=written
+            )
         elif event.kind == "chunk":
-            self._progress.update(task, completed=event.rows, rate=rate)
+            self._progress.update(task, completed=event.rows, rate=rate, written=written)
 
     def close(self) -> None:
         self._progress.stop()

@@ -79,6 +79,12 @@ class PartWriter:
         if part.written >= self._settings.max_file_bytes:
             self._commit()
 
+    @property
+    def bytes_written(self) -> int:
+        """Compressed bytes handed to storage so far, all parts together."""
+        current = self._part.written if self._part is not None else 0
+        return sum(f.bytes for f in self._files) + current
+
     def close(self) -> list[FileEntry]:
         """Commit the last part and return every file written, in order."""
         if self._part is not None:
