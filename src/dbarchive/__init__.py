@@ -7,6 +7,7 @@ __version__ = "0.1.0"
 from dbarchive.build import build_context
 from dbarchive.checksum import RowDigest
 from dbarchive.config import ArchiveJob, TableSpec, job_from_dict, load_job
+from dbarchive.context import Context
 from dbarchive.errors import (
     ConfigError,
     DbArchiveError,
@@ -17,7 +18,7 @@ from dbarchive.errors import (
     VerificationError,
 )
 from dbarchive.manifest import Manifest
-from dbarchive.pipeline import Context, ExportResult, PlannedPartition, export, export_day, plan_day
+from dbarchive.pipeline import ExportResult, PlannedPartition, export, export_day, plan_day
 
 __all__ = [
     "ArchiveJob",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dbarchive.config import ArchiveJob, DestinationSettings
+from dbarchive.context import Context
 from dbarchive.events import NullReporter, Reporter
-from dbarchive.pipeline import Context
 from dbarchive.sources.mysql import MySqlSource
 from dbarchive.storage import Storage, StorageOptions, open_storage
 

@@ -161,6 +161,45 @@ class DestinationSettings(_Frozen):
         return v
 
 
+class ThrottleSettings(_Frozen):
+    """How hard the purge (and verify) may push the server: pauses between chunks, limits."""
+
+    chunk_time: float = Field(
+        default=0.5, gt=0, le=60, description="target seconds per DELETE chunk"
+    )
+    min_chunk_rows: int = Field(default=100, ge=1)
+    max_chunk_rows: int = Field(default=10_000, ge=1, le=1_000_000)
+    max_load: int | None = Field(
+        default=None, ge=1, description="pause while Threads_running is above"
+    )
+    critical_load: int | None = Field(
+        default=None, ge=1, description="abort when Threads_running is above"
+    )
+    max_lag: float | None = Field(
+        default=None, gt=0, description="pause while replica lag (s) is above"
+    )
+    replicas: tuple[str, ...] = ()
+    aurora_replicas: bool = False
+    sleep: float = Field(default=0.0, ge=0, le=3600)
+    sleep_coefficient: float = Field(default=0.0, ge=0, le=100)
+    check_interval: float = Field(default=1.0, gt=0, le=60)
+    max_pause: float = Field(default=3600.0, gt=0)
+    max_runtime: float | None = Field(default=None, gt=0, description="seconds; stop cleanly after")
+    stop_file: str | None = None
+    lock_wait_timeout: int = Field(default=5, ge=1, le=3600)
+    max_retries: int = Field(default=10, ge=0, le=1000)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ThrottleSettings:
+        if self.min_chunk_rows > self.max_chunk_rows:
+            raise ValueError("min_chunk_rows must not exceed max_chunk_rows")
+        if self.max_load and self.critical_load and self.critical_load <= self.max_load:
+            raise ValueError("critical_load must be above max_load")
+        for url in self.replicas:
+            SourceSettings(url=url)
+        return self
+
+
 class TableDefaults(_Frozen):
     """Settings every table inherits unless it sets its own."""
 
@@ -172,6 +211,7 @@ class TableDefaults(_Frozen):
     chunk_rows: int = Field(default=20_000, ge=1, le=1_000_000)
     max_file_mib: int = Field(default=256, ge=1, le=5 * 1024)
     scan: Literal["auto", "key", "time"] = "auto"
+    on_unarchived: Literal["export", "fail"] = "export"
 
     _zone = field_validator("timezone")(classmethod(lambda cls, v: _check_zone(v)))
 
@@ -213,6 +253,7 @@ class ArchiveJob(_Frozen):
     source: SourceSettings
     destination: DestinationSettings
     defaults: TableDefaults = Field(default_factory=lambda: TableDefaults())
+    throttle: ThrottleSettings = Field(default_factory=lambda: ThrottleSettings())
     tables: tuple[TableSpec, ...] = Field(min_length=1)
 
     @model_validator(mode="before")

@@ -30,6 +30,7 @@ class SourceError(DbArchiveError):
     """The MySQL source refused or failed: connection, privileges, unknown table or column."""
 
     exit_code = 3
+    mysql_code: int | None = None  # the server's error number, when there is one
 
 
 class NoUsableKeyError(SourceError):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 MANIFEST_NAME = "_manifest.json"
+PURGE_MARKER_NAME = "_purge.json"
 _PART_RE = re.compile(r"^part-(\d{5,})\.")
 
 
@@ -47,6 +48,11 @@ class PartitionPath:
         """The key of the partition's commit marker."""
         return f"{self.prefix}{MANIFEST_NAME}"
 
+    @property
+    def purge_marker_key(self) -> str:
+        """The key of the record of the partition's purge (started, then done)."""
+        return f"{self.prefix}{PURGE_MARKER_NAME}"
+
 
 def table_dir(table: str) -> str:
     """The folder of a table: its name, with anything unsafe in an S3 key or a path replaced.
@@ -72,6 +78,18 @@ def part_name(index: int, extension: str) -> str:
     if index < 0:
         raise ValueError("part index must be >= 0")
     return f"part-{index:05d}.{extension.lower()}"
+
+
+_HIVE_DAY = re.compile(r"/year=(\d{4})/month=(\d{2})/day=(\d{2})/[^/]+$")
+_PLAIN_DAY = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/[^/]+$")
+
+
+def day_of_key(key: str, layout: Layout = Layout.HIVE) -> dt.date | None:
+    """The partition day an object key belongs to, or None if it is not inside a partition."""
+    m = (_HIVE_DAY if layout is Layout.HIVE else _PLAIN_DAY).search(key)
+    if m is None:
+        return None
+    return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
 
 
 def is_part_name(name: str) -> bool:

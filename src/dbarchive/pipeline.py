@@ -7,44 +7,21 @@ partition safely incomplete → stream rows into part files → manifest last �
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from dbarchive import __version__
 from dbarchive.checksum import RowDigest
-from dbarchive.config import ArchiveJob, TableSpec
+from dbarchive.config import TableSpec
+from dbarchive.context import Context
 from dbarchive.errors import VerificationError
-from dbarchive.events import Event, NullReporter, Reporter
+from dbarchive.events import Event
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import ColumnEntry, FileEntry, Manifest
 from dbarchive.sources import mysql_sql as q
-from dbarchive.sources.mysql import MySqlSource
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 from dbarchive.steps import upload
 from dbarchive.steps.write import PartWriter, WriteSettings
-from dbarchive.storage import Storage
-
-
-@dataclass
-class Context:
-    """What every step needs: the job, its source and storage, and where events go."""
-
-    job: ArchiveJob
-    source: MySqlSource
-    storage: Storage
-    reporter: Reporter = field(default_factory=NullReporter)
-    clock: Callable[[], float] = time.monotonic
-    _described: dict[str, TableInfo] = field(default_factory=dict)
-
-    def describe(self, spec: TableSpec) -> TableInfo:
-        """Describe each table once per run."""
-        if spec.name not in self._described:
-            self._described[spec.name] = self.source.describe(spec)
-        return self._described[spec.name]
-
-    def partition(self, spec: TableSpec, day: dt.date) -> PartitionPath:
-        return PartitionPath(spec.name, day, self.job.destination.layout)
 
 
 @dataclass(frozen=True)

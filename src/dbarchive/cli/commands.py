@@ -17,8 +17,9 @@ from dbarchive import demo as demo_core
 from dbarchive.build import build_context
 from dbarchive.cli.progress import RichReporter, make_reporter
 from dbarchive.config import ArchiveJob, SourceSettings, TableSpec, load_job
+from dbarchive.context import Context
 from dbarchive.dates import select_days
-from dbarchive.pipeline import Context, ExportResult, PlannedPartition, export_day, plan_day
+from dbarchive.pipeline import ExportResult, PlannedPartition, export_day, plan_day
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DATE = click.DateTime(formats=["%Y-%m-%d"])

@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import MySQLdb
 
@@ -18,7 +19,12 @@ from dbarchive.checksum import RowDigest, sql_digest_select
 from dbarchive.config import SourceSettings, TableSpec
 from dbarchive.errors import NoUsableKeyError, SourceError
 from dbarchive.sources import mysql_sql as q
-from dbarchive.sources.canonical import Column, key_parameter, netstring_expression
+from dbarchive.sources.canonical import (
+    Column,
+    key_parameter,
+    netstring_expression,
+    quote_identifier,
+)
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo, day_window
 
 Row = Sequence[bytes | None]
@@ -42,8 +48,16 @@ class SourceCounters:
 
 
 def translate_error(exc: Exception, settings: SourceSettings, what: str) -> SourceError:
-    """One clear sentence for a driver error; never includes the password."""
+    """One clear sentence for a driver error (keeping its error number); never the password."""
     code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    error = _describe_error(code, exc, settings, what)
+    error.mysql_code = code
+    return error
+
+
+def _describe_error(
+    code: int | None, exc: Exception, settings: SourceSettings, what: str
+) -> SourceError:
     detail = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
     where = settings.safe_url()
     if code in _ACCESS_DENIED:
@@ -271,29 +285,58 @@ class MySqlSource:
                 "tie-breaker; set key_columns to the primary key or scan = 'key'"
             )
 
+    def oldest_day(self, spec: TableSpec, info: TableInfo) -> dt.date | None:
+        """The partition day of the oldest row (through the time index), None if the table is empty."""
+        ts = quote_identifier(info.ts.name)
+        (value,) = self.query(
+            f"SELECT MIN({ts}) FROM {info.qualified}", what="finding the oldest row"
+        )[0]
+        if value is None or value.startswith(b"0000"):
+            return None
+        column_zone = "UTC" if info.ts.data_type == "timestamp" else self.settings.timezone
+        moment = dt.datetime.fromisoformat(value.decode()).replace(tzinfo=ZoneInfo(column_zone))
+        return moment.astimezone(ZoneInfo(spec.timezone)).date()
+
     # -- read -------------------------------------------------------------------------------
     def read_day(
         self, info: TableInfo, window: DayWindow, plan: ScanPlan, chunk_rows: int
     ) -> Iterator[list[Row]]:
         """Yield the day's rows (canonical text, exported columns only) in bounded chunks."""
+        for rows, _last in self.read_chunks(info, window, plan, chunk_rows, q.select_shape(info)):
+            yield rows
+
+    def read_chunks(
+        self,
+        info: TableInfo,
+        window: DayWindow,
+        plan: ScanPlan,
+        chunk_rows: int,
+        shape: q.SelectShape,
+        lock: bool = False,
+    ) -> Iterator[tuple[list[Row], Row]]:
+        """Keyset chunks of the day as ``(rows cut to shape.width, last full row)``.
+
+        With ``lock`` each chunk is read ``FOR UPDATE`` and the caller must end the transaction
+        (commit or rollback) before asking for the next chunk.
+        """
         if plan.is_empty:
             return
-        shape = q.select_shape(info)
         first = True
         last: Row | None = None
         while True:
-            sql, params = self._chunk(info, shape, window, plan, first, last, chunk_rows)
-            rows = self.query(sql, params)
+            sql, params = self.chunk_query(info, shape, window, plan, first, last, chunk_rows)
+            rows = self.query(sql + (" FOR UPDATE" if lock else ""), params)
             self._count_chunk(sql, len(rows))
             if not rows:
                 return
             last = rows[-1]
-            yield rows if len(rows[0]) == shape.width else [r[: shape.width] for r in rows]
+            cut = rows if len(rows[0]) == shape.width else [r[: shape.width] for r in rows]
+            yield cut, last
             if len(rows) < chunk_rows:
                 return
             first = False
 
-    def _chunk(
+    def chunk_query(
         self,
         info: TableInfo,
         shape: q.SelectShape,
@@ -303,6 +346,7 @@ class MySqlSource:
         last: Row | None,
         limit: int,
     ) -> tuple[str, list[object]]:
+        """SQL and params of one keyset chunk: the first, or the one after ``last``."""
         day: list[object] = [window.start_param, window.end_param]
         if plan.strategy == "key":
             assert plan.low_key is not None and plan.high_key is not None
@@ -328,6 +372,33 @@ class MySqlSource:
         c.max_chunk_rows = max(c.max_chunk_rows, rows)
         if len(c.chunk_sql) < 1000:
             c.chunk_sql.append(sql)
+
+    # -- writes ------------------------------------------------------------------------------
+    def execute(self, sql: str, params: Sequence[object] = (), what: str = "writing") -> int:
+        """Run one statement that returns no rows; returns the affected row count."""
+        cur = self.connect().cursor()
+        try:
+            cur.execute(sql, tuple(params))
+            affected = int(cur.rowcount)
+        except MySQLdb.Error as exc:
+            raise translate_error(exc, self.settings, what) from exc
+        finally:
+            cur.close()
+        self.counters.statements += 1
+        return affected
+
+    def begin(self, lock_wait_timeout: int | None = None) -> None:
+        """Start a short explicit transaction (the session stays autocommit outside it)."""
+        if lock_wait_timeout is not None:
+            self.execute(f"SET SESSION innodb_lock_wait_timeout = {int(lock_wait_timeout)}")
+        self.connect().begin()
+
+    def commit(self) -> None:
+        self.connect().commit()
+
+    def rollback(self) -> None:
+        if self._conn is not None:
+            self._conn.rollback()
 
     # -- digest & explain -------------------------------------------------------------------
     def digest_day(self, info: TableInfo, window: DayWindow) -> RowDigest:

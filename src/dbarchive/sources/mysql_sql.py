@@ -16,7 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dbarchive.sources.canonical import Column, canonical_expression, quote_identifier
+from dbarchive.sources.canonical import (
+    Column,
+    canonical_expression,
+    netstring_expression,
+    quote_identifier,
+)
 from dbarchive.sources.table import TableInfo
 
 
@@ -46,6 +51,27 @@ def select_shape(info: TableInfo) -> SelectShape:
         len(info.columns),
         tuple(names.index(c.name) for c in info.key),
         names.index(info.ts.name),
+    )
+
+
+def hash_shape(info: TableInfo) -> SelectShape:
+    """Per-row SHA-256 (hex) of the exported columns, then the key and ts columns.
+
+    Verify and purge read this instead of the values: 64 bytes per row, hashed by the server over
+    the same canonical netstring the exporter hashed.
+    """
+    paging: list[Column] = []
+    for col in (*info.key, info.ts):
+        if col.name not in {c.name for c in paging}:
+            paging.append(col)
+    names = [c.name for c in paging]
+    exprs = [f"SHA2({netstring_expression(list(info.columns))}, 256)"]
+    exprs += [canonical_expression(c) for c in paging]
+    return SelectShape(
+        ", ".join(exprs),
+        1,
+        tuple(1 + names.index(c.name) for c in info.key),
+        1 + names.index(info.ts.name),
     )
 
 
@@ -105,6 +131,23 @@ def time_chunk_sql(info: TableInfo, shape: SelectShape, first: bool, limit: int)
     return (
         f"SELECT {shape.sql_list} FROM {info.qualified}{index} WHERE {_day(info)}{after}"
         f"{_filter(info)} ORDER BY {order} LIMIT {int(limit)}"
+    )
+
+
+def delete_keys_sql(info: TableInfo, count: int) -> str:
+    """Delete exactly these keys (``count`` of them), and only inside the day and the filter.
+
+    Params: the key values (flattened, one tuple per row), then day start and end.
+    """
+    if len(info.key) == 1:
+        target = quote_identifier(info.key[0].name)
+        marks = ", ".join(["%s"] * count)
+    else:
+        target = "(" + ", ".join(quote_identifier(c.name) for c in info.key) + ")"
+        one = "(" + ", ".join(["%s"] * len(info.key)) + ")"
+        marks = ", ".join([one] * count)
+    return (
+        f"DELETE FROM {info.qualified} WHERE {target} IN ({marks}) AND {_day(info)}{_filter(info)}"
     )
 
 

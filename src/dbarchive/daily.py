@@ -1,0 +1,181 @@
+"""The daily job per table: export yesterday (and missed days), then purge the expired days.
+
+Purge, for each day older than the retention cutoff, oldest first:
+1. the day must be archived: export it first if it has no manifest (``on_unarchived="export"``)
+   or stop (``"fail"``);
+2. verify it — manifest, files read back, and the database's digest of the day; if the database
+   holds rows the archive lacks (late rows), export the day again and verify again;
+3. delete exactly the archived rows, chunk by chunk (``steps/purge.py``).
+A table stops at its first day that fails; other tables go on. Nothing is deleted unverified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from dbarchive.config import TableSpec
+from dbarchive.context import Context
+from dbarchive.dates import day_range
+from dbarchive.errors import DbArchiveError, StopRequested, VerificationError
+from dbarchive.events import Event
+from dbarchive.manifest import Manifest
+from dbarchive.pipeline import ExportResult, export_day
+from dbarchive.steps import upload
+from dbarchive.steps.purge import PurgeResult, purge_day
+from dbarchive.steps.verify import VerifyResult, verify_day
+from dbarchive.throttle import Throttle
+
+
+@dataclass
+class TableReport:
+    """Everything one table's run did, and what went wrong."""
+
+    table: str
+    exported: list[ExportResult] = field(default_factory=list)
+    verified: list[VerifyResult] = field(default_factory=list)
+    purged: list[PurgeResult] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    stopped: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and self.stopped is None
+
+    @property
+    def rows_exported(self) -> int:
+        return sum(r.rows for r in self.exported)
+
+    @property
+    def bytes_exported(self) -> int:
+        return sum(r.bytes for r in self.exported)
+
+    @property
+    def rows_deleted(self) -> int:
+        return sum(p.rows_deleted for p in self.purged)
+
+
+def expired_days(ctx: Context, spec: TableSpec, today: dt.date) -> list[dt.date]:
+    """Days from the oldest row's day up to (not including) the retention cutoff."""
+    info = ctx.describe(spec)
+    oldest = ctx.source.oldest_day(spec, info)
+    cutoff = spec.retention.cutoff(today)
+    if oldest is None or oldest >= cutoff:
+        return []
+    return day_range(oldest, cutoff - dt.timedelta(days=1), limit=100_000)
+
+
+def _day_has_rows(ctx: Context, spec: TableSpec, day: dt.date) -> int:
+    info = ctx.describe(spec)
+    window = ctx.source.window(spec, info, day)
+    return ctx.source.plan_scan(
+        info, window, "key" if len(info.key) == 1 else "time"
+    ).estimated_rows
+
+
+def ready_for_purge(ctx: Context, spec: TableSpec, day: dt.date, report: TableReport) -> Manifest:
+    """Make sure the day is archived and verified against the database; returns its manifest."""
+    partition = ctx.partition(spec, day)
+    if upload.read_manifest(ctx.storage, partition) is None:
+        _export_unarchived(ctx, spec, day, report, "it has rows but no archive")
+    partially_purged = upload.read_purge_marker(ctx.storage, partition) is not None
+    result = verify_day(ctx, spec, day, check_source=not partially_purged)
+    if not result.ok and not partially_purged and _only_source_differs(result):
+        _export_unarchived(ctx, spec, day, report, "the database holds rows the archive lacks")
+        result = verify_day(ctx, spec, day)
+    report.verified.append(result)
+    if not result.ok:
+        raise VerificationError("; ".join(result.problems))
+    manifest = upload.read_manifest(ctx.storage, partition)
+    assert manifest is not None
+    return manifest
+
+
+def _only_source_differs(result: VerifyResult) -> bool:
+    return result.archived_rows is not None and all(
+        "the database holds" in p for p in result.problems
+    )
+
+
+def _export_unarchived(
+    ctx: Context, spec: TableSpec, day: dt.date, report: TableReport, why: str
+) -> None:
+    if spec.on_unarchived == "fail":
+        raise VerificationError(
+            f"{spec.name} {day}: {why}; on_unarchived = 'fail', so it is not purged"
+        )
+    report.exported.append(export_day(ctx, spec, day))
+
+
+def purge_table(
+    ctx: Context, spec: TableSpec, today: dt.date, throttle: Throttle, report: TableReport
+) -> None:
+    """Purge every expired day of one table, oldest first; stops at the first failing day."""
+    for day in expired_days(ctx, spec, today):
+        if not _day_has_rows(ctx, spec, day):
+            continue
+        manifest = ready_for_purge(ctx, spec, day, report)
+        _emit(ctx, spec, day, "start", f"deleting {manifest.rows} archived rows")
+        report.purged.append(purge_day(ctx, spec, manifest, throttle))
+        if report.purged[-1].rows_kept:
+            report.errors.append(
+                f"{spec.name} {day}: {report.purged[-1].rows_kept} rows are not in the archive and "
+                "were kept; export the day again to archive them"
+            )
+
+
+def catch_up_days(ctx: Context, spec: TableSpec, today: dt.date) -> list[dt.date]:
+    """Yesterday, plus earlier days inside the retention window with rows but no archive.
+
+    An archived day is exported again only if its row count in the database changed (late
+    rows); so a second run on the same day exports nothing.
+    """
+    yesterday = today - dt.timedelta(days=1)
+    cutoff = spec.retention.cutoff(today)
+    oldest = ctx.source.oldest_day(spec, ctx.describe(spec)) or yesterday
+    earlier = day_range(max(cutoff, oldest), yesterday, limit=100_000)[:-1]
+    return [d for d in [*earlier, yesterday] if _needs_export(ctx, spec, d, always=d == yesterday)]
+
+
+def _needs_export(ctx: Context, spec: TableSpec, day: dt.date, always: bool) -> bool:
+    """Not archived yet (an older day only if it has rows), or its row count changed since."""
+    partition = ctx.partition(spec, day)
+    manifest = upload.read_manifest(ctx.storage, partition)
+    if manifest is None:
+        return always or _day_has_rows(ctx, spec, day) > 0
+    if upload.read_purge_marker(ctx.storage, partition) is not None:
+        return False
+    return _day_has_rows(ctx, spec, day) != manifest.rows
+
+
+def run_table(
+    ctx: Context, spec: TableSpec, today: dt.date, throttle: Throttle, purge: bool = True
+) -> TableReport:
+    """The daily job for one table; errors are recorded in the report, not raised."""
+    report = TableReport(spec.name)
+    try:
+        for day in catch_up_days(ctx, spec, today):
+            report.exported.append(export_day(ctx, spec, day))
+        if purge:
+            purge_table(ctx, spec, today, throttle, report)
+    except StopRequested as exc:
+        report.stopped = str(exc)
+    except DbArchiveError as exc:
+        report.errors.append(str(exc))
+    return report
+
+
+def run(
+    ctx: Context, specs: list[TableSpec], today: dt.date, throttle: Throttle, purge: bool = True
+) -> list[TableReport]:
+    """Every table in turn; a failing table does not stop the others, a stop request does."""
+    reports = []
+    for spec in specs:
+        reports.append(run_table(ctx, spec, today, throttle, purge))
+        if reports[-1].stopped:
+            break
+    return reports
+
+
+def _emit(ctx: Context, spec: TableSpec, day: dt.date, kind: str, message: str) -> None:
+    ctx.reporter.emit(Event("purge", spec.name, day.isoformat(), kind, message=message))

@@ -1,0 +1,244 @@
+"""Purge one archived table-day: delete exactly the rows the archive proves it holds.
+
+Each chunk is one short transaction:
+1. ``SELECT <row SHA-256>, <key>, <ts> … WHERE <day> AND <after last> ORDER BY … LIMIT n FOR UPDATE``
+   locks the next rows of the day (nobody can change them until the commit);
+2. each row is matched against the archive walked in the same order (``archive_walk.py``);
+3. ``DELETE … WHERE key IN (<matched keys>) AND <day>`` — the affected count must equal the
+   number of matched rows, or the chunk is rolled back;
+4. COMMIT, adapt the chunk size to ``chunk_time``, let the throttle pause or stop.
+Rows the archive does not hold are kept and counted. Killed at any point, a rerun skips archive
+rows already gone and carries on; lock-wait timeouts and deadlocks roll back and retry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from dbarchive import failpoints
+from dbarchive.config import TableSpec, ThrottleSettings
+from dbarchive.context import Context
+from dbarchive.errors import SourceError, VerificationError
+from dbarchive.events import Event
+from dbarchive.manifest import Manifest
+from dbarchive.sources import mysql_sql as q
+from dbarchive.sources.canonical import key_parameter
+from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
+from dbarchive.steps import upload
+from dbarchive.steps.archive_walk import ArchiveWalk, SourceRow, order_key
+from dbarchive.steps.verify import iter_archive_rows
+from dbarchive.throttle import Throttle
+
+RETRYABLE = {1205, 1213}  # lock wait timeout, deadlock
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    """What the purge of one table-day did."""
+
+    table: str
+    day: dt.date
+    rows_deleted: int
+    rows_kept: int  # rows of the day the archive does not hold: never deleted
+    chunks: int
+    retries: int
+    seconds: float
+    longest_chunk_seconds: float
+
+
+class ChunkSizer:
+    """Rows per chunk, adapted so each chunk takes about ``chunk_time`` (like pt-osc)."""
+
+    def __init__(self, settings: ThrottleSettings) -> None:
+        self._s = settings
+        self.rows = max(settings.min_chunk_rows, min(1000, settings.max_chunk_rows))
+
+    def adapt(self, seconds: float, rows_seen: int) -> None:
+        if rows_seen < self.rows or seconds <= 0:
+            return  # a short last chunk says nothing about speed
+        ratio = min(2.0, max(0.5, self._s.chunk_time / seconds))
+        self.rows = min(self._s.max_chunk_rows, max(self._s.min_chunk_rows, int(self.rows * ratio)))
+
+    def shrink(self) -> None:
+        self.rows = max(self._s.min_chunk_rows, self.rows // 2)
+
+
+def _order_columns(info: TableInfo, plan: ScanPlan) -> list[Any]:
+    return list(info.key) if plan.strategy == "key" else [info.ts, *info.key]
+
+
+def _walk(ctx: Context, info: TableInfo, manifest: Manifest, plan: ScanPlan) -> ArchiveWalk:
+    names = [c.name for c in info.columns]
+    order = _order_columns(info, plan)
+    missing = [c.name for c in order if c.name not in names]
+    if missing:
+        raise VerificationError(
+            f"{info.name}: columns {missing} are not in the archive, so the purge cannot match rows; "
+            "do not exclude the key or timestamp columns of a table you purge"
+        )
+    return ArchiveWalk(
+        iter_archive_rows(ctx.storage, manifest),
+        order,
+        [names.index(c.name) for c in order],
+        [names.index(c.name) for c in info.key],
+    )
+
+
+def _source_rows(
+    info: TableInfo, plan: ScanPlan, shape: q.SelectShape, rows: list[Any]
+) -> list[SourceRow]:
+    order = _order_columns(info, plan)
+    positions = (
+        [shape.ts_position, *shape.key_positions]
+        if plan.strategy == "time"
+        else list(shape.key_positions)
+    )
+    out = []
+    for row in rows:
+        key = tuple(row[i] for i in shape.key_positions)
+        out.append(SourceRow(row[0].decode(), order_key(order, [row[i] for i in positions]), key))
+    return out
+
+
+class DayPurger:
+    """The chunk loop of one table-day (see the module docstring)."""
+
+    def __init__(
+        self, ctx: Context, spec: TableSpec, manifest: Manifest, throttle: Throttle
+    ) -> None:
+        self.ctx, self.spec, self.manifest, self.throttle = ctx, spec, manifest, throttle
+        self.info = ctx.describe(spec)
+        self.window: DayWindow = ctx.source.window(spec, self.info, manifest.day)
+        # Walk in the order the archive was written in, whatever ``auto`` would choose today.
+        self.plan = ctx.source.plan_scan(self.info, self.window, manifest.scan)
+        self.shape = q.hash_shape(self.info)
+        self.sizer = ChunkSizer(throttle.settings)
+        self.deleted = self.kept = self.chunks = self.retries = 0
+        self.longest = 0.0
+
+    def run(self) -> PurgeResult:
+        t0 = time.monotonic()
+        walk = _walk(self.ctx, self.info, self.manifest, self.plan)
+        first, last = True, None
+        while not self.plan.is_empty:
+            self.throttle.check_stop()
+            started = time.monotonic()
+            rows, walk = self._chunk_with_retries(walk, first, last)
+            elapsed = time.monotonic() - started
+            self.longest = max(self.longest, elapsed)
+            self.chunks += 1
+            self._emit("chunk")
+            if len(rows) < self.sizer.rows:
+                break
+            self.sizer.adapt(elapsed, len(rows))
+            first, last = False, rows[-1]
+            self.throttle.between_chunks(elapsed)
+        return PurgeResult(
+            self.spec.name,
+            self.manifest.day,
+            self.deleted,
+            self.kept,
+            self.chunks,
+            self.retries,
+            time.monotonic() - t0,
+            self.longest,
+        )
+
+    def _chunk_with_retries(
+        self, walk: ArchiveWalk, first: bool, last: Any
+    ) -> tuple[list[Any], ArchiveWalk]:
+        attempt = 0
+        while True:
+            try:
+                return self._chunk(walk, first, last), walk
+            except SourceError as exc:
+                self.ctx.source.rollback()
+                if exc.mysql_code not in RETRYABLE or attempt >= self.throttle.settings.max_retries:
+                    raise
+            attempt += 1
+            self.retries += 1
+            self.sizer.shrink()
+            time.sleep(min(5.0, 0.05 * 2**attempt))
+            # The walk consumed archive rows for the rolled-back chunk: start it again; rows
+            # already deleted are skipped by order.
+            walk = _walk(self.ctx, self.info, self.manifest, self.plan)
+
+    def _chunk(self, walk: ArchiveWalk, first: bool, last: Any) -> list[Any]:
+        src = self.ctx.source
+        sql, params = src.chunk_query(
+            self.info, self.shape, self.window, self.plan, first, last, self.sizer.rows
+        )
+        src.begin(self.throttle.settings.lock_wait_timeout)
+        try:
+            rows = src.query(sql + " FOR UPDATE", params, "locking a purge chunk")
+            failpoints.hit("purge.chunk-locked")
+            matched = [
+                r.key for r in _source_rows(self.info, self.plan, self.shape, rows) if walk.match(r)
+            ]
+            if matched:
+                self._delete(matched)
+            failpoints.hit("purge.before-commit")
+            src.commit()
+        except BaseException:
+            src.rollback()
+            raise
+        failpoints.hit("purge.after-commit")
+        self.deleted += len(matched)
+        self.kept += len(rows) - len(matched)
+        return rows
+
+    def _delete(self, keys: list[tuple[Any, ...]]) -> None:
+        params: list[object] = []
+        for key in keys:
+            params += [
+                key_parameter(col, value) for col, value in zip(self.info.key, key, strict=True)
+            ]
+        params += [self.window.start_param, self.window.end_param]
+        affected = self.ctx.source.execute(
+            q.delete_keys_sql(self.info, len(keys)), params, "deleting a chunk"
+        )
+        if affected != len(keys):
+            raise VerificationError(
+                f"{self.spec.name} {self.manifest.day}: a chunk deleted {affected} rows instead of "
+                f"the {len(keys)} verified ones; rolled back"
+            )
+
+    def _emit(self, kind: str) -> None:
+        self.ctx.reporter.emit(
+            Event(
+                "purge",
+                self.spec.name,
+                self.manifest.day.isoformat(),
+                kind,
+                self.deleted,
+                total_rows=self.plan.estimated_rows,
+            )
+        )
+
+
+def purge_day(ctx: Context, spec: TableSpec, manifest: Manifest, throttle: Throttle) -> PurgeResult:
+    """Delete the archived rows of one verified day, recording progress next to its manifest."""
+    partition = ctx.partition(spec, manifest.day)
+    marker = upload.read_purge_marker(ctx.storage, partition) or {}
+    started = marker.get("started_at") or _now()
+    upload.write_purge_marker(ctx.storage, partition, {"status": "started", "started_at": started})
+    result = DayPurger(ctx, spec, manifest, throttle).run()
+    upload.write_purge_marker(
+        ctx.storage,
+        partition,
+        {
+            "status": "purged" if result.rows_kept == 0 else "partial",
+            "started_at": started,
+            "finished_at": _now(),
+            "rows_deleted_last_run": result.rows_deleted,
+            "rows_kept_unarchived": result.rows_kept,
+        },
+    )
+    return result
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -1,0 +1,185 @@
+"""Verify: a partition is trusted only if its manifest, its files and the database all agree.
+
+Three digests must be equal (see ``checksum.py``): the one the manifest records, the one recomputed
+from the files read back (with each file's size and SHA-256), and the one the database computes
+over the day's rows now. ``quick`` trusts object sizes and S3 checksums instead of reading files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO, cast
+
+from dbarchive.checksum import RowDigest, Value
+from dbarchive.config import TableSpec
+from dbarchive.context import Context
+from dbarchive.errors import VerificationError
+from dbarchive.formats.compression import compression_for_name, open_decompressed
+from dbarchive.formats.csv import iter_rows
+from dbarchive.manifest import FileEntry, Manifest
+from dbarchive.sources import mysql_sql as q
+from dbarchive.sources.mysql import MySqlSource
+from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
+from dbarchive.steps import upload
+from dbarchive.storage import Storage
+
+MIN_VERIFY_CHUNK = 5_000
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of verifying one table-day; ``problems`` says exactly what differs."""
+
+    table: str
+    day: dt.date
+    archived_rows: int | None
+    source_rows: int | None
+    files_checked: int
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class _HashingReader(io.RawIOBase):
+    """Passes reads through while hashing and counting the raw (compressed) bytes."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__()
+        self._raw = raw
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.sha.update(data)
+        self.size += n
+        return n
+
+
+def iter_file_rows(storage: Storage, entry: FileEntry) -> Iterator[list[Value]]:
+    """The data rows of one archive file; raises VerificationError at its end if it differs."""
+    raw = storage.open_reader(entry.key)
+    try:
+        hashing = _HashingReader(raw)
+        stream = cast(BinaryIO, io.BufferedReader(hashing, 1 << 20))
+        rows = iter_rows(open_decompressed(stream, compression_for_name(entry.key)))
+        next(rows, None)  # header
+        digest = RowDigest()
+        for row in rows:
+            digest.add_row(row)
+            yield row
+        while stream.read(1 << 20):  # the tail after the last row (compressor trailer)
+            pass
+        problem = _file_problem(entry, hashing.size, hashing.sha.hexdigest(), digest)
+        if problem:
+            raise VerificationError(problem)
+    finally:
+        raw.close()
+
+
+def iter_archive_rows(storage: Storage, manifest: Manifest) -> Iterator[list[Value]]:
+    """Every archived row of a partition, file by file, each file checked against the manifest."""
+    for entry in manifest.files:
+        yield from iter_file_rows(storage, entry)
+
+
+def _file_problem(entry: FileEntry, size: int, sha256: str, digest: RowDigest) -> str | None:
+    if size != entry.bytes:
+        return f"{entry.key}: {size} bytes stored, manifest says {entry.bytes}"
+    if sha256 != entry.sha256:
+        return (
+            f"{entry.key}: SHA-256 {sha256[:16]}… differs from the manifest's {entry.sha256[:16]}…"
+        )
+    if digest != entry.digest:
+        return f"{entry.key}: rows {digest.describe()} differ from the manifest's {entry.digest.describe()}"
+    return None
+
+
+def check_files(storage: Storage, manifest: Manifest, quick: bool) -> list[str]:
+    """Problems with the partition's files: missing, resized, changed (empty list: all good)."""
+    problems: list[str] = []
+    total = RowDigest()
+    for entry in manifest.files:
+        total.merge(entry.digest)
+        stored = storage.stat(entry.key)
+        if stored is None:
+            problems.append(f"{entry.key}: listed in the manifest but missing from the archive")
+        elif stored.size != entry.bytes:
+            problems.append(f"{entry.key}: {stored.size} bytes stored, manifest says {entry.bytes}")
+        elif (
+            quick
+            and stored.s3_checksum
+            and entry.s3_checksum
+            and stored.s3_checksum != entry.s3_checksum
+        ):
+            problems.append(
+                f"{entry.key}: S3 checksum {stored.s3_checksum} differs from {entry.s3_checksum}"
+            )
+        elif not quick:
+            try:
+                for _ in iter_file_rows(storage, entry):
+                    pass
+            except (VerificationError, ValueError) as exc:
+                problems.append(str(exc))
+    if total != manifest.digest:
+        problems.append(
+            f"the files' digests add up to {total.describe()}, manifest says {manifest.digest.describe()}"
+        )
+    return problems
+
+
+def source_digest(
+    source: MySqlSource, info: TableInfo, window: DayWindow, plan: ScanPlan, chunk_rows: int
+) -> RowDigest:
+    """The day's digest as the database computes it, one keyset chunk of row hashes at a time."""
+
+    assert isinstance(source, MySqlSource)
+    digest = RowDigest()
+    shape = q.hash_shape(info)
+    for rows, _last in source.read_chunks(
+        info, window, plan, max(chunk_rows, MIN_VERIFY_CHUNK), shape
+    ):
+        for (hex_hash,) in rows:
+            assert hex_hash is not None
+            a, b = int(hex_hash[:16], 16), int(hex_hash[16:32], 16)
+            digest.add_lanes(a, b)
+    return digest
+
+
+def verify_day(
+    ctx: Context, spec: TableSpec, day: dt.date, quick: bool = False, check_source: bool = True
+) -> VerifyResult:
+    """Verify one table-day: manifest, files (read back unless ``quick``) and the source rows."""
+    partition = ctx.partition(spec, day)
+    manifest = upload.read_manifest(ctx.storage, partition)
+    info = ctx.describe(spec)
+    window = ctx.source.window(spec, info, day)
+    if manifest is None:
+        return VerifyResult(
+            spec.name, day, None, None, 0, (f"{spec.name} {day}: not archived (no manifest)",)
+        )
+    problems = check_files(ctx.storage, manifest, quick)
+    source_rows = None
+    if check_source:
+        plan = ctx.source.plan_scan(info, window, spec.scan)
+        in_source = source_digest(ctx.source, info, window, plan, spec.chunk_rows)
+        source_rows = in_source.count
+        if in_source != manifest.digest:
+            problems.append(
+                f"{spec.name} {day}: the database holds {in_source.describe()}, the archive "
+                f"{manifest.digest.describe()}"
+            )
+    return VerifyResult(
+        spec.name, day, manifest.rows, source_rows, len(manifest.files), tuple(problems)
+    )
