@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dbarchive.config import ArchiveJob, DestinationSettings
+from dbarchive.config import ArchiveJob, DestinationSettings, ThrottleSettings
 from dbarchive.context import Context
 from dbarchive.events import NullReporter, Reporter
 from dbarchive.sources.mysql import MySqlSource
+from dbarchive.sources.probes import MySqlLoadProbe
 from dbarchive.storage import Storage, StorageOptions, open_storage
+from dbarchive.throttle import StopFlag, Throttle
 
 
 def storage_options(dest: DestinationSettings) -> StorageOptions:
@@ -39,3 +41,12 @@ def build_context(
         storage=storage or build_storage(job),
         reporter=reporter or NullReporter(),
     )
+
+
+def build_throttle(ctx: Context, overrides: dict[str, object] | None = None) -> Throttle:
+    """The purge's throttle: the job's settings (with CLI overrides) and a load probe on the source."""
+    settings = ctx.job.throttle
+    if overrides:
+        settings = ThrottleSettings.model_validate({**settings.model_dump(), **overrides})
+    probe = MySqlLoadProbe(ctx.source, settings.replicas, settings.aurora_replicas)
+    return Throttle(settings, probe, StopFlag())

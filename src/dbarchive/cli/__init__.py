@@ -8,6 +8,7 @@ import click
 
 from dbarchive import __version__
 from dbarchive.cli.commands import demo, export_cmd, plan
+from dbarchive.cli.maintain import purge_cmd, run_cmd, status_cmd, verify_cmd
 from dbarchive.errors import DbArchiveError
 
 
@@ -35,12 +36,18 @@ def cli() -> None:
       dbarchive demo                         archive a demo table to ./dbarchive-demo-archive
       dbarchive plan -c archive.toml         what an export would do, touching nothing
       dbarchive export -c archive.toml       export yesterday of every configured table
+      dbarchive run -c archive.toml          the daily job: export, verify, purge expired days
+      dbarchive status -c archive.toml       what is archived, purged and pending
     """
 
 
 cli.add_command(export_cmd)
 cli.add_command(plan)
 cli.add_command(demo)
+cli.add_command(verify_cmd)
+cli.add_command(purge_cmd)
+cli.add_command(run_cmd)
+cli.add_command(status_cmd)
 
 
 def main() -> None:

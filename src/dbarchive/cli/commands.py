@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from rich.console import Console
@@ -15,71 +14,24 @@ from rich.table import Table
 
 from dbarchive import demo as demo_core
 from dbarchive.build import build_context
+from dbarchive.cli.options import (
+    config_option,
+    days_of,
+    output_options,
+    selected,
+    selection_options,
+    stderr_console,
+)
 from dbarchive.cli.progress import RichReporter, make_reporter
-from dbarchive.config import ArchiveJob, SourceSettings, TableSpec, load_job
+from dbarchive.config import SourceSettings, TableSpec, load_job
 from dbarchive.context import Context
-from dbarchive.dates import select_days
 from dbarchive.pipeline import ExportResult, PlannedPartition, export_day, plan_day
-
-F = TypeVar("F", bound=Callable[..., Any])
-_DATE = click.DateTime(formats=["%Y-%m-%d"])
-
-
-def _config_option(f: F) -> F:
-    return click.option(
-        "-c",
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default="dbarchive.toml",
-        show_default=True,
-        envvar="DBARCHIVE_CONFIG",
-        help="The job's TOML config (env DBARCHIVE_CONFIG).",
-    )(f)
-
-
-def _selection_options(f: F) -> F:
-    for option in reversed(
-        [
-            click.option(
-                "-t", "--table", "tables", multiple=True, help="Only this table (repeatable)."
-            ),
-            click.option(
-                "--date", "date", type=_DATE, help="The day to export (default: yesterday)."
-            ),
-            click.option("--from", "first", type=_DATE, help="First day of a range (inclusive)."),
-            click.option("--to", "last", type=_DATE, help="Last day of a range (inclusive)."),
-        ]
-    ):
-        f = option(f)
-    return f
-
-
-def _output_options(f: F) -> F:
-    f = click.option("-q", "--quiet", is_flag=True, help="No progress output.")(f)
-    return click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")(
-        f
-    )
-
-
-def _selected(job: ArchiveJob, names: tuple[str, ...]) -> list[TableSpec]:
-    return [job.table(n) for n in names] if names else list(job.tables)
-
-
-def _days(spec: TableSpec, date: Any, first: Any, last: Any) -> list[dt.date]:
-    as_day = [d.date() if d else None for d in (date, first, last)]
-    return select_days(spec.timezone, *as_day)
-
-
-def _console() -> Console:
-    # soft_wrap: paths and SQL are printed whole even when stderr is not a terminal.
-    return Console(stderr=True, soft_wrap=True)
 
 
 @click.command("export")
-@_config_option
-@_selection_options
-@_output_options
+@config_option
+@selection_options
+@output_options
 @click.option("--dry-run", is_flag=True, help="Show the plan and the SQL; write nothing.")
 def export_cmd(
     config_path: Path,
@@ -100,18 +52,18 @@ def export_cmd(
       dbarchive export -c archive.toml --from 2026-10-01 --to 2026-10-31 --json
     """
     job = load_job(config_path)
-    specs = _selected(job, tables)
+    specs = selected(job, tables)
     if dry_run:
         _render_plan(build_context(job), specs, date, first, last, as_json)
         return
-    console = _console()
+    console = stderr_console()
     reporter = make_reporter(quiet or as_json, console)
     ctx = build_context(job, reporter=reporter)
     ctx.storage.check()
     results: list[ExportResult] = []
     try:
         for spec in specs:
-            for day in _days(spec, date, first, last):
+            for day in days_of(spec, date, first, last):
                 results.append(export_day(ctx, spec, day))
     finally:
         if isinstance(reporter, RichReporter):
@@ -121,8 +73,8 @@ def export_cmd(
 
 
 @click.command("plan")
-@_config_option
-@_selection_options
+@config_option
+@selection_options
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def plan(
     config_path: Path, tables: tuple[str, ...], date: Any, first: Any, last: Any, as_json: bool
@@ -135,7 +87,7 @@ def plan(
       dbarchive plan -c archive.toml -t events --from 2026-10-01 --to 2026-10-03 --json
     """
     job = load_job(config_path)
-    _render_plan(build_context(job), _selected(job, tables), date, first, last, as_json)
+    _render_plan(build_context(job), selected(job, tables), date, first, last, as_json)
 
 
 @click.command("demo")
@@ -166,7 +118,7 @@ def demo(out: Path, rows_per_day: int, days: int, quiet: bool) -> None:
     """
     url = demo_core.demo_url()
     today = dt.datetime.now(dt.UTC).date()
-    console = _console()
+    console = stderr_console()
     console.print(
         f"Creating demo data: {days} days x {rows_per_day:,} rows in "
         f"{SourceSettings(url=url).safe_url()}"
@@ -262,7 +214,7 @@ def _render_plan(
 ) -> None:
     try:
         planned = [
-            plan_day(ctx, spec, day) for spec in specs for day in _days(spec, date, first, last)
+            plan_day(ctx, spec, day) for spec in specs for day in days_of(spec, date, first, last)
         ]
     finally:
         ctx.source.close()

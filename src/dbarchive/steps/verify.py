@@ -175,7 +175,14 @@ def verify_day(
         plan = ctx.source.plan_scan(info, window, spec.scan)
         in_source = source_digest(ctx.source, info, window, plan, spec.chunk_rows)
         source_rows = in_source.count
-        if in_source != manifest.digest:
+        marker = upload.read_purge_marker(ctx.storage, partition) or {}
+        if marker.get("status") == "purged":
+            if in_source.count:
+                problems.append(
+                    f"{spec.name} {day}: purged, but the database holds {in_source.count} rows of "
+                    "this day that arrived later and are not archived"
+                )
+        elif in_source != manifest.digest:
             problems.append(
                 f"{spec.name} {day}: the database holds {in_source.describe()}, the archive "
                 f"{manifest.digest.describe()}"
