@@ -1,0 +1,284 @@
+"""Purge and the daily run against the real MariaDB: nothing is deleted unless it is archived."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from dbarchive import build_context
+from dbarchive.build import build_throttle
+from dbarchive.cli import cli
+from dbarchive.daily import TableReport, purge_table, run
+from dbarchive.layout import PartitionPath
+from dbarchive.manifest import Manifest
+from dbarchive.pipeline import export_day
+from dbarchive.steps.purge import purge_day
+from dbarchive.steps.verify import iter_archive_rows
+from tests.integration.helpers import LOG_TABLE_DDL, make_job
+from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
+
+TODAY = dt.date(2026, 11, 25)
+PER_DAY = 50
+
+
+def _fill_days(schema: MySqlSchema, first: dt.date, days: int, per_day: int = PER_DAY) -> None:
+    """``per_day`` rows on each of ``days`` days from ``first``, ids growing with time."""
+    schema.execute(
+        "INSERT INTO events (created_at, account_id, amount, note) "
+        "SELECT TIMESTAMP(%s) + INTERVAL (seq DIV %s) DAY + INTERVAL (seq MOD %s) * 1000 SECOND, "
+        "seq MOD 7, seq / 4, CONCAT('n', seq) FROM seq_0_to_" + str(days * per_day - 1),
+        (first.isoformat(), per_day, per_day),
+    )
+
+
+def _job(schema: MySqlSchema, dest: Path, **table: Any) -> Any:
+    spec = {"name": "events", "timestamp_column": "created_at", "retention": "60 days", **table}
+    return make_job(schema.url, str(dest), [spec])
+
+
+def _days_in_db(schema: MySqlSchema) -> dict[dt.date, int]:
+    rows = schema.execute("SELECT DATE(created_at), COUNT(*) FROM events GROUP BY 1")
+    return {d: n for d, n in rows}
+
+
+def _manifest(ctx: Any, day: dt.date) -> Manifest | None:
+    raw = ctx.storage.get_bytes(PartitionPath("events", day).manifest_key)
+    return None if raw is None else Manifest.loads(raw)
+
+
+def _purge(ctx: Any, today: dt.date = TODAY) -> TableReport:
+    report = TableReport("events")
+    purge_table(ctx, ctx.job.tables[0], today, build_throttle(ctx), report)
+    return report
+
+
+def test_run_archives_and_purges_exactly_the_expired_days(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """90 days of rows → one run archives every day, deletes days older than 60, keeps the rest."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill_days(mysql_schema, TODAY - dt.timedelta(days=90), 90)
+    kept_before = mysql_schema.execute(
+        "SELECT id, CRC32(CONCAT_WS('|', created_at, account_id, amount, note)) FROM events WHERE created_at >= '2026-09-26' ORDER BY id"
+    )
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    (report,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx))
+    cutoff = TODAY - dt.timedelta(days=60)
+    assert report.ok, report.errors
+    assert {e.day for e in report.exported} == {TODAY - dt.timedelta(days=i) for i in range(1, 91)}
+    assert report.rows_deleted == 30 * PER_DAY
+    assert min(_days_in_db(mysql_schema)) == cutoff
+    kept_after = mysql_schema.execute(
+        "SELECT id, CRC32(CONCAT_WS('|', created_at, account_id, amount, note)) FROM events WHERE created_at >= '2026-09-26' ORDER BY id"
+    )
+    assert kept_after == kept_before
+    for i in range(61, 91):
+        day = TODAY - dt.timedelta(days=i)
+        manifest = _manifest(ctx, day)
+        assert manifest is not None and manifest.rows == PER_DAY
+        assert sum(1 for _ in iter_archive_rows(ctx.storage, manifest)) == PER_DAY
+    (again,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx))
+    assert (again.ok, again.exported, again.purged) == (True, [], [])
+    ctx.source.close()
+
+
+def test_unarchived_day_is_not_purged_in_fail_mode(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """(a) An expired day without a manifest keeps every row when on_unarchived = 'fail'."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill_days(mysql_schema, TODAY - dt.timedelta(days=70), 3)
+    ctx = build_context(_job(mysql_schema, tmp_path, on_unarchived="fail"))
+    with pytest.raises(Exception, match="on_unarchived = 'fail'"):
+        _purge(ctx)
+    assert sum(_days_in_db(mysql_schema).values()) == 3 * PER_DAY
+    ctx.source.close()
+
+
+def test_unarchived_day_is_exported_first_by_default(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """(a) With on_unarchived = 'export' the day is archived and verified, then purged."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill_days(mysql_schema, TODAY - dt.timedelta(days=70), 3)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    report = _purge(ctx)
+    assert len(report.exported) == 3
+    assert report.rows_deleted == 3 * PER_DAY
+    assert _days_in_db(mysql_schema) == {}
+    ctx.source.close()
+
+
+@pytest.mark.parametrize("damage", ["changed", "removed"])
+def test_damaged_archive_file_blocks_the_purge(
+    mysql_schema: MySqlSchema, tmp_path: Path, damage: str
+) -> None:
+    """(b) A part file changed or removed after export → verify fails, nothing of the day deleted."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    day = TODAY - dt.timedelta(days=70)
+    _fill_days(mysql_schema, day, 1)
+    ctx = build_context(_job(mysql_schema, tmp_path, compression="none"))
+    export_day(ctx, ctx.job.tables[0], day)
+    part = tmp_path / PartitionPath("events", day).part_key(0, "csv")
+    if damage == "changed":
+        part.write_bytes(part.read_bytes().replace(b'"n1"', b'"n9"'))
+    else:
+        part.unlink()
+    report = TableReport("events")
+    with pytest.raises(Exception, match="SHA-256|missing"):
+        purge_table(ctx, ctx.job.tables[0], TODAY, build_throttle(ctx), report)
+    assert sum(_days_in_db(mysql_schema).values()) == PER_DAY
+    ctx.source.close()
+
+
+def test_damaged_s3_object_blocks_the_purge(
+    mysql_schema: MySqlSchema,
+    tmp_path: Path,
+    s3_endpoint: Any,
+    s3_bucket: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """(b) On S3 too: an object overwritten after the export blocks the purge of its day."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_endpoint.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_endpoint.secret_key)
+    mysql_schema.execute(LOG_TABLE_DDL)
+    day = TODAY - dt.timedelta(days=70)
+    _fill_days(mysql_schema, day, 1)
+    job = make_job(mysql_schema.url, f"s3://{s3_bucket}/a", [{"name": "events", "timestamp_column": "created_at"}],
+                   endpoint_url=s3_endpoint.url, region=s3_endpoint.region)  # fmt: skip
+    ctx = build_context(job)
+    export_day(ctx, job.tables[0], day)
+    key = PartitionPath("events", day).part_key(0, "csv.gz")
+    import gzip
+
+    original = gzip.decompress(ctx.storage.get_bytes(key) or b"")
+    ctx.storage.put_bytes(key, gzip.compress(original.replace(b'"n1"', b'"nX"'), mtime=0))
+    with pytest.raises(Exception, match="SHA-256|bytes stored"):
+        _purge(ctx)
+    assert sum(_days_in_db(mysql_schema).values()) == PER_DAY
+    ctx.source.close()
+
+
+def test_late_row_is_archived_before_its_day_is_purged(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """(c) A row added to an archived day → the day is exported again, and the row is archived."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    day = TODAY - dt.timedelta(days=70)
+    _fill_days(mysql_schema, day, 1)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    export_day(ctx, ctx.job.tables[0], day)
+    mysql_schema.execute(
+        "INSERT INTO events (created_at, account_id, note) VALUES (%s, 1, 'late')",
+        (f"{day} 12:34:56",),
+    )
+    report = _purge(ctx)
+    assert report.rows_deleted == PER_DAY + 1
+    manifest = _manifest(ctx, day)
+    assert manifest is not None and manifest.rows == PER_DAY + 1
+    assert any(row[-1] == b"late" for row in iter_archive_rows(ctx.storage, manifest))
+    ctx.source.close()
+
+
+def test_late_row_in_fail_mode_keeps_the_day(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """(c) With on_unarchived = 'fail', a late row stops the purge of its day; nothing deleted."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    day = TODAY - dt.timedelta(days=70)
+    _fill_days(mysql_schema, day, 1)
+    ctx = build_context(_job(mysql_schema, tmp_path, on_unarchived="fail"))
+    export_day(ctx, ctx.job.tables[0], day)
+    mysql_schema.execute(
+        "INSERT INTO events (created_at, account_id) VALUES (%s, 1)", (f"{day} 12:00:00",)
+    )
+    with pytest.raises(Exception, match="on_unarchived"):
+        _purge(ctx)
+    assert sum(_days_in_db(mysql_schema).values()) == PER_DAY + 1
+    ctx.source.close()
+
+
+def test_days_inside_retention_are_never_touched(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """(d) Rows from the cutoff day on stay, even at its first microsecond."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    cutoff = TODAY - dt.timedelta(days=60)
+    stamps = [
+        f"{cutoff - dt.timedelta(days=1)} 23:59:59.999999",
+        f"{cutoff} 00:00:00.000000",
+        f"{TODAY} 01:00:00",
+    ]
+    mysql_schema.executemany(
+        "INSERT INTO events (created_at, account_id) VALUES (%s, 1)", [(s,) for s in stamps]
+    )
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    assert _purge(ctx).rows_deleted == 1
+    remaining = [
+        str(r[0]) for r in mysql_schema.execute("SELECT created_at FROM events ORDER BY id")
+    ]
+    assert remaining == [f"{cutoff} 00:00:00", f"{TODAY} 01:00:00"]
+    ctx.source.close()
+
+
+def test_row_changed_after_verification_is_not_deleted(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """Every deleted row is matched in the archive: a row updated after export is kept."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    day = TODAY - dt.timedelta(days=70)
+    _fill_days(mysql_schema, day, 1)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    export_day(ctx, ctx.job.tables[0], day)
+    manifest = _manifest(ctx, day)
+    assert manifest is not None
+    (changed_id,) = mysql_schema.execute("SELECT MIN(id) + 7 FROM events")[0]
+    mysql_schema.execute("UPDATE events SET note = 'changed' WHERE id = %s", (changed_id,))
+    # Straight to the chunk loop, as if the change happened right after verification.
+    result = purge_day(ctx, ctx.job.tables[0], manifest, build_throttle(ctx))
+    assert (result.rows_deleted, result.rows_kept) == (PER_DAY - 1, 1)
+    assert mysql_schema.execute("SELECT id, note FROM events") == [(changed_id, "changed")]
+    ctx.source.close()
+
+
+def test_cli_run_status_and_verify(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """`run --json`, `status --json` and `verify` report what was archived and purged."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill_days(mysql_schema, TODAY - dt.timedelta(days=64), 64)
+    config = tmp_path / "job.toml"
+    config.write_text(
+        f'[source]\nurl = "{mysql_schema.url}"\n[destination]\nurl = "{tmp_path / "a"}"\n'
+        '[defaults]\nretention = "60 days"\n[[tables]]\nname = "events"\ntimestamp_column = "created_at"\n'
+    )
+    runner = CliRunner()
+    result = runner.invoke(cli, ["run", "-c", str(config), "--today", TODAY.isoformat(), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert sum(p["rows_deleted"] for p in summary[0]["purged"]) == 4 * PER_DAY
+    assert "throttle" in summary[-1]
+    status = json.loads(
+        runner.invoke(
+            cli, ["status", "-c", str(config), "--today", TODAY.isoformat(), "--json"]
+        ).stdout
+    )
+    assert len(status[0]["archived_days"]) == 64
+    assert len(status[0]["purged_days"]) == 4
+    assert status[0]["pending_days"] == []
+    assert status[0]["oldest_day_in_database"] == (TODAY - dt.timedelta(days=60)).isoformat()
+    old = (TODAY - dt.timedelta(days=63)).isoformat()
+    assert runner.invoke(cli, ["verify", "-c", str(config), "--date", old]).exit_code == 0
+    dry = runner.invoke(
+        cli,
+        [
+            "purge",
+            "-c",
+            str(config),
+            "--today",
+            (TODAY + dt.timedelta(days=2)).isoformat(),
+            "--dry-run",
+        ],
+    )
+    assert dry.exit_code == 0
+    assert "50 rows would be verified and deleted" in dry.output
+    assert sum(_days_in_db(mysql_schema).values()) == 60 * PER_DAY
