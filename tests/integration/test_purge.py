@@ -14,6 +14,7 @@ from dbarchive import build_context
 from dbarchive.build import build_throttle
 from dbarchive.cli import cli
 from dbarchive.daily import TableReport, purge_table, run
+from dbarchive.errors import DbArchiveError
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import Manifest
 from dbarchive.pipeline import export_day
@@ -43,7 +44,7 @@ def _job(schema: MySqlSchema, dest: Path, **table: Any) -> Any:
 
 def _days_in_db(schema: MySqlSchema) -> dict[dt.date, int]:
     rows = schema.execute("SELECT DATE(created_at), COUNT(*) FROM events GROUP BY 1")
-    return {d: n for d, n in rows}
+    return dict(rows)
 
 
 def _manifest(ctx: Any, day: dt.date) -> Manifest | None:
@@ -94,7 +95,7 @@ def test_unarchived_day_is_not_purged_in_fail_mode(
     mysql_schema.execute(LOG_TABLE_DDL)
     _fill_days(mysql_schema, TODAY - dt.timedelta(days=70), 3)
     ctx = build_context(_job(mysql_schema, tmp_path, on_unarchived="fail"))
-    with pytest.raises(Exception, match="on_unarchived = 'fail'"):
+    with pytest.raises(DbArchiveError, match="on_unarchived = 'fail'"):
         _purge(ctx)
     assert sum(_days_in_db(mysql_schema).values()) == 3 * PER_DAY
     ctx.source.close()
@@ -130,7 +131,7 @@ def test_damaged_archive_file_blocks_the_purge(
     else:
         part.unlink()
     report = TableReport("events")
-    with pytest.raises(Exception, match="SHA-256|missing"):
+    with pytest.raises(DbArchiveError, match=r"SHA-256|missing|does not exist"):
         purge_table(ctx, ctx.job.tables[0], TODAY, build_throttle(ctx), report)
     assert sum(_days_in_db(mysql_schema).values()) == PER_DAY
     ctx.source.close()
@@ -158,7 +159,7 @@ def test_damaged_s3_object_blocks_the_purge(
 
     original = gzip.decompress(ctx.storage.get_bytes(key) or b"")
     ctx.storage.put_bytes(key, gzip.compress(original.replace(b'"n1"', b'"nX"'), mtime=0))
-    with pytest.raises(Exception, match="SHA-256|bytes stored"):
+    with pytest.raises(DbArchiveError, match=r"SHA-256|bytes stored"):
         _purge(ctx)
     assert sum(_days_in_db(mysql_schema).values()) == PER_DAY
     ctx.source.close()
@@ -195,7 +196,7 @@ def test_late_row_in_fail_mode_keeps_the_day(mysql_schema: MySqlSchema, tmp_path
     mysql_schema.execute(
         "INSERT INTO events (created_at, account_id) VALUES (%s, 1)", (f"{day} 12:00:00",)
     )
-    with pytest.raises(Exception, match="on_unarchived"):
+    with pytest.raises(DbArchiveError, match="on_unarchived"):
         _purge(ctx)
     assert sum(_days_in_db(mysql_schema).values()) == PER_DAY + 1
     ctx.source.close()
