@@ -21,7 +21,7 @@ from dbarchive.errors import DbArchiveError, StopRequested, VerificationError
 from dbarchive.events import Event
 from dbarchive.manifest import Manifest
 from dbarchive.pipeline import ExportResult, export_day
-from dbarchive.steps import upload
+from dbarchive.steps import partitions, upload
 from dbarchive.steps.purge import PurgeResult, purge_day
 from dbarchive.steps.verify import VerifyResult, verify_day
 from dbarchive.throttle import Throttle
@@ -35,6 +35,7 @@ class TableReport:
     exported: list[ExportResult] = field(default_factory=list)
     verified: list[VerifyResult] = field(default_factory=list)
     purged: list[PurgeResult] = field(default_factory=list)
+    dropped: list[partitions.DroppedPartition] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     stopped: str | None = None
 
@@ -52,7 +53,7 @@ class TableReport:
 
     @property
     def rows_deleted(self) -> int:
-        return sum(p.rows_deleted for p in self.purged)
+        return sum(p.rows_deleted for p in self.purged) + sum(d.rows for d in self.dropped)
 
 
 def expired_days(ctx: Context, spec: TableSpec, today: dt.date) -> list[dt.date]:
@@ -107,10 +108,24 @@ def _export_unarchived(
     report.exported.append(export_day(ctx, spec, day))
 
 
+def _drop_expired_partitions(
+    ctx: Context, spec: TableSpec, today: dt.date, report: TableReport
+) -> None:
+    """Drop partitions wholly before the cutoff once every day in them is verified."""
+    info = ctx.describe(spec)
+    for part, days in partitions.droppable(ctx, spec, info, spec.retention.cutoff(today)):
+        verified = 0
+        busy_days = [d for d in days if _day_has_rows(ctx, spec, d)]
+        for day in busy_days:
+            verified += ready_for_purge(ctx, spec, day, report).rows
+        report.dropped.append(partitions.drop_partition(ctx, spec, info, part, verified, busy_days))
+
+
 def purge_table(
     ctx: Context, spec: TableSpec, today: dt.date, throttle: Throttle, report: TableReport
 ) -> None:
     """Purge every expired day of one table, oldest first; stops at the first failing day."""
+    _drop_expired_partitions(ctx, spec, today, report)
     for day in expired_days(ctx, spec, today):
         if not _day_has_rows(ctx, spec, day):
             continue

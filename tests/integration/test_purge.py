@@ -283,3 +283,64 @@ def test_cli_run_status_and_verify(mysql_schema: MySqlSchema, tmp_path: Path) ->
     assert dry.exit_code == 0
     assert "50 rows would be verified and deleted" in dry.output
     assert sum(_days_in_db(mysql_schema).values()) == 60 * PER_DAY
+
+
+PARTITIONED = {
+    "range_columns": """
+CREATE TABLE events (
+  id BIGINT NOT NULL AUTO_INCREMENT, created_at DATETIME(6) NOT NULL, account_id INT NOT NULL,
+  amount DECIMAL(18,4) NULL, note TEXT NULL, PRIMARY KEY (id, created_at), KEY idx_created (created_at)
+) PARTITION BY RANGE COLUMNS (created_at) (
+  PARTITION p202607 VALUES LESS THAN ('2026-08-01'), PARTITION p202608 VALUES LESS THAN ('2026-09-01'),
+  PARTITION p202609 VALUES LESS THAN ('2026-10-01'), PARTITION pmax VALUES LESS THAN (MAXVALUE))""",
+    "to_days": """
+CREATE TABLE events (
+  id BIGINT NOT NULL AUTO_INCREMENT, created_at DATETIME NOT NULL, account_id INT NOT NULL,
+  amount DECIMAL(18,4) NULL, note TEXT NULL, PRIMARY KEY (id, created_at), KEY idx_created (created_at)
+) PARTITION BY RANGE (TO_DAYS(created_at)) (
+  PARTITION p202607 VALUES LESS THAN (TO_DAYS('2026-08-01')), PARTITION p202608 VALUES LESS THAN (TO_DAYS('2026-09-01')),
+  PARTITION p202609 VALUES LESS THAN (TO_DAYS('2026-10-01')), PARTITION pmax VALUES LESS THAN MAXVALUE)""",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PARTITIONED))
+def test_expired_partitions_are_dropped_after_verification(
+    mysql_schema: MySqlSchema, tmp_path: Path, kind: str
+) -> None:
+    """Whole expired partitions are dropped once their days verify; the rest is deleted by rows."""
+    mysql_schema.execute(PARTITIONED[kind])
+    _fill_days(mysql_schema, dt.date(2026, 8, 1), 70)  # Aug 1 .. Oct 9
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    report = _purge(ctx)
+    assert report.ok, report.errors
+    assert [d.partition for d in report.dropped] == ["p202608"]
+    assert report.dropped[0].rows == 31 * PER_DAY
+    assert len(report.dropped[0].days) == 31
+    assert [p.day for p in report.purged] == [dt.date(2026, 9, d) for d in range(1, 26)]
+    names = [r[0] for r in mysql_schema.execute(
+        "SELECT PARTITION_NAME FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = 'events'",
+        (mysql_schema.name,))]  # fmt: skip
+    assert sorted(names) == ["p202607", "p202609", "pmax"]
+    assert min(_days_in_db(mysql_schema)) == TODAY - dt.timedelta(days=60)
+    for day in (dt.date(2026, 8, 1), dt.date(2026, 8, 31)):
+        manifest = _manifest(ctx, day)
+        assert manifest is not None and manifest.rows == PER_DAY
+    ctx.source.close()
+
+
+def test_partition_with_an_unverified_row_is_not_dropped(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A row that no archive holds (fail mode) keeps its whole partition."""
+    mysql_schema.execute(PARTITIONED["range_columns"])
+    _fill_days(mysql_schema, dt.date(2026, 8, 1), 31)
+    ctx = build_context(_job(mysql_schema, tmp_path, on_unarchived="fail"))
+    for i in range(31):
+        export_day(ctx, ctx.job.tables[0], dt.date(2026, 8, 1) + dt.timedelta(days=i))
+    mysql_schema.execute(
+        "INSERT INTO events (created_at, account_id) VALUES ('2026-08-15 10:00:00', 1)"
+    )
+    with pytest.raises(DbArchiveError, match="on_unarchived"):
+        _purge(ctx)
+    assert sum(_days_in_db(mysql_schema).values()) == 31 * PER_DAY + 1
+    ctx.source.close()
