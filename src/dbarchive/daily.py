@@ -22,7 +22,7 @@ from dbarchive.events import Event
 from dbarchive.manifest import Manifest
 from dbarchive.pipeline import ExportResult, export_day
 from dbarchive.steps import partitions, upload
-from dbarchive.steps.purge import PurgeResult, purge_day
+from dbarchive.steps.purge import PurgeResult, finish_interrupted, purge_day
 from dbarchive.steps.verify import VerifyResult, verify_day
 from dbarchive.throttle import Throttle
 
@@ -125,6 +125,7 @@ def purge_table(
     ctx: Context, spec: TableSpec, today: dt.date, throttle: Throttle, report: TableReport
 ) -> None:
     """Purge every expired day of one table, oldest first; stops at the first failing day."""
+    finish_interrupted(ctx, spec, spec.retention.cutoff(today))
     _drop_expired_partitions(ctx, spec, today, report)
     for day in expired_days(ctx, spec, today):
         if not _day_has_rows(ctx, spec, day):

@@ -344,3 +344,33 @@ def test_partition_with_an_unverified_row_is_not_dropped(
         _purge(ctx)
     assert sum(_days_in_db(mysql_schema).values()) == 31 * PER_DAY + 1
     ctx.source.close()
+
+
+def test_lock_wait_timeout_is_retried(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """A row locked by the application makes a chunk time out; it rolls back, retries, succeeds."""
+    import threading
+
+    from tests.integration.mysql_fixtures import _connect
+
+    mysql_schema.execute(LOG_TABLE_DDL)
+    day = TODAY - dt.timedelta(days=70)
+    _fill_days(mysql_schema, day, 1)
+    job = _job(mysql_schema, tmp_path)
+    job = job.model_copy(
+        update={"throttle": job.throttle.model_copy(update={"lock_wait_timeout": 1})}
+    )
+    ctx = build_context(job)
+    export_day(ctx, job.tables[0], day)
+    holder = _connect(mysql_schema.name)
+    holder.autocommit(False)
+    with holder.cursor() as cur:
+        cur.execute("SELECT id FROM events ORDER BY id LIMIT 1 OFFSET 10 FOR UPDATE")
+    release = threading.Timer(2.5, holder.commit)
+    release.start()
+    report = _purge(ctx)
+    release.join()
+    holder.close()
+    assert report.rows_deleted == PER_DAY
+    assert report.purged[0].retries >= 1
+    assert _days_in_db(mysql_schema) == {}
+    ctx.source.close()

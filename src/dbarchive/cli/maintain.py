@@ -338,6 +338,7 @@ def _report_json(r: TableReport) -> dict[str, Any]:
                 "retries": p.retries,
                 "seconds": round(p.seconds, 3),
                 "longest_chunk_seconds": round(p.longest_chunk_seconds, 4),
+                "longest_delete_seconds": round(p.longest_delete_seconds, 4),
             }
             for p in r.purged
         ],

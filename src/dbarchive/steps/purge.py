@@ -23,6 +23,7 @@ from dbarchive.config import TableSpec, ThrottleSettings
 from dbarchive.context import Context
 from dbarchive.errors import SourceError, VerificationError
 from dbarchive.events import Event
+from dbarchive.layout import PURGE_MARKER_NAME, day_of_key, table_dir
 from dbarchive.manifest import Manifest
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.canonical import key_parameter
@@ -46,7 +47,8 @@ class PurgeResult:
     chunks: int
     retries: int
     seconds: float
-    longest_chunk_seconds: float
+    longest_chunk_seconds: float  # the whole transaction: locking read, match, DELETE, COMMIT
+    longest_delete_seconds: float  # the DELETE statement alone
 
 
 class ChunkSizer:
@@ -118,6 +120,7 @@ class DayPurger:
         self.sizer = ChunkSizer(throttle.settings)
         self.deleted = self.kept = self.chunks = self.retries = 0
         self.longest = 0.0
+        self.longest_delete = 0.0
 
     def run(self) -> PurgeResult:
         t0 = time.monotonic()
@@ -145,6 +148,7 @@ class DayPurger:
             self.retries,
             time.monotonic() - t0,
             self.longest,
+            self.longest_delete,
         )
 
     def _chunk_with_retries(
@@ -197,9 +201,11 @@ class DayPurger:
                 key_parameter(col, value) for col, value in zip(self.info.key, key, strict=True)
             ]
         params += [self.window.start_param, self.window.end_param]
+        started = time.monotonic()
         affected = self.ctx.source.execute(
             q.delete_keys_sql(self.info, len(keys)), params, "deleting a chunk"
         )
+        self.longest_delete = max(self.longest_delete, time.monotonic() - started)
         if affected != len(keys):
             raise VerificationError(
                 f"{self.spec.name} {self.manifest.day}: a chunk deleted {affected} rows instead of "
@@ -238,6 +244,36 @@ def purge_day(ctx: Context, spec: TableSpec, manifest: Manifest, throttle: Throt
         },
     )
     return result
+
+
+def finish_interrupted(ctx: Context, spec: TableSpec, cutoff: dt.date) -> list[dt.date]:
+    """Record as purged the expired days whose purge was killed after their last DELETE.
+
+    Such a day's record still says "started", and with no rows left it is no longer among the
+    expired days (they begin at the oldest row), so no rerun would finish it: verify and status
+    would call it partially purged forever. Returns the days recorded.
+    """
+    layout = ctx.job.destination.layout
+    finished = []
+    for obj in ctx.storage.list_objects(table_dir(spec.name) + "/"):
+        day = day_of_key(obj.key, layout)
+        if day is None or day >= cutoff or obj.key.rsplit("/", 1)[-1] != PURGE_MARKER_NAME:
+            continue
+        partition = ctx.partition(spec, day)
+        marker = upload.read_purge_marker(ctx.storage, partition) or {}
+        if marker.get("status") != "started":
+            continue
+        info = ctx.describe(spec)
+        window = ctx.source.window(spec, info, day)
+        (count,) = ctx.source.query(
+            q.day_count_sql(info), (window.start_param, window.end_param), "counting a day"
+        )[0]
+        if int(count) == 0:
+            upload.write_purge_marker(
+                ctx.storage, partition, {**marker, "status": "purged", "finished_at": _now()}
+            )
+            finished.append(day)
+    return finished
 
 
 def _now() -> str:
