@@ -24,7 +24,7 @@ from dbarchive.pipeline import ExportResult, export_day
 from dbarchive.steps import partitions, upload
 from dbarchive.steps.purge import PurgeResult, finish_interrupted, purge_day
 from dbarchive.steps.verify import VerifyResult, verify_day
-from dbarchive.throttle import Throttle
+from dbarchive.throttle import CriticalLoad, Throttle
 
 
 @dataclass
@@ -132,7 +132,13 @@ def purge_table(
             continue
         manifest = ready_for_purge(ctx, spec, day, report)
         _emit(ctx, spec, day, "start", f"deleting {manifest.rows} archived rows")
-        report.purged.append(purge_day(ctx, spec, manifest, throttle))
+        try:
+            report.purged.append(purge_day(ctx, spec, manifest, throttle))
+        except StopRequested as exc:
+            partial = getattr(exc, "partial", None)
+            if partial is not None:
+                report.purged.append(partial)  # what the stopped day did still counts
+            raise
         if report.purged[-1].rows_kept:
             report.errors.append(
                 f"{spec.name} {day}: {report.purged[-1].rows_kept} rows are not in the archive and "
@@ -167,7 +173,7 @@ def _needs_export(ctx: Context, spec: TableSpec, day: dt.date, always: bool) -> 
 def run_table(
     ctx: Context, spec: TableSpec, today: dt.date, throttle: Throttle, purge: bool = True
 ) -> TableReport:
-    """The daily job for one table; errors are recorded in the report, not raised."""
+    """The daily job for one table; errors are recorded in the report (CriticalLoad is raised)."""
     report = TableReport(spec.name)
     try:
         for day in catch_up_days(ctx, spec, today):
@@ -176,6 +182,8 @@ def run_table(
             purge_table(ctx, spec, today, throttle, report)
     except StopRequested as exc:
         report.stopped = str(exc)
+    except CriticalLoad:
+        raise  # the server is overloaded: abort the whole run (exit 7)
     except DbArchiveError as exc:
         report.errors.append(str(exc))
     return report

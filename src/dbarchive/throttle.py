@@ -104,6 +104,11 @@ class Throttle:
                 f"stopped after the current chunk: max_runtime {self.settings.max_runtime:g}s reached"
             )
 
+    def before_first_chunk(self) -> None:
+        """Wait while the server is busy (or stop), before a day's first chunk deletes anything."""
+        self.check_stop()
+        self._wait_for_headroom()
+
     def between_chunks(self, chunk_seconds: float) -> None:
         """Sleep as configured, then wait while the server is busy or replicas lag."""
         self.check_stop()

@@ -241,6 +241,7 @@ def _purge_only(
 ) -> list[TableReport]:
     from dbarchive.daily import purge_table
     from dbarchive.errors import DbArchiveError
+    from dbarchive.throttle import CriticalLoad
 
     reports = []
     for spec in specs:
@@ -249,6 +250,8 @@ def _purge_only(
             purge_table(ctx, spec, today, throttle, report)
         except StopRequested as exc:
             report.stopped = str(exc)
+        except CriticalLoad:
+            raise  # the server is overloaded: abort the whole run (exit 7)
         except DbArchiveError as exc:
             report.errors.append(str(exc))
         reports.append(report)
@@ -281,6 +284,9 @@ def _print_purge_plan(ctx: Context, specs: list[TableSpec], today: Any) -> None:
 def _render_reports(
     reports: list[TableReport], throttle: Any, as_json: bool, quiet: bool, console: Console
 ) -> None:
+    for r in reports:  # errors reach stderr even with --quiet or --json: cron mails them
+        for message in [*r.errors, *([r.stopped] if r.stopped else [])]:
+            click.echo(f"{r.table}: {message}", err=True)
     if as_json:
         click.echo(
             json.dumps(
@@ -317,9 +323,6 @@ def _render_reports(
     console.print(
         f"throttle: {stats.pauses} pauses, {stats.paused_seconds:.1f}s paused, {stats.slept_seconds:.1f}s slept"
     )
-    for r in reports:
-        for message in [*r.errors, *([r.stopped] if r.stopped else [])]:
-            console.print(f"[red]{r.table}[/red]: {message}")
 
 
 def _report_json(r: TableReport) -> dict[str, Any]:

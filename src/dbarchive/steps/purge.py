@@ -21,7 +21,7 @@ from typing import Any
 from dbarchive import failpoints
 from dbarchive.config import TableSpec, ThrottleSettings
 from dbarchive.context import Context
-from dbarchive.errors import SourceError, VerificationError
+from dbarchive.errors import SourceError, StopRequested, VerificationError
 from dbarchive.events import Event
 from dbarchive.layout import PURGE_MARKER_NAME, day_of_key, table_dir
 from dbarchive.manifest import Manifest
@@ -123,7 +123,16 @@ class DayPurger:
         self.longest_delete = 0.0
 
     def run(self) -> PurgeResult:
+        """The chunk loop; a stop request carries what was done so far (``partial``)."""
         t0 = time.monotonic()
+        try:
+            self._loop()
+        except StopRequested as exc:
+            exc.partial = self._result(t0)  # type: ignore[attr-defined]
+            raise
+        return self._result(t0)
+
+    def _loop(self) -> None:
         walk = _walk(self.ctx, self.info, self.manifest, self.plan)
         first, last = True, None
         while not self.plan.is_empty:
@@ -139,6 +148,8 @@ class DayPurger:
             self.sizer.adapt(elapsed, len(rows))
             first, last = False, rows[-1]
             self.throttle.between_chunks(elapsed)
+
+    def _result(self, t0: float) -> PurgeResult:
         return PurgeResult(
             self.spec.name,
             self.manifest.day,
@@ -227,6 +238,7 @@ class DayPurger:
 
 def purge_day(ctx: Context, spec: TableSpec, manifest: Manifest, throttle: Throttle) -> PurgeResult:
     """Delete the archived rows of one verified day, recording progress next to its manifest."""
+    throttle.before_first_chunk()  # a busy server, a stop request: not one row, no record
     partition = ctx.partition(spec, manifest.day)
     marker = upload.read_purge_marker(ctx.storage, partition) or {}
     started = marker.get("started_at") or _now()
