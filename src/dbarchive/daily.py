@@ -12,6 +12,7 @@ A table stops at its first day that fails; other tables go on. Nothing is delete
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 
 from dbarchive.config import TableSpec
@@ -38,6 +39,8 @@ class TableReport:
     dropped: list[partitions.DroppedPartition] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     stopped: str | None = None
+    seconds: float = 0.0
+    throttle_pauses: int = 0
 
     @property
     def ok(self) -> bool:
@@ -175,6 +178,7 @@ def run_table(
 ) -> TableReport:
     """The daily job for one table; errors are recorded in the report (CriticalLoad is raised)."""
     report = TableReport(spec.name)
+    started, pauses = time.monotonic(), throttle.stats.pauses
     try:
         for day in catch_up_days(ctx, spec, today):
             report.exported.append(export_day(ctx, spec, day))
@@ -186,6 +190,9 @@ def run_table(
         raise  # the server is overloaded: abort the whole run (exit 7)
     except DbArchiveError as exc:
         report.errors.append(str(exc))
+    finally:
+        report.seconds = time.monotonic() - started
+        report.throttle_pauses = throttle.stats.pauses - pauses
     return report
 
 

@@ -296,17 +296,19 @@ def _render_reports(
         return
     if quiet:
         return
-    table = Table(title="dbarchive run")
+    table = Table(title="dbarchive run: days exported and purged, rows, bytes")
     for name in (
         "table",
-        "days exported",
-        "rows exported",
+        "exported",
+        "rows",
         "bytes",
-        "days purged",
-        "rows deleted",
+        "purged",
+        "deleted",
+        "secs",
+        "pauses",
         "result",
     ):
-        table.add_column(name)
+        table.add_column(name, no_wrap=True)
     for r in reports:
         result = "ok" if r.ok else ("stopped" if r.stopped else "FAILED")
         table.add_row(
@@ -316,6 +318,8 @@ def _render_reports(
             f"{r.bytes_exported:,}",
             str(len(r.purged)),
             f"{r.rows_deleted:,}",
+            f"{r.seconds:.1f}",
+            str(r.throttle_pauses),
             result,
         )
     console.print(table)
@@ -347,6 +351,8 @@ def _report_json(r: TableReport) -> dict[str, Any]:
         ],
         "errors": r.errors,
         "stopped": r.stopped,
+        "seconds": round(r.seconds, 3),
+        "throttle_pauses": r.throttle_pauses,
     }
 
 
