@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dbarchive.config import ArchiveJob, DestinationSettings, ThrottleSettings
+from dbarchive.config import ArchiveJob, DestinationSettings, SourceSettings, ThrottleSettings
 from dbarchive.context import Context
+from dbarchive.errors import ConfigError
 from dbarchive.events import NullReporter, Reporter
 from dbarchive.sources.mysql import MySqlSource
 from dbarchive.sources.probes import MySqlLoadProbe
@@ -28,6 +29,14 @@ def build_storage(job: ArchiveJob, options: StorageOptions | None = None) -> Sto
     return open_storage(job.destination.url, options or storage_options(job.destination))
 
 
+def _source_settings(job: ArchiveJob) -> SourceSettings:
+    if job.source is None:
+        raise ConfigError(
+            'the config has no [source]: add [source] url = "mysql://user@host:3306/db"'
+        )
+    return job.source
+
+
 def build_context(
     job: ArchiveJob,
     reporter: Reporter | None = None,
@@ -37,7 +46,7 @@ def build_context(
     """A ready Context for ``job``; nothing connects until first use."""
     return Context(
         job=job,
-        source=source or MySqlSource(job.source),
+        source=source or MySqlSource(_source_settings(job)),
         storage=storage or build_storage(job),
         reporter=reporter or NullReporter(),
     )

@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -83,6 +84,8 @@ class SourceSettings(_Frozen):
 
     url: str
     password_env: str = DEFAULT_PASSWORD_ENV
+    # Set by code (e.g. from an Airflow connection), never from a file; hidden from repr and logs.
+    password: SecretStr | None = Field(default=None, exclude=True)
     timezone: str = Field(default="UTC", description="zone of DATETIME values as stored")
     connect_timeout: int = Field(default=10, ge=1, le=600)
     ssl_ca: str | None = None
@@ -116,9 +119,7 @@ class SourceSettings(_Frozen):
             "database": self.database,
             "connect_timeout": self.connect_timeout,
         }
-        password = (
-            unquote(parsed.password) if parsed.password else os.environ.get(self.password_env)
-        )
+        password = self._password(parsed.password)
         if password:
             args["password"] = password
         if "unix_socket" in query:
@@ -126,6 +127,14 @@ class SourceSettings(_Frozen):
         if self.ssl_ca:
             args["ssl"] = {"ca": self.ssl_ca}
         return args
+
+    def _password(self, in_url: str | None) -> str | None:
+        """Given by code first, then written in the URL, then the environment variable."""
+        if self.password is not None:
+            return self.password.get_secret_value()
+        if in_url:
+            return unquote(in_url)
+        return os.environ.get(self.password_env)
 
     def safe_url(self) -> str:
         """The URL without any password, for logs and messages."""
@@ -250,7 +259,8 @@ class TableSpec(TableDefaults):
 class ArchiveJob(_Frozen):
     """The whole validated configuration of one archive job."""
 
-    source: SourceSettings
+    # Optional only where the caller supplies it (Airflow builds it from a MySQL connection).
+    source: SourceSettings | None = None
     destination: DestinationSettings
     defaults: TableDefaults = Field(default_factory=lambda: TableDefaults())
     throttle: ThrottleSettings = Field(default_factory=lambda: ThrottleSettings())

@@ -43,6 +43,9 @@ class StorageOptions:
     max_attempts: int = 8
     access_key_id: str | None = None  # None: the standard AWS credential chain decides
     secret_access_key: str | None = field(default=None, repr=False)
+    # A ready boto3 Session (e.g. from Airflow's AWS connection, with refreshable role credentials);
+    # when set, it replaces the credential settings above.
+    session: object | None = field(default=None, repr=False, compare=False)
 
 
 class ObjectWriter(Protocol):

@@ -71,6 +71,8 @@ def _make_session(options: StorageOptions) -> Any:
     """The standard credential chain unless keys are given; one per storage, shared by its clients
     (a second client from the same session costs milliseconds, a new session ~100 ms)."""
     boto3 = _import_boto3()
+    if options.session is not None:
+        return options.session
     if (options.access_key_id is None) != (options.secret_access_key is None):
         raise ConfigError("set both access_key_id and secret_access_key, or neither")
     return boto3.session.Session(

@@ -1,0 +1,254 @@
+"""The real DAG, run in-process with dag.test() on Airflow 3, against MariaDB and SeaweedFS S3."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dbarchive import build_context, job_from_dict
+from dbarchive.layout import PartitionPath
+from dbarchive.manifest import Manifest
+from dbarchive.steps.verify import verify_day
+from tests.integration.airflow_fixtures import AirflowHome, WebhookReceiver, airflow_home, webhook  # noqa: F401
+from tests.integration.helpers import LOG_TABLE_DDL
+from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
+
+pytestmark = [
+    pytest.mark.timeout(180),
+    # Airflow's own stack (starlette, its provider shims) warns about its internals; not ours.
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient` is deprecated"),
+]
+RUN_DATE = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)  # logical date: archives 2026-11-24
+PER_DAY = 40
+EXAMPLES = Path(__file__).parents[2] / "examples" / "airflow"
+
+
+def _fill(schema: MySqlSchema, first: dt.date, days: int) -> None:
+    schema.execute(LOG_TABLE_DDL)
+    schema.execute(
+        "INSERT INTO events (created_at, account_id, amount, note) SELECT TIMESTAMP(%s) + INTERVAL "
+        "(seq DIV %s) DAY + INTERVAL (seq MOD %s) * 2000 SECOND, seq MOD 5, seq / 3, CONCAT('r', seq) "
+        f"FROM seq_0_to_{days * PER_DAY - 1}",
+        (first.isoformat(), PER_DAY, PER_DAY),
+    )
+
+
+@pytest.fixture
+def connections(
+    mysql_schema: MySqlSchema, s3_endpoint: Any, monkeypatch: pytest.MonkeyPatch
+) -> MySqlSchema:
+    """mysql_default → the test schema; aws_default → the suite's SeaweedFS (endpoint in extras)."""
+    mysql = {"conn_type": "mysql", "host": "127.0.0.1", "port": 3306, "login": "root", "password": "",
+             "schema": mysql_schema.name}  # fmt: skip
+    aws = {"conn_type": "aws", "login": s3_endpoint.access_key, "password": s3_endpoint.secret_key,
+           "extra": {"endpoint_url": s3_endpoint.url, "region_name": s3_endpoint.region}}  # fmt: skip
+    monkeypatch.setenv("AIRFLOW_CONN_MYSQL_DEFAULT", json.dumps(mysql))
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(aws))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)  # credentials must come from the connection
+    return mysql_schema
+
+
+def _config(tmp_path: Path, bucket: str) -> Path:
+    path = tmp_path / "archive.toml"
+    path.write_text(
+        f'[destination]\nurl = "s3://{bucket}/archive"\n[defaults]\nretention = "60 days"\n'
+        '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\n'
+    )
+    return path
+
+
+@pytest.fixture
+def dag_file(airflow_home: AirflowHome) -> Iterator[Any]:
+    """Writes one DAG file into the dags folder (removed afterwards) and returns the parsed DAG."""
+    written: list[Path] = []
+
+    def write(source: str, dag_id: str) -> Any:
+        written.append(airflow_home.write_dag(f"dag_{uuid.uuid4().hex[:8]}", source))
+        return airflow_home.load_dag(dag_id)
+
+    yield write
+    for path in written:
+        path.unlink(missing_ok=True)
+
+
+def _factory_dag(config: Path, dag_id: str, extra: str = "") -> str:
+    return (
+        "from dbarchive.airflow import WebhookNotifier, build_dag\n"
+        f"dag = build_dag({str(config)!r}, dag_id={dag_id!r}, retries=0, {extra})\n"
+    )
+
+
+def _run(dag: Any, logical_date: dt.datetime) -> Any:
+    from dbarchive.airflow._compat import run_dag_test
+
+    return run_dag_test(dag, logical_date)
+
+
+def _context(config: Path, schema: MySqlSchema, endpoint: Any) -> Any:
+    os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"] = (
+        endpoint.access_key,
+        endpoint.secret_key,
+    )
+    text = config.read_text().replace(
+        "[destination]", f'[source]\nurl = "{schema.url}"\n[destination]'
+    )
+    text = text.replace('url = "s3://', f'endpoint_url = "{endpoint.url}"\nurl = "s3://')
+    import tomllib
+
+    return build_context(job_from_dict(tomllib.loads(text)))
+
+
+def _manifest(ctx: Any, day: dt.date) -> Manifest | None:
+    raw = ctx.storage.get_bytes(PartitionPath("events", day).manifest_key)
+    return None if raw is None else Manifest.loads(raw)
+
+
+def test_daily_run_archives_yesterday_and_purges_expired_days(
+    connections: MySqlSchema, s3_endpoint: Any, s3_bucket: str, tmp_path: Path, dag_file: Any
+) -> None:
+    """A run for D archives D-1 (verified) and deletes days older than 60; nothing else changes."""
+    schema = connections
+    _fill(schema, dt.date(2026, 9, 20), 66)  # 2026-09-20 .. 2026-11-24
+    kept = schema.execute(
+        "SELECT id, note FROM events WHERE created_at >= '2026-09-26' ORDER BY id"
+    )
+    dag = dag_file(_factory_dag(_config(tmp_path, s3_bucket), "dbarchive_daily"), "dbarchive_daily")
+    assert sorted(t.task_id for t in dag.tasks) == [
+        "events.export",
+        "events.purge",
+        "events.verify",
+    ]
+    run = _run(dag, RUN_DATE)
+    assert run.state == "success"
+    ctx = _context(tmp_path / "archive.toml", schema, s3_endpoint)
+    yesterday = dt.date(2026, 11, 24)
+    manifest = _manifest(ctx, yesterday)
+    assert manifest is not None and manifest.rows == PER_DAY
+    assert verify_day(ctx, ctx.job.tables[0], yesterday).ok
+    assert schema.execute("SELECT id, note FROM events ORDER BY id") == kept
+    assert str(schema.execute("SELECT MIN(created_at) FROM events")[0][0]).startswith("2026-09-26")
+    for day in (dt.date(2026, 9, 20), dt.date(2026, 9, 25)):
+        old = _manifest(ctx, day)
+        assert old is not None and old.rows == PER_DAY, "expired days are archived before the purge"
+    ctx.source.close()
+
+
+def test_each_logical_date_archives_its_own_day(
+    connections: MySqlSchema, s3_endpoint: Any, s3_bucket: str, tmp_path: Path, dag_file: Any
+) -> None:
+    """Two consecutive runs, then a catch-up of three missed days: each run exports its own day."""
+    schema = connections
+    _fill(schema, dt.date(2026, 11, 15), 10)  # 2026-11-15 .. 2026-11-24
+    dag = dag_file(_factory_dag(_config(tmp_path, s3_bucket), "dbarchive_days"), "dbarchive_days")
+    ctx = _context(tmp_path / "archive.toml", schema, s3_endpoint)
+    for day in (16, 17, 21, 22, 23):  # 16, 17 on time; 21..23 caught up after missed runs
+        assert _run(dag, dt.datetime(2026, 11, day, tzinfo=dt.UTC)).state == "success"
+    archived = sorted(d for d in (dt.date(2026, 11, i) for i in range(10, 26)) if _manifest(ctx, d))
+    assert archived == [dt.date(2026, 11, i) for i in (15, 16, 20, 21, 22)]
+    ctx.source.close()
+
+
+def test_failure_notifies_once_and_deletes_nothing(
+    connections: MySqlSchema, tmp_path: Path, dag_file: Any, webhook: WebhookReceiver
+) -> None:
+    """A missing bucket fails the run, posts one message naming table, day and step; no delete."""
+    schema = connections
+    _fill(schema, dt.date(2026, 9, 1), 10)  # all expired by 2026-11-25
+    config = _config(tmp_path, f"missing-{uuid.uuid4().hex[:8]}")
+    dag = dag_file(
+        _factory_dag(config, "dbarchive_fail", f"notifier=WebhookNotifier(url={webhook.url!r})"),
+        "dbarchive_fail",
+    )
+    run = _run(dag, RUN_DATE)
+    assert run.state == "failed"
+    assert len(webhook.messages) == 1
+    text = webhook.messages[0]["text"]
+    assert "table events" in text and "day 2026-11-24" in text and "step export" in text
+    assert "does not exist" in text or "bucket" in text
+    assert schema.execute("SELECT COUNT(*) FROM events")[0][0] == 10 * PER_DAY
+
+
+def test_example_dag_imports_and_runs(
+    connections: MySqlSchema, s3_endpoint: Any, s3_bucket: str, tmp_path: Path, airflow_home: AirflowHome,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The example DAG file parses with the expected tasks and, pointed at the test bed, runs."""
+    schema = connections
+    _fill(schema, dt.date(2026, 11, 20), 5)
+    config = tmp_path / "archive.toml"
+    config.write_text(
+        (EXAMPLES / "archive.toml")
+        .read_text()
+        .replace("s3://acme-mysql-archive/prod", f"s3://{s3_bucket}/prod")
+    )
+    monkeypatch.setenv("DBARCHIVE_CONFIG", str(config))
+    target = airflow_home.dags / "dbarchive_example_dag.py"
+    shutil.copy(EXAMPLES / "dbarchive_dag.py", target)
+    try:
+        dag = airflow_home.load_dag("dbarchive")
+        assert sorted(t.task_id for t in dag.tasks) == sorted(
+            f"{table}.{step}"
+            for table in ("payment_events", "api_request_log")
+            for step in ("export", "verify", "purge")
+        )
+        assert dag.max_active_runs == 1
+        assert {t.pool for t in dag.tasks} == {"dbarchive"}
+        schema.execute("RENAME TABLE events TO payment_events")
+        schema.execute(
+            LOG_TABLE_DDL.replace("`events`", "api_request_log").replace(
+                "created_at", "requested_at"
+            )
+        )
+        assert _run(dag, RUN_DATE).state == "success"
+    finally:
+        target.unlink()
+
+
+def test_broken_config_fails_the_dag_import_with_its_message(
+    airflow_home: AirflowHome, tmp_path: Path
+) -> None:
+    """A config error surfaces as the DAG file's import error, with the config's own message."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[destination]\nurl = "s3://b/p"\n[defaults]\ncompression = "lz4"\n[[tables]]\nname = "t"\ntimestamp_column = "ts"\n'
+    )
+    path = airflow_home.write_dag("broken_dag", _factory_dag(bad, "broken"))
+    try:
+        errors = DagBag(str(airflow_home.dags)).import_errors
+        assert any("defaults.compression" in message for message in errors.values()), errors
+    finally:
+        path.unlink()
+
+
+def test_parsing_the_dag_touches_nothing(
+    airflow_home: AirflowHome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parse time reads the config only: no DB or S3 (both unreachable here), no env changes."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MYSQL_DEFAULT",
+        json.dumps({"conn_type": "mysql", "host": "127.0.0.1", "port": 1}),
+    )
+    config = tmp_path / "archive.toml"
+    config.write_text('[destination]\nurl = "s3://nowhere/p"\nendpoint_url = "http://127.0.0.1:1"\n'
+                      '[[tables]]\nname = "t"\ntimestamp_column = "ts"\n')  # fmt: skip
+    before = dict(os.environ)
+    path = airflow_home.write_dag("parse_only", _factory_dag(config, "parse_only"))
+    try:
+        dag = airflow_home.load_dag("parse_only")
+        assert [t.task_id for t in dag.tasks] == ["t.export", "t.verify", "t.purge"]
+        assert dict(os.environ) == before
+    finally:
+        path.unlink()
