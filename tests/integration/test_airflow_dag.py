@@ -115,7 +115,12 @@ def _manifest(ctx: Any, day: dt.date) -> Manifest | None:
 
 
 def test_daily_run_archives_yesterday_and_purges_expired_days(
-    connections: MySqlSchema, s3_endpoint: Any, s3_bucket: str, tmp_path: Path, dag_file: Any
+    connections: MySqlSchema,
+    s3_endpoint: Any,
+    s3_bucket: str,
+    tmp_path: Path,
+    dag_file: Any,
+    webhook: WebhookReceiver,
 ) -> None:
     """A run for D archives D-1 (verified) and deletes days older than 60; nothing else changes."""
     schema = connections
@@ -123,14 +128,18 @@ def test_daily_run_archives_yesterday_and_purges_expired_days(
     kept = schema.execute(
         "SELECT id, note FROM events WHERE created_at >= '2026-09-26' ORDER BY id"
     )
-    dag = dag_file(_factory_dag(_config(tmp_path, s3_bucket), "dbarchive_daily"), "dbarchive_daily")
-    assert sorted(t.task_id for t in dag.tasks) == [
-        "events.export",
-        "events.purge",
-        "events.verify",
-    ]
+    notify = f"notifier=WebhookNotifier(url={webhook.url!r}), notify_success=True"
+    config = _config(tmp_path, s3_bucket)
+    dag = dag_file(_factory_dag(config, "dbarchive_daily", notify), "dbarchive_daily")
+    tasks = ["events.export", "events.purge", "events.verify", "report"]
+    assert sorted(t.task_id for t in dag.tasks) == tasks
     run = _run(dag, RUN_DATE)
     assert run.state == "success"
+    (message,) = webhook.messages
+    assert "events: archived 2026-11-24 (40 rows" in message["text"]
+    assert "purged 6 day(s), 240 rows" in message["text"]
+    # A re-run of the same date (a cleared DAG run) succeeds and changes nothing.
+    assert _run(dag, RUN_DATE).state == "success"
     ctx = _context(tmp_path / "archive.toml", schema, s3_endpoint)
     yesterday = dt.date(2026, 11, 24)
     manifest = _manifest(ctx, yesterday)

@@ -16,6 +16,7 @@ from dbarchive.airflow.notify import WebhookNotifier
 from dbarchive.airflow.operators import (
     ArchiveExportOperator,
     ArchivePurgeOperator,
+    ArchiveSummaryOperator,
     ArchiveVerifyOperator,
     load_config,
 )
@@ -40,6 +41,7 @@ def build_dag(
     retries: int = 2,
     retry_delay: dt.timedelta = dt.timedelta(minutes=5),
     notifier: WebhookNotifier | None = None,
+    notify_success: bool = False,
     tags: tuple[str, ...] = ("dbarchive",),
 ) -> Any:
     """A DAG archiving every table of ``config``; runs never overlap (one purge per table at a time).
@@ -48,6 +50,8 @@ def build_dag(
         config: path of the TOML job config (read now, and again by each task), or a mapping.
         pool: an Airflow pool capping how many dbarchive tasks hit the database at once.
         notifier: called once per failed task (e.g. ``WebhookNotifier(conn_id="slack_dbarchive")``).
+        notify_success: also post one summary (rows archived and deleted per table) after a
+            successful run, from a final ``report`` task.
     """
     config_arg: str | dict[str, Any] = str(config) if isinstance(config, Path) else config
     job = load_config(config_arg)
@@ -74,10 +78,15 @@ def build_dag(
         tags=list(tags),
         doc_md=f"dbarchive: daily export, verify and purge of {len(job.tables)} table(s).",
     ) as dag:
+        purges = []
         for spec in job.tables:
             with TaskGroup(group_id=group_id(spec.name)):
                 export = ArchiveExportOperator(task_id="export", table=spec.name, **common)
                 verify = ArchiveVerifyOperator(task_id="verify", table=spec.name, **common)
                 purge = ArchivePurgeOperator(task_id="purge", table=spec.name, **common)
                 export >> verify >> purge
+                purges.append(purge)
+        if notify_success and notifier is not None:
+            groups = {spec.name: group_id(spec.name) for spec in job.tables}
+            purges >> ArchiveSummaryOperator(task_id="report", groups=groups, notifier=notifier)
     return dag

@@ -121,3 +121,26 @@ class ArchivePurgeOperator(_ArchiveOperator):
             raise DbArchiveError("; ".join(report.errors))
         return {"table": spec.name, "days": [p.day.isoformat() for p in report.purged],
                 "rows_deleted": report.rows_deleted, "exported_first": len(report.exported)}  # fmt: skip
+
+
+class ArchiveSummaryOperator(BaseOperator):
+    """Posts one success message summing up the run from the other tasks' XCom summaries."""
+
+    def __init__(self, *, groups: dict[str, str], notifier: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.groups, self.notifier = groups, notifier  # table name -> its TaskGroup id
+
+    def execute(self, context: Any) -> str:
+        ti = context["ti"]
+        lines = []
+        for table, group in self.groups.items():
+            export = ti.xcom_pull(task_ids=f"{group}.export") or {}
+            purge = ti.xcom_pull(task_ids=f"{group}.purge") or {}
+            lines.append(
+                f"{table}: archived {export.get('day', '?')} ({export.get('rows', 0):,} rows, "
+                f"{export.get('bytes', 0):,} bytes); purged {len(purge.get('days', []))} day(s), "
+                f"{purge.get('rows_deleted', 0):,} rows"
+            )
+        text = f"dbarchive OK ({context['dag'].dag_id}): " + "; ".join(lines)
+        self.notifier.send(text)
+        return text
