@@ -13,11 +13,16 @@ dev:  ## install system packages (if missing), start MariaDB, create .venv with 
 demo: dev  ## archive yesterday of a demo table from the local MariaDB to ./dbarchive-demo-archive
 	$(VENV)/bin/dbarchive demo
 
-test: dev  ## the whole suite: lint, types, unit and integration tests (MariaDB + SeaweedFS S3)
+test: dev  ## the whole suite: lint, types, all tests (MariaDB + SeaweedFS S3 + Airflow 3), Airflow 2.11 too
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
+	$(MAKE) test-airflow2
+
+test-airflow2:  ## the Airflow tests again on Airflow 2.11 (MWAA's 2.x line), in .venv-airflow2
+	@scripts/airflow2-venv
+	.venv-airflow2/bin/pytest -p no:cacheprovider tests/integration/test_airflow_dag.py
 
 test-unit: dev  ## pure-code tests only (no MySQL, no S3)
 	$(VENV)/bin/pytest tests/unit

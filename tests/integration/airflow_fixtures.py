@@ -20,6 +20,15 @@ from typing import Any
 import pytest
 
 
+def dagbag_class() -> Any:
+    """DagBag moved to airflow.dag_processing in Airflow 3; 2.x has it in airflow.models."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 2.x
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef, unused-ignore]
+    return DagBag
+
+
 @dataclass
 class AirflowHome:
     """Where the in-process Airflow keeps its files."""
@@ -34,9 +43,7 @@ class AirflowHome:
 
     def load_dag(self, dag_id: str) -> Any:
         """Parse the dags folder like the DAG processor does; fail on any import error."""
-        from airflow.dag_processing.dagbag import DagBag
-
-        bag = DagBag(str(self.dags))
+        bag = dagbag_class()(str(self.dags))
         assert not bag.import_errors, bag.import_errors
         return bag.get_dag(dag_id)
 

@@ -228,8 +228,9 @@ def test_broken_config_fails_the_dag_import_with_its_message(
     airflow_home: AirflowHome, tmp_path: Path
 ) -> None:
     """A config error surfaces as the DAG file's import error, with the config's own message."""
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.integration.airflow_fixtures import dagbag_class
 
+    DagBag = dagbag_class()
     bad = tmp_path / "bad.toml"
     bad.write_text(
         '[destination]\nurl = "s3://b/p"\n[defaults]\ncompression = "lz4"\n[[tables]]\nname = "t"\ntimestamp_column = "ts"\n'
