@@ -21,6 +21,7 @@ from dbarchive.manifest import ColumnEntry, FileEntry, Manifest
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 from dbarchive.steps import upload
+from dbarchive.steps.extract import prefetched
 from dbarchive.steps.write import PartWriter, WriteSettings
 
 
@@ -134,7 +135,7 @@ def _write_rows(
     )
     rows_done = 0
     try:
-        for rows in ctx.source.read_day(info, window, scan, spec.chunk_rows):
+        for rows in prefetched(ctx.source.read_day(info, window, scan, spec.chunk_rows)):
             writer.write_chunk(rows)
             rows_done += len(rows)
             _emit(
