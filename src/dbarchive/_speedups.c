@@ -234,9 +234,162 @@ static PyObject *encode_rows(PyObject *self, PyObject *arg) {
                          (unsigned long long)s1_high, (unsigned long long)s1_low);
 }
 
+/* ---------------------------------------------------------------- parse_rows -------------- */
+
+/* Parses one field starting at p; sets *value (new reference, Py_None for NULL) and returns the
+ * position after its separator, or NULL if the buffer ends first (*value untouched), or sets an
+ * error and returns NULL with *error = 1. *end_of_row is set when the separator was \n. */
+static const char *parse_field(const char *p, const char *end, PyObject **value, int *end_of_row,
+                               int *error) {
+    if (p >= end) return NULL;
+    if (*p == '\\') {
+        if (end - p < 3) return NULL;
+        if (p[1] != 'N' || (p[2] != ',' && p[2] != '\n')) goto malformed;
+        Py_INCREF(Py_None);
+        *value = Py_None;
+        *end_of_row = p[2] == '\n';
+        return p + 3;
+    }
+    if (*p != '"') goto malformed;
+    const char *start = p + 1, *q = start;
+    Py_ssize_t doubled = 0;
+    for (;;) {
+        q = memchr(q, '"', (size_t)(end - q));
+        if (!q || q + 1 >= end) return NULL; /* the closing quote or its separator is not here yet */
+        if (q[1] == '"') {
+            doubled++;
+            q += 2;
+            continue;
+        }
+        if (q[1] != ',' && q[1] != '\n') goto malformed;
+        break;
+    }
+    Py_ssize_t raw = q - start;
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, raw - doubled);
+    if (!bytes) {
+        *error = 1;
+        return NULL;
+    }
+    char *w = PyBytes_AS_STRING(bytes);
+    for (const char *r = start; r < q; r++) {
+        *w++ = *r;
+        if (*r == '"') r++; /* a doubled quote: keep one */
+    }
+    *value = bytes;
+    *end_of_row = q[1] == '\n';
+    return q + 2;
+malformed:
+    PyErr_Format(PyExc_ValueError, "malformed CSV near byte %zd", (Py_ssize_t)0);
+    *error = 1;
+    return NULL;
+}
+
+static PyObject *parse_rows(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer view;
+    Py_ssize_t start;
+    int final;
+    if (!PyArg_ParseTuple(args, "y*np", &view, &start, &final)) return NULL;
+    const char *base = view.buf, *end = base + view.len, *p = base + start, *row_start = p;
+    PyObject *rows = PyList_New(0), *row = NULL;
+    if (!rows) goto error;
+    while (p < end) {
+        if (!row && !(row = PyList_New(0))) goto error;
+        PyObject *value = NULL;
+        int end_of_row = 0, error = 0;
+        const char *next = parse_field(p, end, &value, &end_of_row, &error);
+        if (error) {
+            if (PyErr_ExceptionMatches(PyExc_ValueError)) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_ValueError, "malformed CSV near byte %zd", (Py_ssize_t)(p - base));
+            }
+            goto error;
+        }
+        if (!next) break; /* incomplete row: keep it for the next call */
+        int failed = PyList_Append(row, value);
+        Py_DECREF(value);
+        if (failed) goto error;
+        p = next;
+        if (end_of_row) {
+            failed = PyList_Append(rows, row);
+            Py_CLEAR(row);
+            if (failed) goto error;
+            row_start = p;
+        }
+    }
+    Py_XDECREF(row);
+    if (final && row_start < end) {
+        PyErr_Format(PyExc_ValueError, "malformed CSV near byte %zd", (Py_ssize_t)(row_start - base));
+        Py_DECREF(rows);
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    PyBuffer_Release(&view);
+    return Py_BuildValue("(Nn)", rows, (Py_ssize_t)(row_start - base));
+error:
+    Py_XDECREF(row);
+    Py_XDECREF(rows);
+    PyBuffer_Release(&view);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- row_hex_digests --------- */
+
+static PyObject *row_hex_digests(PyObject *self, PyObject *arg) {
+    (void)self;
+    static const char hex[] = "0123456789abcdef";
+    PyObject *rows = PySequence_Fast(arg, "rows must be a sequence");
+    if (!rows) return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(rows);
+    PyObject *out = PyList_New(count);
+    if (!out) goto error;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *seq = PySequence_Fast(PySequence_Fast_GET_ITEM(rows, i), "each row must be a sequence");
+        if (!seq) goto error;
+        sha256_ctx h;
+        sha256_init(&h);
+        Py_ssize_t width = PySequence_Fast_GET_SIZE(seq);
+        for (Py_ssize_t j = 0; j < width; j++) {
+            PyObject *v = PySequence_Fast_GET_ITEM(seq, j);
+            if (v != Py_None && !PyBytes_Check(v)) {
+                Py_DECREF(seq);
+                PyErr_SetString(PyExc_TypeError, "values must be bytes or None");
+                goto error;
+            }
+            int is_null = v == Py_None;
+            hash_field(&h, is_null ? NULL : PyBytes_AS_STRING(v), is_null ? 0 : PyBytes_GET_SIZE(v), is_null);
+        }
+        Py_DECREF(seq);
+        uint64_t lanes[2];
+        sha256_lanes(&h, &lanes[0], &lanes[1]);
+        char text[64];
+        for (int k = 0; k < 8; k++) { /* state words 0..7, big-endian */
+            uint32_t word = h.state[k];
+            for (int b = 0; b < 4; b++) {
+                unsigned char byte = (unsigned char)(word >> (24 - 8 * b));
+                text[8 * k + 2 * b] = hex[byte >> 4];
+                text[8 * k + 2 * b + 1] = hex[byte & 15];
+            }
+        }
+        PyObject *s = PyUnicode_FromStringAndSize(text, 64);
+        if (!s) goto error;
+        PyList_SET_ITEM(out, i, s);
+    }
+    Py_DECREF(rows);
+    return out;
+error:
+    Py_XDECREF(out);
+    Py_DECREF(rows);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"encode_rows", encode_rows, METH_O,
      "encode_rows(rows) -> (csv, count, x1, x2, s1_high, s1_low): CSV lines and row digest lanes."},
+    {"parse_rows", parse_rows, METH_VARARGS,
+     "parse_rows(buffer, start, final) -> (rows, consumed): the complete rows from start on."},
+    {"row_hex_digests", row_hex_digests, METH_O,
+     "row_hex_digests(rows) -> [hex SHA-256 of each row's netstring encoding]."},
     {NULL, NULL, 0, NULL},
 };
 

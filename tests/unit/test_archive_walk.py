@@ -26,7 +26,7 @@ def _src(values: list[Value], strict: bool = False) -> SourceRow:
 
 
 def _walk(rows: list[list[Value]]) -> ArchiveWalk:
-    return ArchiveWalk(iter(rows), [ID], [0], [0])
+    return ArchiveWalk(iter([rows[:2], rows[2:]]), [ID], [0], [0])  # two chunks
 
 
 def test_identical_rows_match_in_order() -> None:
@@ -72,7 +72,7 @@ def test_order_keys_compare_like_mysql_for_numbers_and_times() -> None:
 
 def test_strict_mode_resyncs_or_stops() -> None:
     """Without a comparable order, the walk skips to the identical row, or stops the day."""
-    walk = ArchiveWalk(iter([_row(1), _row(2), _row(3)]), [NAME], [1], [0])
+    walk = ArchiveWalk(iter([[_row(1), _row(2), _row(3)]]), [NAME], [1], [0])
     assert walk.match(_src(_row(2), strict=True))
     with pytest.raises(VerificationError, match="stops here"):
         walk.match(_src(_row(7), strict=True))

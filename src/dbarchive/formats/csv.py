@@ -19,9 +19,11 @@ import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
+from types import ModuleType
 from typing import BinaryIO
 
-from dbarchive.checksum import RowDigest, Value
+from dbarchive.checksum import RowDigest, Value, row_netstring
 
 NULL_TOKEN = b"\\N"
 _NULL_NET = b"-1:"
@@ -29,20 +31,35 @@ _NULL_NET = b"-1:"
 _FIELD = re.compile(rb'"([^"]*(?:""[^"]*)*)"(,|\n)|\\N(,|\n)')
 
 
-def _load_speedups() -> (
-    Callable[[Sequence[Sequence[Value]]], tuple[bytes, int, int, int, int, int]] | None
-):
-    """The C encoder, unless it was not built or DBARCHIVE_PURE_PYTHON=1 asks for Python."""
+def _load_speedups() -> ModuleType | None:
+    """The C hot paths, unless they were not built or DBARCHIVE_PURE_PYTHON=1 asks for Python."""
     if os.environ.get("DBARCHIVE_PURE_PYTHON") == "1":
         return None
     try:
-        from dbarchive._speedups import encode_rows as c_encode_rows
+        from dbarchive import _speedups as module
     except ImportError:
         return None
-    return c_encode_rows
+    return module
 
 
-_c_encode_rows = _load_speedups()
+_speedups = _load_speedups()
+_Rows = Sequence[Sequence[Value]]
+_c_encode_rows: Callable[[_Rows], tuple[bytes, int, int, int, int, int]] | None = (
+    None if _speedups is None else _speedups.encode_rows
+)
+_c_parse_rows: Callable[[bytes, int, bool], tuple[list[list[Value]], int]] | None = (
+    None if _speedups is None else _speedups.parse_rows
+)
+_c_row_hex_digests: Callable[[_Rows], list[str]] | None = (
+    None if _speedups is None else _speedups.row_hex_digests
+)
+
+
+def row_hex_digests(rows: Sequence[Sequence[Value]]) -> list[str]:
+    """The hex SHA-256 of each row's netstring encoding (what the server's SHA2() returns)."""
+    if _c_row_hex_digests is not None:
+        return _c_row_hex_digests(rows)
+    return [hashlib.sha256(row_netstring(row)).hexdigest() for row in rows]
 
 
 def header_line(names: Sequence[str]) -> bytes:
@@ -118,6 +135,30 @@ def iter_rows(stream: BinaryIO, block_size: int = 1 << 20) -> Iterator[list[Valu
     Python's ``csv`` module cannot tell a quoted ``"\\N"`` from the bare NULL token, so this reads
     the dialect itself. Memory is bounded by the block size plus the longest row.
     """
+    for chunk in iter_row_chunks(stream, block_size):
+        yield from chunk
+
+
+def iter_row_chunks(stream: BinaryIO, block_size: int = 1 << 20) -> Iterator[list[list[Value]]]:
+    """The rows of a stream, a block's worth at a time (parsed in C when it was built)."""
+    if _c_parse_rows is None:
+        parsed = iter_rows_python(stream, block_size)
+        while chunk := list(islice(parsed, 10_000)):
+            yield chunk
+        return
+    buf, eof = b"", False
+    while not eof:
+        more = stream.read(block_size)
+        eof = not more
+        buf += more
+        rows, consumed = _c_parse_rows(buf, 0, eof)
+        buf = buf[consumed:]
+        if rows:
+            yield rows
+
+
+def iter_rows_python(stream: BinaryIO, block_size: int = 1 << 20) -> Iterator[list[Value]]:
+    """The pure-Python parser of our dialect (the reference the C parser is tested against)."""
     buf = b""
     pos = 0
     row: list[Value] = []

@@ -13,12 +13,12 @@ collations) the walk runs in strict mode: the next archive row must be the very 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from dbarchive.checksum import Value, row_netstring
+from dbarchive.checksum import Value
 from dbarchive.errors import VerificationError
+from dbarchive.formats.csv import row_hex_digests
 from dbarchive.sources.canonical import Column
 
 OrderKey = tuple[int | bytes, ...]
@@ -64,30 +64,38 @@ class ArchiveWalk:
 
     def __init__(
         self,
-        rows: Iterator[list[Value]],
+        chunks: Iterator[list[list[Value]]],
         order_columns: Sequence[Column],
         order_positions: Sequence[int],
         key_positions: Sequence[int],
     ) -> None:
-        self._rows = rows
+        self._chunks = chunks
         self._order_columns = tuple(order_columns)
         self._order_positions = tuple(order_positions)
         self._key_positions = tuple(key_positions)
+        self._rows: list[list[Value]] = []
+        self._digests: list[str] = []
+        self._next = 0
         self._current: _ArchiveRow | None = None
         self._exhausted = False
         self.skipped = 0
 
     def _peek(self) -> _ArchiveRow | None:
         if self._current is None and not self._exhausted:
-            values = next(self._rows, None)
-            if values is None:
-                self._exhausted = True
-            else:
-                self._current = _ArchiveRow(
-                    hashlib.sha256(row_netstring(values)).hexdigest(),
-                    order_key(self._order_columns, [values[i] for i in self._order_positions]),
-                    [values[i] for i in self._key_positions],
-                )
+            while self._next >= len(self._rows):
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    self._exhausted = True
+                    return None
+                # Hash a whole chunk at once (in C when built): the walk's main cost.
+                self._rows, self._digests, self._next = chunk, row_hex_digests(chunk), 0
+            values = self._rows[self._next]
+            self._current = _ArchiveRow(
+                self._digests[self._next],
+                order_key(self._order_columns, [values[i] for i in self._order_positions]),
+                [values[i] for i in self._key_positions],
+            )
+            self._next += 1
         return self._current
 
     def _advance(self) -> None:

@@ -30,7 +30,7 @@ from dbarchive.sources.canonical import key_parameter
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 from dbarchive.steps import upload
 from dbarchive.steps.archive_walk import ArchiveWalk, SourceRow, order_key
-from dbarchive.steps.verify import iter_archive_rows
+from dbarchive.steps.verify import iter_archive_chunks
 from dbarchive.throttle import Throttle
 
 RETRYABLE = {1205, 1213}  # lock wait timeout, deadlock
@@ -82,7 +82,7 @@ def _walk(ctx: Context, info: TableInfo, manifest: Manifest, plan: ScanPlan) -> 
             "do not exclude the key or timestamp columns of a table you purge"
         )
     return ArchiveWalk(
-        iter_archive_rows(ctx.storage, manifest),
+        iter_archive_chunks(ctx.storage, manifest),
         order,
         [names.index(c.name) for c in order],
         [names.index(c.name) for c in info.key],

@@ -19,7 +19,7 @@ from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import VerificationError
 from dbarchive.formats.compression import compression_for_name, open_decompressed
-from dbarchive.formats.csv import iter_rows
+from dbarchive.formats.csv import encode_rows, iter_row_chunks
 from dbarchive.manifest import FileEntry, Manifest
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.mysql import MySqlSource
@@ -69,16 +69,23 @@ class _HashingReader(io.RawIOBase):
 
 def iter_file_rows(storage: Storage, entry: FileEntry) -> Iterator[list[Value]]:
     """The data rows of one archive file; raises VerificationError at its end if it differs."""
+    for chunk in iter_file_chunks(storage, entry):
+        yield from chunk
+
+
+def iter_file_chunks(storage: Storage, entry: FileEntry) -> Iterator[list[list[Value]]]:
+    """The data rows of one archive file in chunks, checked like :func:`iter_file_rows`."""
     raw = storage.open_reader(entry.key)
     try:
         hashing = _HashingReader(raw)
         stream = cast(BinaryIO, io.BufferedReader(hashing, 1 << 20))
-        rows = iter_rows(open_decompressed(stream, compression_for_name(entry.key)))
-        next(rows, None)  # header
         digest = RowDigest()
-        for row in rows:
-            digest.add_row(row)
-            yield row
+        header = True
+        for chunk in iter_row_chunks(open_decompressed(stream, compression_for_name(entry.key))):
+            if header:
+                chunk, header = chunk[1:], False
+            encode_rows(chunk, digest)  # the digest of exactly these rows, in C when built
+            yield chunk
         while stream.read(1 << 20):  # the tail after the last row (compressor trailer)
             pass
         problem = _file_problem(entry, hashing.size, hashing.sha.hexdigest(), digest)
@@ -90,8 +97,14 @@ def iter_file_rows(storage: Storage, entry: FileEntry) -> Iterator[list[Value]]:
 
 def iter_archive_rows(storage: Storage, manifest: Manifest) -> Iterator[list[Value]]:
     """Every archived row of a partition, file by file, each file checked against the manifest."""
+    for chunk in iter_archive_chunks(storage, manifest):
+        yield from chunk
+
+
+def iter_archive_chunks(storage: Storage, manifest: Manifest) -> Iterator[list[list[Value]]]:
+    """The archived rows of a partition in chunks, each file checked against the manifest."""
     for entry in manifest.files:
-        yield from iter_file_rows(storage, entry)
+        yield from iter_file_chunks(storage, entry)
 
 
 def _file_problem(entry: FileEntry, size: int, sha256: str, digest: RowDigest) -> str | None:
@@ -128,7 +141,7 @@ def check_files(storage: Storage, manifest: Manifest, quick: bool) -> list[str]:
             )
         elif not quick:
             try:
-                for _ in iter_file_rows(storage, entry):
+                for _ in iter_file_chunks(storage, entry):
                     pass
             except (VerificationError, ValueError) as exc:
                 problems.append(str(exc))
