@@ -39,5 +39,9 @@ format:  ## apply ruff formatting and safe fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+bench:  ## benchmarks vs mysql/pt-archiver/pandas (issue 5) -> BENCHMARKS.md; quick: BENCH_ARGS="--rows 300000 --runs 1"
+	@bench/install-peers.sh
+	$(PY) bench/run.py $(BENCH_ARGS)
+
 clean:  ## remove caches and the demo archive
 	rm -rf .pytest_cache .mypy_cache .ruff_cache dbarchive-demo-archive

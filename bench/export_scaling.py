@@ -2,8 +2,8 @@
 
 Usage: .venv/bin/python bench/export_scaling.py --rows 100000 1000000 --runs 3 [--compression gzip]
 
-For each size it fills a fresh schema with one day of a fintech-like log table (server-side
-INSERT … SELECT from MariaDB's seq engine), then runs `dbarchive export` to a local folder under
+For each size it fills a fresh schema with one day of a fintech-like log table (bench/data.py:
+generated rows, LOAD DATA LOCAL INFILE), then runs `dbarchive export` to a local folder under
 `/usr/bin/time -v`, interleaving the sizes run by run, and reports the median wall time, rows/s and
 peak RSS. Results are appended to bench/results/export_scaling.md. Not a test: it only measures.
 """
@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 import MySQLdb
-from _data import fill as _fill
+from data import fill as _fill
 
 
 def _run(schema: str, out: Path, compression: str) -> tuple[float, int]:

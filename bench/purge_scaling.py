@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import MySQLdb
-from _data import fill
+from data import fill
 
 FIRST_DAY = dt.date(2026, 1, 1)
 
