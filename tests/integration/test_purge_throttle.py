@@ -441,7 +441,8 @@ def test_deletes_in_chunks_of_at_most_max_chunk_rows(
     assert sum(p["rows_deleted"] for p in purged) == EXPIRED_ROWS
     for p in purged:
         assert p["rows_deleted"] <= p["chunks"] * MAX_CHUNK
-        assert {"longest_chunk_seconds", "longest_delete_seconds"} <= p.keys()  # reported
+        assert "longest_chunk_seconds" in p
+        assert "longest_delete_seconds" in p
     # Only a lower bound: other sessions on the server may delete too.
     assert com_delete_after - com_delete_before >= math.ceil(EXPIRED_ROWS / MAX_CHUNK)
     assert _expired(mysql_schema) == 0
