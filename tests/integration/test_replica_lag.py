@@ -190,8 +190,6 @@ def test_throttle_gives_up_after_max_pause_when_the_sql_thread_stays_stopped(
     with pytest.raises(StopRequested, match="lag unknown"):
         throttle.between_chunks(0)
     assert throttle.stats.pauses == 1
-    # It waited (checking every interval) before giving up: more than one probe round.
-    assert throttle.stats.paused_seconds >= 0.5
 
 
 # --- real lag ---
