@@ -69,7 +69,7 @@ def expired_days(ctx: Context, spec: TableSpec, today: dt.date) -> list[dt.date]
     return day_range(oldest, cutoff - dt.timedelta(days=1), limit=100_000)
 
 
-def _day_has_rows(ctx: Context, spec: TableSpec, day: dt.date) -> int:
+def day_rows(ctx: Context, spec: TableSpec, day: dt.date) -> int:
     info = ctx.describe(spec)
     window = ctx.source.window(spec, info, day)
     return ctx.source.plan_scan(
@@ -118,7 +118,7 @@ def _drop_expired_partitions(
     info = ctx.describe(spec)
     for part, days in partitions.droppable(ctx, spec, info, spec.retention.cutoff(today)):
         verified = 0
-        busy_days = [d for d in days if _day_has_rows(ctx, spec, d)]
+        busy_days = [d for d in days if day_rows(ctx, spec, d)]
         for day in busy_days:
             verified += ready_for_purge(ctx, spec, day, report).rows
         report.dropped.append(partitions.drop_partition(ctx, spec, info, part, verified, busy_days))
@@ -131,7 +131,7 @@ def purge_table(
     finish_interrupted(ctx, spec, spec.retention.cutoff(today))
     _drop_expired_partitions(ctx, spec, today, report)
     for day in expired_days(ctx, spec, today):
-        if not _day_has_rows(ctx, spec, day):
+        if not day_rows(ctx, spec, day):
             continue
         manifest = ready_for_purge(ctx, spec, day, report)
         _emit(ctx, spec, day, "start", f"deleting {manifest.rows} archived rows")
@@ -167,20 +167,28 @@ def _needs_export(ctx: Context, spec: TableSpec, day: dt.date, always: bool) -> 
     partition = ctx.partition(spec, day)
     manifest = upload.read_manifest(ctx.storage, partition)
     if manifest is None:
-        return always or _day_has_rows(ctx, spec, day) > 0
+        return always or day_rows(ctx, spec, day) > 0
     if upload.read_purge_marker(ctx.storage, partition) is not None:
         return False
-    return _day_has_rows(ctx, spec, day) != manifest.rows
+    return day_rows(ctx, spec, day) != manifest.rows
 
 
 def run_table(
-    ctx: Context, spec: TableSpec, today: dt.date, throttle: Throttle, purge: bool = True
+    ctx: Context,
+    spec: TableSpec,
+    today: dt.date,
+    throttle: Throttle,
+    purge: bool = True,
+    export: bool = True,
 ) -> TableReport:
-    """The daily job for one table; errors are recorded in the report (CriticalLoad is raised)."""
+    """The daily job for one table; errors are recorded in the report (CriticalLoad is raised).
+
+    ``export=False`` is the ``purge`` command: only expired days (exported first if unarchived).
+    """
     report = TableReport(spec.name)
     started, pauses = time.monotonic(), throttle.stats.pauses
     try:
-        for day in catch_up_days(ctx, spec, today):
+        for day in catch_up_days(ctx, spec, today) if export else []:
             report.exported.append(export_day(ctx, spec, day))
         if purge:
             purge_table(ctx, spec, today, throttle, report)
@@ -197,12 +205,17 @@ def run_table(
 
 
 def run(
-    ctx: Context, specs: list[TableSpec], today: dt.date, throttle: Throttle, purge: bool = True
+    ctx: Context,
+    specs: list[TableSpec],
+    today: dt.date,
+    throttle: Throttle,
+    purge: bool = True,
+    export: bool = True,
 ) -> list[TableReport]:
     """Every table in turn; a failing table does not stop the others, a stop request does."""
     reports = []
     for spec in specs:
-        reports.append(run_table(ctx, spec, today, throttle, purge))
+        reports.append(run_table(ctx, spec, today, throttle, purge, export))
         if reports[-1].stopped:
             break
     return reports

@@ -26,7 +26,6 @@ from dbarchive.cli.progress import RichReporter, make_reporter
 from dbarchive.config import TableSpec, load_job
 from dbarchive.context import Context
 from dbarchive.daily import TableReport, expired_days, run
-from dbarchive.errors import StopRequested
 from dbarchive.status import TableStatus, table_status
 from dbarchive.steps.verify import verify_day
 
@@ -220,10 +219,7 @@ def _daily(
     restore = throttle.stop.install()
     try:
         day = _today(specs[0], today)
-        if export:
-            reports = run(ctx, specs, day, throttle, purge=purge)
-        else:
-            reports = _purge_only(ctx, specs, day, throttle)
+        reports = run(ctx, specs, day, throttle, purge=purge, export=export)
     finally:
         restore()
         if isinstance(reporter, RichReporter):
@@ -236,32 +232,8 @@ def _daily(
         sys.exit(1)
 
 
-def _purge_only(
-    ctx: Context, specs: list[TableSpec], today: dt.date, throttle: Any
-) -> list[TableReport]:
-    from dbarchive.daily import purge_table
-    from dbarchive.errors import DbArchiveError
-    from dbarchive.throttle import CriticalLoad
-
-    reports = []
-    for spec in specs:
-        report = TableReport(spec.name)
-        try:
-            purge_table(ctx, spec, today, throttle, report)
-        except StopRequested as exc:
-            report.stopped = str(exc)
-        except CriticalLoad:
-            raise  # the server is overloaded: abort the whole run (exit 7)
-        except DbArchiveError as exc:
-            report.errors.append(str(exc))
-        reports.append(report)
-        if report.stopped:
-            break
-    return reports
-
-
 def _print_purge_plan(ctx: Context, specs: list[TableSpec], today: Any) -> None:
-    from dbarchive.daily import _day_has_rows
+    from dbarchive.daily import day_rows
     from dbarchive.sources import mysql_sql as q
 
     try:
@@ -270,7 +242,7 @@ def _print_purge_plan(ctx: Context, specs: list[TableSpec], today: Any) -> None:
             cutoff = spec.retention.cutoff(day)
             click.echo(f"{spec.name}: retention {spec.retention}, keeps {cutoff} and later")
             for d in expired_days(ctx, spec, day):
-                rows = _day_has_rows(ctx, spec, d)
+                rows = day_rows(ctx, spec, d)
                 if rows:
                     click.echo(f"  {d}: {rows:,} rows would be verified and deleted")
             info = ctx.describe(spec)

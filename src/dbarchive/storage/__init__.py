@@ -94,6 +94,19 @@ class Storage(Protocol):
         """Remove unfinished writes under ``prefix`` left by a killed process; return how many."""
 
 
+def write_whole(writer: ObjectWriter, data: bytes) -> StoredObject:
+    """Write and commit a small object through ``writer``, aborting it on any failure.
+
+    Every backend's ``put_bytes`` is this: one write path keeps the atomicity promise in one place.
+    """
+    try:
+        writer.write(data)
+        return writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+
+
 def open_storage(url: str, options: StorageOptions | None = None) -> Storage:
     """Open the backend for ``url``: ``s3://bucket/prefix``, ``file:///path`` or a plain path."""
     options = options or StorageOptions()
@@ -111,4 +124,11 @@ def open_storage(url: str, options: StorageOptions | None = None) -> Storage:
     )
 
 
-__all__ = ["ObjectWriter", "Storage", "StorageOptions", "StoredObject", "open_storage"]
+__all__ = [
+    "ObjectWriter",
+    "Storage",
+    "StorageOptions",
+    "StoredObject",
+    "open_storage",
+    "write_whole",
+]

@@ -11,7 +11,7 @@ from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 
 from dbarchive.errors import StorageError
-from dbarchive.storage import StoredObject
+from dbarchive.storage import StoredObject, write_whole
 
 _TMP_MARK = ".dbarchive-tmp-"
 
@@ -98,13 +98,7 @@ class LocalStorage:
         return _FileWriter(self._path(key), key)
 
     def put_bytes(self, key: str, data: bytes) -> StoredObject:
-        writer = self.open_writer(key)
-        try:
-            writer.write(data)
-            return writer.commit()
-        except BaseException:
-            writer.abort()
-            raise
+        return write_whole(self.open_writer(key), data)
 
     def get_bytes(self, key: str) -> bytes | None:
         try:

@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 from dbarchive import failpoints
 from dbarchive.errors import ConfigError, StorageError
-from dbarchive.storage import StorageOptions, StoredObject
+from dbarchive.storage import StorageOptions, StoredObject, write_whole
 
 if TYPE_CHECKING:
     from botocore.response import StreamingBody
@@ -447,13 +447,7 @@ class S3Storage:
         return _S3Writer(self._bucket, key, self._options)
 
     def put_bytes(self, key: str, data: bytes) -> StoredObject:
-        writer = self.open_writer(key)
-        try:
-            writer.write(data)
-            return writer.commit()
-        except BaseException:
-            writer.abort()
-            raise
+        return write_whole(self.open_writer(key), data)
 
     def get_bytes(self, key: str) -> bytes | None:
         try:
