@@ -147,3 +147,142 @@ def test_row_hex_digests_match_hashlib() -> None:
 
     rows = [[v, b"1"] for v in TRICKY]
     assert row_hex_digests(rows) == [hashlib.sha256(row_netstring(r)).hexdigest() for r in rows]
+
+
+def _sha_backends() -> list[str]:
+    from dbarchive import _speedups
+
+    current = _speedups.sha256_backend()
+    found = []
+    for name in ("portable", "sha-ni"):
+        try:
+            _speedups.sha256_backend(name)
+            found.append(name)
+        except ValueError:
+            pass
+    _speedups.sha256_backend(current)
+    return found
+
+
+def test_sha_ni_is_chosen_when_the_cpu_has_it() -> None:
+    """Import picks the SHA-extension block function whenever it works on this CPU."""
+    from dbarchive import _speedups
+
+    expected = "sha-ni" if "sha-ni" in _sha_backends() else "portable"
+    assert _speedups.sha256_backend() == expected
+
+
+def test_every_sha_backend_hashes_like_hashlib() -> None:
+    """Both block functions give hashlib's SHA-256 for every length around the block edges."""
+    import hashlib
+    import random
+
+    from dbarchive import _speedups
+    from dbarchive.checksum import row_netstring
+    from dbarchive.formats.csv import encode_rows_python, row_hex_digests
+
+    rng = random.Random(5)
+    rows: list[list[bytes | None]] = [[rng.randbytes(n)] for n in range(0, 300)]
+    rows += [[rng.randbytes(n), None, b'"q"'] for n in (4095, 4096, 65_537)]
+    expected = [hashlib.sha256(row_netstring(r)).hexdigest() for r in rows]
+    current = _speedups.sha256_backend()
+    try:
+        for name in _sha_backends():
+            _speedups.sha256_backend(name)
+            assert row_hex_digests(rows) == expected, name
+            c_digest, py_digest = RowDigest(), RowDigest()
+            assert encode_rows(rows, c_digest) == encode_rows_python(rows, py_digest), name
+            assert c_digest == py_digest, name
+    finally:
+        _speedups.sha256_backend(current)
+
+
+def test_c_encoder_takes_empty_rows_and_list_rows() -> None:
+    """A row without values is a bare line end; rows may be lists as well as tuples."""
+    from dbarchive.formats.csv import encode_rows_python
+
+    rows: list[list[bytes | None]] = [[], [b"a", None], [], [b'""']]
+    c_digest, py_digest = RowDigest(), RowDigest()
+    assert encode_rows(rows, c_digest) == encode_rows_python(rows, py_digest)
+    assert c_digest == py_digest
+    assert encode_rows([tuple(r) for r in rows], RowDigest()) == encode_rows(rows, RowDigest())
+
+
+def test_unknown_sha_backend_is_refused() -> None:
+    import pytest
+
+    from dbarchive import _speedups
+
+    with pytest.raises(ValueError, match="unknown"):
+        _speedups.sha256_backend("md5")
+
+
+def test_hex_rows_fold_like_row_lanes() -> None:
+    """Rows of SHA2() hex (upper or lower case) add the same lanes as hashing the rows themselves."""
+    import hashlib
+
+    import pytest
+
+    from dbarchive.checksum import row_netstring
+    from dbarchive.formats import csv as csv_format
+
+    rows = [[v, b"1"] for v in TRICKY] * 3
+    expected = RowDigest().add_rows(rows)
+    hex_rows = [[hashlib.sha256(row_netstring(r)).hexdigest().encode(), b"key"] for r in rows]
+    hex_rows[0][0] = hex_rows[0][0].upper()  # type: ignore[union-attr]
+    folded = RowDigest()
+    csv_format.add_hex_rows(hex_rows, folded)
+    assert folded == expected
+    pure = RowDigest()
+    saved, csv_format._c_fold_hex_lanes = csv_format._c_fold_hex_lanes, None
+    try:
+        csv_format.add_hex_rows(hex_rows, pure)
+    finally:
+        csv_format._c_fold_hex_lanes = saved
+    assert pure == expected
+    with pytest.raises(ValueError, match="hex SHA-256"):
+        csv_format.add_hex_rows([[b"zz" * 32]], RowDigest())
+
+
+@given(
+    st.lists(st.lists(field, min_size=1, max_size=5), max_size=30),
+    st.integers(1, 50),
+    st.integers(-1, 4),
+)
+def test_row_digests_straight_from_csv_equal_the_parsed_rows(
+    rows: list[list[bytes | None]], block: int, key_position: int
+) -> None:
+    """Digesting the CSV text (after its header) gives the digest, keys and row hashes of the
+    parsed rows, for any split of the bytes, in C and in Python."""
+    from dbarchive.formats import csv as csv_format
+    from dbarchive.formats.csv import iter_row_digests, row_hex_digests
+
+    data = header_line(["a", "b"]) + encode_rows(rows, RowDigest())
+    width_ok = [r for r in rows if key_position < len(r)]
+    expected_keys = [r[key_position] if key_position < len(r) else None for r in rows]
+    saved = csv_format._c_digest_rows
+    try:
+        for c_path in (True, False):
+            csv_format._c_digest_rows = saved if c_path else None
+            digest = RowDigest()
+            keys: list[bytes | None] = []
+            hexes: list[str] = []
+            for k, h in iter_row_digests(io.BytesIO(data), digest, key_position, 1, block):
+                keys += k
+                hexes += h
+            assert digest == RowDigest().add_rows(rows)
+            if key_position >= 0 and len(width_ok) == len(rows):
+                assert keys == expected_keys
+                assert hexes == row_hex_digests(rows)
+    finally:
+        csv_format._c_digest_rows = saved
+
+
+def test_row_digests_reject_garbage() -> None:
+    import pytest
+
+    from dbarchive.formats.csv import iter_row_digests
+
+    for bad in (b"abc\n", b'"a"x\n', b'"a","b', b"\\Nx\n"):
+        with pytest.raises(ValueError, match="malformed"):
+            list(iter_row_digests(io.BytesIO(bad), RowDigest(), 0))

@@ -53,6 +53,82 @@ _c_parse_rows: Callable[[bytes, int, bool], tuple[list[list[Value]], int]] | Non
 _c_row_hex_digests: Callable[[_Rows], list[str]] | None = (
     None if _speedups is None else _speedups.row_hex_digests
 )
+_c_fold_hex_lanes: Callable[[_Rows], tuple[int, int, int, int, int]] | None = (
+    None if _speedups is None else _speedups.fold_hex_lanes
+)
+
+_c_digest_rows: (
+    Callable[
+        [bytes, int, bool, int, int],
+        tuple[int, int, int, int, int, int, int, list[Value], list[str]],
+    ]
+    | None
+) = None if _speedups is None else _speedups.digest_rows
+
+
+def iter_row_digests(
+    stream: BinaryIO,
+    digest: RowDigest,
+    key_position: int = -1,
+    skip: int = 0,
+    block_size: int = 1 << 20,
+) -> Iterator[tuple[list[Value], list[str]]]:
+    """Digest the rows of a stream (after ``skip`` header rows) into ``digest``, block by block.
+
+    Yields ``(keys, hex digests)`` of each block's rows — the value at ``key_position`` and the
+    row's SHA-256 — when ``key_position >= 0``. In C this never makes a Python object per value:
+    verify and the purge's archive walk read whole files this way.
+    """
+    if _c_digest_rows is None:
+        yield from _iter_row_digests_python(stream, digest, key_position, skip, block_size)
+        return
+    buf, eof = b"", False
+    while not eof:
+        more = stream.read(block_size)
+        eof = not more
+        buf += more
+        consumed, skipped, count, x1, x2, s1_high, s1_low, keys, hexes = _c_digest_rows(
+            buf, 0, eof, key_position, skip
+        )
+        skip -= skipped
+        buf = buf[consumed:]
+        digest.count += count
+        digest.x1 ^= x1
+        digest.x2 ^= x2
+        digest.s1 += (s1_high << 64) | s1_low
+        if count:
+            yield keys, hexes
+
+
+def _iter_row_digests_python(
+    stream: BinaryIO, digest: RowDigest, key_position: int, skip: int, block_size: int
+) -> Iterator[tuple[list[Value], list[str]]]:
+    for chunk in iter_row_chunks(stream, block_size):
+        if skip:
+            chunk, skip = chunk[skip:], max(0, skip - len(chunk))
+        if not chunk:
+            continue
+        encode_rows(chunk, digest)
+        if key_position >= 0:
+            keys = [row[key_position] if key_position < len(row) else None for row in chunk]
+            yield keys, row_hex_digests(chunk)
+        else:
+            yield [], []
+
+
+def add_hex_rows(rows: Sequence[Sequence[Value]], digest: RowDigest) -> None:
+    """Add rows whose first value is the row's SHA-256 in hex (``SHA2(…, 256)``) to ``digest``."""
+    if _c_fold_hex_lanes is None:
+        for row in rows:
+            hex_hash = row[0]
+            assert hex_hash is not None
+            digest.add_lanes(int(hex_hash[:16], 16), int(hex_hash[16:32], 16))
+        return
+    count, x1, x2, s1_high, s1_low = _c_fold_hex_lanes(rows)
+    digest.count += count
+    digest.x1 ^= x1
+    digest.x2 ^= x2
+    digest.s1 += (s1_high << 64) | s1_low
 
 
 def row_hex_digests(rows: Sequence[Sequence[Value]]) -> list[str]:
