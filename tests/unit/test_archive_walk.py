@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dbarchive.checksum import Value, row_netstring
 from dbarchive.errors import VerificationError
+from dbarchive.formats.csv import row_hex_digests
 from dbarchive.sources.canonical import Column
-from dbarchive.steps.archive_walk import ArchiveWalk, SourceRow, order_key
+from dbarchive.steps.archive_walk import ArchiveWalk, IntKeyWalk, SourceRow, order_key
 
 ID = Column("id", "bigint", "bigint", False)
 NAME = Column("name", "varchar", "varchar(10)", False)
@@ -76,3 +79,68 @@ def test_strict_mode_resyncs_or_stops() -> None:
     assert walk.match(_src(_row(2), strict=True))
     with pytest.raises(VerificationError, match="stops here"):
         walk.match(_src(_row(7), strict=True))
+
+
+# --- the fast path: one integer key, a chunk at a time ------------------------------------------
+
+
+def _int_walk(rows: list[list[Value]], chunk: int = 2) -> IntKeyWalk:
+    blocks = [rows[i : i + chunk] for i in range(0, len(rows), chunk)]
+    return IntKeyWalk(iter([([r[0] for r in b], row_hex_digests(b)) for b in blocks]))
+
+
+def _hashes(rows: list[list[Value]]) -> tuple[list[int], list[str]]:
+    keys = [int(r[0]) for r in rows]  # type: ignore[arg-type]
+    return keys, [hashlib.sha256(row_netstring(r)).hexdigest() for r in rows]
+
+
+def test_int_key_walk_matches_identical_rows_and_skips_gone_ones() -> None:
+    """Chunks match by key and row hash; archive rows the database no longer has are skipped."""
+    walk = _int_walk([_row(i) for i in range(1, 8)])
+    assert walk.match_chunk(*_hashes([_row(3), _row(4)])) == [True, True]
+    assert walk.skipped == 2
+    assert walk.match_chunk(*_hashes([_row(5), _row(7)])) == [True, True]
+    assert walk.skipped == 3
+    assert walk.match_chunk(*_hashes([_row(9)])) == [False]
+
+
+def test_int_key_walk_keeps_changed_and_late_rows() -> None:
+    """A changed row (same key) and a row the archive never had are not matched."""
+    walk = _int_walk([_row(1), _row(2, "old"), _row(5)])
+    rows = [_row(1), _row(2, "new"), _row(3), _row(5)]
+    assert walk.match_chunk(*_hashes(rows)) == [True, False, False, True]
+
+
+def test_int_key_walk_holds_only_the_chunks_key_range() -> None:
+    """Archive rows below the database chunk are dropped while reading: memory stays bounded."""
+    walk = _int_walk([_row(i) for i in range(1, 10_001)], chunk=100)
+    assert walk.match_chunk(*_hashes([_row(9_000), _row(9_001)])) == [True, True]
+    assert len(walk._keys) < 100
+    assert walk.skipped == 8_999
+
+
+@given(
+    st.lists(st.integers(1, 60), unique=True),
+    st.lists(st.integers(1, 60), unique=True),
+    st.sets(st.integers(1, 60)),
+    st.integers(1, 7),
+    st.integers(1, 7),
+)
+def test_int_key_walk_agrees_with_the_row_walk(
+    archived: list[int], in_db: list[int], changed: set[int], read_chunk: int, db_chunk: int
+) -> None:
+    """For any archive, database and chunking, the fast walk matches exactly like the row walk."""
+    archive_rows = [_row(i) for i in sorted(archived)]
+    db_rows = [_row(i, "changed" if i in changed else "x") for i in sorted(in_db)]
+    slow = ArchiveWalk(
+        iter([archive_rows[i : i + read_chunk] for i in range(0, len(archive_rows), read_chunk)]),
+        [ID],
+        [0],
+        [0],
+    )
+    expected = [slow.match(_src(r)) for r in db_rows]
+    fast = _int_walk(archive_rows, read_chunk)
+    got: list[bool] = []
+    for i in range(0, len(db_rows), db_chunk):
+        got += fast.match_chunk(*_hashes(db_rows[i : i + db_chunk]))
+    assert got == expected

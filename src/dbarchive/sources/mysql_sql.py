@@ -21,6 +21,7 @@ from dbarchive.sources.canonical import (
     canonical_expression,
     netstring_expression,
     quote_identifier,
+    transfer_expression,
 )
 from dbarchive.sources.table import TableInfo
 
@@ -36,16 +37,16 @@ class SelectShape:
 
 
 def select_shape(info: TableInfo) -> SelectShape:
-    """Exported columns as canonical expressions, plus key/ts columns if not exported."""
+    """Exported columns as transfer expressions, plus key/ts columns if not exported."""
     names = [c.name for c in info.columns]
-    exprs = [canonical_expression(c) for c in info.columns]
+    exprs = [transfer_expression(c) for c in info.columns]
     extra: list[Column] = [c for c in (*info.key, info.ts) if c.name not in names]
     seen: set[str] = set()
     for col in extra:
         if col.name not in seen:
             seen.add(col.name)
             names.append(col.name)
-            exprs.append(canonical_expression(col))
+            exprs.append(transfer_expression(col))
     return SelectShape(
         ", ".join(exprs),
         len(info.columns),
@@ -148,6 +149,19 @@ def delete_keys_sql(info: TableInfo, count: int) -> str:
         marks = ", ".join([one] * count)
     return (
         f"DELETE FROM {info.qualified} WHERE {target} IN ({marks}) AND {_day(info)}{_filter(info)}"
+    )
+
+
+def delete_key_range_sql(info: TableInfo) -> str:
+    """Delete the day's rows of one key range (single-column key); params: low, high, start, end.
+
+    The purge uses it for a chunk whose every locked row matched the archive: one range instead
+    of a list of thousands of keys. The caller checks the affected count.
+    """
+    k = quote_identifier(info.key[0].name)
+    return (
+        f"DELETE FROM {info.qualified} WHERE {k} >= %s AND {k} <= %s AND {_day(info)}"
+        f"{_filter(info)}"
     )
 
 

@@ -13,6 +13,7 @@ collations) the walk runs in strict mode: the next archive row must be the very 
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -132,3 +133,52 @@ class ArchiveWalk:
             "ordered like MySQL orders it, so the purge of this day stops here; export the day "
             "again if rows were added or changed"
         )
+
+
+class IntKeyWalk:
+    """The walk for a single integer key, a chunk at a time: the purge's fast path.
+
+    It matches the same way as :class:`ArchiveWalk` (same key and same row SHA-256) but keeps the
+    archive rows as two lists and compares a whole chunk through one dict, instead of one Python
+    object per row. Archive rows below the chunk's first key can no longer match (the database is
+    read in ascending key order), so they are dropped as they come: memory stays bounded by the
+    archive rows inside the chunk's key range plus one read chunk.
+    """
+
+    def __init__(self, blocks: Iterator[tuple[list[Value], list[str]]]) -> None:
+        self._blocks = blocks
+        self._keys: list[int] = []
+        self._digests: list[str] = []
+        self._exhausted = False
+        self.skipped = 0
+
+    def _drop_below(self, low: int) -> None:
+        cut = bisect_left(self._keys, low)
+        if cut:
+            del self._keys[:cut], self._digests[:cut]
+            self.skipped += cut
+
+    def _fill(self, low: int, high: int) -> None:
+        while True:
+            self._drop_below(low)
+            if self._exhausted or (self._keys and self._keys[-1] >= high):
+                return
+            block = next(self._blocks, None)
+            if block is None:
+                self._exhausted = True
+                return
+            keys, digests = block
+            self._keys += map(int, keys)  # type: ignore[arg-type]
+            self._digests += digests
+
+    def match_chunk(self, keys: Sequence[int], digests: Sequence[str]) -> list[bool]:
+        """Whether the archive holds each (key, row hash); ``keys`` ascending, as read."""
+        if not keys:
+            return []
+        self._fill(keys[0], keys[-1])
+        cut = bisect_right(self._keys, keys[-1])
+        archived = dict(zip(self._keys[:cut], self._digests[:cut], strict=True))
+        del self._keys[:cut], self._digests[:cut]
+        hits = [archived.get(k) == d for k, d in zip(keys, digests, strict=True)]
+        self.skipped += len(archived) - sum(hits)
+        return hits

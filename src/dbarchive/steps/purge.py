@@ -4,8 +4,9 @@ Each chunk is one short transaction:
 1. ``SELECT <row SHA-256>, <key>, <ts> … WHERE <day> AND <after last> ORDER BY … LIMIT n FOR UPDATE``
    locks the next rows of the day (nobody can change them until the commit);
 2. each row is matched against the archive walked in the same order (``archive_walk.py``);
-3. ``DELETE … WHERE key IN (<matched keys>) AND <day>`` — the affected count must equal the
-   number of matched rows, or the chunk is rolled back;
+3. ``DELETE … WHERE key BETWEEN <first> AND <last> AND <day>`` when every locked row matched (a
+   single integer key), else ``DELETE … WHERE key IN (<matched keys>) AND <day>`` — the affected
+   count must equal the number of matched rows, or the chunk is rolled back;
 4. COMMIT, adapt the chunk size to ``chunk_time``, let the throttle pause or stop.
 Rows the archive does not hold are kept and counted. Killed at any point, a rerun skips archive
 rows already gone and carries on; lock-wait timeouts and deadlocks roll back and retry.
@@ -29,8 +30,8 @@ from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.canonical import key_parameter
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 from dbarchive.steps import upload
-from dbarchive.steps.archive_walk import ArchiveWalk, SourceRow, order_key
-from dbarchive.steps.verify import iter_archive_chunks
+from dbarchive.steps.archive_walk import ArchiveWalk, IntKeyWalk, SourceRow, order_key
+from dbarchive.steps.verify import iter_archive_chunks, iter_archive_digests
 from dbarchive.throttle import Throttle
 
 RETRYABLE = {1205, 1213}  # lock wait timeout, deadlock
@@ -72,7 +73,15 @@ def _order_columns(info: TableInfo, plan: ScanPlan) -> list[Any]:
     return list(info.key) if plan.strategy == "key" else [info.ts, *info.key]
 
 
-def _walk(ctx: Context, info: TableInfo, manifest: Manifest, plan: ScanPlan) -> ArchiveWalk:
+def _fast_path(info: TableInfo, plan: ScanPlan) -> bool:
+    """A single integer key read in key order: chunks match through one dict, delete by range."""
+    return plan.strategy == "key" and len(info.key) == 1 and info.key[0].is_integer
+
+
+Walk = ArchiveWalk | IntKeyWalk
+
+
+def _walk(ctx: Context, info: TableInfo, manifest: Manifest, plan: ScanPlan) -> Walk:
     names = [c.name for c in info.columns]
     order = _order_columns(info, plan)
     missing = [c.name for c in order if c.name not in names]
@@ -81,6 +90,9 @@ def _walk(ctx: Context, info: TableInfo, manifest: Manifest, plan: ScanPlan) -> 
             f"{info.name}: columns {missing} are not in the archive, so the purge cannot match rows; "
             "do not exclude the key or timestamp columns of a table you purge"
         )
+    if _fast_path(info, plan):
+        position = names.index(info.key[0].name)
+        return IntKeyWalk(iter_archive_digests(ctx.storage, manifest, position))
     return ArchiveWalk(
         iter_archive_chunks(ctx.storage, manifest),
         order,
@@ -162,9 +174,7 @@ class DayPurger:
             self.longest_delete,
         )
 
-    def _chunk_with_retries(
-        self, walk: ArchiveWalk, first: bool, last: Any
-    ) -> tuple[list[Any], ArchiveWalk]:
+    def _chunk_with_retries(self, walk: Walk, first: bool, last: Any) -> tuple[list[Any], Walk]:
         attempt = 0
         while True:
             try:
@@ -181,7 +191,7 @@ class DayPurger:
             # already deleted are skipped by order.
             walk = _walk(self.ctx, self.info, self.manifest, self.plan)
 
-    def _chunk(self, walk: ArchiveWalk, first: bool, last: Any) -> list[Any]:
+    def _chunk(self, walk: Walk, first: bool, last: Any) -> list[Any]:
         src = self.ctx.source
         sql, params = src.chunk_query(
             self.info, self.shape, self.window, self.plan, first, last, self.sizer.rows
@@ -190,11 +200,9 @@ class DayPurger:
         try:
             rows = src.query(sql + " FOR UPDATE", params, "locking a purge chunk")
             failpoints.hit("purge.chunk-locked")
-            matched = [
-                r.key for r in _source_rows(self.info, self.plan, self.shape, rows) if walk.match(r)
-            ]
+            matched = self._match(walk, rows)
             if matched:
-                self._delete(matched)
+                self._delete(matched, len(matched) == len(rows))
             failpoints.hit("purge.before-commit")
             src.commit()
         except BaseException:
@@ -205,17 +213,34 @@ class DayPurger:
         self.kept += len(rows) - len(matched)
         return rows
 
-    def _delete(self, keys: list[tuple[Any, ...]]) -> None:
-        params: list[object] = []
-        for key in keys:
-            params += [
-                key_parameter(col, value) for col, value in zip(self.info.key, key, strict=True)
+    def _match(self, walk: Walk, rows: list[Any]) -> list[tuple[Any, ...]]:
+        """The keys of the locked rows that the archive holds exactly, in read order."""
+        if isinstance(walk, IntKeyWalk):
+            position = self.shape.key_positions[0]
+            keys = [int(r[position]) for r in rows]
+            hits = walk.match_chunk(keys, [r[0].decode() for r in rows])
+            return [(r[position],) for r, hit in zip(rows, hits, strict=True) if hit]
+        return [
+            r.key for r in _source_rows(self.info, self.plan, self.shape, rows) if walk.match(r)
+        ]
+
+    def _delete(self, keys: list[tuple[Any, ...]], whole_chunk: bool) -> None:
+        """Delete the matched keys; a wholly matched chunk of a single-key table as one range."""
+        day = [self.window.start_param, self.window.end_param]
+        if whole_chunk and _fast_path(self.info, self.plan):  # read in key order: a range
+            col = self.info.key[0]
+            sql = q.delete_key_range_sql(self.info)
+            params = [key_parameter(col, keys[0][0]), key_parameter(col, keys[-1][0]), *day]
+        else:
+            sql = q.delete_keys_sql(self.info, len(keys))
+            params = [
+                key_parameter(col, value)
+                for key in keys
+                for col, value in zip(self.info.key, key, strict=True)
             ]
-        params += [self.window.start_param, self.window.end_param]
+            params += day
         started = time.monotonic()
-        affected = self.ctx.source.execute(
-            q.delete_keys_sql(self.info, len(keys)), params, "deleting a chunk"
-        )
+        affected = self.ctx.source.execute(sql, params, "deleting a chunk")
         self.longest_delete = max(self.longest_delete, time.monotonic() - started)
         if affected != len(keys):
             raise VerificationError(

@@ -10,16 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, TypeVar, cast
 
 from dbarchive.checksum import RowDigest, Value
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import VerificationError
 from dbarchive.formats.compression import compression_for_name, open_decompressed
-from dbarchive.formats.csv import encode_rows, iter_row_chunks
+from dbarchive.formats.csv import add_hex_rows, encode_rows, iter_row_chunks, iter_row_digests
 from dbarchive.manifest import FileEntry, Manifest
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.mysql import MySqlSource
@@ -28,6 +28,7 @@ from dbarchive.steps import upload
 from dbarchive.storage import Storage
 
 MIN_VERIFY_CHUNK = 5_000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -73,19 +74,21 @@ def iter_file_rows(storage: Storage, entry: FileEntry) -> Iterator[list[Value]]:
         yield from chunk
 
 
-def iter_file_chunks(storage: Storage, entry: FileEntry) -> Iterator[list[list[Value]]]:
-    """The data rows of one archive file in chunks, checked like :func:`iter_file_rows`."""
+def _checked_file(
+    storage: Storage,
+    entry: FileEntry,
+    read: Callable[[BinaryIO, RowDigest], Iterator[T]],
+) -> Iterator[T]:
+    """Yield what ``read`` makes of the file's decompressed bytes (adding its rows to a digest),
+    then raise VerificationError if the file's size, SHA-256 or row digest differ from the
+    manifest's: a consumer sees every item before the verdict, so it must not act on them first
+    unless it checks each row itself (the purge does)."""
     raw = storage.open_reader(entry.key)
     try:
         hashing = _HashingReader(raw)
         stream = cast(BinaryIO, io.BufferedReader(hashing, 1 << 20))
         digest = RowDigest()
-        header = True
-        for chunk in iter_row_chunks(open_decompressed(stream, compression_for_name(entry.key))):
-            if header:
-                chunk, header = chunk[1:], False
-            encode_rows(chunk, digest)  # the digest of exactly these rows, in C when built
-            yield chunk
+        yield from read(open_decompressed(stream, compression_for_name(entry.key)), digest)
         while stream.read(1 << 20):  # the tail after the last row (compressor trailer)
             pass
         problem = _file_problem(entry, hashing.size, hashing.sha.hexdigest(), digest)
@@ -93,6 +96,38 @@ def iter_file_chunks(storage: Storage, entry: FileEntry) -> Iterator[list[list[V
             raise VerificationError(problem)
     finally:
         raw.close()
+
+
+def iter_file_chunks(storage: Storage, entry: FileEntry) -> Iterator[list[list[Value]]]:
+    """The data rows of one archive file in chunks, checked like :func:`iter_file_rows`."""
+
+    def read(data: BinaryIO, digest: RowDigest) -> Iterator[list[list[Value]]]:
+        header = True
+        for chunk in iter_row_chunks(data):
+            if header:
+                chunk, header = chunk[1:], False
+            encode_rows(chunk, digest)  # the digest of exactly these rows, in C when built
+            yield chunk
+
+    return _checked_file(storage, entry, read)
+
+
+def iter_file_digests(
+    storage: Storage, entry: FileEntry, key_position: int = -1
+) -> Iterator[tuple[list[Value], list[str]]]:
+    """``(keys, row hashes)`` of one archive file, block by block, checked like
+    :func:`iter_file_chunks` — without decoding the rows into Python values."""
+    return _checked_file(
+        storage, entry, lambda data, digest: iter_row_digests(data, digest, key_position, skip=1)
+    )
+
+
+def iter_archive_digests(
+    storage: Storage, manifest: Manifest, key_position: int
+) -> Iterator[tuple[list[Value], list[str]]]:
+    """``(keys, row hashes)`` of every archived row of a partition, each file checked."""
+    for entry in manifest.files:
+        yield from iter_file_digests(storage, entry, key_position)
 
 
 def iter_archive_rows(storage: Storage, manifest: Manifest) -> Iterator[list[Value]]:
@@ -141,7 +176,7 @@ def check_files(storage: Storage, manifest: Manifest, quick: bool) -> list[str]:
             )
         elif not quick:
             try:
-                for _ in iter_file_chunks(storage, entry):
+                for _ in iter_file_digests(storage, entry):
                     pass
             except (VerificationError, ValueError) as exc:
                 problems.append(str(exc))
@@ -163,10 +198,7 @@ def source_digest(
     for rows, _last in source.read_chunks(
         info, window, plan, max(chunk_rows, MIN_VERIFY_CHUNK), shape
     ):
-        for (hex_hash,) in rows:
-            assert hex_hash is not None
-            a, b = int(hex_hash[:16], 16), int(hex_hash[16:32], 16)
-            digest.add_lanes(a, b)
+        add_hex_rows(rows, digest)
     return digest
 
 
