@@ -29,13 +29,13 @@ CREATE TABLE `everything` (
   c CHAR(10) NULL, vc VARCHAR(255) NULL, tx TEXT NULL, lt LONGTEXT NULL,
   e ENUM('a','b','c d') NULL, st SET('x','y','z') NULL, j JSON NULL,
   bn BINARY(4) NULL, vb VARBINARY(64) NULL, bl BLOB NULL, bt BIT(10) NULL,
-  latin VARCHAR(20) CHARACTER SET latin1 NULL,
+  latin VARCHAR(20) CHARACTER SET latin1 NULL, u16 VARCHAR(20) CHARACTER SET utf16 NULL,
   KEY idx_ts (ts)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
 """
 COLUMNS = [
     "id", "ts", "ti", "si", "mi", "i", "bi", "dec65", "dec4", "f", "d", "dt6", "dt0", "tsp", "da",
-    "tm", "yr", "c", "vc", "tx", "lt", "e", "st", "j", "bn", "vb", "bl", "bt", "latin",
+    "tm", "yr", "c", "vc", "tx", "lt", "e", "st", "j", "bn", "vb", "bl", "bt", "latin", "u16",
 ]  # fmt: skip
 BINARY = {"bn", "vb", "bl"}
 DAY = dt.date(2026, 5, 1)
@@ -56,6 +56,7 @@ def _rows() -> list[tuple[Any, ...]]:
         "tm": "-838:59:59.000000", "yr": 2155, "c": "ab", "e": "c d", "st": "x,z",
         "j": '{"k": [1, 2.50, null, "ü"], "q": "\\"quoted\\""}', "bn": b"\x00\x01\x00\x00",
         "vb": b"\x00#\xff,\n\"", "bl": bytes(range(256)) * 40, "bt": 0b1010101010, "latin": "café",
+        "u16": "ü𝄞 \"q\",",
     }  # fmt: skip
     for n, s in enumerate(STRINGS):
         values: dict[str, Any] = dict.fromkeys(COLUMNS)

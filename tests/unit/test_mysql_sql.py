@@ -24,7 +24,9 @@ def test_identifiers_are_backtick_quoted_with_backticks_doubled() -> None:
     assert quote_identifier("logs`; DROP TABLE x") == "`logs``; DROP TABLE x`"
     sql = q.key_chunk_sql(_info(), q.select_shape(_info()), True, 100)
     assert "`db`.`logs``; DROP TABLE x`" in sql
-    assert "CONVERT(`odd ``col` USING utf8mb4)" in sql
+    assert "`created_at`, `odd ``col` FROM" in sql
+    digest_sql = q.hash_shape(_info()).sql_list
+    assert "CONVERT(`odd ``col` USING utf8mb4)" in digest_sql
 
 
 def test_key_chunk_is_a_bounded_keyset_query() -> None:
