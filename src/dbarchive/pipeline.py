@@ -135,9 +135,9 @@ def _write_rows(
     )
     rows_done = 0
     try:
-        for rows in prefetched(ctx.source.read_day(info, window, scan, spec.chunk_rows)):
-            writer.write_chunk(rows)
-            rows_done += len(rows)
+        for chunk in prefetched(ctx.source.read_day_csv(info, window, scan, spec.chunk_rows)):
+            writer.write_encoded(chunk)
+            rows_done += chunk.rows
             _emit(
                 ctx,
                 spec,

@@ -10,7 +10,7 @@ from typing import Any
 import MySQLdb
 import pytest
 
-from dbarchive import VerificationError, build_context, export_day
+from dbarchive import SourceError, VerificationError, build_context, export_day
 from dbarchive.events import Event
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import Manifest
@@ -145,8 +145,8 @@ def test_late_rows_are_picked_up_by_a_rerun(mysql_schema: MySqlSchema, tmp_path:
 class _TrxWatcher:
     """At every chunk, asks the server (from another session) whether the reader holds a trx."""
 
-    def __init__(self, conn: Any, thread_id: int) -> None:
-        self.conn, self.thread_id, self.open_trx, self.chunks = conn, thread_id, 0, 0
+    def __init__(self, conn: Any, thread_ids: list[int]) -> None:
+        self.conn, self.thread_ids, self.open_trx, self.chunks = conn, thread_ids, 0, 0
 
     def emit(self, event: Event) -> None:
         if event.kind != "chunk":
@@ -162,8 +162,8 @@ class _TrxWatcher:
         with self.conn.cursor() as cur:
             cur.execute(
                 "SELECT COUNT(*) FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p"
-                " ON p.ID = t.trx_mysql_thread_id WHERE t.trx_mysql_thread_id = %s AND p.COMMAND = 'Sleep'",
-                (self.thread_id,),
+                " ON p.ID = t.trx_mysql_thread_id WHERE p.COMMAND = 'Sleep'"
+                f" AND t.trx_mysql_thread_id IN ({', '.join(map(str, self.thread_ids))})"
             )
             return bool(cur.fetchone()[0])
 
@@ -177,18 +177,18 @@ def test_day_is_read_in_bounded_short_statements(
     fill_events(mysql_schema, "2026-11-24", 10_500)
     fill_events(mysql_schema, "2026-11-25", 3_000)
     ctx = build_context(_events_job(mysql_schema, tmp_path, chunk_rows=1000, scan=scan))
-    conn = ctx.source.connect()
-    watcher = _TrxWatcher(mysql_schema.conn, conn.thread_id())
+    sessions = ctx.source.reading_sessions()
+    watcher = _TrxWatcher(mysql_schema.conn, sessions)
     ctx.reporter = watcher
-    selects_before = _session_selects(ctx)
+    selects_before = _reader_selects(ctx)
     result = export_day(ctx, ctx.job.tables[0], DAY)
     counters = ctx.source.counters
     assert result.rows == 10_500
     assert counters.max_chunk_rows == 1000
     assert len(counters.chunk_sql) == 11  # 10 full chunks and one of 500
     assert all("OFFSET" not in s.upper() and s.endswith("LIMIT 1000") for s in counters.chunk_sql)
-    # The server's own count of SELECTs run by the reader's session: chunks + plan queries.
-    assert 11 <= _session_selects(ctx) - selects_before <= 15
+    # The server's own count of SELECTs run by the reading sessions: chunks + plan queries.
+    assert 11 <= _reader_selects(ctx) - selects_before <= 15
     assert watcher.chunks == 11
     assert watcher.open_trx == 0
     info = ctx.describe(ctx.job.tables[0])
@@ -218,9 +218,14 @@ def test_day_is_read_in_bounded_short_statements(
     ctx.source.close()
 
 
-def _session_selects(ctx: Any) -> int:
-    rows = ctx.source.query("SHOW SESSION STATUS LIKE 'Com_select'")
-    return int(rows[0][1])
+def _reader_selects(ctx: Any) -> int:
+    """Com_select of the reading sessions, each asked in its own session (the C reader's too)."""
+    sql = "SHOW SESSION STATUS LIKE 'Com_select'"
+    count = int(ctx.source.query(sql)[0][1])
+    direct = ctx.source._direct
+    if direct is not None:  # its own statement counts itself once, as the driver's does
+        count += int(direct.chunk(sql.encode(), 0, [1]).last[1])
+    return count
 
 
 def test_auto_scan_chooses_time_index_when_keys_do_not_follow_time(
@@ -273,4 +278,38 @@ def test_reader_session_is_autocommit_and_utc(mysql_schema: MySqlSchema, tmp_pat
     ((autocommit, zone),) = ctx.source.query("SELECT @@autocommit, @@session.time_zone")
     assert (autocommit, zone) == (b"1", b"+00:00")
     assert isinstance(ctx.source.connect(), MySQLdb.connections.Connection)
+    ctx.source.close()
+
+
+@pytest.mark.parametrize("reader", ["c", "driver"])
+def test_a_refused_chunk_is_one_clear_error_and_publishes_nothing(
+    mysql_schema: MySqlSchema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    """A chunk statement the server refuses (the table changed under the export) raises one
+    SourceError with the server's message, on either read path; no manifest appears."""
+    from dbarchive.sources import mysql_direct
+
+    if reader == "driver":
+        monkeypatch.setattr(mysql_direct, "_module", None)
+    mysql_schema.execute(LOG_TABLE_DDL)
+    fill_events(mysql_schema, "2026-11-24", 50)
+    ctx = build_context(_events_job(mysql_schema, tmp_path))
+    ctx.describe(ctx.job.tables[0])  # the export now believes the column is there
+    mysql_schema.execute("ALTER TABLE events DROP COLUMN note")
+    with pytest.raises(SourceError, match=r"reading.*Unknown column 'note'"):
+        export_day(ctx, ctx.job.tables[0], DAY)
+    assert not list(tmp_path.rglob("_manifest.json"))
+    ctx.source.close()
+
+
+def test_numeric_parameters_are_sent_as_numbers(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """A BIGINT key above 2**53 goes out as a numeric literal, never as a quoted string (which
+    MySQL may compare as a double, merging neighbouring keys)."""
+    from decimal import Decimal
+
+    ctx = build_context(_events_job(mysql_schema, tmp_path))
+    cursor = ctx.source.connect().cursor()
+    assert cursor.mogrify("k > %s AND d > %s", (2**60 + 1, Decimal("1.50"))) == (
+        "k > 1152921504606846977 AND d > 1.50"
+    )
     ctx.source.close()

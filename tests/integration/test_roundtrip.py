@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
 from typing import Any
 
 import pytest
@@ -175,3 +176,39 @@ def test_csv_text_of_special_values(mysql_schema: MySqlSchema, tmp_path: Any) ->
     assert extremes["tm"] == b"-838:59:59.000000"
     assert extremes["dt0"] == b"0000-00-00 00:00:00"
     ctx.source.close()
+
+
+def _export_files(schema: MySqlSchema, folder: Any, chunk_rows: int) -> dict[str, bytes]:
+    job = make_job(schema.url, str(folder), [{"name": "everything", "timestamp_column": "ts", "chunk_rows": chunk_rows}],
+                   compression="none")  # fmt: skip
+    ctx = build_context(job)
+    export_day(ctx, job.tables[0], DAY)
+    used_c_reader = ctx.source._direct is not None
+    ctx.source.close()
+    files = {p.name: p.read_bytes() for p in folder.rglob("part-*")}
+    manifest = Manifest.loads(next(folder.rglob("_manifest.json")).read_bytes())
+    files["digest"] = repr(manifest.digest).encode()
+    files["keys"] = repr([(f.first_key, f.last_key, f.rows) for f in manifest.files]).encode()
+    files["c_reader"] = b"yes" if used_c_reader else b"no"
+    return files
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 4, 1000])
+def test_c_reader_writes_exactly_what_the_driver_path_writes(
+    mysql_schema: MySqlSchema, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, chunk_rows: int
+) -> None:
+    """The C reader (protocol → CSV) and the driver path (values → encode_rows) write the same
+    bytes, digest and part keys for every type, whatever the chunk size."""
+    from dbarchive.sources import mysql_direct
+
+    if os.environ.get("DBARCHIVE_PURE_PYTHON") == "1":
+        pytest.skip("the C paths are switched off")
+    assert mysql_direct.available(), "the C reader was not built: install the MySQL client headers"
+    mysql_schema.execute(DDL)
+    _load(mysql_schema, "everything")
+    direct = _export_files(mysql_schema, tmp_path / "direct", chunk_rows)
+    monkeypatch.setattr(mysql_direct, "_module", None)
+    driver = _export_files(mysql_schema, tmp_path / "driver", chunk_rows)
+    assert direct.pop("c_reader") == b"yes"
+    assert driver.pop("c_reader") == b"no"
+    assert direct == driver

@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from itertools import islice
 from types import ModuleType
 from typing import BinaryIO
@@ -129,6 +130,32 @@ def add_hex_rows(rows: Sequence[Sequence[Value]], digest: RowDigest) -> None:
     digest.x1 ^= x1
     digest.x2 ^= x2
     digest.s1 += (s1_high << 64) | s1_low
+
+
+@dataclass(frozen=True)
+class EncodedChunk:
+    """One keyset chunk already written as CSV lines, with what the part writer needs of it.
+
+    ``first`` and ``last`` are the first and last rows as read (values at the shape's paging
+    positions at least; other positions may be None): keyset paging resumes after ``last``, and
+    the manifest records each part's first and last key from them.
+    """
+
+    data: bytes
+    rows: int
+    digest: RowDigest
+    first: Sequence[Value]
+    last: Sequence[Value]
+
+
+def encode_chunk(rows: Sequence[Sequence[Value]]) -> EncodedChunk:
+    """The driver path: encode a chunk of rows read as values (every value is exported)."""
+    digest = RowDigest()
+    data = encode_rows(rows, digest)
+    empty: tuple[Value, ...] = ()
+    return EncodedChunk(
+        data, len(rows), digest, rows[0] if rows else empty, rows[-1] if rows else empty
+    )
 
 
 def row_hex_digests(rows: Sequence[Sequence[Value]]) -> list[str]:

@@ -1,23 +1,27 @@
 """MySqlSource: connect, describe a table, plan and read one day in short keyset statements.
 
 Every statement runs in autocommit mode (no transaction spans chunks), on a session pinned to
-``time_zone='+00:00'`` and utf8mb4, and returns raw text-protocol bytes (``conv={}``): DECIMAL and
+``time_zone='+00:00'`` and utf8mb4, and returns raw text-protocol bytes (no decoders): DECIMAL and
 DATETIME(6) arrive as exact server text, and skipping per-value conversion is ~3x faster.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import MySQLdb
+from MySQLdb import converters
 
 from dbarchive.checksum import RowDigest, sql_digest_select
 from dbarchive.config import SourceSettings, TableSpec
 from dbarchive.errors import NoUsableKeyError, SourceError
+from dbarchive.formats.csv import EncodedChunk, encode_chunk
+from dbarchive.sources import mysql_direct
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.canonical import (
     Column,
@@ -28,6 +32,10 @@ from dbarchive.sources.canonical import (
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo, day_window
 
 Row = Sequence[bytes | None]
+T = TypeVar("T")
+# Results stay raw text-protocol bytes (no decoders); numbers go out as numeric literals, not
+# quoted strings, so a BIGINT key above 2**53 is never compared as a double.
+_ENCODERS: dict[Any, Any] = {int: converters.Thing2Str, Decimal: converters.Decimal2Literal}
 # Keys denser than this (key span / rows of the day) are read by key range; sparser by time.
 KEY_SPAN_LIMIT = 4
 
@@ -84,6 +92,7 @@ class MySqlSource:
         self.settings = settings
         self.counters = SourceCounters()
         self._conn: Any = None
+        self._direct: mysql_direct.DirectReader | None = None
 
     # -- connection -------------------------------------------------------------------------
     def connect(self) -> Any:
@@ -94,11 +103,11 @@ class MySqlSource:
                     **self.settings.connect_args(),
                     charset="utf8mb4",
                     use_unicode=False,
-                    conv={},
+                    conv=dict(_ENCODERS),
                     autocommit=True,
                 )
                 cur = conn.cursor()
-                cur.execute("SET SESSION time_zone = '+00:00'")
+                cur.execute(q.SESSION_SETUP)
                 cur.close()
             except MySQLdb.Error as exc:
                 raise translate_error(exc, self.settings, "connecting") from None
@@ -106,6 +115,9 @@ class MySqlSource:
         return self._conn
 
     def close(self) -> None:
+        if self._direct is not None:
+            self._direct.close()
+            self._direct = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -305,6 +317,48 @@ class MySqlSource:
         for rows, _last in self.read_chunks(info, window, plan, chunk_rows, q.select_shape(info)):
             yield rows
 
+    def read_day_csv(
+        self, info: TableInfo, window: DayWindow, plan: ScanPlan, chunk_rows: int
+    ) -> Iterator[EncodedChunk]:
+        """The day's chunks already encoded as archive CSV: in C when it was built, else here."""
+        shape = q.select_shape(info)
+        if not mysql_direct.available():
+            for rows, _last in self.read_chunks(info, window, plan, chunk_rows, shape):
+                yield encode_chunk(rows)
+            return
+        keep = sorted({*shape.key_positions, shape.ts_position})
+        reader = self._direct_reader()
+        cursor = self.connect().cursor()
+
+        def fetch(sql: str, params: list[object]) -> tuple[int, Row, EncodedChunk]:
+            text = cursor.mogrify(sql, tuple(params)).encode()
+            try:
+                chunk = reader.chunk(text, shape.width, keep)
+            except mysql_direct.error_type() as exc:
+                raise translate_error(exc, self.settings, "reading a chunk") from None
+            self.counters.statements += 1
+            return chunk.rows, chunk.last, chunk
+
+        yield from self._keyset(info, window, plan, chunk_rows, shape, fetch)
+
+    def reading_sessions(self) -> list[int]:
+        """Server thread ids of the sessions an export reads through (connecting them first):
+        the driver's, and the C reader's when it is built. For ``KILL`` and for watching them."""
+        ids = [int(self.connect().thread_id())]
+        if mysql_direct.available():
+            thread_id = self._direct_reader().thread_id
+            if thread_id is not None:
+                ids.append(thread_id)
+        return ids
+
+    def _direct_reader(self) -> mysql_direct.DirectReader:
+        if self._direct is None:
+            try:
+                self._direct = mysql_direct.DirectReader(self.settings)
+            except mysql_direct.error_type() as exc:
+                raise translate_error(exc, self.settings, "connecting") from None
+        return self._direct
+
     def read_chunks(
         self,
         info: TableInfo,
@@ -319,20 +373,38 @@ class MySqlSource:
         With ``lock`` each chunk is read ``FOR UPDATE`` and the caller must end the transaction
         (commit or rollback) before asking for the next chunk.
         """
+
+        def fetch(sql: str, params: list[object]) -> tuple[int, Row, tuple[list[Row], Row]]:
+            rows = self.query(sql + (" FOR UPDATE" if lock else ""), params)
+            if not rows:
+                return 0, (), ([], ())
+            cut = rows if len(rows[0]) == shape.width else [r[: shape.width] for r in rows]
+            return len(rows), rows[-1], (cut, rows[-1])
+
+        yield from self._keyset(info, window, plan, chunk_rows, shape, fetch)
+
+    def _keyset(
+        self,
+        info: TableInfo,
+        window: DayWindow,
+        plan: ScanPlan,
+        chunk_rows: int,
+        shape: q.SelectShape,
+        fetch: Callable[[str, list[object]], tuple[int, Row, T]],
+    ) -> Iterator[T]:
+        """Page through the day: each statement resumes after the last row of the one before."""
         if plan.is_empty:
             return
         first = True
         last: Row | None = None
         while True:
             sql, params = self.chunk_query(info, shape, window, plan, first, last, chunk_rows)
-            rows = self.query(sql + (" FOR UPDATE" if lock else ""), params)
-            self._count_chunk(sql, len(rows))
-            if not rows:
+            count, last, item = fetch(sql, params)
+            self._count_chunk(sql, count)
+            if not count:
                 return
-            last = rows[-1]
-            cut = rows if len(rows[0]) == shape.width else [r[: shape.width] for r in rows]
-            yield cut, last
-            if len(rows) < chunk_rows:
+            yield item
+            if count < chunk_rows:
                 return
             first = False
 

@@ -25,6 +25,9 @@ from dbarchive.sources.canonical import (
 )
 from dbarchive.sources.table import TableInfo
 
+# Every session (the driver's and the C reader's) compares and prints TIMESTAMP in UTC.
+SESSION_SETUP = "SET SESSION time_zone = '+00:00'"
+
 
 @dataclass(frozen=True)
 class SelectShape:

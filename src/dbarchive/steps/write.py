@@ -70,12 +70,18 @@ class PartWriter:
 
     def write_chunk(self, rows: Sequence[Sequence[Value]]) -> None:
         """Append a chunk of rows (in key order) to the current part, rolling it when full."""
-        if not rows:
+        if rows:
+            self.write_encoded(csv_format.encode_chunk(rows))
+
+    def write_encoded(self, chunk: csv_format.EncodedChunk) -> None:
+        """Append a chunk already encoded as CSV lines (in key order), rolling the part when full."""
+        if not chunk.rows:
             return
         part = self._part or self._open()
-        part.put(csv_format.encode_rows(rows, part.digest))
-        part.first_key = part.first_key or self._key_of(rows[0])
-        part.last_key = self._key_of(rows[-1])
+        part.put(chunk.data)
+        part.digest.merge(chunk.digest)
+        part.first_key = part.first_key or self._key_of(chunk.first)
+        part.last_key = self._key_of(chunk.last)
         if part.written >= self._settings.max_file_bytes:
             self._commit()
 
