@@ -157,7 +157,7 @@ class DestinationSettings(_Frozen):
     sse: Literal["AES256", "aws:kms"] | None = None
     kms_key_id: str | None = None
     storage_class: str | None = None
-    part_size_mib: int = Field(default=16, ge=5, le=512)
+    part_size_mib: int = Field(default=8, ge=5, le=512)
 
     @field_validator("url")
     @classmethod
@@ -217,7 +217,7 @@ class TableDefaults(_Frozen):
     compression_level: int | None = Field(default=None, ge=0, le=22)
     timezone: str = Field(default="UTC", description="zone whose calendar days define partitions")
     retention: Retention = Field(default_factory=lambda: Retention.parse("2 months"))
-    chunk_rows: int = Field(default=20_000, ge=1, le=1_000_000)
+    chunk_rows: int = Field(default=10_000, ge=1, le=1_000_000)
     max_file_mib: int = Field(default=256, ge=1, le=5 * 1024)
     scan: Literal["auto", "key", "time"] = "auto"
     on_unarchived: Literal["export", "fail"] = "export"

