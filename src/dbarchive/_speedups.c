@@ -274,39 +274,45 @@ static PyObject *hex_digest(const uint32_t state[8]) {
     return PyUnicode_FromStringAndSize(text, 64);
 }
 
-/* The digest of the complete rows in buffer[start:] read straight from the CSV text, without a
- * Python object per value: verify and the purge's archive walk read files this way. The first
- * `skip` rows (a file's header) are passed over. With key_position >= 0 it also returns each
- * row's value at that position and its SHA-256 in hex.
- * Returns (consumed, skipped, count, x1, x2, s1_high, s1_low, keys, hexes). */
-static PyObject *digest_rows(PyObject *self, PyObject *args) {
-    (void)self;
-    Py_buffer view;
-    Py_ssize_t start, skip, key_position;
-    int final;
-    if (!PyArg_ParseTuple(args, "y*npnn", &view, &start, &final, &key_position, &skip)) return NULL;
-    const char *base = view.buf, *end = base + view.len, *p = base + start, *row_start = p;
-    PyObject *keys = PyList_New(0), *hexes = PyList_New(0), *key = NULL;
-    lanes_sum sum = {0, 0, 0, 0};
-    Py_ssize_t count = 0, skipped = 0;
-    if (!keys || !hexes) goto error;
+/* One complete row seen by scan_rows: its hash and where its key value lies in the buffer. */
+typedef struct {
+    uint32_t state[8];
+    const char *key_raw; /* NULL: the key is SQL NULL (or the row is narrower than the key) */
+    size_t key_len, key_doubled;
+} scanned_row;
+
+typedef struct {
+    const char *row_start; /* where the first incomplete row begins (consumed up to here) */
+    Py_ssize_t count, skipped;
+    lanes_sum sum;
+    scanned_row *rows; /* with key_position >= 0: one entry per counted row */
+    Py_ssize_t cap;
+    const char *error_at; /* malformed text here, or NULL */
+    int no_memory;
+} scan_state;
+
+/* Hashes every complete row of [p, end) (after skipping `skip` rows); runs without the GIL. */
+static void scan_rows(const char *p, const char *end, Py_ssize_t key_position, Py_ssize_t skip,
+                      scan_state *st) {
+    st->row_start = p;
     while (p < end) {
         sha256_ctx h;
         sha256_init(&h);
         Py_ssize_t column = 0;
-        int end_of_row = 0, complete = 0;
-        const char *q = p;
+        int end_of_row = 0;
+        const char *q = p, *key_raw = NULL;
+        size_t key_len = 0, key_doubled = 0;
         while (!end_of_row) {
             const char *raw = NULL;
             size_t raw_len = 0, doubled = 0;
             int is_null = 0, error = 0;
             const char *next = scan_field(q, end, &raw, &raw_len, &doubled, &is_null, &end_of_row, &error);
             if (error) {
-                PyErr_Format(PyExc_ValueError, "malformed CSV near byte %zd", (Py_ssize_t)(q - base));
-                goto error;
+                st->error_at = q;
+                return;
             }
             if (!next) break;
-            if (skipped < skip) {
+            if (st->skipped < skip) {
                 q = next;
                 continue;
             }
@@ -315,62 +321,108 @@ static PyObject *digest_rows(PyObject *self, PyObject *args) {
             } else {
                 hash_raw_field(&h, raw, raw_len, doubled);
             }
-            if (column == key_position && key_position >= 0) {
-                Py_CLEAR(key);
-                if (is_null) {
-                    Py_INCREF(Py_None);
-                    key = Py_None;
-                } else {
-                    key = undoubled(raw, raw_len, doubled);
-                    if (!key) goto error;
-                }
+            if (column == key_position && !is_null) {
+                key_raw = raw;
+                key_len = raw_len;
+                key_doubled = doubled;
             }
             column++;
             q = next;
         }
-        if (!end_of_row) break; /* incomplete row: keep it for the next call */
-        complete = 1;
-        p = row_start = q;
-        if (skipped < skip) {
-            skipped++;
+        if (!end_of_row) return; /* incomplete row: keep it for the next call */
+        p = st->row_start = q;
+        if (st->skipped < skip) {
+            st->skipped++;
             continue;
         }
         uint64_t a, b;
         sha256_lanes(&h, &a, &b);
-        sum.x1 ^= a;
-        sum.x2 ^= b;
-        uint64_t before = sum.s1_low;
-        sum.s1_low += a;
-        sum.s1_high += sum.s1_low < before;
-        count++;
-        if (key_position >= 0 && complete) {
-            PyObject *hex = hex_digest(h.state);
-            if (!hex) goto error;
-            if (!key) {
-                Py_INCREF(Py_None);
-                key = Py_None;
+        st->sum.x1 ^= a;
+        st->sum.x2 ^= b;
+        uint64_t before = st->sum.s1_low;
+        st->sum.s1_low += a;
+        st->sum.s1_high += st->sum.s1_low < before;
+        if (key_position >= 0) {
+            if (st->count == st->cap) {
+                Py_ssize_t cap = st->cap ? st->cap * 2 : 4096;
+                scanned_row *rows = realloc(st->rows, sizeof(scanned_row) * (size_t)cap);
+                if (!rows) {
+                    st->no_memory = 1;
+                    return;
+                }
+                st->rows = rows;
+                st->cap = cap;
             }
-            int failed = PyList_Append(keys, key) || PyList_Append(hexes, hex);
-            Py_DECREF(hex);
-            Py_CLEAR(key);
-            if (failed) goto error;
+            scanned_row *r = &st->rows[st->count];
+            memcpy(r->state, h.state, sizeof(r->state));
+            r->key_raw = key_raw;
+            r->key_len = key_len;
+            r->key_doubled = key_doubled;
         }
+        st->count++;
     }
-    Py_CLEAR(key);
-    if (final && row_start < end) {
-        PyErr_Format(PyExc_ValueError, "malformed CSV near byte %zd", (Py_ssize_t)(row_start - base));
-        goto error;
+}
+
+/* The (keys, hex digests) lists of the scanned rows; needs the GIL. */
+static int scanned_lists(const scan_state *st, PyObject *keys, PyObject *hexes) {
+    for (Py_ssize_t i = 0; i < st->count; i++) {
+        const scanned_row *r = &st->rows[i];
+        PyObject *key = r->key_raw ? undoubled(r->key_raw, r->key_len, r->key_doubled)
+                                   : Py_NewRef(Py_None);
+        PyObject *hex = key ? hex_digest(r->state) : NULL;
+        int failed = !hex || PyList_Append(keys, key) || PyList_Append(hexes, hex);
+        Py_XDECREF(key);
+        Py_XDECREF(hex);
+        if (failed) return -1;
     }
-    PyBuffer_Release(&view);
-    return Py_BuildValue("(nnnKKKKNN)", (Py_ssize_t)(row_start - base), skipped, count,
-                         (unsigned long long)sum.x1, (unsigned long long)sum.x2,
-                         (unsigned long long)sum.s1_high, (unsigned long long)sum.s1_low, keys, hexes);
-error:
-    Py_XDECREF(key);
+    return 0;
+}
+
+/* The digest of the complete rows in buffer[start:] read straight from the CSV text, without a
+ * Python object per value: verify and the purge's archive walk read files this way. The rows are
+ * scanned and hashed with the GIL released (the purge reads the archive on a thread of its own
+ * while it waits for the database). The first `skip` rows (a file's header) are passed over. With
+ * key_position >= 0 it also returns each row's value at that position and its SHA-256 in hex.
+ * Returns (consumed, skipped, count, x1, x2, s1_high, s1_low, keys, hexes). */
+static PyObject *digest_rows(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer view;
+    Py_ssize_t start, skip, key_position;
+    int final;
+    if (!PyArg_ParseTuple(args, "y*npnn", &view, &start, &final, &key_position, &skip)) return NULL;
+    const char *base = view.buf, *end = base + view.len;
+    PyObject *keys = NULL, *hexes = NULL, *result = NULL;
+    scan_state st;
+    memset(&st, 0, sizeof(st));
+    if (start < 0 || start > view.len) {
+        PyErr_SetString(PyExc_ValueError, "start is outside the buffer");
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    scan_rows(base + start, end, key_position, skip, &st);
+    Py_END_ALLOW_THREADS
+    if (st.no_memory) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (st.error_at || (final && st.row_start < end)) {
+        const char *at = st.error_at ? st.error_at : st.row_start;
+        PyErr_Format(PyExc_ValueError, "malformed CSV near byte %zd", (Py_ssize_t)(at - base));
+        goto done;
+    }
+    keys = PyList_New(0);
+    hexes = PyList_New(0);
+    if (!keys || !hexes || (key_position >= 0 && scanned_lists(&st, keys, hexes))) goto done;
+    result = Py_BuildValue("(nnnKKKKOO)", (Py_ssize_t)(st.row_start - base), st.skipped, st.count,
+                           (unsigned long long)st.sum.x1, (unsigned long long)st.sum.x2,
+                           (unsigned long long)st.sum.s1_high, (unsigned long long)st.sum.s1_low,
+                           keys, hexes);
+done:
     Py_XDECREF(keys);
     Py_XDECREF(hexes);
+    free(st.rows);
     PyBuffer_Release(&view);
-    return NULL;
+    return result;
 }
 
 /* ---------------------------------------------------------------- row_hex_digests --------- */

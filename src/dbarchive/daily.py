@@ -23,7 +23,7 @@ from dbarchive.events import Event
 from dbarchive.manifest import Manifest
 from dbarchive.pipeline import ExportResult, export_day
 from dbarchive.steps import partitions, upload
-from dbarchive.steps.purge import PurgeResult, finish_interrupted, purge_day
+from dbarchive.steps.purge import ChunkSizer, PurgeResult, finish_interrupted, purge_day
 from dbarchive.steps.verify import VerifyResult, verify_day
 from dbarchive.throttle import CriticalLoad, Throttle
 
@@ -83,10 +83,11 @@ def ready_for_purge(ctx: Context, spec: TableSpec, day: dt.date, report: TableRe
     if upload.read_manifest(ctx.storage, partition) is None:
         _export_unarchived(ctx, spec, day, report, "it has rows but no archive")
     partially_purged = upload.read_purge_marker(ctx.storage, partition) is not None
-    result = verify_day(ctx, spec, day, check_source=not partially_purged)
+    # The files' bytes are checked here; their rows are re-hashed by the purge as it reads them.
+    result = verify_day(ctx, spec, day, "bytes", check_source=not partially_purged)
     if not result.ok and not partially_purged and _only_source_differs(result):
         _export_unarchived(ctx, spec, day, report, "the database holds rows the archive lacks")
-        result = verify_day(ctx, spec, day)
+        result = verify_day(ctx, spec, day, "bytes")
     report.verified.append(result)
     if not result.ok:
         raise VerificationError("; ".join(result.problems))
@@ -130,13 +131,14 @@ def purge_table(
     """Purge every expired day of one table, oldest first; stops at the first failing day."""
     finish_interrupted(ctx, spec, spec.retention.cutoff(today))
     _drop_expired_partitions(ctx, spec, today, report)
+    sizer = ChunkSizer(throttle.settings)  # one per table: chunk speed is the table's
     for day in expired_days(ctx, spec, today):
         if not day_rows(ctx, spec, day):
             continue
         manifest = ready_for_purge(ctx, spec, day, report)
         _emit(ctx, spec, day, "start", f"deleting {manifest.rows} archived rows")
         try:
-            report.purged.append(purge_day(ctx, spec, manifest, throttle))
+            report.purged.append(purge_day(ctx, spec, manifest, throttle, sizer))
         except StopRequested as exc:
             partial = getattr(exc, "partial", None)
             if partial is not None:

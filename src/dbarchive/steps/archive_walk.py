@@ -81,6 +81,10 @@ class ArchiveWalk:
         self._exhausted = False
         self.skipped = 0
 
+    def close(self) -> None:
+        """Stop reading the archive (ends a read-ahead thread behind the chunks)."""
+        _close(self._chunks)
+
     def _peek(self) -> _ArchiveRow | None:
         if self._current is None and not self._exhausted:
             while self._next >= len(self._rows):
@@ -152,6 +156,10 @@ class IntKeyWalk:
         self._exhausted = False
         self.skipped = 0
 
+    def close(self) -> None:
+        """Stop reading the archive (ends a read-ahead thread behind the blocks)."""
+        _close(self._blocks)
+
     def _drop_below(self, low: int) -> None:
         cut = bisect_left(self._keys, low)
         if cut:
@@ -182,3 +190,9 @@ class IntKeyWalk:
         hits = [archived.get(k) == d for k, d in zip(keys, digests, strict=True)]
         self.skipped += len(archived) - sum(hits)
         return hits
+
+
+def _close(source: Iterator[object]) -> None:
+    close = getattr(source, "close", None)
+    if close is not None:
+        close()

@@ -31,6 +31,7 @@ from dbarchive.sources.canonical import key_parameter
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 from dbarchive.steps import upload
 from dbarchive.steps.archive_walk import ArchiveWalk, IntKeyWalk, SourceRow, order_key
+from dbarchive.steps.extract import prefetched
 from dbarchive.steps.verify import iter_archive_chunks, iter_archive_digests
 from dbarchive.throttle import Throttle
 
@@ -90,11 +91,13 @@ def _walk(ctx: Context, info: TableInfo, manifest: Manifest, plan: ScanPlan) -> 
             f"{info.name}: columns {missing} are not in the archive, so the purge cannot match rows; "
             "do not exclude the key or timestamp columns of a table you purge"
         )
+    # The archive is read (downloaded, decompressed, hashed) on a thread of its own, a few blocks
+    # ahead, while the chunk loop waits for the database.
     if _fast_path(info, plan):
         position = names.index(info.key[0].name)
-        return IntKeyWalk(iter_archive_digests(ctx.storage, manifest, position))
+        return IntKeyWalk(prefetched(iter_archive_digests(ctx.storage, manifest, position), 2))
     return ArchiveWalk(
-        iter_archive_chunks(ctx.storage, manifest),
+        prefetched(iter_archive_chunks(ctx.storage, manifest), 2),
         order,
         [names.index(c.name) for c in order],
         [names.index(c.name) for c in info.key],
@@ -121,7 +124,12 @@ class DayPurger:
     """The chunk loop of one table-day (see the module docstring)."""
 
     def __init__(
-        self, ctx: Context, spec: TableSpec, manifest: Manifest, throttle: Throttle
+        self,
+        ctx: Context,
+        spec: TableSpec,
+        manifest: Manifest,
+        throttle: Throttle,
+        sizer: ChunkSizer | None = None,
     ) -> None:
         self.ctx, self.spec, self.manifest, self.throttle = ctx, spec, manifest, throttle
         self.info = ctx.describe(spec)
@@ -129,7 +137,7 @@ class DayPurger:
         # Walk in the order the archive was written in, whatever ``auto`` would choose today.
         self.plan = ctx.source.plan_scan(self.info, self.window, manifest.scan)
         self.shape = q.hash_shape(self.info)
-        self.sizer = ChunkSizer(throttle.settings)
+        self.sizer = sizer or ChunkSizer(throttle.settings)
         self.deleted = self.kept = self.chunks = self.retries = 0
         self.longest = 0.0
         self.longest_delete = 0.0
@@ -145,12 +153,18 @@ class DayPurger:
         return self._result(t0)
 
     def _loop(self) -> None:
-        walk = _walk(self.ctx, self.info, self.manifest, self.plan)
+        self._walk = _walk(self.ctx, self.info, self.manifest, self.plan)
+        try:
+            self._chunks()
+        finally:
+            self._walk.close()
+
+    def _chunks(self) -> None:
         first, last = True, None
         while not self.plan.is_empty:
             self.throttle.check_stop()
             started = time.monotonic()
-            rows, walk = self._chunk_with_retries(walk, first, last)
+            rows = self._chunk_with_retries(first, last)
             elapsed = time.monotonic() - started
             self.longest = max(self.longest, elapsed)
             self.chunks += 1
@@ -174,11 +188,11 @@ class DayPurger:
             self.longest_delete,
         )
 
-    def _chunk_with_retries(self, walk: Walk, first: bool, last: Any) -> tuple[list[Any], Walk]:
+    def _chunk_with_retries(self, first: bool, last: Any) -> list[Any]:
         attempt = 0
         while True:
             try:
-                return self._chunk(walk, first, last), walk
+                return self._chunk(self._walk, first, last)
             except SourceError as exc:
                 self.ctx.source.rollback()
                 if exc.mysql_code not in RETRYABLE or attempt >= self.throttle.settings.max_retries:
@@ -189,7 +203,8 @@ class DayPurger:
             time.sleep(min(5.0, 0.05 * 2**attempt))
             # The walk consumed archive rows for the rolled-back chunk: start it again; rows
             # already deleted are skipped by order.
-            walk = _walk(self.ctx, self.info, self.manifest, self.plan)
+            self._walk.close()
+            self._walk = _walk(self.ctx, self.info, self.manifest, self.plan)
 
     def _chunk(self, walk: Walk, first: bool, last: Any) -> list[Any]:
         src = self.ctx.source
@@ -261,14 +276,24 @@ class DayPurger:
         )
 
 
-def purge_day(ctx: Context, spec: TableSpec, manifest: Manifest, throttle: Throttle) -> PurgeResult:
-    """Delete the archived rows of one verified day, recording progress next to its manifest."""
+def purge_day(
+    ctx: Context,
+    spec: TableSpec,
+    manifest: Manifest,
+    throttle: Throttle,
+    sizer: ChunkSizer | None = None,
+) -> PurgeResult:
+    """Delete the archived rows of one verified day, recording progress next to its manifest.
+
+    Pass the same ``sizer`` for the days of one table, so each day starts at the chunk size the
+    last one settled on instead of warming up again.
+    """
     throttle.before_first_chunk()  # a busy server, a stop request: not one row, no record
     partition = ctx.partition(spec, manifest.day)
     marker = upload.read_purge_marker(ctx.storage, partition) or {}
     started = marker.get("started_at") or _now()
     upload.write_purge_marker(ctx.storage, partition, {"status": "started", "started_at": started})
-    result = DayPurger(ctx, spec, manifest, throttle).run()
+    result = DayPurger(ctx, spec, manifest, throttle, sizer).run()
     upload.write_purge_marker(
         ctx.storage,
         partition,
