@@ -90,7 +90,7 @@ def verify_cmd(
     ctx = build_context(job)
     try:
         results = [
-            verify_day(ctx, spec, day, quick=quick, check_source=not no_source)
+            verify_day(ctx, spec, day, "quick" if quick else "rows", check_source=not no_source)
             for spec in selected(job, tables)
             for day in days_of(spec, date, first, last)
         ]

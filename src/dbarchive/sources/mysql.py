@@ -317,12 +317,17 @@ class MySqlSource:
         for rows, _last in self.read_chunks(info, window, plan, chunk_rows, q.select_shape(info)):
             yield rows
 
+    @property
+    def reads_in_c(self) -> bool:
+        """Whether day reads go through the C reader (``dbarchive._mysqlread``)."""
+        return mysql_direct.available()
+
     def read_day_csv(
         self, info: TableInfo, window: DayWindow, plan: ScanPlan, chunk_rows: int
     ) -> Iterator[EncodedChunk]:
         """The day's chunks already encoded as archive CSV: in C when it was built, else here."""
         shape = q.select_shape(info)
-        if not mysql_direct.available():
+        if not self.reads_in_c:
             for rows, _last in self.read_chunks(info, window, plan, chunk_rows, shape):
                 yield encode_chunk(rows)
             return
