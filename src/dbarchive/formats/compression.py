@@ -20,11 +20,12 @@ class Compression(StrEnum):
     GZIP = "gzip"
     ZSTD = "zstd"
     NONE = "none"
+    SNAPPY = "snappy"  # Parquet only: its pages are compressed inside the file
 
     @property
     def suffix(self) -> str:
-        """The file-name suffix, lower case, with its dot ('' for none)."""
-        return {"gzip": ".gz", "zstd": ".zst", "none": ""}[self.value]
+        """The file-name suffix of a CSV part, lower case, with its dot ('' for none)."""
+        return {"gzip": ".gz", "zstd": ".zst", "none": "", "snappy": ""}[self.value]
 
 
 class Compressor(Protocol):

@@ -25,6 +25,7 @@ from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.mysql import MySqlSource
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 from dbarchive.steps import upload
+from dbarchive.steps.writers import is_parquet_key
 from dbarchive.storage import Storage
 
 MIN_VERIFY_CHUNK = 5_000
@@ -100,6 +101,10 @@ def _checked_file(
 
 def iter_file_chunks(storage: Storage, entry: FileEntry) -> Iterator[list[list[Value]]]:
     """The data rows of one archive file in chunks, checked like :func:`iter_file_rows`."""
+    if is_parquet_key(entry.key):
+        from dbarchive.steps.read_parquet import iter_parquet_chunks
+
+        return iter_parquet_chunks(storage, entry)
 
     def read(data: BinaryIO, digest: RowDigest) -> Iterator[list[list[Value]]]:
         header = True
@@ -117,6 +122,10 @@ def iter_file_digests(
 ) -> Iterator[tuple[list[Value], list[str]]]:
     """``(keys, row hashes)`` of one archive file, block by block, checked like
     :func:`iter_file_chunks` — without decoding the rows into Python values."""
+    if is_parquet_key(entry.key):
+        from dbarchive.steps.read_parquet import iter_parquet_digests
+
+        return iter_parquet_digests(storage, entry, key_position)
     return _checked_file(
         storage, entry, lambda data, digest: iter_row_digests(data, digest, key_position, skip=1)
     )
