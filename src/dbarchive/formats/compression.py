@@ -104,6 +104,21 @@ def open_decompressed(raw: BinaryIO, kind: Compression) -> BinaryIO:
     return raw
 
 
+def _decode_errors() -> tuple[type[Exception], ...]:
+    errors: list[type[Exception]] = [ValueError, EOFError, zlib.error, zstandard.ZstdError]
+    try:
+        from isal import isal_zlib
+
+        errors.append(cast(type[Exception], isal_zlib.error))
+    except ImportError:  # pragma: no cover - isal is a declared dependency
+        pass
+    return tuple(errors)
+
+
+# What reading a damaged compressed file raises (a cut or altered stream): the file is bad.
+DECODE_ERRORS = _decode_errors()
+
+
 def compression_for_name(name: str) -> Compression:
     """The compression of a data file, from its name's suffix."""
     if name.endswith(".gz"):

@@ -18,7 +18,7 @@ from dbarchive.checksum import RowDigest, Value
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import VerificationError
-from dbarchive.formats.compression import compression_for_name, open_decompressed
+from dbarchive.formats.compression import DECODE_ERRORS, compression_for_name, open_decompressed
 from dbarchive.formats.csv import add_hex_rows, encode_rows, iter_row_chunks, iter_row_digests
 from dbarchive.manifest import FileEntry, Manifest
 from dbarchive.sources import mysql_sql as q
@@ -29,6 +29,7 @@ from dbarchive.steps.writers import is_parquet_key
 from dbarchive.storage import Storage
 
 MIN_VERIFY_CHUNK = 5_000
+_FILE_ERRORS: tuple[type[Exception], ...] = (VerificationError, *DECODE_ERRORS)
 T = TypeVar("T")
 
 
@@ -187,8 +188,12 @@ def check_files(storage: Storage, manifest: Manifest, quick: bool) -> list[str]:
             try:
                 for _ in iter_file_digests(storage, entry):
                     pass
-            except (VerificationError, ValueError) as exc:
-                problems.append(str(exc))
+            except _FILE_ERRORS as exc:
+                problems.append(
+                    f"{entry.key}: unreadable ({exc})"
+                    if not isinstance(exc, VerificationError)
+                    else str(exc)
+                )
     if total != manifest.digest:
         problems.append(
             f"the files' digests add up to {total.describe()}, manifest says {manifest.digest.describe()}"
