@@ -133,7 +133,7 @@ def test_parquet_refuses_a_value_it_cannot_hold(mysql_schema: MySqlSchema, tmp_p
     load_every_type(mysql_schema, "everything", zero_dates=True)
     job = _job(mysql_schema, str(tmp_path))
     ctx = build_context(job)
-    with pytest.raises(SourceError, match="'dt0'.*format = 'csv'"):
+    with pytest.raises(SourceError, match=r"'dt0'.*format = 'csv'"):
         export_day(ctx, job.tables[0], DAY)
     assert not list(tmp_path.rglob("_manifest.json"))
     assert not list(tmp_path.rglob("*.parquet"))

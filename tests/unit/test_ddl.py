@@ -109,7 +109,7 @@ def test_mixed_formats_are_reported(tmp_path: Path) -> None:
 
 def test_no_archived_day_is_a_clear_error(tmp_path: Path) -> None:
     """ddl on a table with no manifest: ConfigError telling to export first."""
-    with pytest.raises(ConfigError, match="no archived day of 'events'.*export a day first"):
+    with pytest.raises(ConfigError, match=r"no archived day of 'events'.*export a day first"):
         _definition(tmp_path, [])
 
 
