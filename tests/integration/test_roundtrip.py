@@ -135,7 +135,7 @@ def test_c_reader_writes_exactly_what_the_driver_path_writes(
         pytest.skip("the C paths are switched off")
     assert mysql_direct.available(), "the C reader was not built: install the MySQL client headers"
     mysql_schema.execute(DDL)
-    _load(mysql_schema, "everything")
+    load_every_type(mysql_schema, "everything")
     direct = _export_files(mysql_schema, tmp_path / "direct", chunk_rows)
     monkeypatch.setattr(mysql_direct, "_module", None)
     driver = _export_files(mysql_schema, tmp_path / "driver", chunk_rows)

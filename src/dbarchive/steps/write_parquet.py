@@ -9,6 +9,7 @@ CSV writer hashes, so the manifest of a Parquet partition equals that of a CSV o
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Sequence
 from typing import IO, cast
@@ -98,14 +99,31 @@ class ParquetPartWriter:
         self._files: list[FileEntry] = []
 
     def write_chunk(self, rows: Sequence[Sequence[Value]]) -> None:
-        if not rows:
+        """Append a chunk of rows (canonical text, in key order) as one row group."""
+        if rows:
+            self.write_encoded(csv_format.encode_chunk(rows))
+
+    def write_encoded(self, chunk: csv_format.EncodedChunk) -> None:
+        """Append a chunk the source already encoded as archive CSV (its digest included).
+
+        The CSV lines are parsed back in C into canonical texts; the chunk's digest is of those
+        very texts, so it goes to the manifest as it is.
+        """
+        if not chunk.rows:
             return
+        rows = [
+            row
+            for block in csv_format.iter_row_chunks(io.BytesIO(chunk.data), len(chunk.data) + 1)
+            for row in block
+        ]
+        if len(rows) != chunk.rows:
+            raise ValueError(f"a chunk of {chunk.rows} rows parsed as {len(rows)}")
         table = self._table(rows)
         part = self._part or self._open()
-        csv_format.encode_rows(rows, part.digest)  # the digest of the canonical text (in C)
         part.parquet.write_table(table, row_group_size=len(rows))
-        part.first_key = part.first_key or self._key_of(rows[0])
-        part.last_key = self._key_of(rows[-1])
+        part.digest.merge(chunk.digest)
+        part.first_key = part.first_key or self._key_of(chunk.first)
+        part.last_key = self._key_of(chunk.last)
         if part.sink.size >= self._settings.max_file_bytes:
             self._commit()
 
@@ -125,8 +143,7 @@ class ParquetPartWriter:
             self._part = None
 
     def _table(self, rows: Sequence[Sequence[Value]]) -> pa.Table:
-        width = len(self._columns)
-        columns = list(zip(*rows, strict=True)) if rows else [()] * width
+        columns = list(zip(*rows, strict=True))
         arrays = [
             to_arrow(t, columns[i], c.name)
             for i, (t, c) in enumerate(zip(self._types, self._columns, strict=True))

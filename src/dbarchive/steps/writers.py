@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from dbarchive.checksum import Value
+from dbarchive.formats.csv import EncodedChunk
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import FileEntry
 from dbarchive.sources.canonical import Column
@@ -24,6 +25,9 @@ class ChunkWriter(Protocol):
 
     def write_chunk(self, rows: Sequence[Sequence[Value]]) -> None:
         """Append a chunk of rows (canonical text, in key order); may commit a full part."""
+
+    def write_encoded(self, chunk: EncodedChunk) -> None:
+        """Append a chunk the source already encoded as archive CSV (the export's hot path)."""
 
     @property
     def bytes_written(self) -> int:
