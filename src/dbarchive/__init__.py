@@ -19,6 +19,7 @@ from dbarchive.errors import (
 )
 from dbarchive.manifest import Manifest
 from dbarchive.pipeline import ExportResult, PlannedPartition, export, export_day, plan_day
+from dbarchive.restore import RestoreResult, restore_day
 
 __all__ = [
     "ArchiveJob",
@@ -29,6 +30,7 @@ __all__ = [
     "Manifest",
     "NoUsableKeyError",
     "PlannedPartition",
+    "RestoreResult",
     "RowDigest",
     "SourceError",
     "StopRequested",
@@ -42,4 +44,5 @@ __all__ = [
     "job_from_dict",
     "load_job",
     "plan_day",
+    "restore_day",
 ]

@@ -8,6 +8,7 @@ unless the user insists (a password in the URL); the default is an environment v
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import os
 import re
 import tomllib
@@ -212,8 +213,8 @@ class ThrottleSettings(_Frozen):
 class TableDefaults(_Frozen):
     """Settings every table inherits unless it sets its own."""
 
-    format: Literal["csv"] = "csv"
-    compression: Compression = Compression.GZIP
+    format: Literal["csv", "parquet"] = "csv"
+    compression: Compression = Compression.GZIP  # parquet: zstd unless set (_default_codec)
     compression_level: int | None = Field(default=None, ge=0, le=22)
     timezone: str = Field(default="UTC", description="zone whose calendar days define partitions")
     retention: Retention = Field(default_factory=lambda: Retention.parse("2 months"))
@@ -223,6 +224,24 @@ class TableDefaults(_Frozen):
     on_unarchived: Literal["export", "fail"] = "export"
 
     _zone = field_validator("timezone")(classmethod(lambda cls, v: _check_zone(v)))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_codec(cls, data: Any) -> Any:
+        """Parquet compresses inside the file: zstd unless the table says otherwise."""
+        if isinstance(data, dict) and data.get("format") == "parquet" and "compression" not in data:
+            return {**data, "compression": Compression.ZSTD.value}
+        return data
+
+    @model_validator(mode="after")
+    def _codec_fits_format(self) -> TableDefaults:
+        if self.format == "csv" and self.compression is Compression.SNAPPY:
+            raise ValueError(
+                "compression 'snappy' is for format 'parquet'; CSV takes gzip, zstd or none"
+            )
+        if self.format == "parquet" and importlib.util.find_spec("pyarrow") is None:
+            raise ValueError("format 'parquet' needs pyarrow: pip install 'dbarchive[parquet]'")
+        return self
 
     @field_validator("retention", mode="before")
     @classmethod

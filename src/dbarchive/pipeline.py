@@ -22,7 +22,8 @@ from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 from dbarchive.steps import upload
 from dbarchive.steps.extract import prefetched
-from dbarchive.steps.write import PartWriter, WriteSettings
+from dbarchive.steps.write import WriteSettings
+from dbarchive.steps.writers import open_part_writer
 
 
 @dataclass(frozen=True)
@@ -130,8 +131,8 @@ def _write_rows(
     shape = q.select_shape(info)
     key_positions = [p for p in shape.key_positions if p < shape.width]
     settings = WriteSettings(spec.compression, spec.compression_level, spec.max_file_bytes)
-    writer = PartWriter(
-        ctx.storage, partition, [c.name for c in info.columns], key_positions, settings
+    writer = open_part_writer(
+        spec.format, ctx.storage, partition, info.columns, key_positions, settings
     )
     rows_done = 0
     try:

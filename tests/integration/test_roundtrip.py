@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import os
 from typing import Any
@@ -14,71 +13,11 @@ from dbarchive import build_context, export_day
 from dbarchive.formats.compression import compression_for_name, open_decompressed
 from dbarchive.formats.csv import iter_rows
 from dbarchive.manifest import Manifest
+from dbarchive.restore import restore_day
 from dbarchive.storage import Storage
+from tests.integration.every_type import COLUMNS, DAY, DDL, STRINGS, load_every_type
 from tests.integration.helpers import make_job
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
-
-DDL = """
-CREATE TABLE `everything` (
-  id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
-  ts DATETIME(6) NOT NULL,
-  ti TINYINT NULL, si SMALLINT UNSIGNED NULL, mi MEDIUMINT NULL, i INT NULL, bi BIGINT UNSIGNED NULL,
-  dec65 DECIMAL(65,30) NULL, dec4 DECIMAL(10,4) NULL,
-  f FLOAT NULL, d DOUBLE NULL,
-  dt6 DATETIME(6) NULL, dt0 DATETIME NULL, tsp TIMESTAMP(6) NULL DEFAULT NULL, da DATE NULL,
-  tm TIME(6) NULL, yr YEAR NULL,
-  c CHAR(10) NULL, vc VARCHAR(255) NULL, tx TEXT NULL, lt LONGTEXT NULL,
-  e ENUM('a','b','c d') NULL, st SET('x','y','z') NULL, j JSON NULL,
-  bn BINARY(4) NULL, vb VARBINARY(64) NULL, bl BLOB NULL, bt BIT(10) NULL,
-  latin VARCHAR(20) CHARACTER SET latin1 NULL, u16 VARCHAR(20) CHARACTER SET utf16 NULL,
-  KEY idx_ts (ts)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
-"""
-COLUMNS = [
-    "id", "ts", "ti", "si", "mi", "i", "bi", "dec65", "dec4", "f", "d", "dt6", "dt0", "tsp", "da",
-    "tm", "yr", "c", "vc", "tx", "lt", "e", "st", "j", "bn", "vb", "bl", "bt", "latin", "u16",
-]  # fmt: skip
-BINARY = {"bn", "vb", "bl"}
-DAY = dt.date(2026, 5, 1)
-STRINGS = [
-    "", "NULL", "\\N", "N", 'say "hi", ok', "a,b,c", "cr\rlf\r\nlf\n", "tab\there", "back\\slash\\",
-    "emoji 🐬🎉 CJK 支付 ünïcødé", "trailing space  ", "'single' quotes", "\x00nul inside",
-]  # fmt: skip
-
-
-def _rows() -> list[tuple[Any, ...]]:
-    rows: list[tuple[Any, ...]] = []
-    base = dt.datetime.combine(DAY, dt.time())
-    extremes: dict[str, Any] = {
-        "ti": -128, "si": 65535, "mi": -8388608, "i": -2147483648, "bi": 18446744073709551615,
-        "dec65": "-99999999999999999999999999999999999.999999999999999999999999999999",
-        "dec4": "-0.0001", "f": 3.4028234e38, "d": 5e-324, "dt6": "9999-12-31 23:59:59.999999",
-        "dt0": "0000-00-00 00:00:00", "tsp": "2038-01-19 03:14:07.999999", "da": "1000-01-01",
-        "tm": "-838:59:59.000000", "yr": 2155, "c": "ab", "e": "c d", "st": "x,z",
-        "j": '{"k": [1, 2.50, null, "ü"], "q": "\\"quoted\\""}', "bn": b"\x00\x01\x00\x00",
-        "vb": b"\x00#\xff,\n\"", "bl": bytes(range(256)) * 40, "bt": 0b1010101010, "latin": "café",
-        "u16": "ü𝄞 \"q\",",
-    }  # fmt: skip
-    for n, s in enumerate(STRINGS):
-        values: dict[str, Any] = dict.fromkeys(COLUMNS)
-        values.update(id=n + 1, ts=base + dt.timedelta(seconds=n), vc=s, tx=s * 3, lt=s)
-        if n == 1:
-            values.update(extremes)
-        if n == 2:
-            values.update(f=0.1, d=0.1, dec65="0.000000000000000000000000000001", dec4="1.5000",
-                          dt6="2026-05-01 00:00:00.000000", tm="00:00:00.000001", bt=0, bi=0,
-                          vb=b"", c="", lt="x" * 200_000, j="[]")  # fmt: skip
-        if n == 3:
-            values.update(f=16777216.0, d=1e-7, tsp="1970-01-01 00:00:01.000000", bt=1)
-        rows.append(tuple(values[c] for c in COLUMNS))
-    return rows
-
-
-def _load(schema: MySqlSchema, table: str) -> None:
-    schema.execute("SET SESSION time_zone = '+00:00'")
-    schema.execute("SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'")  # allows the zero date
-    marks = ", ".join(["%s"] * len(COLUMNS))
-    schema.executemany(f"INSERT INTO `{table}` VALUES ({marks})", _rows())
 
 
 def _read_archive(storage: Storage, manifest: Manifest) -> list[list[bytes | None]]:
@@ -97,17 +36,6 @@ def _read_archive(storage: Storage, manifest: Manifest) -> list[list[bytes | Non
     return rows
 
 
-def _restore(schema: MySqlSchema, rows: list[list[bytes | None]]) -> None:
-    """Insert archived text back into a copy of the table, decoding per the documented dialect."""
-    schema.execute("CREATE TABLE restored LIKE everything")
-    exprs = [
-        "UNHEX(%s)" if c in BINARY else "CAST(%s AS UNSIGNED)" if c == "bt" else "%s"
-        for c in COLUMNS
-    ]
-    sql = f"INSERT INTO restored VALUES ({', '.join(exprs)})"
-    schema.executemany(sql, [tuple(None if v is None else v.decode() for v in r) for r in rows])
-
-
 @pytest.mark.parametrize("compression", ["gzip", "zstd", "none"])
 @pytest.mark.parametrize("destination", ["local", "s3"])
 def test_every_type_survives_archive_and_restore(
@@ -117,10 +45,10 @@ def test_every_type_survives_archive_and_restore(
     compression: str,
     destination: str,
 ) -> None:
-    """Archive → CSV → restore gives byte-identical rows for every type, NULL and tricky text."""
+    """Archive → CSV → `restore --into` gives byte-identical rows for every type, NULL, tricky text."""
     schema = mysql_schema
     schema.execute(DDL)
-    _load(schema, "everything")
+    load_every_type(schema, "everything")
     if destination == "s3":
         endpoint = request.getfixturevalue("s3_endpoint")
         bucket = request.getfixturevalue("s3_bucket")
@@ -138,7 +66,9 @@ def test_every_type_survives_archive_and_restore(
     manifest = Manifest.loads(ctx.storage.get_bytes(result.manifest_key) or b"")
     archived = _read_archive(ctx.storage, manifest)
     assert len(archived) == len(STRINGS)
-    _restore(schema, archived)
+    restored = restore_day(ctx, job.tables[0], DAY, into="restored")
+    assert restored.ok, restored.problems
+    assert (restored.written, restored.skipped, restored.created_table) == (len(STRINGS), 0, True)
     same = " AND ".join(f"CAST(a.`{c}` AS BINARY) <=> CAST(b.`{c}` AS BINARY)" for c in COLUMNS)
     (matched,) = schema.execute(
         f"SELECT COUNT(*) FROM everything a JOIN restored b ON {same} AND a.f <=> b.f"
@@ -155,7 +85,7 @@ def test_every_type_survives_archive_and_restore(
 def test_csv_text_of_special_values(mysql_schema: MySqlSchema, tmp_path: Any) -> None:
     """The documented renderings: DECIMAL keeps scale, DATETIME(6) six digits, FLOAT exact, hex."""
     mysql_schema.execute(DDL)
-    _load(mysql_schema, "everything")
+    load_every_type(mysql_schema, "everything")
     job = make_job(
         mysql_schema.url, str(tmp_path), [{"name": "everything", "timestamp_column": "ts"}]
     )
@@ -205,7 +135,7 @@ def test_c_reader_writes_exactly_what_the_driver_path_writes(
         pytest.skip("the C paths are switched off")
     assert mysql_direct.available(), "the C reader was not built: install the MySQL client headers"
     mysql_schema.execute(DDL)
-    _load(mysql_schema, "everything")
+    load_every_type(mysql_schema, "everything")
     direct = _export_files(mysql_schema, tmp_path / "direct", chunk_rows)
     monkeypatch.setattr(mysql_direct, "_module", None)
     driver = _export_files(mysql_schema, tmp_path / "driver", chunk_rows)

@@ -9,6 +9,7 @@ import click
 
 from dbarchive import __version__
 from dbarchive.cli.commands import demo, export_cmd, plan
+from dbarchive.cli.lake import ddl_cmd, restore_cmd
 from dbarchive.cli.maintain import purge_cmd, run_cmd, status_cmd, verify_cmd
 from dbarchive.errors import DbArchiveError
 
@@ -39,6 +40,8 @@ def cli() -> None:
       dbarchive export -c archive.toml       export yesterday of every configured table
       dbarchive run -c archive.toml          the daily job: export, verify, purge expired days
       dbarchive status -c archive.toml       what is archived, purged and pending
+      dbarchive ddl -c archive.toml -t T --engine athena    query the archive
+      dbarchive restore -c archive.toml -t T --date D --into T_copy   bring a day back
     """
 
 
@@ -49,6 +52,8 @@ cli.add_command(verify_cmd)
 cli.add_command(purge_cmd)
 cli.add_command(run_cmd)
 cli.add_command(status_cmd)
+cli.add_command(ddl_cmd)
+cli.add_command(restore_cmd)
 
 
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt() parameter number

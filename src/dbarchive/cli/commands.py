@@ -43,7 +43,7 @@ def export_cmd(
     as_json: bool,
     dry_run: bool,
 ) -> None:
-    """Export table-days to the archive: CSV parts, then the manifest.
+    """Export table-days to the archive: CSV or Parquet parts, then the manifest.
 
     \b
     Examples:

@@ -20,11 +20,12 @@ class Compression(StrEnum):
     GZIP = "gzip"
     ZSTD = "zstd"
     NONE = "none"
+    SNAPPY = "snappy"  # Parquet only: its pages are compressed inside the file
 
     @property
     def suffix(self) -> str:
-        """The file-name suffix, lower case, with its dot ('' for none)."""
-        return {"gzip": ".gz", "zstd": ".zst", "none": ""}[self.value]
+        """The file-name suffix of a CSV part, lower case, with its dot ('' for none)."""
+        return {"gzip": ".gz", "zstd": ".zst", "none": "", "snappy": ""}[self.value]
 
 
 class Compressor(Protocol):
@@ -101,6 +102,21 @@ def open_decompressed(raw: BinaryIO, kind: Compression) -> BinaryIO:
         reader: BinaryIO = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
         return reader
     return raw
+
+
+def _decode_errors() -> tuple[type[Exception], ...]:
+    errors: list[type[Exception]] = [ValueError, EOFError, zlib.error, zstandard.ZstdError]
+    try:
+        from isal import isal_zlib
+
+        errors.append(cast(type[Exception], isal_zlib.error))
+    except ImportError:  # pragma: no cover - isal is a declared dependency
+        pass
+    return tuple(errors)
+
+
+# What reading a damaged compressed file raises (a cut or altered stream): the file is bad.
+DECODE_ERRORS = _decode_errors()
 
 
 def compression_for_name(name: str) -> Compression:

@@ -25,16 +25,18 @@ from dbarchive.checksum import RowDigest, Value
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import VerificationError
-from dbarchive.formats.compression import compression_for_name, open_decompressed
+from dbarchive.formats.compression import DECODE_ERRORS, compression_for_name, open_decompressed
 from dbarchive.formats.csv import add_hex_rows, encode_rows, iter_row_chunks, iter_row_digests
 from dbarchive.manifest import FileEntry, Manifest
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.mysql import MySqlSource
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 from dbarchive.steps import upload
+from dbarchive.steps.writers import is_parquet_key
 from dbarchive.storage import Storage
 
 MIN_VERIFY_CHUNK = 5_000
+_FILE_ERRORS: tuple[type[Exception], ...] = (VerificationError, *DECODE_ERRORS)
 T = TypeVar("T")
 FileCheck = Literal["rows", "bytes", "quick"]
 
@@ -108,6 +110,10 @@ def _checked_file(
 
 def iter_file_chunks(storage: Storage, entry: FileEntry) -> Iterator[list[list[Value]]]:
     """The data rows of one archive file in chunks, checked like :func:`iter_file_rows`."""
+    if is_parquet_key(entry.key):
+        from dbarchive.steps.read_parquet import iter_parquet_chunks
+
+        return iter_parquet_chunks(storage, entry)
 
     def read(data: BinaryIO, digest: RowDigest) -> Iterator[list[list[Value]]]:
         header = True
@@ -125,6 +131,10 @@ def iter_file_digests(
 ) -> Iterator[tuple[list[Value], list[str]]]:
     """``(keys, row hashes)`` of one archive file, block by block, checked like
     :func:`iter_file_chunks` — without decoding the rows into Python values."""
+    if is_parquet_key(entry.key):
+        from dbarchive.steps.read_parquet import iter_parquet_digests
+
+        return iter_parquet_digests(storage, entry, key_position)
     return _checked_file(
         storage, entry, lambda data, digest: iter_row_digests(data, digest, key_position, skip=1)
     )
@@ -194,8 +204,10 @@ def _file_problem_at(storage: Storage, entry: FileEntry, depth: FileCheck) -> st
             return _file_problem(entry, size, sha256, entry.digest)
         for _ in iter_file_digests(storage, entry):
             pass
-    except (VerificationError, ValueError) as exc:
-        return str(exc)
+    except _FILE_ERRORS as exc:
+        return (
+            str(exc) if isinstance(exc, VerificationError) else f"{entry.key}: unreadable ({exc})"
+        )
     return None
 
 

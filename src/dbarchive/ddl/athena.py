@@ -1,0 +1,152 @@
+"""Athena: ``CREATE EXTERNAL TABLE`` with partition projection, and the same table for Glue.
+
+Parquet maps straight onto typed columns. CSV goes through OpenCSVSerDe, which types nothing
+reliably (per AWS: numbers with NULLs fail, TIMESTAMP and DATE only as epoch numbers), so the
+CSV table holds every column as text (``…_csv``) and a view on top casts them, turning the
+``\\N`` token into NULL. OpenCSVSerDe also splits rows at line breaks inside values: for tables
+whose text holds newlines, archive as Parquet to query them in Athena.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from dbarchive.ddl.dialect import (
+    ATHENA_ESCAPE,
+    NULL_TOKEN,
+    QUOTE,
+    SEPARATOR,
+    backtick,
+    double_quote,
+    hive_string,
+    projection_properties,
+    sql_string,
+)
+from dbarchive.ddl.schema import LakeColumn, TableDefinition
+from dbarchive.formats.lake_types import LakeType, athena_type
+
+PARTITION_KEYS = ("year", "month", "day")
+PARQUET_SERDE = {
+    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+    "SerdeInfo": {
+        "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+        "Parameters": {"serialization.format": "1"},
+    },
+}
+CSV_SERDE = {
+    "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+    "SerdeInfo": {
+        "SerializationLibrary": "org.apache.hadoop.hive.serde2.OpenCSVSerde",
+        "Parameters": {"separatorChar": SEPARATOR, "quoteChar": QUOTE, "escapeChar": "\u0001"},
+    },
+}
+_TRINO = {"tinyint": "tinyint", "smallint": "smallint", "int": "integer", "bigint": "bigint",
+          "float": "real", "double": "double"}  # fmt: skip
+
+
+def table_name(defn: TableDefinition) -> str:
+    """Athena/Glue names are lower case letters, digits and underscores."""
+    return "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in defn.table.lower())
+
+
+def comment_block(defn: TableDefinition) -> str:
+    head = (
+        f"-- dbarchive: {defn.table}, {len(defn.partitions)} archived day(s) "
+        f"{defn.first_day} .. {defn.last_day}, {defn.format}"
+    )
+    return "\n".join([head, *(f"-- {n}" for n in defn.notes)]) + "\n"
+
+
+def _column_type(col: LakeColumn, csv: bool) -> str:
+    return "string" if csv else athena_type(col.type)
+
+
+def _table_properties(defn: TableDefinition, csv: bool) -> dict[str, str]:
+    props = {"classification": "csv" if csv else "parquet"}
+    if csv:
+        props["skip.header.line.count"] = "1"
+    props.update(projection_properties(defn.location, defn.layout, defn.first_day, defn.last_day))
+    return props
+
+
+def athena_ddl(defn: TableDefinition) -> str:
+    """The Athena statements for the archive (Parquet: one table; CSV: a text table + a view)."""
+    csv = defn.format == "csv"
+    name = table_name(defn) + ("_csv" if csv else "")
+    columns = ",\n".join(f"  {backtick(c.name)} {_column_type(c, csv)}" for c in defn.columns)
+    partitions = ", ".join(f"{backtick(k)} int" for k in PARTITION_KEYS)
+    if csv:
+        storage = (
+            "ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde'\n"
+            f"WITH SERDEPROPERTIES ('separatorChar' = {hive_string(SEPARATOR)}, "
+            f"'quoteChar' = {hive_string(QUOTE)}, 'escapeChar' = '{ATHENA_ESCAPE}')\n"
+            "STORED AS TEXTFILE"
+        )
+    else:
+        storage = "STORED AS PARQUET"
+    props = ",\n".join(
+        f"  {hive_string(k)} = {hive_string(v)}" for k, v in _table_properties(defn, csv).items()
+    )
+    ddl = (
+        f"{comment_block(defn)}CREATE EXTERNAL TABLE IF NOT EXISTS {backtick(name)} (\n{columns}\n)\n"
+        f"PARTITIONED BY ({partitions})\n{storage}\nLOCATION {hive_string(defn.location)}\n"
+        f"TBLPROPERTIES (\n{props}\n);\n"
+    )
+    return ddl + (_typed_view(defn, name) if csv else "")
+
+
+def _cast(col: LakeColumn) -> str:
+    """Trino SQL turning the CSV text of ``col`` into its value (``\\N`` → NULL)."""
+    value = f"NULLIF({double_quote(col.name)}, {sql_string(NULL_TOKEN)})"
+    t: LakeType = col.type
+    if t.kind == "binary":
+        return f"from_hex({value})"
+    if t.kind == "string":
+        return value
+    if t.kind in {"date", "timestamp", "timestamp_utc"}:  # zero dates become NULL, not errors
+        return f"TRY_CAST({value} AS {'date' if t.kind == 'date' else 'timestamp'})"
+    athena = athena_type(t)
+    return f"CAST({value} AS {_TRINO.get(athena, athena)})"
+
+
+def _typed_view(defn: TableDefinition, raw: str) -> str:
+    lines = [f"  {_cast(c)} AS {double_quote(c.name)}" for c in defn.columns]
+    lines += [f"  {double_quote(k)}" for k in PARTITION_KEYS]
+    body = ",\n".join(lines)
+    return (
+        f"-- Typed view: TIMESTAMP columns hold UTC; Athena's timestamp keeps milliseconds;\n"
+        f"-- binary columns are hex in the files (from_hex gives the bytes).\n"
+        f"CREATE OR REPLACE VIEW {double_quote(table_name(defn))} AS SELECT\n{body}\n"
+        f"FROM {double_quote(raw)};\n"
+    )
+
+
+def _glue_columns(columns: Iterable[LakeColumn] | Iterable[Any], csv: bool) -> list[dict[str, str]]:
+    return [
+        {"Name": c.name, "Type": _column_type(c, csv), "Comment": f"mysql: {c.mysql_type}"}
+        for c in columns
+    ]
+
+
+def glue_table_input(defn: TableDefinition, database: str) -> dict[str, Any]:
+    """The ``aws glue create-table --cli-input-json`` document (DatabaseName + TableInput)."""
+    csv = defn.format == "csv"
+    descriptor = {
+        "Columns": _glue_columns(defn.columns, csv),
+        "Location": defn.location,
+        **(CSV_SERDE if csv else PARQUET_SERDE),
+    }
+    return {
+        "DatabaseName": database,
+        "TableInput": {
+            "Name": table_name(defn) + ("_csv" if csv else ""),
+            "Description": f"dbarchive archive of {defn.table}",
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": {"EXTERNAL": "TRUE", **_table_properties(defn, csv)},
+            "PartitionKeys": [{"Name": k, "Type": "int"} for k in PARTITION_KEYS],
+            "StorageDescriptor": descriptor,
+        },
+    }

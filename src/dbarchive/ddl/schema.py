@@ -1,0 +1,185 @@
+"""A table's archived partitions as one table definition, with what the partitions disagree on.
+
+Every manifest records the columns (and MySQL types) its day was exported with, so a column
+added, dropped or retyped between two days is visible per partition. The definition takes the
+newest partition's columns in their order, then columns only older partitions have (dropped
+since), each with its newest type; :attr:`TableDefinition.notes` says which days differ and
+what each kind of reader makes of that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from dbarchive.errors import ConfigError
+from dbarchive.formats.lake_types import LakeType, lake_type
+from dbarchive.layout import MANIFEST_NAME, Layout, day_dir, day_of_key, table_dir
+from dbarchive.manifest import ColumnEntry, Manifest
+from dbarchive.storage import Storage
+
+
+@dataclass(frozen=True)
+class LakeColumn:
+    """One column of the table definition."""
+
+    name: str
+    mysql_type: str
+    type: LakeType
+
+
+@dataclass(frozen=True)
+class PartitionInfo:
+    """What one archived day holds, as its manifest says."""
+
+    day: dt.date
+    location: str  # URL of the partition folder, ending in '/'
+    format: str
+    columns: tuple[ColumnEntry, ...]
+
+
+@dataclass(frozen=True)
+class TableDefinition:
+    """Everything a DDL generator needs: where, which format, which columns, which days."""
+
+    table: str
+    location: str  # URL of the table folder, ending in '/'
+    layout: Layout
+    format: str
+    compression: str
+    columns: tuple[LakeColumn, ...]
+    partitions: tuple[PartitionInfo, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def first_day(self) -> dt.date:
+        return self.partitions[0].day
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.partitions[-1].day
+
+    @property
+    def file_glob(self) -> str:
+        """The data files below the table folder (never the manifests)."""
+        if self.format == "parquet":
+            ext = "parquet"
+        else:
+            ext = "csv" + {"gzip": ".gz", "zstd": ".zst"}.get(self.compression, "")
+        return f"*/*/*/part-*.{ext}"
+
+    @property
+    def schema_changes(self) -> bool:
+        return len({p.columns for p in self.partitions}) > 1
+
+
+def read_definition(storage: Storage, root_url: str, table: str, layout: Layout) -> TableDefinition:
+    """The definition of ``table`` from every manifest under its folder.
+
+    Raises:
+        ConfigError: if no day of the table is archived yet.
+    """
+    manifests = _manifests(storage, table, layout)
+    if not manifests:
+        raise ConfigError(
+            f"no archived day of {table!r} under {root_url}: export a day first (dbarchive export)"
+        )
+    location = root_url.rstrip("/") + "/" + table_dir(table) + "/"
+    partitions = tuple(
+        PartitionInfo(m.day, location + _partition_dir(m.day, layout), m.format, m.columns)
+        for m in manifests
+    )
+    newest = manifests[-1]
+    columns = _merged_columns(manifests)
+    notes = _format_notes(manifests) + _column_notes(manifests, newest.format)
+    return TableDefinition(
+        table, location, layout, newest.format, newest.compression, columns, partitions, notes
+    )
+
+
+def _partition_dir(day: dt.date, layout: Layout) -> str:
+    return day_dir(day, layout) + "/"
+
+
+def _manifests(storage: Storage, table: str, layout: Layout) -> list[Manifest]:
+    found = []
+    for obj in storage.list_objects(table_dir(table) + "/"):
+        if obj.key.rsplit("/", 1)[-1] != MANIFEST_NAME or day_of_key(obj.key, layout) is None:
+            continue
+        raw = storage.get_bytes(obj.key)
+        if raw is not None:
+            found.append(Manifest.loads(raw))
+    return sorted(found, key=lambda m: m.day)
+
+
+def _merged_columns(manifests: list[Manifest]) -> tuple[LakeColumn, ...]:
+    """Newest columns in newest order, then columns only older days have; newest type wins."""
+    merged: dict[str, str] = {}
+    for m in reversed(manifests):
+        for c in m.columns:
+            merged.setdefault(c.name, c.mysql_type)
+    return tuple(LakeColumn(n, t, lake_type(t)) for n, t in merged.items())
+
+
+def _days(days: list[dt.date]) -> str:
+    if len(days) <= 3:
+        return ", ".join(d.isoformat() for d in days)
+    return f"{days[0]} .. {days[-1]} ({len(days)} days)"
+
+
+def _column_notes(manifests: list[Manifest], fmt: str) -> tuple[str, ...]:
+    newest = manifests[-1].columns
+    differing = [m for m in manifests[:-1] if m.columns != newest]
+    if not differing:
+        return ()
+    new = {c.name: c.mysql_type for c in newest}
+    notes = [
+        _describe_difference(
+            m.day,
+            {c.name: c.mysql_type for c in m.columns},
+            new,
+            [c.name for c in m.columns] != [c.name for c in newest],
+        )
+        for m in differing
+    ]
+    how = (
+        "Parquet is read by column name: a column a day lacks reads as NULL there, a retyped "
+        "column needs a reader that converts the old type (widening does; else re-export)"
+        if fmt == "parquet"
+        else "CSV is read by position by Athena and Spark: the days listed read wrong columns "
+        "under this definition; DuckDB's union_by_name reads them by header name"
+    )
+    head = (
+        f"partitions disagree on columns ({_days([m.day for m in differing])} differ from "
+        f"{manifests[-1].day}):"
+    )
+    return (head, *notes, how)
+
+
+def _describe_difference(
+    day: dt.date, old: dict[str, str], new: dict[str, str], reordered: bool
+) -> str:
+    parts: list[str] = []
+    added = [n for n in new if n not in old]
+    dropped = [n for n in old if n not in new]
+    retyped = [f"{n} {old[n]} -> {new[n]}" for n in new if n in old and old[n] != new[n]]
+    if added:
+        parts.append("lacks " + ", ".join(added))
+    if dropped:
+        parts.append("has since-dropped " + ", ".join(dropped))
+    if retyped:
+        parts.append("retyped " + ", ".join(retyped))
+    if reordered and not (added or dropped):
+        parts.append("columns in another order")
+    return f"  {day}: " + "; ".join(parts)
+
+
+def _format_notes(manifests: list[Manifest]) -> tuple[str, ...]:
+    newest = manifests[-1].format
+    other = [m.day for m in manifests if m.format != newest]
+    if not other:
+        return ()
+    return (
+        f"{_days(other)} are archived as another format than {newest}: this definition cannot "
+        f"read them; re-export those days with format = '{newest}' or define a second table",
+    )

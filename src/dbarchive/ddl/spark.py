@@ -1,0 +1,42 @@
+"""Databricks / Spark SQL: ``CREATE TABLE … USING CSV|PARQUET OPTIONS (…) LOCATION …``.
+
+The CSV options read our dialect exactly (``dialect.SPARK_CSV_OPTIONS``): RFC 4180 quotes with
+``escape '"'``, multi-line values, ``\\N`` as NULL. Spark then also reads a *quoted* ``"\\N"`` as
+NULL, the one ambiguity (for that exact text). DATETIME is ``TIMESTAMP_NTZ`` (wall clock, no
+zone); TIMESTAMP is ``TIMESTAMP`` read from UTC text. Partitions are discovered with
+``MSCK REPAIR TABLE`` after creating the table and after each new day.
+"""
+
+from __future__ import annotations
+
+from dbarchive.ddl.athena import PARTITION_KEYS, comment_block, table_name
+from dbarchive.ddl.dialect import SPARK_CSV_OPTIONS, backtick, hive_string
+from dbarchive.ddl.schema import TableDefinition
+from dbarchive.formats.lake_types import spark_type
+from dbarchive.layout import Layout
+
+
+def spark_ddl(defn: TableDefinition) -> str:
+    """The Spark SQL statements that define the archive as a table."""
+    csv = defn.format == "csv"
+    hive = defn.layout is Layout.HIVE
+    cols = [f"  {backtick(c.name)} {spark_type(c.type, csv)}" for c in defn.columns]
+    if hive:
+        cols += [f"  {backtick(k)} INT" for k in PARTITION_KEYS]
+    options: dict[str, str] = dict(SPARK_CSV_OPTIONS) if csv else {}
+    if not csv and defn.schema_changes:
+        options["mergeSchema"] = "true"
+    if not hive:
+        options["recursiveFileLookup"] = "true"
+    opts = ",\n".join(f"  {k} {hive_string(v)}" for k, v in options.items())
+    name = backtick(table_name(defn))
+    ddl = f"{comment_block(defn)}CREATE TABLE IF NOT EXISTS {name} (\n" + ",\n".join(cols) + "\n)\n"
+    ddl += f"USING {'CSV' if csv else 'PARQUET'}\n"
+    if opts:
+        ddl += f"OPTIONS (\n{opts}\n)\n"
+    if hive:
+        ddl += "PARTITIONED BY (" + ", ".join(backtick(k) for k in PARTITION_KEYS) + ")\n"
+    ddl += f"LOCATION {hive_string(defn.location)};\n"
+    if hive:
+        ddl += f"MSCK REPAIR TABLE {name};\n"
+    return ddl

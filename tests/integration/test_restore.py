@@ -1,0 +1,119 @@
+"""`dbarchive restore`: refuses a damaged partition or a mismatched target and changes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from dbarchive import build_context, export_day
+from dbarchive.cli import cli
+from tests.integration.every_type import COLUMNS, DAY, DDL, STRINGS, load_every_type
+from tests.integration.helpers import make_job
+from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
+
+
+def _archived(schema: MySqlSchema, tmp_path: Path, fmt: str) -> Path:
+    """The every-type day archived in ``fmt`` to a local folder; returns the job's config file."""
+    schema.execute(DDL)
+    load_every_type(schema, "everything", zero_dates=fmt == "csv")
+    dest = tmp_path / "arch"
+    job = make_job(schema.url, str(dest), [{"name": "everything", "timestamp_column": "ts", "chunk_rows": 4}], format=fmt)  # fmt: skip
+    ctx = build_context(job)
+    export_day(ctx, job.tables[0], DAY)
+    ctx.source.close()
+    config = tmp_path / "job.toml"
+    config.write_text(
+        f'[source]\nurl = "{schema.url}"\n[destination]\nurl = "{dest}"\n[defaults]\n'
+        f'format = "{fmt}"\n[[tables]]\nname = "everything"\ntimestamp_column = "ts"\n'
+    )
+    return config
+
+
+def _restore(config: Path, *args: str) -> Any:
+    base = ["restore", "-c", str(config), "-t", "everything", "--date", DAY.isoformat()]
+    return CliRunner().invoke(cli, [*base, *args])
+
+
+def _tables(schema: MySqlSchema) -> list[str]:
+    return sorted(r[0] for r in schema.execute("SHOW TABLES"))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("damage", ["flip", "truncate", "missing"])
+def test_restore_refuses_a_damaged_partition(
+    mysql_schema: MySqlSchema, tmp_path: Path, fmt: str, damage: str
+) -> None:
+    """A part changed, cut short or gone: exit 5, the error names the file, nothing is created."""
+    config = _archived(mysql_schema, tmp_path, fmt)
+    part = next(p for p in sorted((tmp_path / "arch").rglob("part-*")) if p.stat().st_size > 100)
+    data = part.read_bytes()
+    if damage == "flip":
+        middle = len(data) // 2
+        part.write_bytes(data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1 :])
+    elif damage == "truncate":
+        part.write_bytes(data[:-10])
+    else:
+        part.unlink()
+    mysql_schema.execute("DELETE FROM everything")
+    for args in (("--into", "copy"), ()):
+        result = _restore(config, *args)
+        assert result.exit_code == 5, result.output
+        assert part.name in result.output and "nothing was restored" in result.output
+    assert _tables(mysql_schema) == ["everything"]
+    assert mysql_schema.execute("SELECT COUNT(*) FROM everything")[0][0] == 0
+
+
+def test_restore_cli_into_a_new_table_then_again(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """--into creates the table LIKE the original and verifies; a second run skips every key."""
+    config = _archived(mysql_schema, tmp_path, "parquet")
+    first = _restore(config, "--into", "copy", "--json")
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout)
+    assert report["written"] == len(STRINGS) and report["created_table"] and report["verified"]
+    again = json.loads(_restore(config, "--into", "copy", "--json").stdout)
+    assert (again["written"], again["skipped"], again["verified"]) == (0, len(STRINGS), True)
+    same = " AND ".join(f"CAST(a.`{c}` AS BINARY) <=> CAST(b.`{c}` AS BINARY)" for c in COLUMNS)
+    assert mysql_schema.execute(f"SELECT COUNT(*) FROM everything a JOIN copy b ON {same}")[0][
+        0
+    ] == len(STRINGS)
+
+
+def test_restore_reports_rows_that_differ_and_replace_fixes_them(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A row changed since the archive: skip keeps it and says so (exit 5); --replace restores it."""
+    config = _archived(mysql_schema, tmp_path, "csv")
+    mysql_schema.execute("UPDATE everything SET vc = 'changed' WHERE id = 3")
+    skipped = _restore(config)
+    assert skipped.exit_code == 5
+    assert "rows already there differ from the archive" in skipped.output
+    assert mysql_schema.execute("SELECT vc FROM everything WHERE id = 3")[0][0] == "changed"
+    replaced = _restore(config, "--replace")
+    assert replaced.exit_code == 0, replaced.output
+    assert mysql_schema.execute("SELECT vc FROM everything WHERE id = 3")[0][0] == STRINGS[2]
+
+
+def test_restore_refuses_a_retyped_target(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """A target whose column type changed since the archive: exit 2, the table is not touched."""
+    config = _archived(mysql_schema, tmp_path, "parquet")
+    mysql_schema.execute("CREATE TABLE copy LIKE everything")
+    mysql_schema.execute("ALTER TABLE copy MODIFY dec4 DECIMAL(12,2) NULL")
+    result = _restore(config, "--into", "copy")
+    assert result.exit_code == 2, result.output
+    assert "column 'dec4' is decimal(12,2), the archive has decimal(10,4)" in result.output
+    assert mysql_schema.execute("SELECT COUNT(*) FROM copy")[0][0] == 0
+
+
+def test_restore_of_a_missing_day_is_a_clear_error(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A day that was never archived: exit 5 and 'not archived'."""
+    config = _archived(mysql_schema, tmp_path, "csv")
+    result = CliRunner().invoke(
+        cli, ["restore", "-c", str(config), "-t", "everything", "--date", "2020-01-01"]
+    )
+    assert result.exit_code == 5 and "not archived" in result.output

@@ -1,0 +1,149 @@
+"""DDL generation: golden text per engine, schema-change notes, and the Glue --apply requests.
+
+The golden files are the reviewed output (``DBARCHIVE_UPDATE_GOLDEN=1`` rewrites them after a
+deliberate change). DuckDB and pyarrow run the same definitions against real files in
+tests/integration/test_lake.py; Athena, Glue and Spark are checked here as text, and the Glue
+requests against botocore's own model of the Glue API (a Stubber: no AWS endpoint is reachable
+from the test machine, so nothing is actually registered).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from dbarchive.checksum import RowDigest
+from dbarchive.ddl import ddl_text, read_definition
+from dbarchive.ddl.athena import glue_table_input
+from dbarchive.ddl.glue import apply_glue, partition_input
+from dbarchive.ddl.schema import TableDefinition
+from dbarchive.errors import ConfigError
+from dbarchive.layout import Layout, PartitionPath
+from dbarchive.manifest import ColumnEntry, Manifest
+from dbarchive.storage.local import LocalStorage
+
+GOLDEN = Path(__file__).parent / "golden"
+COLUMNS = (
+    ColumnEntry("id", "bigint(20) unsigned", False),
+    ColumnEntry("created_at", "datetime(6)", False),
+    ColumnEntry("seen_at", "timestamp(3)", True),
+    ColumnEntry("amount", "decimal(18,4)", True),
+    ColumnEntry("huge", "decimal(50,10)", True),
+    ColumnEntry("ratio", "float", True),
+    ColumnEntry("score", "double", True),
+    ColumnEntry("note", "text", True),
+    ColumnEntry("payload", "varbinary(64)", True),
+    ColumnEntry("flags", "bit(3)", True),
+    ColumnEntry("took", "time(6)", True),
+    ColumnEntry("yr", "year(4)", True),
+    ColumnEntry("status", "enum('new','done')", True),
+    ColumnEntry("small", "tinyint(3) unsigned", True),
+)
+DAYS = (dt.date(2026, 5, 1), dt.date(2026, 5, 2))
+
+
+def _manifest(day: dt.date, fmt: str, columns: tuple[ColumnEntry, ...] = COLUMNS) -> Manifest:
+    return Manifest(
+        table="events", schema="app", day=day, timezone="UTC", window_start="", window_end="",
+        query_window=("", ""), format=fmt, compression="gzip" if fmt == "csv" else "zstd",
+        columns=columns, key_columns=("id",), timestamp_column="created_at", scan="key",
+        files=(), digest=RowDigest(), started_at="", finished_at="", tool_version="test",
+    )  # fmt: skip
+
+
+def _definition(tmp_path: Path, manifests: list[Manifest]) -> TableDefinition:
+    storage = LocalStorage(str(tmp_path))
+    for m in manifests:
+        storage.put_bytes(PartitionPath("events", m.day).manifest_key, m.dumps())
+    return read_definition(storage, "s3://acme-archive/prod", "events", Layout.HIVE)
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("DBARCHIVE_UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+    assert text == path.read_text(), f"{name} differs from its golden file"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize(("engine", "ext"), [("athena", "sql"), ("databricks", "sql"), ("duckdb", "sql"), ("glue", "json")])  # fmt: skip
+def test_ddl_matches_the_golden_text(tmp_path: Path, fmt: str, engine: str, ext: str) -> None:
+    """Each engine's definition of a table with every kind of column is exactly the reviewed text."""
+    defn = _definition(tmp_path, [_manifest(d, fmt) for d in DAYS])
+    _golden(f"{engine}-{fmt}.{ext}", ddl_text(engine, defn, database="logs"))
+
+
+def test_schema_changes_are_reported_per_day(tmp_path: Path) -> None:
+    """Added, dropped and retyped columns are named with their days; the definition takes the
+    newest columns and appends dropped ones, and says how each format is read."""
+    old = (
+        *COLUMNS[:3],
+        ColumnEntry("amount", "decimal(10,2)", True),
+        ColumnEntry("legacy", "int(11)", True),
+    )
+    defn = _definition(tmp_path, [_manifest(DAYS[0], "csv", old), _manifest(DAYS[1], "csv")])
+    names = [c.name for c in defn.columns]
+    assert names == [c.name for c in COLUMNS] + ["legacy"]
+    assert defn.notes[0] == "partitions disagree on columns (2026-05-01 differ from 2026-05-02):"
+    assert defn.notes[1].startswith("  2026-05-01: lacks huge, ratio")
+    assert "has since-dropped legacy" in defn.notes[1]
+    assert "retyped amount decimal(10,2) -> decimal(18,4)" in defn.notes[1]
+    assert defn.notes[2].startswith("CSV is read by position by Athena and Spark")
+    assert "-- partitions disagree on columns" in ddl_text("athena", defn)
+    _golden("athena-schema-change.sql", ddl_text("athena", defn))
+
+
+def test_mixed_formats_are_reported(tmp_path: Path) -> None:
+    """Days archived as CSV under a table now in Parquet: the definition says it cannot read them."""
+    defn = _definition(tmp_path, [_manifest(DAYS[0], "csv"), _manifest(DAYS[1], "parquet")])
+    assert defn.format == "parquet"
+    assert defn.notes[0].startswith("2026-05-01 are archived as another format than parquet")
+
+
+def test_no_archived_day_is_a_clear_error(tmp_path: Path) -> None:
+    """ddl on a table with no manifest: ConfigError telling to export first."""
+    with pytest.raises(ConfigError, match=r"no archived day of 'events'.*export a day first"):
+        _definition(tmp_path, [])
+
+
+def _glue() -> tuple[object, Stubber]:
+    client = boto3.client(
+        "glue", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+    )
+    return client, Stubber(client)
+
+
+def test_glue_apply_creates_the_table_and_every_partition(tmp_path: Path) -> None:
+    """--apply sends CreateTable with the golden document, then one partition per day, each
+    valid for the Glue API model; a second apply updates the table and skips known days."""
+    defn = _definition(tmp_path, [_manifest(d, "parquet") for d in DAYS])
+    doc = glue_table_input(defn, "logs")
+    parts = [partition_input(p) for p in defn.partitions]
+    assert parts[0]["Values"] == ["2026", "5", "1"]
+    assert (
+        parts[0]["StorageDescriptor"]["Location"]
+        == "s3://acme-archive/prod/events/year=2026/month=05/day=01/"
+    )
+    batch = {"DatabaseName": "logs", "TableName": "events", "PartitionInputList": parts}
+    client, stub = _glue()
+    stub.add_response("create_table", {}, doc)
+    stub.add_response("batch_create_partition", {}, batch)
+    stub.add_client_error("create_table", "AlreadyExistsException", expected_params=doc)
+    stub.add_response("update_table", {}, doc)
+    exists = {"ErrorCode": "AlreadyExistsException", "ErrorMessage": "exists"}
+    errors = [{"PartitionValues": p["Values"], "ErrorDetail": exists} for p in parts]
+    stub.add_response("batch_create_partition", {"Errors": errors}, batch)
+    with stub:
+        first = apply_glue(client, defn, "logs")
+        second = apply_glue(client, defn, "logs")
+    stub.assert_no_pending_responses()
+    assert (first.created, first.partitions_added, first.partitions_existing) == (True, 2, 0)
+    assert (second.created, second.partitions_added, second.partitions_existing) == (False, 0, 2)
+    assert json.loads(ddl_text("glue", defn, "logs")) == doc
