@@ -198,6 +198,9 @@ class ThrottleSettings(_Frozen):
     stop_file: str | None = None
     lock_wait_timeout: int = Field(default=5, ge=1, le=3600)
     max_retries: int = Field(default=10, ge=0, le=1000)
+    nice: int = Field(
+        default=10, ge=0, le=19, description="CPU priority of the CLI/Airflow process (Unix nice)"
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> ThrottleSettings:

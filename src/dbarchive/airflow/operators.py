@@ -22,6 +22,7 @@ from dbarchive.daily import TableReport, purge_table
 from dbarchive.errors import DbArchiveError, VerificationError
 from dbarchive.events import LogReporter
 from dbarchive.pipeline import export_day
+from dbarchive.priority import lower_cpu_priority
 from dbarchive.steps.verify import verify_day
 
 log = logging.getLogger("dbarchive")
@@ -76,6 +77,7 @@ class _ArchiveOperator(BaseOperator):
             job = job.model_copy(update={"source": source_from_connection(self.mysql_conn_id, job)})
         options = storage_from_connection(self.aws_conn_id, job) if self.aws_conn_id else None
         storage = build_storage(job, options)
+        lower_cpu_priority(job.throttle.nice)  # this task's own process: yield to the others
         return build_context(job, reporter=LogReporter(), storage=storage), self.spec(job)
 
 

@@ -21,6 +21,7 @@ from dbarchive.cli.options import (
     selected,
     selection_options,
     stderr_console,
+    working_context,
 )
 from dbarchive.cli.progress import RichReporter, make_reporter
 from dbarchive.config import SourceSettings, TableSpec, load_job
@@ -58,7 +59,7 @@ def export_cmd(
         return
     console = stderr_console()
     reporter = make_reporter(quiet or as_json, console)
-    ctx = build_context(job, reporter=reporter)
+    ctx = working_context(job, reporter=reporter)
     ctx.storage.check()
     results: list[ExportResult] = []
     try:
@@ -127,7 +128,7 @@ def demo(out: Path, rows_per_day: int, days: int, quiet: bool) -> None:
     job = demo_core.demo_job(url, out)
     spec = job.tables[0]
     reporter = make_reporter(quiet, console)
-    ctx = build_context(job, reporter=reporter)
+    ctx = working_context(job, reporter=reporter)
     try:
         result = export_day(ctx, spec, today - dt.timedelta(days=1))
         in_db = _database_digest(ctx, spec, result.day)

@@ -10,8 +10,8 @@ from urllib.parse import urlparse
 
 import click
 
-from dbarchive.build import build_context, build_storage, build_throttle
-from dbarchive.cli.options import config_option, stderr_console
+from dbarchive.build import build_storage, build_throttle
+from dbarchive.cli.options import config_option, stderr_console, working_context
 from dbarchive.config import ArchiveJob, load_job
 from dbarchive.ddl import ENGINES, ddl_text, read_definition
 from dbarchive.restore import RestoreResult, restore_day
@@ -99,7 +99,7 @@ def restore_cmd(
     """
     job = load_job(config_path)
     spec = job.table(table)
-    ctx = build_context(job)
+    ctx = working_context(job)
     try:
         result = restore_day(ctx, spec, date.date(), into, replace, build_throttle(ctx))
     finally:

@@ -21,6 +21,7 @@ from dbarchive.cli.options import (
     selected,
     selection_options,
     stderr_console,
+    working_context,
 )
 from dbarchive.cli.progress import RichReporter, make_reporter
 from dbarchive.config import TableSpec, load_job
@@ -87,7 +88,7 @@ def verify_cmd(
       dbarchive verify -c archive.toml -t events --from 2026-09-01 --to 2026-09-30 --quick
     """
     job = load_job(config_path)
-    ctx = build_context(job)
+    ctx = working_context(job)
     try:
         results = [
             verify_day(ctx, spec, day, "quick" if quick else "rows", check_source=not no_source)
@@ -210,7 +211,7 @@ def _daily(
     specs = selected(job, tables)
     console = stderr_console()
     reporter = make_reporter(quiet or as_json or dry_run, console)
-    ctx = build_context(job, reporter=reporter)
+    ctx = working_context(job, reporter=reporter)
     if dry_run:
         _print_purge_plan(ctx, specs, today)
         return

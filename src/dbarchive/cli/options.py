@@ -10,8 +10,12 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
+from dbarchive.build import build_context
 from dbarchive.config import ArchiveJob, TableSpec
+from dbarchive.context import Context
 from dbarchive.dates import select_days
+from dbarchive.events import Reporter
+from dbarchive.priority import lower_cpu_priority
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -66,3 +70,10 @@ def days_of(spec: TableSpec, date: Any, first: Any, last: Any) -> list[dt.date]:
 def stderr_console() -> Console:
     # soft_wrap: paths and SQL are printed whole even when stderr is not a terminal.
     return Console(stderr=True, soft_wrap=True)
+
+
+def working_context(job: ArchiveJob, reporter: Reporter | None = None) -> Context:
+    """The Context of a command that reads, writes or deletes rows: it runs at the job's CPU
+    priority (``[throttle] nice``), below anything else on the host."""
+    lower_cpu_priority(job.throttle.nice)
+    return build_context(job, reporter=reporter)
