@@ -186,7 +186,13 @@ def _pandas_main(args: argparse.Namespace) -> None:
 
 
 def dbarchive_config(
-    ctx: Ctx, name: str, schema: str, prefix: str, compression: str = "zstd", extra: str = ""
+    ctx: Ctx,
+    name: str,
+    schema: str,
+    prefix: str,
+    compression: str = "zstd",
+    extra: str = "",
+    fmt: str = "csv",
 ) -> Path:
     """A config for the bench table writing to s3://<bucket>/<prefix> on the private server."""
     path = ctx.work / f"{name}.toml"
@@ -194,7 +200,8 @@ def dbarchive_config(
         f'[source]\nurl = "mysql://root@127.0.0.1:3306/{schema}"\n\n'
         f'[destination]\nurl = "s3://{ctx.bucket}/{prefix}"\nendpoint_url = "{ctx.s3_url}"\n'
         f'region = "us-east-1"\n\n'
-        f'[defaults]\ncompression = "{compression}"\nretention = "{(ctx.today - ctx.cutoff).days} days"\n\n'
+        f'[defaults]\nformat = "{fmt}"\ncompression = "{compression}"\n'
+        f'retention = "{(ctx.today - ctx.cutoff).days} days"\n\n'
         f"{extra}"
         '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\n'
     )
@@ -202,12 +209,18 @@ def dbarchive_config(
 
 
 def dbarchive_export(
-    ctx: Ctx, compression: str, schema: str | None = None, day: dt.date | None = None
+    ctx: Ctx,
+    compression: str,
+    schema: str | None = None,
+    day: dt.date | None = None,
+    fmt: str = "csv",
+    extra: str = "",
 ) -> dict[str, Any]:
     """`dbarchive export --date <day> -q` into a fresh prefix (a first export, not a rewrite)."""
     schema, day = schema or ctx.schema, day or ctx.day
-    prefix = f"export-{compression}-{schema}-{time.time_ns()}"
-    cfg = dbarchive_config(ctx, f"export-{compression}-{schema}", schema, prefix, compression)
+    prefix = f"export-{fmt}-{compression}-{schema}-{time.time_ns()}"
+    name = f"export-{fmt}-{compression}-{schema}"
+    cfg = dbarchive_config(ctx, name, schema, prefix, compression, extra, fmt)
     m = measure.run(
         [str(BIN / "dbarchive"), "export", "-c", str(cfg), "--date", str(day), "-q", "--json"],
         env=ctx.s3_env,

@@ -73,6 +73,10 @@ def methods(ctx: peers.Ctx, plan: data.Plan, x10: tuple[str, int] | None) -> lis
                 lambda c: peers.dbarchive_export(c, "gzip"), rows),
         _export("dba_zstd", "**dbarchive export, CSV zstd → S3**",
                 lambda c: peers.dbarchive_export(c, "zstd"), rows),
+        _export("dba_zstd_nice0", "**dbarchive export, CSV zstd → S3, at normal CPU priority (nice 0)**",
+                lambda c: peers.dbarchive_export(c, "zstd", extra="[throttle]\nnice = 0\n\n"), rows),
+        _export("dba_parquet", "**dbarchive export, Parquet zstd → S3**",
+                lambda c: peers.dbarchive_export(c, "zstd", fmt="parquet"), rows),
     ]  # fmt: skip
     if x10:
         schema, x10_rows = x10
