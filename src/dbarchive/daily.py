@@ -20,11 +20,11 @@ from dbarchive.context import Context
 from dbarchive.dates import day_range
 from dbarchive.errors import DbArchiveError, StopRequested, VerificationError
 from dbarchive.events import Event
-from dbarchive.manifest import Manifest
 from dbarchive.pipeline import ExportResult, export_day
+from dbarchive.sources.table import ScanPlan
 from dbarchive.steps import partitions, upload
 from dbarchive.steps.purge import ChunkSizer, PurgeResult, finish_interrupted, purge_day
-from dbarchive.steps.verify import VerifyResult, verify_day
+from dbarchive.steps.verify import KnownDay, VerifyResult, verify_day
 from dbarchive.throttle import CriticalLoad, Throttle
 
 
@@ -70,30 +70,52 @@ def expired_days(ctx: Context, spec: TableSpec, today: dt.date) -> list[dt.date]
 
 
 def day_rows(ctx: Context, spec: TableSpec, day: dt.date) -> int:
+    return _day_plan(ctx, spec, day).estimated_rows
+
+
+def _day_plan(ctx: Context, spec: TableSpec, day: dt.date, scan: str | None = None) -> ScanPlan:
+    """The day's scan plan: its row count and key bounds (one short index-only statement)."""
     info = ctx.describe(spec)
     window = ctx.source.window(spec, info, day)
-    return ctx.source.plan_scan(
-        info, window, "key" if len(info.key) == 1 else "time"
-    ).estimated_rows
+    return ctx.source.plan_scan(info, window, scan or ("key" if len(info.key) == 1 else "time"))
 
 
-def ready_for_purge(ctx: Context, spec: TableSpec, day: dt.date, report: TableReport) -> Manifest:
-    """Make sure the day is archived and verified against the database; returns its manifest."""
+def ready_for_purge(
+    ctx: Context,
+    spec: TableSpec,
+    day: dt.date,
+    report: TableReport,
+    plan: ScanPlan | None = None,
+) -> KnownDay:
+    """Make sure the day is archived and verified against the database.
+
+    Returns its manifest, purge record and scan plan (in the archive's strategy), each read once,
+    for the purge that follows. ``plan``: the day's plan if the caller has one.
+    """
     partition = ctx.partition(spec, day)
     if upload.read_manifest(ctx.storage, partition) is None:
         _export_unarchived(ctx, spec, day, report, "it has rows but no archive")
-    partially_purged = upload.read_purge_marker(ctx.storage, partition) is not None
+    known = _known(ctx, spec, day, plan)
+    partially_purged = known.marker is not None
     # The files' bytes are checked here; their rows are re-hashed by the purge as it reads them.
-    result = verify_day(ctx, spec, day, "bytes", check_source=not partially_purged)
+    result = verify_day(ctx, spec, day, "bytes", not partially_purged, known)
     if not result.ok and not partially_purged and _only_source_differs(result):
         _export_unarchived(ctx, spec, day, report, "the database holds rows the archive lacks")
-        result = verify_day(ctx, spec, day, "bytes")
+        known = _known(ctx, spec, day, None)
+        result = verify_day(ctx, spec, day, "bytes", True, known)
     report.verified.append(result)
     if not result.ok:
         raise VerificationError("; ".join(result.problems))
+    return known
+
+
+def _known(ctx: Context, spec: TableSpec, day: dt.date, plan: ScanPlan | None) -> KnownDay:
+    partition = ctx.partition(spec, day)
     manifest = upload.read_manifest(ctx.storage, partition)
     assert manifest is not None
-    return manifest
+    if plan is None or plan.strategy != manifest.scan:
+        plan = _day_plan(ctx, spec, day, manifest.scan)
+    return KnownDay(manifest, upload.read_purge_marker(ctx.storage, partition), plan)
 
 
 def _only_source_differs(result: VerifyResult) -> bool:
@@ -121,7 +143,9 @@ def _drop_expired_partitions(
         verified = 0
         busy_days = [d for d in days if day_rows(ctx, spec, d)]
         for day in busy_days:
-            verified += ready_for_purge(ctx, spec, day, report).rows
+            manifest = ready_for_purge(ctx, spec, day, report).manifest
+            assert manifest is not None
+            verified += manifest.rows
         report.dropped.append(partitions.drop_partition(ctx, spec, info, part, verified, busy_days))
 
 
@@ -133,12 +157,15 @@ def purge_table(
     _drop_expired_partitions(ctx, spec, today, report)
     sizer = ChunkSizer(throttle.settings)  # one per table: chunk speed is the table's
     for day in expired_days(ctx, spec, today):
-        if not day_rows(ctx, spec, day):
+        plan = _day_plan(ctx, spec, day)
+        if not plan.estimated_rows:
             continue
-        manifest = ready_for_purge(ctx, spec, day, report)
+        known = ready_for_purge(ctx, spec, day, report, plan)
+        manifest = known.manifest
+        assert manifest is not None
         _emit(ctx, spec, day, "start", f"deleting {manifest.rows} archived rows")
         try:
-            report.purged.append(purge_day(ctx, spec, manifest, throttle, sizer))
+            report.purged.append(purge_day(ctx, spec, manifest, throttle, sizer, known))
         except StopRequested as exc:
             partial = getattr(exc, "partial", None)
             if partial is not None:

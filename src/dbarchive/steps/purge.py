@@ -32,7 +32,7 @@ from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 from dbarchive.steps import upload
 from dbarchive.steps.archive_walk import ArchiveWalk, IntKeyWalk, SourceRow, order_key
 from dbarchive.steps.extract import prefetched
-from dbarchive.steps.verify import iter_archive_chunks, iter_archive_digests
+from dbarchive.steps.verify import KnownDay, iter_archive_chunks, iter_archive_digests
 from dbarchive.throttle import Throttle
 
 RETRYABLE = {1205, 1213}  # lock wait timeout, deadlock
@@ -130,12 +130,15 @@ class DayPurger:
         manifest: Manifest,
         throttle: Throttle,
         sizer: ChunkSizer | None = None,
+        plan: ScanPlan | None = None,
     ) -> None:
         self.ctx, self.spec, self.manifest, self.throttle = ctx, spec, manifest, throttle
         self.info = ctx.describe(spec)
         self.window: DayWindow = ctx.source.window(spec, self.info, manifest.day)
         # Walk in the order the archive was written in, whatever ``auto`` would choose today.
-        self.plan = ctx.source.plan_scan(self.info, self.window, manifest.scan)
+        if plan is None or plan.strategy != manifest.scan:
+            plan = ctx.source.plan_scan(self.info, self.window, manifest.scan)
+        self.plan = plan
         self.shape = q.hash_shape(self.info)
         self.sizer = sizer or ChunkSizer(throttle.settings)
         self.deleted = self.kept = self.chunks = self.retries = 0
@@ -282,18 +285,21 @@ def purge_day(
     manifest: Manifest,
     throttle: Throttle,
     sizer: ChunkSizer | None = None,
+    known: KnownDay | None = None,
 ) -> PurgeResult:
     """Delete the archived rows of one verified day, recording progress next to its manifest.
 
     Pass the same ``sizer`` for the days of one table, so each day starts at the chunk size the
-    last one settled on instead of warming up again.
+    last one settled on instead of warming up again, and what verify just read as ``known``.
     """
     throttle.before_first_chunk()  # a busy server, a stop request: not one row, no record
     partition = ctx.partition(spec, manifest.day)
-    marker = upload.read_purge_marker(ctx.storage, partition) or {}
+    if known is None:
+        known = KnownDay(manifest, upload.read_purge_marker(ctx.storage, partition), None)
+    marker = known.marker or {}
     started = marker.get("started_at") or _now()
     upload.write_purge_marker(ctx.storage, partition, {"status": "started", "started_at": started})
-    result = DayPurger(ctx, spec, manifest, throttle, sizer).run()
+    result = DayPurger(ctx, spec, manifest, throttle, sizer, known.plan).run()
     upload.write_purge_marker(
         ctx.storage,
         partition,

@@ -251,10 +251,14 @@ def verify_day(
     day: dt.date,
     depth: FileCheck = "rows",
     check_source: bool = True,
+    known: KnownDay | None = None,
 ) -> VerifyResult:
-    """Verify one table-day: manifest, files (as deep as ``depth``) and the source rows."""
+    """Verify one table-day: manifest, files (as deep as ``depth``) and the source rows.
+
+    ``known`` passes what the caller has just read (the purge reads each of them once per day).
+    """
     partition = ctx.partition(spec, day)
-    manifest = upload.read_manifest(ctx.storage, partition)
+    manifest = known.manifest if known else upload.read_manifest(ctx.storage, partition)
     info = ctx.describe(spec)
     window = ctx.source.window(spec, info, day)
     if manifest is None:
@@ -264,11 +268,11 @@ def verify_day(
     problems = check_files(ctx.storage, manifest, depth)
     source_rows = None
     if check_source:
-        plan = ctx.source.plan_scan(info, window, spec.scan)
+        plan = known.plan if known and known.plan else ctx.source.plan_scan(info, window, spec.scan)
         in_source = source_digest(ctx.source, info, window, plan, spec.chunk_rows)
         source_rows = in_source.count
-        marker = upload.read_purge_marker(ctx.storage, partition) or {}
-        if marker.get("status") == "purged":
+        marker = known.marker if known else upload.read_purge_marker(ctx.storage, partition)
+        if (marker or {}).get("status") == "purged":
             if in_source.count:
                 problems.append(
                     f"{spec.name} {day}: purged, but the database holds {in_source.count} rows of "
@@ -282,3 +286,12 @@ def verify_day(
     return VerifyResult(
         spec.name, day, manifest.rows, source_rows, len(manifest.files), tuple(problems)
     )
+
+
+@dataclass(frozen=True)
+class KnownDay:
+    """A day's manifest, purge record and scan plan, read moments ago by the caller."""
+
+    manifest: Manifest | None
+    marker: dict[str, Any] | None
+    plan: ScanPlan | None
