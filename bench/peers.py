@@ -267,15 +267,17 @@ def pt_archiver_purge(ctx: Ctx, bulk: bool) -> dict[str, Any]:
 FAST_THROTTLE = "[throttle]\nchunk_time = 2\nmax_chunk_rows = 50000\n\n"
 
 
-def prepare_dbarchive_purge(ctx: Ctx, fast: bool) -> Path:
+def prepare_dbarchive_purge(ctx: Ctx, fast: bool, throttle: str | None = None) -> Path:
     """Archive the expired days into a fresh prefix (untimed): a purge deletes only archived rows.
 
     A fresh prefix each time, because a purged day's record would make the next purge skip the
-    database side of verification and so time less work.
+    database side of verification and so time less work. ``throttle`` (a TOML ``[throttle]``
+    section) overrides the default or fast settings.
     """
     name = "purge-fast" if fast else "purge-default"
     prefix = f"{name}-{time.time_ns()}"
-    cfg = dbarchive_config(ctx, name, ctx.schema, prefix, extra=FAST_THROTTLE if fast else "")
+    extra = throttle if throttle is not None else FAST_THROTTLE if fast else ""
+    cfg = dbarchive_config(ctx, name, ctx.schema, prefix, extra=extra)
     last = ctx.cutoff - dt.timedelta(days=1)
     m = measure.run(
         [str(BIN / "dbarchive"), "export", "-c", str(cfg), "--from", str(ctx.expired_first),
