@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -29,7 +30,7 @@ def test_split_covers_the_span_exactly_once(low: int, width: int, parts: int) ->
     ranges = split_span(low, high, parts)
     assert len(ranges) == min(parts, width + 1)
     assert ranges[0].low == low and ranges[-1].high == high
-    for before, after in zip(ranges, ranges[1:], strict=False):
+    for before, after in pairwise(ranges):
         assert after.low == before.high + 1
     spans = {r.span for r in ranges}
     assert max(spans) - min(spans) <= 1
@@ -82,5 +83,5 @@ def test_window_slices_are_contiguous_half_open(parts: int) -> None:
     slices = split_window(start, end, parts)
     assert len(slices) == parts
     assert slices[0][0] == start and slices[-1][1] == end
-    for (_, a_end), (b_start, _) in zip(slices, slices[1:], strict=False):
+    for (_, a_end), (b_start, _) in pairwise(slices):
         assert a_end == b_start
