@@ -21,8 +21,8 @@ from dbarchive.context import Context
 from dbarchive.daily import TableReport, purge_table
 from dbarchive.errors import DbArchiveError, VerificationError
 from dbarchive.events import LogReporter
-from dbarchive.pipeline import export_day
 from dbarchive.priority import lower_cpu_priority
+from dbarchive.steps.units import export_day_as_configured
 from dbarchive.steps.verify import verify_day
 
 log = logging.getLogger("dbarchive")
@@ -88,7 +88,7 @@ class ArchiveExportOperator(_ArchiveOperator):
         ctx, spec = self.dbarchive_context()
         try:
             ctx.storage.check()
-            result = export_day(ctx, spec, self.archive_day(context, spec))
+            result = export_day_as_configured(ctx, spec, self.archive_day(context, spec))
         finally:
             ctx.source.close()
         return {"table": result.table, "day": result.day.isoformat(), "rows": result.rows,

@@ -27,6 +27,7 @@ from dbarchive.cli.progress import RichReporter, make_reporter
 from dbarchive.config import SourceSettings, TableSpec, load_job
 from dbarchive.context import Context
 from dbarchive.pipeline import ExportResult, PlannedPartition, export_day, plan_day
+from dbarchive.steps.units import export_day_as_configured
 
 
 @click.command("export")
@@ -65,7 +66,7 @@ def export_cmd(
     try:
         for spec in specs:
             for day in days_of(spec, date, first, last):
-                results.append(export_day(ctx, spec, day))
+                results.append(export_day_as_configured(ctx, spec, day))
     finally:
         if isinstance(reporter, RichReporter):
             reporter.close()
