@@ -176,3 +176,35 @@ def test_a_stop_file_stops_every_worker_and_a_rerun_finishes(
     done = _cli(config, "--workers", "2", "--stop-file", str(stop))
     assert done.returncode == 0, done.stderr
     assert len(_archive(dest)[1]) == DAYS
+
+
+def test_plan_backfill_estimates_days_rows_units_and_time(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """plan --backfill: 30 days, rows from statistics, units, and time at the measured rate."""
+    from click.testing import CliRunner
+
+    from dbarchive.cli import cli
+
+    _fill(mysql_schema)
+    dest = tmp_path / "archive"
+    config = _config(mysql_schema, dest, tmp_path)
+    args = ["plan", "-c", str(config), "--backfill", "--from", str(FIRST),
+            "--to", str(FIRST + dt.timedelta(days=DAYS - 1)), "--json"]  # fmt: skip
+    before = json.loads(CliRunner().invoke(cli, [*args, "--workers", "4"]).output)[0]
+    assert before["days"] == DAYS and before["throughput_source"].startswith("assumed")
+    assert before["units"] >= DAYS and before["rows"] > 0 and before["bytes"] > 0
+    assert _run(_job(mysql_schema, dest), 1).ok  # unit records now time real work
+    result = CliRunner().invoke(cli, [*args, "--workers", "4", "--db-cap", "2"])
+    (estimate,) = json.loads(result.output)
+    assert estimate["throughput_source"].startswith("measured: ")
+    assert (estimate["workers"], estimate["db_cap"], estimate["parallel"]) == (4, 2, 2)
+    rate = estimate["rows_per_second_per_worker"]
+    assert (
+        abs(estimate["seconds"] - estimate["rows"] / (rate * 2)) <= 0.1 + estimate["seconds"] / 1000
+    )
+    given = json.loads(CliRunner().invoke(cli, [*args, "--rows-per-second", "1000"]).output)[0]
+    assert given["throughput_source"] == "given" and given["parallel"] == 1
+    assert given["seconds"] == round(given["rows"] / 1000, 1)
+    text = CliRunner().invoke(cli, args[:-1] + ["--workers", "2"]).output
+    assert f"events: {DAYS} days ({FIRST} .. " in text and "work units" in text

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.filesize import decimal
 from rich.progress import (
     BarColumn,
     Progress,
@@ -30,8 +31,9 @@ from dbarchive.backfill import (
     backfill_days,
 )
 from dbarchive.build import build_context
+from dbarchive.capacity import BackfillEstimate, estimate_backfill
 from dbarchive.cli.options import config_option, selected, stderr_console
-from dbarchive.config import load_job
+from dbarchive.config import ArchiveJob, TableSpec, load_job
 from dbarchive.events import Event, LogReporter, NullReporter, Reporter
 from dbarchive.throttle import StopFlag
 
@@ -157,7 +159,7 @@ def _date_of(value: Any) -> dt.date | None:
     return value.date() if value else None
 
 
-def _today(spec: Any, options: BackfillOptions) -> dt.date:
+def _today(spec: TableSpec, options: BackfillOptions) -> dt.date:
     from zoneinfo import ZoneInfo
 
     return options.today or dt.datetime.now(ZoneInfo(spec.timezone)).date()
@@ -221,4 +223,87 @@ def _day_json(d: DayOutcome) -> dict[str, Any]:
     return data
 
 
-__all__ = ["backfill_cmd"]
+def backfill_plan_options(f: Any) -> Any:
+    """``plan --backfill`` and the knobs of its estimate."""
+    for option in reversed(
+        [
+            click.option("--backfill", is_flag=True, help="Estimate a backfill (see below)."),
+            click.option("--workers", type=click.IntRange(1, 10_000), default=1,
+                         show_default=True, help="Parallel workers (backfill estimate)."),
+            click.option("--db-cap", type=click.IntRange(1, 10_000), default=None,
+                         help="Sessions allowed on the database at once, e.g. the Airflow pool "
+                         "(default: --workers)."),
+            click.option("--rows-per-second", type=click.FloatRange(min=1), default=None,
+                         help="Throughput of one worker (default: measured from the archive)."),
+        ]
+    ):  # fmt: skip
+        f = option(f)
+    return f
+
+
+def render_backfill_plan(
+    job: ArchiveJob,
+    specs: list[TableSpec],
+    first: Any,
+    last: Any,
+    workers: int,
+    db_cap: int | None,
+    rows_per_second: float | None,
+    as_json: bool,
+) -> None:
+    """Print :func:`dbarchive.capacity.estimate_backfill` for every table."""
+    ctx = build_context(job)
+    cap = db_cap or workers
+    try:
+        estimates = []
+        for spec in specs:
+            options = BackfillOptions()
+            days = backfill_days(ctx, spec, _date_of(first), _date_of(last), _today(spec, options))
+            estimates.append(estimate_backfill(ctx, spec, days, workers, cap, rows_per_second))
+    finally:
+        ctx.source.close()
+    if as_json:
+        click.echo(json.dumps([_estimate_json(e) for e in estimates], indent=2))
+        return
+    for e in estimates:
+        span = f"{e.first} .. {e.last}" if e.days else "nothing to backfill"
+        click.echo(
+            f"{e.table}: {e.days:,} days ({span}), ~{e.rows:,} rows, ~{decimal(e.bytes)} in the "
+            f"database, {e.units:,} work units"
+        )
+        click.echo(
+            f"  {e.workers} worker(s), database cap {e.db_cap} -> {e.parallel} at once, "
+            f"{e.throughput.rows_per_second:,.0f} rows/s each ({e.throughput.source}): "
+            f"~{_duration(e.seconds)}"
+        )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _estimate_json(e: BackfillEstimate) -> dict[str, Any]:
+    return {
+        "table": e.table,
+        "first_day": e.first.isoformat() if e.first else None,
+        "last_day": e.last.isoformat() if e.last else None,
+        "days": e.days,
+        "rows": e.rows,
+        "bytes": e.bytes,
+        "units": e.units,
+        "workers": e.workers,
+        "db_cap": e.db_cap,
+        "parallel": e.parallel,
+        "rows_per_second_per_worker": round(e.throughput.rows_per_second, 1),
+        "throughput_source": e.throughput.source,
+        "seconds": round(e.seconds, 1),
+    }
+
+
+__all__ = ["backfill_cmd", "backfill_plan_options", "render_backfill_plan"]
