@@ -206,5 +206,5 @@ def test_plan_backfill_estimates_days_rows_units_and_time(
     given = json.loads(CliRunner().invoke(cli, [*args, "--rows-per-second", "1000"]).output)[0]
     assert given["throughput_source"] == "given" and given["parallel"] == 1
     assert given["seconds"] == round(given["rows"] / 1000, 1)
-    text = CliRunner().invoke(cli, args[:-1] + ["--workers", "2"]).output
+    text = CliRunner().invoke(cli, [*args[:-1], "--workers", "2"]).output
     assert f"events: {DAYS} days ({FIRST} .. " in text and "work units" in text
