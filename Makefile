@@ -22,7 +22,8 @@ test: dev  ## the whole suite: lint, types, all tests (MariaDB + SeaweedFS S3 + 
 
 test-airflow2:  ## the Airflow tests again on Airflow 2.11 (MWAA's 2.x line), in .venv-airflow2
 	@scripts/airflow2-venv
-	.venv-airflow2/bin/pytest -p no:cacheprovider tests/integration/test_airflow_dag.py
+	.venv-airflow2/bin/pytest -p no:cacheprovider tests/integration/test_airflow_dag.py \
+	  tests/integration/test_airflow_backfill.py
 
 test-unit: dev  ## pure-code tests only (no MySQL, no S3)
 	$(VENV)/bin/pytest tests/unit

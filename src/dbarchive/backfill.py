@@ -118,6 +118,18 @@ def backfill_days(
     return day_range(first, last, limit=100_000) if first <= last else []
 
 
+def day_is_done(ctx: Context, spec: TableSpec, day: dt.date, purge: bool, today: dt.date) -> bool:
+    """Nothing left to do: purged, or archived and verified (and not to be purged now)."""
+    partition = ctx.partition(spec, day)
+    marker = upload.read_purge_marker(ctx.storage, partition) or {}
+    if marker.get("status") == "purged":
+        return True
+    manifest = upload.read_manifest(ctx.storage, partition)
+    if manifest is None or not is_verified(ctx.storage, partition, manifest):
+        return False
+    return not (purge and day < spec.retention.cutoff(today))
+
+
 class _Tally:
     """Overall progress (days done, rows archived), turned into ``backfill`` events."""
 
@@ -411,4 +423,5 @@ __all__ = [
     "DayOutcome",
     "backfill",
     "backfill_days",
+    "day_is_done",
 ]

@@ -37,7 +37,7 @@ from dbarchive.ranges import RangeLimits, plan_ranges, ranges_needed, split_wind
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 from dbarchive.steps import upload
-from dbarchive.steps.verify import MIN_VERIFY_CHUNK, check_files, iter_file_digests
+from dbarchive.steps.verify import MIN_VERIFY_CHUNK, check_files, iter_file_digests, verify_day
 from dbarchive.throttle import Throttle, throttled
 from dbarchive.workunits import (
     DayUnits,
@@ -253,6 +253,26 @@ def publish_units(
         )
     write_verify_marker(ctx.storage, partition, manifest)
     return manifest, stale
+
+
+def publish_day(ctx: Context, spec: TableSpec, day: dt.date) -> Manifest:
+    """The last step of a day however it was exported: publish its units, or verify it whole.
+
+    A day already recorded as verified is left as it is; a day exported in one piece (e.g. by the
+    daily job, no units) is verified against its files and the database and recorded as verified.
+    """
+    partition = ctx.partition(spec, day)
+    manifest = upload.read_manifest(ctx.storage, partition)
+    if manifest is not None and is_verified(ctx.storage, partition, manifest):
+        return manifest
+    if manifest is not None and _plan_of(manifest) is None:
+        partial = upload.read_purge_marker(ctx.storage, partition) is not None
+        result = verify_day(ctx, spec, day, check_source=not partial)
+        if not result.ok:
+            raise VerificationError("; ".join(result.problems))
+        write_verify_marker(ctx.storage, partition, manifest)
+        return manifest
+    return publish_units(ctx, spec, day)[0]
 
 
 def _plan_of(manifest: Manifest) -> str | None:
