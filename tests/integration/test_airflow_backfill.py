@@ -151,3 +151,25 @@ def test_daily_dag_exports_a_big_day_in_units(
     assert states["events.verify"] == ["success"] and states["events.purge"] == ["success"]
     assert _manifest(ctx, yesterday) == manifest
     ctx.source.close()
+
+
+def test_example_backfill_dag_parses(
+    airflow_home: AirflowHome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The example backfill DAG file parses: per table days → plan → units → export → day group."""
+    import shutil
+
+    examples = Path(__file__).parents[2] / "examples" / "airflow"
+    monkeypatch.setenv("DBARCHIVE_CONFIG", str(examples / "archive.toml"))
+    target = airflow_home.dags / "dbarchive_backfill_example.py"
+    shutil.copy(examples / "dbarchive_backfill_dag.py", target)
+    try:
+        dag = airflow_home.load_dag("dbarchive_backfill")
+        steps = ("days", "plan", "units", "export", "day.publish", "day.purge")
+        assert sorted(t.task_id for t in dag.tasks) == sorted(
+            f"{table}.{step}" for table in ("payment_events", "api_request_log") for step in steps
+        )
+        assert dag.max_active_runs == 1
+        assert set(dag.params) == {"from", "to"}
+    finally:
+        target.unlink()
