@@ -191,3 +191,16 @@ def test_a_row_changed_during_its_unit_leaves_the_unit_unlanded(
     assert read_record(ctx.storage, PartitionPath("events", DAY), 0) is None
     assert pending_units(ctx, spec, plan) == [0, 1, 2]
     ctx.source.close()
+
+
+def test_an_empty_day_is_published_with_no_units(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """A day without rows plans no unit and still gets its manifest: 'archived and empty'."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    fill_events(mysql_schema, "2026-11-23", 100)
+    ctx = _ctx(mysql_schema, tmp_path, range_rows=1000)
+    spec = ctx.job.tables[0]
+    plan = plan_units(ctx, spec, DAY)
+    assert plan.units == () and pending_units(ctx, spec, plan) == []
+    manifest, _stale = publish_units(ctx, spec, DAY, plan)
+    assert (manifest.rows, manifest.files) == (0, ())
+    ctx.source.close()
