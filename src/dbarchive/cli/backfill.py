@@ -32,7 +32,7 @@ from dbarchive.backfill import (
 )
 from dbarchive.build import build_context
 from dbarchive.capacity import BackfillEstimate, estimate_backfill
-from dbarchive.cli.options import config_option, selected, stderr_console
+from dbarchive.cli.options import config_option, selected, stderr_console, working_context
 from dbarchive.config import ArchiveJob, TableSpec, load_job
 from dbarchive.events import Event, LogReporter, NullReporter, Reporter
 from dbarchive.throttle import StopFlag
@@ -136,7 +136,7 @@ def backfill_cmd(
         overrides["stop_file"] = str(stop_file)
     day_of = _date_of
     options = BackfillOptions(workers, purge, day_of(today), overrides)
-    planner = build_context(job)
+    planner = working_context(job)  # at [throttle] nice; the worker threads inherit it
     try:
         planner.storage.check()
         work = [(s, backfill_days(planner, s, day_of(first), day_of(last), _today(s, options)))

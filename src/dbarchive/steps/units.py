@@ -27,7 +27,6 @@ from dbarchive.checksum import RowDigest
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import VerificationError
-from dbarchive.formats.csv import add_hex_rows
 from dbarchive.manifest import FileEntry, Manifest
 
 # The export's own building blocks, shared so both paths write identical files and manifests.
@@ -37,8 +36,8 @@ from dbarchive.ranges import RangeLimits, plan_ranges, ranges_needed, split_wind
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 from dbarchive.steps import upload
-from dbarchive.steps.verify import MIN_VERIFY_CHUNK, check_files, iter_file_digests, verify_day
-from dbarchive.throttle import Throttle, throttled
+from dbarchive.steps.verify import check_files, iter_file_digests, source_digest, verify_day
+from dbarchive.throttle import Throttle
 from dbarchive.workunits import (
     DayUnits,
     UnitRecord,
@@ -200,12 +199,7 @@ def _verify_unit(
     index: int,
 ) -> None:
     """The database's digest of the unit's rows equals the files'; each file reads back intact."""
-    in_db = RowDigest()
-    chunks = ctx.source.read_chunks(
-        info, window, scan, max(spec.chunk_rows, MIN_VERIFY_CHUNK), q.hash_shape(info)
-    )
-    for rows, _last in chunks if throttle is None else throttled(chunks, throttle):
-        add_hex_rows(rows, in_db)
+    in_db = source_digest(ctx.source, info, window, scan, spec.chunk_rows, throttle)
     if in_db != digest:
         raise VerificationError(
             f"{spec.name} {window.day} unit {index}: the database holds {in_db.describe()} in the "
@@ -239,7 +233,7 @@ def publish_units(
     info = ctx.describe(spec)
     window = ctx.source.window(spec, info, day)
     manifest = _unit_manifest(spec, info, window, plan, records)
-    problems = check_files(ctx.storage, manifest, quick=True)
+    problems = check_files(ctx.storage, manifest, depth="quick")
     if problems:
         raise VerificationError(f"{spec.name} {day}: " + "; ".join(problems))
     stale = upload.publish(ctx.storage, partition, manifest)
