@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from dbarchive import failpoints
+from dbarchive.backfill_progress import Tally, WorkerReporter
 from dbarchive.build import build_throttle
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.dates import day_range
 from dbarchive.errors import DbArchiveError, StopRequested, VerificationError
-from dbarchive.events import Event, NullReporter, Reporter
+from dbarchive.events import NullReporter, Reporter
 from dbarchive.manifest import Manifest
 from dbarchive.steps import upload
 from dbarchive.steps.purge import purge_day
@@ -130,53 +131,6 @@ def day_is_done(ctx: Context, spec: TableSpec, day: dt.date, purge: bool, today:
     return not (purge and day < spec.retention.cutoff(today))
 
 
-class _Tally:
-    """Overall progress (days done, rows archived), turned into ``backfill`` events."""
-
-    def __init__(self, reporter: Reporter, days_total: int) -> None:
-        self._reporter, self._lock = reporter, threading.Lock()
-        self.days_total, self.days_done, self.rows, self.bytes = days_total, 0, 0, 0
-        self.failed = 0
-
-    def emit(self, kind: str, table: str = "", day: str = "", message: str = "") -> None:
-        with self._lock:
-            data = {"days_done": self.days_done, "days_total": self.days_total,
-                    "days_failed": self.failed}  # fmt: skip
-            event = Event("backfill", table, day, kind, self.rows, self.bytes, None, message, data)
-            self._reporter.emit(event)
-
-    def add(self, rows: int, nbytes: int = 0) -> None:
-        with self._lock:
-            self.rows += rows
-            self.bytes += nbytes
-        self.emit("chunk")
-
-    def day_done(self, outcome: DayOutcome) -> None:
-        with self._lock:
-            self.days_done += 1
-            self.failed += outcome.action == "failed"
-        text = outcome.action + (f" ({outcome.error})" if outcome.error else "")
-        if outcome.purged:
-            text += f", purged {outcome.rows_deleted:,} rows"
-        self.emit("info", outcome.table, outcome.day.isoformat(), text)
-
-
-class _WorkerReporter:
-    """Turns one worker's per-unit export events into overall row counts."""
-
-    def __init__(self, tally: _Tally) -> None:
-        self._tally, self._seen = tally, 0
-
-    def emit(self, event: Event) -> None:
-        if event.step != "export":
-            return
-        if event.kind == "start":
-            self._seen = 0
-        elif event.kind in {"chunk", "finish"} and event.rows > self._seen:
-            self._tally.add(event.rows - self._seen)
-            self._seen = event.rows
-
-
 class _Backfill:
     """The job queue and its workers (see the module docstring)."""
 
@@ -184,7 +138,7 @@ class _Backfill:
         self,
         contexts: Callable[[Reporter], Context],
         options: BackfillOptions,
-        tally: _Tally,
+        tally: Tally,
         stop: StopFlag,
     ) -> None:
         self.contexts, self.options, self.tally, self.stop = contexts, options, tally, stop
@@ -242,7 +196,7 @@ class _Backfill:
 
     # -- the workers ------------------------------------------------------------------------
     def _worker(self) -> None:
-        ctx = self.contexts(_WorkerReporter(self.tally))
+        ctx = self.contexts(WorkerReporter(self.tally))
         throttle = build_throttle(ctx, self.options.throttle_overrides, self.stop)
         try:
             while (job := self._next()) is not None:
@@ -399,7 +353,7 @@ def backfill(
     """
     started = time.monotonic()
     plan = list(work)
-    tally = _Tally(reporter or NullReporter(), sum(len(days) for _spec, days in plan))
+    tally = Tally(reporter or NullReporter(), sum(len(days) for _spec, days in plan))
     runner = _Backfill(contexts, options, tally, stop or StopFlag())
     for order, (spec, days) in enumerate(plan):
         for day in days:
