@@ -47,17 +47,17 @@ def _rows(ctx: Context, manifest: Manifest) -> list[list[Any]]:
     return sorted(iter_archive_rows(ctx.storage, manifest), key=lambda r: int(r[0]))
 
 
-@pytest.mark.parametrize("scan", ["key", "time"])
+@pytest.mark.parametrize(("scan", "fmt"), [("key", "csv"), ("time", "csv"), ("key", "parquet")])
 def test_k_units_give_the_rows_and_digest_of_one_piece(
-    mysql_schema: MySqlSchema, tmp_path: Path, scan: str
+    mysql_schema: MySqlSchema, tmp_path: Path, scan: str, fmt: str
 ) -> None:
     """4 key ranges (or time slices) of a day: the same rows and row digest as the whole-day export."""
     mysql_schema.execute(LOG_TABLE_DDL)
     fill_events(mysql_schema, "2026-11-23", 500)
     fill_events(mysql_schema, "2026-11-24", ROWS)
     fill_events(mysql_schema, "2026-11-25", 500)
-    whole = _ctx(mysql_schema, tmp_path / "whole", scan=scan)
-    units = _ctx(mysql_schema, tmp_path / "units", scan=scan, range_rows=8000)
+    whole = _ctx(mysql_schema, tmp_path / "whole", scan=scan, format=fmt)
+    units = _ctx(mysql_schema, tmp_path / "units", scan=scan, format=fmt, range_rows=8000)
     export_day(whole, whole.job.tables[0], DAY)
     plan = plan_units(units, units.job.tables[0], DAY)
     assert len(plan.units) == 4 and plan.strategy == scan
