@@ -178,8 +178,12 @@ def deploy(connections: dict[str, str], pool_slots: int, parallelism: int = 4) -
     }
     env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
     deployment = AirflowDeployment(home, database, env, AIRFLOW_V3)
-    deployment.cli("db", "migrate")
-    deployment.cli("pools", "set", "dbarchive", str(pool_slots), "dbarchive scheduler test")
+    try:
+        deployment.cli("db", "migrate")
+        deployment.cli("pools", "set", "dbarchive", str(pool_slots), "dbarchive scheduler test")
+    except BaseException:  # pytest.fail included: leave no database or folder behind
+        teardown(deployment)
+        raise
     return deployment
 
 
