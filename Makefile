@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help dev demo test test-unit test-integration lint format typecheck bench clean
+.PHONY: help dev demo test test-unit test-integration test-airflow2 test-scheduler lint format typecheck bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -13,16 +13,23 @@ dev:  ## install system packages (if missing), start MariaDB, create .venv with 
 demo: dev  ## archive yesterday of a demo table from the local MariaDB to ./dbarchive-demo-archive
 	$(VENV)/bin/dbarchive demo
 
-test: dev  ## the whole suite: lint, types, all tests (MariaDB + SeaweedFS S3 + Airflow 3), Airflow 2.11 too
+test: dev  ## the whole suite: lint, types, all tests (MariaDB + SeaweedFS S3 + Airflow 3), Airflow 2.11, scheduler tier
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 	$(MAKE) test-airflow2
+	$(MAKE) test-scheduler
 
 test-airflow2:  ## the Airflow tests again on Airflow 2.11 (MWAA's 2.x line), in .venv-airflow2
 	@scripts/airflow2-venv
-	.venv-airflow2/bin/pytest -p no:cacheprovider tests/integration/test_airflow_dag.py
+	.venv-airflow2/bin/pytest -p no:cacheprovider tests/integration/test_airflow_dag.py \
+	  tests/integration/test_airflow_backfill.py
+
+test-scheduler: dev  ## slow tier (~2 min each): the backfill DAG under a real scheduler, LocalExecutor + PostgreSQL, Airflow 3 and 2.11
+	DBARCHIVE_SCHEDULER_TEST=1 $(VENV)/bin/pytest tests/integration/test_airflow_scheduler.py
+	@scripts/airflow2-venv
+	DBARCHIVE_SCHEDULER_TEST=1 .venv-airflow2/bin/pytest -p no:cacheprovider tests/integration/test_airflow_scheduler.py
 
 test-unit: dev  ## pure-code tests only (no MySQL, no S3)
 	$(VENV)/bin/pytest tests/unit

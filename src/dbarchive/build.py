@@ -52,10 +52,15 @@ def build_context(
     )
 
 
-def build_throttle(ctx: Context, overrides: dict[str, object] | None = None) -> Throttle:
-    """The purge's throttle: the job's settings (with CLI overrides) and a load probe on the source."""
+def build_throttle(
+    ctx: Context, overrides: dict[str, object] | None = None, stop: StopFlag | None = None
+) -> Throttle:
+    """The purge's throttle: the job's settings (with CLI overrides) and a load probe on the source.
+
+    Parallel workers each get their own (their own probe session) sharing one ``stop`` flag.
+    """
     settings = ctx.job.throttle
     if overrides:
         settings = ThrottleSettings.model_validate({**settings.model_dump(), **overrides})
     probe = MySqlLoadProbe(ctx.source, settings.replicas, settings.aurora_replicas)
-    return Throttle(settings, probe, StopFlag())
+    return Throttle(settings, probe, stop or StopFlag())

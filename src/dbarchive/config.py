@@ -225,6 +225,10 @@ class TableDefaults(_Frozen):
     max_file_mib: int = Field(default=256, ge=1, le=5 * 1024)
     scan: Literal["auto", "key", "time"] = "auto"
     on_unarchived: Literal["export", "fail"] = "export"
+    # Work units: a day is exported in key ranges of about this many rows / MiB (estimated from
+    # the table's average row length), each by its own task; None: one unit per day.
+    range_rows: int | None = Field(default=None, ge=1000)
+    range_mib: int | None = Field(default=None, ge=1)
 
     _zone = field_validator("timezone")(classmethod(lambda cls, v: _check_zone(v)))
 
@@ -276,6 +280,11 @@ class TableSpec(TableDefaults):
     @property
     def max_file_bytes(self) -> int:
         return self.max_file_mib * _MIB
+
+    @property
+    def ranged(self) -> bool:
+        """Whether days of this table are exported in key-range work units."""
+        return self.range_rows is not None or self.range_mib is not None
 
 
 class ArchiveJob(_Frozen):

@@ -20,10 +20,11 @@ from dbarchive.context import Context
 from dbarchive.dates import day_range
 from dbarchive.errors import DbArchiveError, StopRequested, VerificationError
 from dbarchive.events import Event
-from dbarchive.pipeline import ExportResult, export_day
+from dbarchive.pipeline import ExportResult
 from dbarchive.sources.table import ScanPlan
 from dbarchive.steps import partitions, upload
 from dbarchive.steps.purge import ChunkSizer, PurgeResult, finish_interrupted, purge_day
+from dbarchive.steps.units import export_day_as_configured
 from dbarchive.steps.verify import KnownDay, VerifyResult, verify_day
 from dbarchive.throttle import CriticalLoad, Throttle
 
@@ -131,7 +132,7 @@ def _export_unarchived(
         raise VerificationError(
             f"{spec.name} {day}: {why}; on_unarchived = 'fail', so it is not purged"
         )
-    report.exported.append(export_day(ctx, spec, day))
+    report.exported.append(export_day_as_configured(ctx, spec, day))
 
 
 def _drop_expired_partitions(
@@ -218,7 +219,7 @@ def run_table(
     started, pauses = time.monotonic(), throttle.stats.pauses
     try:
         for day in catch_up_days(ctx, spec, today) if export else []:
-            report.exported.append(export_day(ctx, spec, day))
+            report.exported.append(export_day_as_configured(ctx, spec, day))
         if purge:
             purge_table(ctx, spec, today, throttle, report)
     except StopRequested as exc:

@@ -1,8 +1,10 @@
 """Every object name in the archive is built here, and only here.
 
 A partition is one table-day: ``<table>/year=YYYY/month=MM/day=DD/`` (Hive style, the default) or
-``<table>/YYYY/MM/DD/`` (the seed system's plain layout). Data files are ``part-NNNNN.<ext>``; the
-commit marker is ``_manifest.json``. Names start with ``_`` or ``.`` only for files that Athena,
+``<table>/YYYY/MM/DD/`` (the seed system's plain layout). Data files are ``part-NNNNN.<ext>``, or
+``part-UUUUU-NNNNN.<ext>`` when the day is exported in work units (key ranges, unit ``UUUUU``); the
+commit marker is ``_manifest.json``. Work units also keep ``_units.json`` (the day's plan) and
+``_unit-UUUUU.json`` (one landed unit); ``_verified.json`` records a passed verification. Names start with ``_`` or ``.`` only for files that Athena,
 Hive and Spark must skip (they treat such names as hidden), which is why the manifest and temporary
 names use them.
 """
@@ -16,7 +18,9 @@ from enum import StrEnum
 
 MANIFEST_NAME = "_manifest.json"
 PURGE_MARKER_NAME = "_purge.json"
-_PART_RE = re.compile(r"^part-(\d{5,})\.")
+VERIFY_MARKER_NAME = "_verified.json"
+UNIT_PLAN_NAME = "_units.json"
+_PART_RE = re.compile(r"^part-(\d{5,})(?:-\d{5,})?\.")
 
 
 class Layout(StrEnum):
@@ -33,6 +37,7 @@ class PartitionPath:
     table: str
     day: dt.date
     layout: Layout = Layout.HIVE
+    unit: int | None = None  # set: data files of this work unit only (``part-UUUUU-NNNNN``)
 
     @property
     def prefix(self) -> str:
@@ -41,7 +46,35 @@ class PartitionPath:
 
     def part_key(self, index: int, extension: str) -> str:
         """The key of data file number ``index`` (0-based), e.g. ``part-00000.csv.gz``."""
+        if self.unit is not None:
+            return f"{self.unit_part_prefix}{index:05d}.{extension.lower()}"
         return f"{self.prefix}{part_name(index, extension)}"
+
+    def for_unit(self, unit: int) -> PartitionPath:
+        """The same partition, naming data files of work unit ``unit``."""
+        if unit < 0:
+            raise ValueError("unit index must be >= 0")
+        return PartitionPath(self.table, self.day, self.layout, unit)
+
+    @property
+    def unit_part_prefix(self) -> str:
+        """What every data file key of this work unit starts with (``…/part-UUUUU-``)."""
+        assert self.unit is not None
+        return f"{self.prefix}part-{self.unit:05d}-"
+
+    def unit_record_key(self, unit: int) -> str:
+        """The key of the record written once work unit ``unit`` has landed and verified."""
+        return f"{self.prefix}_unit-{unit:05d}.json"
+
+    @property
+    def unit_plan_key(self) -> str:
+        """The key of the day's work-unit plan (its key ranges)."""
+        return f"{self.prefix}{UNIT_PLAN_NAME}"
+
+    @property
+    def verify_marker_key(self) -> str:
+        """The key of the record of the last verification that passed."""
+        return f"{self.prefix}{VERIFY_MARKER_NAME}"
 
     @property
     def manifest_key(self) -> str:

@@ -24,6 +24,7 @@ from dbarchive.steps import upload
 from dbarchive.steps.extract import prefetched
 from dbarchive.steps.write import WriteSettings
 from dbarchive.steps.writers import open_part_writer
+from dbarchive.throttle import Throttle, throttled
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,13 @@ def plan_day(ctx: Context, spec: TableSpec, day: dt.date) -> PlannedPartition:
     )
 
 
-def export_day(ctx: Context, spec: TableSpec, day: dt.date) -> ExportResult:
-    """Archive one table-day and publish its manifest; safe to repeat and to kill at any point."""
+def export_day(
+    ctx: Context, spec: TableSpec, day: dt.date, throttle: Throttle | None = None
+) -> ExportResult:
+    """Archive one table-day and publish its manifest; safe to repeat and to kill at any point.
+
+    With a ``throttle`` the reads pause like the purge's chunks (load, replica lag, stop).
+    """
     started, t0 = _now(), ctx.clock()
     info = ctx.describe(spec)
     window = ctx.source.window(spec, info, day)
@@ -86,7 +92,7 @@ def export_day(ctx: Context, spec: TableSpec, day: dt.date) -> ExportResult:
     _refuse_shrinking(ctx, spec, info, window, partition, scan)
     _emit(ctx, spec, day, "start", total=scan.estimated_rows, message=f"scan={scan.strategy}")
     upload.prepare(ctx.storage, partition)
-    files, digest = _write_rows(ctx, spec, info, window, scan, partition)
+    files, digest = _write_rows(ctx, spec, info, window, scan, partition, throttle)
     manifest = _manifest(spec, info, window, scan, files, digest, started)
     stale = upload.publish(ctx.storage, partition, manifest)
     seconds = ctx.clock() - t0
@@ -127,6 +133,7 @@ def _write_rows(
     window: DayWindow,
     scan: ScanPlan,
     partition: PartitionPath,
+    throttle: Throttle | None = None,
 ) -> tuple[list[FileEntry], RowDigest]:
     shape = q.select_shape(info)
     key_positions = [p for p in shape.key_positions if p < shape.width]
@@ -135,8 +142,9 @@ def _write_rows(
         spec.format, ctx.storage, partition, info.columns, key_positions, settings
     )
     rows_done = 0
+    chunks = ctx.source.read_day_csv(info, window, scan, spec.chunk_rows)
     try:
-        for chunk in prefetched(ctx.source.read_day_csv(info, window, scan, spec.chunk_rows)):
+        for chunk in prefetched(chunks if throttle is None else throttled(chunks, throttle)):
             writer.write_encoded(chunk)
             rows_done += chunk.rows
             _emit(

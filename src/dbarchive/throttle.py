@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from dbarchive.config import ThrottleSettings
 from dbarchive.errors import DbArchiveError, StopRequested
+
+T = TypeVar("T")
 
 
 class LoadProbe(Protocol):
@@ -155,3 +157,22 @@ class Throttle:
             if lag > s.max_lag:
                 return f"lag {lag:.1f}s > max_lag={s.max_lag:g}s"
         return None
+
+
+def throttled(chunks: Iterable[T], throttle: Throttle) -> Iterator[T]:
+    """Pace a stream of read chunks like the purge: wait for headroom first, then between chunks.
+
+    Runs in whatever thread iterates (the export's reader thread), so the load probe shares the
+    reading session without racing it. Each pause is based on how long the chunk's read took.
+    """
+    throttle.before_first_chunk()
+    iterator = iter(chunks)
+    while True:
+        started = time.monotonic()
+        try:
+            chunk = next(iterator)
+        except StopIteration:
+            return
+        elapsed = time.monotonic() - started
+        yield chunk
+        throttle.between_chunks(elapsed)

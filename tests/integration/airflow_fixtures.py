@@ -48,9 +48,20 @@ class AirflowHome:
         return bag.get_dag(dag_id)
 
 
+_CURRENT: AirflowHome | None = None  # Airflow reads its config once per process
+
+
 @pytest.fixture(scope="session")
 def airflow_home() -> Iterator[AirflowHome]:
-    """Configure Airflow in a temp folder and create its metadata DB (once per session)."""
+    """Configure Airflow in a temp folder and create its metadata DB (once per session).
+
+    Each test module importing this fixture gets its own session-scoped instance; all but the
+    first reuse the first one's home, which the already-imported Airflow keeps using anyway.
+    """
+    global _CURRENT
+    if _CURRENT is not None:
+        yield _CURRENT
+        return
     root = Path(tempfile.mkdtemp(prefix="dbarchive-airflow-"))
     dags = root / "dags"
     dags.mkdir()
@@ -71,9 +82,11 @@ def airflow_home() -> Iterator[AirflowHome]:
     Pool.create_or_update_pool(
         "dbarchive", slots=4, description="dbarchive tests", include_deferred=False
     )
+    _CURRENT = AirflowHome(root, dags)
     try:
-        yield AirflowHome(root, dags)
+        yield _CURRENT
     finally:
+        _CURRENT = None
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

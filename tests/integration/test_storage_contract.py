@@ -279,6 +279,18 @@ def test_killed_writer_is_cleaned_by_abort_incomplete(backend: Backend) -> None:
     assert _keys(backend.storage) == []
 
 
+def test_abort_incomplete_matches_key_prefixes_not_folders(backend: Backend) -> None:
+    """Work units share a folder: clearing ``…/part-00001-`` leaves unit 2's unfinished write."""
+    _killed_writer(backend, "day=1/part-00001-00000.csv")
+    _killed_writer(backend, "day=1/part-00002-00000.csv")
+    assert len(backend.leftovers()) == 2
+    assert backend.storage.abort_incomplete("day=1/part-00001-") == 1
+    (left,) = backend.leftovers()
+    assert "part-00002-00000.csv" in left
+    assert backend.storage.abort_incomplete("day=1/") == 1
+    assert backend.leftovers() == []
+
+
 def test_overwrite_replaces_atomically(backend: Backend) -> None:
     """While a replacement is written the old object stays whole; commit swaps it at once."""
     backend.storage.put_bytes("obj", b"old")

@@ -48,3 +48,21 @@ def test_part_name_recognition() -> None:
     assert is_part_name("part-00001.csv.zst")
     assert not is_part_name("_manifest.json")
     assert not is_part_name(".part-00001.csv.gz.dbarchive-tmp-1")
+
+
+def test_work_unit_names() -> None:
+    """A unit's files are part-UUUUU-NNNNN (sorting by unit, then file); records are hidden."""
+    p = PartitionPath("events", dt.date(2026, 3, 5))
+    unit = p.for_unit(2)
+    assert unit.prefix == p.prefix
+    assert unit.part_key(1, "csv.gz") == "events/year=2026/month=03/day=05/part-00002-00001.csv.gz"
+    assert p.unit_record_key(2) == "events/year=2026/month=03/day=05/_unit-00002.json"
+    assert p.unit_plan_key.endswith("/day=05/_units.json")
+    assert p.verify_marker_key.endswith("/day=05/_verified.json")
+    assert is_part_name("part-00002-00001.csv.gz")
+    assert not is_part_name("_unit-00002.json")
+    assert sorted([unit.part_key(10, "csv"), p.for_unit(10).part_key(0, "csv"), unit.part_key(9, "csv")]) == [
+        unit.part_key(9, "csv"), unit.part_key(10, "csv"), p.for_unit(10).part_key(0, "csv")
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match=">= 0"):
+        p.for_unit(-1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -20,7 +21,9 @@ def test_priority_is_lowered_to_the_setting_and_never_raised() -> None:
         "from dbarchive.priority import lower_cpu_priority\n"
         "print(lower_cpu_priority(7), lower_cpu_priority(3), os.getpriority(os.PRIO_PROCESS, 0))"
     )
-    assert out == "7 7 7"
+    # The child inherits this process's nice: an in-process CLI test may have raised it already.
+    expected = max(7, os.getpriority(os.PRIO_PROCESS, 0))
+    assert out == f"{expected} {expected} {expected}"
 
 
 def test_commands_run_at_the_jobs_priority() -> None:

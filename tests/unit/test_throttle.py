@@ -120,3 +120,17 @@ def test_chunk_size_follows_the_target_time() -> None:
     for _ in range(10):
         sizer.shrink()
     assert sizer.rows == 100
+
+
+def test_throttled_reads_pause_before_the_first_and_between_chunks() -> None:
+    """An export read stream waits for headroom first, then sleeps after every chunk it yields."""
+    from dbarchive.throttle import throttled
+
+    throttle, clock = _throttle(CannedProbe([50, 5]), max_load=20, check_interval=0.5, sleep=0.25)
+    out = []
+    for chunk in throttled(iter(["a", "b", "c"]), throttle):
+        out.append((chunk, list(clock.sleeps)))
+    assert [c for c, _ in out] == ["a", "b", "c"]
+    assert out[0][1] == [0.5]  # load 50 > 20 before the first chunk: one check interval
+    assert clock.sleeps == [0.5, 0.25, 0.25, 0.25]  # then the fixed sleep after each chunk
+    assert throttle.stats.pauses == 1

@@ -1,7 +1,9 @@
-"""Airflow integration: one config, one daily DAG. Nothing here imports Airflow at package import.
+"""Airflow integration: one config, a daily DAG and a backfill DAG. Nothing here imports Airflow
+at package import.
 
-from dbarchive.airflow import build_dag
+from dbarchive.airflow import build_backfill_dag, build_dag
 dag = build_dag("/usr/local/airflow/dags/dbarchive/archive.toml", dag_id="mysql_archive")
+history = build_backfill_dag("/usr/local/airflow/dags/dbarchive/archive.toml", purge=True)
 """
 
 from __future__ import annotations
@@ -13,16 +15,17 @@ __all__ = [
     "ArchivePurgeOperator",
     "ArchiveVerifyOperator",
     "WebhookNotifier",
+    "build_backfill_dag",
     "build_dag",
 ]
 
 
 def __getattr__(name: str) -> Any:
     """Import the Airflow-facing modules only when one of their names is used."""
-    if name == "build_dag":
-        from dbarchive.airflow.dag_factory import build_dag
+    if name in {"build_dag", "build_backfill_dag"}:
+        from dbarchive.airflow import dag_factory
 
-        return build_dag
+        return getattr(dag_factory, name)
     if name == "WebhookNotifier":
         from dbarchive.airflow.notify import WebhookNotifier
 

@@ -6,13 +6,15 @@ import datetime as dt
 from typing import Any
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, BaseHook, BaseOperator, TaskGroup
+    from airflow.sdk import DAG, BaseHook, BaseOperator, Param, TaskGroup, task_group
 
     AIRFLOW_V3 = True
 except ImportError:  # Airflow 2.x
     # mypy checks against Airflow 3, where these 2.x paths are gone or deprecated.
+    from airflow.decorators import task_group  # type: ignore[no-redef, attr-defined, unused-ignore]
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef, attr-defined, unused-ignore]
     from airflow.models import DAG, BaseOperator  # type: ignore[no-redef, assignment, unused-ignore]
+    from airflow.models.param import Param  # type: ignore[no-redef, import-not-found, unused-ignore]
     from airflow.utils.task_group import TaskGroup  # type: ignore[no-redef, import-not-found, unused-ignore]
 
     AIRFLOW_V3 = False
@@ -33,12 +35,24 @@ def interval_end(context: Any) -> dt.datetime:
     return end  # type: ignore[no-any-return]
 
 
+def run_moment(context: Any) -> dt.datetime:
+    """When the run is "now" for retention: its interval end, its logical date, else the clock.
+
+    Airflow 3 may start a manually triggered run without a logical date.
+    """
+    moment = context.get("data_interval_end") or context.get("logical_date")
+    return moment or dt.datetime.now(dt.UTC)
+
+
 __all__ = [
     "AIRFLOW_V3",
     "DAG",
     "BaseHook",
     "BaseOperator",
+    "Param",
     "TaskGroup",
     "interval_end",
     "run_dag_test",
+    "run_moment",
+    "task_group",
 ]

@@ -1,7 +1,10 @@
-"""build_dag: one daily DAG from one config — per table ``export >> verify >> purge``.
+"""DAGs from one config: the daily DAG (``build_dag``) and the history backfill (``build_backfill_dag``).
 
-At parse time it only reads the config (no database, no S3, no environment changes); a broken
-config makes the DAG file fail to import with the config's own error message.
+Daily, per table ``export >> verify >> purge``; a table with ``range_rows``/``range_mib`` is
+exported in work units instead: ``plan >> export[unit…] >> verify >> purge``, so one very large
+day is spread over several tasks. The backfill maps over days and their work units (see
+:func:`build_backfill_dag`). At parse time only the config is read (no database, no S3, no
+environment changes); a broken config makes the DAG file fail to import with its own message.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from dbarchive.airflow._compat import DAG, TaskGroup
+from dbarchive.airflow._compat import DAG, Param, TaskGroup, task_group
 from dbarchive.airflow.notify import WebhookNotifier
 from dbarchive.airflow.operators import (
     ArchiveExportOperator,
@@ -20,6 +23,15 @@ from dbarchive.airflow.operators import (
     ArchiveVerifyOperator,
     load_config,
 )
+from dbarchive.airflow.unit_operators import (
+    ArchiveBackfillDaysOperator,
+    ArchiveDayPurgeOperator,
+    ArchivePlanOperator,
+    ArchivePublishOperator,
+    ArchiveUnitOperator,
+    ArchiveUnitsOperator,
+)
+from dbarchive.config import TableSpec
 
 DEFAULT_START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
@@ -55,19 +67,8 @@ def build_dag(
     """
     config_arg: str | dict[str, Any] = str(config) if isinstance(config, Path) else config
     job = load_config(config_arg)
-    default_args: dict[str, Any] = {
-        "retries": retries,
-        "retry_delay": retry_delay,
-        "retry_exponential_backoff": True,
-        "on_failure_callback": notifier,
-    }
-    if pool:
-        default_args["pool"] = pool
-    common: dict[str, Any] = {
-        "config": config_arg,
-        "mysql_conn_id": mysql_conn_id,
-        "aws_conn_id": aws_conn_id,
-    }
+    default_args = _default_args(pool, retries, retry_delay, notifier)
+    common = _common(config_arg, mysql_conn_id, aws_conn_id)
     with DAG(
         dag_id=dag_id,
         schedule=schedule,
@@ -78,15 +79,135 @@ def build_dag(
         tags=list(tags),
         doc_md=f"dbarchive: daily export, verify and purge of {len(job.tables)} table(s).",
     ) as dag:
-        purges = []
-        for spec in job.tables:
-            with TaskGroup(group_id=group_id(spec.name)):
-                export = ArchiveExportOperator(task_id="export", table=spec.name, **common)
-                verify = ArchiveVerifyOperator(task_id="verify", table=spec.name, **common)
-                purge = ArchivePurgeOperator(task_id="purge", table=spec.name, **common)
-                export >> verify >> purge
-                purges.append(purge)
+        purges = [_daily_group(spec, common) for spec in job.tables]
         if notify_success and notifier is not None:
             groups = {spec.name: group_id(spec.name) for spec in job.tables}
-            purges >> ArchiveSummaryOperator(task_id="report", groups=groups, notifier=notifier)
+            days = {s.name: f"{group_id(s.name)}.{'verify' if s.ranged else 'export'}"
+                    for s in job.tables}  # fmt: skip
+            purges >> ArchiveSummaryOperator(
+                task_id="report", groups=groups, notifier=notifier, day_tasks=days
+            )
     return dag
+
+
+def _default_args(
+    pool: str | None, retries: int, retry_delay: dt.timedelta, notifier: WebhookNotifier | None
+) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "retries": retries,
+        "retry_delay": retry_delay,
+        "retry_exponential_backoff": True,
+        "on_failure_callback": notifier,
+    }
+    if pool:
+        args["pool"] = pool
+    return args
+
+
+def _common(config: str | dict[str, Any], mysql_conn_id: str, aws_conn_id: str) -> dict[str, Any]:
+    return {"config": config, "mysql_conn_id": mysql_conn_id, "aws_conn_id": aws_conn_id}
+
+
+def _daily_group(spec: TableSpec, common: dict[str, Any]) -> Any:
+    """One table's daily tasks; returns its purge task."""
+    with TaskGroup(group_id=group_id(spec.name)):
+        if spec.ranged:
+            plan = ArchivePlanOperator(task_id="plan", table=spec.name, **common)
+            export: Any = ArchiveUnitOperator.partial(
+                task_id="export", table=spec.name, **common
+            ).expand(unit=plan.output)
+            # none_failed: a day with nothing left to export (re-run) still verifies and purges.
+            verify: Any = ArchivePublishOperator(
+                task_id="verify", table=spec.name, trigger_rule="none_failed", **common
+            )
+        else:
+            export = ArchiveExportOperator(task_id="export", table=spec.name, **common)
+            verify = ArchiveVerifyOperator(task_id="verify", table=spec.name, **common)
+        purge = ArchivePurgeOperator(task_id="purge", table=spec.name, **common)
+        export >> verify >> purge
+    return purge
+
+
+def build_backfill_dag(
+    config: str | Path | dict[str, Any],
+    dag_id: str = "dbarchive_backfill",
+    first_day: str = "",
+    last_day: str = "",
+    purge: bool = False,
+    tables: tuple[str, ...] = (),
+    start_date: dt.datetime = DEFAULT_START,
+    mysql_conn_id: str = "mysql_default",
+    aws_conn_id: str = "aws_default",
+    pool: str | None = None,
+    retries: int = 2,
+    retry_delay: dt.timedelta = dt.timedelta(minutes=5),
+    notifier: WebhookNotifier | None = None,
+    tags: tuple[str, ...] = ("dbarchive", "backfill"),
+) -> Any:
+    """A manually triggered DAG archiving (and with ``purge`` deleting) history days in parallel.
+
+    Per table: ``days`` (still to do, from the params ``from``/``to``) → ``plan`` mapped over the
+    days → ``units`` (their work units in one list) → ``export`` mapped over the units (each
+    exports and verifies one key range) → per day, a mapped group ``day``: ``publish`` (assembles
+    and verifies the manifest once every unit landed) then ``purge`` (only days before the
+    retention cutoff). Every task that touches the database runs in ``pool``, whose slots cap
+    the sessions dbarchive holds at once; the executor spreads the tasks over its workers.
+
+    Args:
+        first_day, last_day: the default params ``from``/``to`` (``YYYY-MM-DD``); empty: from the
+            oldest row's day to the day before the cutoff. A run covers at most ``[core]
+            max_map_length`` days and units (1024 by default): give long histories in batches.
+        tables: only these tables (default: every table of the config).
+    """
+    config_arg: str | dict[str, Any] = str(config) if isinstance(config, Path) else config
+    job = load_config(config_arg)
+    specs = [job.table(t) for t in tables] if tables else list(job.tables)
+    common = _common(config_arg, mysql_conn_id, aws_conn_id)
+    day_help = "YYYY-MM-DD; empty: "
+    params = {
+        "from": Param(first_day, type="string", description=day_help + "the oldest row's day"),
+        "to": Param(last_day, type="string", description=day_help + "the day before the cutoff"),
+    }
+    with DAG(
+        dag_id=dag_id,
+        schedule=None,
+        start_date=start_date,
+        catchup=False,
+        max_active_runs=1,
+        default_args=_default_args(pool, retries, retry_delay, notifier),
+        params=params,
+        tags=list(tags),
+        doc_md=f"dbarchive: backfill of {len(specs)} table(s), purge={purge}.",
+    ) as dag:
+        for spec in specs:
+            _backfill_group(spec, common, purge)
+    return dag
+
+
+def _backfill_group(spec: TableSpec, common: dict[str, Any], purge: bool) -> None:
+    with TaskGroup(group_id=group_id(spec.name)):
+        days = ArchiveBackfillDaysOperator(
+            task_id="days", table=spec.name, first="{{ params['from'] }}",
+            last="{{ params['to'] }}", purge=purge, **common,
+        )  # fmt: skip
+        plans = ArchivePlanOperator.partial(task_id="plan", table=spec.name, **common).expand(
+            day=days.output
+        )
+        # Flattening touches no database: it does not take a pool slot.
+        units = ArchiveUnitsOperator(task_id="units", plans=plans.output, pool="default_pool")
+        exports = ArchiveUnitOperator.partial(task_id="export", table=spec.name, **common).expand(
+            unit=units.output
+        )
+
+        @task_group(group_id="day")
+        def finish(day: Any) -> None:
+            # all_done: each day publishes once its own units landed, whatever other days did.
+            publish = ArchivePublishOperator(
+                task_id="publish", table=spec.name, day=day, trigger_rule="all_done", **common
+            )
+            if purge:
+                publish >> ArchiveDayPurgeOperator(
+                    task_id="purge", table=spec.name, day=day, **common
+                )
+
+        exports >> finish.expand(day=days.output)

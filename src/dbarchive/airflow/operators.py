@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,8 +22,8 @@ from dbarchive.context import Context
 from dbarchive.daily import TableReport, purge_table
 from dbarchive.errors import DbArchiveError, VerificationError
 from dbarchive.events import LogReporter
-from dbarchive.pipeline import export_day
 from dbarchive.priority import lower_cpu_priority
+from dbarchive.steps.units import export_day_as_configured
 from dbarchive.steps.verify import verify_day
 
 log = logging.getLogger("dbarchive")
@@ -40,7 +41,7 @@ def load_config(config: str | dict[str, Any]) -> ArchiveJob:
 class _ArchiveOperator(BaseOperator):
     """Shared fields: the config, the table, the day and the connections."""
 
-    template_fields = ("config", "table", "day")
+    template_fields: Sequence[str] = ("config", "table", "day")
     ui_color = "#e8f1fb"
 
     def __init__(
@@ -88,7 +89,7 @@ class ArchiveExportOperator(_ArchiveOperator):
         ctx, spec = self.dbarchive_context()
         try:
             ctx.storage.check()
-            result = export_day(ctx, spec, self.archive_day(context, spec))
+            result = export_day_as_configured(ctx, spec, self.archive_day(context, spec))
         finally:
             ctx.source.close()
         return {"table": result.table, "day": result.day.isoformat(), "rows": result.rows,
@@ -128,15 +129,24 @@ class ArchivePurgeOperator(_ArchiveOperator):
 class ArchiveSummaryOperator(BaseOperator):
     """Posts one success message summing up the run from the other tasks' XCom summaries."""
 
-    def __init__(self, *, groups: dict[str, str], notifier: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        groups: dict[str, str],
+        notifier: Any,
+        day_tasks: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.groups, self.notifier = groups, notifier  # table name -> its TaskGroup id
+        self.day_tasks = day_tasks or {}  # table name -> the task whose XCom sums up the day
 
     def execute(self, context: Any) -> str:
         ti = context["ti"]
         lines = []
         for table, group in self.groups.items():
-            export = ti.xcom_pull(task_ids=f"{group}.export") or {}
+            day_task = self.day_tasks.get(table, f"{group}.export")
+            export = ti.xcom_pull(task_ids=day_task) or {}
             purge = ti.xcom_pull(task_ids=f"{group}.purge") or {}
             lines.append(
                 f"{table}: archived {export.get('day', '?')} ({export.get('rows', 0):,} rows, "

@@ -8,6 +8,7 @@ import sys
 import click
 
 from dbarchive import __version__
+from dbarchive.cli.backfill import backfill_cmd
 from dbarchive.cli.commands import demo, export_cmd, plan
 from dbarchive.cli.lake import ddl_cmd, restore_cmd
 from dbarchive.cli.maintain import purge_cmd, run_cmd, status_cmd, verify_cmd
@@ -42,6 +43,7 @@ def cli() -> None:
       dbarchive status -c archive.toml       what is archived, purged and pending
       dbarchive ddl -c archive.toml -t T --engine athena    query the archive
       dbarchive restore -c archive.toml -t T --date D --into T_copy   bring a day back
+      dbarchive backfill -c archive.toml     archive the history, N workers, resumable
     """
 
 
@@ -54,6 +56,7 @@ cli.add_command(run_cmd)
 cli.add_command(status_cmd)
 cli.add_command(ddl_cmd)
 cli.add_command(restore_cmd)
+cli.add_command(backfill_cmd)
 
 
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt() parameter number

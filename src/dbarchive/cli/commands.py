@@ -14,6 +14,7 @@ from rich.table import Table
 
 from dbarchive import demo as demo_core
 from dbarchive.build import build_context
+from dbarchive.cli.backfill import backfill_plan_options, render_backfill_plan
 from dbarchive.cli.options import (
     config_option,
     days_of,
@@ -27,6 +28,7 @@ from dbarchive.cli.progress import RichReporter, make_reporter
 from dbarchive.config import SourceSettings, TableSpec, load_job
 from dbarchive.context import Context
 from dbarchive.pipeline import ExportResult, PlannedPartition, export_day, plan_day
+from dbarchive.steps.units import export_day_as_configured
 
 
 @click.command("export")
@@ -65,7 +67,7 @@ def export_cmd(
     try:
         for spec in specs:
             for day in days_of(spec, date, first, last):
-                results.append(export_day(ctx, spec, day))
+                results.append(export_day_as_configured(ctx, spec, day))
     finally:
         if isinstance(reporter, RichReporter):
             reporter.close()
@@ -77,17 +79,35 @@ def export_cmd(
 @config_option
 @selection_options
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@backfill_plan_options
 def plan(
-    config_path: Path, tables: tuple[str, ...], date: Any, first: Any, last: Any, as_json: bool
+    config_path: Path,
+    tables: tuple[str, ...],
+    date: Any,
+    first: Any,
+    last: Any,
+    as_json: bool,
+    backfill: bool,
+    workers: int,
+    db_cap: int,
+    rows_per_second: float | None,
 ) -> None:
     """Show what an export would do: windows, estimated rows, keys and SQL. Writes nothing.
+
+    With --backfill: per table the days, rows, bytes and work units of a backfill (default: the
+    oldest row's day to the day before the cutoff) and its wall time for --workers and --db-cap.
 
     \b
     Examples:
       dbarchive plan -c archive.toml
       dbarchive plan -c archive.toml -t events --from 2026-10-01 --to 2026-10-03 --json
+      dbarchive plan -c archive.toml --backfill --workers 8 --db-cap 4
     """
     job = load_job(config_path)
+    if backfill:
+        render_backfill_plan(job, selected(job, tables), first, last, workers, db_cap,
+                             rows_per_second, as_json)  # fmt: skip
+        return
     _render_plan(build_context(job), selected(job, tables), date, first, last, as_json)
 
 

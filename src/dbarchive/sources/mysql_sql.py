@@ -177,3 +177,11 @@ def day_count_sql(info: TableInfo) -> str:
 def day_digest_from_where(info: TableInfo) -> str:
     """``FROM … WHERE …`` of the day's rows, for the SQL row digest (params: start, end)."""
     return f"FROM {info.qualified} WHERE {_day(info)}{_filter(info)}"
+
+
+def table_stats_sql() -> str:
+    """The table's average row length from the server's statistics (params: schema, table)."""
+    return (
+        "SELECT AVG_ROW_LENGTH FROM information_schema.TABLES"
+        " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"
+    )

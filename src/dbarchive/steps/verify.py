@@ -34,6 +34,7 @@ from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 from dbarchive.steps import upload
 from dbarchive.steps.writers import is_parquet_key
 from dbarchive.storage import Storage
+from dbarchive.throttle import Throttle, throttled
 
 MIN_VERIFY_CHUNK = 5_000
 _FILE_ERRORS: tuple[type[Exception], ...] = (VerificationError, *DECODE_ERRORS)
@@ -222,7 +223,12 @@ def _stored_bytes(storage: Storage, entry: FileEntry) -> tuple[int, str]:
 
 
 def source_digest(
-    source: MySqlSource, info: TableInfo, window: DayWindow, plan: ScanPlan, chunk_rows: int
+    source: MySqlSource,
+    info: TableInfo,
+    window: DayWindow,
+    plan: ScanPlan,
+    chunk_rows: int,
+    throttle: Throttle | None = None,
 ) -> RowDigest:
     """The day's digest over the database's rows now, in keyset chunks.
 
@@ -231,16 +237,19 @@ def source_digest(
     matters because verify runs before every purge. Without it, the server hashes each row
     (``SHA2`` over the canonical text) and only the hashes travel. Either way the purge then
     compares every row it deletes with the archive through the server's own ``SHA2``.
+    With a ``throttle`` the reads pause like the purge's chunks.
     """
     assert isinstance(source, MySqlSource)
     digest = RowDigest()
     chunk = max(chunk_rows, MIN_VERIFY_CHUNK)
     if source.reads_in_c:
-        for encoded in source.read_day_csv(info, window, plan, chunk):
+        encoded_chunks = source.read_day_csv(info, window, plan, chunk)
+        for encoded in encoded_chunks if throttle is None else throttled(encoded_chunks, throttle):
             digest.merge(encoded.digest)
         return digest
     shape = q.hash_shape(info)
-    for rows, _last in source.read_chunks(info, window, plan, chunk, shape):
+    hashed_chunks = source.read_chunks(info, window, plan, chunk, shape)
+    for rows, _last in hashed_chunks if throttle is None else throttled(hashed_chunks, throttle):
         add_hex_rows(rows, digest)
     return digest
 

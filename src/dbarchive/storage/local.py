@@ -143,14 +143,17 @@ class LocalStorage:
         for dirpath, _dirs, files in os.walk(self.root):
             for name in files:
                 path = Path(dirpath) / name
-                if _TMP_MARK in name and path.relative_to(self.root).as_posix().startswith(
-                    _tmp_prefix(prefix)
-                ):
+                if _TMP_MARK in name and _target_key(path, self.root).startswith(prefix):
                     path.unlink(missing_ok=True)
                     removed += 1
         return removed
 
 
-def _tmp_prefix(prefix: str) -> str:
-    """Temp files live beside their target, so their folder is the prefix's folder."""
-    return prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+def _target_key(tmp: Path, root: Path) -> str:
+    """The key a temp file would have been published as (``.<name><mark><uuid>`` → ``<name>``).
+
+    Matching the prefix against that key, as S3 matches upload keys, keeps a writer of
+    ``day/part-00001-…`` from removing the temp file of a concurrent writer of ``day/part-00002-…``.
+    """
+    name = tmp.name.removeprefix(".").split(_TMP_MARK, 1)[0]
+    return (tmp.parent / name).relative_to(root).as_posix()

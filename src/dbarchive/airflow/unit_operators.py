@@ -1,0 +1,158 @@
+"""Operators of work units and backfills: plan a day, export one unit, publish a day, purge a day.
+
+They hold parameters only and call the same core as ``dbarchive backfill``
+(``steps/units.py``, ``backfill.py``); every one is safe to retry or clear. XCom carries small
+descriptions (days, unit indexes, counts), never rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dbarchive.airflow._compat import BaseOperator, run_moment
+from dbarchive.airflow.operators import _ArchiveOperator
+from dbarchive.backfill import backfill_days, day_is_done
+from dbarchive.build import build_throttle
+from dbarchive.config import TableSpec
+from dbarchive.errors import VerificationError
+from dbarchive.steps import upload
+from dbarchive.steps.purge import purge_day
+from dbarchive.steps.units import export_unit, pending_units, plan_units, publish_day
+from dbarchive.workunits import is_verified, read_plan
+
+
+def _today(context: Any, spec: TableSpec) -> dt.date:
+    """'Today' of a backfill run for the retention cutoff, in the table's zone."""
+    return run_moment(context).astimezone(ZoneInfo(spec.timezone)).date()
+
+
+def _summary(spec: TableSpec, day: dt.date, manifest: Any) -> dict[str, Any]:
+    return {"table": spec.name, "day": day.isoformat(), "rows": manifest.rows,
+            "bytes": manifest.total_bytes, "files": len(manifest.files)}  # fmt: skip
+
+
+class ArchiveBackfillDaysOperator(_ArchiveOperator):
+    """The days of a backfill still to do (``first``/``last`` templated, e.g. from params).
+
+    Empty ``first``: the oldest row's day; empty ``last``: the day before the retention cutoff.
+    Days already done (verified, and purged if ``purge``) are left out.
+    """
+
+    template_fields: Sequence[str] = ("config", "table", "first", "last")
+
+    def __init__(self, *, first: str = "", last: str = "", purge: bool = False, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.first, self.last, self.purge = first, last, purge
+
+    def execute(self, context: Any) -> list[str]:
+        ctx, spec = self.dbarchive_context()
+        today = _today(context, spec)
+        first = dt.date.fromisoformat(self.first) if self.first else None
+        last = dt.date.fromisoformat(self.last) if self.last else None
+        try:
+            days = backfill_days(ctx, spec, first, last, today)
+            todo = [d for d in days if not day_is_done(ctx, spec, d, self.purge, today)]
+        finally:
+            ctx.source.close()
+        self.log.info("%s: %d day(s) to do of %d", spec.name, len(todo), len(days))
+        return [d.isoformat() for d in todo]
+
+
+class ArchivePlanOperator(_ArchiveOperator):
+    """Plan one day's work units; returns the units still to export (none once it verified).
+
+    A day archived but not verified is planned again: with unchanged bounds the landed units are
+    kept (publish re-assembles them), with changed ones (late rows) every unit is exported again.
+    """
+
+    def execute(self, context: Any) -> list[dict[str, Any]]:
+        ctx, spec = self.dbarchive_context()
+        day = self.archive_day(context, spec)
+        partition = ctx.partition(spec, day)
+        try:
+            manifest = upload.read_manifest(ctx.storage, partition)
+            if manifest is not None and is_verified(ctx.storage, partition, manifest):
+                return []
+            plan = plan_units(ctx, spec, day)
+            pending = pending_units(ctx, spec, plan)
+        finally:
+            ctx.source.close()
+        self.log.info("%s %s: %d unit(s), %d to export", spec.name, day, len(plan.units),
+                      len(pending))  # fmt: skip
+        return [{"table": spec.name, "day": day.isoformat(), "index": i} for i in pending]
+
+
+class ArchiveUnitsOperator(BaseOperator):
+    """Flattens the mapped plans' unit lists into one list to map the exports over."""
+
+    template_fields = ("plans",)
+
+    def __init__(self, *, plans: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.plans = plans
+
+    def execute(self, context: Any) -> list[dict[str, Any]]:
+        return [unit for plan in self.plans or [] for unit in plan or []]
+
+
+class ArchiveUnitOperator(_ArchiveOperator):
+    """Export and verify one work unit (``{"table", "day", "index"}``), throttled like the purge."""
+
+    template_fields: Sequence[str] = ("config", "table", "unit")
+
+    def __init__(self, *, unit: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.unit = unit
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        ctx, spec = self.dbarchive_context()
+        day = dt.date.fromisoformat(self.unit["day"])
+        try:
+            plan = read_plan(ctx.storage, ctx.partition(spec, day))
+            if plan is None:
+                raise VerificationError(f"{spec.name} {day}: no work-unit plan; run its plan task")
+            record = export_unit(ctx, spec, plan, int(self.unit["index"]), build_throttle(ctx))
+        finally:
+            ctx.source.close()
+        return {"table": spec.name, "day": day.isoformat(), "index": record.index,
+                "rows": record.rows, "files": [f.key for f in record.files]}  # fmt: skip
+
+
+class ArchivePublishOperator(_ArchiveOperator):
+    """The day's final task: assemble the manifest from its units and verify it (or verify a day
+    exported whole), then record it as verified — the purge of the day waits for this."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        ctx, spec = self.dbarchive_context()
+        day = self.archive_day(context, spec)
+        try:
+            manifest = publish_day(ctx, spec, day)
+        finally:
+            ctx.source.close()
+        return _summary(spec, day, manifest)
+
+
+class ArchiveDayPurgeOperator(_ArchiveOperator):
+    """Purge one verified day of a backfill, if it lies before the retention cutoff."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        ctx, spec = self.dbarchive_context()
+        day = self.archive_day(context, spec)
+        partition = ctx.partition(spec, day)
+        try:
+            if day >= spec.retention.cutoff(_today(context, spec)):
+                return {"table": spec.name, "day": day.isoformat(), "rows_deleted": 0}
+            manifest = upload.read_manifest(ctx.storage, partition)
+            if manifest is None or not is_verified(ctx.storage, partition, manifest):
+                raise VerificationError(f"{spec.name} {day}: not verified, so nothing is purged")
+            result = purge_day(ctx, spec, manifest, build_throttle(ctx))
+        finally:
+            ctx.source.close()
+        if result.rows_kept:
+            raise VerificationError(
+                f"{spec.name} {day}: {result.rows_kept} rows are not in the archive and were kept"
+            )
+        return {"table": spec.name, "day": day.isoformat(), "rows_deleted": result.rows_deleted}

@@ -1,0 +1,210 @@
+"""Backfill: parallel workers give the sequential archive; killed, it resumes without redoing days."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from dbarchive import build_context
+from dbarchive.backfill import BackfillOptions, BackfillReport, backfill, backfill_days
+from dbarchive.config import ArchiveJob
+from dbarchive.layout import PartitionPath
+from dbarchive.manifest import Manifest
+from dbarchive.steps.verify import verify_day
+from dbarchive.workunits import is_verified
+from tests.integration.helpers import LOG_TABLE_DDL, fill_events, make_job
+from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
+
+FIRST = dt.date(2026, 8, 1)
+DAYS = 30
+BIG_DAY = dt.date(2026, 8, 10)  # 3,500 rows: four units of at most 1,000 rows
+PER_DAY = 300
+TODAY = dt.date(2026, 10, 16)  # retention 60 days: 2026-08-17 is the first day kept
+
+
+def _fill(schema: MySqlSchema) -> None:
+    schema.execute(LOG_TABLE_DDL)
+    for i in range(DAYS):
+        day = FIRST + dt.timedelta(days=i)
+        fill_events(schema, day.isoformat(), 3500 if day == BIG_DAY else PER_DAY)
+
+
+def _job(schema: MySqlSchema, dest: Path) -> ArchiveJob:
+    table = {"name": "events", "timestamp_column": "created_at", "range_rows": 1000}
+    return make_job(schema.url, str(dest), [table], compression="zstd", chunk_rows=500,
+                    retention="60 days")  # fmt: skip
+
+
+def _run(job: ArchiveJob, workers: int, purge: bool = False) -> BackfillReport:
+    spec = job.tables[0]
+    ctx = build_context(job)
+    days = backfill_days(ctx, spec, FIRST, FIRST + dt.timedelta(days=DAYS - 1), TODAY)
+    ctx.source.close()
+    options = BackfillOptions(workers=workers, purge=purge, today=TODAY)
+    return backfill(lambda r: build_context(job, reporter=r), [(spec, days)], options)
+
+
+def _archive(dest: Path) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """Every data file's bytes and every manifest's content (without run times), by key."""
+    data, manifests = {}, {}
+    for path in sorted(p for p in dest.rglob("*") if p.is_file()):
+        key = path.relative_to(dest).as_posix()
+        if path.name.startswith("part-"):
+            data[key] = path.read_bytes()
+        elif path.name == "_manifest.json":
+            manifests[key] = Manifest.loads(path.read_bytes()).content()
+    return data, manifests
+
+
+def test_two_workers_give_the_archive_of_a_sequential_run(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """30 days (one of them in 4 units) with 2 workers: byte-identical files, equal manifests."""
+    _fill(mysql_schema)
+    one, two = _job(mysql_schema, tmp_path / "one"), _job(mysql_schema, tmp_path / "two")
+    sequential, parallel = _run(one, 1), _run(two, 2)
+    assert sequential.ok and parallel.ok
+    assert [d.action for d in parallel.days] == ["archived"] * DAYS
+    assert [d.day for d in parallel.days] == [FIRST + dt.timedelta(days=i) for i in range(DAYS)]
+    assert {d.day: d.units for d in parallel.days}[BIG_DAY] == 4
+    assert parallel.rows_archived == (DAYS - 1) * PER_DAY + 3500
+    assert _archive(tmp_path / "two") == _archive(tmp_path / "one")
+    assert len(_archive(tmp_path / "two")[1]) == DAYS
+    ctx = build_context(two)
+    assert verify_day(ctx, two.tables[0], BIG_DAY).ok
+    again = _run(two, 2)  # a rerun skips every archived and verified day
+    assert [d.action for d in again.days] == ["skipped"] * DAYS
+    ctx.source.close()
+
+
+def _cli(
+    config: Path, *args: str, failpoint: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "DBARCHIVE_FAILPOINT"}
+    if failpoint:
+        env["DBARCHIVE_FAILPOINT"] = failpoint
+    cmd = [sys.executable, "-m", "dbarchive", "backfill", "-c", str(config), "--json",
+           "--from", str(FIRST), "--to", str(FIRST + dt.timedelta(days=DAYS - 1)),
+           "--today", str(TODAY), *args]  # fmt: skip
+    return subprocess.run(cmd, env=env, timeout=300, capture_output=True, text=True, check=False)
+
+
+def _config(schema: MySqlSchema, dest: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "job.toml"
+    path.write_text(
+        f'[source]\nurl = "{schema.url}"\n[destination]\nurl = "{dest}"\n[defaults]\n'
+        'compression = "zstd"\nchunk_rows = 500\nretention = "60 days"\n'
+        '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\nrange_rows = 1000\n'
+    )
+    return path
+
+
+def _verified_days(job: ArchiveJob) -> set[dt.date]:
+    ctx = build_context(job)
+    out = set()
+    for i in range(DAYS):
+        day = FIRST + dt.timedelta(days=i)
+        partition = PartitionPath("events", day)
+        raw = ctx.storage.get_bytes(partition.manifest_key)
+        if raw is not None and is_verified(ctx.storage, partition, Manifest.loads(raw)):
+            out.add(day)
+    ctx.source.close()
+    return out
+
+
+def test_resume_after_sigkill_skips_finished_days(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """Killed after 8 days (2 workers): the rerun skips every verified day, finishes the rest exactly."""
+    _fill(mysql_schema)
+    dest = tmp_path / "archive"
+    config = _config(mysql_schema, dest, tmp_path)
+    killed = _cli(config, "--workers", "2", failpoint="backfill.day-done:8")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    job = _job(mysql_schema, dest)
+    finished = _verified_days(job)
+    assert 8 <= len(finished) < DAYS
+    resumed = _cli(config, "--workers", "2")
+    assert resumed.returncode == 0, resumed.stderr
+    actions = {
+        dt.date.fromisoformat(d["day"]): d["action"] for d in json.loads(resumed.stdout)["days"]
+    }
+    assert {d for d, a in actions.items() if a == "skipped"} == finished
+    assert {d for d, a in actions.items() if a == "archived"} == set(actions) - finished
+    reference = _job(mysql_schema, tmp_path / "reference")
+    assert _run(reference, 1).ok
+    assert _archive(dest) == _archive(tmp_path / "reference")
+
+
+def test_purge_deletes_only_verified_days_before_the_cutoff(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """--purge: every day archived; only the 16 days before the cutoff lose their rows."""
+    _fill(mysql_schema)
+    job = _job(mysql_schema, tmp_path / "archive")
+    report = _run(job, 2, purge=True)
+    assert report.ok
+    cutoff = job.tables[0].retention.cutoff(TODAY)
+    purged = {d.day for d in report.days if d.purged}
+    assert purged == {d.day for d in report.days if d.day < cutoff} and len(purged) == 16
+    assert sum(d.rows_deleted for d in report.days) == 15 * PER_DAY + 3500
+    (oldest,) = mysql_schema.execute("SELECT MIN(created_at) FROM events")[0]
+    assert oldest.date() == cutoff
+    assert len(_archive(tmp_path / "archive")[1]) == DAYS
+
+
+def test_a_stop_file_stops_every_worker_and_a_rerun_finishes(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """With the stop file present nothing is exported (exit 6); removed, the rerun does it all."""
+    _fill(mysql_schema)
+    dest = tmp_path / "archive"
+    config = _config(mysql_schema, dest, tmp_path)
+    stop = tmp_path / "stop"
+    stop.touch()
+    stopped = _cli(config, "--workers", "2", "--stop-file", str(stop))
+    assert stopped.returncode == 6, stopped.stderr
+    assert "stop file" in stopped.stderr
+    assert _archive(dest)[1] == {}
+    stop.unlink()
+    done = _cli(config, "--workers", "2", "--stop-file", str(stop))
+    assert done.returncode == 0, done.stderr
+    assert len(_archive(dest)[1]) == DAYS
+
+
+def test_plan_backfill_estimates_days_rows_units_and_time(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """plan --backfill: 30 days, rows from statistics, units, and time at the measured rate."""
+    from click.testing import CliRunner
+
+    from dbarchive.cli import cli
+
+    _fill(mysql_schema)
+    dest = tmp_path / "archive"
+    config = _config(mysql_schema, dest, tmp_path)
+    args = ["plan", "-c", str(config), "--backfill", "--from", str(FIRST),
+            "--to", str(FIRST + dt.timedelta(days=DAYS - 1)), "--json"]  # fmt: skip
+    before = json.loads(CliRunner().invoke(cli, [*args, "--workers", "4"]).output)[0]
+    assert before["days"] == DAYS and before["throughput_source"].startswith("assumed")
+    assert before["units"] >= DAYS and before["rows"] > 0 and before["bytes"] > 0
+    assert _run(_job(mysql_schema, dest), 1).ok  # unit records now time real work
+    result = CliRunner().invoke(cli, [*args, "--workers", "4", "--db-cap", "2"])
+    (estimate,) = json.loads(result.output)
+    assert estimate["throughput_source"].startswith("measured: ")
+    assert (estimate["workers"], estimate["db_cap"], estimate["parallel"]) == (4, 2, 2)
+    rate = estimate["rows_per_second_per_worker"]
+    assert (
+        abs(estimate["seconds"] - estimate["rows"] / (rate * 2)) <= 0.1 + estimate["seconds"] / 1000
+    )
+    given = json.loads(CliRunner().invoke(cli, [*args, "--rows-per-second", "1000"]).output)[0]
+    assert given["throughput_source"] == "given" and given["parallel"] == 1
+    assert given["seconds"] == round(given["rows"] / 1000, 1)
+    text = CliRunner().invoke(cli, [*args[:-1], "--workers", "2"]).output
+    assert f"events: {DAYS} days ({FIRST} .. " in text and "work units" in text
