@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 .PHONY: help dev demo test test-unit test-integration test-airflow2 test-scheduler lint format typecheck bench clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 dev:  ## install system packages (if missing), start MariaDB, create .venv with dev tools
 	@scripts/bootstrap
