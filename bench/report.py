@@ -9,6 +9,7 @@ Verdicts are computed here from the measurements, never written by hand.
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -330,7 +331,15 @@ NOTES = [
 ]
 
 
+_KEPT_SECTION = re.compile(r"<!-- (\w+):start -->.*?<!-- \1:end -->\n?", re.S)
+
+
 def write(result: dict[str, Any], markdown_path: Path, json_path: Path) -> None:
+    """Write the report; sections other bench scripts own (``<!-- name:start -->`` … ``end``,
+    e.g. bench/backfill.py's) are carried over from the existing file, not lost."""
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    markdown_path.write_text(markdown(result))
+    old = markdown_path.read_text() if markdown_path.exists() else ""
+    kept = [m.group(0).rstrip("\n") for m in _KEPT_SECTION.finditer(old)]
+    text = markdown(result).rstrip("\n")
+    markdown_path.write_text("\n\n".join([text, *kept]) + "\n")
