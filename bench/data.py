@@ -353,7 +353,7 @@ def generate(schema: str, plan: Plan, log: Callable[[str], None] = print) -> flo
 
 def ensure(schema: str, plan: Plan, log: Callable[[str], None] = print) -> float:
     """Generate unless the schema already holds this plan; returns the seconds spent."""
-    if is_current(schema, plan):
+    if is_current(schema, plan) and _expired_rows_at_hand(schema, plan):
         log(f"{schema}: reusing {plan.rows:,} rows (same plan)")
         return 0.0
     log(f"{schema}: generating {plan.rows:,} rows over {len(plan.days)} day(s)")
@@ -372,7 +372,14 @@ def drop(schema: str) -> None:
 
 
 def snapshot_expired(schema: str, plan: Plan) -> None:
-    """Copy the expired rows aside once, so every purge method gets the very same rows."""
+    """Copy the expired rows aside once, so every purge method gets the very same rows.
+
+    A snapshot that already holds them all is kept: a reused schema may have been purged since
+    (by an interrupted run, or by hand), and copying then would snapshot what is left."""
+    if _snapshot_count(schema) == plan.expired_rows:
+        return
+    if expired_count(schema, plan) != plan.expired_rows:
+        raise RuntimeError(f"{schema} lacks expired rows and no snapshot holds them all")
     conn = connect(schema)
     try:
         cur = conn.cursor()
@@ -384,6 +391,31 @@ def snapshot_expired(schema: str, plan: Plan) -> None:
         )
     finally:
         conn.close()
+
+
+def _snapshot_count(schema: str) -> int | None:
+    conn = connect()
+    try:
+        cur = conn.cursor()
+        cur.execute(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s "
+            "AND table_name = 'events_expired'",
+            (schema,),
+        )
+        if not cur.fetchone()[0]:
+            return None
+        cur.execute(f"SELECT COUNT(*) FROM `{schema}`.events_expired")
+        return int(cur.fetchone()[0])
+    finally:
+        conn.close()
+
+
+def _expired_rows_at_hand(schema: str, plan: Plan) -> bool:
+    """The expired rows are in the table, or in a complete snapshot to restore them from."""
+    return (
+        expired_count(schema, plan) == plan.expired_rows
+        or _snapshot_count(schema) == plan.expired_rows
+    )
 
 
 def expired_count(schema: str, plan: Plan) -> int:
