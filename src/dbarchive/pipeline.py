@@ -89,14 +89,16 @@ def export_day(
     window = ctx.source.window(spec, info, day)
     scan = ctx.source.plan_scan(info, window, spec.scan)
     partition = ctx.partition(spec, day)
-    _refuse_shrinking(ctx, spec, info, window, partition, scan)
-    _emit(ctx, spec, day, "start", total=scan.estimated_rows, message=f"scan={scan.strategy}")
+    refuse_shrinking(ctx, spec, info, window, partition, scan)
+    emit_export_event(
+        ctx, spec, day, "start", total=scan.estimated_rows, message=f"scan={scan.strategy}"
+    )
     upload.prepare(ctx.storage, partition)
-    files, digest = _write_rows(ctx, spec, info, window, scan, partition, throttle)
-    manifest = _manifest(spec, info, window, scan, files, digest, started)
+    files, digest = write_rows(ctx, spec, info, window, scan, partition, throttle)
+    manifest = build_manifest(spec, info, window, scan, files, digest, started)
     stale = upload.publish(ctx.storage, partition, manifest)
     seconds = ctx.clock() - t0
-    _emit(
+    emit_export_event(
         ctx,
         spec,
         day,
@@ -126,7 +128,7 @@ def export(
     return [export_day(ctx, spec, day) for spec in tables for day in day_list]
 
 
-def _write_rows(
+def write_rows(
     ctx: Context,
     spec: TableSpec,
     info: TableInfo,
@@ -135,6 +137,8 @@ def _write_rows(
     partition: PartitionPath,
     throttle: Throttle | None = None,
 ) -> tuple[list[FileEntry], RowDigest]:
+    """Stream the scan's rows into part files under ``partition`` (no manifest): the files and
+    their digest. Work units call it for one key range each."""
     shape = q.select_shape(info)
     key_positions = [p for p in shape.key_positions if p < shape.width]
     settings = WriteSettings(spec.compression, spec.compression_level, spec.max_file_bytes)
@@ -147,7 +151,7 @@ def _write_rows(
         for chunk in prefetched(chunks if throttle is None else throttled(chunks, throttle)):
             writer.write_encoded(chunk)
             rows_done += chunk.rows
-            _emit(
+            emit_export_event(
                 ctx,
                 spec,
                 window.day,
@@ -166,7 +170,7 @@ def _write_rows(
     return files, digest
 
 
-def _refuse_shrinking(
+def refuse_shrinking(
     ctx: Context,
     spec: TableSpec,
     info: TableInfo,
@@ -191,7 +195,7 @@ def _refuse_shrinking(
         )
 
 
-def _manifest(
+def build_manifest(
     spec: TableSpec,
     info: TableInfo,
     window: DayWindow,
@@ -200,6 +204,7 @@ def _manifest(
     digest: RowDigest,
     started: str,
 ) -> Manifest:
+    """The manifest of a partition whose ``files`` hold rows with ``digest`` (written last)."""
     single = len(info.key) == 1 and scan.low_key is not None and scan.high_key is not None
     return Manifest(
         table=spec.name,
@@ -226,7 +231,7 @@ def _manifest(
     )
 
 
-def _emit(
+def emit_export_event(
     ctx: Context,
     spec: TableSpec,
     day: dt.date,
@@ -236,6 +241,7 @@ def _emit(
     total: int | None = None,
     message: str = "",
 ) -> None:
+    """Tell the reporter how an export of ``day`` is doing (start, chunk, finish)."""
     ctx.reporter.emit(
         Event("export", spec.name, day.isoformat(), kind, rows, nbytes, total, message)
     )

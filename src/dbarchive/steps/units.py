@@ -30,7 +30,13 @@ from dbarchive.errors import VerificationError
 from dbarchive.manifest import FileEntry, Manifest
 
 # The export's own building blocks, shared so both paths write identical files and manifests.
-from dbarchive.pipeline import ExportResult, _emit, _manifest, _refuse_shrinking, _write_rows
+from dbarchive.pipeline import (
+    ExportResult,
+    build_manifest,
+    emit_export_event,
+    refuse_shrinking,
+    write_rows,
+)
 from dbarchive.pipeline import export_day as export_whole_day
 from dbarchive.ranges import RangeLimits, plan_ranges, ranges_needed, split_window
 from dbarchive.sources import mysql_sql as q
@@ -72,7 +78,7 @@ def plan_units(ctx: Context, spec: TableSpec, day: dt.date) -> DayUnits:
     window = ctx.source.window(spec, info, day)
     scan = ctx.source.plan_scan(info, window, spec.scan)
     partition = ctx.partition(spec, day)
-    _refuse_shrinking(ctx, spec, info, window, partition, scan)
+    refuse_shrinking(ctx, spec, info, window, partition, scan)
     row_bytes = average_row_bytes(ctx, info) if spec.range_mib else None
     plan = units_for(spec, info, window, scan, row_bytes)
     old = read_plan(ctx.storage, partition)
@@ -158,8 +164,10 @@ def export_unit(
     )
     unit_path = partition.for_unit(index)
     ctx.storage.abort_incomplete(unit_path.unit_part_prefix)
-    _emit(ctx, spec, plan.day, "start", total=scan.estimated_rows, message=f"unit {index}")
-    files, digest = _write_rows(ctx, spec, info, window, scan, unit_path, throttle)
+    emit_export_event(
+        ctx, spec, plan.day, "start", total=scan.estimated_rows, message=f"unit {index}"
+    )
+    files, digest = write_rows(ctx, spec, info, window, scan, unit_path, throttle)
     failpoints.hit("unit.written")
     _verify_unit(ctx, spec, info, window, scan, files, digest, throttle, index)
     record = UnitRecord(
@@ -167,7 +175,7 @@ def export_unit(
     )
     ctx.storage.put_bytes(partition.unit_record_key(index), record.dumps())
     failpoints.hit("unit.landed")
-    _emit(ctx, spec, plan.day, "finish", rows=digest.count, nbytes=sum(f.bytes for f in files),
+    emit_export_event(ctx, spec, plan.day, "finish", rows=digest.count, nbytes=sum(f.bytes for f in files),
           message=f"unit {index}: {digest.count} rows in {len(files)} file(s)")  # fmt: skip
     return record
 
@@ -302,7 +310,7 @@ def _unit_manifest(
     scan = ScanPlan(plan.strategy, plan.rows, low, high)
     files = [f for r in records for f in r.files]
     started = min((r.started_at for r in records), default=_now())
-    manifest = _manifest(spec, info, window, scan, files, digest, started)
+    manifest = build_manifest(spec, info, window, scan, files, digest, started)
     ranges = [[u.low, u.high, r.rows] for u, r in zip(plan.units, records, strict=True)]
     return dataclasses.replace(
         manifest, extra={**manifest.extra, "units": {"plan_id": plan.plan_id, "ranges": ranges}}
