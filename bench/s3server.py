@@ -12,6 +12,7 @@ import contextlib
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -113,6 +114,16 @@ def _command(workdir: Path, base: int) -> list[str]:
     ]
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the bench process dies, even by SIGKILL (Linux only), so an
+    interrupted run leaves no server behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def _wait_ready(proc: subprocess.Popen[bytes], server: S3Server) -> None:
     """Poll ListBuckets every 50 ms until it answers; fail with the log's tail otherwise."""
     from botocore.exceptions import BotoCoreError, ClientError
@@ -152,7 +163,7 @@ def seaweedfs() -> Iterator[S3Server]:
     with open(workdir / "weed.log", "wb") as log:
         proc = subprocess.Popen(
             _command(workdir, base), stdin=subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT, env=env, cwd=workdir,
+            stderr=subprocess.STDOUT, env=env, cwd=workdir, preexec_fn=_die_with_parent,
         )  # fmt: skip
     try:
         _wait_ready(proc, server)
