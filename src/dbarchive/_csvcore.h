@@ -258,6 +258,15 @@ typedef struct {
     uint64_t x1, x2, s1_low, s1_high;
 } lanes_sum;
 
+/* Folds one row's two hash lanes into the sums: XOR for both, a 128-bit SUM of lane 1. */
+static inline void lanes_add(lanes_sum *sum, uint64_t a, uint64_t b) {
+    sum->x1 ^= a;
+    sum->x2 ^= b;
+    uint64_t before = sum->s1_low;
+    sum->s1_low += a;
+    sum->s1_high += sum->s1_low < before; /* carry */
+}
+
 /* Writes the CSV of every row and folds each row's hash into the lanes. Runs without the GIL. */
 static inline void encode_fields(const field *fields, const Py_ssize_t *widths, Py_ssize_t count, char *w,
                           lanes_sum *sum) {
@@ -272,11 +281,7 @@ static inline void encode_fields(const field *fields, const Py_ssize_t *widths, 
         *w++ = '\n';
         uint64_t a, b;
         sha256_lanes(&h, &a, &b);
-        sum->x1 ^= a;
-        sum->x2 ^= b;
-        uint64_t before = sum->s1_low;
-        sum->s1_low += a;
-        sum->s1_high += sum->s1_low < before; /* carry */
+        lanes_add(sum, a, b);
     }
 }
 

@@ -130,11 +130,7 @@ static int encode_row(chunk_state *st, MYSQL_ROW row, const unsigned long *lengt
     st->csv.len = (size_t)(w - st->csv.data);
     uint64_t a, b;
     sha256_lanes(&h, &a, &b);
-    st->sum.x1 ^= a;
-    st->sum.x2 ^= b;
-    uint64_t before = st->sum.s1_low;
-    st->sum.s1_low += a;
-    st->sum.s1_high += st->sum.s1_low < before;
+    lanes_add(&st->sum, a, b);
     st->count++;
     return 0;
 }

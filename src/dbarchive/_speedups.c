@@ -337,11 +337,7 @@ static void scan_rows(const char *p, const char *end, Py_ssize_t key_position, P
         }
         uint64_t a, b;
         sha256_lanes(&h, &a, &b);
-        st->sum.x1 ^= a;
-        st->sum.x2 ^= b;
-        uint64_t before = st->sum.s1_low;
-        st->sum.s1_low += a;
-        st->sum.s1_high += st->sum.s1_low < before;
+        lanes_add(&st->sum, a, b);
         if (key_position >= 0) {
             if (st->count == st->cap) {
                 Py_ssize_t cap = st->cap ? st->cap * 2 : 4096;
@@ -513,11 +509,7 @@ static PyObject *fold_hex_lanes(PyObject *self, PyObject *arg) {
             Py_DECREF(rows);
             return NULL;
         }
-        sum.x1 ^= a;
-        sum.x2 ^= b;
-        uint64_t before = sum.s1_low;
-        sum.s1_low += a;
-        sum.s1_high += sum.s1_low < before;
+        lanes_add(&sum, a, b);
     }
     Py_DECREF(rows);
     return Py_BuildValue("(nKKKK)", count, (unsigned long long)sum.x1, (unsigned long long)sum.x2,

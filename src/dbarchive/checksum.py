@@ -60,6 +60,13 @@ class RowDigest:
             self.add_row(row)
         return self
 
+    def add_sums(self, count: int, x1: int, x2: int, s1_high: int, s1_low: int) -> None:
+        """Fold in the sums the C code returns for a batch of rows (its SUM lane in two halves)."""
+        self.count += count
+        self.x1 ^= x1
+        self.x2 ^= x2
+        self.s1 += (s1_high << 64) | s1_low
+
     def merge(self, other: RowDigest) -> None:
         """Fold another digest of disjoint rows into this one."""
         self.count += other.count

@@ -16,15 +16,14 @@ path to one pass over the values.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from types import ModuleType
 from typing import BinaryIO
 
 from dbarchive.checksum import RowDigest, Value, row_netstring
+from dbarchive.native import load_extension
 
 NULL_TOKEN = b"\\N"
 _NULL_NET = b"-1:"
@@ -32,18 +31,7 @@ _NULL_NET = b"-1:"
 _FIELD = re.compile(rb'"([^"]*(?:""[^"]*)*)"(,|\n)|\\N(,|\n)')
 
 
-def _load_speedups() -> ModuleType | None:
-    """The C hot paths, unless they were not built or DBARCHIVE_PURE_PYTHON=1 asks for Python."""
-    if os.environ.get("DBARCHIVE_PURE_PYTHON") == "1":
-        return None
-    try:
-        from dbarchive import _speedups as module
-    except ImportError:
-        return None
-    return module
-
-
-_speedups = _load_speedups()
+_speedups = load_extension("_speedups")
 _Rows = Sequence[Sequence[Value]]
 _c_encode_rows: Callable[[_Rows], tuple[bytes, int, int, int, int, int]] | None = (
     None if _speedups is None else _speedups.encode_rows
@@ -93,10 +81,7 @@ def iter_row_digests(
         )
         skip -= skipped
         buf = buf[consumed:]
-        digest.count += count
-        digest.x1 ^= x1
-        digest.x2 ^= x2
-        digest.s1 += (s1_high << 64) | s1_low
+        digest.add_sums(count, x1, x2, s1_high, s1_low)
         if count:
             yield keys, hexes
 
@@ -126,10 +111,7 @@ def add_hex_rows(rows: Sequence[Sequence[Value]], digest: RowDigest) -> None:
             digest.add_lanes(int(hex_hash[:16], 16), int(hex_hash[16:32], 16))
         return
     count, x1, x2, s1_high, s1_low = _c_fold_hex_lanes(rows)
-    digest.count += count
-    digest.x1 ^= x1
-    digest.x2 ^= x2
-    digest.s1 += (s1_high << 64) | s1_low
+    digest.add_sums(count, x1, x2, s1_high, s1_low)
 
 
 @dataclass(frozen=True)
@@ -189,10 +171,7 @@ def encode_rows(rows: Sequence[Sequence[Value]], digest: RowDigest) -> bytes:
     if _c_encode_rows is None:
         return encode_rows_python(rows, digest)
     data, count, x1, x2, s1_high, s1_low = _c_encode_rows(rows)
-    digest.count += count
-    digest.x1 ^= x1
-    digest.x2 ^= x2
-    digest.s1 += (s1_high << 64) | s1_low
+    digest.add_sums(count, x1, x2, s1_high, s1_low)
     return data
 
 

@@ -11,28 +11,16 @@ paths are interchangeable; the tests run both. ``DBARCHIVE_PURE_PYTHON=1`` turns
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from types import ModuleType
 from typing import Any
 
 from dbarchive.checksum import RowDigest, Value
 from dbarchive.config import SourceSettings
 from dbarchive.formats.csv import EncodedChunk
+from dbarchive.native import load_extension
 from dbarchive.sources.mysql_sql import SESSION_SETUP
 
-
-def _load_module() -> ModuleType | None:
-    if os.environ.get("DBARCHIVE_PURE_PYTHON") == "1":
-        return None
-    try:
-        from dbarchive import _mysqlread as module
-    except ImportError:
-        return None
-    return module
-
-
-_module = _load_module()
+_module = load_extension("_mysqlread")
 
 
 def available() -> bool:
@@ -54,7 +42,8 @@ class DirectReader:
         elsewhere): enough to page on and to name the part's first and last key.
         """
         data, count, x1, x2, s1_high, s1_low, first, last = self._reader.chunk(sql, width, keep)
-        digest = RowDigest(count, x1, x2, (s1_high << 64) | s1_low)
+        digest = RowDigest()
+        digest.add_sums(count, x1, x2, s1_high, s1_low)
         return EncodedChunk(data, count, digest, _sparse(keep, first), _sparse(keep, last))
 
     def close(self) -> None:
