@@ -471,6 +471,13 @@ class S3Storage:
         with bucket.errors("reach"):
             bucket.client.head_bucket(Bucket=bucket.name)
 
+    def bucket_region(self) -> str:
+        """The bucket's region (GetBucketLocation; S3 answers none for us-east-1)."""
+        with self._bucket.errors("find the region of"):
+            response = self._bucket.client.get_bucket_location(Bucket=self._bucket.name)
+        region: str | None = response.get("LocationConstraint")
+        return region or "us-east-1"
+
     def open_writer(self, key: str) -> _S3Writer:
         return _S3Writer(self._bucket, key, self._options)
 
