@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from dbarchive import VerificationError, build_context
 from dbarchive.aurora import checks
+from dbarchive.cli import cli
 from dbarchive.context import Context
 from dbarchive.daily import run_table
 from dbarchive.layout import PartitionPath
@@ -331,4 +333,28 @@ def test_mariadb_is_refused_with_the_fix_and_nothing_is_written(
     results = checks.outfile_checks(ctx)
     assert [(r.ok, r.name) for r in results] == [(False, "aurora-outfile: server is Aurora MySQL")]
     assert "MariaDB" in results[0].detail and "stream" in results[0].fix
+    ctx.source.close()
+
+
+def test_plan_shows_the_first_aurora_statement_and_writes_nothing(
+    outfile_schema: OutfileSchema, aws_env: S3Endpoint, s3_bucket: str, tmp_path: Path
+) -> None:
+    """`dbarchive plan` of an aurora-outfile table prints the first unit's INTO OUTFILE S3
+    statement (with the bucket's region and the unit's staging prefix); nothing is written."""
+    outfile_schema.execute(LOG_TABLE_DDL)
+    fill_events(outfile_schema, "2026-11-24", 3000)
+    config = tmp_path / "archive.toml"
+    config.write_text(
+        f'[source]\nurl = "{outfile_schema.url}"\n[destination]\nurl = "s3://{s3_bucket}/x"\n'
+        f'endpoint_url = "{aws_env.url}"\nregion = "eu-west-1"\n[[tables]]\nname = "events"\n'
+        'timestamp_column = "created_at"\nrange_rows = 1000\nexport.strategy = "aurora-outfile"\n'
+    )
+    result = CliRunner().invoke(cli, ["plan", "-c", str(config), "--date", "2026-11-24"])
+    assert result.exit_code == 0, result.output
+    assert "[1 of 3 units] SELECT" in result.output
+    uri = f"s3-eu-west-1://{s3_bucket}/x/events/year=2026/month=11/day=24/_aurora-00000"
+    assert f"INTO OUTFILE S3 '{uri}'" in result.output
+    ctx, _ = _ctx(outfile_schema, aws_env, s3_bucket, "x",
+                  {"name": "events", "timestamp_column": "created_at", "export": OUTFILE})  # fmt: skip
+    assert list(ctx.storage.list_objects("")) == []
     ctx.source.close()

@@ -35,6 +35,7 @@ from dbarchive.aurora.statement import (
     OutfileRunner,
     OutfileStatement,
     S3Target,
+    render,
     unit_digest_sql,
     unit_statement,
 )
@@ -130,6 +131,22 @@ def _unit_window(
         info, ctx.source.window(spec, info, plan.day), plan, plan.units[index]
     )
     return info, window, scan
+
+
+def first_statement(ctx: Context, spec: TableSpec, day: dt.date) -> str:
+    """The statement of the day's first unit as Aurora would receive it (for ``plan``); the
+    plan is computed, not stored."""
+    from dbarchive.steps.units import _unit_scan, units_for
+
+    info = ctx.describe(spec)
+    window = ctx.source.window(spec, info, day)
+    plan = units_for(spec, info, window, ctx.source.plan_scan(info, window, spec.scan), None)
+    if not plan.units:
+        return "(no rows that day: no statement)"
+    unit_window, scan = _unit_scan(info, window, plan, plan.units[0])
+    partition = ctx.partition(spec, day)
+    statement = unit_statement(info, unit_window, scan, target(ctx, partition, 0))
+    return f"[1 of {len(plan.units)} units] " + render(*statement.aurora_sql())
 
 
 def issue_unit(
