@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,13 @@ from click.testing import CliRunner
 from dbarchive import VerificationError, build_context
 from dbarchive.aurora import checks
 from dbarchive.cli import cli
+from dbarchive.config import SourceSettings
 from dbarchive.context import Context
 from dbarchive.daily import run_table
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import Manifest
 from dbarchive.pipeline import export_day
+from dbarchive.sources.mysql import MySqlSource
 from dbarchive.steps import upload
 from dbarchive.steps.units import export_day_as_configured, plan_units, publish_units
 from dbarchive.steps.verify import iter_archive_rows, verify_day
@@ -358,3 +361,37 @@ def test_plan_shows_the_first_aurora_statement_and_writes_nothing(
                   {"name": "events", "timestamp_column": "created_at", "export": OUTFILE})  # fmt: skip
     assert list(ctx.storage.list_objects("")) == []
     ctx.source.close()
+
+
+def test_the_aurora_checks_read_grants_parameters_and_the_bucket_region(
+    outfile_schema: OutfileSchema, aws_env: S3Endpoint, s3_bucket: str
+) -> None:
+    """Run on MariaDB as if it were Aurora 3 and 2: a user without the role or privilege, an unset
+    aws_default_s3_role and a region that is not the bucket's are each reported with their fix."""
+    user = f"dbat_{uuid.uuid4().hex[:8]}"
+    outfile_schema.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw-{user}'")
+    try:
+        outfile_schema.execute(f"GRANT SELECT ON `{outfile_schema.name}`.* TO '{user}'@'%'")
+        url = outfile_schema.url.replace("root@", f"{user}:pw-{user}@")
+        ctx, _ = _ctx(
+            outfile_schema, aws_env, s3_bucket, "c", {"name": "t", "timestamp_column": "ts"}
+        )
+        ctx = Context(ctx.job.model_copy(update={"source": SourceSettings(url=url)}),
+                      MySqlSource(SourceSettings(url=url)), ctx.storage)  # fmt: skip
+        v3 = checks.ServerKind("8.0.32", "3.05.2", rds=True)
+        v2 = checks.ServerKind("5.7.12", "2.11.2", rds=True)
+        role = checks.check_privilege(ctx, v3)
+        assert not role.ok and "GRANT AWS_SELECT_S3_ACCESS TO" in role.fix
+        privilege = checks.check_privilege(ctx, v2)
+        assert not privilege.ok and "GRANT SELECT INTO S3 ON *.*" in privilege.fix
+        parameter = checks.check_s3_role(ctx, v2)
+        assert (parameter.ok, parameter.detail) == (False, "not set")
+        assert "aurora_select_into_s3_role or aws_default_s3_role" in parameter.name
+        assert checks.check_bucket_region(ctx).ok  # SeaweedFS answers us-east-1, as configured
+        elsewhere = ctx.job.model_copy(update={"destination": ctx.job.destination.model_copy(
+            update={"region": "eu-west-1"})})  # fmt: skip
+        wrong = checks.check_bucket_region(Context(elsewhere, ctx.source, ctx.storage))
+        assert not wrong.ok and wrong.fix == 'set [destination] region = "us-east-1"'
+        ctx.source.close()
+    finally:
+        outfile_schema.execute(f"DROP USER '{user}'@'%'")

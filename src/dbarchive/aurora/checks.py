@@ -10,8 +10,9 @@ in an Amazon S3 bucket"):
   privilege on Aurora MySQL 2;
 - an IAM role for the cluster: the cluster parameter ``aws_default_s3_role`` (version 3;
   version 2 also reads ``aurora_select_into_s3_role`` first) set to its ARN, the role
-  associated with the cluster and allowed ``s3:PutObject`` (and ``s3:AbortMultipartUpload``)
-  on the archive prefix — the association itself is not visible from SQL;
+  associated with the cluster and allowed what AWS lists for the statement (``s3:ListBucket``;
+  ``s3:PutObject``, ``GetObject``, ``DeleteObject``, ``AbortMultipartUpload``,
+  ``ListMultipartUploadParts`` on the prefix) — the association is not visible from SQL;
 - outbound network access from the cluster to S3, and the bucket's region in the statement's
   URI (``s3-<region>://``; without a region Aurora writes to its own region).
 
@@ -172,7 +173,8 @@ def check_s3_role(ctx: Context, kind: ServerKind) -> CheckResult:
     arn = next((v for v in values.values() if v), "")
     fix = (
         f"set the DB cluster parameter {params[-1]} to the ARN of an IAM role allowed "
-        "s3:PutObject and s3:AbortMultipartUpload on the archive prefix, and associate that role "
+        "s3:ListBucket on the bucket and s3:PutObject, GetObject, DeleteObject, "
+        "AbortMultipartUpload, ListMultipartUploadParts on the archive prefix, and associate it "
         "with the cluster (aws rds add-role-to-db-cluster); the association is not visible from SQL"
     )
     if not arn:

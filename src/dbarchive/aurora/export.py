@@ -67,8 +67,8 @@ class AuroraRunner:
         except SourceError as exc:
             error = SourceError(
                 f"{exc}; `dbarchive check` lists what Aurora needs (the AWS_SELECT_S3_ACCESS role "
-                "or SELECT INTO S3 privilege, aws_default_s3_role, an IAM role allowed "
-                "s3:PutObject on the prefix, network access to S3)"
+                "or SELECT INTO S3 privilege, aws_default_s3_role naming an IAM role allowed to "
+                "write the prefix, network access to S3)"
             )
             error.mysql_code = exc.mysql_code
             raise error from None
