@@ -21,6 +21,7 @@ last, by ``publish_units``, once every unit has a record.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib
 import json
@@ -112,7 +113,7 @@ class OutfileRecord:
     seconds: float
 
     def dumps(self) -> bytes:
-        return json.dumps(self.__dict__, indent=2).encode() + b"\n"
+        return json.dumps(dataclasses.asdict(self), indent=2).encode() + b"\n"
 
     @classmethod
     def loads(cls, raw: bytes) -> OutfileRecord:
@@ -136,11 +137,13 @@ def _unit_window(
 def first_statement(ctx: Context, spec: TableSpec, day: dt.date) -> str:
     """The statement of the day's first unit as Aurora would receive it (for ``plan``); the
     plan is computed, not stored."""
-    from dbarchive.steps.units import _unit_scan, units_for
+    from dbarchive.steps.units import _unit_scan, average_row_bytes, units_for
 
     info = ctx.describe(spec)
     window = ctx.source.window(spec, info, day)
-    plan = units_for(spec, info, window, ctx.source.plan_scan(info, window, spec.scan), None)
+    row_bytes = average_row_bytes(ctx, info) if spec.range_mib else None
+    scan = ctx.source.plan_scan(info, window, spec.scan)
+    plan = units_for(spec, info, window, scan, row_bytes)
     if not plan.units:
         return "(no rows that day: no statement)"
     unit_window, scan = _unit_scan(info, window, plan, plan.units[0])
