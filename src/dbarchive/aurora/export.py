@@ -156,7 +156,7 @@ def issue_unit(
     ctx: Context, spec: TableSpec, plan: DayUnits, index: int, throttle: Throttle | None = None
 ) -> OutfileRecord:
     """Run unit ``index``'s statement and record that it completed; safe to repeat and to kill."""
-    from dbarchive.pipeline import _emit
+    from dbarchive.pipeline import emit_export_event
     from dbarchive.steps.units import _check_current
 
     runner = runner_for(ctx)
@@ -177,12 +177,14 @@ def issue_unit(
     if throttle is not None:
         throttle.before_first_chunk()  # load, replica lag, stop requests: before, never during
     started, t0 = _now(), time.monotonic()
-    _emit(ctx, spec, plan.day, "start", total=scan.estimated_rows, message=f"unit {index} (Aurora)")
+    emit_export_event(
+        ctx, spec, plan.day, "start", total=scan.estimated_rows, message=f"unit {index} (Aurora)"
+    )
     rows = runner.run(ctx.source, statement)
     failpoints.hit("outfile.statement-done")
     record = OutfileRecord(plan.plan_id, index, rows, started, time.monotonic() - t0)
     ctx.storage.put_bytes(partition.outfile_record_key(index), record.dumps())
-    _emit(
+    emit_export_event(
         ctx, spec, plan.day, "finish", rows=rows, message=f"unit {index}: Aurora wrote {rows} rows"
     )
     return record
