@@ -22,6 +22,7 @@ from click.testing import CliRunner
 
 from dbarchive import VerificationError, build_context
 from dbarchive.aurora import checks
+from dbarchive.backfill import BackfillOptions, backfill
 from dbarchive.cli import cli
 from dbarchive.config import SourceSettings
 from dbarchive.context import Context
@@ -395,3 +396,44 @@ def test_the_aurora_checks_read_grants_parameters_and_the_bucket_region(
         ctx.source.close()
     finally:
         outfile_schema.execute(f"DROP USER '{user}'@'%'")
+
+
+def test_backfill_with_two_workers_through_emulated_aurora(
+    outfile_schema: OutfileSchema,
+    outfile_server: OutfileServer,
+    aws_env: S3Endpoint,
+    s3_bucket: str,
+) -> None:
+    """`backfill --workers 2 --purge` of an aurora-outfile table: every day (one in 3 units) has
+    the database's digest and is verified, and the days before the cutoff are purged."""
+    outfile_schema.execute(LOG_TABLE_DDL)
+    first = dt.date(2026, 8, 1)
+    days = [first + dt.timedelta(days=i) for i in range(5)]
+    for day in days:
+        fill_events(outfile_schema, day.isoformat(), 2500 if day == days[2] else 300)
+    table = {"name": "events", "timestamp_column": "created_at", "export": OUTFILE,
+             "range_rows": 1000}  # fmt: skip
+    ctx, _ = _ctx(outfile_schema, aws_env, s3_bucket, "bf", table, outfile_server,
+                  retention="60 days")  # fmt: skip
+    spec = ctx.job.tables[0]
+    digests = {}
+    for day in days:
+        info = ctx.describe(spec)
+        digests[day] = ctx.source.digest_day(info, ctx.source.window(spec, info, day))
+
+    def worker_context(reporter: Any) -> Context:
+        worker = build_context(ctx.job, reporter=reporter, storage=ctx.storage)
+        worker.outfile_runner = EmulatedAurora(ctx.storage, ctx.job.destination.url,
+                                               outfile_server.outdir, 40_000)  # fmt: skip
+        return worker
+
+    today = dt.date(2026, 10, 3)  # the cutoff is 2026-08-04: days 1-3 are purged
+    options = BackfillOptions(workers=2, purge=True, today=today)
+    report = backfill(worker_context, [(spec, days)], options)
+    assert report.ok, [d.error for d in report.days]
+    assert {d.day: d.units for d in report.days}[days[2]] == 3
+    for day in days:
+        assert _manifest(ctx, "events", day).digest == digests[day]
+    left = outfile_schema.execute("SELECT DATE(MIN(created_at)), COUNT(*) FROM events")[0]
+    assert (str(left[0]), left[1]) == ("2026-08-04", 600)
+    ctx.source.close()
