@@ -173,6 +173,7 @@ def issue_unit(
         ]
     )
     clear_staging(ctx, partition, index)
+    ctx.storage.abort_incomplete(partition.outfile_prefix(index))  # a killed statement's uploads
     statement = unit_statement(info, window, scan, target(ctx, partition, index))
     if throttle is not None:
         throttle.before_first_chunk()  # load, replica lag, stop requests: before, never during
