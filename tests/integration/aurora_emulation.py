@@ -73,6 +73,7 @@ class EmulatedAurora:
         root = urlparse(destination_url).path.strip("/")
         self.root = f"{root}/" if root else ""
         self.mangle = mangle  # (part number, bytes) -> what gets stored: a misbehaving Aurora
+        self.list_reversed = False  # a manifest listing the parts last to first
         self.statements: list[str] = []
 
     def require_support(self, source: MySqlSource) -> None:
@@ -95,6 +96,8 @@ class EmulatedAurora:
             key = f"{statement.target.key}.part_{number:05d}"
             self.storage.put_bytes(key[len(self.root) :], body)
             urls.append(statement.target.uri + f".part_{number:05d}")
+        if self.list_reversed:
+            urls.reverse()
         manifest = {"entries": [{"url": url} for url in urls]}
         self.storage.put_bytes(
             f"{statement.target.key}.manifest"[len(self.root) :], json.dumps(manifest).encode()

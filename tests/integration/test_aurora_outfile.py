@@ -437,3 +437,24 @@ def test_backfill_with_two_workers_through_emulated_aurora(
     left = outfile_schema.execute("SELECT DATE(MIN(created_at)), COUNT(*) FROM events")[0]
     assert (str(left[0]), left[1]) == ("2026-08-04", 600)
     ctx.source.close()
+
+
+def test_parts_listed_out_of_key_order_are_refused(
+    outfile_schema: OutfileSchema,
+    outfile_server: OutfileServer,
+    aws_env: S3Endpoint,
+    s3_bucket: str,
+) -> None:
+    """The purge walks the archive in key order: a manifest whose parts go backwards is refused
+    (all rows are there, the digest agrees) and nothing is published."""
+    outfile_schema.execute(LOG_TABLE_DDL)
+    fill_events(outfile_schema, "2026-11-24", 3000)
+    table = {"name": "events", "timestamp_column": "created_at", "export": OUTFILE}
+    aurora, emulator = _ctx(outfile_schema, aws_env, s3_bucket, "order", table, outfile_server,
+                            roll=30_000)  # fmt: skip
+    assert emulator is not None
+    emulator.list_reversed = True
+    with pytest.raises(VerificationError, match="not in key order"):
+        export_day_as_configured(aurora, aurora.job.tables[0], DAY)
+    assert upload.read_manifest(aurora.storage, PartitionPath("events", DAY)) is None
+    aurora.source.close()
