@@ -24,7 +24,7 @@ test: dev  ## the whole suite: lint, types, all tests (MariaDB + SeaweedFS S3 + 
 test-airflow2:  ## the Airflow tests again on Airflow 2.11 (MWAA's 2.x line), in .venv-airflow2
 	@scripts/airflow2-venv
 	.venv-airflow2/bin/pytest -p no:cacheprovider tests/integration/test_airflow_dag.py \
-	  tests/integration/test_airflow_backfill.py
+	  tests/integration/test_airflow_backfill.py tests/integration/test_airflow_aurora.py
 
 test-scheduler: dev  ## slow tier (~2 min each): the backfill DAG under a real scheduler, LocalExecutor + PostgreSQL, Airflow 3 and 2.11
 	DBARCHIVE_SCHEDULER_TEST=1 $(VENV)/bin/pytest tests/integration/test_airflow_scheduler.py

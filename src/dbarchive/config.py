@@ -213,6 +213,33 @@ class ThrottleSettings(_Frozen):
         return self
 
 
+class ExportSettings(_Frozen):
+    """How a table's rows reach the archive (``export.strategy`` in the config).
+
+    ``stream`` (the default, any MySQL or MariaDB): dbarchive reads keyset chunks and writes the
+    files. ``aurora-outfile``: Aurora MySQL writes each key range to S3 itself with ``SELECT …
+    INTO OUTFILE S3``; dbarchive plans the ranges, verifies what Aurora wrote and publishes it.
+    """
+
+    strategy: Literal["stream", "aurora-outfile"] = "stream"
+
+
+def _outfile_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """Server-side export: uncompressed unless asked (Aurora cannot compress), in key ranges of
+    about one file each (one statement per range keeps every statement short)."""
+    export = data.get("export")
+    strategy = (
+        export.get("strategy") if isinstance(export, dict) else getattr(export, "strategy", None)
+    )
+    if strategy != "aurora-outfile":
+        return data
+    data = dict(data)
+    data.setdefault("compression", Compression.NONE.value)
+    if data.get("range_rows") is None and data.get("range_mib") is None:
+        data["range_mib"] = data.get("max_file_mib", 256)
+    return data
+
+
 class TableDefaults(_Frozen):
     """Settings every table inherits unless it sets its own."""
 
@@ -229,6 +256,7 @@ class TableDefaults(_Frozen):
     # the table's average row length), each by its own task; None: one unit per day.
     range_rows: int | None = Field(default=None, ge=1000)
     range_mib: int | None = Field(default=None, ge=1)
+    export: ExportSettings = Field(default_factory=lambda: ExportSettings())
 
     _zone = field_validator("timezone")(classmethod(lambda cls, v: _check_zone(v)))
 
@@ -238,7 +266,7 @@ class TableDefaults(_Frozen):
         """Parquet compresses inside the file: zstd unless the table says otherwise."""
         if isinstance(data, dict) and data.get("format") == "parquet" and "compression" not in data:
             return {**data, "compression": Compression.ZSTD.value}
-        return data
+        return _outfile_defaults(data) if isinstance(data, dict) else data
 
     @model_validator(mode="after")
     def _codec_fits_format(self) -> TableDefaults:
@@ -248,7 +276,17 @@ class TableDefaults(_Frozen):
             )
         if self.format == "parquet" and importlib.util.find_spec("pyarrow") is None:
             raise ValueError("format 'parquet' needs pyarrow: pip install 'dbarchive[parquet]'")
+        if self.server_side and self.format != "csv":
+            raise ValueError(
+                "export.strategy 'aurora-outfile' writes CSV (Aurora writes text files only); "
+                "set format = 'csv' or export.strategy = 'stream'"
+            )
         return self
+
+    @property
+    def server_side(self) -> bool:
+        """Whether Aurora writes this table's files itself (``export.strategy = "aurora-outfile"``)."""
+        return self.export.strategy == "aurora-outfile"
 
     @field_validator("retention", mode="before")
     @classmethod
@@ -307,8 +345,19 @@ class ArchiveJob(_Frozen):
         tables = data.get("tables")
         if isinstance(defaults, dict) and isinstance(tables, list | tuple):
             data = dict(data)
-            data["tables"] = [{**defaults, **t} if isinstance(t, dict) else t for t in tables]
+            data["tables"] = [_inherit(defaults, t) if isinstance(t, dict) else t for t in tables]
         return data
+
+    @model_validator(mode="after")
+    def _server_side_needs_s3(self) -> ArchiveJob:
+        for t in self.tables:
+            if t.server_side and urlparse(self.destination.url).scheme != "s3":
+                raise ValueError(
+                    f"table {t.name!r}: export.strategy 'aurora-outfile' makes Aurora write to "
+                    "S3 itself, so the destination must be s3://bucket/prefix; use "
+                    "export.strategy = 'stream' for a local destination"
+                )
+        return self
 
     @model_validator(mode="after")
     def _unique_tables(self) -> ArchiveJob:
@@ -327,6 +376,14 @@ class ArchiveJob(_Frozen):
                 return t
         known = ", ".join(t.name for t in self.tables)
         raise ConfigError(f"table {name!r} is not in the config; configured tables: {known}")
+
+
+def _inherit(defaults: dict[str, Any], table: dict[str, Any]) -> dict[str, Any]:
+    """The table's settings over the defaults; ``export.*`` keys merge one by one."""
+    merged = {**defaults, **table}
+    if isinstance(defaults.get("export"), dict) and isinstance(table.get("export"), dict):
+        merged["export"] = {**defaults["export"], **table["export"]}
+    return merged
 
 
 _FIXES = {

@@ -6,6 +6,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dbarchive.config import ArchiveJob, TableSpec
 from dbarchive.events import NullReporter, Reporter
@@ -13,6 +14,9 @@ from dbarchive.layout import PartitionPath
 from dbarchive.sources.mysql import MySqlSource
 from dbarchive.sources.table import TableInfo
 from dbarchive.storage import Storage
+
+if TYPE_CHECKING:
+    from dbarchive.aurora.statement import OutfileRunner
 
 
 @dataclass
@@ -24,6 +28,8 @@ class Context:
     storage: Storage
     reporter: Reporter = field(default_factory=NullReporter)
     clock: Callable[[], float] = time.monotonic
+    # Who runs ``SELECT … INTO OUTFILE S3`` for aurora-outfile tables (None: Aurora itself).
+    outfile_runner: OutfileRunner | None = None
     _described: dict[str, TableInfo] = field(default_factory=dict)
 
     def describe(self, spec: TableSpec) -> TableInfo:

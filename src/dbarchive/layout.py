@@ -4,7 +4,10 @@ A partition is one table-day: ``<table>/year=YYYY/month=MM/day=DD/`` (Hive style
 ``<table>/YYYY/MM/DD/`` (the seed system's plain layout). Data files are ``part-NNNNN.<ext>``, or
 ``part-UUUUU-NNNNN.<ext>`` when the day is exported in work units (key ranges, unit ``UUUUU``); the
 commit marker is ``_manifest.json``. Work units also keep ``_units.json`` (the day's plan) and
-``_unit-UUUUU.json`` (one landed unit); ``_verified.json`` records a passed verification. Names start with ``_`` or ``.`` only for files that Athena,
+``_unit-UUUUU.json`` (one landed unit); ``_verified.json`` records a passed verification. With
+``export.strategy = "aurora-outfile"`` Aurora writes a unit to ``_aurora-UUUUU.part_NNNNN`` (and
+``_aurora-UUUUU.manifest``), staged until dbarchive has verified it and ``_outfile-UUUUU.json``
+records the statement that wrote it. Names start with ``_`` or ``.`` only for files that Athena,
 Hive and Spark must skip (they treat such names as hidden), which is why the manifest and temporary
 names use them.
 """
@@ -65,6 +68,18 @@ class PartitionPath:
     def unit_record_key(self, unit: int) -> str:
         """The key of the record written once work unit ``unit`` has landed and verified."""
         return f"{self.prefix}_unit-{unit:05d}.json"
+
+    def outfile_prefix(self, unit: int) -> str:
+        """The file prefix Aurora writes work unit ``unit`` under (it appends ``.part_NNNNN``)."""
+        return f"{self.prefix}_aurora-{unit:05d}"
+
+    def outfile_manifest_key(self, unit: int) -> str:
+        """Where Aurora writes its manifest of work unit ``unit`` (after every data file)."""
+        return f"{self.outfile_prefix(unit)}.manifest"
+
+    def outfile_record_key(self, unit: int) -> str:
+        """The key of the record that Aurora's statement for work unit ``unit`` completed."""
+        return f"{self.prefix}_outfile-{unit:05d}.json"
 
     @property
     def unit_plan_key(self) -> str:

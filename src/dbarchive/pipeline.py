@@ -65,6 +65,11 @@ def plan_day(ctx: Context, spec: TableSpec, day: dt.date) -> PlannedPartition:
     existing = upload.read_manifest(ctx.storage, partition)
     shape = q.select_shape(info)
     builder = q.key_chunk_sql if scan.strategy == "key" else q.time_chunk_sql
+    first_sql = builder(info, shape, True, spec.chunk_rows)
+    if spec.server_side:  # Aurora writes the day: show its first statement instead
+        from dbarchive.aurora.export import first_statement
+
+        first_sql = first_statement(ctx, spec, day)
     return PlannedPartition(
         spec.name,
         day,
@@ -73,7 +78,7 @@ def plan_day(ctx: Context, spec: TableSpec, day: dt.date) -> PlannedPartition:
         partition.prefix,
         partition.manifest_key,
         None if existing is None else existing.rows,
-        builder(info, shape, True, spec.chunk_rows),
+        first_sql,
     )
 
 

@@ -347,6 +347,41 @@ def test_delete_missing_keys_is_fine(backend: Backend) -> None:
     assert _keys(backend.storage) == []
 
 
+def test_copy_object_copies_bytes_and_replaces_the_target(backend: Backend) -> None:
+    """copy_object gives the target the source's bytes (replacing what it held); the source stays."""
+    data = 'é\x00,"q"\n'.encode() * 1000
+    backend.storage.put_bytes("stage/_src.part_00000", data)
+    backend.storage.put_bytes("day/part-00000.csv", b"old")
+    copied = backend.storage.copy_object("stage/_src.part_00000", "day/part-00000.csv")
+    assert (copied.key, copied.size) == ("day/part-00000.csv", len(data))
+    assert backend.storage.get_bytes("day/part-00000.csv") == data
+    assert backend.storage.get_bytes("stage/_src.part_00000") == data
+    if backend.name != "local":
+        assert copied.s3_checksum == _crc32(data)  # S3 hashed the copy itself
+
+
+def test_copy_object_of_a_missing_source_raises(backend: Backend) -> None:
+    """Copying a key that does not exist raises StorageError and creates nothing."""
+    with pytest.raises(StorageError, match="no/such"):
+        backend.storage.copy_object("no/such/key", "target")
+    assert backend.storage.stat("target") is None
+
+
+def test_s3_copy_above_the_copy_limit_goes_in_parts(
+    s3_storage: S3Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An object above CopyObject's limit is copied by UploadPartCopy ranges, byte-identical."""
+    import dbarchive.storage.s3 as s3_module
+
+    monkeypatch.setattr(s3_module, "COPY_WHOLE_LIMIT", PART)
+    monkeypatch.setattr(s3_module, "COPY_PART_SIZE", PART)
+    data = _payload(2 * PART + 123)
+    s3_storage.put_bytes("big", data)
+    copied = s3_storage.copy_object("big", "big-copy")
+    assert copied.size == len(data)
+    assert s3_storage.get_bytes("big-copy") == data
+
+
 def test_check_passes(backend: Backend) -> None:
     """check() accepts a reachable, writable destination and leaves nothing behind."""
     backend.storage.check()

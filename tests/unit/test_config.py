@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -158,3 +159,38 @@ def test_password_in_url_is_hidden_from_safe_url() -> None:
 def test_retention_cutoff(text: str, today: dt.date, cutoff: dt.date) -> None:
     """Calendar months clamp to the month's last day; days and weeks are exact."""
     assert Retention.parse(text).cutoff(today) == cutoff
+
+
+def _outfile_job(destination: str = "s3://b/p", **table: object) -> object:
+    return job_from_dict(
+        {
+            "source": {"url": "mysql://u@h/db"},
+            "destination": {"url": destination},
+            "defaults": {"export": {"strategy": "aurora-outfile"}},
+            "tables": [{"name": "t", "timestamp_column": "ts", **table}],
+        }
+    )
+
+
+def test_export_strategy_is_inherited_and_overridable_per_table() -> None:
+    """export.strategy in [defaults] reaches every table; a table's own export.* wins."""
+    job: Any = _outfile_job()
+    assert job.tables[0].export.strategy == "aurora-outfile" and job.tables[0].server_side
+    job = _outfile_job(export={"strategy": "stream"})
+    assert job.tables[0].export.strategy == "stream" and not job.tables[0].ranged
+
+
+@pytest.mark.parametrize(
+    ("destination", "table", "message"),
+    [
+        ("/srv/archive", {}, "the destination must be s3://bucket/prefix"),
+        ("s3://b/p", {"format": "parquet"}, "writes CSV"),
+        ("s3://b/p", {"export": {"strategy": "server"}}, "export.strategy"),
+    ],
+)
+def test_aurora_outfile_refuses_what_aurora_cannot_do(
+    destination: str, table: dict[str, Any], message: str
+) -> None:
+    """A local destination, Parquet, or an unknown strategy: one ConfigError naming the fix."""
+    with pytest.raises(ConfigError, match=message):
+        _outfile_job(destination, **table)

@@ -1,10 +1,12 @@
 """DAGs from one config: the daily DAG (``build_dag``) and the history backfill (``build_backfill_dag``).
 
-Daily, per table ``export >> verify >> purge``; a table with ``range_rows``/``range_mib`` is
-exported in work units instead: ``plan >> export[unit…] >> verify >> purge``, so one very large
-day is spread over several tasks. The backfill maps over days and their work units (see
-:func:`build_backfill_dag`). At parse time only the config is read (no database, no S3, no
-environment changes); a broken config makes the DAG file fail to import with its own message.
+Daily, per table ``export >> verify >> purge``; a table with ``range_rows``/``range_mib`` (and
+every ``export.strategy = "aurora-outfile"`` table) is exported in work units instead:
+``plan >> export[unit…] >> verify >> purge``, so one very large day is spread over several tasks
+(with aurora-outfile an export task only runs Aurora's statement; ``verify`` lands its files).
+The backfill maps over days and their work units (see :func:`build_backfill_dag`). At parse
+time only the config is read (no database, no S3, no environment changes); a broken config makes
+the DAG file fail to import with its own message.
 """
 
 from __future__ import annotations

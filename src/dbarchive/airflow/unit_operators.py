@@ -20,7 +20,7 @@ from dbarchive.config import TableSpec
 from dbarchive.errors import VerificationError
 from dbarchive.steps import upload
 from dbarchive.steps.purge import purge_day
-from dbarchive.steps.units import export_unit, pending_units, plan_units, publish_day
+from dbarchive.steps.units import export_unit_task, pending_units, plan_units, publish_day
 from dbarchive.workunits import is_verified, read_plan
 
 
@@ -99,7 +99,11 @@ class ArchiveUnitsOperator(BaseOperator):
 
 
 class ArchiveUnitOperator(_ArchiveOperator):
-    """Export and verify one work unit (``{"table", "day", "index"}``), throttled like the purge."""
+    """Export and verify one work unit (``{"table", "day", "index"}``), throttled like the purge.
+
+    For an aurora-outfile table it only runs Aurora's statement (no row passes through the
+    worker); the day's ``verify``/``publish`` task verifies and lands what Aurora wrote.
+    """
 
     template_fields: Sequence[str] = ("config", "table", "unit")
 
@@ -114,11 +118,11 @@ class ArchiveUnitOperator(_ArchiveOperator):
             plan = read_plan(ctx.storage, ctx.partition(spec, day))
             if plan is None:
                 raise VerificationError(f"{spec.name} {day}: no work-unit plan; run its plan task")
-            record = export_unit(ctx, spec, plan, int(self.unit["index"]), build_throttle(ctx))
+            done = export_unit_task(ctx, spec, plan, int(self.unit["index"]), build_throttle(ctx))
         finally:
             ctx.source.close()
-        return {"table": spec.name, "day": day.isoformat(), "index": record.index,
-                "rows": record.rows, "files": [f.key for f in record.files]}  # fmt: skip
+        return {"table": spec.name, "day": day.isoformat(), "index": done.index, "rows": done.rows,
+                "files": list(done.files), "rows_read": done.rows_read}  # fmt: skip
 
 
 class ArchivePublishOperator(_ArchiveOperator):

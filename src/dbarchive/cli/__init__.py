@@ -12,6 +12,7 @@ from dbarchive.cli.backfill import backfill_cmd
 from dbarchive.cli.commands import demo, export_cmd, plan
 from dbarchive.cli.lake import ddl_cmd, restore_cmd
 from dbarchive.cli.maintain import purge_cmd, run_cmd, status_cmd, verify_cmd
+from dbarchive.cli.sql import sql_cmd
 from dbarchive.errors import DbArchiveError
 
 
@@ -44,6 +45,7 @@ def cli() -> None:
       dbarchive ddl -c archive.toml -t T --engine athena    query the archive
       dbarchive restore -c archive.toml -t T --date D --into T_copy   bring a day back
       dbarchive backfill -c archive.toml     archive the history, N workers, resumable
+      dbarchive sql -c archive.toml -t T     stored procedures for the database-side mode
     """
 
 
@@ -57,6 +59,7 @@ cli.add_command(status_cmd)
 cli.add_command(ddl_cmd)
 cli.add_command(restore_cmd)
 cli.add_command(backfill_cmd)
+cli.add_command(sql_cmd)
 
 
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt() parameter number

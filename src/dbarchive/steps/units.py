@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
+from dataclasses import dataclass
 
 from dbarchive import failpoints
 from dbarchive.checksum import RowDigest
@@ -74,6 +75,10 @@ def average_row_bytes(ctx: Context, info: TableInfo) -> float | None:
 
 def plan_units(ctx: Context, spec: TableSpec, day: dt.date) -> DayUnits:
     """Plan (or re-plan) the day's units and store the plan; refuses a day that shrank."""
+    if spec.server_side:
+        from dbarchive.aurora import export as outfile
+
+        outfile.require_support(ctx)  # e.g. MariaDB: refused before anything is written
     info = ctx.describe(spec)
     window = ctx.source.window(spec, info, day)
     scan = ctx.source.plan_scan(info, window, spec.scan)
@@ -152,7 +157,15 @@ def _unit_scan(
 def export_unit(
     ctx: Context, spec: TableSpec, plan: DayUnits, index: int, throttle: Throttle | None = None
 ) -> UnitRecord:
-    """Export and verify one unit, then record it as landed; safe to repeat and to kill."""
+    """Export and verify one unit, then record it as landed; safe to repeat and to kill.
+
+    For an aurora-outfile table Aurora writes the unit (``aurora/export.py``) and this process
+    verifies and lands it.
+    """
+    if spec.server_side:
+        from dbarchive.aurora import export as outfile
+
+        return outfile.export_unit(ctx, spec, plan, index, throttle)
     started, t0 = _now(), time.monotonic()
     partition = ctx.partition(spec, plan.day)
     _check_current(ctx, spec, plan)
@@ -237,6 +250,10 @@ def publish_units(
         and is_verified(ctx.storage, partition, done)
     ):
         return done, []  # published and verified already (a retried or cleared task)
+    if spec.server_side:
+        from dbarchive.aurora import export as outfile
+
+        outfile.land_units(ctx, spec, plan)  # verify what Aurora wrote, unit by unit
     records = _landed_records(ctx, spec, plan)
     info = ctx.describe(spec)
     window = ctx.source.window(spec, info, day)
@@ -312,9 +329,39 @@ def _unit_manifest(
     started = min((r.started_at for r in records), default=_now())
     manifest = build_manifest(spec, info, window, scan, files, digest, started)
     ranges = [[u.low, u.high, r.rows] for u, r in zip(plan.units, records, strict=True)]
-    return dataclasses.replace(
-        manifest, extra={**manifest.extra, "units": {"plan_id": plan.plan_id, "ranges": ranges}}
-    )
+    units = {"plan_id": plan.plan_id, "ranges": ranges}
+    extra = {**manifest.extra, "units": units, "export_strategy": spec.export.strategy}
+    return dataclasses.replace(manifest, extra=extra)
+
+
+@dataclass(frozen=True)
+class UnitTaskResult:
+    """What an export task did with one unit (an Airflow XCom summary)."""
+
+    index: int
+    rows: int
+    files: tuple[str, ...]  # the unit's files; none yet when Aurora wrote them (still staged)
+    rows_read: int  # rows this process read from the database: 0 when Aurora wrote the unit
+
+
+def export_unit_task(
+    ctx: Context, spec: TableSpec, plan: DayUnits, index: int, throttle: Throttle | None = None
+) -> UnitTaskResult:
+    """An export task's share of a unit: the whole unit (stream), or only Aurora's statement.
+
+    With ``aurora-outfile`` no row passes through the task: the day's verify/publish task
+    (:func:`publish_units`) reads and lands what Aurora wrote.
+    """
+    read_before = ctx.source.counters.rows_read
+    files: tuple[str, ...] = ()
+    if spec.server_side:
+        from dbarchive.aurora import export as outfile
+
+        rows = outfile.issue_unit(ctx, spec, plan, index, throttle).rows
+    else:
+        record = export_unit(ctx, spec, plan, index, throttle)
+        rows, files = record.rows, tuple(f.key for f in record.files)
+    return UnitTaskResult(index, rows, files, ctx.source.counters.rows_read - read_before)
 
 
 def export_day_in_units(

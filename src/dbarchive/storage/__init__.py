@@ -87,6 +87,11 @@ class Storage(Protocol):
     def list_objects(self, prefix: str) -> Iterator[StoredObject]:
         """Every committed object whose key starts with ``prefix``, in key order."""
 
+    def copy_object(self, source: str, key: str) -> StoredObject:
+        """Copy ``source`` to ``key`` inside the storage, atomically (server-side on S3: no byte
+        passes through this process); returns the copy as stored. StorageError if ``source``
+        does not exist."""
+
     def delete_keys(self, keys: Iterable[str]) -> None:
         """Delete these keys; missing keys are not an error."""
 

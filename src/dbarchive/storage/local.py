@@ -132,6 +132,17 @@ class LocalStorage:
                     found.append(StoredObject(key, path.stat().st_size))
         yield from sorted(found, key=lambda o: o.key)
 
+    def copy_object(self, source: str, key: str) -> StoredObject:
+        writer = self.open_writer(key)
+        try:
+            with self.open_reader(source) as reader:
+                while block := reader.read(1 << 20):
+                    writer.write(block)
+            return writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+
     def delete_keys(self, keys: Iterable[str]) -> None:
         for key in keys:
             self._path(key).unlink(missing_ok=True)

@@ -27,11 +27,17 @@ from dbarchive.storage import StorageOptions, StoredObject, write_whole
 if TYPE_CHECKING:
     from botocore.response import StreamingBody
     from types_boto3_s3 import S3Client
-    from types_boto3_s3.type_defs import CompletedPartTypeDef, ObjectIdentifierTypeDef
+    from types_boto3_s3.type_defs import (
+        CompletedPartTypeDef,
+        CopySourceTypeDef,
+        ObjectIdentifierTypeDef,
+    )
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's floor for every part but the last
 MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
 MAX_PARTS = 10_000
+COPY_WHOLE_LIMIT = MAX_PART_SIZE  # CopyObject copies at most 5 GiB; larger objects copy in parts
+COPY_PART_SIZE = 1024 * 1024 * 1024
 DELETE_BATCH = 1000  # DeleteObjects refuses more keys per call (SeaweedFS enforces it too)
 CHECK_MAX_ATTEMPTS = 3  # check() should say "unreachable" in seconds, not after a minute of retries
 _READ_BUFFER = 1024 * 1024
@@ -465,6 +471,13 @@ class S3Storage:
         with bucket.errors("reach"):
             bucket.client.head_bucket(Bucket=bucket.name)
 
+    def bucket_region(self) -> str:
+        """The bucket's region (GetBucketLocation; S3 answers none for us-east-1)."""
+        with self._bucket.errors("find the region of"):
+            response = self._bucket.client.get_bucket_location(Bucket=self._bucket.name)
+        region: str | None = response.get("LocationConstraint")
+        return region or "us-east-1"
+
     def open_writer(self, key: str) -> _S3Writer:
         return _S3Writer(self._bucket, key, self._options)
 
@@ -506,6 +519,72 @@ class S3Storage:
             for page in pages:
                 for item in page.get("Contents", []):
                     yield StoredObject(item["Key"][len(root) :], item["Size"])
+
+    def copy_object(self, source: str, key: str) -> StoredObject:
+        """A server-side copy (CopyObject, or UploadPartCopy above 5 GiB): no byte comes here.
+
+        The copy gets a CRC32 computed by S3 (single copies), which a caller compares with the
+        CRC32 of the bytes it read from ``source``.
+        """
+        stored = self.stat(source)
+        if stored is None:
+            raise StorageError(f"cannot copy s3://{self._bucket.name}/{self._bucket.prefix}{source}: "
+                               "it does not exist")  # fmt: skip
+        copy_source: CopySourceTypeDef = {
+            "Bucket": self._bucket.name,
+            "Key": self._bucket.full_key(source),
+        }
+        dest = self._bucket.full_key(key)
+        if stored.size <= COPY_WHOLE_LIMIT:
+            with self._bucket.errors(f"copy {source} to", key):
+                self._bucket.client.copy_object(
+                    Bucket=self._bucket.name,
+                    Key=dest,
+                    CopySource=copy_source,
+                    ChecksumAlgorithm="CRC32",
+                    **_object_args(self._options),
+                )
+        else:
+            self._copy_in_parts(copy_source, source, key, stored.size)
+        copied = self.stat(key)
+        if copied is None or copied.size != stored.size:
+            raise StorageError(f"the copy of {source} at {key} is missing or has another size")
+        return copied
+
+    def _copy_in_parts(
+        self, copy_source: CopySourceTypeDef, source: str, key: str, size: int
+    ) -> None:
+        """A multipart upload whose parts are byte ranges of ``source``, copied by S3."""
+        dest = self._bucket.full_key(key)
+        with self._bucket.errors("start the copy of", key):
+            upload_id = self._bucket.client.create_multipart_upload(
+                Bucket=self._bucket.name, Key=dest, **_object_args(self._options)
+            )["UploadId"]
+        try:
+            parts: list[CompletedPartTypeDef] = []
+            for number, start in enumerate(range(0, size, COPY_PART_SIZE), start=1):
+                end = min(size, start + COPY_PART_SIZE) - 1
+                with self._bucket.errors(f"copy part {number} of {source} to", key):
+                    response = self._bucket.client.upload_part_copy(
+                        Bucket=self._bucket.name,
+                        Key=dest,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        CopySource=copy_source,
+                        CopySourceRange=f"bytes={start}-{end}",
+                    )
+                parts.append({"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]})
+            with self._bucket.errors("complete the copy of", key):
+                self._bucket.client.complete_multipart_upload(
+                    Bucket=self._bucket.name,
+                    Key=dest,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},
+                )
+        except BaseException:
+            with suppress(StorageError):
+                _abort_upload(self._bucket, dest, upload_id)
+            raise
 
     def delete_keys(self, keys: Iterable[str]) -> None:
         it = iter(keys)
