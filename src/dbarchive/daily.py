@@ -15,6 +15,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 
+from dbarchive import failpoints
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.dates import day_range
@@ -107,6 +108,7 @@ def ready_for_purge(
     report.verified.append(result)
     if not result.ok:
         raise VerificationError("; ".join(result.problems))
+    failpoints.hit("purge.after-verify")
     return known
 
 

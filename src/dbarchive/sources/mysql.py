@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import MySQLdb
 from MySQLdb import converters
 
+from dbarchive import failpoints
 from dbarchive.checksum import RowDigest, sql_digest_select
 from dbarchive.config import SourceSettings, TableSpec
 from dbarchive.errors import NoUsableKeyError, SourceError
@@ -315,6 +316,7 @@ class MySqlSource:
     ) -> Iterator[list[Row]]:
         """Yield the day's rows (canonical text, exported columns only) in bounded chunks."""
         for rows, _last in self.read_chunks(info, window, plan, chunk_rows, q.select_shape(info)):
+            failpoints.hit("export.chunk-read")
             yield rows
 
     @property

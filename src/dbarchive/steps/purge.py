@@ -300,6 +300,7 @@ def purge_day(
     started = marker.get("started_at") or _now()
     upload.write_purge_marker(ctx.storage, partition, {"status": "started", "started_at": started})
     result = DayPurger(ctx, spec, manifest, throttle, sizer, known.plan).run()
+    failpoints.hit("purge.before-record")
     upload.write_purge_marker(
         ctx.storage,
         partition,
@@ -311,6 +312,7 @@ def purge_day(
             "rows_kept_unarchived": result.rows_kept,
         },
     )
+    failpoints.hit("purge.after-record")
     return result
 
 

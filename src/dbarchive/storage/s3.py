@@ -353,6 +353,7 @@ class _S3Writer:
             part, self._buf = self._buf, bytearray()
             self._parts.append(self._upload_part(len(self._parts) + 1, part))
         assert self._upload_id is not None
+        failpoints.hit("storage.before-complete")
         with self._bucket.errors("complete the upload of", self._key):
             response = self._bucket.client.complete_multipart_upload(
                 Bucket=self._bucket.name,
@@ -363,6 +364,7 @@ class _S3Writer:
                 ChecksumType="FULL_OBJECT",
             )
         self._upload_id = None
+        failpoints.hit("storage.after-complete")
         return _server_checksum(response)
 
     def _put_whole(self) -> str | None:
