@@ -1,0 +1,102 @@
+"""The reliability matrix (issue 7): fault scenarios against the real MariaDB and SeaweedFS.
+
+Every test here is ``integration`` and ``reliability``; tests that only make sense at soak scale
+are ``soak`` and are skipped unless ``DBARCHIVE_SOAK=1`` (``make soak``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import (  # noqa: F401 - fixtures shared with the integration suite
+    S3Endpoint,
+    s3_bucket,
+    s3_client,
+    s3_endpoint,
+    s3_options,
+)
+from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
+from tests.reliability import scenario
+from tests.reliability.oracle import S3View, Seed, archive_signature
+from tests.reliability.scenario import DAYS, Job, write_job
+
+_HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _HERE in item.path.parents:
+            item.add_marker(pytest.mark.integration)
+            item.add_marker(pytest.mark.reliability)
+            if item.get_closest_marker("soak") and scenario.SCALE == 1:
+                item.add_marker(pytest.mark.skip(reason="soak tier: make soak"))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Each session's results replace the previous ones (RELIABILITY.md is one full run)."""
+    scenario.RESULTS.unlink(missing_ok=True)
+
+
+def s3_env(endpoint: S3Endpoint) -> dict[str, str]:
+    return {
+        "AWS_ACCESS_KEY_ID": endpoint.access_key,
+        "AWS_SECRET_ACCESS_KEY": endpoint.secret_key,
+        "AWS_DEFAULT_REGION": endpoint.region,
+    }
+
+
+@pytest.fixture
+def seeded(mysql_schema: MySqlSchema) -> Seed:  # noqa: F811
+    """8 days x 2500 rows (20k) of adversarial rows with 1 KiB payloads, S recorded."""
+    seed = Seed(DAYS, 2500, 1024)
+    seed.create(mysql_schema)
+    return seed
+
+
+@pytest.fixture
+def s3_job(
+    mysql_schema: MySqlSchema,  # noqa: F811
+    s3_endpoint: S3Endpoint,  # noqa: F811
+    s3_bucket: str,  # noqa: F811
+    tmp_path: Path,
+) -> Job:
+    """A job archiving the scenario's schema to its own bucket (5 MiB multipart parts)."""
+    return write_job(
+        tmp_path / "job.toml",
+        mysql_schema.url,
+        f"s3://{s3_bucket}/arch",
+        s3_env(s3_endpoint),
+        destination=f'endpoint_url = "{s3_endpoint.url}"\npart_size_mib = 5\n',
+    )
+
+
+@pytest.fixture
+def view(s3_client: Any, s3_bucket: str) -> S3View:  # noqa: F811
+    return S3View(s3_client, s3_bucket, "arch/")
+
+
+_CLEAN: dict[str, Any] = {}
+
+
+@pytest.fixture
+def clean_signature(
+    s3_job: Job, s3_client: Any, s3_bucket: str, seeded: Seed  # noqa: F811
+) -> Callable[[], dict[str, Any]]:
+    """The archive of a clean export of the seeded days (computed once a session, before any
+    fault: the seed is deterministic, so every scenario's clean archive is the same)."""
+
+    def signature() -> dict[str, Any]:
+        if "export" not in _CLEAN:
+            text = s3_job.path.read_text().replace(f"s3://{s3_bucket}/arch", f"s3://{s3_bucket}/clean")
+            clean = write_job(s3_job.path.with_name("clean.toml"), "", "", s3_job.env)
+            clean.path.write_text(text)
+            proc = clean.run(*scenario.export_args())
+            assert proc.returncode == 0, proc.stderr
+            _CLEAN["export"] = archive_signature(S3View(s3_client, s3_bucket, "clean/"))
+        return dict(_CLEAN["export"])
+
+    return signature
