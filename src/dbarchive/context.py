@@ -24,6 +24,9 @@ class Context:
     storage: Storage
     reporter: Reporter = field(default_factory=NullReporter)
     clock: Callable[[], float] = time.monotonic
+    # Called by the export after every chunk: raises StopRequested on a signal, stop file or
+    # run-time limit (the CLI wires the throttle's check here); by default it never stops.
+    check_stop: Callable[[], None] = field(default=lambda: None)
     _described: dict[str, TableInfo] = field(default_factory=dict)
 
     def describe(self, spec: TableSpec) -> TableInfo:

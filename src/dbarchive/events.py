@@ -50,6 +50,14 @@ class LogReporter:
 
     def emit(self, event: Event) -> None:
         if event.kind == "chunk":
+            log.debug(
+                "%s %s %s: chunk, %d rows, %d bytes",
+                event.step,
+                event.table,
+                event.day,
+                event.rows,
+                event.bytes,
+            )
             if event.rows >= self._next:
                 self._next = event.rows + self._every
                 log.info(

@@ -1,7 +1,8 @@
 """Named crash points, so tests can kill the process at an exact step (``DBARCHIVE_FAILPOINT``).
 
 ``DBARCHIVE_FAILPOINT=export.before-manifest`` kills the process with SIGKILL the first time that
-point is reached; ``name:3`` on the third time. Nothing happens when the variable is unset, and
+point is reached; ``name:3`` on the third time; ``name:3:term`` (or ``:int``) sends SIGTERM (SIGINT)
+instead, so a test knows exactly where a clean stop was asked for. Nothing happens when the variable is unset, and
 checking it costs one dict lookup, so the points stay in production code.
 
 The points, in the order a ``run`` meets them (tests/reliability/test_kill.py kills at each):
@@ -27,6 +28,7 @@ import os
 import signal
 
 _hits: dict[str, int] = {}
+_SIGNALS = {"kill": signal.SIGKILL, "term": signal.SIGTERM, "int": signal.SIGINT}
 
 
 def hit(name: str) -> None:
@@ -34,9 +36,10 @@ def hit(name: str) -> None:
     wanted = os.environ.get("DBARCHIVE_FAILPOINT")
     if not wanted:
         return
-    point, _, nth = wanted.partition(":")
+    point, _, rest = wanted.partition(":")
     if point != name:
         return
+    nth, _, action = rest.partition(":")
     _hits[name] = _hits.get(name, 0) + 1
-    if _hits[name] >= int(nth or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+    if _hits[name] == int(nth or 1):
+        os.kill(os.getpid(), _SIGNALS[action or "kill"])

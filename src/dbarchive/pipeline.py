@@ -160,6 +160,7 @@ def write_rows(
                 nbytes=writer.bytes_written,
                 total=scan.estimated_rows,
             )
+            ctx.check_stop()  # a signal / stop file / max_runtime: stop after this chunk
         files = writer.close()
     except BaseException:
         writer.abort()

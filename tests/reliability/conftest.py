@@ -50,7 +50,7 @@ def s3_env(endpoint: S3Endpoint) -> dict[str, str]:
 
 
 @pytest.fixture
-def seeded(mysql_schema: MySqlSchema) -> Seed:  # noqa: F811
+def seeded(mysql_schema: MySqlSchema) -> Seed:
     """8 days x 2500 rows (20k) of adversarial rows with 1 KiB payloads, S recorded."""
     seed = Seed(DAYS, 2500, 1024)
     seed.create(mysql_schema)
@@ -58,10 +58,18 @@ def seeded(mysql_schema: MySqlSchema) -> Seed:  # noqa: F811
 
 
 @pytest.fixture
+def light(mysql_schema: MySqlSchema) -> Seed:
+    """The same 20k adversarial rows without payloads: quick runs, for kills at random moments."""
+    seed = Seed(DAYS, 2500, 0)
+    seed.create(mysql_schema)
+    return seed
+
+
+@pytest.fixture
 def s3_job(
-    mysql_schema: MySqlSchema,  # noqa: F811
-    s3_endpoint: S3Endpoint,  # noqa: F811
-    s3_bucket: str,  # noqa: F811
+    mysql_schema: MySqlSchema,
+    s3_endpoint: S3Endpoint,
+    s3_bucket: str,
     tmp_path: Path,
 ) -> Job:
     """A job archiving the scenario's schema to its own bucket (5 MiB multipart parts)."""
@@ -75,7 +83,7 @@ def s3_job(
 
 
 @pytest.fixture
-def view(s3_client: Any, s3_bucket: str) -> S3View:  # noqa: F811
+def view(s3_client: Any, s3_bucket: str) -> S3View:
     return S3View(s3_client, s3_bucket, "arch/")
 
 
@@ -84,19 +92,22 @@ _CLEAN: dict[str, Any] = {}
 
 @pytest.fixture
 def clean_signature(
-    s3_job: Job, s3_client: Any, s3_bucket: str, seeded: Seed  # noqa: F811
-) -> Callable[[], dict[str, Any]]:
+    s3_job: Job, s3_client: Any, s3_bucket: str
+) -> Callable[[Seed], dict[str, Any]]:
     """The archive of a clean export of the seeded days (computed once a session, before any
     fault: the seed is deterministic, so every scenario's clean archive is the same)."""
 
-    def signature() -> dict[str, Any]:
-        if "export" not in _CLEAN:
-            text = s3_job.path.read_text().replace(f"s3://{s3_bucket}/arch", f"s3://{s3_bucket}/clean")
+    def signature(seed: Seed) -> dict[str, Any]:
+        name = f"clean-{seed.payload_bytes}"
+        if name not in _CLEAN:
+            text = s3_job.path.read_text().replace(
+                f"s3://{s3_bucket}/arch", f"s3://{s3_bucket}/{name}"
+            )
             clean = write_job(s3_job.path.with_name("clean.toml"), "", "", s3_job.env)
             clean.path.write_text(text)
             proc = clean.run(*scenario.export_args())
             assert proc.returncode == 0, proc.stderr
-            _CLEAN["export"] = archive_signature(S3View(s3_client, s3_bucket, "clean/"))
-        return dict(_CLEAN["export"])
+            _CLEAN[name] = archive_signature(S3View(s3_client, s3_bucket, f"{name}/"))
+        return dict(_CLEAN[name])
 
     return signature

@@ -15,7 +15,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,6 +135,7 @@ def kill_at_random(
     window: tuple[float, float],
     sig: int = signal.SIGKILL,
     max_rounds: int | None = None,
+    stop_when_done: bool = False,
 ) -> tuple[int, list[int]]:
     """Start the command and kill it after a random delay, again and again, ``kills`` times.
 
@@ -147,13 +147,16 @@ def kill_at_random(
         if landed >= kills:
             break
         proc = job.popen(*args)
-        time.sleep(rng.uniform(*window))
-        if proc.poll() is None:
+        try:
+            stdout, _ = proc.communicate(timeout=rng.uniform(*window))
+        except subprocess.TimeoutExpired:
             proc.send_signal(sig)
             landed += 1
-        stdout, _ = proc.communicate(timeout=120)
+            stdout, _ = proc.communicate(timeout=120)
         job._keep(stdout)
         codes.append(proc.returncode)
+        if proc.returncode == 0 and stop_when_done:
+            break
     return landed, codes
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import random
 import signal
-import time
 from typing import Any
 
 import pytest
@@ -90,17 +89,26 @@ def finish(
     assert archive_signature(view) == expected
 
 
-@pytest.mark.parametrize("command", ["export", "purge", "run"])
+# command -> (extra throttle settings, kill window in seconds after the start)
+RANDOM: dict[str, tuple[str, tuple[float, float]]] = {
+    "export": ("", (0.5, 2.5)),
+    # Small, slowed chunks so the kills land all through the purge, not after it ended.
+    "purge": ("sleep = 0.05\nmax_chunk_rows = 100\n", (0.6, 1.4)),
+    "run": ("sleep = 0.02\n", (0.5, 2.2)),
+}
+
+
+@pytest.mark.parametrize("command", list(RANDOM))
 def test_sigkill_at_random_moments(
     command: str,
     s3_job: Job,
-    seeded: Seed,
+    light: Seed,
     mysql_schema: MySqlSchema,
     view: S3View,
     clean_signature: Any,
 ) -> None:
     """30 SIGKILLs at random moments of one command, then a rerun: oracle zero, same archive."""
-    expected = clean_signature()
+    expected = clean_signature(light)
     audit_deletes(mysql_schema)
     args = {
         "export": scenario.export_args(),
@@ -109,18 +117,17 @@ def test_sigkill_at_random_moments(
     }[command]
     if command == "purge":
         assert s3_job.run(*scenario.export_args()).returncode == 0
-    # Slow chunks so kills land all through the purge instead of after it ended.
-    s3_job.path.write_text(
-        s3_job.path.read_text().replace("[throttle]\n", "[throttle]\nsleep = 0.05\n")
-    )
+    throttle, window = RANDOM[command]
+    text = s3_job.path.read_text().replace("max_chunk_rows = 500\n", "")
+    s3_job.path.write_text(text.replace("[throttle]\n", f"[throttle]\n{throttle}"))
     rng = random.Random(f"kill-{command}")
-    landed, codes = kill_at_random(s3_job, args, KILLS, rng, (0.5, 3.0))
+    landed, codes = kill_at_random(s3_job, args, KILLS, rng, window)
     assert landed >= KILLS, f"only {landed} kills landed"
     assert set(codes) <= {0, -signal.SIGKILL}
     finish(
         f"SIGKILL x{landed} at random during {command}",
         s3_job,
-        seeded,
+        light,
         mysql_schema,
         view,
         expected,
@@ -134,13 +141,17 @@ def test_sigkill_at_random_moments(
 def test_killed_at_a_failpoint_three_times(
     point: str,
     s3_job: Job,
-    seeded: Seed,
     mysql_schema: MySqlSchema,
     view: S3View,
     clean_signature: Any,
 ) -> None:
-    """`run` killed at the point, resumed and killed there again (3 times), then run to the end."""
-    expected = clean_signature()
+    """`run` killed at the point, resumed and killed there again (3 times), then run to the end.
+
+    The multipart points get 1 KiB payloads (a day is one 5.5 MiB file in two parts); the others
+    the same rows without payloads, which run faster."""
+    seeded = Seed(scenario.DAYS, 2500, 1024 if point.startswith("storage.") else 0)
+    seeded.create(mysql_schema)
+    expected = clean_signature(seeded)
     audit_deletes(mysql_schema)
     codes = []
     for nth in FAILPOINTS[point]:
@@ -158,3 +169,66 @@ def test_killed_at_a_failpoint_three_times(
         codes,
         scenario.run_args(),
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "point", "signame"),
+    [
+        ("export", "export.chunk-read:3:term", "SIGTERM"),
+        ("export", "export.chunk-read:8:int", "SIGINT"),
+        ("run", "export.chunk-read:13:term", "SIGTERM"),
+        ("run", "purge.after-commit:3:int", "SIGINT"),
+        ("run", "purge.chunk-locked:5:term", "SIGTERM"),
+    ],
+)
+def test_signal_mid_chunk_stops_after_it_with_exit_6(
+    command: str,
+    point: str,
+    signame: str,
+    s3_job: Job,
+    light: Seed,
+    mysql_schema: MySqlSchema,
+    view: S3View,
+    clean_signature: Any,
+) -> None:
+    """A signal while a chunk is under way: that chunk finishes, the next never starts, exit 6;
+    nothing half-written is visible, and a rerun completes exactly."""
+    expected = clean_signature(light)
+    audit_deletes(mysql_schema)
+    args = scenario.export_args() if command == "export" else scenario.run_args()
+    args = tuple(a for a in args if a != "--json")
+    proc = s3_job.run("-v", *args, failpoint=point)
+    assert proc.returncode == 6, proc.stderr[-3000:]
+    assert f"received {signame}" in proc.stderr
+    nth = int(point.split(":")[1])
+    if point.startswith("export"):
+        # The signal came while chunk `nth` (counted over the run) was read, which is chunk
+        # `in_day` of the day in progress (5 a day): the writer stopped after that one at most.
+        rows = [int(line.split("chunk, ")[1].split(" ")[0]) for line in _chunk_lines(proc)]
+        in_day = (nth - 1) % 5 + 1
+        assert rows and rows[-1] <= 500 * in_day
+        assert view.unfinished() == 0  # the aborted part's multipart upload is gone
+    else:
+        (deleted,) = mysql_schema.execute("SELECT COUNT(*) FROM deleted_log")[0]
+        chunks = len(_chunk_lines(proc, "purge"))
+        assert chunks == nth  # the chunk under way when the signal came was the last
+        assert 0 < deleted <= chunks * 500
+    finish(
+        f"{signame} mid-chunk during {command} ({point.rsplit(':', 1)[0]})",
+        s3_job,
+        light,
+        mysql_schema,
+        view,
+        expected,
+        1,
+        [proc.returncode],
+        scenario.run_args() if command == "run" else scenario.export_args(),
+    )
+
+
+def _chunk_lines(proc: Any, step: str = "export") -> list[str]:
+    return [
+        line
+        for line in proc.stderr.splitlines()
+        if f" {step} events " in line and ": chunk," in line
+    ]

@@ -14,7 +14,7 @@ def test_clean_run_is_all_zero_and_equals_a_clean_export(
     s3_job: Job, seeded: Seed, mysql_schema: MySqlSchema, view: S3View, clean_signature: Any
 ) -> None:
     """`run` archives 8 days and purges 3: the oracle finds nothing; the archive is the export's."""
-    expected = clean_signature()
+    expected = clean_signature(seeded)
     proc = s3_job.run(*scenario.run_args())
     assert proc.returncode == 0, proc.stderr
     verdict = record(check("clean run", seeded, mysql_schema, view, exit=str(proc.returncode)))
@@ -38,7 +38,9 @@ def test_oracle_counts_each_kind_of_damage(
     s3_client.put_object(Bucket=view.bucket, Key=view.prefix + part, Body=damaged)
     first = int(lines[1].split(b",")[0].strip(b'"'))
     mysql_schema.execute("DELETE FROM events WHERE id IN (%s, %s)", (first, first + 1))
-    mysql_schema.execute("UPDATE events SET account_id = account_id + 1 WHERE id = %s", (first + 2,))
+    mysql_schema.execute(
+        "UPDATE events SET account_id = account_id + 1 WHERE id = %s", (first + 2,)
+    )
     s3_client.put_object(Bucket=view.bucket, Key=view.prefix + "events/stray.csv", Body=b"x")
     verdict = check("damage", seeded, mysql_schema, view)
     assert verdict.lost == 1  # `first` is gone from the table and from the archive

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import logging
 import sys
 
 import click
@@ -31,7 +32,10 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dbarchive")
-def cli() -> None:
+@click.option(
+    "-v", "--verbose", is_flag=True, help="DEBUG logs on stderr (every chunk, S3 and retries)."
+)
+def cli(verbose: bool) -> None:
     """Archive old rows of big MySQL tables to S3 as verified, Athena-ready files.
 
     \b
@@ -45,6 +49,10 @@ def cli() -> None:
       dbarchive restore -c archive.toml -t T --date D --into T_copy   bring a day back
       dbarchive backfill -c archive.toml     archive the history, N workers, resumable
     """
+    if verbose:
+        logging.basicConfig(
+            stream=sys.stderr, level=logging.DEBUG, format="%(asctime)s %(levelname)s %(message)s"
+        )
 
 
 cli.add_command(export_cmd)
