@@ -393,13 +393,11 @@ def _read_file(
 
 def table_rows(db: Sql) -> dict[int, str]:
     """D: key -> current row hash of every row still in the table."""
-    return {
-        int(k): _text(h) for k, h in db.execute(f"SELECT id, {ROW_HASH_SQL} FROM `{TABLE}`")
-    }
+    return {int(k): _text(h) for k, h in db.execute(f"SELECT id, {ROW_HASH_SQL} FROM `{TABLE}`")}
 
 
 def check(scenario: str, seed: Seed, db: Sql, view: Bucket, **report: Any) -> Verdict:
-    """Compare S with A ∪ D and the destination's leftovers; see the module docstring."""
+    """Compare S with A + D and the destination's leftovers; see the module docstring."""
     verdict = Verdict(scenario, **report)
     archive = read_archive(view)
     in_db = table_rows(db)

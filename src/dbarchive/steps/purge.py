@@ -27,6 +27,7 @@ from dbarchive.events import Event
 from dbarchive.layout import PURGE_MARKER_NAME, day_of_key, table_dir
 from dbarchive.manifest import Manifest
 from dbarchive.sources import mysql_sql as q
+from dbarchive.sources import retry
 from dbarchive.sources.canonical import key_parameter
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 from dbarchive.steps import upload
@@ -35,7 +36,8 @@ from dbarchive.steps.extract import prefetched
 from dbarchive.steps.verify import KnownDay, iter_archive_chunks, iter_archive_digests
 from dbarchive.throttle import Throttle
 
-RETRYABLE = {1205, 1213}  # lock wait timeout, deadlock
+# lock wait timeout, deadlock, a lost connection, KILL QUERY, max_statement_time (sources/retry.py)
+RETRYABLE = retry.CHUNK_RETRYABLE
 
 
 @dataclass(frozen=True)
