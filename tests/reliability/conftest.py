@@ -51,8 +51,8 @@ def s3_env(endpoint: S3Endpoint) -> dict[str, str]:
 
 @pytest.fixture
 def seeded(mysql_schema: MySqlSchema) -> Seed:
-    """8 days x 2500 rows (20k) of adversarial rows with 1 KiB payloads, S recorded."""
-    seed = Seed(DAYS, 2500, 1024)
+    """8 days x 2500 rows (20k) of adversarial rows with 1.5 KiB payloads (a day is ~7 MB: one file in two multipart parts), S recorded."""
+    seed = Seed(DAYS, 2500, 1536)
     seed.create(mysql_schema)
     return seed
 

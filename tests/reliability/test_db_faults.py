@@ -236,7 +236,7 @@ def test_private_server_killed_and_restarted_mid_phase(
 ) -> None:
     """Our own mariadbd is SIGKILLed mid-export / mid-purge and started again 1 s later: the
     run reconnects, finishes with exit 0, and the oracle finds nothing."""
-    seed = Seed(scenario.DAYS, 2500, 1024 if phase == "export" else 0)
+    seed = Seed(scenario.DAYS, 2500, 1536 if phase == "export" else 0)
     seed.create(private_schema)
     job = write_job(
         tmp_path / "job.toml",

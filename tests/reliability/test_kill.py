@@ -147,9 +147,9 @@ def test_killed_at_a_failpoint_three_times(
 ) -> None:
     """`run` killed at the point, resumed and killed there again (3 times), then run to the end.
 
-    The multipart points get 1 KiB payloads (a day is one 5.5 MiB file in two parts); the others
+    The multipart points get 1.5 KiB payloads (a day is one ~7 MB file in two parts); the others
     the same rows without payloads, which run faster."""
-    seeded = Seed(scenario.DAYS, 2500, 1024 if point.startswith("storage.") else 0)
+    seeded = Seed(scenario.DAYS, 2500, 1536 if point.startswith("storage.") else 0)
     seeded.create(mysql_schema)
     expected = clean_signature(seeded)
     audit_deletes(mysql_schema)

@@ -90,11 +90,14 @@ def _make_session(options: StorageOptions) -> Any:
 
 
 def _make_client(session: Any, options: StorageOptions, max_attempts: int) -> S3Client:
-    """A client that retries throttling, 5xx and dropped connections with backoff."""
+    """A client that retries throttling, 5xx and dropped connections with backoff.
+
+    botocore's ``standard`` mode (not ``legacy``, not the experimental client-side rate limiting of
+    ``adaptive``): exponential backoff with jitter on throttling, transient errors and 5xx."""
     from botocore.config import Config
 
     config = Config(
-        retries={"mode": "adaptive", "max_attempts": max_attempts},
+        retries={"mode": "standard", "max_attempts": max_attempts},
         connect_timeout=10,
         read_timeout=120,
         tcp_keepalive=True,
