@@ -261,3 +261,32 @@ def _day_count(db: MySqlSchema, day: Any) -> int:
         (day, day + scenario.dt.timedelta(days=1)),
     )
     return int(rows[0][0])
+
+
+@pytest.mark.parametrize("name", ["part-00000.csv", "_manifest.json", "part-00001.csv"])
+def test_a_foreign_object_at_a_target_key_fails_loudly_and_is_not_overwritten(
+    name: str, s3_job: Job, light: Seed, mysql_schema: MySqlSchema, view: S3View, s3_client: Any
+) -> None:
+    """Someone's file where the export would write (a part, the manifest, a stale-looking part):
+    the export stops with exit 4 naming it, and the object is byte-identical afterwards."""
+    day = scenario.DAYS[0]
+    key = f"events/year={day.year}/month={day.month:02d}/day={day.day:02d}/{name}"
+    s3_client.put_object(Bucket=view.bucket, Key=view.prefix + key, Body=b"not yours\n")
+    proc = s3_job.run("export", "--date", day.isoformat(), "-q")
+    assert proc.returncode == 4, proc.stderr
+    assert key in proc.stderr and "nothing was" in proc.stderr
+    assert view.read(key) == b"not yours\n"
+    assert view.keys(f"events/year={day.year}/") == [key]  # nothing written beside it
+    s3_client.delete_object(Bucket=view.bucket, Key=view.prefix + key)  # the owner moves it away
+    assert s3_job.run(*scenario.export_args()).returncode == 0
+    verdict = record(
+        check(
+            f"foreign object at a target key ({name})",
+            light,
+            mysql_schema,
+            view,
+            injections=1,
+            exit=f"{proc.returncode}, after it was moved 0",
+        )
+    )
+    assert verdict.clean, verdict.details

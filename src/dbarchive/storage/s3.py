@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
     from types_boto3_s3.type_defs import CompletedPartTypeDef, ObjectIdentifierTypeDef
 
+OWNER_MARK = "dbarchive"  # user metadata (x-amz-meta-dbarchive) on every object we write
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's floor for every part but the last
 MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
 MAX_PARTS = 10_000
@@ -405,8 +406,9 @@ def _abort_upload(bucket: _Bucket, full_key: str, upload_id: str) -> bool:
 
 
 def _object_args(options: StorageOptions) -> dict[str, Any]:
-    """Encryption and storage class, sent only when set so the bucket's defaults apply otherwise."""
-    args: dict[str, Any] = {}
+    """Encryption and storage class, sent only when set so the bucket's defaults apply otherwise;
+    and our mark, so that an object someone else put at one of our keys can be told apart."""
+    args: dict[str, Any] = {"Metadata": {OWNER_MARK: "1"}}
     if options.sse:
         args["ServerSideEncryption"] = options.sse
     if options.kms_key_id:
@@ -500,7 +502,8 @@ class S3Storage:
         except _MissingObject:
             return None
         size = response["ContentLength"]
-        return StoredObject(key, size, s3_checksum=_server_checksum(response))
+        ours = OWNER_MARK in response.get("Metadata", {})
+        return StoredObject(key, size, s3_checksum=_server_checksum(response), ours=ours)
 
     def list_objects(self, prefix: str) -> Iterator[StoredObject]:
         root = self._bucket.prefix
