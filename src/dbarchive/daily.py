@@ -19,7 +19,7 @@ from dbarchive import failpoints
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.dates import day_range
-from dbarchive.errors import DbArchiveError, StopRequested, VerificationError
+from dbarchive.errors import AlreadyRunning, DbArchiveError, StopRequested, VerificationError
 from dbarchive.events import Event
 from dbarchive.pipeline import ExportResult
 from dbarchive.sources.table import ScanPlan
@@ -156,6 +156,7 @@ def purge_table(
     ctx: Context, spec: TableSpec, today: dt.date, throttle: Throttle, report: TableReport
 ) -> None:
     """Purge every expired day of one table, oldest first; stops at the first failing day."""
+    ctx.source.lock_table(ctx.describe(spec))
     finish_interrupted(ctx, spec, spec.retention.cutoff(today))
     _drop_expired_partitions(ctx, spec, today, report)
     sizer = ChunkSizer(throttle.settings)  # one per table: chunk speed is the table's
@@ -226,8 +227,8 @@ def run_table(
             purge_table(ctx, spec, today, throttle, report)
     except StopRequested as exc:
         report.stopped = str(exc)
-    except CriticalLoad:
-        raise  # the server is overloaded: abort the whole run (exit 7)
+    except (CriticalLoad, AlreadyRunning):
+        raise  # the server is overloaded (exit 7) / another run has the table (exit 8): abort
     except DbArchiveError as exc:
         report.errors.append(str(exc))
     finally:

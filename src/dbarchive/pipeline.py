@@ -86,6 +86,7 @@ def export_day(
     """
     started, t0 = _now(), ctx.clock()
     info = ctx.describe(spec)
+    ctx.source.lock_table(info)  # one run per table: a concurrent one exits "already running"
     window = ctx.source.window(spec, info, day)
     scan = ctx.source.plan_scan(info, window, spec.scan)
     partition = ctx.partition(spec, day)

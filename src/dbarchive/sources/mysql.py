@@ -36,6 +36,7 @@ from dbarchive.sources.canonical import (
     netstring_expression,
     quote_identifier,
 )
+from dbarchive.sources.lock import TableLocks, lock_name
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo, day_window
 
 Row = Sequence[bytes | None]
@@ -104,6 +105,7 @@ class MySqlSource:
         self._direct: mysql_direct.DirectReader | None = None
         self._connected_once = False
         self._in_transaction = False
+        self._locks = TableLocks(self._open)
 
     # -- connection -------------------------------------------------------------------------
     def connect(self) -> Any:
@@ -146,11 +148,16 @@ class MySqlSource:
         raise AssertionError("unreachable")  # backoff() never ends
 
     def close(self) -> None:
+        self._locks.close()
         if self._direct is not None:
             self._direct.close()
             self._direct = None
         if self._conn is not None:
             self._drop()
+
+    def lock_table(self, info: TableInfo) -> None:
+        """Hold this table's run lock until close(); AlreadyRunning if another run has it."""
+        self._locks.acquire(lock_name(info.schema, info.name), info.name)
 
     def _drop(self) -> None:
         """Forget the session (it is gone or unusable); the next statement opens a new one."""
