@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from dbarchive import failpoints
+from dbarchive.checks import require_delete
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.dates import day_range
@@ -157,6 +158,7 @@ def purge_table(
 ) -> None:
     """Purge every expired day of one table, oldest first; stops at the first failing day."""
     ctx.source.lock_table(ctx.describe(spec))
+    require_delete(ctx, spec)  # no DELETE grant: fail before any export, record or row
     finish_interrupted(ctx, spec, spec.retention.cutoff(today))
     _drop_expired_partitions(ctx, spec, today, report)
     sizer = ChunkSizer(throttle.settings)  # one per table: chunk speed is the table's
@@ -221,6 +223,9 @@ def run_table(
     report = TableReport(spec.name)
     started, pauses = time.monotonic(), throttle.stats.pauses
     try:
+        if purge:  # a purge that cannot delete fails before the export changes anything
+            ctx.describe(spec)  # (an unknown table is said as such first)
+            require_delete(ctx, spec)
         for day in catch_up_days(ctx, spec, today) if export else []:
             report.exported.append(export_day_as_configured(ctx, spec, day))
         if purge:

@@ -87,6 +87,12 @@ class Job:
         if isinstance(data, list):
             self.runs += [d for d in data if isinstance(d, dict)]
 
+    def with_source_extra(self, lines: str) -> Job:
+        """Add settings to the [source] section (e.g. password_env)."""
+        text = self.path.read_text().replace("[source]\n", "[source]\n" + lines, 1)
+        self.path.write_text(text)
+        return self
+
     @property
     def retries(self) -> int:
         """Chunk retries the tool reported (lock waits, deadlocks, lost connections)."""

@@ -10,6 +10,7 @@ import click
 
 from dbarchive import __version__
 from dbarchive.cli.backfill import backfill_cmd
+from dbarchive.cli.check import check_cmd
 from dbarchive.cli.commands import demo, export_cmd, plan
 from dbarchive.cli.lake import ddl_cmd, restore_cmd
 from dbarchive.cli.maintain import purge_cmd, run_cmd, status_cmd, verify_cmd
@@ -48,6 +49,7 @@ def cli(verbose: bool) -> None:
       dbarchive ddl -c archive.toml -t T --engine athena    query the archive
       dbarchive restore -c archive.toml -t T --date D --into T_copy   bring a day back
       dbarchive backfill -c archive.toml     archive the history, N workers, resumable
+      dbarchive check -c archive.toml        which privilege, permission or setting is missing
     """
     if verbose:
         logging.basicConfig(
@@ -65,6 +67,7 @@ cli.add_command(status_cmd)
 cli.add_command(ddl_cmd)
 cli.add_command(restore_cmd)
 cli.add_command(backfill_cmd)
+cli.add_command(check_cmd)
 
 
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt() parameter number
