@@ -28,7 +28,7 @@ def read_manifest(storage: Storage, partition: PartitionPath) -> Manifest | None
         return None
     try:
         return Manifest.loads(raw)
-    except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # JSON is a ValueError
         raise StorageError(
             f"{partition.manifest_key} is not a dbarchive manifest ({type(exc).__name__}: {exc}); "
             "nothing was changed. Move it away, or archive to another prefix"
