@@ -173,7 +173,7 @@ class DayPurger:
             elapsed = time.monotonic() - started
             self.longest = max(self.longest, elapsed)
             self.chunks += 1
-            self._emit("chunk")
+            self._emit("chunk", {"seconds": elapsed, "rows": len(rows)})
             if len(rows) < self.sizer.rows:
                 break
             self.sizer.adapt(elapsed, len(rows))
@@ -268,7 +268,7 @@ class DayPurger:
                 f"the {len(keys)} verified ones; rolled back"
             )
 
-    def _emit(self, kind: str) -> None:
+    def _emit(self, kind: str, data: dict[str, Any] | None = None) -> None:
         self.ctx.reporter.emit(
             Event(
                 "purge",
@@ -277,6 +277,7 @@ class DayPurger:
                 kind,
                 self.deleted,
                 total_rows=self.plan.estimated_rows,
+                data=data or {},
             )
         )
 
