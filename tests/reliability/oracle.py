@@ -44,10 +44,16 @@ CREATE TABLE `{TABLE}` (
   note TEXT NULL,
   payload BLOB NULL,
   ratio DOUBLE NULL,
+  f FLOAT NULL,
+  bits BIT(64) NULL,
+  doc JSON NULL,
+  big BIGINT NULL,
   KEY idx_created (created_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
 """
-COLUMNS = ("id", "created_at", "account_id", "amount", "note", "payload", "ratio")
+COLUMNS = (
+    "id", "created_at", "account_id", "amount", "note", "payload", "ratio", "f", "bits", "doc", "big"
+)  # fmt: skip
 
 # Adversarial texts (NULL, '', 'NULL', '\N', separators, quotes, CR/LF, NUL, 4-byte UTF-8).
 _NOTES = (
@@ -70,6 +76,10 @@ _AMOUNTS = (
     "seq / 7",
 )
 _RATIOS = ("NULL", "0", "-1e308", "2.2250738585072014e-308", "5e-324", "seq / 3", "1e15 + 0.5")
+_FLOATS = ("NULL", "3.4028234e38", "-1.17549435e-38", "0.1", "seq / 9")
+_BITS = ("NULL", "0", "~0", "seq")
+_DOCS = ("NULL", '\'{"a": [1, "x\\\\"y"], "b": null}\'', "'[]'", "'\"ünï 🐬\"'")
+_BIGS = ("NULL", "-9223372036854775808", "9223372036854775807", "seq * 1000003")
 
 # The canonical text of each column (README / CHECKSUM.md), as the oracle's own SQL.
 _CANONICAL = {
@@ -80,6 +90,10 @@ _CANONICAL = {
     "note": "CONVERT(`note` USING utf8mb4)",
     "payload": "HEX(`payload`)",
     "ratio": "`ratio`",
+    "f": "CAST(`f` AS DOUBLE)",
+    "bits": "CAST(`bits` AS UNSIGNED)",
+    "doc": "CONVERT(`doc` USING utf8mb4)",
+    "big": "`big`",
 }
 ROW_HASH_SQL = "SHA2(CONCAT({}), 256)".format(
     ", ".join(
@@ -121,11 +135,13 @@ class Seed:
         if self.payload_bytes == 0:
             payload = "NULL"
         db.execute(
-            f"INSERT INTO `{TABLE}` (created_at, account_id, amount, note, payload, ratio) "
+            f"INSERT INTO `{TABLE}` (created_at, account_id, amount, note, payload, ratio, "
+            "f, bits, doc, big) "
             f"SELECT TIMESTAMP(%s) + INTERVAL ({offset_s} * 1000000 + seq * (86400000000 - "
             f"{offset_s} * 1000000) DIV (%s + 1)) MICROSECOND, seq %% 97, "
             f"{_pick(_AMOUNTS)}, {_pick(_NOTES)}, IF(seq %% 11 = 0, NULL, {payload}), "
-            f"{_pick(_RATIOS)} FROM seq_1_to_{int(count)}",
+            f"{_pick(_RATIOS)}, {_pick(_FLOATS)}, {_case(_BITS)}, {_pick(_DOCS)}, {_pick(_BIGS)} "
+            f"FROM seq_1_to_{int(count)}",
             (day.isoformat(), count),
         )
 
@@ -146,6 +162,12 @@ class Seed:
 
 def _pick(options: tuple[str, ...]) -> str:
     return "ELT(1 + seq %% {}, {})".format(len(options), ", ".join(options))
+
+
+def _case(options: tuple[str, ...]) -> str:
+    """Like ``_pick`` but keeps a numeric type (ELT returns strings: a BIT column takes bytes)."""
+    whens = " ".join(f"WHEN {i} THEN {o}" for i, o in enumerate(options))
+    return f"CASE seq %% {len(options)} {whens} END"
 
 
 def _text(value: Any) -> str:
