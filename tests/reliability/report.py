@@ -31,7 +31,9 @@ COLUMNS = (
 
 
 def _load(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """The run's results, the last one of each scenario (a re-run test replaces its line)."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return list({r["scenario"]: r for r in rows}.values())
 
 
 def _commit() -> str:
@@ -64,7 +66,7 @@ def _row(r: dict[str, Any]) -> str:
 
 def render(results: list[dict[str, Any]]) -> str:
     measures = [r for r in results if r.get("extra", {}).get("figures")]
-    scenarios = [r for r in results if r not in measures]
+    scenarios = results
     bad = [r for r in scenarios if any(r[k] for k in COLUMNS[2:7]) or r.get("uploads")]
     scale = max((r.get("scale", 1) for r in results), default=1)
     lines = [

@@ -40,6 +40,12 @@ from dbarchive.throttle import Throttle
 RETRYABLE = retry.CHUNK_RETRYABLE
 
 
+class ChunkMismatch(VerificationError):
+    """A chunk's DELETE did not remove exactly its verified rows: rolled back, then redone from a
+    fresh read (a statement interrupted by KILL QUERY was seen to report 0 rows); if it keeps
+    happening the purge of the day stops."""
+
+
 @dataclass(frozen=True)
 class PurgeResult:
     """What the purge of one table-day did."""
@@ -198,9 +204,10 @@ class DayPurger:
         while True:
             try:
                 return self._chunk(self._walk, first, last)
-            except SourceError as exc:
+            except (SourceError, ChunkMismatch) as exc:
                 self.ctx.source.rollback()
-                if exc.mysql_code not in RETRYABLE or attempt >= self.throttle.settings.max_retries:
+                again = isinstance(exc, ChunkMismatch) or exc.mysql_code in RETRYABLE
+                if not again or attempt >= self.throttle.settings.max_retries:
                     raise
             attempt += 1
             self.retries += 1
@@ -263,7 +270,7 @@ class DayPurger:
         affected = self.ctx.source.execute(sql, params, "deleting a chunk")
         self.longest_delete = max(self.longest_delete, time.monotonic() - started)
         if affected != len(keys):
-            raise VerificationError(
+            raise ChunkMismatch(
                 f"{self.spec.name} {self.manifest.day}: a chunk deleted {affected} rows instead of "
                 f"the {len(keys)} verified ones; rolled back"
             )
