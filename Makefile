@@ -38,10 +38,12 @@ test-integration: dev  ## tests against the real MariaDB and a suite-started Sea
 	$(VENV)/bin/pytest tests/integration
 
 reliability: dev  ## the fault-injection matrix (quick tier, ~20k rows), then RELIABILITY.md from its results
+	rm -f .reliability/latest.jsonl
 	$(VENV)/bin/pytest tests/reliability
 	$(PY) -m tests.reliability.report > RELIABILITY.md
 
 soak: dev  ## the same matrix with x10 faults (DBARCHIVE_SOAK=1), then RELIABILITY.md
+	rm -f .reliability/latest.jsonl
 	DBARCHIVE_SOAK=1 $(VENV)/bin/pytest tests/reliability --timeout 3600
 	$(PY) -m tests.reliability.report > RELIABILITY.md
 

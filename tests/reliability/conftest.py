@@ -36,11 +36,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.skip(reason="soak tier: make soak"))
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """Each session's results replace the previous ones (RELIABILITY.md is one full run)."""
-    scenario.RESULTS.unlink(missing_ok=True)
-
-
 def s3_env(endpoint: S3Endpoint) -> dict[str, str]:
     return {
         "AWS_ACCESS_KEY_ID": endpoint.access_key,
