@@ -458,6 +458,7 @@ class MySqlSource:
                     if not restarting or time.monotonic() + delay > deadline:
                         raise error from None
                     time.sleep(delay)
+        assert self._direct is not None
         return self._direct
 
     def read_chunks(
