@@ -14,7 +14,7 @@ import pytest
 from tests.reliability.scenario import ROOT, SCALE
 
 pytest.importorskip("atheris")
-SECONDS = 12 * SCALE
+SECONDS = 8 * SCALE
 
 
 @pytest.mark.parametrize("target", ["config", "archive"])

@@ -91,10 +91,10 @@ def finish(
 
 # command -> (extra throttle settings, kill window in seconds after the start)
 RANDOM: dict[str, tuple[str, tuple[float, float]]] = {
-    "export": ("", (0.5, 2.5)),
+    "export": ("", (0.5, 2.0)),
     # Small, slowed chunks so the kills land all through the purge, not after it ended.
     "purge": ("sleep = 0.05\nmax_chunk_rows = 100\n", (0.6, 1.4)),
-    "run": ("sleep = 0.02\n", (0.5, 2.2)),
+    "run": ("sleep = 0.02\n", (0.5, 1.8)),
 }
 
 
