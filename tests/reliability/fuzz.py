@@ -50,7 +50,7 @@ def archive(data: bytes) -> None:
         "events", "db", _PARTITION.day, "UTC", "", "", ("", ""), "csv", "none", (), ("id",),
         "created_at", "key", (entry,), RowDigest(3, 1, 2, 3), "", "", "",
     )  # fmt: skip
-    check_files(_STORAGE, manifest, quick=False)
+    check_files(_STORAGE, manifest)
     _STORAGE.put_bytes(_PARTITION.manifest_key, data)
     with contextlib.suppress(StorageError):
         read_manifest(_STORAGE, _PARTITION)

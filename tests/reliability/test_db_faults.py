@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import uuid
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -280,3 +281,58 @@ def test_private_server_killed_and_restarted_mid_phase(
 
 def _count(db: PrivateSchema) -> int:
     return int(db.execute("SELECT COUNT(*) FROM events")[0][0])
+
+
+def test_max_statement_time_makes_the_chunks_shrink(
+    mysql_schema: MySqlSchema, s3_endpoint: S3Endpoint, s3_bucket: str, view: S3View, tmp_path: Path
+) -> None:
+    """A user whose statements the server cuts off (MAX_STATEMENT_TIME) at a third of what one
+    500-row chunk takes: reads and purge chunks are cut off, halve and fit; the run finishes and
+    the oracle finds nothing. (The limit is calibrated on this machine, so the test never times.)"""
+    from tests.reliability.oracle import ROW_HASH_SQL
+
+    seed = Seed((scenario.EXPIRED[0], scenario.CUTOFF), 800, 32 * 1024)
+    seed.create(mysql_schema)
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        mysql_schema.execute(f"SELECT {ROW_HASH_SQL} FROM events ORDER BY id LIMIT 500")
+        timings.append(time.perf_counter() - started)
+    limit = max(0.05, min(timings) / 3)
+    user, password = f"dbat_{uuid.uuid4().hex[:10]}", uuid.uuid4().hex
+    mysql_schema.execute(f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY %s", (password,))
+    try:
+        mysql_schema.execute(
+            f"GRANT SELECT, DELETE ON `{mysql_schema.name}`.* TO '{user}'@'127.0.0.1'"
+        )
+        mysql_schema.execute(f"ALTER USER '{user}'@'127.0.0.1' WITH MAX_STATEMENT_TIME {limit:.3f}")
+        job = write_job(
+            tmp_path / "limited.toml",
+            f"mysql://{user}@127.0.0.1:3306/{mysql_schema.name}",
+            f"s3://{s3_bucket}/arch",
+            {**s3_env(s3_endpoint), "DBAT_LIMITED_PW": password},
+            destination=f'endpoint_url = "{s3_endpoint.url}"\npart_size_mib = 5\n',
+            throttle="min_chunk_rows = 10\n",
+        ).with_source_extra('password_env = "DBAT_LIMITED_PW"\n')
+        proc = job.run(*scenario.run_args())
+    finally:
+        mysql_schema.execute(f"DROP USER IF EXISTS '{user}'@'127.0.0.1'")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    retries = job.retries + _source_retries(job)
+    verdict = record(
+        check(
+            "max_statement_time cuts chunks off (they shrink to fit)",
+            seed,
+            mysql_schema,
+            view,
+            injections=1,
+            retries=retries,
+            exit=str(proc.returncode),
+            extra={"figures": {
+                "500-row hash chunk on this machine": f"{min(timings) * 1000:.0f} ms",
+                "MAX_STATEMENT_TIME of the user": f"{limit * 1000:.0f} ms",
+                "statements cut off and retried smaller": retries,
+            }},
+        )
+    )  # fmt: skip
+    assert verdict.clean, verdict.details
