@@ -312,8 +312,10 @@ def test_max_statement_time_makes_the_chunks_shrink(
             f"s3://{s3_bucket}/arch",
             {**s3_env(s3_endpoint), "DBAT_LIMITED_PW": password},
             destination=f'endpoint_url = "{s3_endpoint.url}"\npart_size_mib = 5\n',
-            throttle="min_chunk_rows = 10\n",
         ).with_source_extra('password_env = "DBAT_LIMITED_PW"\n')
+        job.path.write_text(
+            job.path.read_text().replace("min_chunk_rows = 50", "min_chunk_rows = 10")
+        )
         proc = job.run(*scenario.run_args())
     finally:
         mysql_schema.execute(f"DROP USER IF EXISTS '{user}'@'127.0.0.1'")
