@@ -286,9 +286,9 @@ def _count(db: PrivateSchema) -> int:
 def test_max_statement_time_makes_the_chunks_shrink(
     mysql_schema: MySqlSchema, s3_endpoint: S3Endpoint, s3_bucket: str, view: S3View, tmp_path: Path
 ) -> None:
-    """A user whose statements the server cuts off (MAX_STATEMENT_TIME) at a third of what one
-    500-row chunk takes: reads and purge chunks are cut off, halve and fit; the run finishes and
-    the oracle finds nothing. (The limit is calibrated on this machine, so the test never times.)"""
+    """A user whose statements the server cuts off (MAX_STATEMENT_TIME: a third of what one
+    500-row hash chunk takes here, at least 50 ms): the reads and purge chunks it cuts off halve
+    and fit; the run finishes and the oracle finds nothing. (Calibrated, never timed.)"""
     from tests.reliability.oracle import ROW_HASH_SQL
 
     seed = Seed((scenario.EXPIRED[0], scenario.CUTOFF), 800, 32 * 1024)
