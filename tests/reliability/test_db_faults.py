@@ -87,7 +87,7 @@ def test_kill_from_a_second_session_at_random_moments(
             break
     verdict = record(
         check(
-            f"KILL {mode} x{kills} from a second session during run",
+            f"KILL {mode} at random moments from a second session during run",
             light,
             mysql_schema,
             view,
