@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help dev demo test test-unit test-integration test-airflow2 test-scheduler lint format typecheck bench clean
+.PHONY: help dev demo test test-unit test-integration test-airflow2 test-scheduler lint format typecheck bench clean reliability soak
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -36,6 +36,16 @@ test-unit: dev  ## pure-code tests only (no MySQL, no S3)
 
 test-integration: dev  ## tests against the real MariaDB and a suite-started SeaweedFS
 	$(VENV)/bin/pytest tests/integration
+
+reliability: dev  ## the fault-injection matrix (quick tier, ~20k rows), then RELIABILITY.md from its results
+	rm -f .reliability/latest.jsonl
+	$(VENV)/bin/pytest tests/reliability
+	$(PY) -m tests.reliability.report > RELIABILITY.md
+
+soak: dev  ## the same matrix with x10 faults (DBARCHIVE_SOAK=1), then RELIABILITY.md
+	rm -f .reliability/latest.jsonl
+	DBARCHIVE_SOAK=1 $(VENV)/bin/pytest tests/reliability --timeout 3600
+	$(PY) -m tests.reliability.report > RELIABILITY.md
 
 lint:  ## ruff + mypy
 	$(VENV)/bin/ruff check .

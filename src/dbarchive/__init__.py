@@ -9,6 +9,7 @@ from dbarchive.checksum import RowDigest
 from dbarchive.config import ArchiveJob, TableSpec, job_from_dict, load_job
 from dbarchive.context import Context
 from dbarchive.errors import (
+    AlreadyRunning,
     ConfigError,
     DbArchiveError,
     NoUsableKeyError,
@@ -22,6 +23,7 @@ from dbarchive.pipeline import ExportResult, PlannedPartition, export, export_da
 from dbarchive.restore import RestoreResult, restore_day
 
 __all__ = [
+    "AlreadyRunning",
     "ArchiveJob",
     "ConfigError",
     "Context",

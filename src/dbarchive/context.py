@@ -30,6 +30,9 @@ class Context:
     clock: Callable[[], float] = time.monotonic
     # Who runs ``SELECT … INTO OUTFILE S3`` for aurora-outfile tables (None: Aurora itself).
     outfile_runner: OutfileRunner | None = None
+    # Called by the export after every chunk: raises StopRequested on a signal, stop file or
+    # run-time limit (the CLI wires the throttle's check here); by default it never stops.
+    check_stop: Callable[[], None] = field(default=lambda: None)
     _described: dict[str, TableInfo] = field(default_factory=dict)
 
     def describe(self, spec: TableSpec) -> TableInfo:

@@ -15,10 +15,12 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 
+from dbarchive import failpoints
+from dbarchive.checks import require_delete
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.dates import day_range
-from dbarchive.errors import DbArchiveError, StopRequested, VerificationError
+from dbarchive.errors import AlreadyRunning, DbArchiveError, StopRequested, VerificationError
 from dbarchive.events import Event
 from dbarchive.pipeline import ExportResult
 from dbarchive.sources.table import ScanPlan
@@ -107,6 +109,7 @@ def ready_for_purge(
     report.verified.append(result)
     if not result.ok:
         raise VerificationError("; ".join(result.problems))
+    failpoints.hit("purge.after-verify")
     return known
 
 
@@ -154,6 +157,8 @@ def purge_table(
     ctx: Context, spec: TableSpec, today: dt.date, throttle: Throttle, report: TableReport
 ) -> None:
     """Purge every expired day of one table, oldest first; stops at the first failing day."""
+    ctx.source.lock_table(ctx.describe(spec))
+    require_delete(ctx, spec)  # no DELETE grant: fail before any export, record or row
     finish_interrupted(ctx, spec, spec.retention.cutoff(today))
     _drop_expired_partitions(ctx, spec, today, report)
     sizer = ChunkSizer(throttle.settings)  # one per table: chunk speed is the table's
@@ -218,14 +223,17 @@ def run_table(
     report = TableReport(spec.name)
     started, pauses = time.monotonic(), throttle.stats.pauses
     try:
+        if purge:  # a purge that cannot delete fails before the export changes anything
+            ctx.describe(spec)  # (an unknown table is said as such first)
+            require_delete(ctx, spec)
         for day in catch_up_days(ctx, spec, today) if export else []:
             report.exported.append(export_day_as_configured(ctx, spec, day))
         if purge:
             purge_table(ctx, spec, today, throttle, report)
     except StopRequested as exc:
         report.stopped = str(exc)
-    except CriticalLoad:
-        raise  # the server is overloaded: abort the whole run (exit 7)
+    except (CriticalLoad, AlreadyRunning):
+        raise  # the server is overloaded (exit 7) / another run has the table (exit 8): abort
     except DbArchiveError as exc:
         report.errors.append(str(exc))
     finally:

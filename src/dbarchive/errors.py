@@ -6,7 +6,8 @@
     │   └── NoUsableKeyError       the table has no primary/unique key to page by
     ├── StorageError               the destination: unreachable, bucket missing, write refused
     ├── VerificationError          an archive does not match what it claims or what the source holds
-    └── StopRequested              a stop file, signal or run-time limit asked the job to stop cleanly
+    ├── StopRequested              a stop file, signal or run-time limit asked the job to stop cleanly
+    └── AlreadyRunning             another run holds this table's lock; this one did nothing
 
 Messages never contain secrets: passwords are taken from the environment and never formatted.
 """
@@ -53,3 +54,9 @@ class StopRequested(DbArchiveError):
     """A stop file, a signal or the run-time limit asked the job to stop after the current chunk."""
 
     exit_code = 6
+
+
+class AlreadyRunning(DbArchiveError):
+    """Another run (an Airflow retry, a manual run) is working on this table right now."""
+
+    exit_code = 8

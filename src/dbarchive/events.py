@@ -50,6 +50,15 @@ class LogReporter:
 
     def emit(self, event: Event) -> None:
         if event.kind == "chunk":
+            log.debug(
+                "%s %s %s: chunk, %d rows, %d bytes%s",
+                event.step,
+                event.table,
+                event.day,
+                event.rows,
+                event.bytes,
+                f", {event.data['seconds']:.4f}s" if "seconds" in event.data else "",
+            )
             if event.rows >= self._next:
                 self._next = event.rows + self._every
                 log.info(

@@ -1,8 +1,25 @@
 """Named crash points, so tests can kill the process at an exact step (``DBARCHIVE_FAILPOINT``).
 
 ``DBARCHIVE_FAILPOINT=export.before-manifest`` kills the process with SIGKILL the first time that
-point is reached; ``name:3`` on the third time. Nothing happens when the variable is unset, and
+point is reached; ``name:3`` on the third time; ``name:3:term`` (or ``:int``) sends SIGTERM (SIGINT)
+instead, so a test knows exactly where a clean stop was asked for. Nothing happens when the variable is unset, and
 checking it costs one dict lookup, so the points stay in production code.
+
+The points, in the order a ``run`` meets them (tests/reliability/test_kill.py kills at each):
+
+    export.chunk-read        a chunk of rows was read from MySQL (before it is written)
+    storage.part-uploaded    one part of a multipart upload is stored (not yet visible)
+    storage.before-complete  every part is stored; CompleteMultipartUpload not sent yet
+    storage.after-complete   the data file is visible, its manifest entry not written yet
+    export.part-committed    a data file is complete (the next one may be open)
+    export.before-manifest   every data file is stored, the commit marker is not
+    export.after-manifest    the partition is committed; stale parts not yet removed
+    purge.after-verify       the day verified against archive and database; nothing deleted yet
+    purge.chunk-locked       a purge chunk's rows are locked FOR UPDATE, nothing deleted
+    purge.before-commit      the chunk's DELETE ran, its transaction is not committed
+    purge.after-commit       the chunk is committed
+    purge.before-record      the day's last chunk is committed, its purge record says "started"
+    purge.after-record       the day's purge record says "purged"
 """
 
 from __future__ import annotations
@@ -11,6 +28,7 @@ import os
 import signal
 
 _hits: dict[str, int] = {}
+_SIGNALS = {"kill": signal.SIGKILL, "term": signal.SIGTERM, "int": signal.SIGINT}
 
 
 def hit(name: str) -> None:
@@ -18,9 +36,10 @@ def hit(name: str) -> None:
     wanted = os.environ.get("DBARCHIVE_FAILPOINT")
     if not wanted:
         return
-    point, _, nth = wanted.partition(":")
+    point, _, rest = wanted.partition(":")
     if point != name:
         return
+    nth, _, action = rest.partition(":")
     _hits[name] = _hits.get(name, 0) + 1
-    if _hits[name] >= int(nth or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+    if _hits[name] == int(nth or 1):
+        os.kill(os.getpid(), _SIGNALS[action or "kill"])

@@ -91,6 +91,7 @@ def export_day(
     """
     started, t0 = _now(), ctx.clock()
     info = ctx.describe(spec)
+    ctx.source.lock_table(info)  # one run per table: a concurrent one exits "already running"
     window = ctx.source.window(spec, info, day)
     scan = ctx.source.plan_scan(info, window, spec.scan)
     partition = ctx.partition(spec, day)
@@ -165,6 +166,7 @@ def write_rows(
                 nbytes=writer.bytes_written,
                 total=scan.estimated_rows,
             )
+            ctx.check_stop()  # a signal / stop file / max_runtime: stop after this chunk
         files = writer.close()
     except BaseException:
         writer.abort()

@@ -148,6 +148,7 @@ def test_units_rolled_parts_then_purge_like_a_stream_export(
     table = {"name": "events", "timestamp_column": "created_at", "scan": scan}
     stream, _ = _ctx(outfile_schema, aws_env, s3_bucket, "stream", table)
     export_day(stream, stream.job.tables[0], DAY)
+    stream.source.close()  # ends that run: it held the table's run lock
     aurora, emulator = _ctx(outfile_schema, aws_env, s3_bucket, "aurora",
                             {**table, "export": OUTFILE, "range_rows": 3000}, outfile_server,
                             roll=64 * 1024, retention="3 days")  # fmt: skip
@@ -168,7 +169,6 @@ def test_units_rolled_parts_then_purge_like_a_stream_export(
     assert outfile_schema.execute("SELECT COUNT(*) FROM events")[0][0] == 0
     assert emulator is not None and len(emulator.statements) == 4 + 1 + 1  # 4 units + 2 days
     aurora.source.close()
-    stream.source.close()
 
 
 def test_recompress_post_step_writes_gzip_parts_with_the_same_digest(
@@ -338,6 +338,12 @@ def test_mariadb_is_refused_with_the_fix_and_nothing_is_written(
     assert [(r.ok, r.name) for r in results] == [(False, "aurora-outfile: server is Aurora MySQL")]
     assert "MariaDB" in results[0].detail and "stream" in results[0].fix
     ctx.source.close()
+    # `dbarchive check` runs the same checks for an aurora-outfile table, and fails on them.
+    check = subprocess.run([sys.executable, "-m", "dbarchive", "check", "-c", str(config), "--json"],
+                           env=env, capture_output=True, check=False, text=True)  # fmt: skip
+    assert check.returncode == 1, check.stderr
+    refused = [c for c in json.loads(check.stdout) if c["name"].startswith("aurora-outfile")]
+    assert [(c["ok"], "MariaDB" in c["detail"]) for c in refused] == [(False, True)]
 
 
 def test_plan_shows_the_first_aurora_statement_and_writes_nothing(

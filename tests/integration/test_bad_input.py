@@ -577,3 +577,109 @@ def test_malicious_column_names_are_quoted_everywhere(
     assert manifest["timestamp_column"] == ts
     assert [c["name"] for c in manifest["columns"]] == [key, ts, note]
     assert "x" in {r[0] for r in events.execute("SHOW TABLES")}
+
+
+# -- every bad input leaves the database and the bucket byte-identical (issue 7) -------------------
+def _listing(client: Any, bucket: str) -> list[tuple[str, int, str]]:
+    """Every object (key, size, ETag) and unfinished upload: equal listings mean no change."""
+    objects = [
+        (o["Key"], o["Size"], o["ETag"])
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for o in page.get("Contents", [])
+    ]
+    uploads = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    return sorted(objects) + [(u["Key"], -1, u["UploadId"]) for u in uploads]
+
+
+def _s3_config(
+    tmp_path: Path, source: dict[str, Any], bucket: str, endpoint: str, **spec: Any
+) -> Path:
+    table = {"name": "events", "timestamp_column": "created_at", **spec}
+    text = config_text(source, {"url": f"s3://{bucket}/arch", "endpoint_url": endpoint}, [table])
+    return write_config(tmp_path / "s3.toml", text)
+
+
+BAD_RUNS: dict[str, tuple[dict[str, Any], list[str], int, str]] = {
+    # name: (table spec overrides, extra CLI arguments, exit code, text the error must hold)
+    "unknown table": ({"name": "evnets"}, [], 3, "does not exist"),
+    "unknown column": ({"timestamp_column": "created"}, [], 3, "'created'"),
+    "no usable key": ({"name": "nokey"}, [], 3, "no primary key"),
+    "injection-shaped identifier": (
+        {"name": "events`; DROP TABLE events; --"},
+        [],
+        3,
+        "does not exist",
+    ),
+    "invalid date": ({}, ["--date", "2024-02-30"], 2, "2024-02-30"),
+    "retention shorter than a day": ({"retention": "0 days"}, [], 2, "retention"),
+    "malformed config": ({"chunk_rows": "many"}, [], 2, "chunk_rows"),
+    "unknown bucket": ({}, ["bucket=dbat-no-such-bucket"], 4, "does not exist"),
+    "wrong credentials": ({}, ["secret=wrong-secret-0123456789"], 4, "access denied"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_RUNS))
+def test_bad_input_leaves_database_and_bucket_byte_identical(
+    events: MySqlSchema,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    s3_endpoint: Any,
+    s3_bucket: str,
+    s3_client: Any,
+    case: str,
+) -> None:
+    """Each bad input: one clear error and its exit code; CHECKSUM TABLE of every table and the
+    bucket's listing (keys, sizes, ETags, unfinished uploads) are the same before and after."""
+    events.execute(NOKEY_DDL)
+    _s3_env(monkeypatch, s3_endpoint.access_key, s3_endpoint.secret_key, s3_endpoint.region)
+    good = _s3_config(tmp_path, {"url": events.url}, s3_bucket, s3_endpoint.url)
+    assert run_cli("export", "-c", str(good), "--date", DAY.isoformat(), "-q").exit_code == 0
+    overrides, extra, code, fragment = BAD_RUNS[case]
+    bucket = s3_bucket
+    args = [a for a in extra if "=" not in a]
+    for item in extra:
+        if item.startswith("bucket="):
+            bucket = item.split("=", 1)[1]
+        if item.startswith("secret="):
+            monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", item.split("=", 1)[1])
+    config = _s3_config(tmp_path, {"url": events.url}, bucket, s3_endpoint.url, **overrides)
+    before = (snapshot(events), _listing(s3_client, s3_bucket))
+    today = "2024-02-30" if args else "2024-06-01"
+    for command in (
+        ["export", *(args or ["--date", DAY.isoformat()])],
+        ["run", "--today", today],
+    ):
+        result = run_cli(*command, "-c", str(config), "-q")
+        # run reports a table's database error and goes on to the next table (exit 1)
+        expected = 1 if command[0] == "run" and code == 3 else code
+        assert result.exit_code == expected, (command, result.output)
+        assert fragment in result.stderr or fragment in result.output, result.output
+        assert "Traceback" not in result.output
+        assert (snapshot(events), _listing(s3_client, s3_bucket)) == before, command
+
+
+def test_purge_without_delete_grant_changes_nothing(
+    events: MySqlSchema,
+    mysql_user: tuple[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    s3_endpoint: Any,
+    s3_bucket: str,
+    s3_client: Any,
+) -> None:
+    """A user with SELECT but no DELETE: purge and run fail before touching anything — no
+    export of an unarchived day, no purge record, not one row."""
+    user, password = mysql_user
+    events.execute(f"GRANT SELECT ON `{events.name}`.* TO '{user}'@'127.0.0.1'")
+    _s3_env(monkeypatch, s3_endpoint.access_key, s3_endpoint.secret_key, s3_endpoint.region)
+    monkeypatch.setenv("DBAT_NODEL_PW", password)
+    host, port = _server()
+    source = {"url": f"mysql://{user}@{host}:{port}/{events.name}", "password_env": "DBAT_NODEL_PW"}
+    config = _s3_config(tmp_path, source, s3_bucket, s3_endpoint.url)
+    assert run_cli("export", "-c", str(config), "--date", DAY.isoformat(), "-q").exit_code == 0
+    before = (snapshot(events), _listing(s3_client, s3_bucket))
+    for command in ("purge", "run"):
+        result = run_cli(command, "-c", str(config), "--today", "2024-06-01", "-q")
+        assert result.exit_code == 1, result.output
+        assert "DELETE command denied" in result.stderr and "GRANT DELETE" in result.stderr
+        assert (snapshot(events), _listing(s3_client, s3_bucket)) == before

@@ -25,22 +25,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from dbarchive.checks import CheckResult
 from dbarchive.context import Context
 from dbarchive.errors import ConfigError, DbArchiveError, SourceError
 from dbarchive.sources.mysql import MySqlSource
 
 _S3_ROLE = "AWS_SELECT_S3_ACCESS"
 _HOST_REGION = re.compile(r"\.([a-z]{2}(?:-gov)?-[a-z]+-\d)\.rds\.amazonaws\.com(?:\.cn)?$")
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One probed requirement: ``ok``, what was found, and what to do if it is missing."""
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ctypes
+import logging
 import sys
 
 import click
 
 from dbarchive import __version__
 from dbarchive.cli.backfill import backfill_cmd
+from dbarchive.cli.check import check_cmd
 from dbarchive.cli.commands import demo, export_cmd, plan
 from dbarchive.cli.lake import ddl_cmd, restore_cmd
 from dbarchive.cli.maintain import purge_cmd, run_cmd, status_cmd, verify_cmd
@@ -32,7 +34,10 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dbarchive")
-def cli() -> None:
+@click.option(
+    "-v", "--verbose", is_flag=True, help="DEBUG logs on stderr (every chunk, S3 and retries)."
+)
+def cli(verbose: bool) -> None:
     """Archive old rows of big MySQL tables to S3 as verified, Athena-ready files.
 
     \b
@@ -46,7 +51,12 @@ def cli() -> None:
       dbarchive restore -c archive.toml -t T --date D --into T_copy   bring a day back
       dbarchive backfill -c archive.toml     archive the history, N workers, resumable
       dbarchive sql -c archive.toml -t T     stored procedures for the database-side mode
+      dbarchive check -c archive.toml        which privilege, permission or setting is missing
     """
+    if verbose:
+        logging.basicConfig(
+            stream=sys.stderr, level=logging.DEBUG, format="%(asctime)s %(levelname)s %(message)s"
+        )
 
 
 cli.add_command(export_cmd)
@@ -60,6 +70,7 @@ cli.add_command(ddl_cmd)
 cli.add_command(restore_cmd)
 cli.add_command(backfill_cmd)
 cli.add_command(sql_cmd)
+cli.add_command(check_cmd)
 
 
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt() parameter number

@@ -29,6 +29,7 @@ from dbarchive.config import SourceSettings, TableSpec, load_job
 from dbarchive.context import Context
 from dbarchive.pipeline import ExportResult, PlannedPartition, export_day, plan_day
 from dbarchive.steps.units import export_day_as_configured
+from dbarchive.throttle import StopFlag, Throttle
 
 
 @click.command("export")
@@ -64,11 +65,15 @@ def export_cmd(
     ctx = working_context(job, reporter=reporter)
     ctx.storage.check()
     results: list[ExportResult] = []
+    stop = StopFlag()
+    restore = stop.install()
+    ctx.check_stop = Throttle(job.throttle, None, stop).check_stop
     try:
         for spec in specs:
             for day in days_of(spec, date, first, last):
                 results.append(export_day_as_configured(ctx, spec, day))
     finally:
+        restore()
         if isinstance(reporter, RichReporter):
             reporter.close()
         ctx.source.close()

@@ -218,6 +218,7 @@ def _daily(
     ctx.storage.check()
     throttle = build_throttle(ctx, _overrides(max_runtime, stop_file))
     restore = throttle.stop.install()
+    ctx.check_stop = throttle.check_stop  # the export stops after its chunk too
     try:
         day = _today(specs[0], today)
         reports = run(ctx, specs, day, throttle, purge=purge, export=export)
@@ -226,7 +227,8 @@ def _daily(
         if isinstance(reporter, RichReporter):
             reporter.close()
         ctx.source.close()
-    _render_reports(reports, throttle, as_json, quiet, console)
+    retried = ctx.source.counters.retries + ctx.source.counters.reconnects
+    _render_reports(reports, throttle, as_json, quiet, console, retried)
     if any(r.stopped for r in reports):
         sys.exit(6)
     if not all(r.ok for r in reports):
@@ -255,7 +257,12 @@ def _print_purge_plan(ctx: Context, specs: list[TableSpec], today: Any) -> None:
 
 
 def _render_reports(
-    reports: list[TableReport], throttle: Any, as_json: bool, quiet: bool, console: Console
+    reports: list[TableReport],
+    throttle: Any,
+    as_json: bool,
+    quiet: bool,
+    console: Console,
+    source_retries: int = 0,
 ) -> None:
     for r in reports:  # errors reach stderr even with --quiet or --json: cron mails them
         for message in [*r.errors, *([r.stopped] if r.stopped else [])]:
@@ -263,7 +270,9 @@ def _render_reports(
     if as_json:
         click.echo(
             json.dumps(
-                [_report_json(r) for r in reports] + [{"throttle": vars(throttle.stats)}], indent=2
+                [_report_json(r) for r in reports]
+                + [{"throttle": vars(throttle.stats), "source_retries": source_retries}],
+                indent=2,
             )
         )
         return

@@ -3,12 +3,18 @@
 Every statement runs in autocommit mode (no transaction spans chunks), on a session pinned to
 ``time_zone='+00:00'`` and utf8mb4, and returns raw text-protocol bytes (no decoders): DECIMAL and
 DATETIME(6) arrive as exact server text, and skipping per-value conversion is ~3x faster.
+
+A read that loses its connection or is interrupted runs again on a new session (``retry.py``); a
+server that restarts is waited for; a chunk cut off by ``max_statement_time`` is read again at
+half the size. Inside a transaction nothing is retried here: the purge redoes the whole chunk.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -17,11 +23,12 @@ from zoneinfo import ZoneInfo
 import MySQLdb
 from MySQLdb import converters
 
+from dbarchive import failpoints
 from dbarchive.checksum import RowDigest, sql_digest_select
 from dbarchive.config import SourceSettings, TableSpec
 from dbarchive.errors import NoUsableKeyError, SourceError
 from dbarchive.formats.csv import EncodedChunk, encode_chunk
-from dbarchive.sources import mysql_direct
+from dbarchive.sources import mysql_direct, retry
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.canonical import (
     Column,
@@ -29,6 +36,7 @@ from dbarchive.sources.canonical import (
     netstring_expression,
     quote_identifier,
 )
+from dbarchive.sources.lock import TableLocks, lock_name
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo, day_window
 
 Row = Sequence[bytes | None]
@@ -50,6 +58,8 @@ class SourceCounters:
     """What the source did, for tests and reports: statements issued and the largest chunk."""
 
     statements: int = 0
+    retries: int = 0  # statements run again after a lost connection, KILL QUERY or timeout
+    reconnects: int = 0
     rows_read: int = 0
     max_chunk_rows: int = 0
     chunk_sql: list[str] = field(default_factory=list)
@@ -93,47 +103,101 @@ class MySqlSource:
         self.counters = SourceCounters()
         self._conn: Any = None
         self._direct: mysql_direct.DirectReader | None = None
+        self._connected_once = False
+        self._in_transaction = False
+        self._locks = TableLocks(self._open)
 
     # -- connection -------------------------------------------------------------------------
     def connect(self) -> Any:
-        """Open (once) the session used for reads."""
+        """Open (once) the session used for reads; after a lost session, wait for the server."""
         if self._conn is None:
-            try:
-                conn = MySQLdb.connect(
-                    **self.settings.connect_args(),
-                    charset="utf8mb4",
-                    use_unicode=False,
-                    conv=dict(_ENCODERS),
-                    autocommit=True,
-                )
-                cur = conn.cursor()
-                cur.execute(q.SESSION_SETUP)
-                cur.close()
-            except MySQLdb.Error as exc:
-                raise translate_error(exc, self.settings, "connecting") from None
-            self._conn = conn
+            self._conn = self._reconnect() if self._connected_once else self._open()
+            self._connected_once = True
         return self._conn
 
+    def _open(self) -> Any:
+        try:
+            conn = MySQLdb.connect(
+                **self.settings.connect_args(),
+                charset="utf8mb4",
+                use_unicode=False,
+                conv=dict(_ENCODERS),
+                autocommit=True,
+            )
+            cur = conn.cursor()
+            cur.execute(q.SESSION_SETUP)
+            cur.close()
+        except MySQLdb.Error as exc:
+            raise translate_error(exc, self.settings, "connecting") from None
+        return conn
+
+    def _reconnect(self) -> Any:
+        """A new session after the old one was lost; a restarting server gets RECONNECT_SECONDS."""
+        deadline = time.monotonic() + retry.RECONNECT_SECONDS
+        for delay in retry.backoff():
+            try:
+                conn = self._open()
+            except SourceError as exc:
+                gone = retry.UNREACHABLE | retry.CONNECTION_LOST
+                if exc.mysql_code not in gone or time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                continue
+            self.counters.reconnects += 1
+            return conn
+        raise AssertionError("unreachable")  # backoff() never ends
+
     def close(self) -> None:
+        self._locks.close()
         if self._direct is not None:
             self._direct.close()
             self._direct = None
         if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+            self._drop()
+
+    def lock_table(self, info: TableInfo) -> None:
+        """Hold this table's run lock until close(); AlreadyRunning if another run has it."""
+        self._locks.acquire(lock_name(info.schema, info.name), info.name)
+
+    def _drop(self) -> None:
+        """Forget the session (it is gone or unusable); the next statement opens a new one."""
+        conn, self._conn = self._conn, None
+        self._in_transaction = False
+        with suppress(MySQLdb.Error):  # already closed by the server
+            conn.close()
+
+    def _call(self, action: Callable[[Any], Any], what: str) -> Any:
+        """Run ``action(connection)``, turning driver errors into SourceError (never a password)."""
+        try:
+            return action(self.connect())
+        except MySQLdb.Error as exc:
+            error = translate_error(exc, self.settings, what)
+            if error.mysql_code in retry.CONNECTION_LOST:
+                self._drop()
+            raise error from None
 
     def query(self, sql: str, params: Sequence[object] = (), what: str = "reading") -> list[Any]:
-        """Run one statement and return all its rows (every statement here is bounded)."""
-        cur = self.connect().cursor()
-        try:
-            cur.execute(sql, tuple(params))
-            rows: list[Any] = list(cur.fetchall())
-        except MySQLdb.Error as exc:
-            raise translate_error(exc, self.settings, what) from None
-        finally:
-            cur.close()
-        self.counters.statements += 1
-        return rows
+        """Run one statement and return all its rows (every statement here is bounded).
+
+        Outside a transaction a lost connection or a KILL QUERY makes it run again (each
+        statement is an idempotent read or a session setting).
+        """
+        delays = retry.backoff()
+        for attempt in range(1, retry.STATEMENT_ATTEMPTS + 1):
+            try:
+                rows: list[Any] = self._call(lambda c: _fetch_all(c, sql, params), what)
+            except SourceError as exc:
+                again = retry.CONNECTION_LOST | retry.INTERRUPTED
+                if self._in_transaction or exc.mysql_code not in again:
+                    raise
+                if attempt == retry.STATEMENT_ATTEMPTS:
+                    raise
+                self.counters.retries += 1
+                time.sleep(next(delays))
+                continue
+            self.counters.statements += 1
+            return rows
+        raise AssertionError("unreachable")
 
     # -- describe ---------------------------------------------------------------------------
     def describe(self, spec: TableSpec) -> TableInfo:
@@ -315,6 +379,7 @@ class MySqlSource:
     ) -> Iterator[list[Row]]:
         """Yield the day's rows (canonical text, exported columns only) in bounded chunks."""
         for rows, _last in self.read_chunks(info, window, plan, chunk_rows, q.select_shape(info)):
+            failpoints.hit("export.chunk-read")
             yield rows
 
     @property
@@ -329,22 +394,32 @@ class MySqlSource:
         shape = q.select_shape(info)
         if not self.reads_in_c:
             for rows, _last in self.read_chunks(info, window, plan, chunk_rows, shape):
+                failpoints.hit("export.chunk-read")
                 yield encode_chunk(rows)
             return
         keep = sorted({*shape.key_positions, shape.ts_position})
-        reader = self._direct_reader()
-        cursor = self.connect().cursor()
+        cursor = self.connect().cursor()  # for mogrify only (quoting is done on the client)
 
         def fetch(sql: str, params: list[object]) -> tuple[int, Row, EncodedChunk]:
             text = cursor.mogrify(sql, tuple(params)).encode()
-            try:
-                chunk = reader.chunk(text, shape.width, keep)
-            except mysql_direct.error_type() as exc:
-                raise translate_error(exc, self.settings, "reading a chunk") from None
-            self.counters.statements += 1
-            return chunk.rows, chunk.last, chunk
+            delays = retry.backoff()
+            for attempt in range(1, retry.STATEMENT_ATTEMPTS + 1):
+                try:
+                    chunk = self._direct_chunk(text, shape.width, keep)
+                except SourceError as exc:
+                    again = retry.CONNECTION_LOST | retry.INTERRUPTED | retry.UNREACHABLE
+                    if exc.mysql_code not in again or attempt == retry.STATEMENT_ATTEMPTS:
+                        raise
+                    self.counters.retries += 1
+                    time.sleep(next(delays))
+                    continue
+                self.counters.statements += 1
+                return chunk.rows, chunk.last, chunk
+            raise AssertionError("unreachable")
 
-        yield from self._keyset(info, window, plan, chunk_rows, shape, fetch)
+        for chunk in self._keyset(info, window, plan, chunk_rows, shape, fetch):
+            failpoints.hit("export.chunk-read")
+            yield chunk
 
     def reading_sessions(self) -> list[int]:
         """Server thread ids of the sessions an export reads through (connecting them first):
@@ -356,12 +431,34 @@ class MySqlSource:
                 ids.append(thread_id)
         return ids
 
+    def _direct_chunk(self, text: bytes, width: int, keep: list[int]) -> Any:
+        """One chunk through the C reader; a lost session is dropped (the next call reconnects,
+        waiting for a restarting server like the driver's session)."""
+        reader = self._direct_reader()
+        try:
+            return reader.chunk(text, width, keep)
+        except mysql_direct.error_type() as exc:
+            error = translate_error(exc, self.settings, "reading a chunk")
+            if error.mysql_code in retry.CONNECTION_LOST:
+                reader.close()
+                self._direct = None
+            raise error from None
+
     def _direct_reader(self) -> mysql_direct.DirectReader:
         if self._direct is None:
-            try:
-                self._direct = mysql_direct.DirectReader(self.settings)
-            except mysql_direct.error_type() as exc:
-                raise translate_error(exc, self.settings, "connecting") from None
+            deadline = time.monotonic() + retry.RECONNECT_SECONDS
+            for delay in retry.backoff():
+                try:
+                    self._direct = mysql_direct.DirectReader(self.settings)
+                    break
+                except mysql_direct.error_type() as exc:
+                    error = translate_error(exc, self.settings, "connecting")
+                    gone = retry.UNREACHABLE | retry.CONNECTION_LOST
+                    restarting = self._connected_once and error.mysql_code in gone
+                    if not restarting or time.monotonic() + delay > deadline:
+                        raise error from None
+                    time.sleep(delay)
+        assert self._direct is not None
         return self._direct
 
     def read_chunks(
@@ -404,7 +501,14 @@ class MySqlSource:
         last: Row | None = None
         while True:
             sql, params = self.chunk_query(info, shape, window, plan, first, last, chunk_rows)
-            count, last, item = fetch(sql, params)
+            try:
+                count, last, item = fetch(sql, params)
+            except SourceError as exc:
+                if exc.mysql_code not in retry.STATEMENT_TIMEOUT or chunk_rows == 1:
+                    raise
+                chunk_rows = max(1, chunk_rows // 2)  # cut off by the server: ask for less
+                self.counters.retries += 1
+                continue
             self._count_chunk(sql, count)
             if not count:
                 return
@@ -452,30 +556,34 @@ class MySqlSource:
 
     # -- writes ------------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[object] = (), what: str = "writing") -> int:
-        """Run one statement that returns no rows; returns the affected row count."""
-        cur = self.connect().cursor()
-        try:
-            cur.execute(sql, tuple(params))
-            affected = int(cur.rowcount)
-        except MySQLdb.Error as exc:
-            raise translate_error(exc, self.settings, what) from exc
-        finally:
-            cur.close()
+        """Run one statement that returns no rows; returns the affected row count (never retried:
+        a write is redone only by its owner, who knows whether that is safe)."""
+        affected: int = self._call(lambda c: _run(c, sql, params), what)
         self.counters.statements += 1
         return affected
 
     def begin(self, lock_wait_timeout: int | None = None) -> None:
         """Start a short explicit transaction (the session stays autocommit outside it)."""
         if lock_wait_timeout is not None:
-            self.execute(f"SET SESSION innodb_lock_wait_timeout = {int(lock_wait_timeout)}")
-        self.connect().begin()
+            self.query(f"SET SESSION innodb_lock_wait_timeout = {int(lock_wait_timeout)}")
+        self._call(lambda c: c.begin(), "starting a transaction")
+        self._in_transaction = True
 
     def commit(self) -> None:
-        self.connect().commit()
+        """Commit; a lost connection here leaves the outcome unknown, so the caller re-reads."""
+        try:
+            self._call(lambda c: c.commit(), "committing")
+        finally:
+            self._in_transaction = False
 
     def rollback(self) -> None:
+        """Roll back; on a lost session there is nothing left to roll back (the server did)."""
         if self._conn is not None:
-            self._conn.rollback()
+            try:
+                self._conn.rollback()
+            except MySQLdb.Error:
+                self._drop()
+        self._in_transaction = False
 
     # -- digest & explain -------------------------------------------------------------------
     def digest_day(self, info: TableInfo, window: DayWindow) -> RowDigest:
@@ -501,3 +609,21 @@ class MySqlSource:
             ]
         finally:
             cur.close()
+
+
+def _fetch_all(conn: Any, sql: str, params: Sequence[object]) -> list[Any]:
+    cur = conn.cursor()
+    try:
+        cur.execute(sql, tuple(params))
+        return list(cur.fetchall())
+    finally:
+        cur.close()
+
+
+def _run(conn: Any, sql: str, params: Sequence[object]) -> int:
+    cur = conn.cursor()
+    try:
+        cur.execute(sql, tuple(params))
+        return int(cur.rowcount)
+    finally:
+        cur.close()

@@ -27,6 +27,7 @@ from dbarchive.events import Event
 from dbarchive.layout import PURGE_MARKER_NAME, day_of_key, table_dir
 from dbarchive.manifest import Manifest
 from dbarchive.sources import mysql_sql as q
+from dbarchive.sources import retry
 from dbarchive.sources.canonical import key_parameter
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 from dbarchive.steps import upload
@@ -35,7 +36,14 @@ from dbarchive.steps.extract import prefetched
 from dbarchive.steps.verify import KnownDay, iter_archive_chunks, iter_archive_digests
 from dbarchive.throttle import Throttle
 
-RETRYABLE = {1205, 1213}  # lock wait timeout, deadlock
+# lock wait timeout, deadlock, a lost connection, KILL QUERY, max_statement_time (sources/retry.py)
+RETRYABLE = retry.CHUNK_RETRYABLE
+
+
+class ChunkMismatch(VerificationError):
+    """A chunk's DELETE did not remove exactly its verified rows: rolled back, then redone from a
+    fresh read (a statement interrupted by KILL QUERY was seen to report 0 rows); if it keeps
+    happening the purge of the day stops."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +179,7 @@ class DayPurger:
             elapsed = time.monotonic() - started
             self.longest = max(self.longest, elapsed)
             self.chunks += 1
-            self._emit("chunk")
+            self._emit("chunk", {"seconds": elapsed, "rows": len(rows)})
             if len(rows) < self.sizer.rows:
                 break
             self.sizer.adapt(elapsed, len(rows))
@@ -196,9 +204,10 @@ class DayPurger:
         while True:
             try:
                 return self._chunk(self._walk, first, last)
-            except SourceError as exc:
+            except (SourceError, ChunkMismatch) as exc:
                 self.ctx.source.rollback()
-                if exc.mysql_code not in RETRYABLE or attempt >= self.throttle.settings.max_retries:
+                again = isinstance(exc, ChunkMismatch) or exc.mysql_code in RETRYABLE
+                if not again or attempt >= self.throttle.settings.max_retries:
                     raise
             attempt += 1
             self.retries += 1
@@ -261,12 +270,12 @@ class DayPurger:
         affected = self.ctx.source.execute(sql, params, "deleting a chunk")
         self.longest_delete = max(self.longest_delete, time.monotonic() - started)
         if affected != len(keys):
-            raise VerificationError(
+            raise ChunkMismatch(
                 f"{self.spec.name} {self.manifest.day}: a chunk deleted {affected} rows instead of "
                 f"the {len(keys)} verified ones; rolled back"
             )
 
-    def _emit(self, kind: str) -> None:
+    def _emit(self, kind: str, data: dict[str, Any] | None = None) -> None:
         self.ctx.reporter.emit(
             Event(
                 "purge",
@@ -275,6 +284,7 @@ class DayPurger:
                 kind,
                 self.deleted,
                 total_rows=self.plan.estimated_rows,
+                data=data or {},
             )
         )
 
@@ -300,6 +310,7 @@ def purge_day(
     started = marker.get("started_at") or _now()
     upload.write_purge_marker(ctx.storage, partition, {"status": "started", "started_at": started})
     result = DayPurger(ctx, spec, manifest, throttle, sizer, known.plan).run()
+    failpoints.hit("purge.before-record")
     upload.write_purge_marker(
         ctx.storage,
         partition,
@@ -311,6 +322,7 @@ def purge_day(
             "rows_kept_unarchived": result.rows_kept,
         },
     )
+    failpoints.hit("purge.after-record")
     return result
 
 

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from dbarchive import failpoints
+from dbarchive.errors import StorageError
 from dbarchive.layout import PartitionPath, is_part_name
 from dbarchive.manifest import Manifest
 from dbarchive.storage import Storage
@@ -23,7 +24,15 @@ from dbarchive.storage import Storage
 def read_manifest(storage: Storage, partition: PartitionPath) -> Manifest | None:
     """The partition's committed manifest, or None if the partition is not archived."""
     raw = storage.get_bytes(partition.manifest_key)
-    return None if raw is None else Manifest.loads(raw)
+    if raw is None:
+        return None
+    try:
+        return Manifest.loads(raw)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # JSON is a ValueError
+        raise StorageError(
+            f"{partition.manifest_key} is not a dbarchive manifest ({type(exc).__name__}: {exc}); "
+            "nothing was changed. Move it away, or archive to another prefix"
+        ) from None
 
 
 def read_purge_marker(storage: Storage, partition: PartitionPath) -> dict[str, Any] | None:
@@ -38,9 +47,51 @@ def write_purge_marker(storage: Storage, partition: PartitionPath, record: dict[
 
 
 def prepare(storage: Storage, partition: PartitionPath) -> None:
-    """Make the partition safely incomplete before its files are rewritten."""
+    """Make the partition safely incomplete before its files are rewritten.
+
+    Refuses (StorageError, nothing changed) if an object there was not written by dbarchive: a
+    foreign file at one of our keys, or another job archiving into the same prefix.
+    """
+    refuse_foreign(storage, partition)
     storage.abort_incomplete(partition.prefix)
     storage.delete_keys([partition.manifest_key])
+
+
+def refuse_foreign(storage: Storage, partition: PartitionPath) -> None:
+    """StorageError naming the first object of the partition that dbarchive did not write.
+
+    Parts the committed manifest lists are ours whatever their metadata (archives from before the
+    mark); anything else is checked by ``stat`` (only S3 can tell; other backends pass).
+    """
+    manifest = _own_manifest(storage, partition)
+    listed = {partition.manifest_key} | {f.key for f in (manifest.files if manifest else ())}
+    for obj in storage.list_objects(partition.prefix):
+        if obj.key in listed:
+            continue
+        stored = storage.stat(obj.key)
+        if stored is not None and stored.ours is False:
+            raise StorageError(
+                f"{obj.key} in the archive destination was not written by dbarchive; nothing was "
+                "overwritten. Move it away, or archive to another prefix"
+            )
+
+
+def _own_manifest(storage: Storage, partition: PartitionPath) -> Manifest | None:
+    """The committed manifest if there is one; StorageError if it is someone else's."""
+    stored = storage.stat(partition.manifest_key)
+    manifest = None if stored is None else read_manifest(storage, partition)
+    # An untagged manifest of this table is ours from before the mark; another table's is not.
+    if (
+        stored is not None
+        and manifest is not None
+        and stored.ours is False
+        and manifest.table != partition.table
+    ):
+        raise StorageError(
+            f"{partition.manifest_key} in the archive destination is a manifest of table "
+            f"{manifest.table!r}, not {partition.table!r}; nothing was overwritten"
+        )
+    return manifest
 
 
 def publish(storage: Storage, partition: PartitionPath, manifest: Manifest) -> list[str]:

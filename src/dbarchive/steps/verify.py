@@ -17,9 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal, TypeVar, cast
+
+import zstandard
 
 from dbarchive.checksum import RowDigest, Value
 from dbarchive.config import TableSpec
@@ -99,9 +102,15 @@ def _checked_file(
         hashing = _HashingReader(raw)
         stream = cast(BinaryIO, io.BufferedReader(hashing, 1 << 20))
         digest = RowDigest()
-        yield from read(open_decompressed(stream, compression_for_name(entry.key)), digest)
-        while stream.read(1 << 20):  # the tail after the last row (compressor trailer)
-            pass
+        try:
+            yield from read(open_decompressed(stream, compression_for_name(entry.key)), digest)
+            while stream.read(1 << 20):  # the tail after the last row (compressor trailer)
+                pass
+        except (EOFError, OSError, zlib.error, zstandard.ZstdError) as exc:
+            # a truncated or damaged compressed file: a finding about the file, not a crash
+            raise VerificationError(
+                f"{entry.key}: cannot be read back ({type(exc).__name__}: {exc})"
+            ) from None
         problem = _file_problem(entry, hashing.size, hashing.sha.hexdigest(), digest)
         if problem:
             raise VerificationError(problem)

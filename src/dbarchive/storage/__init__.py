@@ -28,6 +28,7 @@ class StoredObject:
     size: int
     sha256: str | None = None
     s3_checksum: str | None = None  # "<ALGORITHM>:<base64>" as the server reported it
+    ours: bool | None = None  # written by dbarchive (stat() on S3 tells); None: cannot tell
 
 
 @dataclass(frozen=True)

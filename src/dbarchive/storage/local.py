@@ -6,6 +6,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlparse
@@ -23,6 +24,18 @@ def _root_from_url(url: str) -> Path:
     return Path(url).expanduser()
 
 
+@contextmanager
+def _disk_errors(action: str, key: str) -> Iterator[None]:
+    """A full disk or an I/O error is a StorageError that names the object and the cause."""
+    try:
+        yield
+    except OSError as exc:
+        raise StorageError(
+            f"cannot {action} {key}: {exc.strerror or exc} (errno {exc.errno}); "
+            "free space on the destination or choose another one"
+        ) from exc
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -37,34 +50,38 @@ class _FileWriter:
     def __init__(self, final: Path, key: str) -> None:
         self._final = final
         self._key = key
-        final.parent.mkdir(parents=True, exist_ok=True)
         # A leading dot hides the temp file from Athena/Spark/Hive if a crash leaves it behind.
         self._tmp = final.parent / f".{final.name}{_TMP_MARK}{uuid.uuid4().hex}"
-        self._file: BinaryIO | None = open(self._tmp, "wb")  # noqa: SIM115 - closed in commit/abort
+        with _disk_errors("start writing", key):
+            final.parent.mkdir(parents=True, exist_ok=True)
+            self._file: BinaryIO | None = open(self._tmp, "wb")  # noqa: SIM115 - closed in commit/abort
         self._sha = hashlib.sha256()
         self._size = 0
 
     def write(self, data: bytes) -> None:
         if self._file is None:
             raise StorageError(f"write to {self._key} after commit or abort")
-        self._file.write(data)
+        with _disk_errors("write", self._key):
+            self._file.write(data)
         self._sha.update(data)
         self._size += len(data)
 
     def commit(self) -> StoredObject:
         if self._file is None:
             raise StorageError(f"commit of {self._key} after commit or abort")
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        self._file = None
-        os.replace(self._tmp, self._final)
-        _fsync_dir(self._final.parent)
+        with _disk_errors("commit", self._key):
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+            os.replace(self._tmp, self._final)
+            _fsync_dir(self._final.parent)
         return StoredObject(self._key, self._size, self._sha.hexdigest())
 
     def abort(self) -> None:
         if self._file is not None:
-            self._file.close()
+            with suppress(OSError):  # closing flushes: on a full disk that fails too
+                self._file.close()
             self._file = None
         self._tmp.unlink(missing_ok=True)
 

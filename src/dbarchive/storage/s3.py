@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         ObjectIdentifierTypeDef,
     )
 
+OWNER_MARK = "dbarchive"  # user metadata (x-amz-meta-dbarchive) on every object we write
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's floor for every part but the last
 MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
 MAX_PARTS = 10_000
@@ -96,11 +97,14 @@ def _make_session(options: StorageOptions) -> Any:
 
 
 def _make_client(session: Any, options: StorageOptions, max_attempts: int) -> S3Client:
-    """A client that retries throttling, 5xx and dropped connections with backoff."""
+    """A client that retries throttling, 5xx and dropped connections with backoff.
+
+    botocore's ``standard`` mode (not ``legacy``, not the experimental client-side rate limiting of
+    ``adaptive``): exponential backoff with jitter on throttling, transient errors and 5xx."""
     from botocore.config import Config
 
     config = Config(
-        retries={"mode": "adaptive", "max_attempts": max_attempts},
+        retries={"mode": "standard", "max_attempts": max_attempts},
         connect_timeout=10,
         read_timeout=120,
         tcp_keepalive=True,
@@ -359,6 +363,7 @@ class _S3Writer:
             part, self._buf = self._buf, bytearray()
             self._parts.append(self._upload_part(len(self._parts) + 1, part))
         assert self._upload_id is not None
+        failpoints.hit("storage.before-complete")
         with self._bucket.errors("complete the upload of", self._key):
             response = self._bucket.client.complete_multipart_upload(
                 Bucket=self._bucket.name,
@@ -369,6 +374,7 @@ class _S3Writer:
                 ChecksumType="FULL_OBJECT",
             )
         self._upload_id = None
+        failpoints.hit("storage.after-complete")
         return _server_checksum(response)
 
     def _put_whole(self) -> str | None:
@@ -406,8 +412,9 @@ def _abort_upload(bucket: _Bucket, full_key: str, upload_id: str) -> bool:
 
 
 def _object_args(options: StorageOptions) -> dict[str, Any]:
-    """Encryption and storage class, sent only when set so the bucket's defaults apply otherwise."""
-    args: dict[str, Any] = {}
+    """Encryption and storage class, sent only when set so the bucket's defaults apply otherwise;
+    and our mark, so that an object someone else put at one of our keys can be told apart."""
+    args: dict[str, Any] = {"Metadata": {OWNER_MARK: "1"}}
     if options.sse:
         args["ServerSideEncryption"] = options.sse
     if options.kms_key_id:
@@ -508,7 +515,8 @@ class S3Storage:
         except _MissingObject:
             return None
         size = response["ContentLength"]
-        return StoredObject(key, size, s3_checksum=_server_checksum(response))
+        ours = OWNER_MARK in response.get("Metadata", {})
+        return StoredObject(key, size, s3_checksum=_server_checksum(response), ours=ours)
 
     def list_objects(self, prefix: str) -> Iterator[StoredObject]:
         root = self._bucket.prefix
@@ -542,6 +550,7 @@ class S3Storage:
                     Key=dest,
                     CopySource=copy_source,
                     ChecksumAlgorithm="CRC32",
+                    MetadataDirective="REPLACE",  # our mark, not the source's (Aurora's) metadata
                     **_object_args(self._options),
                 )
         else:

@@ -1,0 +1,65 @@
+"""One run per table at a time: a MySQL named lock (``GET_LOCK``) held on a session of its own.
+
+Why a MySQL lock and not an S3 object written with ``If-None-Match``: the server releases a named
+lock the moment its session ends — a SIGKILLed run, a crashed host, a dropped network — so there
+is never a stale lock to expire or break by hand, and no clock or lease to trust. The rows being
+protected live in that server, so every run that could touch them can see the lock. (A server
+restart releases it too; the runs then reconnect unlocked, which is the one gap.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any
+
+import MySQLdb
+
+from dbarchive.errors import AlreadyRunning
+
+_MAX_NAME = 64  # MariaDB and MySQL refuse longer lock names
+
+
+def lock_name(schema: str, table: str) -> str:
+    """``dbarchive:<schema>.<table>``, hashed when it would be longer than 64 characters."""
+    name = f"dbarchive:{schema}.{table}"
+    if len(name) <= _MAX_NAME:
+        return name
+    return "dbarchive:" + hashlib.sha256(name.encode()).hexdigest()[: _MAX_NAME - 10]
+
+
+class TableLocks:
+    """Named locks held until :meth:`close` (or until the process dies)."""
+
+    def __init__(self, open_session: Callable[[], Any]) -> None:
+        self._open = open_session
+        self._conn: Any = None
+        self._held: set[str] = set()
+
+    def acquire(self, name: str, what: str) -> None:
+        """Take the lock now or raise AlreadyRunning; taking a lock already held is a no-op."""
+        if name in self._held:
+            return
+        if self._conn is None:
+            self._conn = self._open()
+        cur = self._conn.cursor()
+        try:
+            cur.execute("SELECT GET_LOCK(%s, 0)", (name,))
+            (got,) = cur.fetchone()
+        finally:
+            cur.close()
+        if got != b"1" and got != 1:
+            raise AlreadyRunning(
+                f"{what}: already running — another dbarchive run holds the lock {name!r} on this "
+                "table; this one did nothing. Wait for it to finish (or stop it) and run again"
+            )
+        self._held.add(name)
+
+    def close(self) -> None:
+        """Release every lock (closing the session releases them all)."""
+        if self._conn is not None:
+            with suppress(MySQLdb.Error):
+                self._conn.close()
+        self._conn = None
+        self._held.clear()
