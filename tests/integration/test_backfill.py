@@ -105,6 +105,17 @@ def _config(schema: MySqlSchema, dest: Path, tmp_path: Path) -> Path:
     return path
 
 
+def _published_days(job: ArchiveJob) -> set[dt.date]:
+    ctx = build_context(job)
+    days = {
+        FIRST + dt.timedelta(days=i)
+        for i in range(DAYS)
+        if ctx.storage.get_bytes(PartitionPath("events", FIRST + dt.timedelta(days=i)).manifest_key)
+    }
+    ctx.source.close()
+    return days
+
+
 def _verified_days(job: ArchiveJob) -> set[dt.date]:
     ctx = build_context(job)
     out = set()
@@ -129,14 +140,16 @@ def test_resume_after_sigkill_skips_finished_days(
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     job = _job(mysql_schema, dest)
     finished = _verified_days(job)
+    published = _published_days(job)  # a kill between manifest and record leaves these
     assert 8 <= len(finished) < DAYS
     resumed = _cli(config, "--workers", "2")
     assert resumed.returncode == 0, resumed.stderr
     actions = {
         dt.date.fromisoformat(d["day"]): d["action"] for d in json.loads(resumed.stdout)["days"]
     }
-    assert {d for d, a in actions.items() if a == "skipped"} == finished
-    assert {d for d, a in actions.items() if a == "archived"} == set(actions) - finished
+    assert {d for d, a in actions.items() if a == "skipped"} == finished, actions
+    assert {d for d, a in actions.items() if a == "verified"} == published - finished, actions
+    assert {d for d, a in actions.items() if a == "archived"} == set(actions) - published, actions
     reference = _job(mysql_schema, tmp_path / "reference")
     assert _run(reference, 1).ok
     assert _archive(dest) == _archive(tmp_path / "reference")

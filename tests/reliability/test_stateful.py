@@ -183,6 +183,9 @@ def test_archive_life_keeps_the_oracle_at_zero(
             deadline=None,
             suppress_health_check=list(HealthCheck),
             database=None,
+            # The same examples on every CI run: a red run is then a regression, never the dice
+            # (random draws once left the quick tier with no crash that actually fired).
+            derandomize=SCALE == 1,
         ),
     )
     record(
