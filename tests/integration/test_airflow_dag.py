@@ -262,3 +262,60 @@ def test_parsing_the_dag_touches_nothing(
         assert dict(os.environ) == before
     finally:
         path.unlink()
+
+
+def _leaks(data: bytes, secrets: list[str]) -> list[str]:
+    from urllib.parse import quote
+
+    forms = {form for s in secrets for form in (s, quote(s, safe=""), quote(s))}
+    return sorted(form for form in forms if form.encode() in data)
+
+
+def test_airflow_task_logs_hold_no_secret(
+    connections: MySqlSchema,
+    airflow_home: AirflowHome,
+    s3_endpoint: Any,
+    s3_bucket: str,
+    tmp_path: Path,
+    dag_file: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A run whose MySQL connection holds a canary password (and its AWS connection the S3
+    secret), at DEBUG: no log record, task log file, XCom or archived object holds either,
+    raw or URL-encoded."""
+    import logging
+
+    schema = connections
+    password = f"Cn@ry/pw:%41 {uuid.uuid4().hex[:12]}"
+    user = f"dbat_{uuid.uuid4().hex[:10]}"
+    schema.execute(f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY %s", (password,))
+    try:
+        schema.execute(f"GRANT SELECT, DELETE ON `{schema.name}`.* TO '{user}'@'127.0.0.1'")
+        mysql = {"conn_type": "mysql", "host": "127.0.0.1", "port": 3306, "login": user,
+                 "password": password, "schema": schema.name}  # fmt: skip
+        monkeypatch.setenv("AIRFLOW_CONN_MYSQL_DEFAULT", json.dumps(mysql))
+        _fill(schema, dt.date(2026, 9, 20), 66)
+        dag = dag_file(_factory_dag(_config(tmp_path, s3_bucket), "dbarchive_canary"),
+                       "dbarchive_canary")  # fmt: skip
+        with caplog.at_level(logging.DEBUG):
+            run = _run(dag, RUN_DATE)
+        assert run.state == "success"
+        xcoms = [repr(ti.xcom_pull(task_ids=ti.task_id)) for ti in run.get_task_instances()]
+    finally:
+        schema.execute(f"DROP USER IF EXISTS '{user}'@'127.0.0.1'")
+    out, err = capfd.readouterr()
+    secrets = [password, s3_endpoint.secret_key]
+    found = {"log records": _leaks(caplog.text.encode(), secrets),
+             "stdout/stderr": _leaks((out + err).encode(), secrets),
+             "xcom": _leaks("\n".join(xcoms).encode(), secrets)}  # fmt: skip
+    for path in (airflow_home.home / "logs").rglob("*"):
+        if path.is_file():
+            found[str(path)] = _leaks(path.read_bytes(), secrets)
+    ctx = _context(_config(tmp_path, s3_bucket), schema, s3_endpoint)
+    for obj in ctx.storage.list_objects(""):
+        found[obj.key] = _leaks(ctx.storage.get_bytes(obj.key) or b"", secrets)
+    ctx.source.close()
+    assert {k: v for k, v in found.items() if v} == {}
+    assert len(caplog.text) > 10_000  # DEBUG really was on

@@ -19,6 +19,9 @@ import MySQLdb
 from dbarchive.errors import AlreadyRunning
 
 _MAX_NAME = 64  # MariaDB and MySQL refuse longer lock names
+# The server frees a killed holder's lock only once it notices the session is gone (usually
+# milliseconds, after the socket closes); a retry that starts at that moment waits this long.
+_GRACE_S = 2
 
 
 def lock_name(schema: str, table: str) -> str:
@@ -38,14 +41,15 @@ class TableLocks:
         self._held: set[str] = set()
 
     def acquire(self, name: str, what: str) -> None:
-        """Take the lock now or raise AlreadyRunning; taking a lock already held is a no-op."""
+        """Take the lock (waiting at most the short grace) or raise AlreadyRunning; taking a lock
+        already held is a no-op."""
         if name in self._held:
             return
         if self._conn is None:
             self._conn = self._open()
         cur = self._conn.cursor()
         try:
-            cur.execute("SELECT GET_LOCK(%s, 0)", (name,))
+            cur.execute("SELECT GET_LOCK(%s, %s)", (name, _GRACE_S))
             (got,) = cur.fetchone()
         finally:
             cur.close()
