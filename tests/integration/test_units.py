@@ -204,3 +204,26 @@ def test_an_empty_day_is_published_with_no_units(mysql_schema: MySqlSchema, tmp_
     manifest, _stale = publish_units(ctx, spec, DAY, plan)
     assert (manifest.rows, manifest.files) == (0, ())
     ctx.source.close()
+
+
+def test_a_day_in_units_takes_the_run_lock(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """Another session holding the table's lock: the unit export stops before writing anything."""
+    from dbarchive.errors import AlreadyRunning
+    from dbarchive.sources.lock import lock_name
+    from dbarchive.steps.units import export_day_as_configured
+
+    mysql_schema.execute(LOG_TABLE_DDL)
+    fill_events(mysql_schema, "2026-11-24", 3000)
+    ctx = _ctx(mysql_schema, tmp_path / "units", range_rows=1000)
+    name = lock_name(mysql_schema.name, "events")
+    assert mysql_schema.execute("SELECT GET_LOCK(%s, 0)", (name,))[0][0] == 1  # this session's
+    try:
+        with pytest.raises(AlreadyRunning, match="already running"):
+            export_day_as_configured(ctx, ctx.job.tables[0], DAY)
+        assert not any((tmp_path / "units").rglob("*.csv*"))
+    finally:
+        mysql_schema.execute("SELECT RELEASE_LOCK(%s)", (name,))
+        ctx.source.close()
+    ctx = _ctx(mysql_schema, tmp_path / "units", range_rows=1000)
+    assert export_day_as_configured(ctx, ctx.job.tables[0], DAY).rows == 3000  # lock gone: runs
+    ctx.source.close()

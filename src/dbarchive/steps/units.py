@@ -367,8 +367,13 @@ def export_unit_task(
 def export_day_in_units(
     ctx: Context, spec: TableSpec, day: dt.date, throttle: Throttle | None = None
 ) -> ExportResult:
-    """The whole unit flow for one day in this process, unit after unit (CLI and daily job)."""
+    """The whole unit flow for one day in this process, unit after unit (CLI and daily job).
+
+    Takes the table's run lock like a whole-day export: a concurrent run exits "already running".
+    (Airflow's per-unit tasks and backfill workers share a day on purpose and do not take it.)
+    """
     t0 = time.monotonic()
+    ctx.source.lock_table(ctx.describe(spec))
     plan = plan_units(ctx, spec, day)
     for index in pending_units(ctx, spec, plan):
         export_unit(ctx, spec, plan, index, throttle)
