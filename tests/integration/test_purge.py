@@ -374,3 +374,24 @@ def test_lock_wait_timeout_is_retried(mysql_schema: MySqlSchema, tmp_path: Path)
     assert report.purged[0].retries >= 1
     assert _days_in_db(mysql_schema) == {}
     ctx.source.close()
+
+
+def test_a_where_filter_with_percent_signs_archives_and_purges_only_its_rows(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """``note LIKE '%5'`` (a % in the filter, beside the driver's own %s parameters): the run
+    archives, verifies and deletes exactly the matching expired rows and keeps every other."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill_days(mysql_schema, TODAY - dt.timedelta(days=63), 3)
+    matching = mysql_schema.execute("SELECT COUNT(*) FROM events WHERE note LIKE '%5'")[0][0]
+    others = mysql_schema.execute("SELECT COUNT(*) FROM events WHERE note NOT LIKE '%5'")[0][0]
+    assert 0 < matching < others
+    ctx = build_context(_job(mysql_schema, tmp_path, where="note LIKE '%5'"))
+    (report,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx))
+    assert report.ok, report.errors
+    assert report.rows_deleted == matching
+    days = [TODAY - dt.timedelta(days=i) for i in (61, 62, 63)]
+    assert sum(m.rows for d in days if (m := _manifest(ctx, d))) == matching
+    assert mysql_schema.execute("SELECT COUNT(*) FROM events WHERE note LIKE '%5'")[0][0] == 0
+    assert mysql_schema.execute("SELECT COUNT(*) FROM events")[0][0] == others
+    ctx.source.close()

@@ -203,3 +203,18 @@ def test_literals_refuse_backslashes_and_render_values() -> None:
         sql_literal("a\\b")
     assert render("a = %s AND b = %s", [1, "x"]) == "a = 1 AND b = 'x'"
     assert not re.search(r"%s", render("%s", ["%"]))
+
+
+def test_a_filter_with_percent_signs_reaches_the_server_as_written() -> None:
+    """``where = "note LIKE '%s%'"``: doubled for the driver's formatting, rendered back to the
+    text the user wrote, the unit's parameters still in their places."""
+    key = Column("id", "bigint", "bigint", False)
+    ts = Column("ts", "datetime", "datetime", False)
+    note = Column("note", "varchar", "varchar(10)", True)
+    info = TableInfo("s", "t", (key, ts, note), (key,), "PRIMARY", ts, "ix", "note LIKE '%s%'")
+    statement = unit_statement(info, WINDOW, ScanPlan("key", 1, b"1", b"5"), TARGET)
+    shown = render(*statement.aurora_sql())
+    assert "AND (note LIKE '%s%')" in shown
+    assert "`id` >= 1 AND `id` <= 5" in shown
+    with pytest.raises(ValueError, match="2 placeholders for 1 values"):
+        render("a = %s AND b LIKE '%%' AND c = %s", [1])

@@ -34,6 +34,7 @@ advises splitting exports above 25 GB into several statements, which the units a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -47,6 +48,7 @@ from dbarchive.sources.canonical import (
     netstring_expression,
     quote_identifier,
 )
+from dbarchive.sources.mysql_sql import filter_clause
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 
 if TYPE_CHECKING:
@@ -130,7 +132,7 @@ def _predicate(info: TableInfo, window: DayWindow, scan: ScanPlan) -> tuple[str,
     """``FROM … WHERE …`` of the unit's rows (as the stream export reads them) and its values."""
     ts = quote_identifier(info.ts.name)
     day = f"{ts} >= %s AND {ts} < %s"
-    where = f" AND ({info.where})" if info.where else ""
+    where = filter_clause(info.where)
     params: list[object] = [window.start_param, window.end_param]
     if scan.strategy == "key":
         assert scan.low_key is not None and scan.high_key is not None
@@ -195,11 +197,13 @@ def sql_literal(value: object) -> str:
 
 
 def render(sql: str, params: Sequence[object]) -> str:
-    """``sql`` with each ``%s`` replaced by its value's literal (for display and golden tests)."""
-    pieces = sql.split("%s")
-    if len(pieces) != len(params) + 1:
-        raise ValueError(f"{len(pieces) - 1} placeholders for {len(params)} values")
-    out = [pieces[0]]
-    for value, piece in zip(params, pieces[1:], strict=True):
-        out += [sql_literal(value), piece]
-    return "".join(out)
+    """``sql`` as the driver sends it: each ``%s`` replaced by its value's literal, ``%%`` by
+    ``%`` (for display and golden tests)."""
+    pieces = re.split(r"(%%|%s)", sql)  # text, marker, text, marker, …, text
+    markers = pieces[1::2]
+    if markers.count("%s") != len(params):
+        raise ValueError(f"{markers.count('%s')} placeholders for {len(params)} values")
+    values = iter(params)
+    for i in range(1, len(pieces), 2):
+        pieces[i] = "%" if pieces[i] == "%%" else sql_literal(next(values))
+    return "".join(pieces)

@@ -79,8 +79,14 @@ def hash_shape(info: TableInfo) -> SelectShape:
     )
 
 
+def filter_clause(where: str | None) -> str:
+    """`` AND (<where>)`` for a statement sent with ``%s`` parameters: the filter's own ``%``
+    (``LIKE 'x%'``) is doubled so the driver's formatting leaves it as it was written."""
+    return f" AND ({where.replace('%', '%%')})" if where else ""
+
+
 def _filter(info: TableInfo) -> str:
-    return f" AND ({info.where})" if info.where else ""
+    return filter_clause(info.where)
 
 
 def _day(info: TableInfo) -> str:
