@@ -27,6 +27,16 @@ RESULTS = Path(
 )
 # The soak tier (make soak): every count of injected faults x10.
 SCALE = 10 if os.environ.get("DBARCHIVE_SOAK") == "1" else 1
+# Random kills need work left to interrupt, and a seeded table holds only so much export and purge
+# work: the soak repeats those scenarios SCALE times on a fresh table instead of asking one table
+# for SCALE times the kills.
+ROUNDS = tuple(range(SCALE))
+
+
+def in_round(name: str, round_: int) -> str:
+    """A scenario's name, with its round when the soak repeats it (one report line per round)."""
+    return name if SCALE == 1 else f"{name} (round {round_ + 1} of {SCALE})"
+
 
 TODAY = dt.date(2026, 12, 15)
 DAYS = tuple(TODAY - dt.timedelta(days=n) for n in range(8, 0, -1))  # 12-07 .. 12-14

@@ -24,9 +24,9 @@ from tests.reliability import scenario
 from tests.reliability.conftest import s3_env
 from tests.reliability.oracle import S3View, Seed, check
 from tests.reliability.private_server import PrivateSchema, private_schema, private_server  # noqa: F401
-from tests.reliability.scenario import SCALE, Job, record, write_job
+from tests.reliability.scenario import ROUNDS, Job, in_round, record, write_job
 
-KILLS = 15 * SCALE
+KILLS = 15  # per round (the soak runs SCALE rounds)
 
 
 class Saboteur(threading.Thread):
@@ -63,9 +63,10 @@ class Saboteur(threading.Thread):
             conn.close()
 
 
+@pytest.mark.parametrize("round_", ROUNDS)
 @pytest.mark.parametrize("mode", ["CONNECTION", "QUERY"])
 def test_kill_from_a_second_session_at_random_moments(
-    mode: str, s3_job: Job, light: Seed, mysql_schema: MySqlSchema, view: S3View
+    mode: str, round_: int, s3_job: Job, light: Seed, mysql_schema: MySqlSchema, view: S3View
 ) -> None:
     """A `run` whose connection (or query) is killed again and again still finishes by itself."""
     s3_job.path.write_text(
@@ -74,7 +75,10 @@ def test_kill_from_a_second_session_at_random_moments(
     codes, kills = [], 0
     for _ in range(8):  # a run can be quicker than the kills we want: run it again
         saboteur = Saboteur(
-            mysql_schema.name, mode, random.Random(mode), {mysql_schema.conn.thread_id()}
+            mysql_schema.name,
+            mode,
+            random.Random(mode if round_ == 0 else f"{mode}-{round_}"),  # round 0: the quick tier's
+            {mysql_schema.conn.thread_id()},
         )
         saboteur.start()
         proc = s3_job.run(*scenario.run_args())
@@ -87,7 +91,7 @@ def test_kill_from_a_second_session_at_random_moments(
             break
     verdict = record(
         check(
-            f"KILL {mode} at random moments from a second session during run",
+            in_round(f"KILL {mode} at random moments from a second session during run", round_),
             light,
             mysql_schema,
             view,

@@ -21,9 +21,9 @@ import pytest
 from tests.integration.mysql_fixtures import MySqlSchema
 from tests.reliability import scenario
 from tests.reliability.oracle import S3View, Seed, archive_signature, check
-from tests.reliability.scenario import SCALE, Job, kill_at_random, record
+from tests.reliability.scenario import ROUNDS, Job, in_round, kill_at_random, record
 
-KILLS = 30 * SCALE
+KILLS = 30  # per round (the soak runs SCALE rounds)
 
 # name -> the occurrence to kill at in each of three successive runs (each resumes the last).
 FAILPOINTS: dict[str, tuple[int, int, int]] = {
@@ -99,9 +99,11 @@ RANDOM: dict[str, tuple[str, tuple[float, float]]] = {
 }
 
 
+@pytest.mark.parametrize("round_", ROUNDS)
 @pytest.mark.parametrize("command", list(RANDOM))
 def test_sigkill_at_random_moments(
     command: str,
+    round_: int,
     s3_job: Job,
     light: Seed,
     mysql_schema: MySqlSchema,
@@ -125,14 +127,14 @@ def test_sigkill_at_random_moments(
         window = (0.3, max(0.6, 0.9 * (time.monotonic() - started)))
     text = s3_job.path.read_text().replace("max_chunk_rows = 500\n", "")
     s3_job.path.write_text(text.replace("[throttle]\n", f"[throttle]\n{throttle}"))
-    rng = random.Random(f"kill-{command}")
+    rng = random.Random(f"kill-{command}-{round_}" if round_ else f"kill-{command}")
     landed, codes = kill_at_random(s3_job, args, KILLS, rng, window)
     assert landed >= KILLS, (
         f"only {landed} kills landed; exit codes {codes}; last runs {s3_job.runs[-2:]}"
     )
     assert set(codes) <= {0, -signal.SIGKILL}
     finish(
-        f"SIGKILL x{landed} at random during {command}",
+        in_round(f"SIGKILL x{landed} at random during {command}", round_),
         s3_job,
         light,
         mysql_schema,
