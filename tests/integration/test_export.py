@@ -313,3 +313,28 @@ def test_numeric_parameters_are_sent_as_numbers(mysql_schema: MySqlSchema, tmp_p
         "k > 1152921504606846977 AND d > 1.50"
     )
     ctx.source.close()
+
+
+def test_an_empty_describe_answer_is_asked_again_before_the_table_is_called_missing(
+    mysql_schema: MySqlSchema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """information_schema answers an interrupted table open (KILL QUERY, seen in the soak tier)
+    with no rows and no error: one such answer must not fail the run as "does not exist"."""
+    from dbarchive.sources.mysql import MySqlSource
+
+    mysql_schema.execute(LOG_TABLE_DDL)
+    fill_events(mysql_schema, "2026-11-24", 20)
+    ctx = build_context(_events_job(mysql_schema, tmp_path))
+    real, answers = MySqlSource.query, []
+
+    def first_describe_empty(self: Any, sql: str, *args: Any, **kw: Any) -> Any:
+        rows = real(self, sql, *args, **kw)
+        if "information_schema.COLUMNS" in sql:
+            answers.append(len(rows))
+            return [] if len(answers) == 1 else rows
+        return rows
+
+    monkeypatch.setattr(MySqlSource, "query", first_describe_empty)
+    assert export_day(ctx, ctx.job.tables[0], DAY).rows == 20
+    assert len(answers) >= 2 and answers[0] == answers[1] > 0  # asked again, same answer
+    ctx.source.close()

@@ -43,6 +43,7 @@ Row = Sequence[bytes | None]
 T = TypeVar("T")
 # Results stay raw text-protocol bytes (no decoders); numbers go out as numeric literals, not
 # quoted strings, so a BIGINT key above 2**53 is never compared as a double.
+_EMPTY_CATALOG_PAUSES = (0.05, 0.5)  # asking again before believing an empty catalog answer
 _ENCODERS: dict[Any, Any] = {int: converters.Thing2Str, Decimal: converters.Decimal2Literal}
 # Keys denser than this (key span / rows of the day) are read by key range; sparser by time.
 KEY_SPAN_LIMIT = 4
@@ -225,13 +226,26 @@ class MySqlSource:
             self._check_filter(info)
         return info
 
+    def _catalog(self, sql: str, params: tuple[str, str], what: str) -> list[Any]:
+        """An information_schema query about one table, asked again while it comes back empty.
+
+        information_schema turns an error opening the table (a KILL QUERY, a lock wait) into a
+        warning and an empty answer, so one empty answer does not yet mean "no such table".
+        """
+        rows = self.query(sql, params, what)
+        for pause in _EMPTY_CATALOG_PAUSES:
+            if rows:
+                break
+            time.sleep(pause)
+            rows = self.query(sql, params, what)
+        return list(rows)
+
     def _columns(self, schema: str, table: str) -> list[Column]:
-        rows = self.query(
+        sql = (
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS"
-            " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
-            (schema, table),
-            "describing the table",
+            " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION"
         )
+        rows = self._catalog(sql, (schema, table), "describing the table")
         if not rows:
             raise SourceError(
                 f"table {schema}.{table} does not exist (or the user cannot see it); "
@@ -260,7 +274,7 @@ class MySqlSource:
 
     def _indexes(self, schema: str, table: str) -> dict[str, list[tuple[str, bool, bool]]]:
         """index name -> [(column, unique, column nullable)] in index order."""
-        rows = self.query(
+        rows = self._catalog(
             "SELECT s.INDEX_NAME, s.COLUMN_NAME, s.NON_UNIQUE, c.IS_NULLABLE, s.SUB_PART"
             " FROM information_schema.STATISTICS s JOIN information_schema.COLUMNS c"
             " ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME"
