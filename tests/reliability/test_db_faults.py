@@ -73,7 +73,7 @@ def test_kill_from_a_second_session_at_random_moments(
         s3_job.path.read_text().replace("[throttle]\n", "[throttle]\nsleep = 0.02\n")
     )
     codes, kills = [], 0
-    for _ in range(8):  # a run can be quicker than the kills we want: run it again
+    for _ in range(16):  # a run can be quicker than the kills we want: run it again
         saboteur = Saboteur(
             mysql_schema.name,
             mode,
