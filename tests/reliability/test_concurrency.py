@@ -22,7 +22,7 @@ def test_a_second_run_of_the_same_table_exits_already_running(
     s3_job: Job, light: Seed, mysql_schema: MySqlSchema, view: S3View
 ) -> None:
     """An Airflow retry and a manual run at once: one proceeds, the other exits 8 "already
-    running" having done nothing; no duplicates. A SIGKILLed holder frees the lock at once."""
+    running" having done nothing; no duplicates; the lock goes with the holder's session."""
     s3_job.path.write_text(
         s3_job.path.read_text().replace("[throttle]\n", "[throttle]\nsleep = 0.5\n")
     )

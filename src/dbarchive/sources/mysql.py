@@ -43,8 +43,8 @@ Row = Sequence[bytes | None]
 T = TypeVar("T")
 # Results stay raw text-protocol bytes (no decoders); numbers go out as numeric literals, not
 # quoted strings, so a BIGINT key above 2**53 is never compared as a double.
-_EMPTY_CATALOG_PAUSES = (0.05, 0.5)  # asking again before believing an empty catalog answer
 _ENCODERS: dict[Any, Any] = {int: converters.Thing2Str, Decimal: converters.Decimal2Literal}
+_EMPTY_CATALOG_PAUSES = (0.05, 0.5)  # asking again before believing an empty catalog answer
 # Keys denser than this (key span / rows of the day) are read by key range; sparser by time.
 KEY_SPAN_LIMIT = 4
 
@@ -238,7 +238,7 @@ class MySqlSource:
                 break
             time.sleep(pause)
             rows = self.query(sql, params, what)
-        return list(rows)
+        return rows
 
     def _columns(self, schema: str, table: str) -> list[Column]:
         sql = (
