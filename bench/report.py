@@ -55,6 +55,23 @@ def _rate_ratio(runs: list[dict[str, Any]], num: str, den: str) -> float | None:
     return _median(values)
 
 
+def _settled_rate_ratio(runs: list[dict[str, Any]], num: str, den: str) -> float | None:
+    """Like _rate_ratio, with each purge's seconds including InnoDB's clean-up after it."""
+
+    def rate(m: dict[str, Any]) -> float | None:
+        if m.get("cleanup_seconds") is None:
+            return None
+        return float(m["rows"]) / (m["seconds"] + m["cleanup_seconds"])
+
+    values = []
+    for r in runs:
+        if num in r and den in r and _ok(r[num]) and _ok(r[den]) and r[den]["rows"]:
+            a, b = rate(r[num]), rate(r[den])
+            if a is not None and b:
+                values.append(a / b)
+    return _median(values)
+
+
 def summarize_method(
     info: MethodInfo, runs: list[dict[str, Any]], day_bytes: int
 ) -> dict[str, Any]:
@@ -84,6 +101,18 @@ def summarize_method(
     }
     if info.kind == "export":
         out["ratio_to_mysql"] = _ratio(runs, info.key, REFERENCE)
+    if info.kind == "purge":
+        cleanup = _median([m.get("cleanup_seconds") for m in good])
+        out["cleanup_seconds"] = cleanup
+        out["cleanup_server_cpu_s"] = _median([m.get("cleanup_server_cpu_s") for m in good])
+        settled = _median(
+            [
+                m["seconds"] + m["cleanup_seconds"]
+                for m in good
+                if m.get("cleanup_seconds") is not None
+            ]
+        )
+        out["rows_per_s_settled"] = rows / settled if settled and rows else None
     for extra in ("delete_loop_seconds", "chunks", "longest_chunk_seconds", "scan"):
         values = [m[extra] for m in good if m.get(extra) is not None]
         if values:
@@ -150,6 +179,9 @@ def targets(runs: list[dict[str, Any]], s: dict[str, dict[str, Any]]) -> list[di
                 inflation("dba_purge_default"), "<= 2.5"),
         _target("Purge, fast setting: rows/s vs one naive DELETE",
                 _rate_ratio(runs, "dba_purge_fast", "naive_delete"), ">= 0.8"),
+        _target("Purge, fast setting: rows/s vs one naive DELETE, both including InnoDB's "
+                "clean-up after them", _settled_rate_ratio(runs, "dba_purge_fast", "naive_delete"),
+                ">= 0.8"),
     ]  # fmt: skip
 
 
@@ -194,6 +226,9 @@ def _purge_row(m: dict[str, Any]) -> str:
         f"| {_label(m)} | {_fmt(m['rows'])} | {_fmt(m['rows_per_s'])} "
         f"| {_fmt(m['seconds'], '{:.2f}')} | {_fmt(m.get('longest_chunk_seconds'), '{:.3f}')} "
         f"| {_fmt(m['peak_rss_mb'], '{:.0f}')} | {_fmt(m['server_cpu_s'], '{:.2f}')} "
+        f"| {_fmt(m.get('cleanup_seconds'), '{:.1f}')} "
+        f"| {_fmt(m.get('cleanup_server_cpu_s'), '{:.2f}')} "
+        f"| {_fmt(m.get('rows_per_s_settled'))} "
         f"| {_fmt(m['idle_p99_ms'], '{:.1f}')} | {_fmt(m['step_p99_ms'], '{:.1f}')} "
         f"| {_fmt(m['step_max_ms'], '{:.0f}')} | {_fmt(m['p99_inflation'], '{:.1f}×')} |"
     )
@@ -201,8 +236,9 @@ def _purge_row(m: dict[str, Any]) -> str:
 
 _PURGE_HEAD = (
     "| method | rows deleted | rows/s | s | longest chunk s | peak RSS MB | server CPU s "
+    "| clean-up after s | clean-up server CPU s | rows/s incl. clean-up "
     "| idle p99 ms | p99 ms during | max ms during | p99 inflation |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -318,6 +354,12 @@ NOTES = [
     "value slightly negative). Before each purge the runner waits (at most --settle-max s) for "
     "the server to go quiet, so InnoDB's background clean-up of the previous delete is not billed "
     "to the next method.",
+    "Clean-up after: a DELETE only marks rows; InnoDB's purge threads then remove them from every "
+    "index. After each purge method (production load stopped) the runner waits, at most "
+    "--cleanup-max s, until the history list has drained and the server is quiet, sampling every "
+    "0.25 s (so 0.25 s is the floor). One big DELETE leaves that work for after its statement; a "
+    "chunked purge does most of it while it runs. Rows/s incl. clean-up = rows / (step + "
+    "clean-up); clean-up server CPU is mariadbd's CPU above its quiet level meanwhile.",
     "The pandas method's seconds are timed inside its process from connect to upload done "
     "(an Airflow worker has pandas and boto3 imported already); dbarchive's include its start-up.",
     "dbarchive exports go to a fresh prefix each time (a first export, not a rewrite); its purges "

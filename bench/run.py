@@ -145,6 +145,51 @@ def settle(limit: float, baseline: float) -> float:
     return round(time.monotonic() - started, 1)
 
 
+def history_length() -> int | None:
+    """InnoDB's history list length: undo logs of committed transactions not yet purged."""
+    conn = data.connect()
+    try:
+        cur = conn.cursor()
+        cur.execute("SHOW GLOBAL STATUS LIKE 'Innodb_history_list_length'")  # MariaDB
+        row = cur.fetchone()
+        if row is None:  # MySQL 8 keeps it in INNODB_METRICS
+            cur.execute(
+                "SELECT `count` FROM information_schema.INNODB_METRICS "
+                "WHERE name = 'trx_rseg_history_len'"
+            )
+            row = cur.fetchone()
+            return None if row is None else int(row[0])
+        return int(row[1])
+    finally:
+        conn.close()
+
+
+def clean_up_after(limit: float, baseline: float) -> dict[str, float | None]:
+    """Wait (bounded) until InnoDB has finished the clean-up a purge method left behind, and
+    measure it. A DELETE only marks rows; InnoDB's purge threads remove them from every index
+    afterwards. One big DELETE leaves all of that for after its statement, a chunked purge does
+    most of it while it runs: comparing their statement times alone favours the big DELETE.
+    Done = the history list has drained (< 50 undo logs, the production load is stopped) and the
+    server is within 0.3 core of its quiet level. Sampled every 0.25 s, so 0.25 s is the floor.
+    Returns the seconds waited and the server CPU above baseline spent meanwhile."""
+    pid = measure.mariadbd_pid()
+    started, cpu0 = time.monotonic(), measure.server_cpu_seconds(pid)
+    history_at_end = history_length()
+    while time.monotonic() - started < limit:
+        cores = server_cores(0.25)
+        history = history_length()
+        if (cores is None or cores < baseline + 0.3) and (history is None or history < 50):
+            break
+    seconds = time.monotonic() - started
+    cpu1 = measure.server_cpu_seconds(pid)
+    cpu = None if cpu0 is None or cpu1 is None else round(cpu1 - cpu0 - baseline * seconds, 2)
+    return {
+        "cleanup_seconds": round(seconds, 2),
+        "cleanup_server_cpu_s": cpu,
+        "history_at_end": history_at_end,
+    }
+
+
 @dataclass
 class Stepper:
     """Runs methods under the production load; remembers each method's duration for its idle window."""
@@ -180,6 +225,8 @@ class Stepper:
         else:
             result = self._under_load(method, state)
         self.last_seconds[method.info.key] = result["seconds"]
+        if method.info.kind == "purge":
+            result.update(clean_up_after(self.args.cleanup_max, self.baseline_cores))
         result["expected_rows"] = method.expected_rows
         result["settle_seconds"] = waited
         result["loadavg_before"] = [round(x, 2) for x in loadavg]
@@ -373,6 +420,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quiet-wait", type=float, default=60.0, help="…for at most this many seconds")
     p.add_argument(
         "--settle-max", type=float, default=30.0, help="longest wait for a quiet server (purges)"
+    )
+    p.add_argument(
+        "--cleanup-max",
+        type=float,
+        default=120.0,
+        help="longest wait, after a purge, for InnoDB's clean-up of its deletes (measured)",
     )
     p.add_argument(
         "--buffer-pool-mib", type=int, default=2048, help="grow the buffer pool to this (0: leave)"
