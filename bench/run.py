@@ -279,8 +279,8 @@ def warm_up(ctx: peers.Ctx) -> None:
     """Read the big day once, untimed, through the time index (its index and row pages).
 
     The previous run's purges restore a third of the table and the 10x day's export reads another
-    schema: without this the run's first method, the reference, read a partly cold buffer pool
-    (1.46 s against 1.10 s warm in one run) while dbarchive, later, read a warm one.
+    schema, and the first run may follow a server restart (4.3 s cold against ~1.2 s warm): the
+    run's first method, the reference, must not be the one that warms the pages for the others.
     """
     m = peers.mysql_time_index(ctx)
     log(f"  warm-up read of the big day: {m['seconds']:.2f} s")
