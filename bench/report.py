@@ -55,20 +55,20 @@ def _rate_ratio(runs: list[dict[str, Any]], num: str, den: str) -> float | None:
     return _median(values)
 
 
+def _settled_seconds(m: dict[str, Any]) -> float | None:
+    """A purge's seconds including InnoDB's clean-up after it (None if not measured)."""
+    cleanup = m.get("cleanup_seconds")
+    return None if cleanup is None else float(m["seconds"]) + cleanup
+
+
 def _settled_rate_ratio(runs: list[dict[str, Any]], num: str, den: str) -> float | None:
     """Like _rate_ratio, with each purge's seconds including InnoDB's clean-up after it."""
-
-    def rate(m: dict[str, Any]) -> float | None:
-        if m.get("cleanup_seconds") is None:
-            return None
-        return float(m["rows"]) / (m["seconds"] + m["cleanup_seconds"])
-
     values = []
     for r in runs:
         if num in r and den in r and _ok(r[num]) and _ok(r[den]) and r[den]["rows"]:
-            a, b = rate(r[num]), rate(r[den])
-            if a is not None and b:
-                values.append(a / b)
+            a, b = _settled_seconds(r[num]), _settled_seconds(r[den])
+            if a and b:
+                values.append((r[num]["rows"] / a) / (r[den]["rows"] / b))
     return _median(values)
 
 
@@ -102,16 +102,9 @@ def summarize_method(
     if info.kind == "export":
         out["ratio_to_mysql"] = _ratio(runs, info.key, REFERENCE)
     if info.kind == "purge":
-        cleanup = _median([m.get("cleanup_seconds") for m in good])
-        out["cleanup_seconds"] = cleanup
+        out["cleanup_seconds"] = _median([m.get("cleanup_seconds") for m in good])
         out["cleanup_server_cpu_s"] = _median([m.get("cleanup_server_cpu_s") for m in good])
-        settled = _median(
-            [
-                m["seconds"] + m["cleanup_seconds"]
-                for m in good
-                if m.get("cleanup_seconds") is not None
-            ]
-        )
+        settled = _median([_settled_seconds(m) for m in good])
         out["rows_per_s_settled"] = rows / settled if settled and rows else None
     for extra in ("delete_loop_seconds", "chunks", "longest_chunk_seconds", "scan"):
         values = [m[extra] for m in good if m.get(extra) is not None]

@@ -145,23 +145,17 @@ def settle(limit: float, baseline: float) -> float:
     return round(time.monotonic() - started, 1)
 
 
-def history_length() -> int | None:
+def history_length(cur: Any) -> int | None:
     """InnoDB's history list length: undo logs of committed transactions not yet purged."""
-    conn = data.connect()
-    try:
-        cur = conn.cursor()
-        cur.execute("SHOW GLOBAL STATUS LIKE 'Innodb_history_list_length'")  # MariaDB
-        row = cur.fetchone()
-        if row is None:  # MySQL 8 keeps it in INNODB_METRICS
-            cur.execute(
-                "SELECT `count` FROM information_schema.INNODB_METRICS "
-                "WHERE name = 'trx_rseg_history_len'"
-            )
-            row = cur.fetchone()
-            return None if row is None else int(row[0])
+    cur.execute("SHOW GLOBAL STATUS LIKE 'Innodb_history_list_length'")  # MariaDB
+    row = cur.fetchone()
+    if row is not None:
         return int(row[1])
-    finally:
-        conn.close()
+    cur.execute(  # MySQL 8 keeps it in INNODB_METRICS
+        "SELECT `count` FROM information_schema.INNODB_METRICS WHERE name = 'trx_rseg_history_len'"
+    )
+    row = cur.fetchone()
+    return None if row is None else int(row[0])
 
 
 def clean_up_after(limit: float, baseline: float) -> dict[str, float | None]:
@@ -173,14 +167,19 @@ def clean_up_after(limit: float, baseline: float) -> dict[str, float | None]:
     server is within 0.3 core of its quiet level. Sampled every 0.25 s, so 0.25 s is the floor.
     Returns the seconds waited and the server CPU above baseline spent meanwhile."""
     pid = measure.mariadbd_pid()
-    started, cpu0 = time.monotonic(), measure.server_cpu_seconds(pid)
-    history_at_end = history_length()
-    while time.monotonic() - started < limit:
-        cores = server_cores(0.25)
-        history = history_length()
-        if (cores is None or cores < baseline + 0.3) and (history is None or history < 50):
-            break
-    seconds = time.monotonic() - started
+    conn = data.connect()
+    try:
+        cur = conn.cursor()
+        started, cpu0 = time.monotonic(), measure.server_cpu_seconds(pid)
+        history_at_end = history_length(cur)
+        while time.monotonic() - started < limit:
+            cores = server_cores(0.25)
+            history = history_length(cur)
+            if (cores is None or cores < baseline + 0.3) and (history is None or history < 50):
+                break
+        seconds = time.monotonic() - started
+    finally:
+        conn.close()
     cpu1 = measure.server_cpu_seconds(pid)
     cpu = None if cpu0 is None or cpu1 is None else round(cpu1 - cpu0 - baseline * seconds, 2)
     return {

@@ -45,7 +45,10 @@ def test_importing_the_package_loads_no_heavy_dependency() -> None:
 def test_loading_the_commands_leaves_the_collector_running() -> None:
     """The pause around the imports ends: a long export must still collect its cycles."""
     assert gc.isenabled()
-    cli = dbarchive.cli._load_commands()
-    assert gc.isenabled()
+    try:
+        cli = dbarchive.cli._load_commands()
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()  # give the test process's objects back to the collector
     assert "export" in cli.commands
     assert dbarchive.cli.cli is cli
