@@ -2,6 +2,8 @@
 
 ``export_day`` is the whole export of one partition: describe → plan the scan → make the old
 partition safely incomplete → stream rows into part files → manifest last → remove stale parts.
+The S3 side of "safely incomplete" starts on a thread while MySQL plans and the first rows are
+read and compressed; the files' bytes wait behind it (``GatedStorage``), so the order holds.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from dbarchive import __version__
 from dbarchive.checksum import RowDigest
@@ -24,6 +27,8 @@ from dbarchive.steps import upload
 from dbarchive.steps.extract import prefetched
 from dbarchive.steps.write import WriteSettings
 from dbarchive.steps.writers import open_part_writer
+from dbarchive.storage import Storage
+from dbarchive.storage.gated import GatedStorage
 from dbarchive.throttle import Throttle, throttled
 
 
@@ -92,15 +97,21 @@ def export_day(
     started, t0 = _now(), ctx.clock()
     info = ctx.describe(spec)
     ctx.source.lock_table(info)  # one run per table: a concurrent one exits "already running"
+    partition = ctx.partition(spec, day)
+    preparation = upload.Preparation(ctx.storage, partition)  # S3 reads start, beside MySQL's
     window = ctx.source.window(spec, info, day)
     scan = ctx.source.plan_scan(info, window, spec.scan)
-    partition = ctx.partition(spec, day)
-    refuse_shrinking(ctx, spec, info, window, partition, scan)
+    shrink_check = partial(refuse_shrinking, ctx, spec, info, window, scan)
+    if spec.where and scan.strategy == "key":  # it counts in MySQL: before the reader takes it
+        shrink_check(preparation.old_manifest())
+    else:
+        preparation.before_clear(shrink_check)
     emit_export_event(
         ctx, spec, day, "start", total=scan.estimated_rows, message=f"scan={scan.strategy}"
     )
-    upload.prepare(ctx.storage, partition)
-    files, digest = write_rows(ctx, spec, info, window, scan, partition, throttle)
+    gated = GatedStorage(ctx.storage, preparation)  # rows stream; bytes wait for the clearing
+    files, digest = write_rows(ctx, spec, info, window, scan, partition, throttle, gated)
+    preparation.open()  # a day without rows wrote no file: clear before its manifest too
     manifest = build_manifest(spec, info, window, scan, files, digest, started)
     stale = upload.publish(ctx.storage, partition, manifest)
     seconds = ctx.clock() - t0
@@ -142,14 +153,16 @@ def write_rows(
     scan: ScanPlan,
     partition: PartitionPath,
     throttle: Throttle | None = None,
+    storage: Storage | None = None,
 ) -> tuple[list[FileEntry], RowDigest]:
     """Stream the scan's rows into part files under ``partition`` (no manifest): the files and
-    their digest. Work units call it for one key range each."""
+    their digest. Work units call it for one key range each. ``storage``: where the files go,
+    if not ``ctx.storage`` (the export passes it behind its preparation gate)."""
     shape = q.select_shape(info)
     key_positions = [p for p in shape.key_positions if p < shape.width]
     settings = WriteSettings(spec.compression, spec.compression_level, spec.max_file_bytes)
     writer = open_part_writer(
-        spec.format, ctx.storage, partition, info.columns, key_positions, settings
+        spec.format, storage or ctx.storage, partition, info.columns, key_positions, settings
     )
     rows_done = 0
     chunks = ctx.source.read_day_csv(info, window, scan, spec.chunk_rows)
@@ -182,11 +195,11 @@ def refuse_shrinking(
     spec: TableSpec,
     info: TableInfo,
     window: DayWindow,
-    partition: PartitionPath,
     scan: ScanPlan,
+    old: Manifest | None,
 ) -> None:
-    """Never replace an archive with fewer rows than it holds: the source was probably purged."""
-    old = upload.read_manifest(ctx.storage, partition)
+    """Never replace an archive (``old``) with fewer rows than it holds: the source was probably
+    purged."""
     if old is None or old.rows == 0:
         return
     in_source = scan.estimated_rows

@@ -338,3 +338,63 @@ def test_an_empty_describe_answer_is_asked_again_before_the_table_is_called_miss
     assert export_day(ctx, ctx.job.tables[0], DAY).rows == 20
     assert len(answers) >= 2 and answers[0] == answers[1] > 0  # asked again, same answer
     ctx.source.close()
+
+
+class _SlowToReachS3:
+    """The real S3Storage, with every call written to ``log`` and ``check`` slowed: as if the
+    endpoint answered its first request only after a while."""
+
+    def __init__(self, inner: Any, log: list[str], delay: float) -> None:
+        self.inner, self.log, self.delay, self.url = inner, log, delay, inner.url
+
+    def check(self) -> None:
+        time.sleep(self.delay)
+        self.log.append("check")
+        self.inner.check()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            self.log.append(f"{name} {args[0] if args else ''}".strip())
+            return attr(*args, **kwargs)
+
+        return recorded
+
+
+def test_rows_stream_while_s3_is_reached_but_no_byte_precedes_the_clearing(
+    mysql_schema: MySqlSchema, tmp_path: Path, s3_bucket: str, s3_options: Any
+) -> None:
+    """A re-export on S3 reads (and compresses) rows while S3 is still being reached, yet the
+    first file is opened only after the old manifest is deleted and unfinished uploads aborted."""
+    from dbarchive.events import CaptureReporter
+    from dbarchive.storage.s3 import S3Storage
+
+    mysql_schema.execute(LOG_TABLE_DDL)
+    fill_events(mysql_schema, "2026-11-24", 3000)
+    job = make_job(
+        mysql_schema.url,
+        f"s3://{s3_bucket}/archive",
+        [{"name": "events", "timestamp_column": "created_at", "chunk_rows": 500}],
+    )
+    s3 = S3Storage(job.destination.url, s3_options)
+    first = build_context(job, storage=s3)
+    export_day(first, job.tables[0], DAY)  # the archive to replace
+    first.source.close()  # and its run lock
+    log: list[str] = []
+
+    class _Logged(CaptureReporter):
+        def emit(self, event: Event) -> None:
+            log.append(f"event {event.kind}")
+
+    storage = _SlowToReachS3(s3, log, delay=1.0)
+    ctx = build_context(job, reporter=_Logged(), storage=storage)  # type: ignore[arg-type]
+    result = export_day(ctx, job.tables[0], DAY)
+
+    manifest_key = PartitionPath("events", DAY).manifest_key
+    first_file = log.index("open_writer " + result.files[0])
+    aborted = log.index(f"abort_incomplete {PartitionPath('events', DAY).prefix}")
+    assert log.index("check") < aborted < log.index(f"delete_keys {[manifest_key]}") < first_file
+    # the overlap: all six chunks were read while the check was still waiting
+    assert log.index("event chunk") < log.index("check")
+    assert result.rows == 3000 and _manifest(ctx, DAY).rows == 3000

@@ -62,8 +62,7 @@ def export_cmd(
         return
     console = stderr_console()
     reporter = make_reporter(quiet or as_json, console)
-    ctx = working_context(job, reporter=reporter)
-    ctx.storage.check()
+    ctx = working_context(job, reporter=reporter)  # each export checks S3 beside MySQL's work
     results: list[ExportResult] = []
     stop = StopFlag()
     restore = stop.install()

@@ -83,7 +83,7 @@ def plan_units(ctx: Context, spec: TableSpec, day: dt.date) -> DayUnits:
     window = ctx.source.window(spec, info, day)
     scan = ctx.source.plan_scan(info, window, spec.scan)
     partition = ctx.partition(spec, day)
-    refuse_shrinking(ctx, spec, info, window, partition, scan)
+    refuse_shrinking(ctx, spec, info, window, scan, upload.read_manifest(ctx.storage, partition))
     row_bytes = average_row_bytes(ctx, info) if spec.range_mib else None
     plan = units_for(spec, info, window, scan, row_bytes)
     old = read_plan(ctx.storage, partition)
@@ -405,6 +405,7 @@ def export_day_as_configured(
 ) -> ExportResult:
     """In work units when the table sets ``range_rows``/``range_mib``, else in one piece."""
     if spec.ranged:
+        ctx.storage.check()  # the whole-day export checks on a thread, beside MySQL's planning
         return export_day_in_units(ctx, spec, day, throttle)
     return export_whole_day(ctx, spec, day, throttle)
 

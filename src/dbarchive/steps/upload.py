@@ -1,7 +1,8 @@
 """Publishing a partition: clear what a crashed attempt left, then the manifest goes last.
 
 Order of a (re-)export of one table-day:
-1. ``prepare``: abort unfinished uploads under the partition; remember the old manifest.
+1. ``prepare`` (``survey`` reads, then ``clear`` changes): refuse foreign objects, abort
+   unfinished uploads under the partition, delete the old manifest.
 2. the data files are written (``write.py``), replacing same-named parts.
 3. ``publish``: the manifest is written (the commit point), then every object under the partition
    that the new manifest does not list is deleted — stale parts of an earlier, larger attempt.
@@ -12,9 +13,11 @@ in step 1 so nobody trusts half-replaced files.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from dbarchive import failpoints
+from dbarchive.background import in_background
 from dbarchive.errors import StorageError
 from dbarchive.layout import PartitionPath, is_part_name
 from dbarchive.manifest import Manifest
@@ -53,12 +56,26 @@ def prepare(storage: Storage, partition: PartitionPath) -> None:
     foreign file at one of our keys, or another job archiving into the same prefix.
     """
     refuse_foreign(storage, partition)
+    clear(storage, partition)
+
+
+def survey(storage: Storage, partition: PartitionPath) -> Manifest | None:
+    """The read-only half of ``prepare``: the destination is reachable and holds nothing foreign
+    there; returns the committed manifest. Safe to run on a thread while rows are read."""
+    storage.check()
+    return refuse_foreign(storage, partition)
+
+
+def clear(storage: Storage, partition: PartitionPath) -> None:
+    """The changing half of ``prepare``: unfinished uploads and the old manifest go, so nobody
+    trusts the partition while its files are replaced. Runs before any file is written."""
     storage.abort_incomplete(partition.prefix)
     storage.delete_keys([partition.manifest_key])
 
 
-def refuse_foreign(storage: Storage, partition: PartitionPath) -> None:
-    """StorageError naming the first object of the partition that dbarchive did not write.
+def refuse_foreign(storage: Storage, partition: PartitionPath) -> Manifest | None:
+    """StorageError naming the first object of the partition that dbarchive did not write;
+    otherwise the committed manifest (None if there is none).
 
     Parts the committed manifest lists are ours whatever their metadata (archives from before the
     mark); anything else is checked by ``stat`` (only S3 can tell; other backends pass).
@@ -74,6 +91,7 @@ def refuse_foreign(storage: Storage, partition: PartitionPath) -> None:
                 f"{obj.key} in the archive destination was not written by dbarchive; nothing was "
                 "overwritten. Move it away, or archive to another prefix"
             )
+    return manifest
 
 
 def _own_manifest(storage: Storage, partition: PartitionPath) -> Manifest | None:
@@ -107,3 +125,36 @@ def publish(storage: Storage, partition: PartitionPath, manifest: Manifest) -> l
     ]
     storage.delete_keys(stale)
     return stale
+
+
+class Preparation:
+    """``prepare`` spread over an export's start, and the gate its writes wait behind.
+
+    ``survey`` (the reads) starts on a thread at once, so S3 is reached while MySQL plans and the
+    first rows stream; ``open`` — when the first byte must go out — takes its result (or error),
+    runs the caller's check of the old manifest, then ``clear``s. Nothing changes before that.
+    """
+
+    def __init__(self, storage: Storage, partition: PartitionPath) -> None:
+        self.storage = storage
+        self.partition = partition
+        self._survey = in_background(lambda: survey(storage, partition), "dbarchive-s3-survey")
+        self._check: Callable[[Manifest | None], None] = lambda old: None
+        self._cleared = False
+
+    def old_manifest(self) -> Manifest | None:
+        """The partition's committed manifest (waits for the survey; raises what it raised)."""
+        return self._survey.result()
+
+    def before_clear(self, check: Callable[[Manifest | None], None]) -> None:
+        """Run ``check(old manifest)`` when the gate opens, before anything is cleared."""
+        self._check = check
+
+    def ready(self) -> bool:
+        return self._cleared or self._survey.done()
+
+    def open(self) -> None:
+        if not self._cleared:
+            self._check(self.old_manifest())
+            clear(self.storage, self.partition)
+            self._cleared = True

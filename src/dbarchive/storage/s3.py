@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import urlparse
 
 from dbarchive import failpoints
+from dbarchive.background import in_background
 from dbarchive.errors import ConfigError, StorageError
 from dbarchive.storage import StorageOptions, StoredObject, write_whole
 
@@ -88,12 +89,18 @@ def _make_session(options: StorageOptions) -> Any:
     botocore_session = _import_botocore()
     if options.session is not None:
         return options.session
-    if (options.access_key_id is None) != (options.secret_access_key is None):
-        raise ConfigError("set both access_key_id and secret_access_key, or neither")
     session = botocore_session.get_session()
     if options.access_key_id is not None and options.secret_access_key is not None:
         session.set_credentials(options.access_key_id, options.secret_access_key)
     return session
+
+
+def _check_credentials(options: StorageOptions) -> None:
+    """Keys come in pairs (checked before anything starts, so the error is immediate)."""
+    if options.session is None and (options.access_key_id is None) != (
+        options.secret_access_key is None
+    ):
+        raise ConfigError("set both access_key_id and secret_access_key, or neither")
 
 
 def _make_client(session: Any, options: StorageOptions, max_attempts: int) -> S3Client:
@@ -459,22 +466,35 @@ class S3Storage:
             raise ConfigError(
                 f"part_size {options.part_size} is outside S3's limits (5 MiB to 5 GiB)"
             )
+        _check_credentials(options)
         self.url = url
         self._options = options
         name, prefix = _parse_url(url)
-        self._session = _make_session(options)
-        self._bucket = _Bucket(
-            _make_client(self._session, options, options.max_attempts), name, prefix
-        )
+        # Importing botocore and building a client is ~0.15 s of pure Python: it runs on a thread
+        # while the caller goes on (loads config, plans in MySQL); the first request waits for it.
+        self._connected = in_background(lambda: self._connect(name, prefix), "dbarchive-s3-client")
+        self._check_bucket: _Bucket | None = None
+
+    def _connect(self, name: str, prefix: str) -> tuple[Any, _Bucket]:
+        session = _make_session(self._options)
+        client = _make_client(session, self._options, self._options.max_attempts)
+        return session, _Bucket(client, name, prefix)
+
+    @property
+    def _bucket(self) -> _Bucket:
+        """The bucket and its client, once built (errors of building it are raised here)."""
+        return self._connected.result()[1]
 
     def __repr__(self) -> str:
         return f"S3Storage({self.url!r})"  # never the options: they may hold the secret key
 
     def check(self) -> None:
-        attempts = min(self._options.max_attempts, CHECK_MAX_ATTEMPTS)
-        bucket = _Bucket(
-            _make_client(self._session, self._options, attempts), self._bucket.name, ""
-        )
+        if self._check_bucket is None:  # its own client, with few retries: fail in seconds
+            session, bucket = self._connected.result()
+            attempts = min(self._options.max_attempts, CHECK_MAX_ATTEMPTS)
+            client = _make_client(session, self._options, attempts)
+            self._check_bucket = _Bucket(client, bucket.name, "")
+        bucket = self._check_bucket
         with bucket.errors("reach"):
             bucket.client.head_bucket(Bucket=bucket.name)
 
