@@ -395,3 +395,45 @@ def test_a_where_filter_with_percent_signs_archives_and_purges_only_its_rows(
     assert mysql_schema.execute("SELECT COUNT(*) FROM events WHERE note LIKE '%5'")[0][0] == 0
     assert mysql_schema.execute("SELECT COUNT(*) FROM events")[0][0] == others
     ctx.source.close()
+
+
+def test_verify_reads_the_database_while_the_files_are_read(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """The files and the day's rows are checked side by side: with a slow storage read, the
+    database digest is done before the first file has even been opened; the verdict is the same,
+    and a damaged file is still reported."""
+    import threading
+    import time
+
+    from dbarchive.steps.verify import verify_day
+
+    mysql_schema.execute(LOG_TABLE_DDL)
+    day = TODAY - dt.timedelta(days=3)
+    _fill_days(mysql_schema, day, 1, per_day=80)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    spec = ctx.job.tables[0]
+    export_day(ctx, spec, day)
+    log: list[str] = []
+    read_day = ctx.source.read_day_csv
+    open_reader = ctx.storage.open_reader
+
+    def logged_read_day(*args: Any, **kwargs: Any) -> Any:
+        yield from read_day(*args, **kwargs)
+        log.append("database read")
+
+    def slow_open_reader(key: str) -> Any:
+        time.sleep(1.0)
+        log.append(f"file opened on {threading.current_thread().name}")
+        return open_reader(key)
+
+    ctx.source.read_day_csv = logged_read_day  # type: ignore[method-assign]
+    ctx.storage.open_reader = slow_open_reader  # type: ignore[method-assign]
+    result = verify_day(ctx, spec, day, "rows")
+    assert result.ok and result.source_rows == result.archived_rows == 80
+    assert log == ["database read", "file opened on dbarchive-verify"]
+
+    (part,) = _manifest(ctx, day).files  # type: ignore[union-attr]
+    (tmp_path / part.key).write_bytes(b"damaged")
+    damaged = verify_day(ctx, spec, day, "bytes")
+    assert not damaged.ok and part.key in damaged.problems[0]

@@ -24,6 +24,7 @@ from typing import Any, BinaryIO, Literal, TypeVar, cast
 
 import zstandard
 
+from dbarchive.background import in_background
 from dbarchive.checksum import RowDigest, Value
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
@@ -283,7 +284,9 @@ def verify_day(
         return VerifyResult(
             spec.name, day, None, None, 0, (f"{spec.name} {day}: not archived (no manifest)",)
         )
-    problems = check_files(ctx.storage, manifest, depth)
+    # The files (storage) and the rows (MySQL) are read side by side: neither waits for the other.
+    files = in_background(lambda: check_files(ctx.storage, manifest, depth), "dbarchive-verify")
+    problems: list[str] = []
     source_rows = None
     if check_source:
         plan = known.plan if known and known.plan else ctx.source.plan_scan(info, window, spec.scan)
@@ -301,6 +304,7 @@ def verify_day(
                 f"{spec.name} {day}: the database holds {in_source.describe()}, the archive "
                 f"{manifest.digest.describe()}"
             )
+    problems[:0] = files.result()  # the files' problems first, as they are found first
     return VerifyResult(
         spec.name, day, manifest.rows, source_rows, len(manifest.files), tuple(problems)
     )
