@@ -56,7 +56,7 @@ format:  ## apply ruff formatting and safe fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench:  ## benchmarks vs mysql/pt-archiver/pandas (issue 5) -> BENCHMARKS.md; quick: BENCH_ARGS="--rows 300000 --runs 1"
+bench: dev  ## benchmarks vs mysql/pt-archiver/pandas (issue 5) -> BENCHMARKS.md; quick: BENCH_ARGS="--rows 300000 --runs 1"
 	@bench/install-peers.sh
 	$(PY) bench/run.py $(BENCH_ARGS)
 
