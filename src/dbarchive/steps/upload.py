@@ -1,8 +1,9 @@
 """Publishing a partition: clear what a crashed attempt left, then the manifest goes last.
 
 Order of a (re-)export of one table-day:
-1. ``prepare`` (``survey`` reads, then ``clear`` changes): refuse foreign objects, abort
-   unfinished uploads under the partition, delete the old manifest.
+1. ``survey`` reads (bucket reachable, no foreign object; the old manifest), then ``clear``
+   changes: unfinished uploads under the partition are aborted, the old manifest deleted.
+   ``Preparation`` runs the first on a thread and the second when the first byte must go out.
 2. the data files are written (``write.py``), replacing same-named parts.
 3. ``publish``: the manifest is written (the commit point), then every object under the partition
    that the new manifest does not list is deleted — stale parts of an earlier, larger attempt.
@@ -49,25 +50,16 @@ def write_purge_marker(storage: Storage, partition: PartitionPath, record: dict[
     storage.put_bytes(partition.purge_marker_key, json.dumps(record, indent=2).encode() + b"\n")
 
 
-def prepare(storage: Storage, partition: PartitionPath) -> None:
-    """Make the partition safely incomplete before its files are rewritten.
-
-    Refuses (StorageError, nothing changed) if an object there was not written by dbarchive: a
-    foreign file at one of our keys, or another job archiving into the same prefix.
-    """
-    refuse_foreign(storage, partition)
-    clear(storage, partition)
-
-
 def survey(storage: Storage, partition: PartitionPath) -> Manifest | None:
-    """The read-only half of ``prepare``: the destination is reachable and holds nothing foreign
-    there; returns the committed manifest. Safe to run on a thread while rows are read."""
+    """The read-only half of making a partition safe to rewrite: the destination is reachable and
+    holds nothing foreign there (StorageError, nothing changed, if it does); returns the committed
+    manifest. Safe to run on a thread while rows are read."""
     storage.check()
     return refuse_foreign(storage, partition)
 
 
 def clear(storage: Storage, partition: PartitionPath) -> None:
-    """The changing half of ``prepare``: unfinished uploads and the old manifest go, so nobody
+    """The changing half, after ``survey``: unfinished uploads and the old manifest go, so nobody
     trusts the partition while its files are replaced. Runs before any file is written."""
     storage.abort_incomplete(partition.prefix)
     storage.delete_keys([partition.manifest_key])
@@ -128,7 +120,7 @@ def publish(storage: Storage, partition: PartitionPath, manifest: Manifest) -> l
 
 
 class Preparation:
-    """``prepare`` spread over an export's start, and the gate its writes wait behind.
+    """``survey`` then ``clear``, spread over an export's start: the gate its writes wait behind.
 
     ``survey`` (the reads) starts on a thread at once, so S3 is reached while MySQL plans and the
     first rows stream; ``open`` — when the first byte must go out — takes its result (or error),
