@@ -9,9 +9,23 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from dbarchive._version import __version__
 
 if TYPE_CHECKING:
+    from dbarchive.api import (
+        audit,
+        export,
+        hold,
+        lifecycle,
+        plan,
+        purge,
+        restore,
+        run,
+        session,
+        status,
+        throttle_for,
+        verify,
+    )
     from dbarchive.build import build_context
     from dbarchive.checksum import RowDigest
     from dbarchive.config import ArchiveJob, TableSpec, job_from_dict, load_job
@@ -19,18 +33,34 @@ if TYPE_CHECKING:
     from dbarchive.errors import (
         AlreadyRunning,
         ConfigError,
+        DayNotSettled,
         DbArchiveError,
         NoUsableKeyError,
+        ReplicaBehind,
         SourceError,
         StopRequested,
         StorageError,
+        UnconvertibleTextError,
         VerificationError,
     )
+    from dbarchive.jobs.restore import RestoreResult, restore_day
     from dbarchive.manifest import Manifest
-    from dbarchive.pipeline import ExportResult, PlannedPartition, export, export_day, plan_day
-    from dbarchive.restore import RestoreResult, restore_day
+    from dbarchive.pipeline import PlannedPartition, export_day, plan_day
+    from dbarchive.steps.outcome import ExportResult
 
 _HOME = {
+    "audit": "dbarchive.api",
+    "hold": "dbarchive.api",
+    "lifecycle": "dbarchive.api",
+    "export": "dbarchive.api",
+    "plan": "dbarchive.api",
+    "purge": "dbarchive.api",
+    "restore": "dbarchive.api",
+    "run": "dbarchive.api",
+    "session": "dbarchive.api",
+    "status": "dbarchive.api",
+    "throttle_for": "dbarchive.api",
+    "verify": "dbarchive.api",
     "build_context": "dbarchive.build",
     "RowDigest": "dbarchive.checksum",
     "ArchiveJob": "dbarchive.config",
@@ -40,20 +70,22 @@ _HOME = {
     "Context": "dbarchive.context",
     "AlreadyRunning": "dbarchive.errors",
     "ConfigError": "dbarchive.errors",
+    "DayNotSettled": "dbarchive.errors",
     "DbArchiveError": "dbarchive.errors",
     "NoUsableKeyError": "dbarchive.errors",
+    "ReplicaBehind": "dbarchive.errors",
     "SourceError": "dbarchive.errors",
     "StopRequested": "dbarchive.errors",
     "StorageError": "dbarchive.errors",
+    "UnconvertibleTextError": "dbarchive.errors",
     "VerificationError": "dbarchive.errors",
     "Manifest": "dbarchive.manifest",
-    "ExportResult": "dbarchive.pipeline",
+    "ExportResult": "dbarchive.steps.outcome",
     "PlannedPartition": "dbarchive.pipeline",
-    "export": "dbarchive.pipeline",
     "export_day": "dbarchive.pipeline",
     "plan_day": "dbarchive.pipeline",
-    "RestoreResult": "dbarchive.restore",
-    "restore_day": "dbarchive.restore",
+    "RestoreResult": "dbarchive.jobs.restore",
+    "restore_day": "dbarchive.jobs.restore",
 }
 
 
@@ -76,24 +108,38 @@ __all__ = [
     "ArchiveJob",
     "ConfigError",
     "Context",
+    "DayNotSettled",
     "DbArchiveError",
     "ExportResult",
     "Manifest",
     "NoUsableKeyError",
     "PlannedPartition",
+    "ReplicaBehind",
     "RestoreResult",
     "RowDigest",
     "SourceError",
     "StopRequested",
     "StorageError",
     "TableSpec",
+    "UnconvertibleTextError",
     "VerificationError",
     "__version__",
+    "audit",
     "build_context",
     "export",
     "export_day",
+    "hold",
     "job_from_dict",
+    "lifecycle",
     "load_job",
+    "plan",
     "plan_day",
+    "purge",
+    "restore",
     "restore_day",
+    "run",
+    "session",
+    "status",
+    "throttle_for",
+    "verify",
 ]

@@ -1,5 +1,7 @@
 from collections.abc import Sequence
 
+STATIC_CLIENT: int
+
 class Error(Exception): ...
 
 class Reader:
@@ -14,9 +16,13 @@ class Reader:
         connect_timeout: int = ...,
         ssl_ca: str | None = ...,
         init_command: str | None = ...,
+        ssl_mode: str | None = ...,
+        ssl_cert: str | None = ...,
+        ssl_key: str | None = ...,
+        cleartext: bool = ...,
     ) -> None: ...
     def chunk(
-        self, sql: bytes, width: int, keep: Sequence[int], /
+        self, sql: bytes, width: int, keep: Sequence[int], guard: int = -1, /
     ) -> tuple[
         bytes,
         int,
@@ -26,6 +32,11 @@ class Reader:
         int,
         tuple[bytes | None, ...] | None,
         tuple[bytes | None, ...] | None,
+        bytes | None,
     ]: ...
     def close(self) -> None: ...
     def thread_id(self) -> int | None: ...
+    def ssl_cipher(self) -> str | None: ...
+
+def auth_plugin_available(name: str, /) -> bool: ...
+def client_info() -> str: ...

@@ -74,6 +74,19 @@ class RowDigest:
         self.x2 ^= other.x2
         self.s1 += other.s1
 
+    def add_hex(self, sha256_hex: str) -> None:
+        """Add one row given its SHA-256 as hex text (what the server's ``SHA2`` returns)."""
+        self.add_lanes(int(sha256_hex[:16], 16), int(sha256_hex[16:32], 16))
+
+    def without(self, subset: RowDigest) -> RowDigest:
+        """The digest of these rows minus ``subset`` (rows known to be among them): XOR undoes
+        XOR, and the count and sum subtract. Raises ValueError if ``subset`` cannot be a part."""
+        if subset.count > self.count or subset.s1 > self.s1:
+            raise ValueError(f"{subset.describe()} is not part of {self.describe()}")
+        return RowDigest(
+            self.count - subset.count, self.x1 ^ subset.x1, self.x2 ^ subset.x2, self.s1 - subset.s1
+        )
+
     def to_json(self) -> dict[str, Any]:
         """Lanes as decimal strings: JSON readers lose precision on integers over 2**53."""
         return {"rows": self.count, "x1": str(self.x1), "x2": str(self.x2), "s1": str(self.s1)}

@@ -15,12 +15,14 @@ log = logging.getLogger("dbarchive")
 
 @dataclass
 class Event:
-    """One thing that happened: ``step`` is plan/extract/write/upload/verify/purge."""
+    """One thing that happened: ``step`` is plan/extract/write/upload/verify/purge, or
+    ``throttle`` (kind ``throttle``: a throttle decision, its fields in ``data``; during an
+    export it comes from the thread that reads the rows)."""
 
     step: str
     table: str
     day: str
-    kind: str  # "start" | "chunk" | "finish" | "info"
+    kind: str  # "start" | "chunk" | "finish" | "info" | "throttle"
     rows: int = 0
     bytes: int = 0
     total_rows: int | None = None
@@ -49,6 +51,8 @@ class LogReporter:
         self._next = every_rows
 
     def emit(self, event: Event) -> None:
+        if event.kind == "throttle":
+            return  # the throttle logs its decisions itself (dbarchive.throttle)
         if event.kind == "chunk":
             log.debug(
                 "%s %s %s: chunk, %d rows, %d bytes%s",

@@ -1,9 +1,10 @@
 """The core job: plan and export table-days. No I/O of its own: it drives Source and Storage.
 
-``export_day`` is the whole export of one partition: describe → plan the scan → make the old
-partition safely incomplete → stream rows into part files → manifest last → remove stale parts.
-The S3 side of "safely incomplete" starts on a thread while MySQL plans and the first rows are
-read and compressed; the files' bytes wait behind it (``GatedStorage``), so the order holds.
+``export_day`` is the whole export of one partition: describe → plan the scan → read what the
+partition holds → stream rows into the next generation's part files → publish (claim, promote,
+commit the manifest, clean up; ``steps/publish.py``). The S3 survey starts on a thread while MySQL
+plans the day; a day whose purge has begun grows instead (``steps/grow.py``); a re-export that
+finds the same rows publishes nothing.
 """
 
 from __future__ import annotations
@@ -11,40 +12,25 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import partial
 
-from dbarchive import __version__
-from dbarchive.checksum import RowDigest
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
-from dbarchive.errors import VerificationError
-from dbarchive.events import Event
-from dbarchive.layout import PartitionPath
-from dbarchive.manifest import ColumnEntry, FileEntry, Manifest
 from dbarchive.sources import mysql_sql as q
-from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
+from dbarchive.sources.table import DayWindow, ScanPlan
 from dbarchive.steps import upload
-from dbarchive.steps.extract import prefetched
-from dbarchive.steps.write import WriteSettings
-from dbarchive.steps.writers import open_part_writer
-from dbarchive.storage import Storage
+from dbarchive.steps.outcome import (
+    ExportResult,
+    build_manifest,
+    emit_export_event,
+    finish_publication,
+    now_text,
+)
+from dbarchive.steps.stream import refuse_shrinking, write_rows
+from dbarchive.steps.verify import purge_begun
 from dbarchive.storage.gated import GatedStorage
-from dbarchive.throttle import Throttle, throttled
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    """What the export of one table-day produced."""
-
-    table: str
-    day: dt.date
-    rows: int
-    bytes: int
-    files: tuple[str, ...]
-    manifest_key: str
-    scan: str
-    seconds: float
-    removed_stale: tuple[str, ...] = ()
+from dbarchive.strategies import strategy_for
+from dbarchive.throttle import Throttle
+from dbarchive.units.publish import export_day_in_units
 
 
 @dataclass(frozen=True)
@@ -62,7 +48,8 @@ class PlannedPartition:
 
 
 def plan_day(ctx: Context, spec: TableSpec, day: dt.date) -> PlannedPartition:
-    """Describe and size one table-day without writing anything."""
+    """Describe and size one table-day without writing anything (a day not over is refused)."""
+    ctx.require_settled(spec, day)
     info = ctx.describe(spec)
     window = ctx.source.window(spec, info, day)
     scan = ctx.source.plan_scan(info, window, spec.scan)
@@ -71,10 +58,7 @@ def plan_day(ctx: Context, spec: TableSpec, day: dt.date) -> PlannedPartition:
     shape = q.select_shape(info)
     builder = q.key_chunk_sql if scan.strategy == "key" else q.time_chunk_sql
     first_sql = builder(info, shape, True, spec.chunk_rows)
-    if spec.server_side:  # Aurora writes the day: show its first statement instead
-        from dbarchive.aurora.export import first_statement
-
-        first_sql = first_statement(ctx, spec, day)
+    first_sql = strategy_for(spec).first_statement(ctx, spec, day) or first_sql
     return PlannedPartition(
         spec.name,
         day,
@@ -92,180 +76,69 @@ def export_day(
 ) -> ExportResult:
     """Archive one table-day and publish its manifest; safe to repeat and to kill at any point.
 
-    With a ``throttle`` the reads pause like the purge's chunks (load, replica lag, stop).
+    With a ``throttle`` the reads pause like the purge's chunks (load, replica lag, stop). A day
+    that has not ended plus ``settle`` is refused (DayNotSettled) before anything is touched.
     """
-    started, t0 = _now(), ctx.clock()
+    ctx.require_settled(spec, day)
+    started, t0 = now_text(), ctx.clock()
     info = ctx.describe(spec)
     ctx.source.lock_table(info)  # one run per table: a concurrent one exits "already running"
+    identity = ctx.identity(spec)
     partition = ctx.partition(spec, day)
-    preparation = upload.Preparation(ctx.storage, partition)  # S3 reads start, beside MySQL's
+    preparation = upload.Preparation(ctx.storage, partition, identity)  # S3 reads, beside MySQL's
     window = ctx.source.window(spec, info, day)
-    scan = ctx.source.plan_scan(info, window, spec.scan)
-    shrink_check = partial(refuse_shrinking, ctx, spec, info, window, scan)
-    if spec.where and scan.strategy == "key":  # it counts in MySQL: before the reader takes it
-        shrink_check(preparation.old_manifest())
-    else:
-        preparation.before_clear(shrink_check)
+    scan = ctx.reads(spec, day).plan_scan(info, window, spec.scan)  # the rows it will read
+    committed = preparation.committed()  # first, replace or grow: decided before any row is read
+    if committed.mode == "grow":  # over the rows the archive was made from (its window)
+        from dbarchive.steps.grow import grow_day
+        from dbarchive.steps.verify import archive_scope
+
+        assert committed.manifest is not None
+        scope, archived = archive_scope(info, committed.manifest)
+        return grow_day(ctx, spec, scope, archived, committed, preparation, throttle)
+    refuse_shrinking(ctx, spec, info, window, scan, committed.manifest)
     emit_export_event(
         ctx, spec, day, "start", total=scan.estimated_rows, message=f"scan={scan.strategy}"
     )
-    gated = GatedStorage(ctx.storage, preparation)  # rows stream; bytes wait for the clearing
-    files, digest = write_rows(ctx, spec, info, window, scan, partition, throttle, gated)
+    target = committed.target(partition)
+    gated = GatedStorage(ctx.storage, preparation)  # bytes wait for unfinished uploads to go
+    files, digest = write_rows(ctx, spec, info, window, scan, target, throttle, gated)
     preparation.open()  # a day without rows wrote no file: clear before its manifest too
-    manifest = build_manifest(spec, info, window, scan, files, digest, started)
-    stale = upload.publish(ctx.storage, partition, manifest)
-    seconds = ctx.clock() - t0
-    emit_export_event(
-        ctx,
+    manifest = build_manifest(
         spec,
-        day,
-        "finish",
-        rows=digest.count,
-        nbytes=manifest.total_bytes,
-        message=f"{digest.count} rows in {len(files)} file(s)",
+        info,
+        window,
+        scan,
+        files,
+        digest,
+        started,
+        committed.next_generation,
+        identity.record(),
     )
-    return ExportResult(
-        spec.name,
-        day,
-        digest.count,
-        manifest.total_bytes,
-        tuple(f.key for f in files),
-        partition.manifest_key,
-        scan.strategy,
-        seconds,
-        tuple(stale),
-    )
+    return finish_publication(ctx, spec, target, manifest, committed.manifest, ctx.clock() - t0)
 
 
 def export(
     ctx: Context, tables: Iterable[TableSpec], days: Iterable[dt.date]
 ) -> list[ExportResult]:
-    """Export every (table, day), tables in config order, days oldest first."""
-    day_list = sorted(days)
-    return [export_day(ctx, spec, day) for spec in tables for day in day_list]
+    """Export every (table, day), tables in config order, days oldest first.
+
+    Every day is checked against the settle rule first: one day not over, and nothing is written.
+    """
+    day_list, specs = sorted(days), list(tables)
+    for spec in specs:
+        for day in day_list:
+            ctx.require_settled(spec, day)
+    return [export_day(ctx, spec, day) for spec in specs for day in day_list]
 
 
-def write_rows(
-    ctx: Context,
-    spec: TableSpec,
-    info: TableInfo,
-    window: DayWindow,
-    scan: ScanPlan,
-    partition: PartitionPath,
-    throttle: Throttle | None = None,
-    storage: Storage | None = None,
-) -> tuple[list[FileEntry], RowDigest]:
-    """Stream the scan's rows into part files under ``partition`` (no manifest): the files and
-    their digest. Work units call it for one key range each. ``storage``: where the files go,
-    if not ``ctx.storage`` (the export passes it behind its preparation gate)."""
-    shape = q.select_shape(info)
-    key_positions = [p for p in shape.key_positions if p < shape.width]
-    settings = WriteSettings(spec.compression, spec.compression_level, spec.max_file_bytes)
-    writer = open_part_writer(
-        spec.format, storage or ctx.storage, partition, info.columns, key_positions, settings
-    )
-    rows_done = 0
-    chunks = ctx.source.read_day_csv(info, window, scan, spec.chunk_rows)
-    try:
-        for chunk in prefetched(chunks if throttle is None else throttled(chunks, throttle)):
-            writer.write_encoded(chunk)
-            rows_done += chunk.rows
-            emit_export_event(
-                ctx,
-                spec,
-                window.day,
-                "chunk",
-                rows=rows_done,
-                nbytes=writer.bytes_written,
-                total=scan.estimated_rows,
-            )
-            ctx.check_stop()  # a signal / stop file / max_runtime: stop after this chunk
-        files = writer.close()
-    except BaseException:
-        writer.abort()
-        raise
-    digest = RowDigest()
-    for f in files:
-        digest.merge(f.digest)
-    return files, digest
-
-
-def refuse_shrinking(
-    ctx: Context,
-    spec: TableSpec,
-    info: TableInfo,
-    window: DayWindow,
-    scan: ScanPlan,
-    old: Manifest | None,
-) -> None:
-    """Never replace an archive (``old``) with fewer rows than it holds: the source was probably
-    purged."""
-    if old is None or old.rows == 0:
-        return
-    in_source = scan.estimated_rows
-    if spec.where and scan.strategy == "key":
-        (count,) = ctx.source.query(q.day_count_sql(info), (window.start_param, window.end_param))[
-            0
-        ]
-        in_source = int(count)
-    if in_source < old.rows:
-        raise VerificationError(
-            f"{spec.name} {window.day}: the source now holds {in_source} rows but the archive holds "
-            f"{old.rows}; rows were purged or deleted, so the archive is kept as it is"
-        )
-
-
-def build_manifest(
-    spec: TableSpec,
-    info: TableInfo,
-    window: DayWindow,
-    scan: ScanPlan,
-    files: list[FileEntry],
-    digest: RowDigest,
-    started: str,
-) -> Manifest:
-    """The manifest of a partition whose ``files`` hold rows with ``digest`` (written last)."""
-    single = len(info.key) == 1 and scan.low_key is not None and scan.high_key is not None
-    return Manifest(
-        table=spec.name,
-        schema=info.schema,
-        day=window.day,
-        timezone=spec.timezone,
-        window_start=window.start.isoformat(),
-        window_end=window.end.isoformat(),
-        query_window=(window.start_param, window.end_param),
-        format=spec.format,
-        compression=spec.compression.value,
-        columns=tuple(ColumnEntry(c.name, c.column_type, c.nullable) for c in info.columns),
-        key_columns=tuple(c.name for c in info.key),
-        timestamp_column=info.ts.name,
-        scan=scan.strategy,
-        files=tuple(files),
-        digest=digest,
-        started_at=started,
-        finished_at=_now(),
-        tool_version=__version__,
-        where=spec.where,
-        min_key=[scan.low_key.decode()] if single and scan.low_key else None,
-        max_key=[scan.high_key.decode()] if single and scan.high_key else None,
-    )
-
-
-def emit_export_event(
-    ctx: Context,
-    spec: TableSpec,
-    day: dt.date,
-    kind: str,
-    rows: int = 0,
-    nbytes: int = 0,
-    total: int | None = None,
-    message: str = "",
-) -> None:
-    """Tell the reporter how an export of ``day`` is doing (start, chunk, finish)."""
-    ctx.reporter.emit(
-        Event("export", spec.name, day.isoformat(), kind, rows, nbytes, total, message)
-    )
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+def export_day_as_configured(
+    ctx: Context, spec: TableSpec, day: dt.date, throttle: Throttle | None = None
+) -> ExportResult:
+    """In work units when the table sets ``range_rows``/``range_mib``, else in one piece."""
+    if spec.ranged and not purge_begun(
+        upload.read_purge_marker(ctx.storage, ctx.partition(spec, day))
+    ):
+        ctx.storage.check()  # the whole-day export checks on a thread, beside MySQL's planning
+        return export_day_in_units(ctx, spec, day, throttle)
+    return export_day(ctx, spec, day, throttle)  # a day whose purge has begun grows

@@ -1,36 +1,54 @@
-"""Throttle: decides, between two chunks, whether to go on, pause, or stop.
+"""Throttle: decides, between two chunks, whether to go on, slow down, pause, or stop.
 
-It pauses while the server is busy (``Threads_running`` above ``max_load``) or a replica lags more
-than ``max_lag`` — a replica whose lag is unknown (SQL thread stopped) counts as lagging, so the
-purge waits instead of racing ahead. It stops cleanly (``StopRequested``) on a stop file, a
-signal, the run-time limit, or a pause longer than ``max_pause``; it aborts at ``critical_load``.
+Gates: it pauses while the server is busy (``Threads_running`` above ``max_load``), a replica
+lags more than ``max_lag`` — a replica whose lag is unknown (SQL thread stopped) counts as
+lagging, so the purge waits instead of racing ahead — or InnoDB's history list is longer than
+``max_history_length`` (deletes that outrun the purge threads leave old row versions that slow
+every reader, AWS's guidance for Aurora). Feedback: with a latency budget it paces the work by a
+rows/s cap that follows a probe's p99 (``throttle_control.py`` explains the law); ``max_rate``
+caps it whatever the probe says. It stops cleanly (``StopRequested``) on a stop file, a signal,
+the run-time limit, or a pause longer than ``max_pause``; it aborts at ``critical_load``.
+
+Each decision (slower, faster, pause, resume, a budget it cannot hold) is logged on the
+``dbarchive.throttle`` logger with its reason (``-v`` shows it), sent to the reporter as an event
+of kind ``throttle`` and kept in ``decisions``; ``stats`` adds up the time throttled per reason.
 Clock and sleep are injected, so its tests never sleep.
 """
 
 from __future__ import annotations
 
+import logging
 import signal
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from dbarchive.config import ThrottleSettings
 from dbarchive.errors import DbArchiveError, StopRequested
+from dbarchive.events import Event, NullReporter, Reporter
+from dbarchive.throttle_budget import LatencyBudget
+from dbarchive.throttle_budget import ThrottleStats as ThrottleStats
+from dbarchive.throttle_control import Decision, LatencyProbe, RateControl
 
 T = TypeVar("T")
+log = logging.getLogger("dbarchive.throttle")
 
 
 class LoadProbe(Protocol):
-    """Reads the server's load and its replicas' lag."""
+    """Reads the server's load, its replicas' lag and InnoDB's history list length."""
 
     def threads_running(self) -> int:
         """The primary's current ``Threads_running``."""
 
     def replica_lag(self) -> float | None:
         """The worst lag in seconds over the watched replicas; None if one is unknown/broken."""
+
+    def history_length(self) -> int:
+        """InnoDB's history list length (undo logs of committed changes not purged yet)."""
 
 
 class CriticalLoad(DbArchiveError):
@@ -64,16 +82,6 @@ class StopFlag:
         return restore
 
 
-@dataclass
-class ThrottleStats:
-    """What the throttle did, for the run summary."""
-
-    pauses: int = 0
-    paused_seconds: float = 0.0
-    slept_seconds: float = 0.0
-    reasons: dict[str, int] = field(default_factory=dict)
-
-
 class Throttle:
     """Call :meth:`between_chunks` after every chunk; it returns when the next chunk may run."""
 
@@ -84,6 +92,8 @@ class Throttle:
         stop: StopFlag | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        latency: LatencyProbe | None = None,
+        reporter: Reporter | None = None,
     ) -> None:
         self.settings = settings
         self._probe = probe
@@ -92,7 +102,14 @@ class Throttle:
         self._sleep = sleep
         self._deadline = None if settings.max_runtime is None else clock() + settings.max_runtime
         self.stats = ThrottleStats()
+        self._reporter = reporter or NullReporter()
+        self.control = RateControl(settings, clock())
+        self.decisions: deque[Decision] = deque(maxlen=1000)
+        self.budget: LatencyBudget | None = None
+        if latency is not None and settings.has_budget:
+            self.budget = LatencyBudget(settings, latency, self.control, self.stats, self._decide)
 
+    # -- stopping ------------------------------------------------------------------------------
     def check_stop(self) -> None:
         """Raise StopRequested if a stop was asked for or the run-time limit has passed."""
         if self.stop.requested:
@@ -106,64 +123,150 @@ class Throttle:
                 f"stopped after the current chunk: max_runtime {self.settings.max_runtime:g}s reached"
             )
 
+    def close(self) -> None:
+        """Stop the latency probe and close the replicas' sessions (started again on use)."""
+        if self.budget is not None:
+            self.budget.probe.close()
+        close = getattr(self._probe, "close", None)
+        if close is not None:
+            close()
+
+    # -- the chunk loop's calls ------------------------------------------------------------------
+    @property
+    def chunk_rows_limit(self) -> int | None:
+        """The most rows the next chunk may take at the current cap (None: no cap)."""
+        return self.control.chunk_rows(self.settings)
+
     def before_first_chunk(self) -> None:
-        """Wait while the server is busy (or stop), before a day's first chunk deletes anything."""
+        """Wait while the server is busy (or stop), before a day's first chunk deletes anything;
+        the first call also measures the latency probe's baseline."""
         self.check_stop()
+        self._measure_baseline()
+        self.control.restart()
         self._wait_for_headroom()
 
-    def between_chunks(self, chunk_seconds: float) -> None:
-        """Sleep as configured, then wait while the server is busy or replicas lag."""
+    def between_chunks(self, chunk_seconds: float, rows: int | None = None) -> None:
+        """Sleep as configured; follow the latency budget (``rows``: what the chunk did, for the
+        rows/s cap); then wait while the server is busy, replicas lag or the budget is exceeded."""
         self.check_stop()
+        self._measure_baseline()  # once; callers that never waited before a first chunk too
         pause = self.settings.sleep + self.settings.sleep_coefficient * chunk_seconds
         if pause > 0:
-            self._sleep(pause)
-            self.stats.slept_seconds += pause
+            self._wait(pause, "sleep")
+        if rows is not None:
+            self.control.chunk_done(self._clock(), rows, chunk_seconds)
+        if self.budget is not None:
+            self.budget.follow(self._clock())
+        pacing = self.control.pacing(rows or 0, chunk_seconds + pause)
+        if pacing > 0:
+            self._wait(pacing, self.control.cut_by)
         self._wait_for_headroom()
 
+    def _measure_baseline(self) -> None:
+        if self.budget is not None:
+            self.budget.measure_baseline(self._clock, self._sleep, self.check_stop)
+
+    def _wait(self, seconds: float, reason: str) -> None:
+        self._sleep(seconds)
+        self.stats.slept_seconds += seconds
+        self.stats.add(reason, seconds)
+
+    # -- gates ---------------------------------------------------------------------------------
     def _wait_for_headroom(self) -> None:
         started: float | None = None
-        while (reason := self._busy_reason()) is not None:
+        key = ""
+        while (busy := self._busy_reason()) is not None:
+            key, message = busy
             now = self._clock()
             if started is None:
                 started = now
-                self.stats.pauses += 1
-                self.stats.reasons[reason.split(" ")[0]] = (
-                    self.stats.reasons.get(reason.split(" ")[0], 0) + 1
-                )
+                self._enter_pause(now, key, message)
             if now - started >= self.settings.max_pause:
+                hint = "; set min_rate to go on at a floor instead" if key == "latency" else ""
                 raise StopRequested(
-                    f"paused {now - started:.0f}s waiting for the server ({reason}); giving up"
+                    f"paused {now - started:.0f}s waiting for the server ({message}); giving up"
+                    + hint
                 )
             self.check_stop()
             self._sleep(self.settings.check_interval)
             self.stats.paused_seconds += self.settings.check_interval
+            self.stats.add(key, self.settings.check_interval)
+        if started is not None:
+            waited = self._clock() - started
+            self._decide("resume", key, f"after {waited:.1f}s", rate=self.control.cap)
 
-    def _busy_reason(self) -> str | None:
+    def _enter_pause(self, now: float, key: str, message: str) -> None:
+        self.stats.pauses += 1
+        self.stats.reasons[key] = self.stats.reasons.get(key, 0) + 1
+        if key == "history" and (rate := self.control.slower(now, key)) is not None:
+            self._decide("slower", key, f"{message}: cap {rate:,.0f} rows/s", rate=rate)
+        self._decide("pause", key, message, rate=self.control.cap)
+
+    def _busy_reason(self) -> tuple[str, str] | None:
         s = self.settings
-        if self._probe is None:
-            return None
+        if self._probe is not None and (reason := self._server_busy(s, self._probe)) is not None:
+            return reason
+        budget = self.budget
+        if budget is not None and budget.limit_ms is not None and s.min_rate is None:
+            reading = budget.follow(self._clock(), act=False)
+            if budget.over:  # strict: no work until the fresh probes are back under the limit
+                return "latency", (
+                    f"over the latency budget ({reading.text()}); waiting for fresh probes "
+                    f"under {budget.limit_ms:.2f} ms"
+                )
+        return None
+
+    @staticmethod
+    def _server_busy(s: ThrottleSettings, probe: LoadProbe) -> tuple[str, str] | None:
         if s.max_load is not None or s.critical_load is not None:
-            running = self._probe.threads_running()
+            running = probe.threads_running()
             if s.critical_load is not None and running > s.critical_load:
                 raise CriticalLoad(
                     f"Threads_running={running} is above critical_load={s.critical_load}; aborted"
                 )
             if s.max_load is not None and running > s.max_load:
-                return f"load Threads_running={running} > max_load={s.max_load}"
+                return "load", f"load Threads_running={running} > max_load={s.max_load}"
         if s.max_lag is not None:
-            lag = self._probe.replica_lag()
+            lag = probe.replica_lag()
             if lag is None:
-                return "lag unknown: a replica is not replicating"
+                return "lag", "lag unknown: a replica is not replicating"
             if lag > s.max_lag:
-                return f"lag {lag:.1f}s > max_lag={s.max_lag:g}s"
+                return "lag", f"lag {lag:.1f}s > max_lag={s.max_lag:g}s"
+        if s.max_history_length is not None:
+            length = probe.history_length()
+            if length > s.max_history_length:
+                return "history", (
+                    f"history list length {length:,} > max_history_length={s.max_history_length:,}"
+                )
         return None
+
+    # -- decisions -----------------------------------------------------------------------------
+    def _decide(
+        self,
+        action: str,
+        reason: str,
+        message: str,
+        *,
+        rate: float | None = None,
+        p99_ms: float | None = None,
+        limit_ms: float | None = None,
+    ) -> None:
+        """Record, log and report one decision."""
+        decision = Decision(action, reason, message, self._clock(), rate, p99_ms, limit_ms)
+        self.decisions.append(decision)
+        level = logging.WARNING if action == "floor" else logging.INFO
+        log.log(level, "throttle %s (%s): %s", action, reason, message)
+        self._reporter.emit(
+            Event("throttle", "", "", "throttle", message=message, data=decision.to_json())
+        )
 
 
 def throttled(chunks: Iterable[T], throttle: Throttle) -> Iterator[T]:
     """Pace a stream of read chunks like the purge: wait for headroom first, then between chunks.
 
     Runs in whatever thread iterates (the export's reader thread), so the load probe shares the
-    reading session without racing it. Each pause is based on how long the chunk's read took.
+    reading session without racing it. Each pause is based on how long the chunk's read took,
+    and on its rows when the chunk says how many (``chunk.rows``), for the rows/s cap.
     """
     throttle.before_first_chunk()
     iterator = iter(chunks)
@@ -175,4 +278,9 @@ def throttled(chunks: Iterable[T], throttle: Throttle) -> Iterator[T]:
             return
         elapsed = time.monotonic() - started
         yield chunk
-        throttle.between_chunks(elapsed)
+        throttle.between_chunks(elapsed, _rows_of(chunk))
+
+
+def _rows_of(chunk: Any) -> int | None:
+    rows = getattr(chunk, "rows", None)
+    return rows if isinstance(rows, int) else None

@@ -7,32 +7,40 @@ whose credentials refresh like any AWS role's.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
-from pydantic import SecretStr
+from typing import Any
 
 from dbarchive.airflow._compat import BaseHook
+from dbarchive.airflow.conn_settings import ConnectionFields, source_settings
 from dbarchive.build import storage_options
 from dbarchive.config import ArchiveJob, SourceSettings
 from dbarchive.storage import StorageOptions
 
 
 def source_from_connection(conn_id: str, job: ArchiveJob) -> SourceSettings:
-    """SourceSettings from a MySQL connection (host, port, login, password, schema, extras)."""
+    """SourceSettings from a MySQL connection (host, port, login, password, schema, extras).
+
+    TLS comes from the extras as ``MySqlHook`` reads them (``ssl``: ``{"ca", "cert", "key"}``,
+    a JSON text in a URI connection; ``ssl_mode``), else from the config's ``[source]``. With
+    ``iam`` the password is an RDS IAM token signed with the AWS connection ``aws_conn_id``'s
+    credentials (the ``region`` extra, else that connection's region, else the host's). The
+    mapping is ``conn_settings.source_settings``, which the CLI's ``--conn-from-env`` shares.
+    """
     conn = BaseHook.get_connection(conn_id)
-    extra = conn.extra_dejson or {}
-    database = conn.schema or (job.source.database if job.source else "")
-    login = quote(conn.login or "root", safe="")
-    url = (
-        f"mysql://{login}@{conn.host or 'localhost'}:{conn.port or 3306}/{quote(database, safe='')}"
-    )
-    ssl = extra.get("ssl") or {}
-    return SourceSettings(
-        url=url,
-        password=SecretStr(conn.password) if conn.password else None,
-        timezone=job.source.timezone if job.source else "UTC",
-        ssl_ca=ssl.get("ca") if isinstance(ssl, dict) else None,
-    )
+    fields = ConnectionFields(
+        conn_id, conn.conn_type or "", conn.host, conn.port, conn.login, conn.password,
+        conn.schema, conn.extra_dejson or {},
+    )  # fmt: skip
+    return source_settings(fields, job, _aws_session)
+
+
+def _aws_session(extra: dict[str, Any]) -> tuple[Any, str | None]:
+    """RDS IAM (extra ``iam``, as MySqlHook reads it): the boto3 session of the AWS connection
+    ``aws_conn_id`` (default ``aws_default``; on MWAA the execution role) and its region."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    hook = AwsBaseHook(aws_conn_id=extra.get("aws_conn_id", "aws_default"), client_type="rds")
+    region = hook.conn_region_name
+    return hook.get_session(region_name=region), region
 
 
 def storage_from_connection(aws_conn_id: str, job: ArchiveJob) -> StorageOptions | None:
@@ -50,5 +58,7 @@ def storage_from_connection(aws_conn_id: str, job: ArchiveJob) -> StorageOptions
         kms_key_id=base.kms_key_id,
         storage_class=base.storage_class,
         part_size=base.part_size,
+        object_lock=base.object_lock,  # WORM settings come from the config, never the connection
+        tag_data=base.tag_data,
         session=hook.get_session(region_name=hook.conn_region_name or base.region),
     )

@@ -1,7 +1,7 @@
 """Operators of work units and backfills: plan a day, export one unit, publish a day, purge a day.
 
 They hold parameters only and call the same core as ``dbarchive backfill``
-(``steps/units.py``, ``backfill.py``); every one is safe to retry or clear. XCom carries small
+(``units/``, ``backfill.py``); every one is safe to retry or clear. XCom carries small
 descriptions (days, unit indexes, counts), never rows.
 """
 
@@ -12,16 +12,20 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dbarchive.airflow._compat import BaseOperator, run_moment
+from dbarchive import api
+from dbarchive.airflow._compat import BaseOperator, max_map_length, run_moment
+from dbarchive.airflow.failures import MapTooLong, failing_fast
 from dbarchive.airflow.operators import _ArchiveOperator
-from dbarchive.backfill import backfill_days, day_is_done
-from dbarchive.build import build_throttle
+from dbarchive.airflow.summary import key_range, log, summary_line, throttled_seconds
 from dbarchive.config import TableSpec
 from dbarchive.errors import VerificationError
+from dbarchive.jobs.backfill import backfill_days, day_is_done
 from dbarchive.steps import upload
 from dbarchive.steps.purge import purge_day
-from dbarchive.steps.units import export_unit_task, pending_units, plan_units, publish_day
-from dbarchive.workunits import is_verified, read_plan
+from dbarchive.units.export import export_unit_task
+from dbarchive.units.plan import pending_units, plan_units
+from dbarchive.units.publish import publish_day
+from dbarchive.units.records import is_verified, read_plan
 
 
 def _today(context: Any, spec: TableSpec) -> dt.date:
@@ -31,7 +35,19 @@ def _today(context: Any, spec: TableSpec) -> dt.date:
 
 def _summary(spec: TableSpec, day: dt.date, manifest: Any) -> dict[str, Any]:
     return {"table": spec.name, "day": day.isoformat(), "rows": manifest.rows,
-            "bytes": manifest.total_bytes, "files": len(manifest.files)}  # fmt: skip
+            "bytes": manifest.total_bytes, "files": len(manifest.files),
+            "key_range": key_range(manifest), "verified": True}  # fmt: skip
+
+
+def mappable(items: list[Any], what: str, fix: str) -> list[Any]:
+    """``items`` if Airflow can map a task over them, else MapTooLong (permanent: no retry
+    returns fewer); checked here, so the error says what to do instead of Airflow's own."""
+    limit = max_map_length()
+    if len(items) > limit:
+        raise MapTooLong(
+            f"{len(items)} {what} to map over, more than [core] max_map_length = {limit}: {fix}"
+        )
+    return items
 
 
 class ArchiveBackfillDaysOperator(_ArchiveOperator):
@@ -42,12 +58,14 @@ class ArchiveBackfillDaysOperator(_ArchiveOperator):
     """
 
     template_fields: Sequence[str] = ("config", "table", "first", "last")
+    step = "days"
+    renders_day = False  # a range of days, not the run's day
 
     def __init__(self, *, first: str = "", last: str = "", purge: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         self.first, self.last, self.purge = first, last, purge
 
-    def execute(self, context: Any) -> list[str]:
+    def work(self, context: Any) -> list[str]:
         ctx, spec = self.dbarchive_context()
         today = _today(context, spec)
         first = dt.date.fromisoformat(self.first) if self.first else None
@@ -56,9 +74,10 @@ class ArchiveBackfillDaysOperator(_ArchiveOperator):
             days = backfill_days(ctx, spec, first, last, today)
             todo = [d for d in days if not day_is_done(ctx, spec, d, self.purge, today)]
         finally:
-            ctx.source.close()
+            ctx.close()
         self.log.info("%s: %d day(s) to do of %d", spec.name, len(todo), len(days))
-        return [d.isoformat() for d in todo]
+        fix = "give the params from/to a shorter range (e.g. a year per run), or raise it"
+        return mappable([d.isoformat() for d in todo], "days", fix)
 
 
 class ArchivePlanOperator(_ArchiveOperator):
@@ -68,7 +87,10 @@ class ArchivePlanOperator(_ArchiveOperator):
     kept (publish re-assembles them), with changed ones (late rows) every unit is exported again.
     """
 
-    def execute(self, context: Any) -> list[dict[str, Any]]:
+    step = "plan"
+    default_map_index = "{{ task.day }}"  # mapped over days in the backfill
+
+    def work(self, context: Any) -> list[dict[str, Any]]:
         ctx, spec = self.dbarchive_context()
         day = self.archive_day(context, spec)
         partition = ctx.partition(spec, day)
@@ -79,10 +101,12 @@ class ArchivePlanOperator(_ArchiveOperator):
             plan = plan_units(ctx, spec, day)
             pending = pending_units(ctx, spec, plan)
         finally:
-            ctx.source.close()
+            ctx.close()
         self.log.info("%s %s: %d unit(s), %d to export", spec.name, day, len(plan.units),
                       len(pending))  # fmt: skip
-        return [{"table": spec.name, "day": day.isoformat(), "index": i} for i in pending]
+        units = [{"table": spec.name, "day": day.isoformat(), "index": i} for i in pending]
+        fix = "raise range_rows/range_mib so the day needs fewer units, or raise it"
+        return mappable(units, f"work units of {spec.name} {day}", fix)
 
 
 class ArchiveUnitsOperator(BaseOperator):
@@ -95,7 +119,12 @@ class ArchiveUnitsOperator(BaseOperator):
         self.plans = plans
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
-        return [unit for plan in self.plans or [] for unit in plan or []]
+        units = [unit for plan in self.plans or [] for unit in plan or []]
+        fix = "give the params from/to a shorter range, or raise range_rows/range_mib"
+        with failing_fast():
+            mappable(units, "work units", fix)
+        log.info("%s", summary_line("units", {"unit": len(units)}))
+        return units
 
 
 class ArchiveUnitOperator(_ArchiveOperator):
@@ -106,43 +135,55 @@ class ArchiveUnitOperator(_ArchiveOperator):
     """
 
     template_fields: Sequence[str] = ("config", "table", "unit")
+    step = "export"
+    renders_day = False  # the unit names its day
+    default_map_index = "{{ task.unit['day'] }} unit {{ task.unit['index'] }}"
 
     def __init__(self, *, unit: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.unit = unit
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def work(self, context: Any) -> dict[str, Any]:
         ctx, spec = self.dbarchive_context()
         day = dt.date.fromisoformat(self.unit["day"])
         try:
             plan = read_plan(ctx.storage, ctx.partition(spec, day))
             if plan is None:
                 raise VerificationError(f"{spec.name} {day}: no work-unit plan; run its plan task")
-            done = export_unit_task(ctx, spec, plan, int(self.unit["index"]), build_throttle(ctx))
+            throttle = api.throttle_for(ctx)
+            done = export_unit_task(ctx, spec, plan, int(self.unit["index"]), throttle)
         finally:
-            ctx.source.close()
-        return {"table": spec.name, "day": day.isoformat(), "index": done.index, "rows": done.rows,
-                "files": list(done.files), "rows_read": done.rows_read}  # fmt: skip
+            ctx.close()
+        return {"table": spec.name, "day": day.isoformat(), "unit": done.index,
+                "index": done.index, "rows": done.rows, "files": list(done.files),
+                "rows_read": done.rows_read, "verified": True,
+                "throttled_s": throttled_seconds(throttle)}  # fmt: skip
 
 
 class ArchivePublishOperator(_ArchiveOperator):
     """The day's final task: assemble the manifest from its units and verify it (or verify a day
     exported whole), then record it as verified — the purge of the day waits for this."""
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    step = "verify"
+    default_map_index = "{{ task.day }}"  # the backfill's per-day group
+
+    def work(self, context: Any) -> dict[str, Any]:
         ctx, spec = self.dbarchive_context()
         day = self.archive_day(context, spec)
         try:
             manifest = publish_day(ctx, spec, day)
         finally:
-            ctx.source.close()
+            ctx.close()
         return _summary(spec, day, manifest)
 
 
 class ArchiveDayPurgeOperator(_ArchiveOperator):
     """Purge one verified day of a backfill, if it lies before the retention cutoff."""
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    step = "purge"
+    default_map_index = "{{ task.day }}"  # the backfill's per-day group
+
+    def work(self, context: Any) -> dict[str, Any]:
         ctx, spec = self.dbarchive_context()
         day = self.archive_day(context, spec)
         partition = ctx.partition(spec, day)
@@ -152,11 +193,13 @@ class ArchiveDayPurgeOperator(_ArchiveOperator):
             manifest = upload.read_manifest(ctx.storage, partition)
             if manifest is None or not is_verified(ctx.storage, partition, manifest):
                 raise VerificationError(f"{spec.name} {day}: not verified, so nothing is purged")
-            result = purge_day(ctx, spec, manifest, build_throttle(ctx))
+            throttle = api.throttle_for(ctx)
+            result = purge_day(ctx, spec, manifest, throttle)
         finally:
-            ctx.source.close()
+            ctx.close()
         if result.rows_kept:
             raise VerificationError(
                 f"{spec.name} {day}: {result.rows_kept} rows are not in the archive and were kept"
             )
-        return {"table": spec.name, "day": day.isoformat(), "rows_deleted": result.rows_deleted}
+        return {"table": spec.name, "day": day.isoformat(), "rows_deleted": result.rows_deleted,
+                "verified": True, "throttled_s": throttled_seconds(throttle)}  # fmt: skip

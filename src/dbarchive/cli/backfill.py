@@ -21,20 +21,30 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
-from dbarchive.backfill import (
+from dbarchive import dates
+from dbarchive.build import build_context
+from dbarchive.cli.failure import TrackingReporter, combined_code
+from dbarchive.cli.options import (
+    config_option,
+    json_option,
+    load_config,
+    quiet_option,
+    selected,
+    stderr_console,
+    working_context,
+)
+from dbarchive.cli.render import Record, print_records, stdout_console
+from dbarchive.config import ArchiveJob, TableSpec
+from dbarchive.events import Event, LogReporter, NullReporter
+from dbarchive.jobs.backfill import (
     BackfillOptions,
     BackfillReport,
     DayOutcome,
     backfill,
     backfill_days,
 )
-from dbarchive.build import build_context
-from dbarchive.capacity import BackfillEstimate, estimate_backfill
-from dbarchive.cli.options import config_option, selected, stderr_console, working_context
-from dbarchive.config import ArchiveJob, TableSpec, load_job
-from dbarchive.events import Event, LogReporter, NullReporter, Reporter
+from dbarchive.jobs.capacity import BackfillEstimate, estimate_backfill
 from dbarchive.throttle import StopFlag
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -74,32 +84,33 @@ class BackfillBar:
         self._progress.stop()
 
 
-def _reporter(quiet: bool, console: Console) -> Reporter:
+def _reporter(quiet: bool, console: Console) -> TrackingReporter:
     if quiet:
-        return NullReporter()
+        return TrackingReporter(NullReporter())
     if console.is_terminal:
-        return BackfillBar(console)
+        return TrackingReporter(BackfillBar(console))
     import logging
 
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )
-    return LogReporter()
+    return TrackingReporter(LogReporter())
 
 
 @click.command("backfill")
 @config_option
 @click.option("-t", "--table", "tables", multiple=True, help="Only this table (repeatable).")
 @click.option("--from", "first", type=_DATE, help="First day (default: the oldest row's day).")
-@click.option("--to", "last", type=_DATE, help="Last day (default: the day before the cutoff).")
+@click.option("--to", "last", type=_DATE,
+              help="Last day (default: the day before the cutoff); a day not over is refused.")  # fmt: skip
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Parallel readers (each one database session).")  # fmt: skip
 @click.option("--purge", is_flag=True, help="Purge each verified day before the retention cutoff.")
 @click.option("--max-runtime", type=float, help="Stop cleanly after this many seconds.")
 @click.option("--stop-file", type=click.Path(path_type=Path), help="Stop once this file exists.")
 @click.option("--today", type=_DATE, help="Pretend today is this day (the retention cutoff).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@quiet_option
+@json_option()
 def backfill_cmd(
     config_path: Path,
     tables: tuple[str, ...],
@@ -117,7 +128,8 @@ def backfill_cmd(
 
     Days already archived and verified are skipped, so a killed or stopped backfill is simply
     run again. Reads are throttled like the purge ([throttle]: load, replica lag, sleep).
-    Exits 0 when every day succeeded, 1 if a day failed, 6 when stopped, 7 on critical load.
+    Exits 0 when every day succeeded, else with the cause of the failed days (named on
+    stderr; 1 when they failed for different causes), 6 when stopped, 7 on critical load.
 
     \b
     Examples:
@@ -125,7 +137,7 @@ def backfill_cmd(
       dbarchive backfill -c archive.toml -t events --workers 4
       dbarchive backfill -c archive.toml --from 2023-01-01 --to 2023-12-31 --purge
     """
-    job = load_job(config_path)
+    job = load_config(config_path)
     specs = selected(job, tables)
     console = stderr_console()
     reporter = _reporter(quiet or as_json, console)
@@ -142,16 +154,15 @@ def backfill_cmd(
         work = [(s, backfill_days(planner, s, day_of(first), day_of(last), _today(s, options)))
                 for s in specs]  # fmt: skip
     finally:
-        planner.source.close()
+        planner.close()
     stop = StopFlag()
     restore = stop.install()
     try:
         report = backfill(lambda r: build_context(job, reporter=r), work, options, stop, reporter)
     finally:
         restore()
-        if isinstance(reporter, BackfillBar):
-            reporter.close()
-    _render(report, as_json, quiet, console)
+        reporter.close()
+    _render(report, as_json, quiet)
     sys.exit(_exit_code(report))
 
 
@@ -160,9 +171,8 @@ def _date_of(value: Any) -> dt.date | None:
 
 
 def _today(spec: TableSpec, options: BackfillOptions) -> dt.date:
-    from zoneinfo import ZoneInfo
-
-    return options.today or dt.datetime.now(ZoneInfo(spec.timezone)).date()
+    """``--today``, else today in the table's zone by the wall clock."""
+    return options.today or dates.today(spec.timezone, options.clock.now())
 
 
 def _exit_code(report: BackfillReport) -> int:
@@ -170,10 +180,10 @@ def _exit_code(report: BackfillReport) -> int:
         return 7
     if report.stopped:
         return 6
-    return 1 if report.failed else 0
+    return combined_code(d.exit_code or 1 for d in report.failed)
 
 
-def _render(report: BackfillReport, as_json: bool, quiet: bool, console: Console) -> None:
+def _render(report: BackfillReport, as_json: bool, quiet: bool) -> None:
     for d in report.failed:  # errors reach stderr even with --quiet or --json
         click.echo(f"{d.table} {d.day}: {d.error}", err=True)
     for reason in (report.stopped, report.critical):
@@ -184,22 +194,57 @@ def _render(report: BackfillReport, as_json: bool, quiet: bool, console: Console
         return
     if quiet:
         return
-    table = Table(title="dbarchive backfill")
-    for name in ("table", "days", *_ACTIONS, "purged", "rows", "bytes"):
-        table.add_column(name, justify="left" if name == "table" else "right")
-    for name in dict.fromkeys(d.table for d in report.days):
-        days = [d for d in report.days if d.table == name]
-        archived = [d for d in days if d.action == "archived"]
-        counts = [str(sum(d.action == a for d in days)) for a in _ACTIONS]
-        purged = str(sum(d.purged for d in days))
-        rows, nbytes = sum(d.rows for d in archived), sum(d.bytes for d in archived)
-        table.add_row(name, str(len(days)), *counts, purged, f"{rows:,}", f"{nbytes:,}")
-    console.print(table)
+    console = stdout_console()
+    records = [_table_record(name, report) for name in dict.fromkeys(d.table for d in report.days)]
+    if not console.is_terminal:  # a file or a pipe: every day on its line, then the totals
+        records = [*(_day_record(d) for d in report.days), *records]
+    print_records(records, "dbarchive backfill", console, details="error")
     rate = report.rows_archived / report.seconds if report.seconds else 0.0
-    console.print(
-        f"{report.seconds:.1f}s, {rate:,.0f} rows/s archived, "
-        f"{report.throttle_pauses} throttle pauses"
-    )
+    if console.is_terminal:
+        console.print(
+            f"{report.seconds:.1f}s, {rate:,.0f} rows/s archived, "
+            f"{report.throttle_pauses} throttle pauses"
+        )
+        return
+    outcome = "stopped" if report.stopped else "critical_load" if report.critical else None
+    summary: Record = {
+        "result": outcome or ("ok" if report.ok else "FAILED"),
+        "seconds": report.seconds,
+        "rows_archived": report.rows_archived,
+        "rows_per_second": round(rate),
+        "throttle_pauses": report.throttle_pauses,
+    }
+    print_records([summary], "", console)
+
+
+def _table_record(name: str, report: BackfillReport) -> Record:
+    """A table's totals: days by what happened to them, purged days, rows and bytes archived."""
+    days = [d for d in report.days if d.table == name]
+    archived = [d for d in days if d.action == "archived"]
+    counts = {a: sum(d.action == a for d in days) for a in _ACTIONS}
+    return {
+        "result": "FAILED" if counts["failed"] else "ok",
+        "table": name,
+        "days": len(days),
+        **counts,
+        "purged": sum(d.purged for d in days),
+        "rows": sum(d.rows for d in archived),
+        "bytes": sum(d.bytes for d in archived),
+    }
+
+
+def _day_record(d: DayOutcome) -> Record:
+    return {
+        "result": d.action,
+        "table": d.table,
+        "day": d.day,
+        "rows": d.rows,
+        "bytes": d.bytes,
+        "units": d.units,
+        "purged": d.purged,
+        "rows_deleted": d.rows_deleted,
+        "error": d.error,
+    }
 
 
 _ACTIONS = ("skipped", "archived", "verified", "failed", "pending")
@@ -251,7 +296,7 @@ def render_backfill_plan(
     rows_per_second: float | None,
     as_json: bool,
 ) -> None:
-    """Print :func:`dbarchive.capacity.estimate_backfill` for every table."""
+    """Print :func:`dbarchive.jobs.capacity.estimate_backfill` for every table."""
     ctx = build_context(job)
     cap = db_cap or workers
     try:
@@ -261,7 +306,7 @@ def render_backfill_plan(
             days = backfill_days(ctx, spec, _date_of(first), _date_of(last), _today(spec, options))
             estimates.append(estimate_backfill(ctx, spec, days, workers, cap, rows_per_second))
     finally:
-        ctx.source.close()
+        ctx.close()
     if as_json:
         click.echo(json.dumps([_estimate_json(e) for e in estimates], indent=2))
         return

@@ -9,27 +9,33 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from dbarchive import demo as demo_core
+from dbarchive import api
 from dbarchive.build import build_context
+from dbarchive.checks import system_versioning_note
 from dbarchive.cli.backfill import backfill_plan_options, render_backfill_plan
+from dbarchive.cli.failure import WHERE
 from dbarchive.cli.options import (
+    archivable_days,
     config_option,
-    days_of,
+    json_option,
+    load_config,
     output_options,
+    quiet_option,
     selected,
     selection_options,
     stderr_console,
     working_context,
 )
-from dbarchive.cli.progress import RichReporter, make_reporter
-from dbarchive.config import SourceSettings, TableSpec, load_job
+from dbarchive.cli.progress import make_reporter
+from dbarchive.cli.render import Record, print_lines, print_records
+from dbarchive.config import SourceSettings, TableSpec
 from dbarchive.context import Context
-from dbarchive.pipeline import ExportResult, PlannedPartition, export_day, plan_day
-from dbarchive.steps.units import export_day_as_configured
-from dbarchive.throttle import StopFlag, Throttle
+from dbarchive.dates import newest_settled_day
+from dbarchive.jobs import demo as demo_core
+from dbarchive.pipeline import PlannedPartition
+from dbarchive.steps.outcome import ExportResult
+from dbarchive.throttle import StopFlag
 
 
 @click.command("export")
@@ -49,13 +55,16 @@ def export_cmd(
 ) -> None:
     """Export table-days to the archive: CSV or Parquet parts, then the manifest.
 
+    A day is exported only once it has ended in its table's timezone plus `settle`; asking for
+    one that has not exits 2 and writes nothing.
+
     \b
     Examples:
       dbarchive export -c archive.toml                      yesterday, every table
       dbarchive export -c archive.toml -t events --date 2026-11-01
       dbarchive export -c archive.toml --from 2026-10-01 --to 2026-10-31 --json
     """
-    job = load_job(config_path)
+    job = load_config(config_path)
     specs = selected(job, tables)
     if dry_run:
         _render_plan(build_context(job), specs, date, first, last, as_json)
@@ -66,23 +75,22 @@ def export_cmd(
     results: list[ExportResult] = []
     stop = StopFlag()
     restore = stop.install()
-    ctx.check_stop = Throttle(job.throttle, None, stop).check_stop
+    api.throttle_for(ctx, stop=stop)  # the export stops after its chunk on Ctrl-C
     try:
-        for spec in specs:
-            for day in days_of(spec, date, first, last):
-                results.append(export_day_as_configured(ctx, spec, day))
+        for spec, day in archivable_days(ctx, specs, date, first, last):
+            WHERE.at("export", spec.name, day)
+            results.append(api.export(ctx, spec, day))
     finally:
         restore()
-        if isinstance(reporter, RichReporter):
-            reporter.close()
-        ctx.source.close()
-    _render_results(results, as_json, quiet, console)
+        reporter.close()
+        ctx.close()
+    _render_results(results, as_json, quiet)
 
 
 @click.command("plan")
 @config_option
 @selection_options
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@json_option("Print the plan as JSON.")
 @backfill_plan_options
 def plan(
     config_path: Path,
@@ -107,7 +115,7 @@ def plan(
       dbarchive plan -c archive.toml -t events --from 2026-10-01 --to 2026-10-03 --json
       dbarchive plan -c archive.toml --backfill --workers 8 --db-cap 4
     """
-    job = load_job(config_path)
+    job = load_config(config_path)
     if backfill:
         render_backfill_plan(job, selected(job, tables), first, last, workers, db_cap,
                              rows_per_second, as_json)  # fmt: skip
@@ -127,14 +135,15 @@ def plan(
     "--rows-per-day", type=click.IntRange(1, 2_000_000), default=20_000, show_default=True
 )
 @click.option("--days", type=click.IntRange(2, 60), default=4, show_default=True)
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@quiet_option
 def demo(out: Path, rows_per_day: int, days: int, quiet: bool) -> None:
-    """Archive yesterday of a demo log table from the local MySQL to a local folder.
+    """Archive yesterday (once it has settled) of a demo log table to a local folder.
 
-    Creates the database ``dbarchive_demo`` in the server of DBARCHIVE_DEMO_URL (default
-    mysql://root@127.0.0.1:3306/dbarchive_demo), fills a payments log table with a few days of
-    realistic rows (NULLs, unicode, quotes, newlines, JSON, binary), exports yesterday and
-    checks the archive against the database.
+    Drops and recreates the table ``payment_events`` in the database of DBARCHIVE_DEMO_URL
+    (default mysql://root@127.0.0.1:3306/dbarchive_demo, created if missing) — only a table an
+    earlier demo created: any other ``payment_events`` is left alone and the demo stops —, fills
+    it with a few days of realistic rows (NULLs, unicode, quotes, newlines, JSON, binary),
+    exports yesterday and checks the archive against the database.
 
     \b
     Examples:
@@ -142,26 +151,27 @@ def demo(out: Path, rows_per_day: int, days: int, quiet: bool) -> None:
       DBARCHIVE_DEMO_URL=mysql://me@db:3306/scratch dbarchive demo --out /tmp/archive
     """
     url = demo_core.demo_url()
-    today = dt.datetime.now(dt.UTC).date()
-    console = stderr_console()
-    console.print(
-        f"Creating demo data: {days} days x {rows_per_day:,} rows in "
-        f"{SourceSettings(url=url).safe_url()}"
-    )
-    demo_core.create_demo_data(url, days, rows_per_day, today)
     job = demo_core.demo_job(url, out)
     spec = job.tables[0]
+    console = stderr_console()
+    settings = SourceSettings(url=url)
     reporter = make_reporter(quiet, console)
-    ctx = working_context(job, reporter=reporter)
+    ctx = working_context(job, reporter=reporter)  # connects on first use, after the data
+    day = newest_settled_day(spec, ctx.wall_clock.now())  # yesterday, once it has settled
+    console.print(
+        f"Creating demo data: {days} days x {rows_per_day:,} rows in the table "
+        f"{demo_core.TABLE} of {settings.safe_url()} (dropped and recreated)"
+    )
+    WHERE.at("demo", demo_core.TABLE)
+    demo_core.create_demo_data(url, days, rows_per_day, day + dt.timedelta(days=1))
     try:
-        result = export_day(ctx, spec, today - dt.timedelta(days=1))
+        result = api.export(ctx, spec, day)
         in_db = _database_digest(ctx, spec, result.day)
     finally:
-        if isinstance(reporter, RichReporter):
-            reporter.close()
-        ctx.source.close()
-    _render_results([result], False, False, console)
-    _print_demo_guide(result, out, in_db, console)
+        reporter.close()
+        ctx.close()
+    _render_results([result], False, False)
+    _print_demo_guide(result, out, in_db)
 
 
 def _database_digest(ctx: Context, spec: TableSpec, day: dt.date) -> str:
@@ -169,22 +179,36 @@ def _database_digest(ctx: Context, spec: TableSpec, day: dt.date) -> str:
     return ctx.source.digest_day(info, ctx.source.window(spec, info, day)).describe()
 
 
-def _print_demo_guide(result: ExportResult, out: Path, in_db: str, console: Console) -> None:
+def _print_demo_guide(result: ExportResult, out: Path, in_db: str) -> None:
+    """What the demo made, how to look at it, and the next step: a config of one's own."""
     from dbarchive.steps.upload import read_manifest
     from dbarchive.storage.local import LocalStorage
 
     manifest = read_manifest(LocalStorage(str(out.resolve())), _partition_of(result))
     assert manifest is not None
     same = manifest.digest.describe() == in_db
-    console.print(f"\nArchive:  {out.resolve()}/{result.manifest_key.rsplit('/', 1)[0]}/")
-    console.print(f"Manifest: {manifest.digest.describe()}")
-    console.print(f"Database: {in_db}  {'(matches)' if same else '(DIFFERENT!)'}")
-    console.print(
-        "\nQuery it, e.g. with DuckDB:\n"
-        f"  SELECT event_type, count(*), sum(amount) FROM read_csv('{out}/**/*.csv.gz',\n"
-        "    hive_partitioning=true, header=true, quote='\"', escape='\"', nullstr='\\N',\n"
-        "    allow_quoted_nulls=false) GROUP BY ALL;\n"
-        "or with Python: dbarchive.formats.csv.iter_rows(gzip.open(path)) yields exact values."
+    print_lines(
+        [
+            "",
+            f"Archive:  {out.resolve()}/{result.manifest_key.rsplit('/', 1)[0]}/",
+            f"Manifest: {manifest.digest.describe()}",
+            f"Database: {in_db}  {'(matches)' if same else '(DIFFERENT!)'}",
+            "",
+            "Query it, e.g. with DuckDB:",
+            f"  SELECT event_type, count(*), sum(amount) FROM read_csv('{out}/**/*.csv.gz',",
+            "    hive_partitioning=true, header=true, quote='\"', escape='\"', nullstr='\\N',",
+            "    allow_quoted_nulls=false) GROUP BY ALL;",
+            "or with Python: dbarchive.formats.csv.iter_rows(gzip.open(path)) yields exact values.",
+            "",
+            "Next: archive a table of your own. Write a config from examples/archive.toml (every",
+            "setting explained); the essentials are:",
+            '  [source]       url = "mysql://archiver@db-host:3306/yourdb"   (password: '
+            "$DBARCHIVE_MYSQL_PASSWORD)",
+            '  [destination]  url = "s3://your-bucket/prefix"   (or a local folder)',
+            '  [[tables]]     name = "your_table"  timestamp_column = "created_at"',
+            "then: dbarchive check -c archive.toml   (what is missing: grants, bucket)",
+            "      dbarchive plan -c archive.toml    (what an export would do, touching nothing)",
+        ]
     )
     if not same:
         sys.exit(5)
@@ -196,28 +220,27 @@ def _partition_of(result: ExportResult) -> Any:
     return PartitionPath(result.table, result.day)
 
 
-def _render_results(
-    results: list[ExportResult], as_json: bool, quiet: bool, console: Console
-) -> None:
+def _render_results(results: list[ExportResult], as_json: bool, quiet: bool) -> None:
     if as_json:
         click.echo(json.dumps([_result_json(r) for r in results], indent=2))
         return
     if quiet:
         return
-    table = Table(title="dbarchive export")
-    for name in ("table", "day", "rows", "bytes", "files", "scan", "seconds"):
-        table.add_column(name, justify="right" if name in {"rows", "bytes", "seconds"} else "left")
-    for r in results:
-        table.add_row(
-            r.table,
-            str(r.day),
-            f"{r.rows:,}",
-            f"{r.bytes:,}",
-            str(len(r.files)),
-            r.scan,
-            f"{r.seconds:.2f}",
-        )
-    console.print(table)
+    print_records([_result_record(r) for r in results], "dbarchive export")
+
+
+def _result_record(r: ExportResult) -> Record:
+    return {
+        "result": "published" if r.published else "unchanged",
+        "table": r.table,
+        "day": r.day,
+        "rows": r.rows,
+        "bytes": r.bytes,
+        "files": len(r.files),
+        "generation": r.generation,
+        "scan": r.scan,
+        "seconds": r.seconds,
+    }
 
 
 def _result_json(r: ExportResult) -> dict[str, Any]:
@@ -231,6 +254,9 @@ def _result_json(r: ExportResult) -> dict[str, Any]:
         "scan": r.scan,
         "seconds": round(r.seconds, 3),
         "removed_stale": list(r.removed_stale),
+        "generation": r.generation,
+        "published": r.published,
+        "overlap_seconds": round(r.overlap_seconds, 3),
     }
 
 
@@ -239,13 +265,19 @@ def _render_plan(
 ) -> None:
     try:
         planned = [
-            plan_day(ctx, spec, day) for spec in specs for day in days_of(spec, date, first, last)
+            api.plan(ctx, s, day) for s, day in archivable_days(ctx, specs, date, first, last)
         ]
+        notes = {
+            spec.name: [n for n in (system_versioning_note(ctx, spec),) if n] for spec in specs
+        }
     finally:
-        ctx.source.close()
+        ctx.close()
     if as_json:
-        click.echo(json.dumps([_plan_json(p) for p in planned], indent=2))
+        click.echo(json.dumps([_plan_json(p, notes[p.table]) for p in planned], indent=2))
         return
+    for spec in specs:
+        for note in notes[spec.name]:
+            click.echo(f"note: {note}; dbarchive check says how to remove that history")
     for p in planned:
         click.echo(
             f"{p.table} {p.day}: ~{p.scan.estimated_rows:,} rows by {p.scan.strategy} "
@@ -255,7 +287,7 @@ def _render_plan(
         click.echo(f"  first chunk: {p.first_chunk_sql}")
 
 
-def _plan_json(p: PlannedPartition) -> dict[str, Any]:
+def _plan_json(p: PlannedPartition, notes: list[str]) -> dict[str, Any]:
     return {
         "table": p.table,
         "day": p.day.isoformat(),
@@ -267,6 +299,7 @@ def _plan_json(p: PlannedPartition) -> dict[str, Any]:
         "manifest": p.manifest_key,
         "archived_rows": p.archived_rows,
         "first_chunk_sql": p.first_chunk_sql,
+        "notes": notes,
     }
 
 

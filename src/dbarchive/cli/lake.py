@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -10,11 +11,23 @@ from urllib.parse import urlparse
 
 import click
 
-from dbarchive.build import build_storage, build_throttle
-from dbarchive.cli.options import config_option, stderr_console, working_context
-from dbarchive.config import ArchiveJob, load_job
-from dbarchive.ddl import ENGINES, ddl_text, read_definition
-from dbarchive.restore import RestoreResult, restore_day
+from dbarchive import api
+from dbarchive.build import build_storage
+from dbarchive.cli.failure import WHERE, TrackingReporter
+from dbarchive.cli.options import (
+    config_option,
+    json_option,
+    load_config,
+    quiet_option,
+    stderr_console,
+    working_context,
+)
+from dbarchive.cli.progress import make_reporter
+from dbarchive.cli.render import Record, print_records
+from dbarchive.config import ArchiveJob
+from dbarchive.ddl import ENGINES, ddl_text, engine_notes, read_definition
+from dbarchive.errors import StopRequested, VerificationError
+from dbarchive.jobs.restore import RestoreResult
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -51,13 +64,25 @@ def ddl_cmd(config_path: Path, table: str, engine: str, database: str, apply: bo
     """
     if apply and engine != "glue":
         raise click.UsageError("--apply registers a Glue table: use it with --engine glue")
-    job = load_job(config_path)
+    job = load_config(config_path)
     spec = job.table(table)
+    WHERE.at("ddl", spec.name)
     storage = build_storage(job)
-    defn = read_definition(storage, _location_root(job), spec.name, job.destination.layout)
+    dest = job.destination
+    defn = read_definition(
+        storage,
+        _location_root(job),
+        spec.name,
+        dest.layout,
+        job.folder(spec),
+        endpoint_url=dest.endpoint_url,
+        region=dest.region,
+    )
     if engine == "glue":
-        for note in defn.notes:
-            click.echo(f"note: {note}", err=True)
+        for note in engine_notes(engine, defn):
+            click.echo(
+                note if note.startswith(("WARNING:", "note:")) else f"note: {note}", err=True
+            )
     if not apply:
         click.echo(ddl_text(engine, defn, database), nl=False)
         return
@@ -80,16 +105,25 @@ def ddl_cmd(config_path: Path, table: str, engine: str, database: str, apply: bo
 @click.option("--date", "date", type=_DATE, required=True, help="The archived day to restore.")
 @click.option("--into", default=None, help="Restore into this table (created if missing).")
 @click.option("--replace", is_flag=True, help="Overwrite rows whose key is already there.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option("Print the result as JSON.")
+@quiet_option
 def restore_cmd(
-    config_path: Path, table: str, date: Any, into: str | None, replace: bool, as_json: bool
+    config_path: Path,
+    table: str,
+    date: Any,
+    into: str | None,
+    replace: bool,
+    as_json: bool,
+    quiet: bool,
 ) -> None:
     """Load an archived day back into MySQL, checked before and verified after.
 
     The partition's files are checked against the manifest first (nothing changes if one
     differs); rows go back in small batches, skipping keys already there (or overwriting them
     with --replace); then the day in the target must have the manifest's row digest.
-    Restoring --into a new table is the safe way to look at old data.
+    Restoring --into a new table is the safe way to look at old data. Shows its progress (rows,
+    bytes, rate, time left) on stderr; Ctrl-C stops it after the current batch (exit 6), says
+    how many rows are back, and the same command carries on.
 
     \b
     Examples:
@@ -97,16 +131,38 @@ def restore_cmd(
       dbarchive restore -c archive.toml -t events --date 2026-05-01
       dbarchive restore -c archive.toml -t events --date 2026-05-01 --replace --json
     """
-    job = load_job(config_path)
+    job = load_config(config_path)
     spec = job.table(table)
-    ctx = working_context(job)
+    day = date.date()
+    reporter = make_reporter(quiet or as_json, stderr_console())
+    ctx = working_context(job, reporter=reporter)
+    throttle = api.throttle_for(ctx)
+    restore_signals = throttle.stop.install()  # Ctrl-C: stop after the batch in hand
+    WHERE.at("restore", spec.name, day)
     try:
-        result = restore_day(ctx, spec, date.date(), into, replace, build_throttle(ctx))
+        result = api.restore(ctx, spec, day, into=into, replace=replace, stopping=throttle)
+    except StopRequested as exc:
+        raise StopRequested(_what_was_left(exc, reporter, spec.name, day, into)) from None
     finally:
-        ctx.source.close()
+        restore_signals()
+        reporter.close()
+        ctx.close()
     _render(result, as_json)
     if not result.ok:
-        sys.exit(5)
+        sys.exit(VerificationError.exit_code)
+
+
+def _what_was_left(
+    exc: StopRequested, tracker: TrackingReporter, table: str, day: dt.date, into: str | None
+) -> str:
+    """The stop, with how many rows were back (``187,000 of 2,000,000 rows restored``)."""
+    latest = tracker.latest.get(("restore", table, day.isoformat()))
+    done = latest.rows if latest is not None else 0
+    total = f" of {latest.total_rows:,}" if latest is not None and latest.total_rows else ""
+    return (
+        f"{exc}: {done:,}{total} rows of {table} {day} restored into {into or table}; the same "
+        "restore carries on (rows already there are skipped)"
+    )
 
 
 def _render(r: RestoreResult, as_json: bool) -> None:
@@ -125,12 +181,16 @@ def _render(r: RestoreResult, as_json: bool) -> None:
         }
         click.echo(json.dumps(data, indent=2))
         return
-    console = stderr_console()
-    created = " (created)" if r.created_table else ""
-    console.print(
-        f"{r.table} {r.day} -> {r.into}{created}: {r.written:,} rows written, {r.skipped:,} "
-        f"already there, {r.batches} batch(es); "
-        + ("verified: the day matches the archive" if r.ok else "NOT verified")
-    )
-    for problem in r.problems:
-        console.print(f"problem: {problem}")
+    record: Record = {
+        "result": "verified" if r.ok else "NOT verified",
+        "table": r.table,
+        "day": r.day,
+        "into": r.into,
+        "created": r.created_table,
+        "archived_rows": r.archived_rows,
+        "written": r.written,
+        "already_there": r.skipped,
+        "batches": r.batches,
+        "problems": "; ".join(r.problems) or None,
+    }
+    print_records([record], "dbarchive restore", details="problems")

@@ -7,36 +7,47 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from dbarchive.build import build_context, build_throttle
+from dbarchive import api
+from dbarchive.build import build_context
+from dbarchive.cli.failure import WHERE, TrackingReporter
 from dbarchive.cli.options import (
     config_option,
     days_of,
+    json_option,
+    load_config,
     output_options,
+    quiet_option,
     selected,
     selection_options,
     stderr_console,
     working_context,
 )
-from dbarchive.cli.progress import RichReporter, make_reporter
-from dbarchive.config import TableSpec, load_job
+from dbarchive.cli.progress import make_reporter
+from dbarchive.cli.render import Record, print_lines, print_records
+from dbarchive.cli.reports import (
+    PurgePlan,
+    days_text,
+    exit_code,
+    print_purge_plans,
+    print_reports,
+    reports_json,
+    status_lines,
+)
+from dbarchive.config import Retention, TableSpec
 from dbarchive.context import Context
-from dbarchive.daily import TableReport, expired_days, run
-from dbarchive.status import TableStatus, table_status
-from dbarchive.steps.verify import verify_day
+from dbarchive.errors import ConfigError, StopRequested, VerificationError
+from dbarchive.jobs.daily import expired_days
+from dbarchive.steps.verify import VerifyResult
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
-def _today(spec: TableSpec, given: Any) -> dt.date:
-    if given:
-        return given.date()  # type: ignore[no-any-return]
-    return dt.datetime.now(ZoneInfo(spec.timezone)).date()
+def _today(ctx: Context, spec: TableSpec, given: Any) -> dt.date:
+    """``--today`` if given, else today in the table's zone by the context's wall clock."""
+    return given.date() if given else ctx.today(spec)
 
 
 def _throttle_options(f: Any) -> Any:
@@ -47,7 +58,8 @@ def _throttle_options(f: Any) -> Any:
     return click.option(
         "--today",
         type=_DATE,
-        help="Pretend today is this day (default: today in the table's zone).",
+        help="Count the retention cutoff and the catch-up from this day (default: today in the "
+        "table's zone). A day not over (plus settle) is never exported, whatever it says.",
     )(f)
 
 
@@ -67,7 +79,8 @@ def _overrides(max_runtime: float | None, stop_file: Path | None) -> dict[str, o
     "--quick", is_flag=True, help="Trust object sizes and S3 checksums; do not read files."
 )
 @click.option("--no-source", is_flag=True, help="Do not compare with the database (archive only).")
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@json_option("Print the results as JSON.")
+@quiet_option
 def verify_cmd(
     config_path: Path,
     tables: tuple[str, ...],
@@ -77,58 +90,107 @@ def verify_cmd(
     quick: bool,
     no_source: bool,
     as_json: bool,
+    quiet: bool,
 ) -> None:
     """Check archived days: manifest, files and the database's rows must all agree.
 
-    Exits 5 if any day does not verify, naming the day and what differs.
+    Exits 5 if any day does not verify, naming the day and what differs. Shows its progress
+    (rows, bytes, rate, time left) on stderr; Ctrl-C stops it (exit 6) and says which days were
+    not verified.
 
     \b
     Examples:
       dbarchive verify -c archive.toml --date 2026-11-24
       dbarchive verify -c archive.toml -t events --from 2026-09-01 --to 2026-09-30 --quick
     """
-    job = load_job(config_path)
-    ctx = working_context(job)
+    job = load_config(config_path)
+    reporter = make_reporter(quiet or as_json, stderr_console())
+    ctx = working_context(job, reporter=reporter)
+    work = [(s, d) for s in selected(job, tables) for d in days_of(ctx, s, date, first, last)]
+    results: list[VerifyResult] = []
     try:
-        results = [
-            verify_day(ctx, spec, day, "quick" if quick else "rows", check_source=not no_source)
-            for spec in selected(job, tables)
-            for day in days_of(spec, date, first, last)
-        ]
+        for spec, day in work:
+            WHERE.at("verify", spec.name, day)
+            results.append(
+                api.verify(
+                    ctx, spec, day, depth="quick" if quick else "rows", check_source=not no_source
+                )
+            )
+    except KeyboardInterrupt:
+        reporter.close()
+        if not as_json:  # a program gets one document: the error object
+            _render_verified(results, as_json)
+        raise StopRequested(_not_verified(work, results, reporter)) from None
     finally:
-        ctx.source.close()
-    if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "table": r.table,
-                        "day": r.day.isoformat(),
-                        "ok": r.ok,
-                        "archived_rows": r.archived_rows,
-                        "source_rows": r.source_rows,
-                        "problems": list(r.problems),
-                    }
-                    for r in results
-                ],
-                indent=2,
-            )
-        )
-    else:
-        for r in results:
-            click.echo(
-                f"{'OK  ' if r.ok else 'FAIL'} {r.table} {r.day}: archive {r.archived_rows} rows, database {r.source_rows}"
-            )
-            for problem in r.problems:
-                click.echo(f"     {problem}")
+        reporter.close()
+        ctx.close()
+    _render_verified(results, as_json)
     if not all(r.ok for r in results):
-        sys.exit(5)
+        sys.exit(VerificationError.exit_code)
+
+
+def _not_verified(
+    work: list[tuple[TableSpec, dt.date]], done: list[VerifyResult], tracker: TrackingReporter
+) -> str:
+    """What an interrupted verify left: the day it was on (how far) and the days not reached."""
+    spec, day = work[len(done)]
+    latest = tracker.latest.get(("verify", spec.name, day.isoformat()))
+    how_far = ""
+    if latest is not None and latest.kind != "start":
+        how_far = f" after {latest.rows:,} of {latest.total_rows or 0:,} rows"
+    left = work[len(done) :]
+    by_table: dict[str, list[dt.date]] = {}
+    for s, d in left:
+        by_table.setdefault(s.name, []).append(d)
+    days = "; ".join(f"{name} {days_text(ds)}" for name, ds in by_table.items())
+    return (
+        f"interrupted (Ctrl-C) while verifying {spec.name} {day}{how_far}: {len(done)} of "
+        f"{len(work)} table-days verified, not verified: {days}; run verify again for them"
+    )
+
+
+def _render_verified(results: list[VerifyResult], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps([_verify_json(r) for r in results], indent=2))
+        return
+    records: list[Record] = [
+        {
+            "result": "OK" if r.ok else "FAIL",
+            "table": r.table,
+            "day": r.day,
+            "archived_rows": r.archived_rows,
+            "database_rows": r.source_rows,
+            "files": r.files_checked,
+            "details": "; ".join([*r.problems, *r.notes]) or None,
+        }
+        for r in results
+    ]
+    print_records(records, "dbarchive verify", details="details")
+
+
+def _verify_json(r: VerifyResult) -> dict[str, Any]:
+    return {
+        "table": r.table,
+        "day": r.day.isoformat(),
+        "ok": r.ok,
+        "archived_rows": r.archived_rows,
+        "source_rows": r.source_rows,
+        "files_checked": r.files_checked,
+        "problems": list(r.problems),
+        "notes": list(r.notes),
+    }
 
 
 @click.command("purge")
 @config_option
 @click.option("-t", "--table", "tables", multiple=True, help="Only this table (repeatable).")
 @_throttle_options
+@click.option(
+    "--before",
+    type=_DATE,
+    help="Purge only days before this day (default: the retention cutoff); it may not be later "
+    "than the cutoff.",
+)
 @output_options
 @click.option(
     "--dry-run", is_flag=True, help="List the expired days and their rows; delete nothing."
@@ -139,6 +201,7 @@ def purge_cmd(
     today: Any,
     max_runtime: float | None,
     stop_file: Path | None,
+    before: Any,
     quiet: bool,
     as_json: bool,
     dry_run: bool,
@@ -148,10 +211,20 @@ def purge_cmd(
     \b
     Examples:
       dbarchive purge -c archive.toml --dry-run
+      dbarchive purge -c archive.toml --before 2026-01-01 --dry-run --json
       dbarchive purge -c archive.toml -t events --max-runtime 3600 --stop-file /tmp/stop-purge
     """
     _daily(
-        config_path, tables, today, max_runtime, stop_file, quiet, as_json, dry_run, export=False
+        config_path,
+        tables,
+        today,
+        max_runtime,
+        stop_file,
+        quiet,
+        as_json,
+        dry_run,
+        export=False,
+        before=before.date() if before else None,
     )
 
 
@@ -173,8 +246,9 @@ def run_cmd(
 ) -> None:
     """The daily job: export yesterday (and missed days), verify, purge expired days.
 
-    Exits 0 when every table succeeded, 1 if any failed (after doing every table it safely
-    could), 6 if it was stopped by a signal, the stop file or --max-runtime.
+    Does every table it safely can, then exits with the cause of its failures (below: 1 when
+    tables failed for different causes), 6 if it was stopped by a signal, the stop file or
+    --max-runtime.
 
     \b
     Examples:
@@ -206,173 +280,111 @@ def _daily(
     dry_run: bool,
     export: bool,
     purge: bool = True,
+    before: dt.date | None = None,
 ) -> None:
-    job = load_job(config_path)
-    specs = selected(job, tables)
+    command = "run" if export else "purge"
+    job = load_config(config_path)
     console = stderr_console()
     reporter = make_reporter(quiet or as_json or dry_run, console)
-    ctx = working_context(job, reporter=reporter)
+    ctx = working_context(job, reporter=reporter)  # connects on first use
+    specs = []
+    for spec in selected(job, tables):
+        WHERE.at(command, spec.name)
+        specs.append(_purging_before(spec, _today(ctx, spec, today), before))
     if dry_run:
-        _print_purge_plan(ctx, specs, today)
+        _print_purge_plan(ctx, specs, today, before, as_json)
         return
     ctx.storage.check()
-    throttle = build_throttle(ctx, _overrides(max_runtime, stop_file))
+    throttle = api.throttle_for(ctx, max_runtime=max_runtime, stop_file=stop_file)
     restore = throttle.stop.install()
-    ctx.check_stop = throttle.check_stop  # the export stops after its chunk too
     try:
-        day = _today(specs[0], today)
-        reports = run(ctx, specs, day, throttle, purge=purge, export=export)
+        given = today.date() if today else None
+        reports = api.run(ctx, specs, today=given, purge=purge, export=export, stopping=throttle)
     finally:
         restore()
-        if isinstance(reporter, RichReporter):
-            reporter.close()
-        ctx.source.close()
+        throttle.close()
+        reporter.close()
+        ctx.close()
     retried = ctx.source.counters.retries + ctx.source.counters.reconnects
-    _render_reports(reports, throttle, as_json, quiet, console, retried)
-    if any(r.stopped for r in reports):
-        sys.exit(6)
-    if not all(r.ok for r in reports):
-        sys.exit(1)
-
-
-def _print_purge_plan(ctx: Context, specs: list[TableSpec], today: Any) -> None:
-    from dbarchive.daily import day_rows
-    from dbarchive.sources import mysql_sql as q
-
-    try:
-        for spec in specs:
-            day = _today(spec, today)
-            cutoff = spec.retention.cutoff(day)
-            click.echo(f"{spec.name}: retention {spec.retention}, keeps {cutoff} and later")
-            for d in expired_days(ctx, spec, day):
-                rows = day_rows(ctx, spec, d)
-                if rows:
-                    click.echo(f"  {d}: {rows:,} rows would be verified and deleted")
-            info = ctx.describe(spec)
-            click.echo(
-                f"  per chunk: {q.delete_keys_sql(info, 2)}  (keys that matched the archive)"
-            )
-    finally:
-        ctx.source.close()
-
-
-def _render_reports(
-    reports: list[TableReport],
-    throttle: Any,
-    as_json: bool,
-    quiet: bool,
-    console: Console,
-    source_retries: int = 0,
-) -> None:
     for r in reports:  # errors reach stderr even with --quiet or --json: cron mails them
+        for note in [] if quiet else r.notes:  # notes (a day not over yet) are no failure
+            click.echo(f"note: {note}", err=True)
         for message in [*r.errors, *([r.stopped] if r.stopped else [])]:
             click.echo(f"{r.table}: {message}", err=True)
     if as_json:
-        click.echo(
-            json.dumps(
-                [_report_json(r) for r in reports]
-                + [{"throttle": vars(throttle.stats), "source_retries": source_retries}],
-                indent=2,
-            )
+        data = reports_json(reports, command, throttle, retried, reporter)
+        click.echo(json.dumps(data, indent=2))
+    elif not quiet:
+        print_reports(reports, command, throttle)
+    sys.exit(exit_code(reports))
+
+
+def _purging_before(spec: TableSpec, today: dt.date, before: dt.date | None) -> TableSpec:
+    """The table as ``purge --before DAY`` sees it: a retention that keeps DAY and later.
+
+    Refused (ConfigError, nothing touched) when DAY is later than the table's own cutoff: an
+    explicit day may narrow a purge, never reach into the days the retention keeps.
+    """
+    if before is None:
+        return spec
+    cutoff = spec.retention.cutoff(today)
+    if before > cutoff:
+        raise ConfigError(
+            f"--before {before} is inside the retention window of table {spec.name!r} (retention "
+            f"{spec.retention} keeps {cutoff} and later): give --before {cutoff} or an earlier day"
         )
-        return
-    if quiet:
-        return
-    table = Table(title="dbarchive run: days exported and purged, rows, bytes")
-    for name in (
-        "table",
-        "exported",
-        "rows",
-        "bytes",
-        "purged",
-        "deleted",
-        "secs",
-        "pauses",
-        "result",
-    ):
-        table.add_column(name, no_wrap=True)
-    for r in reports:
-        result = "ok" if r.ok else ("stopped" if r.stopped else "FAILED")
-        table.add_row(
-            r.table,
-            str(len(r.exported)),
-            f"{r.rows_exported:,}",
-            f"{r.bytes_exported:,}",
-            str(len(r.purged)),
-            f"{r.rows_deleted:,}",
-            f"{r.seconds:.1f}",
-            str(r.throttle_pauses),
-            result,
-        )
-    console.print(table)
-    stats = throttle.stats
-    console.print(
-        f"throttle: {stats.pauses} pauses, {stats.paused_seconds:.1f}s paused, {stats.slept_seconds:.1f}s slept"
+    return spec.model_copy(
+        update={"retention": Retention(amount=(today - before).days, unit="days")}
     )
 
 
-def _report_json(r: TableReport) -> dict[str, Any]:
-    return {
-        "table": r.table,
-        "ok": r.ok,
-        "exported": [
-            {"day": e.day.isoformat(), "rows": e.rows, "bytes": e.bytes} for e in r.exported
-        ],
-        "purged": [
-            {
-                "day": p.day.isoformat(),
-                "rows_deleted": p.rows_deleted,
-                "rows_kept": p.rows_kept,
-                "chunks": p.chunks,
-                "retries": p.retries,
-                "seconds": round(p.seconds, 3),
-                "longest_chunk_seconds": round(p.longest_chunk_seconds, 4),
-                "longest_delete_seconds": round(p.longest_delete_seconds, 4),
-            }
-            for p in r.purged
-        ],
-        "errors": r.errors,
-        "stopped": r.stopped,
-        "seconds": round(r.seconds, 3),
-        "throttle_pauses": r.throttle_pauses,
-    }
+def _print_purge_plan(
+    ctx: Context, specs: list[TableSpec], today: Any, before: dt.date | None, as_json: bool
+) -> None:
+    """What a purge would delete, per table and day (``--dry-run``), as text or JSON."""
+    from dbarchive.jobs.purge_preview import preview_day
+    from dbarchive.sources import mysql_sql as q
+
+    plans = []
+    try:
+        for spec in specs:
+            day = _today(ctx, spec, today)
+            days = [preview_day(ctx, spec, d) for d in expired_days(ctx, spec, day)]
+            rows = {p.day: p.rows for p in days}
+            exports = {p.day: p.export_first for p in days if p.rows and p.export_first}
+            stop = next((p.day for p in days if p.rows and p.stops), None)
+            sql = q.delete_keys_sql(ctx.describe(spec), 2)
+            cutoff = spec.retention.cutoff(day)
+            plans.append(PurgePlan(spec.name, cutoff, before, rows, sql, exports, stop))
+    finally:
+        ctx.close()
+    print_purge_plans(plans, as_json)
 
 
 @click.command("status")
 @config_option
 @click.option("-t", "--table", "tables", multiple=True, help="Only this table (repeatable).")
-@click.option("--today", type=_DATE, help="Pretend today is this day.")
-@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.option("--today", type=_DATE, help="Count the cutoff and pending days from this day.")
+@json_option("Print the status as JSON.")
 def status_cmd(config_path: Path, tables: tuple[str, ...], today: Any, as_json: bool) -> None:
-    """Per table: archived days, purged days, days still to archive, oldest row in the database.
+    """Per table: archived, purged and restored days, days still to archive, expired days never
+    archived, the oldest row in the database. Consecutive days are shown as ranges.
 
     \b
     Examples:
       dbarchive status -c archive.toml
       dbarchive status -c archive.toml -t events --json
     """
-    job = load_job(config_path)
+    job = load_config(config_path)
     ctx = build_context(job)
     try:
-        statuses = [table_status(ctx, spec, _today(spec, today)) for spec in selected(job, tables)]
+        statuses = []
+        for spec in selected(job, tables):
+            WHERE.at("status", spec.name)
+            statuses.append(api.status(ctx, spec, today=_today(ctx, spec, today)))
     finally:
-        ctx.source.close()
+        ctx.close()
     if as_json:
         click.echo(json.dumps([s.to_json() for s in statuses], indent=2))
         return
-    for s in statuses:
-        _print_status(s)
-
-
-def _print_status(s: TableStatus) -> None:
-    click.echo(f"{s.table}: retention {s.retention} (keeps {s.cutoff} and later)")
-    click.echo(f"  oldest row in the database: {s.oldest_day or '-'}")
-    archived = s.archived_days
-    span = f"{archived[0]} .. {archived[-1]}" if archived else "-"
-    click.echo(
-        f"  archived: {len(archived)} days ({span}), {s.archived_rows:,} rows, {s.archived_bytes:,} bytes"
-    )
-    click.echo(
-        f"  purged:   {len(s.purged_days)} days; partially purged: {', '.join(map(str, s.partial_days)) or '-'}"
-    )
-    click.echo(f"  pending:  {', '.join(map(str, s.pending_days)) or 'nothing to archive'}")
+    print_lines([line for s in statuses for line in status_lines(s)])

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-from dbarchive.aurora.procedures import airflow_dag, install_procedures, procedures_for
 from dbarchive.build import build_context
-from dbarchive.cli.options import config_option
-from dbarchive.config import load_job
+from dbarchive.cli.options import config_option, load_config
+from dbarchive.strategies.aurora.procedures import airflow_dag, install_procedures, procedures_for
 
 
 @click.command("sql")
@@ -33,14 +32,14 @@ def sql_cmd(config_path: Path, table: str, apply: bool, as_dag: bool, conn_id: s
       dbarchive sql -c archive.toml -t events --apply
       dbarchive sql -c archive.toml -t events --airflow > dags/events_database_side.py
     """
-    job = load_job(config_path)
+    job = load_config(config_path)
     spec = job.table(table)
     ctx = build_context(job)
     try:
         procedures = procedures_for(ctx, spec)
         installed = install_procedures(ctx, procedures) if apply else []
     finally:
-        ctx.source.close()
+        ctx.close()
     if as_dag:
         click.echo(airflow_dag(procedures, spec.name, conn_id), nl=False)
     elif installed:

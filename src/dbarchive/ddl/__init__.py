@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from dbarchive.ddl.athena import athena_ddl, glue_table_input
+from dbarchive.ddl.athena import athena_ddl, glue_table_input, stats_warnings
 from dbarchive.ddl.duckdb import duckdb_ddl
 from dbarchive.ddl.schema import TableDefinition, read_definition
-from dbarchive.ddl.spark import spark_ddl
+from dbarchive.ddl.spark import spark_ddl, spark_warnings
 
 ENGINES = ("athena", "glue", "databricks", "duckdb")
 
@@ -30,4 +30,11 @@ def ddl_text(engine: str, defn: TableDefinition, database: str = "default") -> s
     return renderers[engine](defn)
 
 
-__all__ = ["ENGINES", "TableDefinition", "ddl_text", "read_definition"]
+def engine_notes(engine: str, defn: TableDefinition) -> tuple[str, ...]:
+    """The notes and warnings the statements for ``engine`` start with (as comments; glue's JSON
+    has no comments, so the CLI prints them on stderr)."""
+    warnings = {"athena": stats_warnings, "glue": stats_warnings, "databricks": spark_warnings}
+    return (*defn.notes, *(warnings[engine](defn) if engine in warnings else ()))
+
+
+__all__ = ["ENGINES", "TableDefinition", "ddl_text", "engine_notes", "read_definition"]

@@ -3,8 +3,13 @@
 Parquet maps straight onto typed columns. CSV goes through OpenCSVSerDe, which types nothing
 reliably (per AWS: numbers with NULLs fail, TIMESTAMP and DATE only as epoch numbers), so the
 CSV table holds every column as text (``…_csv``) and a view on top casts them, turning the
-``\\N`` token into NULL. OpenCSVSerDe also splits rows at line breaks inside values: for tables
-whose text holds newlines, archive as Parquet to query them in Athena.
+``\\N`` token into NULL. The casts are ``CAST``, not ``TRY_CAST``: a value that does not parse
+(a MySQL zero date ``0000-00-00``, say) fails the query rather than reading as NULL.
+
+Two things OpenCSVSerDe cannot read, warned about per column from the manifests' column stats
+(``stats_warnings``): a line break inside a value (it ends the row there), and the text ``\\N``
+(it strips the quotes, so the view cannot tell it from NULL). For tables whose text holds line
+breaks, archive as Parquet to query them in Athena.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dbarchive.ddl.dialect import (
     projection_properties,
     sql_string,
 )
-from dbarchive.ddl.schema import LakeColumn, TableDefinition
+from dbarchive.ddl.schema import LakeColumn, TableDefinition, day_list
 from dbarchive.formats.lake_types import LakeType, athena_type
 
 PARTITION_KEYS = ("year", "month", "day")
@@ -52,12 +57,43 @@ def table_name(defn: TableDefinition) -> str:
     return "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in defn.table.lower())
 
 
-def comment_block(defn: TableDefinition) -> str:
+def comment_block(defn: TableDefinition, warnings: tuple[str, ...] = ()) -> str:
+    """The definition's head comment: the table, its days and notes, then ``warnings``."""
     head = (
         f"-- dbarchive: {defn.table}, {len(defn.partitions)} archived day(s) "
         f"{defn.first_day} .. {defn.last_day}, {defn.format}"
     )
-    return "\n".join([head, *(f"-- {n}" for n in defn.notes)]) + "\n"
+    return "\n".join([head, *(f"-- {n}" for n in (*defn.notes, *warnings))]) + "\n"
+
+
+def stats_warnings(defn: TableDefinition) -> tuple[str, ...]:
+    """What OpenCSVSerDe reads wrong in this CSV archive, per column, from the column stats."""
+    if defn.format != "csv":
+        return ()
+    warnings = [
+        f"WARNING: column {name} holds line breaks ({day_list(days)}): OpenCSVSerDe ends a row "
+        "at a line break, so Athena reads those rows wrong; archive the table as Parquet "
+        '(format = "parquet") to query them in Athena'
+        for name, days in defn.days_with("line_breaks").items()
+    ]
+    warnings += [
+        f"WARNING: column {name} holds the text \\N ({day_list(days)}): OpenCSVSerDe reads it "
+        "like NULL, so the view gives NULL there"
+        for name, days in defn.days_with("null_text").items()
+    ]
+    return (*warnings, *unknown_stats_note(defn))
+
+
+def unknown_stats_note(
+    defn: TableDefinition, what: str = "line breaks or the text \\N"
+) -> tuple[str, ...]:
+    """A note naming the CSV days whose manifests record no column stats, if any."""
+    if defn.format != "csv" or not (unknown := defn.days_without_stats):
+        return ()
+    return (
+        f"note: no column stats recorded for {day_list(unknown)} (archived before dbarchive "
+        f"recorded them, or by aurora-outfile): whether their values hold {what} is not known",
+    )
 
 
 def _column_type(col: LakeColumn, csv: bool) -> str:
@@ -90,8 +126,9 @@ def athena_ddl(defn: TableDefinition) -> str:
     props = ",\n".join(
         f"  {hive_string(k)} = {hive_string(v)}" for k, v in _table_properties(defn, csv).items()
     )
+    head = comment_block(defn, stats_warnings(defn))
     ddl = (
-        f"{comment_block(defn)}CREATE EXTERNAL TABLE IF NOT EXISTS {backtick(name)} (\n{columns}\n)\n"
+        f"{head}CREATE EXTERNAL TABLE IF NOT EXISTS {backtick(name)} (\n{columns}\n)\n"
         f"PARTITIONED BY ({partitions})\n{storage}\nLOCATION {hive_string(defn.location)}\n"
         f"TBLPROPERTIES (\n{props}\n);\n"
     )
@@ -99,15 +136,16 @@ def athena_ddl(defn: TableDefinition) -> str:
 
 
 def _cast(col: LakeColumn) -> str:
-    """Trino SQL turning the CSV text of ``col`` into its value (``\\N`` → NULL)."""
+    """Trino SQL turning the CSV text of ``col`` into its value (``\\N`` → NULL); a text that
+    does not parse as the type fails the query (``CAST``), it does not become NULL."""
     value = f"NULLIF({double_quote(col.name)}, {sql_string(NULL_TOKEN)})"
     t: LakeType = col.type
     if t.kind == "binary":
         return f"from_hex({value})"
     if t.kind == "string":
         return value
-    if t.kind in {"date", "timestamp", "timestamp_utc"}:  # zero dates become NULL, not errors
-        return f"TRY_CAST({value} AS {'date' if t.kind == 'date' else 'timestamp'})"
+    if t.kind in {"date", "timestamp", "timestamp_utc"}:
+        return f"CAST({value} AS {'date' if t.kind == 'date' else 'timestamp'})"
     athena = athena_type(t)
     return f"CAST({value} AS {_TRINO.get(athena, athena)})"
 
@@ -118,7 +156,8 @@ def _typed_view(defn: TableDefinition, raw: str) -> str:
     body = ",\n".join(lines)
     return (
         f"-- Typed view: TIMESTAMP columns hold UTC; Athena's timestamp keeps milliseconds;\n"
-        f"-- binary columns are hex in the files (from_hex gives the bytes).\n"
+        f"-- binary columns are hex in the files (from_hex gives the bytes). A value that does\n"
+        f"-- not parse as its type (a zero date) fails the query: read it from {raw}.\n"
         f"CREATE OR REPLACE VIEW {double_quote(table_name(defn))} AS SELECT\n{body}\n"
         f"FROM {double_quote(raw)};\n"
     )

@@ -1,13 +1,21 @@
 """DuckDB: a view over the archive files for local exploration (``read_csv`` / ``read_parquet``).
 
-The CSV options are the dialect's (``dialect.DUCKDB_CSV_OPTIONS``) with explicit column types,
-so nothing is guessed. On ``s3://`` the snippet loads httpfs and takes credentials from the
-standard AWS chain.
+Both read the files by their header or field names (``union_by_name``), so days archived before
+a column was added, dropped or moved read in one view: a column a day lacks is NULL there. The
+CSV options are the dialect's (``dialect.DUCKDB_CSV_OPTIONS``) with every column's type given by
+name (``types``), so nothing is guessed: explicit ``columns`` would have to match every file by
+position, and DuckDB refuses a file with another column list ("not possible to automatically
+detect the CSV parsing dialect"). The view selects the definition's columns in its order.
+
+On ``s3://`` the snippet loads httpfs and aws and makes a secret with the credentials of the
+standard AWS chain and the destination's ``endpoint_url`` and ``region`` (``s3_setup``).
 """
 
 from __future__ import annotations
 
-from dbarchive.ddl.athena import comment_block
+from urllib.parse import urlsplit
+
+from dbarchive.ddl.athena import PARTITION_KEYS, comment_block, table_name
 from dbarchive.ddl.dialect import DUCKDB_CSV_OPTIONS, double_quote, sql_string
 from dbarchive.ddl.schema import TableDefinition
 from dbarchive.formats.lake_types import duckdb_type
@@ -20,7 +28,8 @@ _HIVE_TYPES = ", hive_types = {'year': INTEGER, 'month': INTEGER, 'day': INTEGER
 def duckdb_source(defn: TableDefinition) -> str:
     """The table function call that reads every archived file of the table."""
     hive = defn.layout is Layout.HIVE
-    files = sql_string(defn.location + defn.file_glob)
+    globs = [sql_string(defn.location + g) for g in defn.file_globs]
+    files = globs[0] if len(globs) == 1 else f"[{', '.join(globs)}]"
     partitions = f"hive_partitioning = {str(hive).lower()}" + (_HIVE_TYPES if hive else "")
     if defn.format == "parquet":
         return f"read_parquet({files}, {partitions}, union_by_name = true)"
@@ -28,17 +37,44 @@ def duckdb_source(defn: TableDefinition) -> str:
         f"{sql_string(c.name)}: {sql_string(duckdb_type(c.type, csv=True))}" for c in defn.columns
     )
     args = ", ".join(f"{k} = {v}" for k, v in DUCKDB_CSV_OPTIONS.items())
-    return f"read_csv({files}, {args}, {partitions}, columns = {{{types}}})"
+    return f"read_csv({files}, {args}, {partitions}, union_by_name = true, types = {{{types}}})"
+
+
+def duckdb_select(defn: TableDefinition) -> str:
+    """``SELECT <columns> FROM <source>``: the definition's columns, then the partition keys."""
+    names = [c.name for c in defn.columns]
+    if defn.layout is Layout.HIVE:
+        names += PARTITION_KEYS
+    return f"SELECT {', '.join(double_quote(n) for n in names)}\nFROM {duckdb_source(defn)}"
+
+
+def s3_setup(defn: TableDefinition) -> str:
+    """httpfs and aws, then a secret for the archive's location: credentials from the standard
+    AWS chain, and the destination's region and endpoint (path-style URLs, TLS as its scheme
+    says). Named after the table and scoped to its folder, so views of several archives can
+    live in one session."""
+    options = ["TYPE s3", "PROVIDER credential_chain", f"SCOPE {sql_string(defn.location)}"]
+    if defn.region:
+        options.append(f"REGION {sql_string(defn.region)}")
+    if defn.endpoint_url:
+        url = urlsplit(defn.endpoint_url)
+        options += [
+            f"ENDPOINT {sql_string(url.netloc + url.path.rstrip('/'))}",
+            "URL_STYLE 'path'",
+            f"USE_SSL {str(url.scheme != 'http').lower()}",
+        ]
+    name = double_quote("dbarchive_" + table_name(defn))
+    return (
+        "INSTALL httpfs;\nLOAD httpfs;\nINSTALL aws;\nLOAD aws;\n"
+        f"CREATE OR REPLACE SECRET {name} ({', '.join(options)});\n"
+    )
 
 
 def duckdb_ddl(defn: TableDefinition) -> str:
-    """A runnable DuckDB snippet: (httpfs for S3,) then ``CREATE VIEW <table> AS SELECT …``."""
-    setup = ""
-    if defn.location.startswith("s3://"):
-        setup = (
-            "INSTALL httpfs;\nLOAD httpfs;\nCREATE SECRET (TYPE s3, PROVIDER credential_chain);\n"
-        )
+    """A runnable DuckDB snippet: (httpfs and a secret for S3,) then ``CREATE VIEW <table> AS
+    SELECT …``."""
+    setup = s3_setup(defn) if defn.location.startswith("s3://") else ""
     return (
         f"{comment_block(defn)}{setup}CREATE OR REPLACE VIEW {double_quote(defn.table)} AS\n"
-        f"SELECT * FROM {duckdb_source(defn)};\n"
+        f"{duckdb_select(defn)};\n"
     )

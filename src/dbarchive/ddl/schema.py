@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Literal
 
 from dbarchive.errors import ConfigError
 from dbarchive.formats.lake_types import LakeType, lake_type
 from dbarchive.layout import MANIFEST_NAME, Layout, day_dir, day_of_key, table_dir
-from dbarchive.manifest import ColumnEntry, Manifest
+from dbarchive.manifest import ColumnEntry, ColumnStats, Manifest
 from dbarchive.storage import Storage
 
 
@@ -36,6 +37,8 @@ class PartitionInfo:
     location: str  # URL of the partition folder, ending in '/'
     format: str
     columns: tuple[ColumnEntry, ...]
+    column_stats: ColumnStats | None = None  # None: not recorded (Parquet, older archives)
+    compression: str = ""  # as its manifest says ("": not given)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class TableDefinition:
     columns: tuple[LakeColumn, ...]
     partitions: tuple[PartitionInfo, ...]
     notes: tuple[str, ...] = field(default=())
+    endpoint_url: str | None = None  # an S3 endpoint other than AWS's ([destination] endpoint_url)
+    region: str | None = None  # the bucket's region ([destination] region), if configured
 
     @property
     def first_day(self) -> dt.date:
@@ -61,49 +66,106 @@ class TableDefinition:
 
     @property
     def file_glob(self) -> str:
-        """The data files below the table folder (never the manifests)."""
-        if self.format == "parquet":
-            ext = "parquet"
-        else:
-            ext = "csv" + {"gzip": ".gz", "zstd": ".zst"}.get(self.compression, "")
-        return f"*/*/*/part-*.{ext}"
+        """The data files below the table folder (never the manifests), as the newest day names
+        them."""
+        return _glob(self.format, self.compression)
+
+    @property
+    def file_globs(self) -> tuple[str, ...]:
+        """The data files of every day of this format, whatever compression each day has (days
+        archived before ``compression`` changed keep their own extension)."""
+        days = [
+            p.compression or self.compression for p in self.partitions if p.format == self.format
+        ]
+        return tuple(dict.fromkeys(_glob(self.format, c) for c in [self.compression, *days]))
 
     @property
     def schema_changes(self) -> bool:
         return len({p.columns for p in self.partitions}) > 1
 
+    def days_with(self, stat: Literal["line_breaks", "null_text"]) -> dict[str, list[dt.date]]:
+        """Per column, the days of this format whose files hold such a value (the manifests'
+        column stats): ``line_breaks`` a CR or LF, ``null_text`` the text ``\\N``."""
+        found: dict[str, list[dt.date]] = {}
+        for p in self.partitions:
+            if p.format == self.format and p.column_stats is not None:
+                for name in getattr(p.column_stats, stat):
+                    found.setdefault(name, []).append(p.day)
+        return found
 
-def read_definition(storage: Storage, root_url: str, table: str, layout: Layout) -> TableDefinition:
-    """The definition of ``table`` from every manifest under its folder.
+    @property
+    def days_without_stats(self) -> list[dt.date]:
+        """The days of this format whose manifests record no column stats."""
+        return [
+            p.day for p in self.partitions if p.format == self.format and p.column_stats is None
+        ]
+
+
+def read_definition(
+    storage: Storage,
+    root_url: str,
+    table: str,
+    layout: Layout,
+    folder: str | None = None,
+    *,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+) -> TableDefinition:
+    """The definition of ``table`` from every manifest under its folder (``ArchiveJob.folder``;
+    None: the folder its name maps to in the default schema). ``endpoint_url`` and ``region``:
+    where readers reach an ``s3://`` archive (the destination's settings).
 
     Raises:
         ConfigError: if no day of the table is archived yet.
     """
-    manifests = _manifests(storage, table, layout)
+    folder = table_dir(table) if folder is None else folder
+    manifests = _manifests(storage, folder, layout)
     if not manifests:
         raise ConfigError(
             f"no archived day of {table!r} under {root_url}: export a day first (dbarchive export)"
         )
-    location = root_url.rstrip("/") + "/" + table_dir(table) + "/"
+    location = root_url.rstrip("/") + "/" + folder + "/"
     partitions = tuple(
-        PartitionInfo(m.day, location + _partition_dir(m.day, layout), m.format, m.columns)
+        PartitionInfo(
+            m.day,
+            location + _partition_dir(m.day, layout),
+            m.format,
+            m.columns,
+            m.column_stats,
+            m.compression,
+        )
         for m in manifests
     )
     newest = manifests[-1]
     columns = _merged_columns(manifests)
     notes = _format_notes(manifests) + _column_notes(manifests, newest.format)
     return TableDefinition(
-        table, location, layout, newest.format, newest.compression, columns, partitions, notes
+        table,
+        location,
+        layout,
+        newest.format,
+        newest.compression,
+        columns,
+        partitions,
+        notes,
+        endpoint_url,
+        region,
     )
+
+
+def _glob(fmt: str, compression: str) -> str:
+    if fmt == "parquet":
+        return "*/*/*/part-*.parquet"
+    return "*/*/*/part-*.csv" + {"gzip": ".gz", "zstd": ".zst"}.get(compression, "")
 
 
 def _partition_dir(day: dt.date, layout: Layout) -> str:
     return day_dir(day, layout) + "/"
 
 
-def _manifests(storage: Storage, table: str, layout: Layout) -> list[Manifest]:
+def _manifests(storage: Storage, folder: str, layout: Layout) -> list[Manifest]:
     found = []
-    for obj in storage.list_objects(table_dir(table) + "/"):
+    for obj in storage.list_objects(folder + "/"):
         if obj.key.rsplit("/", 1)[-1] != MANIFEST_NAME or day_of_key(obj.key, layout) is None:
             continue
         raw = storage.get_bytes(obj.key)
@@ -121,7 +183,8 @@ def _merged_columns(manifests: list[Manifest]) -> tuple[LakeColumn, ...]:
     return tuple(LakeColumn(n, t, lake_type(t)) for n, t in merged.items())
 
 
-def _days(days: list[dt.date]) -> str:
+def day_list(days: list[dt.date]) -> str:
+    """``2026-05-01, 2026-05-03`` (up to three days), else ``first .. last (N days)``."""
     if len(days) <= 3:
         return ", ".join(d.isoformat() for d in days)
     return f"{days[0]} .. {days[-1]} ({len(days)} days)"
@@ -150,7 +213,7 @@ def _column_notes(manifests: list[Manifest], fmt: str) -> tuple[str, ...]:
         "under this definition; DuckDB's union_by_name reads them by header name"
     )
     head = (
-        f"partitions disagree on columns ({_days([m.day for m in differing])} differ from "
+        f"partitions disagree on columns ({day_list([m.day for m in differing])} differ from "
         f"{manifests[-1].day}):"
     )
     return (head, *notes, how)
@@ -180,6 +243,6 @@ def _format_notes(manifests: list[Manifest]) -> tuple[str, ...]:
     if not other:
         return ()
     return (
-        f"{_days(other)} are archived as another format than {newest}: this definition cannot "
+        f"{day_list(other)} are archived as another format than {newest}: this definition cannot "
         f"read them; re-export those days with format = '{newest}' or define a second table",
     )

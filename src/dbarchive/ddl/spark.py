@@ -2,16 +2,17 @@
 
 The CSV options read our dialect exactly (``dialect.SPARK_CSV_OPTIONS``): RFC 4180 quotes with
 ``escape '"'``, multi-line values, ``\\N`` as NULL. Spark then also reads a *quoted* ``"\\N"`` as
-NULL, the one ambiguity (for that exact text). DATETIME is ``TIMESTAMP_NTZ`` (wall clock, no
+NULL, the one ambiguity (for that exact text): the statements warn about each column whose
+values hold that text, from the manifests' column stats. DATETIME is ``TIMESTAMP_NTZ`` (wall clock, no
 zone); TIMESTAMP is ``TIMESTAMP`` read from UTC text. Partitions are discovered with
 ``MSCK REPAIR TABLE`` after creating the table and after each new day.
 """
 
 from __future__ import annotations
 
-from dbarchive.ddl.athena import PARTITION_KEYS, comment_block, table_name
+from dbarchive.ddl.athena import PARTITION_KEYS, comment_block, table_name, unknown_stats_note
 from dbarchive.ddl.dialect import SPARK_CSV_OPTIONS, backtick, hive_string
-from dbarchive.ddl.schema import TableDefinition
+from dbarchive.ddl.schema import TableDefinition, day_list
 from dbarchive.formats.lake_types import spark_type
 from dbarchive.layout import Layout
 
@@ -30,7 +31,8 @@ def spark_ddl(defn: TableDefinition) -> str:
         options["recursiveFileLookup"] = "true"
     opts = ",\n".join(f"  {k} {hive_string(v)}" for k, v in options.items())
     name = backtick(table_name(defn))
-    ddl = f"{comment_block(defn)}CREATE TABLE IF NOT EXISTS {name} (\n" + ",\n".join(cols) + "\n)\n"
+    head = comment_block(defn, spark_warnings(defn))
+    ddl = f"{head}CREATE TABLE IF NOT EXISTS {name} (\n" + ",\n".join(cols) + "\n)\n"
     ddl += f"USING {'CSV' if csv else 'PARQUET'}\n"
     if opts:
         ddl += f"OPTIONS (\n{opts}\n)\n"
@@ -40,3 +42,15 @@ def spark_ddl(defn: TableDefinition) -> str:
     if hive:
         ddl += f"MSCK REPAIR TABLE {name};\n"
     return ddl
+
+
+def spark_warnings(defn: TableDefinition) -> tuple[str, ...]:
+    """Columns of a CSV archive holding the text ``\\N``, which Spark reads as NULL."""
+    if defn.format != "csv":
+        return ()
+    warnings = tuple(
+        f"WARNING: column {name} holds the text \\N ({day_list(days)}): Spark's nullValue "
+        "reads it as NULL, quoted or not"
+        for name, days in defn.days_with("null_text").items()
+    )
+    return (*warnings, *unknown_stats_note(defn, "the text \\N"))

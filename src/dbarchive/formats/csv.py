@@ -15,18 +15,22 @@ path to one pass over the values.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice
 from typing import BinaryIO
 
-from dbarchive.checksum import RowDigest, Value, row_netstring
-from dbarchive.native import load_extension
+from dbarchive.checksum import RowDigest, Value
+from dbarchive.runtime.native import load_extension
 
 NULL_TOKEN = b"\\N"
 _NULL_NET = b"-1:"
+# The pure-Python paths raise exactly what the C ones (``_speedups.c``) raise, with these words.
+_NOT_BYTES = "values must be bytes or None"
+_NOT_HEX = "each row must start with a hex SHA-256 as bytes"
+_QUOTE, _COMMA, _NEWLINE = 0x22, 0x2C, 0x0A
 # A quoted field (doubled quotes inside) or the bare NULL token, then the separator.
 _FIELD = re.compile(rb'"([^"]*(?:""[^"]*)*)"(,|\n)|\\N(,|\n)')
 
@@ -103,15 +107,33 @@ def _iter_row_digests_python(
 
 
 def add_hex_rows(rows: Sequence[Sequence[Value]], digest: RowDigest) -> None:
-    """Add rows whose first value is the row's SHA-256 in hex (``SHA2(…, 256)``) to ``digest``."""
+    """Add rows whose first value is the row's SHA-256 in hex (``SHA2(…, 256)``) to ``digest``.
+
+    ValueError (and ``digest`` unchanged) if a row does not start with 32 hex digits as bytes.
+    """
     if _c_fold_hex_lanes is None:
-        for row in rows:
-            hex_hash = row[0]
-            assert hex_hash is not None
-            digest.add_lanes(int(hex_hash[:16], 16), int(hex_hash[16:32], 16))
+        digest.merge(_fold_hex_lanes_python(rows))
         return
     count, x1, x2, s1_high, s1_low = _c_fold_hex_lanes(rows)
     digest.add_sums(count, x1, x2, s1_high, s1_low)
+
+
+def _fold_hex_lanes_python(rows: Sequence[Sequence[Value]]) -> RowDigest:
+    """The digest of rows given as hex SHA-256 (like ``fold_hex_lanes`` in C: strict hex)."""
+    folded = RowDigest()
+    for row in rows:
+        try:
+            hex_hash = row[0]
+        except (TypeError, IndexError, KeyError):
+            raise ValueError(_NOT_HEX) from None
+        if hex_hash.__class__ is not bytes or len(hex_hash) < 32:
+            raise ValueError(_NOT_HEX)
+        try:
+            lanes = binascii.unhexlify(hex_hash[:32])
+        except binascii.Error:  # int(…, 16) would take signs, spaces and "_" as well
+            raise ValueError(_NOT_HEX) from None
+        folded.add_lanes(int.from_bytes(lanes[:8], "big"), int.from_bytes(lanes[8:], "big"))
+    return folded
 
 
 @dataclass(frozen=True)
@@ -144,7 +166,20 @@ def row_hex_digests(rows: Sequence[Sequence[Value]]) -> list[str]:
     """The hex SHA-256 of each row's netstring encoding (what the server's SHA2() returns)."""
     if _c_row_hex_digests is not None:
         return _c_row_hex_digests(rows)
-    return [hashlib.sha256(row_netstring(row)).hexdigest() for row in rows]
+    return [hashlib.sha256(_checked_netstring(row)).hexdigest() for row in rows]
+
+
+def _checked_netstring(values: Sequence[Value]) -> bytes:
+    """``row_netstring``, refusing a value that is not bytes or None (as the C path does)."""
+    net: list[bytes] = []
+    for v in values:
+        if v is None:
+            net.append(_NULL_NET)
+        elif v.__class__ is bytes:
+            net.append(b"%d:%b" % (len(v), v))
+        else:
+            raise TypeError(_NOT_BYTES)
+    return b"".join(net)
 
 
 def header_line(names: Sequence[str]) -> bytes:
@@ -192,9 +227,11 @@ def encode_rows_python(rows: Sequence[Sequence[Value]], digest: RowDigest) -> by
             if v is None:
                 fields.append(NULL_TOKEN)
                 net.append(_NULL_NET)
-            else:
+            elif v.__class__ is bytes:
                 fields.append(b'"' + v.replace(b'"', b'""') + b'"')
                 net.append(b"%d:%b" % (len(v), v))
+            else:  # a str would be encoded silently by some paths: refused like in C
+                raise TypeError(_NOT_BYTES)
         lines.append(b",".join(fields))
         h = sha256(b"".join(net)).digest()
         a = from_bytes(h[:8], "big")
@@ -223,43 +260,74 @@ def iter_rows(stream: BinaryIO, block_size: int = 1 << 20) -> Iterator[list[Valu
 
 def iter_row_chunks(stream: BinaryIO, block_size: int = 1 << 20) -> Iterator[list[list[Value]]]:
     """The rows of a stream, a block's worth at a time (parsed in C when it was built)."""
-    if _c_parse_rows is None:
-        parsed = iter_rows_python(stream, block_size)
-        while chunk := list(islice(parsed, 10_000)):
-            yield chunk
-        return
+    return _iter_parsed(stream, block_size, _c_parse_rows or _parse_rows_python)
+
+
+def iter_rows_python(stream: BinaryIO, block_size: int = 1 << 20) -> Iterator[list[Value]]:
+    """The pure-Python parser of our dialect (the reference the C parser is tested against)."""
+    for chunk in _iter_parsed(stream, block_size, _parse_rows_python):
+        yield from chunk
+
+
+def _iter_parsed(
+    stream: BinaryIO,
+    block_size: int,
+    parse: Callable[[bytes, int, bool], tuple[list[list[Value]], int]],
+) -> Iterator[list[list[Value]]]:
+    """Feed ``parse`` the stream block by block, keeping the unfinished last row for the next."""
     buf, eof = b"", False
     while not eof:
         more = stream.read(block_size)
         eof = not more
         buf += more
-        rows, consumed = _c_parse_rows(buf, 0, eof)
+        rows, consumed = parse(buf, 0, eof)
         buf = buf[consumed:]
         if rows:
             yield rows
 
 
-def iter_rows_python(stream: BinaryIO, block_size: int = 1 << 20) -> Iterator[list[Value]]:
-    """The pure-Python parser of our dialect (the reference the C parser is tested against)."""
-    buf = b""
-    pos = 0
+def _parse_rows_python(buf: bytes, start: int, final: bool) -> tuple[list[list[Value]], int]:
+    """The complete rows of ``buf`` from ``start``, and where the unfinished one begins.
+
+    The same contract and errors as ``parse_rows`` in C: ValueError "malformed CSV near byte N"
+    (N counted in ``buf``) at a field that cannot become valid, or, when ``final``, at a last row
+    left unfinished.
+    """
+    rows: list[list[Value]] = []
     row: list[Value] = []
-    eof = False
-    while True:
+    pos = row_start = start
+    end = len(buf)
+    while pos < end:
         m = _FIELD.match(buf, pos)
         if m is None:
-            if eof:
-                if pos < len(buf) or row:
-                    raise ValueError(f"malformed CSV near byte {pos}: {buf[pos : pos + 40]!r}")
-                return
-            more = stream.read(block_size)
-            eof = not more
-            buf = buf[pos:] + more
-            pos = 0
-            continue
-        pos = m.end()
+            if _malformed_at(buf, pos):
+                raise ValueError(f"malformed CSV near byte {pos}")
+            break  # the field goes on in the next block
         quoted = m.group(1)
         row.append(None if quoted is None else quoted.replace(b'""', b'"'))
+        pos = m.end()
         if (m.group(2) or m.group(3)) == b"\n":
-            yield row
+            rows.append(row)
             row = []
+            row_start = pos
+    if final and row_start < end:
+        raise ValueError(f"malformed CSV near byte {row_start}")
+    return rows, row_start
+
+
+def _malformed_at(buf: bytes, pos: int) -> bool:
+    """Whether the field at ``pos`` (which did not parse) is wrong, not merely cut off."""
+    end = len(buf)
+    if buf[pos] == 0x5C:  # backslash: \N and a separator, once three bytes are there
+        return end - pos >= 3
+    if buf[pos] != _QUOTE:
+        return True
+    q = pos + 1
+    while True:
+        q = buf.find(b'"', q)
+        if q < 0 or q + 1 >= end:
+            return False  # the closing quote or its separator is not here yet
+        if buf[q + 1] == _QUOTE:
+            q += 2
+            continue
+        return buf[q + 1] not in (_COMMA, _NEWLINE)

@@ -20,6 +20,7 @@ the same type in the files as in each table definition. Every choice keeps the v
 | TIMESTAMP(n)                 | timestamp[us, UTC]              | timestamp      | TIMESTAMP      | TIMESTAMPTZ   |
 | TIME(n)                      | string (-838:59:59 … 838:59:59 fits no TIME type) | string | STRING | VARCHAR   |
 | CHAR/VARCHAR/TEXT/ENUM/SET/JSON | string (UTF-8)               | string         | STRING         | VARCHAR       |
+| UUID, INET6, INET4 (MariaDB) | string (the server's text)      | string         | STRING         | VARCHAR       |
 | BINARY/VARBINARY/BLOB/GEOMETRY | binary                        | binary         | BINARY         | BLOB          |
 
 Unsigned types are widened rather than written as Parquet's unsigned logical types, which Hive,
@@ -56,7 +57,7 @@ Text = Literal[
     "int", "zerofill", "year", "decimal", "double", "fixed", "date", "datetime", "string", "hex"
 ]
 
-_TYPE_RE = re.compile(r"^\s*([a-z]+)\s*(?:\(([^)]*)\))?(.*)$")
+_TYPE_RE = re.compile(r"^\s*([a-z][a-z0-9]*)\s*(?:\(([^)]*)\))?(.*)$")
 _TEXT_TYPES = {
     "char",
     "varchar",
@@ -68,6 +69,9 @@ _TEXT_TYPES = {
     "set",
     "json",
 }
+# MariaDB's UUID, INET6, INET4: their text, exactly as the server prints and parses it (the
+# field's MySQL type is in the Parquet metadata and the manifest, so nothing is lost).
+_TEXT_FORM_TYPES = {"uuid", "inet6", "inet4"}
 _BINARY_TYPES = {
     "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "geometry", "point",
     "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection",
@@ -143,7 +147,7 @@ def _other(base: str, numbers: list[int], zerofill: bool, column_type: str) -> L
         return LakeType("timestamp", "datetime", scale=fsp)
     if base == "timestamp":
         return LakeType("timestamp_utc", "datetime", scale=fsp)
-    if base == "time" or base in _TEXT_TYPES:
+    if base == "time" or base in _TEXT_TYPES or base in _TEXT_FORM_TYPES:
         return LakeType("string", "string")
     if base in _BINARY_TYPES:
         return LakeType("binary", "hex")

@@ -10,6 +10,7 @@ database during verify, so the file, the exporter and the database see the very 
 | DOUBLE                                       | the column (shortest round trip)| ``0.1``              |
 | FLOAT                                        | ``CAST(col AS DOUBLE)``        | ``0.10000000149011612`` |
 | CHAR, VARCHAR, TEXT, ENUM, SET, JSON         | ``CONVERT(col USING utf8mb4)`` | UTF-8                 |
+| UUID, INET6, INET4 (MariaDB)                 | ``CONVERT(col USING utf8mb4)`` | ``::ffff:1.2.3.4``    |
 | BINARY, VARBINARY, BLOB, GEOMETRY            | ``HEX(col)``                   | upper-case hex        |
 | BIT                                          | ``CAST(col AS UNSIGNED)``      | ``5``                 |
 """
@@ -49,6 +50,10 @@ _TEXT = {
     "set",
     "json",
 }
+# MariaDB's own types whose value the server prints as text, and parses back from that text:
+# UUID (lower case, with dashes), INET6 (RFC 5952: '::ffff:1.2.3.4'), INET4 (dotted quad).
+# The text is what the server itself prints, so it is exact; their CHARACTER_SET_NAME is NULL.
+_TEXT_FORMS = {"uuid", "inet6", "inet4"}
 _BINARY = {
     "binary",
     "varbinary",
@@ -76,6 +81,13 @@ class Column:
     data_type: str  # lower case DATA_TYPE, e.g. "decimal"
     column_type: str  # full COLUMN_TYPE, e.g. "decimal(65,30) unsigned"
     nullable: bool
+    charset: str | None = None  # CHARACTER_SET_NAME of a text column, e.g. "latin1"
+    collation: str | None = None  # COLLATION_NAME of a text column, e.g. "latin1_swedish_ci"
+    generated: str | None = None  # "VIRTUAL" or "STORED" for a generated column
+
+    @property
+    def is_text(self) -> bool:
+        return self.data_type in _TEXT
 
     @property
     def is_binary(self) -> bool:
@@ -99,7 +111,7 @@ def canonical_expression(col: Column) -> str:
         return q
     if t == "float":
         return f"CAST({q} AS DOUBLE)"
-    if t in _TEXT:
+    if t in _TEXT or t in _TEXT_FORMS:
         return f"CONVERT({q} USING utf8mb4)"
     if t in _BINARY:
         return f"HEX({q})"
@@ -119,7 +131,7 @@ def transfer_expression(col: Column) -> str:
     function on every value (a quarter of the server's time on a JSON/TEXT-heavy table). The SQL
     digest keeps ``CONVERT``: inside ``CONCAT`` the charsets must agree.
     """
-    if col.data_type in _TEXT:
+    if col.data_type in _TEXT or col.data_type in _TEXT_FORMS:
         return quote_identifier(col.name)
     return canonical_expression(col)
 

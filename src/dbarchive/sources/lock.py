@@ -5,6 +5,14 @@ lock the moment its session ends — a SIGKILLed run, a crashed host, a dropped 
 is never a stale lock to expire or break by hand, and no clock or lease to trust. The rows being
 protected live in that server, so every run that could touch them can see the lock. (A server
 restart releases it too; the runs then reconnect unlocked, which is the one gap.)
+
+A lock that ends with its session can also end while the run goes on: a ``KILL`` of that session
+from another one, a proxy closing it as idle. So the run records the session's id when it takes
+the lock, and before it commits anything that a second run could also be doing (an export chunk,
+the manifest, a purge chunk, a partition exchange) it asks the server whether
+``IS_USED_LOCK(name)`` is still that id (:meth:`TableLocks.check`, on the working session: no
+privilege needed). When it is not, the run stops with :class:`RunLockLost` (exit 8) before that
+commit. The window left is one statement wide: between the check and the COMMIT that follows it.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from typing import Any
 
 import MySQLdb
 
-from dbarchive.errors import AlreadyRunning
+from dbarchive.errors import AlreadyRunning, RunLockLost
 
 _MAX_NAME = 64  # MariaDB and MySQL refuse longer lock names
 # The server frees a killed holder's lock only once it notices the session is gone (usually
@@ -38,7 +46,7 @@ class TableLocks:
     def __init__(self, open_session: Callable[[], Any]) -> None:
         self._open = open_session
         self._conn: Any = None
-        self._held: set[str] = set()
+        self._held: dict[str, int] = {}  # lock name -> id of the session holding it
 
     def acquire(self, name: str, what: str) -> None:
         """Take the lock (waiting at most the short grace) or raise AlreadyRunning; taking a lock
@@ -49,8 +57,8 @@ class TableLocks:
             self._conn = self._open()
         cur = self._conn.cursor()
         try:
-            cur.execute("SELECT GET_LOCK(%s, %s)", (name, _GRACE_S))
-            (got,) = cur.fetchone()
+            cur.execute("SELECT GET_LOCK(%s, %s), CONNECTION_ID()", (name, _GRACE_S))
+            got, session = cur.fetchone()
         finally:
             cur.close()
         if got != b"1" and got != 1:
@@ -58,7 +66,29 @@ class TableLocks:
                 f"{what}: already running — another dbarchive run holds the lock {name!r} on this "
                 "table; this one did nothing. Wait for it to finish (or stop it) and run again"
             )
-        self._held.add(name)
+        self._held[name] = int(session)
+
+    def check(self, name: str, what: str, holder: Callable[[str], int | None]) -> None:
+        """Raise RunLockLost unless the lock taken as ``name`` is still held by our session.
+
+        ``holder(name)`` asks the server for ``IS_USED_LOCK(name)`` on any session (the working
+        one: this costs one round trip, and nothing is asked of the lock's own session, which
+        may be the one that was killed). A lock this run never took is not checked.
+        """
+        ours = self._held.get(name)
+        if ours is None:
+            return
+        now = holder(name)
+        if now == ours:
+            return
+        who = "nobody holds it now" if now is None else f"session {now} holds it now"
+        raise RunLockLost(
+            f"{what}: lost the run lock {name!r} — its MySQL session {ours} ended (killed, or the "
+            f"connection dropped) and {who}, so another run may be working on this table; this "
+            "run stopped before committing anything more (the current chunk was rolled back). "
+            "Check that no other run is active, then run again: it carries on where this one "
+            "stopped"
+        )
 
     def close(self) -> None:
         """Release every lock (closing the session releases them all)."""

@@ -12,330 +12,64 @@ half the size. Inside a transaction nothing is retried here: the purge redoes th
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import suppress
-from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
-
-import MySQLdb
-from MySQLdb import converters
 
 from dbarchive import failpoints
 from dbarchive.checksum import RowDigest, sql_digest_select
-from dbarchive.config import SourceSettings, TableSpec
+from dbarchive.config import TableSpec
 from dbarchive.errors import NoUsableKeyError, SourceError
 from dbarchive.formats.csv import EncodedChunk, encode_chunk
 from dbarchive.sources import mysql_direct, retry
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.canonical import (
-    Column,
+    canonical_expression,
     key_parameter,
     netstring_expression,
     quote_identifier,
 )
-from dbarchive.sources.lock import TableLocks, lock_name
-from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo, day_window
+from dbarchive.sources.charsets import (
+    check_rows,
+    unconvertible,
+)
+from dbarchive.sources.mysql_catalog import MySqlCatalog
+from dbarchive.sources.mysql_partitions import MySqlPartitions
+from dbarchive.sources.mysql_restore import MySqlRestore
+from dbarchive.sources.mysql_session import (
+    Row,
+    T,
+    translate_error,
+)
+from dbarchive.sources.sqltext import driver_template
+from dbarchive.sources.table import (
+    DayWindow,
+    ScanPlan,
+    TableInfo,
+    date_window,
+    day_window,
+)
+from dbarchive.sources.table import NoDayRows as NoDayRows  # where status and check import it
 
-Row = Sequence[bytes | None]
-T = TypeVar("T")
-# Results stay raw text-protocol bytes (no decoders); numbers go out as numeric literals, not
-# quoted strings, so a BIGINT key above 2**53 is never compared as a double.
-_ENCODERS: dict[Any, Any] = {int: converters.Thing2Str, Decimal: converters.Decimal2Literal}
-_EMPTY_CATALOG_PAUSES = (0.05, 0.5)  # asking again before believing an empty catalog answer
 # Keys denser than this (key span / rows of the day) are read by key range; sparser by time.
 KEY_SPAN_LIMIT = 4
 
-_ACCESS_DENIED = {1045, 1698}
-_NO_DATABASE_ACCESS = 1044  # the login worked; the user may not use the database
-_UNREACHABLE = {2002, 2003, 2005, 2006, 2013}
-_NO_PRIVILEGE = {1142, 1143, 1227}
+
+FIRST_DAY = "0001-01-01 00:00:00"  # zero dates and year 0 sort before it: they have no day
 
 
-@dataclass
-class SourceCounters:
-    """What the source did, for tests and reports: statements issued and the largest chunk."""
-
-    statements: int = 0
-    retries: int = 0  # statements run again after a lost connection, KILL QUERY or timeout
-    reconnects: int = 0
-    rows_read: int = 0
-    max_chunk_rows: int = 0
-    chunk_sql: list[str] = field(default_factory=list)
-
-
-def translate_error(exc: Exception, settings: SourceSettings, what: str) -> SourceError:
-    """One clear sentence for a driver error (keeping its error number); never the password."""
-    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-    error = _describe_error(code, exc, settings, what)
-    error.mysql_code = code
-    return error
-
-
-def _describe_error(
-    code: int | None, exc: Exception, settings: SourceSettings, what: str
-) -> SourceError:
-    detail = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
-    where = settings.safe_url()
-    if code in _ACCESS_DENIED:
-        hint = f"check the user and the password in ${settings.password_env}"
-        return SourceError(f"MySQL refused the login at {where}: {detail}; {hint}")
-    if code == _NO_DATABASE_ACCESS:
-        return SourceError(
-            f"the MySQL user of {where} may not use the database: {detail}; "
-            "grant it SELECT on the tables to archive"
-        )
-    if code in _UNREACHABLE:
-        return SourceError(f"cannot reach MySQL at {where} ({detail}); is the server running?")
-    if code in _NO_PRIVILEGE:
-        return SourceError(f"missing privilege while {what}: {detail}; grant it to the user")
-    if code == 1049:
-        return SourceError(f"database of {where} does not exist: {detail}")
-    return SourceError(f"MySQL error while {what}: {detail}")
-
-
-class MySqlSource:
-    """A MySQL/MariaDB server holding the tables to archive."""
-
-    def __init__(self, settings: SourceSettings) -> None:
-        self.settings = settings
-        self.counters = SourceCounters()
-        self._conn: Any = None
-        self._direct: mysql_direct.DirectReader | None = None
-        self._connected_once = False
-        self._in_transaction = False
-        self._locks = TableLocks(self._open)
-
-    # -- connection -------------------------------------------------------------------------
-    def connect(self) -> Any:
-        """Open (once) the session used for reads; after a lost session, wait for the server."""
-        if self._conn is None:
-            self._conn = self._reconnect() if self._connected_once else self._open()
-            self._connected_once = True
-        return self._conn
-
-    def _open(self) -> Any:
-        try:
-            conn = MySQLdb.connect(
-                **self.settings.connect_args(),
-                charset="utf8mb4",
-                use_unicode=False,
-                conv=dict(_ENCODERS),
-                autocommit=True,
-            )
-            cur = conn.cursor()
-            cur.execute(q.SESSION_SETUP)
-            cur.close()
-        except MySQLdb.Error as exc:
-            raise translate_error(exc, self.settings, "connecting") from None
-        return conn
-
-    def _reconnect(self) -> Any:
-        """A new session after the old one was lost; a restarting server gets RECONNECT_SECONDS."""
-        deadline = time.monotonic() + retry.RECONNECT_SECONDS
-        for delay in retry.backoff():
-            try:
-                conn = self._open()
-            except SourceError as exc:
-                gone = retry.UNREACHABLE | retry.CONNECTION_LOST
-                if exc.mysql_code not in gone or time.monotonic() + delay > deadline:
-                    raise
-                time.sleep(delay)
-                continue
-            self.counters.reconnects += 1
-            return conn
-        raise AssertionError("unreachable")  # backoff() never ends
-
-    def close(self) -> None:
-        self._locks.close()
-        if self._direct is not None:
-            self._direct.close()
-            self._direct = None
-        if self._conn is not None:
-            self._drop()
-
-    def lock_table(self, info: TableInfo) -> None:
-        """Hold this table's run lock until close(); AlreadyRunning if another run has it."""
-        self._locks.acquire(lock_name(info.schema, info.name), info.name)
-
-    def _drop(self) -> None:
-        """Forget the session (it is gone or unusable); the next statement opens a new one."""
-        conn, self._conn = self._conn, None
-        self._in_transaction = False
-        with suppress(MySQLdb.Error):  # already closed by the server
-            conn.close()
-
-    def _call(self, action: Callable[[Any], Any], what: str) -> Any:
-        """Run ``action(connection)``, turning driver errors into SourceError (never a password)."""
-        try:
-            return action(self.connect())
-        except MySQLdb.Error as exc:
-            error = translate_error(exc, self.settings, what)
-            if error.mysql_code in retry.CONNECTION_LOST:
-                self._drop()
-            raise error from None
-
-    def query(self, sql: str, params: Sequence[object] = (), what: str = "reading") -> list[Any]:
-        """Run one statement and return all its rows (every statement here is bounded).
-
-        Outside a transaction a lost connection or a KILL QUERY makes it run again (each
-        statement is an idempotent read or a session setting).
-        """
-        delays = retry.backoff()
-        for attempt in range(1, retry.STATEMENT_ATTEMPTS + 1):
-            try:
-                rows: list[Any] = self._call(lambda c: _fetch_all(c, sql, params), what)
-            except SourceError as exc:
-                again = retry.CONNECTION_LOST | retry.INTERRUPTED
-                if self._in_transaction or exc.mysql_code not in again:
-                    raise
-                if attempt == retry.STATEMENT_ATTEMPTS:
-                    raise
-                self.counters.retries += 1
-                time.sleep(next(delays))
-                continue
-            self.counters.statements += 1
-            return rows
-        raise AssertionError("unreachable")
-
-    # -- describe ---------------------------------------------------------------------------
-    def describe(self, spec: TableSpec) -> TableInfo:
-        """Columns, paging key and time index of a configured table; SourceError if unusable."""
-        schema = spec.schema_name or self.settings.database
-        columns = self._columns(schema, spec.name)
-        by_name = {c.name: c for c in columns}
-        wanted = self._exported(spec, columns)
-        ts = by_name.get(spec.timestamp_column)
-        if ts is None:
-            raise SourceError(
-                f"table {spec.name!r} has no column {spec.timestamp_column!r} "
-                f"(timestamp_column); columns are: {', '.join(by_name)}"
-            )
-        if ts.data_type not in {"datetime", "timestamp", "date"}:
-            raise SourceError(
-                f"timestamp_column {ts.name!r} of {spec.name!r} is {ts.column_type}; "
-                "it must be DATETIME, TIMESTAMP or DATE"
-            )
-        indexes = self._indexes(schema, spec.name)
-        key, key_index = self._key(spec, by_name, indexes)
-        ts_index = next((n for n, cols in indexes.items() if cols[0][0] == ts.name), None)
-        info = TableInfo(schema, spec.name, wanted, key, key_index, ts, ts_index, spec.where)
-        if spec.where:
-            self._check_filter(info)
-        return info
-
-    def _catalog(self, sql: str, params: tuple[str, str], what: str) -> list[Any]:
-        """An information_schema query about one table, asked again while it comes back empty.
-
-        information_schema turns an error opening the table (a KILL QUERY, a lock wait) into a
-        warning and an empty answer, so one empty answer does not yet mean "no such table".
-        """
-        rows = self.query(sql, params, what)
-        for pause in _EMPTY_CATALOG_PAUSES:
-            if rows:
-                break
-            time.sleep(pause)
-            rows = self.query(sql, params, what)
-        return rows
-
-    def _columns(self, schema: str, table: str) -> list[Column]:
-        sql = (
-            "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS"
-            " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION"
-        )
-        rows = self._catalog(sql, (schema, table), "describing the table")
-        if not rows:
-            raise SourceError(
-                f"table {schema}.{table} does not exist (or the user cannot see it); "
-                "check the table name and the SELECT privilege"
-            )
-        return [
-            Column(r[0].decode(), r[1].decode().lower(), r[2].decode(), r[3] == b"YES")
-            for r in rows
-        ]
-
-    @staticmethod
-    def _exported(spec: TableSpec, columns: list[Column]) -> tuple[Column, ...]:
-        names = {c.name for c in columns}
-        asked = set(spec.include_columns or ()) | set(spec.exclude_columns)
-        unknown = sorted(asked - names)
-        if unknown:
-            raise SourceError(
-                f"table {spec.name!r} has no column(s) {', '.join(map(repr, unknown))} "
-                f"named in include/exclude_columns; columns are: {', '.join(sorted(names))}"
-            )
-        if spec.include_columns is not None:
-            keep = set(spec.include_columns)
-            return tuple(c for c in columns if c.name in keep)
-        drop = set(spec.exclude_columns)
-        return tuple(c for c in columns if c.name not in drop)
-
-    def _indexes(self, schema: str, table: str) -> dict[str, list[tuple[str, bool, bool]]]:
-        """index name -> [(column, unique, column nullable)] in index order."""
-        rows = self._catalog(
-            "SELECT s.INDEX_NAME, s.COLUMN_NAME, s.NON_UNIQUE, c.IS_NULLABLE, s.SUB_PART"
-            " FROM information_schema.STATISTICS s JOIN information_schema.COLUMNS c"
-            " ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME"
-            " AND c.COLUMN_NAME = s.COLUMN_NAME"
-            " WHERE s.TABLE_SCHEMA = %s AND s.TABLE_NAME = %s ORDER BY s.INDEX_NAME, s.SEQ_IN_INDEX",
-            (schema, table),
-            "reading the table's indexes",
-        )
-        indexes: dict[str, list[tuple[str, bool, bool]]] = {}
-        for name, col, non_unique, nullable, sub_part in rows:
-            unique = int(non_unique) == 0 and sub_part is None
-            indexes.setdefault(name.decode(), []).append((col.decode(), unique, nullable == b"YES"))
-        return indexes
-
-    @staticmethod
-    def _key(
-        spec: TableSpec,
-        by_name: dict[str, Column],
-        indexes: dict[str, list[tuple[str, bool, bool]]],
-    ) -> tuple[tuple[Column, ...], str]:
-        """The configured key (must match a unique index) or the primary key / a unique key."""
-        candidates = {
-            name: [c[0] for c in cols]
-            for name, cols in indexes.items()
-            if all(c[1] and not c[2] for c in cols)
-        }
-        if spec.key_columns is not None:
-            missing = [c for c in spec.key_columns if c not in by_name]
-            if missing:
-                raise SourceError(f"key_columns {missing} are not columns of {spec.name!r}")
-            match = next(
-                (n for n, cols in candidates.items() if cols == list(spec.key_columns)), None
-            )
-            if match is None:
-                raise NoUsableKeyError(
-                    f"key_columns {list(spec.key_columns)} of {spec.name!r} are not a primary key "
-                    "or a unique index on NOT NULL columns, so they cannot page the table safely"
-                )
-            return tuple(by_name[c] for c in spec.key_columns), match
-        name = "PRIMARY" if "PRIMARY" in candidates else next(iter(sorted(candidates)), None)
-        if name is None:
-            raise NoUsableKeyError(
-                f"table {spec.name!r} has no primary key or unique NOT NULL index to page by; "
-                "add a primary key (an AUTO_INCREMENT id is ideal) or set key_columns"
-            )
-        return tuple(by_name[c] for c in candidates[name]), name
-
-    def _check_filter(self, info: TableInfo) -> None:
-        """EXPLAIN the day query once so a bad ``where`` fails before anything is written."""
-        try:
-            self.query(
-                "EXPLAIN SELECT 1 " + q.day_digest_from_where(info), ("2000-01-01", "2000-01-02")
-            )
-        except SourceError as exc:
-            raise SourceError(
-                f"the where filter of {info.name!r} is not valid SQL here: {exc}"
-            ) from None
+class MySqlSource(MySqlPartitions, MySqlRestore, MySqlCatalog):
+    """A MySQL/MariaDB server holding the tables to archive: the session and the catalog
+    (``mysql_session.py``, ``mysql_catalog.py``), whole tables, partitions and the restore's
+    loading (``mysql_tables.py``, ``mysql_partitions.py``, ``mysql_restore.py``), and reading a
+    day (here)."""
 
     # -- plan -------------------------------------------------------------------------------
     def window(self, spec: TableSpec, info: TableInfo, day: dt.date) -> DayWindow:
-        """The query window of ``day``: TIMESTAMP compares in UTC, DATETIME in the source zone."""
+        """The query window of ``day``: TIMESTAMP compares in UTC, DATETIME in the source zone,
+        and a DATE is its own day whatever the zones (it has no time of day to convert)."""
+        if info.ts.data_type == "date":
+            return date_window(day, spec.timezone)
         column_zone = "UTC" if info.ts.data_type == "timestamp" else self.settings.timezone
         return day_window(day, spec.timezone, column_zone)
 
@@ -376,16 +110,67 @@ class MySqlSource:
             )
 
     def oldest_day(self, spec: TableSpec, info: TableInfo) -> dt.date | None:
-        """The partition day of the oldest row (through the time index), None if the table is empty."""
+        """The partition day of the oldest row that has one (through the time index); None if
+        no row has. A zero or invalid time value (``0000-00-00``, ``2026-11-00``) belongs to no
+        day: it is passed over here, never archived nor purged (``no_day_rows`` counts them)."""
         ts = quote_identifier(info.ts.name)
-        (value,) = self.query(
-            f"SELECT MIN({ts}) FROM {info.qualified}", what="finding the oldest row"
-        )[0]
-        if value is None or value.startswith(b"0000"):
+        rows = self.query(
+            f"SELECT {ts} FROM {info.qualified} WHERE {ts} >= %s{q.valid_date_guard(info)}"
+            f" ORDER BY {ts} LIMIT 1",
+            (FIRST_DAY,),
+            what="finding the oldest row",
+        )
+        if not rows:
             return None
+        text = rows[0][0].decode()
+        if info.ts.data_type == "date":
+            return dt.date.fromisoformat(text)
         column_zone = "UTC" if info.ts.data_type == "timestamp" else self.settings.timezone
-        moment = dt.datetime.fromisoformat(value.decode()).replace(tzinfo=ZoneInfo(column_zone))
+        moment = dt.datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(column_zone))
         return moment.astimezone(ZoneInfo(spec.timezone)).date()
+
+    def no_day_rows(self, info: TableInfo, examples: int = 5) -> NoDayRows:
+        """The rows whose time value is NULL, zero or not a date, so they belong to no day:
+        how many, and the keys of the first few (index ranges only; see ``no_day_sql``)."""
+        ts = quote_identifier(info.ts.name)
+        where, params = q.no_day_sql(info, self._months_with_values(info))
+        (count,) = self.query(
+            f"SELECT COUNT(*) FROM {info.qualified} {where}", params, "counting rows with no day"
+        )[0]
+        keys = ", ".join(canonical_expression(c) for c in info.key)
+        sample = self.query(
+            f"SELECT {keys} FROM {info.qualified} {where} ORDER BY {ts} LIMIT {int(examples)}",
+            params,
+            "listing rows with no day",
+        )
+        return NoDayRows(info.ts.name, int(count), [[v.decode() for v in row] for row in sample])
+
+    def _months_with_values(self, info: TableInfo) -> list[tuple[int, int]]:
+        """Each month holding a value of the time column, and the month after it: the gaps an
+        invalid date can sort into (``2026-11-00`` just before November). One index dive per
+        month with values, so a far-off value (a ``9999-12-31`` sentinel) adds one, not the
+        thousands of months in between."""
+        if info.ts.data_type not in q.VALIDATED_TIME_TYPES:
+            return []
+        ts = quote_identifier(info.ts.name)
+        months: list[tuple[int, int]] = []
+        bound = FIRST_DAY
+        while True:
+            (value,) = self.query(
+                f"SELECT MIN({ts}) FROM {info.qualified} WHERE {ts} >= %s",
+                (bound,),
+                "finding the months of the time column",
+            )[0]
+            if value is None:
+                return months
+            month = (int(value[:4]), max(1, int(value[5:7])))
+            after = (month[0] + month[1] // 12, month[1] % 12 + 1)
+            if month not in months[-1:]:
+                months.append(month)
+            if after[0] > 9999:  # nothing sorts after December 9999
+                return months
+            months.append(after)
+            bound = f"{after[0]:04d}-{after[1]:02d}-01 00:00:00"
 
     # -- read -------------------------------------------------------------------------------
     def read_day(
@@ -398,8 +183,17 @@ class MySqlSource:
 
     @property
     def reads_in_c(self) -> bool:
-        """Whether day reads go through the C reader (``dbarchive._mysqlread``)."""
-        return mysql_direct.available()
+        """Whether day reads go through the C reader (``dbarchive._mysqlread``): built, not
+        switched off, and able to log in. Asked just before reading, so it opens the reader's
+        session; a login its client library cannot make sends the reads through the driver."""
+        if self._direct_refused or not mysql_direct.available(self.settings):
+            return False
+        try:
+            self._direct_reader()
+        except mysql_direct.LoginUnsupported:
+            self._direct_refused = True
+            return False
+        return True
 
     def read_day_csv(
         self, info: TableInfo, window: DayWindow, plan: ScanPlan, chunk_rows: int
@@ -415,21 +209,16 @@ class MySqlSource:
         cursor = self.connect().cursor()  # for mogrify only (quoting is done on the client)
 
         def fetch(sql: str, params: list[object]) -> tuple[int, Row, EncodedChunk]:
-            text = cursor.mogrify(sql, tuple(params)).encode()
-            delays = retry.backoff()
-            for attempt in range(1, retry.STATEMENT_ATTEMPTS + 1):
-                try:
-                    chunk = self._direct_chunk(text, shape.width, keep)
-                except SourceError as exc:
-                    again = retry.CONNECTION_LOST | retry.INTERRUPTED | retry.UNREACHABLE
-                    if exc.mysql_code not in again or attempt == retry.STATEMENT_ATTEMPTS:
-                        raise
-                    self.counters.retries += 1
-                    time.sleep(next(delays))
-                    continue
-                self.counters.statements += 1
-                return chunk.rows, chunk.last, chunk
-            raise AssertionError("unreachable")
+            text = cursor.mogrify(driver_template(sql, params), tuple(params)).encode()
+            try:
+                chunk = retry.CHUNK_READ.call(
+                    lambda: self._direct_chunk(text, shape, keep), before_retry=self._count_retry
+                )
+            except mysql_direct.FlaggedRow as flagged:  # text that does not convert
+                key = [flagged.values[keep.index(p)] for p in shape.key_positions]
+                raise unconvertible(info, flagged.flag, key) from None
+            self.counters.statements += 1
+            return chunk.rows, chunk.last, chunk
 
         for chunk in self._keyset(info, window, plan, chunk_rows, shape, fetch):
             failpoints.hit("export.chunk-read")
@@ -439,18 +228,18 @@ class MySqlSource:
         """Server thread ids of the sessions an export reads through (connecting them first):
         the driver's, and the C reader's when it is built. For ``KILL`` and for watching them."""
         ids = [int(self.connect().thread_id())]
-        if mysql_direct.available():
+        if self.reads_in_c:
             thread_id = self._direct_reader().thread_id
             if thread_id is not None:
                 ids.append(thread_id)
         return ids
 
-    def _direct_chunk(self, text: bytes, width: int, keep: list[int]) -> Any:
+    def _direct_chunk(self, text: bytes, shape: q.SelectShape, keep: list[int]) -> Any:
         """One chunk through the C reader; a lost session is dropped (the next call reconnects,
         waiting for a restarting server like the driver's session)."""
         reader = self._direct_reader()
         try:
-            return reader.chunk(text, width, keep)
+            return reader.chunk(text, shape.width, keep, shape.guard_position)
         except mysql_direct.error_type() as exc:
             error = translate_error(exc, self.settings, "reading a chunk")
             if error.mysql_code in retry.CONNECTION_LOST:
@@ -459,21 +248,17 @@ class MySqlSource:
             raise error from None
 
     def _direct_reader(self) -> mysql_direct.DirectReader:
-        if self._direct is None:
-            deadline = time.monotonic() + retry.RECONNECT_SECONDS
-            for delay in retry.backoff():
-                try:
-                    self._direct = mysql_direct.DirectReader(self.settings)
-                    break
-                except mysql_direct.error_type() as exc:
-                    error = translate_error(exc, self.settings, "connecting")
-                    gone = retry.UNREACHABLE | retry.CONNECTION_LOST
-                    restarting = self._connected_once and error.mysql_code in gone
-                    if not restarting or time.monotonic() + delay > deadline:
-                        raise error from None
-                    time.sleep(delay)
-        assert self._direct is not None
+        if self._direct is None:  # after a lost session, wait for a restarting server
+            self._direct = retry.RECONNECT.call(
+                self._open_direct, when=lambda _error: self._connected_once
+            )
         return self._direct
+
+    def _open_direct(self) -> mysql_direct.DirectReader:
+        try:
+            return mysql_direct.DirectReader(self.settings)
+        except mysql_direct.error_type() as exc:
+            raise translate_error(exc, self.settings, "connecting") from None
 
     def read_chunks(
         self,
@@ -494,6 +279,7 @@ class MySqlSource:
             rows = self.query(sql + (" FOR UPDATE" if lock else ""), params)
             if not rows:
                 return 0, (), ([], ())
+            check_rows(info, shape.key_positions, shape.guard_position, rows)
             cut = rows if len(rows[0]) == shape.width else [r[: shape.width] for r in rows]
             return len(rows), rows[-1], (cut, rows[-1])
 
@@ -568,37 +354,6 @@ class MySqlSource:
         if len(c.chunk_sql) < 1000:
             c.chunk_sql.append(sql)
 
-    # -- writes ------------------------------------------------------------------------------
-    def execute(self, sql: str, params: Sequence[object] = (), what: str = "writing") -> int:
-        """Run one statement that returns no rows; returns the affected row count (never retried:
-        a write is redone only by its owner, who knows whether that is safe)."""
-        affected: int = self._call(lambda c: _run(c, sql, params), what)
-        self.counters.statements += 1
-        return affected
-
-    def begin(self, lock_wait_timeout: int | None = None) -> None:
-        """Start a short explicit transaction (the session stays autocommit outside it)."""
-        if lock_wait_timeout is not None:
-            self.query(f"SET SESSION innodb_lock_wait_timeout = {int(lock_wait_timeout)}")
-        self._call(lambda c: c.begin(), "starting a transaction")
-        self._in_transaction = True
-
-    def commit(self) -> None:
-        """Commit; a lost connection here leaves the outcome unknown, so the caller re-reads."""
-        try:
-            self._call(lambda c: c.commit(), "committing")
-        finally:
-            self._in_transaction = False
-
-    def rollback(self) -> None:
-        """Roll back; on a lost session there is nothing left to roll back (the server did)."""
-        if self._conn is not None:
-            try:
-                self._conn.rollback()
-            except MySQLdb.Error:
-                self._drop()
-        self._in_transaction = False
-
     # -- digest & explain -------------------------------------------------------------------
     def digest_day(self, info: TableInfo, window: DayWindow) -> RowDigest:
         """The row digest of the day computed by the database (same canonical text as export)."""
@@ -607,37 +362,3 @@ class MySqlSource:
         )
         cnt, x1, x2, s1 = self.query(sql, (window.start_param, window.end_param), "digesting")[0]
         return RowDigest(int(cnt), int(x1), int(x2), int(s1))
-
-    def explain(self, sql: str, params: Sequence[object]) -> list[dict[str, str | None]]:
-        """EXPLAIN rows as dicts (id, select_type, table, type, key, rows, Extra, …)."""
-        cur = self.connect().cursor()
-        try:
-            cur.execute("EXPLAIN " + sql, tuple(params))
-            names = [d[0] for d in cur.description]
-            return [
-                {
-                    n: (v.decode() if isinstance(v, bytes) else v)
-                    for n, v in zip(names, row, strict=True)
-                }
-                for row in cur.fetchall()
-            ]
-        finally:
-            cur.close()
-
-
-def _fetch_all(conn: Any, sql: str, params: Sequence[object]) -> list[Any]:
-    cur = conn.cursor()
-    try:
-        cur.execute(sql, tuple(params))
-        return list(cur.fetchall())
-    finally:
-        cur.close()
-
-
-def _run(conn: Any, sql: str, params: Sequence[object]) -> int:
-    cur = conn.cursor()
-    try:
-        cur.execute(sql, tuple(params))
-        return int(cur.rowcount)
-    finally:
-        cur.close()

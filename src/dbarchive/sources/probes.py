@@ -1,15 +1,33 @@
-"""MySqlLoadProbe: the primary's Threads_running and the replicas' lag, for the Throttle."""
+"""MySqlLoadProbe: the primary's Threads_running, InnoDB's history list length and the replicas'
+lag, for the Throttle."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import MySQLdb
 
-from dbarchive.config import SourceSettings
-from dbarchive.sources.mysql import MySqlSource, translate_error
+from dbarchive.errors import SourceError
+from dbarchive.sources import connection
+from dbarchive.sources.mysql import MySqlSource
+from dbarchive.sources.mysql_session import translate_error
 
 _LAG_COLUMNS = ("Seconds_Behind_Master", "Seconds_Behind_Source")
+# MySQL, MariaDB and Aurora all keep it (on by default); whether it is switched on is told by
+# TIME_ENABLED/TIME_DISABLED, which both have (MySQL also says STATUS, MariaDB ENABLED).
+HISTORY_METRIC_SQL = (
+    "SELECT `COUNT`, TIME_ENABLED IS NOT NULL AND "
+    "(TIME_DISABLED IS NULL OR TIME_DISABLED < TIME_ENABLED) "
+    "FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'"
+)
+_HISTORY_LINE = re.compile(rb"History list length (\d+)")
+
+
+def history_from_status(text: bytes) -> int | None:
+    """The history list length in ``SHOW ENGINE INNODB STATUS`` text, if it is there."""
+    found = _HISTORY_LINE.search(text)
+    return None if found is None else int(found.group(1))
 
 
 def replica_lag_seconds(conn: Any) -> float | None:
@@ -43,9 +61,7 @@ class MySqlLoadProbe:
         self, source: MySqlSource, replicas: tuple[str, ...] = (), aurora: bool = False
     ) -> None:
         self._source = source
-        self._replica_settings = [
-            SourceSettings(url=u, password_env=source.settings.password_env) for u in replicas
-        ]
+        self._replica_settings = [source.settings.for_url(u) for u in replicas]
         self._replicas: list[Any] = []
         self._aurora = aurora
 
@@ -54,6 +70,22 @@ class MySqlLoadProbe:
             "SHOW GLOBAL STATUS LIKE 'Threads_running'", what="reading server load"
         )
         return int(rows[0][1])
+
+    def history_length(self) -> int:
+        """InnoDB's history list length: the ``trx_rseg_history_len`` metric, or, where that
+        metric is switched off, the line of ``SHOW ENGINE INNODB STATUS`` (both need PROCESS)."""
+        what = "reading InnoDB's history list length (for max_history_length)"
+        rows = self._source.query(HISTORY_METRIC_SQL, what=what)
+        if rows and rows[0][1] and int(rows[0][1]):
+            return int(rows[0][0])
+        status = self._source.query("SHOW ENGINE INNODB STATUS", what=what)
+        length = history_from_status(status[0][2]) if status else None
+        if length is None:
+            raise SourceError(
+                "the server reports no InnoDB history list length (neither INNODB_METRICS' "
+                "trx_rseg_history_len nor SHOW ENGINE INNODB STATUS): remove max_history_length"
+            )
+        return length
 
     def replica_lag(self) -> float | None:
         lags: list[float | None] = [replica_lag_seconds(c) for c in self._connections()]
@@ -69,9 +101,7 @@ class MySqlLoadProbe:
         if not self._replicas:
             for settings in self._replica_settings:
                 try:
-                    self._replicas.append(
-                        MySQLdb.connect(**settings.connect_args(), autocommit=True)
-                    )
+                    self._replicas.append(connection.open_session(settings, autocommit=True))
                 except MySQLdb.Error as exc:
                     raise translate_error(exc, settings, "connecting to a replica") from None
         return self._replicas

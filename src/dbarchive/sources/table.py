@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from dbarchive.dates import day_end, day_start
 from dbarchive.sources.canonical import Column, quote_identifier
+
+
+@dataclass(frozen=True)
+class TextCheck:
+    """A column whose text is checked row by row, and how: ``lost_bytes`` are the bytes of a
+    single-byte charset that do not come back from utf8mb4; None means convert there and back."""
+
+    column: Column
+    lost_bytes: bytes | None
+
 
 Strategy = Literal["key", "time"]
 _SQL_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
@@ -25,6 +36,12 @@ class TableInfo:
     ts: Column
     ts_index: str | None  # an index whose first column is ts, if any
     where: str | None = None
+    # Exported text columns whose values the server checks, per row, to convert to UTF-8 and
+    # back unchanged (``charsets.py``): non-UTF-8 charsets that do not round-trip every byte.
+    checked_text: tuple[TextCheck, ...] = ()
+    # Whether a day also takes the zero/invalid time values its window sorts around: only to read
+    # an archive made before such rows were left out of every day (``steps.verify.archive_scope``).
+    odd_times_in_days: bool = False
 
     @property
     def qualified(self) -> str:
@@ -52,10 +69,11 @@ class DayWindow:
 
 
 def day_window(day: dt.date, zone: str, column_zone: str) -> DayWindow:
-    """The window of ``day`` in ``zone`` expressed in ``column_zone`` wall-clock text."""
-    tz = ZoneInfo(zone)
-    start = dt.datetime.combine(day, dt.time(), tzinfo=tz)
-    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+    """The window of ``day`` in ``zone`` expressed in ``column_zone`` wall-clock text.
+
+    Its end is the instant the settle rule counts from (``dates.day_end``): one definition.
+    """
+    start, end = day_start(day, zone), day_end(day, zone)
     col_tz = ZoneInfo(column_zone)
     return DayWindow(
         day,
@@ -63,6 +81,20 @@ def day_window(day: dt.date, zone: str, column_zone: str) -> DayWindow:
         end,
         start.astimezone(col_tz).strftime(_SQL_DATETIME),
         end.astimezone(col_tz).strftime(_SQL_DATETIME),
+    )
+
+
+def date_window(day: dt.date, zone: str) -> DayWindow:
+    """The window of ``day`` for a DATE column: the date itself. A DATE has no time of day,
+    so no zone moves it; ``start``/``end`` are still the local midnights in ``zone``."""
+    tz = ZoneInfo(zone)
+    following = day + dt.timedelta(days=1)
+    return DayWindow(
+        day,
+        dt.datetime.combine(day, dt.time(), tzinfo=tz),
+        dt.datetime.combine(following, dt.time(), tzinfo=tz),
+        dt.datetime.combine(day, dt.time()).strftime(_SQL_DATETIME),
+        dt.datetime.combine(following, dt.time()).strftime(_SQL_DATETIME),
     )
 
 
@@ -79,3 +111,21 @@ class ScanPlan:
     @property
     def is_empty(self) -> bool:
         return self.estimated_rows == 0
+
+
+@dataclass(frozen=True)
+class RangePartition:
+    """One RANGE partition on the time column, as the half-open interval of values it holds."""
+
+    name: str
+    lower: dt.datetime | None  # None: from the beginning of time
+    upper: dt.datetime | None  # None: MAXVALUE
+
+
+@dataclass(frozen=True)
+class NoDayRows:
+    """Rows whose time value belongs to no day: the time column, their number, a few keys."""
+
+    column: str
+    count: int
+    example_keys: list[list[str]]

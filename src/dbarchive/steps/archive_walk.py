@@ -1,7 +1,8 @@
 """ArchiveWalk: match rows read from the database against the archive, in the archive's order.
 
 The purge deletes a database row only if this walk finds the identical row (same SHA-256 of the
-canonical text) in the archive. Both sides are in the same order (the export's ORDER BY), so one
+canonical text) in the archive, in a file whose size and SHA-256 matched the manifest before its
+first row was read (``purge._walk`` reads them ``checked_first``). Both sides are in the same order (the export's ORDER BY), so one
 forward pass over the archive files suffices: archive rows that sort before the current database
 row are gone from the database (purged earlier, or deleted by someone else) and are skipped; a
 database row the archive does not hold is reported unarchived and never deleted.
@@ -9,6 +10,10 @@ database row the archive does not hold is reported unarchived and never deleted.
 Ordering is compared on typed values where that matches MySQL exactly — integers, and DATE /
 DATETIME / TIMESTAMP text (fixed width, so byte order is time order). For other key types (string
 collations) the walk runs in strict mode: the next archive row must be the very same row.
+
+A day that grew after its purge began holds several generations (docs/design/publication.md),
+each in scan order on its own: :class:`NewestVersions` walks one stream per generation and takes,
+for each database row, the archived row of its key from the newest generation that holds it.
 """
 
 from __future__ import annotations
@@ -110,6 +115,12 @@ class ArchiveWalk:
         """Whether the archive holds exactly this row; consumes archive rows up to it."""
         if row.order is None:
             return self._match_strict(row)
+        return self.find(row) == row.digest
+
+    def find(self, row: SourceRow) -> str | None:
+        """The hash of the archived row at ``row``'s position in the scan order (its key), or None
+        if the archive holds no row there; consumes archive rows up to it. Comparable orders only."""
+        assert row.order is not None
         while (
             (arch := self._peek()) is not None and arch.order is not None and arch.order < row.order
         ):
@@ -117,9 +128,9 @@ class ArchiveWalk:
             self._advance()
         arch = self._peek()
         if arch is None or arch.order != row.order:
-            return False
+            return None
         self._advance()
-        return arch.digest == row.digest
+        return arch.digest
 
     def _match_strict(self, row: SourceRow) -> bool:
         """Skip archive rows until this exact row; if the archive ends first, stop the day.
@@ -183,16 +194,84 @@ class IntKeyWalk:
         """Whether the archive holds each (key, row hash); ``keys`` ascending, as read."""
         if not keys:
             return []
-        self._fill(keys[0], keys[-1])
-        cut = bisect_right(self._keys, keys[-1])
-        archived = dict(zip(self._keys[:cut], self._digests[:cut], strict=True))
-        del self._keys[:cut], self._digests[:cut]
+        archived = self.chunk_digests(keys[0], keys[-1])
         hits = [archived.get(k) == d for k, d in zip(keys, digests, strict=True)]
         self.skipped += len(archived) - sum(hits)
         return hits
+
+    def chunk_digests(self, low: int, high: int) -> dict[int, str]:
+        """The archived row hash of every key in ``[low, high]``; the walk then moves past
+        ``high`` (the database is read in ascending key order, chunk after chunk)."""
+        self._fill(low, high)
+        cut = bisect_right(self._keys, high)
+        archived = dict(zip(self._keys[:cut], self._digests[:cut], strict=True))
+        del self._keys[:cut], self._digests[:cut]
+        return archived
 
 
 def _close(source: Iterator[object]) -> None:
     close = getattr(source, "close", None)
     if close is not None:
         close()
+
+
+Walk = ArchiveWalk | IntKeyWalk
+
+
+class NewestVersions:
+    """The archive's newest version of each key, over one walk per generation (newest first).
+
+    :meth:`lookup` answers, for database rows read in the scan order, the hash of each row's key
+    as archived — the newest generation holding the key decides — or None if no generation holds
+    it. With one generation it is the plain walk. Several generations need a comparable order:
+    strict mode cannot tell "absent here" from "later in this file".
+    """
+
+    def __init__(self, walks: list[Walk]) -> None:
+        self._walks = walks
+        self._int_keys = all(isinstance(w, IntKeyWalk) for w in walks)
+
+    @property
+    def skipped(self) -> int:
+        return sum(w.skipped for w in self._walks)
+
+    def close(self) -> None:
+        for walk in self._walks:
+            walk.close()
+
+    def lookup_int_keys(self, keys: Sequence[int]) -> list[str | None]:
+        """The archived hash of each key (ascending, as read), newest generation first."""
+        if not keys:
+            return []
+        found: dict[int, str] = {}
+        for walk in self._walks:
+            assert isinstance(walk, IntKeyWalk)
+            for key, digest in walk.chunk_digests(keys[0], keys[-1]).items():
+                found.setdefault(key, digest)
+        return [found.get(k) for k in keys]
+
+    def lookup(self, rows: Sequence[SourceRow]) -> list[str | None]:
+        """The archived hash of each row's key (rows in scan order), newest generation first."""
+        out: list[str | None] = []
+        for row in rows:
+            if row.order is None:
+                out.append(self._strict(row))
+                continue
+            digest = None
+            for walk in self._walks:
+                assert isinstance(walk, ArchiveWalk)
+                found = walk.find(row)
+                digest = digest if digest is not None else found
+            out.append(digest)
+        return out
+
+    def _strict(self, row: SourceRow) -> str | None:
+        if len(self._walks) > 1:
+            raise VerificationError(
+                "this day's archive has several generations (rows arrived or changed after its "
+                "purge began) and the table's key cannot be ordered like MySQL orders it, so its "
+                "rows cannot be matched; purge it with a table whose key is an integer or a time"
+            )
+        walk = self._walks[0]
+        assert isinstance(walk, ArchiveWalk)
+        return row.digest if walk.match(row) else None

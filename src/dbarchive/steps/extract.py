@@ -13,6 +13,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
+from dbarchive.runtime.background import run_cancellable
+
 T = TypeVar("T")
 _DONE = object()
 
@@ -26,7 +28,7 @@ def prefetched(source: Iterable[T], depth: int = 1) -> Iterator[T]:
     """Iterate ``source`` on a background thread, ``depth`` items ahead of the consumer.
 
     Errors in the reader are raised in the consumer; if the consumer stops early (an error or
-    ``close()``), the reader stops after the item it is fetching.
+    ``close()``), the reader is cancelled and joined: no reader outlives the iteration.
     """
     items: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -49,7 +51,11 @@ def prefetched(source: Iterable[T], depth: int = 1) -> Iterator[T]:
         except BaseException as exc:  # handed to the consumer, which re-raises it
             put(_Failure(exc))
 
-    reader = threading.Thread(target=read, name="dbarchive-extract", daemon=True)
+    # Stopping also cancels what the reader is doing (``check_cancelled`` in long loops, e.g.
+    # a Parquet part being read), so the join below does not wait for a whole file.
+    reader = threading.Thread(
+        target=run_cancellable, args=(read, stop), name="dbarchive-extract", daemon=True
+    )
     reader.start()
     try:
         while True:

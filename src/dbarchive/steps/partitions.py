@@ -4,8 +4,11 @@ For a table RANGE-partitioned on its timestamp column (``RANGE COLUMNS(ts)``, or
 ``RANGE (TO_DAYS(ts))`` / ``RANGE (UNIX_TIMESTAMP(ts))``) with partition bounds on midnights,
 a partition that lies wholly before the retention cutoff is dropped with ``ALTER TABLE … DROP
 PARTITION`` — a metadata operation instead of millions of deletes — but only after:
-1. every day of the partition that holds rows is archived and verified against the database, and
-2. right before the drop, the partition's row count equals the sum of those verified days.
+1. every day of the partition that holds rows is archived and verified against the database,
+2. the partition's row count equals the sum of those verified days (a cheap early refusal), and
+3. its rows, taken out of the table atomically by an exchange with an empty clone table, are
+   proven row by row (digest) to be the archived ones (``exchange.py``: a row changed after
+   step 1 is never dropped unarchived).
 Anything else (other expressions, bounds off midnight, a partition reaching past the cutoff)
 falls back to the chunked, row-by-row verified delete.
 """
@@ -19,20 +22,11 @@ from zoneinfo import ZoneInfo
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import VerificationError
-from dbarchive.sources.canonical import quote_identifier
-from dbarchive.sources.table import TableInfo
-from dbarchive.steps import upload
-
-_SQL_DATETIME = "%Y-%m-%d %H:%M:%S"
-
-
-@dataclass(frozen=True)
-class RangePartition:
-    """One RANGE partition as the half-open interval of column values it holds."""
-
-    name: str
-    lower: dt.datetime | None  # None: from the beginning of time
-    upper: dt.datetime | None  # None: MAXVALUE
+from dbarchive.ledger import hooks as ledger
+from dbarchive.manifest import Manifest
+from dbarchive.sources.table import RangePartition, TableInfo
+from dbarchive.steps import exchange
+from dbarchive.throttle import Throttle
 
 
 @dataclass(frozen=True)
@@ -40,55 +34,15 @@ class DroppedPartition:
     """A partition the purge dropped, and the verified days it held."""
 
     table: str
-    partition: str
+    partition: str  # "" for a drop finished after an interruption (the clone's rows proven)
     days: tuple[dt.date, ...]
     rows: int
+    lock_seconds: float = 0.0  # how long the table was locked for the exchange and the drop
 
 
 def range_partitions(ctx: Context, info: TableInfo) -> list[RangePartition]:
     """The table's RANGE partitions on the timestamp column, or [] if it is not so partitioned."""
-    rows = ctx.source.query(
-        "SELECT PARTITION_NAME, PARTITION_METHOD, PARTITION_EXPRESSION, PARTITION_DESCRIPTION"
-        " FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"
-        " AND PARTITION_NAME IS NOT NULL ORDER BY PARTITION_ORDINAL_POSITION",
-        (info.schema, info.name),
-        "reading the table's partitions",
-    )
-    partitions: list[RangePartition] = []
-    lower: dt.datetime | None = None
-    for name, method, expression, description in rows:
-        try:
-            upper = _bound(ctx, info, method.decode(), expression.decode(), description.decode())
-        except _Unsupported:
-            return []
-        partitions.append(RangePartition(name.decode(), lower, upper))
-        lower = upper
-    return partitions
-
-
-class _Unsupported(Exception):
-    """Partitioned by something other than the timestamp column: purge row by row."""
-
-
-def _bound(
-    ctx: Context, info: TableInfo, method: str, expression: str, description: str
-) -> dt.datetime | None:
-    """The partition's upper bound as a column value; None for MAXVALUE."""
-    if description.upper() == "MAXVALUE":
-        return None
-    column = quote_identifier(info.ts.name).lower()
-    if method == "RANGE COLUMNS" and expression.lower() == column:
-        sql, param = "SELECT CAST(%s AS DATETIME)", description.strip("'")
-    elif method == "RANGE" and expression.lower() == f"to_days({column})":
-        sql, param = "SELECT CAST(FROM_DAYS(%s) AS DATETIME)", description
-    elif method == "RANGE" and expression.lower() == f"unix_timestamp({column})":
-        sql, param = "SELECT FROM_UNIXTIME(%s)", description
-    else:
-        raise _Unsupported(expression)
-    (value,) = ctx.source.query(sql, (param,), "reading a partition bound")[0]
-    if not value:
-        raise _Unsupported(description)
-    return dt.datetime.fromisoformat(value.decode())
+    return ctx.source.range_partitions(info)
 
 
 def droppable(
@@ -128,28 +82,48 @@ def drop_partition(
     spec: TableSpec,
     info: TableInfo,
     part: RangePartition,
-    verified_rows: int,
     days: list[dt.date],
+    manifests: dict[dt.date, Manifest],
+    throttle: Throttle,
 ) -> DroppedPartition:
-    """Drop one partition after a last count check; record every day as purged."""
-    (count,) = ctx.source.query(
-        f"SELECT COUNT(*) FROM {info.qualified} PARTITION ({quote_identifier(part.name)})",
-        what="counting a partition",
-    )[0]
-    if int(count) != verified_rows:
+    """Drop one partition once its rows are proven archived (``exchange.py``); record its days
+    as purged. ``days``: every day of the partition; ``manifests``: the verified ones with rows.
+
+    Raises VerificationError, having deleted nothing, when the rows differ from the archive.
+    """
+    verified_rows = sum(m.effective_digest.count for m in manifests.values())
+    count = ctx.source.partition_rows(info, part.name)
+    if count != verified_rows:  # a cheap early no: not even a table lock for it
         raise VerificationError(
-            f"{spec.name}: partition {part.name} holds {int(count)} rows but {verified_rows} were "
+            f"{spec.name}: partition {part.name} holds {count} rows but {verified_rows} were "
             "verified in the archive; it is not dropped"
         )
-    ctx.source.execute(
-        f"ALTER TABLE {info.qualified} DROP PARTITION {quote_identifier(part.name)}",
-        what=f"dropping partition {part.name}",
-    )
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    for day in days:
-        upload.write_purge_marker(
-            ctx.storage,
-            ctx.partition(spec, day),
-            {"status": "purged", "finished_at": now, "method": f"drop partition {part.name}"},
+    locked = exchange.exchange_and_drop(ctx, info, part.name, throttle)
+    clone = exchange.clone_of(info)
+    problems = exchange.prove(ctx, spec, clone, days, manifests, throttle)
+    if problems:
+        moved = exchange.put_back(ctx, info, throttle)
+        raise VerificationError(
+            f"{spec.name}: the rows of partition {part.name} did not match the archive once "
+            f"exchanged ({'; '.join(problems)}); all {moved} were put back into the table (the "
+            "partition's range now belongs to the next one) and nothing was deleted. The next "
+            "run exports the changed days again"
         )
-    return DroppedPartition(spec.name, part.name, tuple(days), verified_rows)
+    drops = ledger.for_drop(ctx, spec, clone, manifests)  # intents, before the rows are gone
+    exchange.record_purged(ctx, spec, sorted(manifests), f"drop partition {part.name}")
+    exchange.drop_clone(ctx, clone)
+    drops.confirm()
+    return DroppedPartition(
+        spec.name, part.name, tuple(sorted(manifests)), verified_rows, round(locked, 4)
+    )
+
+
+def recover_exchange(
+    ctx: Context, spec: TableSpec, info: TableInfo, throttle: Throttle
+) -> DroppedPartition | None:
+    """Finish a drop that was interrupted after its exchange (``exchange.recover``)."""
+    recovered = exchange.recover(ctx, spec, info, throttle)
+    if recovered is None:
+        return None
+    days, rows = recovered
+    return DroppedPartition(spec.name, "", tuple(days), rows)

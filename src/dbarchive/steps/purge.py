@@ -3,37 +3,54 @@
 Each chunk is one short transaction:
 1. ``SELECT <row SHA-256>, <key>, <ts> … WHERE <day> AND <after last> ORDER BY … LIMIT n FOR UPDATE``
    locks the next rows of the day (nobody can change them until the commit);
-2. each row is matched against the archive walked in the same order (``archive_walk.py``);
+2. each row is matched against the archive walked in the same order (``archive_walk.py``), read
+   from files whose size and SHA-256 were checked against the manifest before their first row;
 3. ``DELETE … WHERE key BETWEEN <first> AND <last> AND <day>`` when every locked row matched (a
    single integer key), else ``DELETE … WHERE key IN (<matched keys>) AND <day>`` — the affected
    count must equal the number of matched rows, or the chunk is rolled back;
 4. COMMIT, adapt the chunk size to ``chunk_time``, let the throttle pause or stop.
 Rows the archive does not hold are kept and counted. Killed at any point, a rerun skips archive
 rows already gone and carries on; lock-wait timeouts and deadlocks roll back and retry.
+
+Each chunk runs in READ COMMITTED, set per transaction whatever the server's default. The
+locking read then locks only the rows it returns: no gap locks, and the rows it passes over
+(other days' rows inside the key range, rows outside the table's filter) are unlocked at once,
+so the application can go on inserting and updating them. Without gap locks a row may be
+inserted into the chunk's key range between the locking read and a range DELETE; the
+affected-count check of step 3 catches it (``ChunkMismatch``): the chunk rolls back, and its
+retry reads the new row, finds it unarchived and keeps it. On a server that writes its binary
+log as statements InnoDB refuses READ COMMITTED deletes, so there the chunk runs in REPEATABLE
+READ, whose gap locks keep such rows out of the range until the chunk commits.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 from dbarchive import failpoints
+from dbarchive.clock import system_clock
 from dbarchive.config import TableSpec, ThrottleSettings
 from dbarchive.context import Context
-from dbarchive.errors import SourceError, StopRequested, VerificationError
+from dbarchive.errors import DbArchiveError, SourceError, StopRequested, VerificationError
 from dbarchive.events import Event
-from dbarchive.layout import PURGE_MARKER_NAME, day_of_key, table_dir
+from dbarchive.identity import require_same_source
+from dbarchive.layout import PURGE_MARKER_NAME, day_of_key
+from dbarchive.ledger import hooks as ledger
 from dbarchive.manifest import Manifest
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources import retry
 from dbarchive.sources.canonical import key_parameter
-from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
+from dbarchive.sources.charsets import check_rows
+from dbarchive.sources.mysql_session import Isolation
+from dbarchive.sources.table import ScanPlan
 from dbarchive.steps import upload
-from dbarchive.steps.archive_walk import ArchiveWalk, IntKeyWalk, SourceRow, order_key
-from dbarchive.steps.extract import prefetched
-from dbarchive.steps.verify import KnownDay, iter_archive_chunks, iter_archive_digests
+from dbarchive.steps.archive_walk import NewestVersions
+from dbarchive.steps.matching import archived_hashes, int_key_path, open_newest
+from dbarchive.steps.verify import KnownDay, archive_scope
 from dbarchive.throttle import Throttle
 
 # lock wait timeout, deadlock, a lost connection, KILL QUERY, max_statement_time (sources/retry.py)
@@ -77,55 +94,10 @@ class ChunkSizer:
     def shrink(self) -> None:
         self.rows = max(self._s.min_chunk_rows, self.rows // 2)
 
-
-def _order_columns(info: TableInfo, plan: ScanPlan) -> list[Any]:
-    return list(info.key) if plan.strategy == "key" else [info.ts, *info.key]
-
-
-def _fast_path(info: TableInfo, plan: ScanPlan) -> bool:
-    """A single integer key read in key order: chunks match through one dict, delete by range."""
-    return plan.strategy == "key" and len(info.key) == 1 and info.key[0].is_integer
-
-
-Walk = ArchiveWalk | IntKeyWalk
-
-
-def _walk(ctx: Context, info: TableInfo, manifest: Manifest, plan: ScanPlan) -> Walk:
-    names = [c.name for c in info.columns]
-    order = _order_columns(info, plan)
-    missing = [c.name for c in order if c.name not in names]
-    if missing:
-        raise VerificationError(
-            f"{info.name}: columns {missing} are not in the archive, so the purge cannot match rows; "
-            "do not exclude the key or timestamp columns of a table you purge"
-        )
-    # The archive is read (downloaded, decompressed, hashed) on a thread of its own, a few blocks
-    # ahead, while the chunk loop waits for the database.
-    if _fast_path(info, plan):
-        position = names.index(info.key[0].name)
-        return IntKeyWalk(prefetched(iter_archive_digests(ctx.storage, manifest, position), 2))
-    return ArchiveWalk(
-        prefetched(iter_archive_chunks(ctx.storage, manifest), 2),
-        order,
-        [names.index(c.name) for c in order],
-        [names.index(c.name) for c in info.key],
-    )
-
-
-def _source_rows(
-    info: TableInfo, plan: ScanPlan, shape: q.SelectShape, rows: list[Any]
-) -> list[SourceRow]:
-    order = _order_columns(info, plan)
-    positions = (
-        [shape.ts_position, *shape.key_positions]
-        if plan.strategy == "time"
-        else list(shape.key_positions)
-    )
-    out = []
-    for row in rows:
-        key = tuple(row[i] for i in shape.key_positions)
-        out.append(SourceRow(row[0].decode(), order_key(order, [row[i] for i in positions]), key))
-    return out
+    def limit(self, rows: int | None) -> None:
+        """At most ``rows`` (the throttle's rate cap x ``chunk_time``); None: no limit."""
+        if rows is not None:
+            self.rows = max(self._s.min_chunk_rows, min(self.rows, rows))
 
 
 class DayPurger:
@@ -141,8 +113,8 @@ class DayPurger:
         plan: ScanPlan | None = None,
     ) -> None:
         self.ctx, self.spec, self.manifest, self.throttle = ctx, spec, manifest, throttle
-        self.info = ctx.describe(spec)
-        self.window: DayWindow = ctx.source.window(spec, self.info, manifest.day)
+        # Exactly the rows the archive was made from (its recorded window and day rule).
+        self.info, self.window = archive_scope(ctx.describe(spec), manifest)
         # Walk in the order the archive was written in, whatever ``auto`` would choose today.
         if plan is None or plan.strategy != manifest.scan:
             plan = ctx.source.plan_scan(self.info, self.window, manifest.scan)
@@ -152,6 +124,10 @@ class DayPurger:
         self.deleted = self.kept = self.chunks = self.retries = 0
         self.longest = 0.0
         self.longest_delete = 0.0
+        self.isolation: Isolation = (
+            "repeatable read" if ctx.source.logs_statements() else "read committed"
+        )
+        self.ledger: ledger.ChunkLedger = ledger.OFF
 
     def run(self) -> PurgeResult:
         """The chunk loop; a stop request carries what was done so far (``partial``)."""
@@ -164,11 +140,18 @@ class DayPurger:
         return self._result(t0)
 
     def _loop(self) -> None:
-        self._walk = _walk(self.ctx, self.info, self.manifest, self.plan)
+        # The deletion ledger (off unless [ledger] enabled): its intents of this day resolved first.
+        self.ledger = ledger.for_purge(self.ctx, self.spec, self.manifest, self.info, self.plan)
+        self._walk = self._open_walk()
         try:
             self._chunks()
+        except BaseException:
+            with suppress(DbArchiveError):  # if this fails too, the open note makes a rerun do it
+                self.ledger.close()
+            raise
         finally:
             self._walk.close()
+        self.ledger.close()  # the last chunk's outcome
 
     def _chunks(self) -> None:
         first, last = True, None
@@ -184,7 +167,8 @@ class DayPurger:
                 break
             self.sizer.adapt(elapsed, len(rows))
             first, last = False, rows[-1]
-            self.throttle.between_chunks(elapsed)
+            self.throttle.between_chunks(elapsed, len(rows))
+            self.sizer.limit(self.throttle.chunk_rows_limit)  # a rate cap also bounds chunks
 
     def _result(self, t0: float) -> PurgeResult:
         return PurgeResult(
@@ -216,45 +200,56 @@ class DayPurger:
             # The walk consumed archive rows for the rolled-back chunk: start it again; rows
             # already deleted are skipped by order.
             self._walk.close()
-            self._walk = _walk(self.ctx, self.info, self.manifest, self.plan)
+            self._walk = self._open_walk()
 
-    def _chunk(self, walk: Walk, first: bool, last: Any) -> list[Any]:
+    def _open_walk(self) -> NewestVersions:
+        # The archive is read (downloaded, decompressed, hashed) on threads of its own, a few
+        # blocks ahead, while the chunk loop waits for the database.
+        return open_newest(self.ctx.storage, self.manifest, self.info, self.plan)
+
+    def _chunk(self, walk: NewestVersions, first: bool, last: Any) -> list[Any]:
         src = self.ctx.source
         sql, params = src.chunk_query(
             self.info, self.shape, self.window, self.plan, first, last, self.sizer.rows
         )
-        src.begin(self.throttle.settings.lock_wait_timeout)
+        src.begin(self.throttle.settings.lock_wait_timeout, self.isolation)
         try:
             rows = src.query(sql + " FOR UPDATE", params, "locking a purge chunk")
+            # text that does not convert to UTF-8: stop before a row of it could be deleted
+            check_rows(self.info, self.shape.key_positions, self.shape.guard_position, rows)
             failpoints.hit("purge.chunk-locked")
             matched = self._match(walk, rows)
             if matched:
                 self._delete(matched, len(matched) == len(rows))
+                self.ledger.before_commit(rows, matched)  # the intent, stored before the COMMIT
             failpoints.hit("purge.before-commit")
+            src.check_run_lock(self.info)  # a second run may have started: roll back instead
             src.commit()
         except BaseException:
             src.rollback()
+            self.ledger.rolled_back()
             raise
+        self.ledger.committed()
         failpoints.hit("purge.after-commit")
         self.deleted += len(matched)
         self.kept += len(rows) - len(matched)
         return rows
 
-    def _match(self, walk: Walk, rows: list[Any]) -> list[tuple[Any, ...]]:
-        """The keys of the locked rows that the archive holds exactly, in read order."""
-        if isinstance(walk, IntKeyWalk):
-            position = self.shape.key_positions[0]
-            keys = [int(r[position]) for r in rows]
-            hits = walk.match_chunk(keys, [r[0].decode() for r in rows])
-            return [(r[position],) for r, hit in zip(rows, hits, strict=True) if hit]
+    def _match(self, walk: NewestVersions, rows: list[Any]) -> list[tuple[Any, ...]]:
+        """The keys of the locked rows that the archive holds exactly (the newest archived version
+        of their key), in read order."""
+        archived = archived_hashes(walk, self.info, self.plan, self.shape, rows)
+        positions = self.shape.key_positions
         return [
-            r.key for r in _source_rows(self.info, self.plan, self.shape, rows) if walk.match(r)
+            tuple(row[i] for i in positions)
+            for row, digest in zip(rows, archived, strict=True)
+            if digest is not None and digest == row[0].decode()
         ]
 
     def _delete(self, keys: list[tuple[Any, ...]], whole_chunk: bool) -> None:
         """Delete the matched keys; a wholly matched chunk of a single-key table as one range."""
         day = [self.window.start_param, self.window.end_param]
-        if whole_chunk and _fast_path(self.info, self.plan):  # read in key order: a range
+        if whole_chunk and int_key_path(self.info, self.plan):  # read in key order: a range
             col = self.info.key[0]
             sql = q.delete_key_range_sql(self.info)
             params = [key_parameter(col, keys[0][0]), key_parameter(col, keys[-1][0]), *day]
@@ -302,14 +297,17 @@ def purge_day(
     Pass the same ``sizer`` for the days of one table, so each day starts at the chunk size the
     last one settled on instead of warming up again, and what verify just read as ``known``.
     """
-    throttle.before_first_chunk()  # a busy server, a stop request: not one row, no record
     partition = ctx.partition(spec, manifest.day)
+    require_same_source(manifest, ctx.identity(spec), partition.manifest_key)  # before any change
+    throttle.before_first_chunk()  # a busy server, a stop request: not one row, no record
     if known is None:
         known = KnownDay(manifest, upload.read_purge_marker(ctx.storage, partition), None)
     marker = known.marker or {}
-    started = marker.get("started_at") or _now()
+    resumed = marker.get("status") not in {None, "restored"}  # a restored day is purged anew
+    started = (marker.get("started_at") if resumed else None) or _now()
     upload.write_purge_marker(ctx.storage, partition, {"status": "started", "started_at": started})
-    result = DayPurger(ctx, spec, manifest, throttle, sizer, known.plan).run()
+    purger = DayPurger(ctx, spec, manifest, throttle, sizer, known.plan)
+    result = purger.run()
     failpoints.hit("purge.before-record")
     upload.write_purge_marker(
         ctx.storage,
@@ -320,6 +318,7 @@ def purge_day(
             "finished_at": _now(),
             "rows_deleted_last_run": result.rows_deleted,
             "rows_kept_unarchived": result.rows_kept,
+            **purger.ledger.head(),
         },
     )
     failpoints.hit("purge.after-record")
@@ -335,7 +334,7 @@ def finish_interrupted(ctx: Context, spec: TableSpec, cutoff: dt.date) -> list[d
     """
     layout = ctx.job.destination.layout
     finished = []
-    for obj in ctx.storage.list_objects(table_dir(spec.name) + "/"):
+    for obj in ctx.storage.list_objects(ctx.folder(spec) + "/"):
         day = day_of_key(obj.key, layout)
         if day is None or day >= cutoff or obj.key.rsplit("/", 1)[-1] != PURGE_MARKER_NAME:
             continue
@@ -343,8 +342,10 @@ def finish_interrupted(ctx: Context, spec: TableSpec, cutoff: dt.date) -> list[d
         marker = upload.read_purge_marker(ctx.storage, partition) or {}
         if marker.get("status") != "started":
             continue
-        info = ctx.describe(spec)
-        window = ctx.source.window(spec, info, day)
+        manifest = upload.read_manifest(ctx.storage, partition)
+        if manifest is None:
+            continue
+        info, window = archive_scope(ctx.describe(spec), manifest)
         (count,) = ctx.source.query(
             q.day_count_sql(info), (window.start_param, window.end_param), "counting a day"
         )[0]
@@ -357,4 +358,4 @@ def finish_interrupted(ctx: Context, spec: TableSpec, cutoff: dt.date) -> list[d
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return system_clock().now().isoformat(timespec="seconds")

@@ -6,37 +6,52 @@ yielded), then read one row group at a time. Memory holds one row group; the dis
 part (at most ``max_file_mib``). Every value is rendered back to the exact text the database
 prints (``formats/parquet_text.py``), so the row digest is the one the manifest and the
 database compute.
+
+pyarrow reads the part by its path, synchronously (``pre_buffer=False``), and is closed as soon
+as the part is read. Given a Python file object and its default pre-buffering, it read through
+its own I/O threads, each taking the GIL to call ``read()`` and to release the bytes: one of them
+still doing so while the interpreter exited aborted the process ("terminate called without an
+active exception", exit 134) after a successful verify.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 from collections.abc import Iterator
-from typing import IO
+from contextlib import contextmanager
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dbarchive import failpoints
 from dbarchive.checksum import RowDigest, Value
 from dbarchive.errors import VerificationError
 from dbarchive.formats import csv as csv_format
-from dbarchive.formats.lake_types import lake_type
+from dbarchive.formats.lake_types import LakeType, lake_type
 from dbarchive.formats.parquet_text import arrow_type, to_canonical
 from dbarchive.manifest import FileEntry
+from dbarchive.runtime.background import check_cancelled
 from dbarchive.steps.write_parquet import MYSQL_TYPE_KEY
 from dbarchive.storage import Storage
+from dbarchive.storage.base import open_version
 
 _BLOCK = 1 << 20
+
 Rows = list[tuple[Value, ...]]
 
 
-def _spool(storage: Storage, entry: FileEntry) -> IO[bytes]:
-    """A local copy of the part; VerificationError unless its size and SHA-256 match."""
-    local = tempfile.TemporaryFile(prefix="dbarchive-")  # noqa: SIM115 - returned to the caller
-    sha, size = hashlib.sha256(), 0
-    try:
-        with storage.open_reader(entry.key) as raw:
+@contextmanager
+def _spool(storage: Storage, entry: FileEntry) -> Iterator[str]:
+    """The path of a local copy of the part (removed afterwards); VerificationError unless its
+    size and SHA-256 match."""
+    with tempfile.TemporaryDirectory(prefix="dbarchive-") as folder:
+        path = os.path.join(folder, "part.parquet")
+        sha, size = hashlib.sha256(), 0
+        with open_version(storage, entry.key, entry.version_id) as raw, open(path, "wb") as local:
             while block := raw.read(_BLOCK):
+                check_cancelled()
                 sha.update(block)
                 size += len(block)
                 local.write(block)
@@ -49,17 +64,24 @@ def _spool(storage: Storage, entry: FileEntry) -> IO[bytes]:
                 f"{entry.key}: SHA-256 {sha.hexdigest()[:16]}… differs from the manifest's "
                 f"{entry.sha256[:16]}…"
             )
-    except BaseException:
-        local.close()
-        raise
-    local.seek(0)
-    return local
+        yield path
 
 
-def iter_parquet_rows(source: IO[bytes] | str) -> Iterator[Rows]:
+def iter_parquet_rows(path: str) -> Iterator[Rows]:
     """The rows of a Parquet part (our schema), a row group at a time, as canonical text."""
-    part = pq.ParquetFile(source)
-    schema = part.schema_arrow
+    with pq.ParquetFile(path, pre_buffer=False) as part:
+        types = _lake_types(part.schema_arrow)
+        for index in range(part.num_row_groups):
+            check_cancelled()
+            group = part.read_row_group(index, use_threads=False)
+            failpoints.hit("archive.row-group-read")
+            columns = [to_canonical(t, group.column(i)) for i, t in enumerate(types)]
+            yield list(zip(*columns, strict=True)) if columns else []
+
+
+def _lake_types(schema: pa.Schema) -> list[LakeType]:
+    """Each field's lake type, from the MySQL type it records; VerificationError if a field
+    lacks one or is stored as another Arrow type."""
     types = []
     for field in schema:
         mysql_type = (field.metadata or {}).get(MYSQL_TYPE_KEY)
@@ -73,17 +95,14 @@ def iter_parquet_rows(source: IO[bytes] | str) -> Iterator[Rows]:
                 f"column {field.name!r} is stored as {field.type}, expected {arrow_type(t)}"
             )
         types.append(t)
-    for index in range(part.num_row_groups):
-        group = part.read_row_group(index, use_threads=False)
-        columns = [to_canonical(t, group.column(i)) for i, t in enumerate(types)]
-        yield list(zip(*columns, strict=True)) if columns else []
+    return types
 
 
 def _checked(storage: Storage, entry: FileEntry) -> Iterator[tuple[Rows, RowDigest]]:
     """Row groups of a part with the running digest; raises at the end if the digest differs."""
     digest = RowDigest()
-    with _spool(storage, entry) as local:
-        for rows in iter_parquet_rows(local):
+    with _spool(storage, entry) as path:
+        for rows in iter_parquet_rows(path):
             csv_format.encode_rows(rows, digest)
             yield rows, digest
     if digest != entry.digest:
@@ -94,7 +113,7 @@ def _checked(storage: Storage, entry: FileEntry) -> Iterator[tuple[Rows, RowDige
 
 
 def iter_parquet_chunks(storage: Storage, entry: FileEntry) -> Iterator[list[list[Value]]]:
-    """The rows of one Parquet part in chunks, checked like ``verify.iter_file_chunks``."""
+    """The rows of one Parquet part in chunks, checked like ``archive_files.iter_file_chunks``."""
     for rows, _digest in _checked(storage, entry):
         yield [list(r) for r in rows]
 
@@ -102,7 +121,7 @@ def iter_parquet_chunks(storage: Storage, entry: FileEntry) -> Iterator[list[lis
 def iter_parquet_digests(
     storage: Storage, entry: FileEntry, key_position: int = -1
 ) -> Iterator[tuple[list[Value], list[str]]]:
-    """``(keys, row hashes)`` of one Parquet part, checked like ``verify.iter_file_digests``."""
+    """``(keys, row hashes)`` of one Parquet part, checked like ``archive_files.iter_file_digests``."""
     for rows, _digest in _checked(storage, entry):
         keys = [r[key_position] for r in rows] if key_position >= 0 else []
         yield keys, csv_format.row_hex_digests(rows) if key_position >= 0 else []

@@ -1,14 +1,13 @@
-"""Publishing a partition: clear what a crashed attempt left, then the manifest goes last.
+"""Reading a partition's state, and making it safe to write a new generation into.
 
-Order of a (re-)export of one table-day:
-1. ``survey`` reads (bucket reachable, no foreign object; the old manifest), then ``clear``
-   changes: unfinished uploads under the partition are aborted, the old manifest deleted.
-   ``Preparation`` runs the first on a thread and the second when the first byte must go out.
-2. the data files are written (``write.py``), replacing same-named parts.
-3. ``publish``: the manifest is written (the commit point), then every object under the partition
-   that the new manifest does not list is deleted — stale parts of an earlier, larger attempt.
-A crash before 3 leaves the partition without a *new* manifest; the old one, if any, was removed
-in step 1 so nobody trusts half-replaced files.
+Order of a (re-)export of one table-day (the protocol: ``publish.py``, docs/design/publication.md):
+1. ``survey`` reads (bucket reachable, no foreign object; the committed manifest, the purge record,
+   the highest claimed generation), then ``clear`` aborts unfinished uploads a killed attempt left
+   under the partition. ``Preparation`` runs the first on a thread and the second when the first
+   byte must go out. The committed manifest stays: nothing is ever unpublished.
+2. the new generation's data files are written (``write.py``) under new names, staged if the day
+   already has a committed manifest;
+3. ``publish.publish``: claim, promote, commit the manifest, clean up what it no longer lists.
 """
 
 from __future__ import annotations
@@ -17,11 +16,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from dbarchive import failpoints
-from dbarchive.background import in_background
 from dbarchive.errors import StorageError
-from dbarchive.layout import PartitionPath, is_part_name
+from dbarchive.identity import SourceIdentity, require_same_source
+from dbarchive.layout import PartitionPath
 from dbarchive.manifest import Manifest
+from dbarchive.runtime.background import in_background
+from dbarchive.steps.publish import Committed, highest_claim
 from dbarchive.storage import Storage
 
 
@@ -50,31 +50,48 @@ def write_purge_marker(storage: Storage, partition: PartitionPath, record: dict[
     storage.put_bytes(partition.purge_marker_key, json.dumps(record, indent=2).encode() + b"\n")
 
 
-def survey(storage: Storage, partition: PartitionPath) -> Manifest | None:
-    """The read-only half of making a partition safe to rewrite: the destination is reachable and
-    holds nothing foreign there (StorageError, nothing changed, if it does); returns the committed
-    manifest. Safe to run on a thread while rows are read."""
+def survey(storage: Storage, partition: PartitionPath, expected: SourceIdentity) -> Committed:
+    """The read-only half of making a partition safe to write: the destination is reachable and
+    holds nothing foreign there (StorageError, nothing changed, if it does; VerificationError if
+    the manifest is another table's or source's); returns what is committed. Safe to run on a
+    thread while rows are read."""
     storage.check()
-    return refuse_foreign(storage, partition)
+    return refuse_foreign(storage, partition, expected)
 
 
 def clear(storage: Storage, partition: PartitionPath) -> None:
-    """The changing half, after ``survey``: unfinished uploads and the old manifest go, so nobody
-    trusts the partition while its files are replaced. Runs before any file is written."""
+    """The changing half, after ``survey``: unfinished uploads a killed attempt left go, before
+    this export starts its own under the same names. Runs before any file is written."""
     storage.abort_incomplete(partition.prefix)
-    storage.delete_keys([partition.manifest_key])
 
 
-def refuse_foreign(storage: Storage, partition: PartitionPath) -> Manifest | None:
+def read_committed(
+    storage: Storage, partition: PartitionPath, expected: SourceIdentity
+) -> Committed:
+    """The committed manifest (VerificationError if another table's or source's), the purge
+    record and the highest claimed generation."""
+    keys = [o.key for o in storage.list_objects(partition.prefix)]
+    return Committed(
+        _own_manifest(storage, partition, expected),
+        read_purge_marker(storage, partition),
+        highest_claim(keys),
+    )
+
+
+def refuse_foreign(
+    storage: Storage, partition: PartitionPath, expected: SourceIdentity
+) -> Committed:
     """StorageError naming the first object of the partition that dbarchive did not write;
-    otherwise the committed manifest (None if there is none).
+    otherwise what the partition holds (see :func:`read_committed`).
 
     Parts the committed manifest lists are ours whatever their metadata (archives from before the
     mark); anything else is checked by ``stat`` (only S3 can tell; other backends pass).
     """
-    manifest = _own_manifest(storage, partition)
+    manifest = _own_manifest(storage, partition, expected)
     listed = {partition.manifest_key} | {f.key for f in (manifest.files if manifest else ())}
+    keys = []
     for obj in storage.list_objects(partition.prefix):
+        keys.append(obj.key)
         if obj.key in listed:
             continue
         stored = storage.stat(obj.key)
@@ -83,40 +100,19 @@ def refuse_foreign(storage: Storage, partition: PartitionPath) -> Manifest | Non
                 f"{obj.key} in the archive destination was not written by dbarchive; nothing was "
                 "overwritten. Move it away, or archive to another prefix"
             )
+    return Committed(manifest, read_purge_marker(storage, partition), highest_claim(keys))
+
+
+def _own_manifest(
+    storage: Storage, partition: PartitionPath, expected: SourceIdentity
+) -> Manifest | None:
+    """The committed manifest if there is one; VerificationError if it names another schema,
+    table or source id — whoever wrote it: dbarchive's mark says who wrote a manifest, not whose
+    rows it lists (two tables once shared a folder, and both manifests carry the mark)."""
+    manifest = read_manifest(storage, partition)
+    if manifest is not None:
+        require_same_source(manifest, expected, partition.manifest_key)
     return manifest
-
-
-def _own_manifest(storage: Storage, partition: PartitionPath) -> Manifest | None:
-    """The committed manifest if there is one; StorageError if it is someone else's."""
-    stored = storage.stat(partition.manifest_key)
-    manifest = None if stored is None else read_manifest(storage, partition)
-    # An untagged manifest of this table is ours from before the mark; another table's is not.
-    if (
-        stored is not None
-        and manifest is not None
-        and stored.ours is False
-        and manifest.table != partition.table
-    ):
-        raise StorageError(
-            f"{partition.manifest_key} in the archive destination is a manifest of table "
-            f"{manifest.table!r}, not {partition.table!r}; nothing was overwritten"
-        )
-    return manifest
-
-
-def publish(storage: Storage, partition: PartitionPath, manifest: Manifest) -> list[str]:
-    """Write the manifest, then delete unlisted objects of the partition; returns what was removed."""
-    failpoints.hit("export.before-manifest")
-    storage.put_bytes(partition.manifest_key, manifest.dumps())
-    failpoints.hit("export.after-manifest")
-    listed = {f.key for f in manifest.files}
-    stale = [
-        o.key
-        for o in storage.list_objects(partition.prefix)
-        if o.key not in listed and is_part_name(o.key.rsplit("/", 1)[-1])
-    ]
-    storage.delete_keys(stale)
-    return stale
 
 
 class Preparation:
@@ -127,16 +123,24 @@ class Preparation:
     runs the caller's check of the old manifest, then ``clear``s. Nothing changes before that.
     """
 
-    def __init__(self, storage: Storage, partition: PartitionPath) -> None:
+    def __init__(
+        self, storage: Storage, partition: PartitionPath, expected: SourceIdentity
+    ) -> None:
         self.storage = storage
         self.partition = partition
-        self._survey = in_background(lambda: survey(storage, partition), "dbarchive-s3-survey")
+        self._survey = in_background(
+            lambda: survey(storage, partition, expected), "dbarchive-s3-survey"
+        )
         self._check: Callable[[Manifest | None], None] = lambda old: None
         self._cleared = False
 
+    def committed(self) -> Committed:
+        """What the partition holds (waits for the survey; raises what it raised)."""
+        return self._survey.result()
+
     def old_manifest(self) -> Manifest | None:
         """The partition's committed manifest (waits for the survey; raises what it raised)."""
-        return self._survey.result()
+        return self.committed().manifest
 
     def before_clear(self, check: Callable[[Manifest | None], None]) -> None:
         """Run ``check(old manifest)`` when the gate opens, before anything is cleared."""

@@ -2,48 +2,55 @@
 
 Three digests must be equal (see ``checksum.py``): the one the manifest records, the one recomputed
 from the files read back (with each file's size and SHA-256), and the one the database computes
-over the day's rows now. How deep the files are checked (``FileCheck``):
+over the day's rows now (the archive's newest version of each key: ``Manifest.effective_digest``).
+A day whose purge has begun holds fewer rows in the database than in the archive: there every row
+left must be archived (``matching.coverage``). How deep the files are checked (``FileCheck``,
+``archive_files.py``):
 
 - ``rows`` (``dbarchive verify``): read, decompress and re-hash every row of every file;
 - ``bytes`` (before a purge): read every file and check its size and SHA-256 — the stored bytes
-  are exactly the ones the exporter wrote and digested. The purge then re-derives every row's hash
-  from those files anyway (it deletes only rows it finds there), so reading them twice would buy
-  nothing but time;
+  are exactly the ones the exporter wrote and digested. The purge then reads the files again as
+  it walks them: it copies each one locally and checks its size and SHA-256 before it uses a row
+  of it (``checked_first``), so a file changed after this verification is caught before any row
+  it holds is deleted, and re-derives every row's hash from those bytes (it deletes only rows it
+  finds there);
 - ``quick``: trust object sizes and S3 checksums; read nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import hashlib
-import io
-import zlib
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Literal, TypeVar, cast
+from typing import Any
 
-import zstandard
-
-from dbarchive.background import in_background
-from dbarchive.checksum import RowDigest, Value
+from dbarchive import failpoints
+from dbarchive.checksum import RowDigest
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
-from dbarchive.errors import VerificationError
-from dbarchive.formats.compression import DECODE_ERRORS, compression_for_name, open_decompressed
-from dbarchive.formats.csv import add_hex_rows, encode_rows, iter_row_chunks, iter_row_digests
+from dbarchive.errors import UnconvertibleTextError, VerificationError
+from dbarchive.events import Event
+from dbarchive.formats.csv import add_hex_rows
+from dbarchive.identity import require_same_source
 from dbarchive.manifest import FileEntry, Manifest
+from dbarchive.runtime.background import in_background
 from dbarchive.sources import mysql_sql as q
-from dbarchive.sources.mysql import MySqlSource
+from dbarchive.sources.protocol import Source
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 from dbarchive.steps import upload
-from dbarchive.steps.writers import is_parquet_key
-from dbarchive.storage import Storage
+from dbarchive.steps.archive_files import FileCheck, check_files, overwritten_names
+from dbarchive.steps.archived_columns import (
+    ColumnChange,
+    column_change,
+    kept_archive_digest,
+    on_kept_columns,
+)
+from dbarchive.steps.matching import Coverage, coverage
 from dbarchive.throttle import Throttle, throttled
 
 MIN_VERIFY_CHUNK = 5_000
-_FILE_ERRORS: tuple[type[Exception], ...] = (VerificationError, *DECODE_ERRORS)
-T = TypeVar("T")
-FileCheck = Literal["rows", "bytes", "quick"]
 
 
 @dataclass(frozen=True)
@@ -56,189 +63,23 @@ class VerifyResult:
     source_rows: int | None
     files_checked: int
     problems: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # what was checked where the full comparison cannot apply
+    source_differs: bool = False  # the database holds rows the archive lacks (or other versions)
+    column_change: ColumnChange | None = None  # the table's columns changed since the archive
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-class _HashingReader(io.RawIOBase):
-    """Passes reads through while hashing and counting the raw (compressed) bytes."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        super().__init__()
-        self._raw = raw
-        self.sha = hashlib.sha256()
-        self.size = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._raw.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        self.sha.update(data)
-        self.size += n
-        return n
-
-
-def iter_file_rows(storage: Storage, entry: FileEntry) -> Iterator[list[Value]]:
-    """The data rows of one archive file; raises VerificationError at its end if it differs."""
-    for chunk in iter_file_chunks(storage, entry):
-        yield from chunk
-
-
-def _checked_file(
-    storage: Storage,
-    entry: FileEntry,
-    read: Callable[[BinaryIO, RowDigest], Iterator[T]],
-) -> Iterator[T]:
-    """Yield what ``read`` makes of the file's decompressed bytes (adding its rows to a digest),
-    then raise VerificationError if the file's size, SHA-256 or row digest differ from the
-    manifest's: a consumer sees every item before the verdict, so it must not act on them first
-    unless it checks each row itself (the purge does)."""
-    raw = storage.open_reader(entry.key)
-    try:
-        hashing = _HashingReader(raw)
-        stream = cast(BinaryIO, io.BufferedReader(hashing, 1 << 20))
-        digest = RowDigest()
-        try:
-            yield from read(open_decompressed(stream, compression_for_name(entry.key)), digest)
-            while stream.read(1 << 20):  # the tail after the last row (compressor trailer)
-                pass
-        except (EOFError, OSError, zlib.error, zstandard.ZstdError) as exc:
-            # a truncated or damaged compressed file: a finding about the file, not a crash
-            raise VerificationError(
-                f"{entry.key}: cannot be read back ({type(exc).__name__}: {exc})"
-            ) from None
-        problem = _file_problem(entry, hashing.size, hashing.sha.hexdigest(), digest)
-        if problem:
-            raise VerificationError(problem)
-    finally:
-        raw.close()
-
-
-def iter_file_chunks(storage: Storage, entry: FileEntry) -> Iterator[list[list[Value]]]:
-    """The data rows of one archive file in chunks, checked like :func:`iter_file_rows`."""
-    if is_parquet_key(entry.key):
-        from dbarchive.steps.read_parquet import iter_parquet_chunks
-
-        return iter_parquet_chunks(storage, entry)
-
-    def read(data: BinaryIO, digest: RowDigest) -> Iterator[list[list[Value]]]:
-        header = True
-        for chunk in iter_row_chunks(data):
-            if header:
-                chunk, header = chunk[1:], False
-            encode_rows(chunk, digest)  # the digest of exactly these rows, in C when built
-            yield chunk
-
-    return _checked_file(storage, entry, read)
-
-
-def iter_file_digests(
-    storage: Storage, entry: FileEntry, key_position: int = -1
-) -> Iterator[tuple[list[Value], list[str]]]:
-    """``(keys, row hashes)`` of one archive file, block by block, checked like
-    :func:`iter_file_chunks` — without decoding the rows into Python values."""
-    if is_parquet_key(entry.key):
-        from dbarchive.steps.read_parquet import iter_parquet_digests
-
-        return iter_parquet_digests(storage, entry, key_position)
-    return _checked_file(
-        storage, entry, lambda data, digest: iter_row_digests(data, digest, key_position, skip=1)
-    )
-
-
-def iter_archive_digests(
-    storage: Storage, manifest: Manifest, key_position: int
-) -> Iterator[tuple[list[Value], list[str]]]:
-    """``(keys, row hashes)`` of every archived row of a partition, each file checked."""
-    for entry in manifest.files:
-        yield from iter_file_digests(storage, entry, key_position)
-
-
-def iter_archive_rows(storage: Storage, manifest: Manifest) -> Iterator[list[Value]]:
-    """Every archived row of a partition, file by file, each file checked against the manifest."""
-    for chunk in iter_archive_chunks(storage, manifest):
-        yield from chunk
-
-
-def iter_archive_chunks(storage: Storage, manifest: Manifest) -> Iterator[list[list[Value]]]:
-    """The archived rows of a partition in chunks, each file checked against the manifest."""
-    for entry in manifest.files:
-        yield from iter_file_chunks(storage, entry)
-
-
-def _file_problem(entry: FileEntry, size: int, sha256: str, digest: RowDigest) -> str | None:
-    if size != entry.bytes:
-        return f"{entry.key}: {size} bytes stored, manifest says {entry.bytes}"
-    if sha256 != entry.sha256:
-        return (
-            f"{entry.key}: SHA-256 {sha256[:16]}… differs from the manifest's {entry.sha256[:16]}…"
-        )
-    if digest != entry.digest:
-        return f"{entry.key}: rows {digest.describe()} differ from the manifest's {entry.digest.describe()}"
-    return None
-
-
-def check_files(storage: Storage, manifest: Manifest, depth: FileCheck = "rows") -> list[str]:
-    """Problems with the partition's files: missing, resized, changed (empty list: all good)."""
-    problems: list[str] = []
-    total = RowDigest()
-    for entry in manifest.files:
-        total.merge(entry.digest)
-        problem = _file_problem_at(storage, entry, depth)
-        if problem:
-            problems.append(problem)
-    if total != manifest.digest:
-        problems.append(
-            f"the files' digests add up to {total.describe()}, manifest says {manifest.digest.describe()}"
-        )
-    return problems
-
-
-def _file_problem_at(storage: Storage, entry: FileEntry, depth: FileCheck) -> str | None:
-    stored = storage.stat(entry.key)
-    if stored is None:
-        return f"{entry.key}: listed in the manifest but missing from the archive"
-    if stored.size != entry.bytes:
-        return f"{entry.key}: {stored.size} bytes stored, manifest says {entry.bytes}"
-    if depth == "quick":
-        if stored.s3_checksum and entry.s3_checksum and stored.s3_checksum != entry.s3_checksum:
-            return f"{entry.key}: S3 checksum {stored.s3_checksum} differs from {entry.s3_checksum}"
-        return None
-    try:
-        if depth == "bytes":
-            size, sha256 = _stored_bytes(storage, entry)
-            return _file_problem(entry, size, sha256, entry.digest)
-        for _ in iter_file_digests(storage, entry):
-            pass
-    except _FILE_ERRORS as exc:
-        return (
-            str(exc) if isinstance(exc, VerificationError) else f"{entry.key}: unreadable ({exc})"
-        )
-    return None
-
-
-def _stored_bytes(storage: Storage, entry: FileEntry) -> tuple[int, str]:
-    """Size and SHA-256 of an object as stored, read in blocks (hashlib runs without the GIL)."""
-    sha, size = hashlib.sha256(), 0
-    with storage.open_reader(entry.key) as reader:
-        while block := reader.read(1 << 20):
-            sha.update(block)
-            size += len(block)
-    return size, sha.hexdigest()
-
-
 def source_digest(
-    source: MySqlSource,
+    source: Source,
     info: TableInfo,
     window: DayWindow,
     plan: ScanPlan,
     chunk_rows: int,
     throttle: Throttle | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> RowDigest:
     """The day's digest over the database's rows now, in keyset chunks.
 
@@ -247,20 +88,26 @@ def source_digest(
     matters because verify runs before every purge. Without it, the server hashes each row
     (``SHA2`` over the canonical text) and only the hashes travel. Either way the purge then
     compares every row it deletes with the archive through the server's own ``SHA2``.
-    With a ``throttle`` the reads pause like the purge's chunks.
+    With a ``throttle`` the reads pause like the purge's chunks; ``progress`` is told the rows
+    digested so far after each chunk.
     """
-    assert isinstance(source, MySqlSource)
     digest = RowDigest()
     chunk = max(chunk_rows, MIN_VERIFY_CHUNK)
     if source.reads_in_c:
         encoded_chunks = source.read_day_csv(info, window, plan, chunk)
         for encoded in encoded_chunks if throttle is None else throttled(encoded_chunks, throttle):
             digest.merge(encoded.digest)
+            if progress is not None:
+                progress(digest.count)
+            failpoints.hit("verify.chunk-digested")
         return digest
     shape = q.hash_shape(info)
     hashed_chunks = source.read_chunks(info, window, plan, chunk, shape)
     for rows, _last in hashed_chunks if throttle is None else throttled(hashed_chunks, throttle):
         add_hex_rows(rows, digest)
+        if progress is not None:
+            progress(digest.count)
+        failpoints.hit("verify.chunk-digested")
     return digest
 
 
@@ -278,36 +125,214 @@ def verify_day(
     """
     partition = ctx.partition(spec, day)
     manifest = known.manifest if known else upload.read_manifest(ctx.storage, partition)
-    info = ctx.describe(spec)
-    window = ctx.source.window(spec, info, day)
     if manifest is None:
         return VerifyResult(
             spec.name, day, None, None, 0, (f"{spec.name} {day}: not archived (no manifest)",)
         )
-    # The files (storage) and the rows (MySQL) are read side by side: neither waits for the other.
-    files = in_background(lambda: check_files(ctx.storage, manifest, depth), "dbarchive-verify")
-    problems: list[str] = []
-    source_rows = None
+    require_same_source(manifest, ctx.identity(spec), partition.manifest_key)
+    marker = None
     if check_source:
-        plan = known.plan if known and known.plan else ctx.source.plan_scan(info, window, spec.scan)
-        in_source = source_digest(ctx.source, info, window, plan, spec.chunk_rows)
-        source_rows = in_source.count
         marker = known.marker if known else upload.read_purge_marker(ctx.storage, partition)
-        if (marker or {}).get("status") == "purged":
-            if in_source.count:
-                problems.append(
-                    f"{spec.name} {day}: purged, but the database holds {in_source.count} rows of "
-                    "this day that arrived later and are not archived"
-                )
-        elif in_source != manifest.digest:
-            problems.append(
-                f"{spec.name} {day}: the database holds {in_source.describe()}, the archive "
-                f"{manifest.digest.describe()}"
-            )
-    problems[:0] = files.result()  # the files' problems first, as they are found first
-    return VerifyResult(
-        spec.name, day, manifest.rows, source_rows, len(manifest.files), tuple(problems)
+    progress = _Progress(ctx, spec, day, manifest, check_source and not purge_begun(marker))
+    # The files (storage) and the rows (MySQL) are read side by side: neither waits for the other.
+    # Leaving the block, on an error too, cancels and joins the files' thread: none outlives it.
+    files = in_background(
+        lambda: [
+            *check_files(ctx.storage, manifest, depth, progress.file_checked),
+            *overwritten_names(ctx.storage, manifest),
+        ],
+        "dbarchive-verify",
     )
+    with files:
+        problems: list[str] = []
+        notes: list[str] = []
+        source_rows = None
+        unconvertible = False
+        change = None
+        if check_source:
+            try:
+                change = column_change(ctx.describe(spec), manifest)
+                source_rows = _compare_source(
+                    ctx, spec, manifest, marker, known, problems, notes, progress.rows_read
+                )
+            except UnconvertibleTextError as exc:  # the digests would agree over a '?': not OK
+                problems.append(str(exc))
+                unconvertible = True  # a re-export would refuse the same row: not rows to archive
+        source_differs = bool(problems) and not unconvertible
+        problems[:0] = files.result()  # the files' problems first, as they are found first
+    progress.finish(source_rows)
+    return VerifyResult(
+        spec.name,
+        day,
+        manifest.rows,
+        source_rows,
+        len(manifest.files),
+        tuple(problems),
+        tuple(notes),
+        source_differs,
+        change,
+    )
+
+
+def _compare_source(
+    ctx: Context,
+    spec: TableSpec,
+    manifest: Manifest,
+    marker: dict[str, Any] | None,
+    known: KnownDay | None,
+    problems: list[str],
+    notes: list[str],
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """The database's side of the verification (its findings appended); returns its row count.
+    Over the rows the day's archive was made from (``archive_scope``), not today's window, and
+    on the archived columns if the table's changed since (``archived_columns.py``)."""
+    info, window = archive_scope(ctx.describe(spec), manifest)
+    change = column_change(info, manifest)
+    if change is not None:
+        return _compare_kept(ctx, spec, manifest, marker, change, problems, notes, progress)
+    day = manifest.day
+    if purge_begun(marker):
+        plan = _archive_plan(ctx, info, window, manifest, known)
+        covered = coverage(ctx.source, ctx.storage, manifest, info, window, plan, spec.chunk_rows)
+        _coverage_findings(spec, day, manifest, marker, covered, problems, notes)
+        return covered.rows
+    reads = ctx.reads(spec, day)  # the read endpoint, if any (the coverage above: the primary)
+    if known and known.plan and reads is ctx.source:
+        plan = known.plan
+    else:
+        plan = reads.plan_scan(info, window, spec.scan)
+    in_source = source_digest(reads, info, window, plan, spec.chunk_rows, progress=progress)
+    if in_source != manifest.effective_digest:
+        problems.append(
+            f"{spec.name} {day}: the database holds {in_source.describe()}, the archive "
+            f"{manifest.effective_digest.describe()}"
+        )
+    return in_source.count
+
+
+def _compare_kept(
+    ctx: Context,
+    spec: TableSpec,
+    manifest: Manifest,
+    marker: dict[str, Any] | None,
+    change: ColumnChange,
+    problems: list[str],
+    notes: list[str],
+    progress: Callable[[int], None] | None,
+) -> int:
+    """``_compare_source`` for a day archived before the table's columns changed: the change
+    named, then the database and the archive compared on the archived columns unchanged since."""
+    info, window = archive_scope(ctx.describe(spec), manifest)
+    what = (
+        f"{spec.name} {manifest.day}: the table's columns changed since the day was archived "
+        f"({change.describe()})"
+    )
+    compared = f"on the {len(change.kept)} archived columns unchanged since"
+    if not change.kept or (purge_begun(marker) and not change.archive_whole):
+        why = "no archived column is unchanged" if not change.kept else "its purge has begun"
+        problems.append(f"{what}; {why}, so the archive cannot be compared with the database")
+        return 0
+    kept = on_kept_columns(info, change)
+    plan = ctx.source.plan_scan(kept, window, manifest.scan if purge_begun(marker) else spec.scan)
+    if purge_begun(marker):
+        covered = coverage(ctx.source, ctx.storage, manifest, kept, window, plan, spec.chunk_rows)
+        _coverage_findings(spec, manifest.day, manifest, marker, covered, problems, notes)
+        notes.insert(0, f"{what}; compared {compared}")
+        return covered.rows
+    in_source = source_digest(ctx.source, kept, window, plan, spec.chunk_rows, progress=progress)
+    try:
+        archived = _kept_archive(ctx, manifest, change)
+    except VerificationError as exc:
+        problems.append(f"{what}; {exc}")
+        return in_source.count
+    if in_source == archived:
+        notes.append(
+            f"{what}; {compared} the database and the archive agree ({in_source.describe()}); "
+            + (
+                "a purge stops at this day: the archive alone holds the dropped columns' values"
+                if change.dropped
+                else "a purge exports the day again with today's columns first"
+            )
+        )
+    else:
+        problems.append(
+            f"{what}; {compared} the database holds {in_source.describe()}, the archive "
+            f"{archived.describe()}"
+        )
+    return in_source.count
+
+
+def _kept_archive(ctx: Context, manifest: Manifest, change: ColumnChange) -> RowDigest:
+    """The archive's digest over the kept columns: the manifest's when they are all its columns,
+    else recomputed from the files (VerificationError if that cannot be done)."""
+    if change.archive_whole:
+        return manifest.effective_digest
+    if manifest.superseded.count:
+        raise VerificationError(
+            "the archive holds older versions of changed rows, so it cannot be compared on "
+            "fewer columns than it was archived with"
+        )
+    return kept_archive_digest(ctx.storage, manifest, change)
+
+
+def purge_begun(marker: dict[str, Any] | None) -> bool:
+    """Whether the purge record says rows of the day may be gone from the database (a restore
+    into the table brings them back: then the day compares whole again)."""
+    return marker is not None and marker.get("status") != "restored"
+
+
+def _archive_plan(
+    ctx: Context, info: TableInfo, window: DayWindow, manifest: Manifest, known: KnownDay | None
+) -> ScanPlan:
+    """The day's scan plan in the archive's order (the walk compares rows in that order)."""
+    if known and known.plan and known.plan.strategy == manifest.scan:
+        return known.plan
+    return ctx.source.plan_scan(info, window, manifest.scan)
+
+
+def _coverage_findings(
+    spec: TableSpec,
+    day: dt.date,
+    manifest: Manifest,
+    marker: dict[str, Any] | None,
+    covered: Coverage,
+    problems: list[str],
+    notes: list[str],
+) -> None:
+    status = (marker or {}).get("status", "started")
+    what = "purged" if status == "purged" else "partly purged"
+    if covered.unarchived:
+        keys = ", ".join("/".join(k) for k in covered.examples)
+        problems.append(
+            f"{spec.name} {day}: {what}, and {covered.unarchived} of the {covered.rows} rows the "
+            f"database still holds are not in the archive (arrived or changed later; keys {keys}); "
+            "export the day again: the archive grows by them"
+        )
+    else:
+        notes.append(
+            f"{spec.name} {day}: {what}; the archive holds {manifest.effective_digest.count} rows, "
+            f"the database {covered.rows}, each of them archived exactly"
+        )
+
+
+def archive_scope(info: TableInfo, manifest: Manifest) -> tuple[TableInfo, DayWindow]:
+    """The table and the window that select exactly the rows ``manifest``'s day was archived
+    from: the window it records (``query_window``), not today's rule for that day — a DATE
+    column's days once followed the table's time zone, and a changed ``timezone`` moves them —
+    and, for an archive made before zero and invalid dates were left out of every day, a day
+    that takes them too. Verify, purge and restore compare and delete over this scope."""
+    if dict(manifest.extra).get(q.DAY_RULE[0]) != q.DAY_RULE[1]:
+        info = dataclasses.replace(info, odd_times_in_days=True)
+    start, end = manifest.query_window
+    window = DayWindow(
+        manifest.day,
+        dt.datetime.fromisoformat(manifest.window_start),
+        dt.datetime.fromisoformat(manifest.window_end),
+        start,
+        end,
+    )
+    return info, window
 
 
 @dataclass(frozen=True)
@@ -317,3 +342,47 @@ class KnownDay:
     manifest: Manifest | None
     marker: dict[str, Any] | None
     plan: ScanPlan | None
+
+
+class _Progress:
+    """A day's verification as ``verify`` events for the reporter: start, then after each
+    database chunk and each file checked, the rows and bytes so far, then finish.
+
+    Rows are the database's rows digested (or, when the database is not compared whole, the
+    rows of the files checked); bytes are the files' bytes checked. The files are checked on
+    another thread than the rows are read, so the tally is taken under a lock.
+    """
+
+    def __init__(
+        self, ctx: Context, spec: TableSpec, day: dt.date, manifest: Manifest, database_rows: bool
+    ) -> None:
+        self._ctx, self._table, self._day = ctx, spec.name, day.isoformat()
+        # The database holds the newest version of each archived key (effective digest).
+        self._total = manifest.effective_digest.count if database_rows else manifest.rows
+        self._database_rows = database_rows
+        self._lock = threading.Lock()
+        self.rows = self.bytes = 0
+        self._emit("start", message=f"{len(manifest.files)} file(s), {manifest.total_bytes} bytes")
+
+    def _emit(self, kind: str, message: str = "") -> None:
+        self._ctx.reporter.emit(
+            Event("verify", self._table, self._day, kind, self.rows, self.bytes, self._total,
+                  message)
+        )  # fmt: skip
+
+    def rows_read(self, rows: int) -> None:
+        with self._lock:
+            self.rows = rows
+            self._emit("chunk")
+
+    def file_checked(self, entry: FileEntry) -> None:
+        with self._lock:
+            self.bytes += entry.bytes
+            if not self._database_rows:
+                self.rows += entry.rows
+            self._emit("chunk")
+
+    def finish(self, source_rows: int | None) -> None:
+        with self._lock:
+            self.rows = source_rows if source_rows is not None else self.rows
+            self._emit("finish", message=f"{self.rows} rows, {self.bytes} bytes checked")

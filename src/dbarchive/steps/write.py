@@ -16,6 +16,7 @@ from dbarchive.formats import csv as csv_format
 from dbarchive.formats.compression import Compression, Compressor, new_compressor
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import FileEntry
+from dbarchive.steps.write_stats import ColumnStatsScan
 from dbarchive.storage import ObjectWriter, Storage
 
 
@@ -33,11 +34,14 @@ class WriteSettings:
 
 
 class _OpenPart:
-    def __init__(self, key: str, writer: ObjectWriter, compressor: Compressor) -> None:
+    def __init__(
+        self, key: str, writer: ObjectWriter, compressor: Compressor, names: Sequence[str]
+    ) -> None:
         self.key = key
         self.writer = writer
         self.compressor = compressor
         self.digest = RowDigest()
+        self.stats = ColumnStatsScan(names)
         self.written = 0
         self.first_key: list[str] | None = None
         self.last_key: list[str] | None = None
@@ -62,6 +66,7 @@ class PartWriter:
     ) -> None:
         self._storage = storage
         self._partition = partition
+        self._names = tuple(column_names)
         self._header = csv_format.header_line(column_names)
         self._key_positions = tuple(key_positions)
         self._settings = settings
@@ -80,6 +85,7 @@ class PartWriter:
         part = self._part or self._open()
         part.put(chunk.data)
         part.digest.merge(chunk.digest)
+        part.stats.add(chunk)
         part.first_key = part.first_key or self._key_of(chunk.first)
         part.last_key = self._key_of(chunk.last)
         if part.written >= self._settings.max_file_bytes:
@@ -109,7 +115,8 @@ class PartWriter:
     def _open(self) -> _OpenPart:
         key = self._partition.part_key(len(self._files), self._settings.extension)
         compressor = new_compressor(self._settings.compression, self._settings.compression_level)
-        part = _OpenPart(key, self._storage.open_writer(key), compressor)
+        writer = self._storage.open_writer(self._partition.write_key(key))
+        part = _OpenPart(key, writer, compressor, self._names)
         part.put(self._header)
         self._part = part
         return part
@@ -133,6 +140,8 @@ class PartWriter:
                 first_key=part.first_key,
                 last_key=part.last_key,
                 s3_checksum=stored.s3_checksum,
+                version_id=stored.version_id,
+                column_stats=part.stats.result(),
             )
         )
         failpoints.hit("export.part-committed")

@@ -155,7 +155,7 @@ class ParquetPartWriter:
 
     def _open(self) -> _OpenPart:
         key = self._partition.part_key(len(self._files), EXTENSION)
-        sink = _Sink(self._storage.open_writer(key))
+        sink = _Sink(self._storage.open_writer(self._partition.write_key(key)))
         codec = self._settings.compression
         level = None if codec is Compression.SNAPPY else self._settings.compression_level
         writer = pq.ParquetWriter(
@@ -181,6 +181,7 @@ class ParquetPartWriter:
                 first_key=part.first_key,
                 last_key=part.last_key,
                 s3_checksum=stored.s3_checksum,
+                version_id=stored.version_id,
             )
         )
         failpoints.hit("export.part-committed")

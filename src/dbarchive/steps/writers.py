@@ -1,4 +1,4 @@
-"""The part writer of each archive format, behind one small interface.
+"""The part writer of each archive format, picked through the format registry (``formats/``).
 
 CSV (``write.py``) is the hot path and stays as it is; Parquet (``write_parquet.py``, extra
 ``parquet``) writes the same chunks as typed row groups. Both produce the same ``FileEntry``
@@ -9,35 +9,14 @@ not care which format a partition holds.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
-from dbarchive.checksum import Value
-from dbarchive.formats.csv import EncodedChunk
+from dbarchive.formats import ChunkWriter, format_named
 from dbarchive.layout import PartitionPath
-from dbarchive.manifest import FileEntry
 from dbarchive.sources.canonical import Column
-from dbarchive.steps.write import PartWriter, WriteSettings
+from dbarchive.steps.write import WriteSettings
 from dbarchive.storage import Storage
 
-
-class ChunkWriter(Protocol):
-    """Writes one partition's rows, chunk by chunk, into rolled part files."""
-
-    def write_chunk(self, rows: Sequence[Sequence[Value]]) -> None:
-        """Append a chunk of rows (canonical text, in key order); may commit a full part."""
-
-    def write_encoded(self, chunk: EncodedChunk) -> None:
-        """Append a chunk the source already encoded as archive CSV (the export's hot path)."""
-
-    @property
-    def bytes_written(self) -> int:
-        """Bytes handed to storage so far, all parts together."""
-
-    def close(self) -> list[FileEntry]:
-        """Commit the last part and return every file written, in order."""
-
-    def abort(self) -> None:
-        """Discard the part being written (committed parts stay; the manifest decides)."""
+__all__ = ["ChunkWriter", "open_part_writer"]
 
 
 def open_part_writer(
@@ -48,14 +27,5 @@ def open_part_writer(
     key_positions: Sequence[int],
     settings: WriteSettings,
 ) -> ChunkWriter:
-    """The writer for ``fmt`` ("csv" or "parquet"); Parquet imports pyarrow only when used."""
-    if fmt == "parquet":
-        from dbarchive.steps.write_parquet import ParquetPartWriter
-
-        return ParquetPartWriter(storage, partition, columns, key_positions, settings)
-    return PartWriter(storage, partition, [c.name for c in columns], key_positions, settings)
-
-
-def is_parquet_key(key: str) -> bool:
-    """Whether a data file is Parquet (its name ends in ``.parquet``) rather than CSV."""
-    return key.endswith(".parquet")
+    """The writer of the format registered as ``fmt`` (Parquet imports pyarrow only here)."""
+    return format_named(fmt).open_writer(storage, partition, columns, key_positions, settings)

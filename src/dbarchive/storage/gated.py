@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO, Protocol
 
-from dbarchive.storage import ObjectWriter, Storage, StoredObject
+from dbarchive.storage.base import ObjectWriter, Storage, StoredObject
 
 HOLD_LIMIT = 8 * 1024 * 1024  # bytes a writer holds before it waits for the gate (one S3 part)
 
@@ -52,17 +52,27 @@ class GatedStorage:
         self.gate.open()
         return self.inner.put_bytes(key, data)
 
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        self.gate.open()
+        return self.inner.put_if_absent(key, data)
+
+    def put_retained(
+        self, key: str, data: bytes, *, if_absent: bool = False
+    ) -> StoredObject | None:
+        self.gate.open()
+        return self.inner.put_retained(key, data, if_absent=if_absent)
+
     def get_bytes(self, key: str) -> bytes | None:
         self.gate.open()
         return self.inner.get_bytes(key)
 
-    def open_reader(self, key: str) -> BinaryIO:
+    def open_reader(self, key: str, version_id: str | None = None) -> BinaryIO:
         self.gate.open()
-        return self.inner.open_reader(key)
+        return self.inner.open_reader(key, version_id)
 
-    def stat(self, key: str) -> StoredObject | None:
+    def stat(self, key: str, version_id: str | None = None) -> StoredObject | None:
         self.gate.open()
-        return self.inner.stat(key)
+        return self.inner.stat(key, version_id)
 
     def list_objects(self, prefix: str) -> Iterator[StoredObject]:
         self.gate.open()

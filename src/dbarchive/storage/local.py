@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import uuid
@@ -12,7 +13,7 @@ from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 
 from dbarchive.errors import StorageError
-from dbarchive.storage import StoredObject, write_whole
+from dbarchive.storage.base import StoredObject, write_whole
 
 _TMP_MARK = ".dbarchive-tmp-"
 
@@ -24,16 +25,33 @@ def _root_from_url(url: str) -> Path:
     return Path(url).expanduser()
 
 
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
 @contextmanager
 def _disk_errors(action: str, key: str) -> Iterator[None]:
-    """A full disk or an I/O error is a StorageError that names the object and the cause."""
+    """A full disk or an I/O error is a StorageError that names the object, the cause and what
+    to do about that cause: only a full disk is told to free space."""
     try:
         yield
     except OSError as exc:
         raise StorageError(
-            f"cannot {action} {key}: {exc.strerror or exc} (errno {exc.errno}); "
-            "free space on the destination or choose another one"
+            f"cannot {action} {key}: {exc.strerror or exc} (errno {exc.errno}); {_advice(exc)}"
         ) from exc
+
+
+def _advice(exc: OSError) -> str:
+    if exc.errno in _FULL:
+        return "free space on the destination or choose another one"
+    if exc.errno == errno.ENOENT:
+        # The temp file (or its folder) vanished between open and rename: the usual remover is
+        # another run's clean-up of unfinished writes (abort_incomplete) in the same partition.
+        return (
+            "the unfinished file was removed while it was being written, most likely by another "
+            "run clearing the same partition; nothing was published. Make sure only one run "
+            "works on this table (see 'lost the run lock' / 'already running'), then run again"
+        )
+    return "check that the destination folder is writable and mounted"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -67,16 +85,23 @@ class _FileWriter:
         self._size += len(data)
 
     def commit(self) -> StoredObject:
+        tmp = self.commit_as_temp()
+        with _disk_errors("commit", self._key):
+            os.replace(tmp, self._final)
+            _fsync_dir(self._final.parent)
+        return StoredObject(self._key, self._size, self._sha.hexdigest())
+
+    def commit_as_temp(self) -> Path:
+        """Flush and fsync the written bytes but leave them under the temp name (which ``abort``
+        removes): for a caller that publishes the name itself."""
         if self._file is None:
             raise StorageError(f"commit of {self._key} after commit or abort")
         with _disk_errors("commit", self._key):
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
-            self._file = None
-            os.replace(self._tmp, self._final)
-            _fsync_dir(self._final.parent)
-        return StoredObject(self._key, self._size, self._sha.hexdigest())
+        self._file = None
+        return self._tmp
 
     def abort(self) -> None:
         if self._file is not None:
@@ -117,19 +142,48 @@ class LocalStorage:
     def put_bytes(self, key: str, data: bytes) -> StoredObject:
         return write_whole(self.open_writer(key), data)
 
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Written and fsynced under a temp name, then hard-linked to ``key``: ``link`` fails if the
+        name exists, so exactly one of two racing writers creates it, whole."""
+        final = self._path(key)
+        writer = _FileWriter(final, key)
+        try:
+            writer.write(data)
+            tmp = writer.commit_as_temp()
+            with _disk_errors("create", key):
+                try:
+                    os.link(tmp, final)
+                except FileExistsError:
+                    return False
+                _fsync_dir(final.parent)
+            return True
+        finally:
+            writer.abort()  # removes the temp name (the link keeps the data)
+
+    def put_retained(
+        self, key: str, data: bytes, *, if_absent: bool = False
+    ) -> StoredObject | None:
+        """A folder has no Object Lock: the record is written as any other (create-only with
+        ``if_absent``)."""
+        if not if_absent:
+            return self.put_bytes(key, data)
+        return self.stat(key) if self.put_if_absent(key, data) else None
+
     def get_bytes(self, key: str) -> bytes | None:
         try:
             return self._path(key).read_bytes()
         except FileNotFoundError:
             return None
 
-    def open_reader(self, key: str) -> BinaryIO:
+    def open_reader(self, key: str, version_id: str | None = None) -> BinaryIO:
+        """The file (a folder keeps no versions: ``version_id`` cannot be honoured, and an
+        archive written here never records one)."""
         try:
             return open(self._path(key), "rb")
         except FileNotFoundError as exc:
             raise StorageError(f"object {key!r} does not exist in {self.url}") from exc
 
-    def stat(self, key: str) -> StoredObject | None:
+    def stat(self, key: str, version_id: str | None = None) -> StoredObject | None:
         try:
             return StoredObject(key, self._path(key).stat().st_size)
         except FileNotFoundError:
@@ -150,6 +204,23 @@ class LocalStorage:
         yield from sorted(found, key=lambda o: o.key)
 
     def copy_object(self, source: str, key: str) -> StoredObject:
+        """A hard link under a temp name, renamed into place (atomic, no byte copied); a byte copy
+        where the filesystem has no hard links."""
+        src, final = self._path(source), self._path(key)
+        if not src.exists():
+            raise StorageError(f"cannot copy {source}: it does not exist in {self.url}")
+        tmp = final.parent / f".{final.name}{_TMP_MARK}{uuid.uuid4().hex}"
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.link(src, tmp)
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
+            return StoredObject(key, final.stat().st_size)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+        return self._copy_bytes(source, key)
+
+    def _copy_bytes(self, source: str, key: str) -> StoredObject:
         writer = self.open_writer(key)
         try:
             with self.open_reader(source) as reader:

@@ -1,0 +1,208 @@
+"""The public API: what the CLI, the Airflow operators and a user's own code call.
+
+Each function takes either an :class:`ArchiveJob` (a context is opened for the call and closed
+after it) or a :class:`Context` the caller owns (the CLI and Airflow build theirs with their own
+reporter, storage and connections), and a table by name or by its spec. Safety-relevant options
+are keyword-only. A stop request — SIGTERM/SIGINT, the throttle's ``stop_file``, ``max_runtime``
+— is wired here (:func:`throttle_for`), so every caller stops the same way::
+
+    import dbarchive, datetime as dt
+    job = dbarchive.load_job("archive.toml")
+    reports = dbarchive.run(job)                      # the daily job: export, verify, purge
+    result = dbarchive.export(job, "events", dt.date(2026, 11, 24))
+    assert dbarchive.verify(job, "events", dt.date(2026, 11, 24)).ok
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from dbarchive.build import build_context, build_throttle
+from dbarchive.config import ArchiveJob, TableSpec
+from dbarchive.context import Context
+from dbarchive.jobs import daily
+from dbarchive.jobs.audit import AuditReport, audit_table
+from dbarchive.jobs.hold import HoldResult, hold_days
+from dbarchive.jobs.lifecycle import LifecyclePlan, lifecycle_plan
+from dbarchive.jobs.restore import RestoreResult, restore_day
+from dbarchive.jobs.status import TableStatus, table_status
+from dbarchive.pipeline import PlannedPartition, export_day_as_configured, plan_day
+from dbarchive.steps.archive_files import FileCheck
+from dbarchive.steps.outcome import ExportResult
+from dbarchive.steps.verify import VerifyResult, verify_day
+from dbarchive.throttle import StopFlag, Throttle
+
+T = TypeVar("T")
+JobOrContext = ArchiveJob | Context
+Table = str | TableSpec
+
+
+@contextmanager
+def session(target: JobOrContext) -> Iterator[Context]:
+    """The context to work in: the caller's, or one opened for ``job`` and closed after."""
+    if isinstance(target, Context):
+        yield target
+        return
+    ctx = build_context(target)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def throttle_for(
+    ctx: Context,
+    *,
+    max_runtime: float | None = None,
+    stop_file: Path | str | None = None,
+    stop: StopFlag | None = None,
+) -> Throttle:
+    """The job's throttle (with these overrides), wired into ``ctx`` so an export also stops
+    after its chunk on a stop request, the ``stop_file`` or ``max_runtime``."""
+    overrides: dict[str, object] = {}
+    if max_runtime is not None:
+        overrides["max_runtime"] = max_runtime
+    if stop_file is not None:
+        overrides["stop_file"] = str(stop_file)
+    built = build_throttle(ctx, overrides or None, stop)
+    ctx.check_stop = built.check_stop
+    return built
+
+
+def plan(target: JobOrContext, table: Table, day: dt.date) -> PlannedPartition:
+    """What exporting ``day`` of ``table`` would do, touching nothing (a day not over: refused)."""
+    return _with(target, lambda ctx: plan_day(ctx, _spec(ctx, table), day))
+
+
+def export(
+    target: JobOrContext, table: Table, day: dt.date, *, stopping: Throttle | None = None
+) -> ExportResult:
+    """Archive ``day`` of ``table`` as configured (in work units for a ranged table) and publish
+    it; a day whose purge has begun grows, the same rows publish nothing (docs/design)."""
+    return _with(
+        target, lambda ctx: export_day_as_configured(ctx, _spec(ctx, table), day, stopping)
+    )
+
+
+def verify(
+    target: JobOrContext,
+    table: Table,
+    day: dt.date,
+    *,
+    depth: FileCheck = "rows",
+    check_source: bool = True,
+) -> VerifyResult:
+    """Compare the day's manifest, files (as deep as ``depth``) and, unless ``check_source`` is
+    False, the database's rows; ``ok`` only when all agree."""
+    return _with(
+        target,
+        lambda ctx: verify_day(ctx, _spec(ctx, table), day, depth, check_source=check_source),
+    )
+
+
+def run(
+    target: JobOrContext,
+    tables: Sequence[Table] = (),
+    *,
+    today: dt.date | None = None,
+    export: bool = True,
+    purge: bool = True,
+    stopping: Throttle | None = None,
+) -> list[daily.TableReport]:
+    """The daily job for ``tables`` (default: every configured one): export yesterday and missed
+    days, then verify and purge the days past retention. ``today`` moves the retention cutoff,
+    never the rule that a day must be over (plus ``settle``) to be exported."""
+
+    def work(ctx: Context) -> list[daily.TableReport]:
+        specs = [_spec(ctx, t) for t in tables] or list(ctx.job.tables)
+        throttle = stopping or throttle_for(ctx)
+        try:
+            return daily.run(ctx, specs, today, throttle, purge=purge, export=export)
+        finally:
+            if stopping is None:
+                throttle.close()  # its latency probe and replica sessions; the caller's stays
+
+    return _with(target, work)
+
+
+def purge(
+    target: JobOrContext,
+    tables: Sequence[Table] = (),
+    *,
+    today: dt.date | None = None,
+    stopping: Throttle | None = None,
+) -> list[daily.TableReport]:
+    """Only the purge of :func:`run`: days past retention, each verified (exported first if it
+    has no archive) before a row of it is deleted."""
+    return run(target, tables, today=today, export=False, purge=True, stopping=stopping)
+
+
+def restore(
+    target: JobOrContext,
+    table: Table,
+    day: dt.date,
+    *,
+    into: str | None = None,
+    replace: bool = False,
+    stopping: Throttle | None = None,
+) -> RestoreResult:
+    """Load an archived day back into ``into`` (default: its own table) and prove it."""
+    return _with(
+        target,
+        lambda ctx: restore_day(ctx, _spec(ctx, table), day, into, replace, stopping),
+    )
+
+
+def status(target: JobOrContext, table: Table, *, today: dt.date | None = None) -> TableStatus:
+    """What is archived, purged, restored and pending for ``table``."""
+
+    def work(ctx: Context) -> TableStatus:
+        spec = _spec(ctx, table)
+        return table_status(ctx, spec, today or ctx.today(spec))
+
+    return _with(target, work)
+
+
+def hold(
+    target: JobOrContext, table: Table, first: dt.date, last: dt.date, *, release: bool = False
+) -> HoldResult:
+    """Set (or, with ``release``, clear) the S3 Object Lock legal hold on every object version
+    the committed manifests of ``first``..``last`` name; reports what changed."""
+    return _with(target, lambda ctx: hold_days(ctx, _spec(ctx, table), first, last, not release))
+
+
+def lifecycle(target: JobOrContext, *, scan: bool = True) -> LifecyclePlan:
+    """The S3 Lifecycle configuration ``[destination] lifecycle`` asks for (printed, not
+    applied); ``scan`` counts data files too small for S3 to move."""
+    return _with(target, lambda ctx: lifecycle_plan(ctx, scan))
+
+
+def audit(
+    target: JobOrContext,
+    table: Table,
+    *,
+    first: dt.date | None = None,
+    last: dt.date | None = None,
+    check_source: bool = True,
+) -> AuditReport:
+    """Check ``table``'s deletion ledger from ``first`` to ``last`` (default: every day it has):
+    the hash chains and signatures, that each deletion's rows are in the archive files it names,
+    and (unless ``check_source`` is False) that the database holds none of the deleted keys.
+    ``ok`` only when nothing is broken."""
+    return _with(
+        target,
+        lambda ctx: audit_table(ctx, _spec(ctx, table), first, last, check_source=check_source),
+    )
+
+
+def _with(target: JobOrContext, action: Callable[[Context], T]) -> T:
+    with session(target) as ctx:
+        return action(ctx)
+
+
+def _spec(ctx: Context, table: Table) -> TableSpec:
+    return table if isinstance(table, TableSpec) else ctx.job.table(table)

@@ -1,0 +1,202 @@
+"""The whole job (``ArchiveJob``) and loading it from TOML or a mapping: tables inherit the
+defaults, folders may not collide, and every validation problem becomes one ConfigError."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from dbarchive.config.base import (
+    Frozen,
+)
+from dbarchive.config.destination import DestinationSettings, ThrottleSettings
+from dbarchive.config.ledger import LedgerSettings
+from dbarchive.config.source import SourceSettings
+from dbarchive.config.tables import TableDefaults, TableSpec
+from dbarchive.errors import ConfigError
+from dbarchive.layout import table_dir
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class ArchiveJob(Frozen):
+    """The whole validated configuration of one archive job."""
+
+    # Optional only where the caller supplies it (Airflow builds it from a MySQL connection).
+    source: SourceSettings | None = None
+    destination: DestinationSettings
+    defaults: TableDefaults = Field(default_factory=lambda: TableDefaults())
+    throttle: ThrottleSettings = Field(default_factory=lambda: ThrottleSettings())
+    ledger: LedgerSettings = Field(default_factory=lambda: LedgerSettings())
+    tables: tuple[TableSpec, ...] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_defaults(cls, data: Any) -> Any:
+        """Tables inherit every default they do not set themselves."""
+        if not isinstance(data, dict):
+            return data
+        defaults = data.get("defaults") or {}
+        tables = data.get("tables")
+        if isinstance(defaults, dict) and isinstance(tables, list | tuple):
+            data = dict(data)
+            data["tables"] = [_inherit(defaults, t) if isinstance(t, dict) else t for t in tables]
+        return data
+
+    @model_validator(mode="after")
+    def _server_side_needs_s3(self) -> ArchiveJob:
+        for t in self.tables:
+            if t.server_side and urlparse(self.destination.url).scheme != "s3":
+                raise ValueError(
+                    f"table {t.name!r}: export.strategy 'aurora-outfile' makes Aurora write to "
+                    "S3 itself, so the destination must be s3://bucket/prefix; use "
+                    "export.strategy = 'stream' for a local destination"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _unique_tables(self) -> ArchiveJob:
+        seen: set[tuple[str | None, str]] = set()
+        for t in self.tables:
+            ident = (t.schema_name, t.name)
+            if ident in seen:
+                raise ValueError(f"table {t.name!r} is listed twice")
+            seen.add(ident)
+        return self
+
+    @model_validator(mode="after")
+    def _own_folders(self) -> ArchiveJob:
+        problem = self.folder_conflict()
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    def schema_of(self, spec: TableSpec) -> str | None:
+        """The schema holding the table: its own, else the source's database (None: not known
+        yet, e.g. before Airflow supplies the connection)."""
+        return spec.schema_name or (self.source.database if self.source else None)
+
+    def folder(self, spec: TableSpec) -> str:
+        """The table's folder under the destination (no trailing ``/``): its ``path``, else its
+        name escaped (``layout.table_dir``), as ``<schema>@<name>`` outside the default schema."""
+        if spec.path is not None:
+            return spec.path
+        default = self.source.database if self.source else None
+        other = spec.schema_name if spec.schema_name not in (None, default) else None
+        return table_dir(spec.name, other)
+
+    def folder_conflict(self) -> str | None:
+        """Why two tables' archives would mix (one folder, or one inside the other), or None.
+
+        Every listing of a table is ``<folder>/``, so a folder inside another one's would show
+        up in its days, status and purge as well.
+        """
+        folders = [(t, self.folder(t)) for t in self.tables]
+        for i, (a, fa) in enumerate(folders):
+            for b, fb in folders[i + 1 :]:
+                if fa == fb:
+                    return (
+                        f"tables {a.label} and {b.label} map to the same archive folder {fa + '/'!r}"
+                        "; their days would overwrite each other. Give one a folder of its own: "
+                        'path = "…" in its [[tables]] entry'
+                    )
+                if fb.startswith(fa + "/") or fa.startswith(fb + "/"):
+                    (inner, fi), (outer, fo) = (
+                        ((b, fb), (a, fa)) if len(fb) > len(fa) else ((a, fa), (b, fb))
+                    )
+                    return (
+                        f"the archive folder of table {inner.label} ({fi + '/'!r}) lies inside "
+                        f"that of table {outer.label} ({fo + '/'!r}), so listing one would list "
+                        "the other; set path so that neither folder holds the other"
+                    )
+        return None
+
+    def table(self, name: str) -> TableSpec:
+        """The spec of one table by ``name`` or ``schema.name``; ConfigError listing the known
+        names when there is none, or naming the choices when the bare name is in two schemas."""
+        for found in (
+            [t for t in self.tables if t.name == name],
+            [t for t in self.tables if f"{self.schema_of(t)}.{t.name}" == name],
+        ):
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                choices = ", ".join(f"{self.schema_of(t)}.{t.name}" for t in found)
+                raise ConfigError(
+                    f"table {name!r} is configured in more than one schema; name one: {choices}"
+                )
+        known = ", ".join(t.name for t in self.tables)
+        raise ConfigError(f"table {name!r} is not in the config; configured tables: {known}")
+
+
+def _inherit(defaults: dict[str, Any], table: dict[str, Any]) -> dict[str, Any]:
+    """The table's settings over the defaults; ``export.*`` keys merge one by one."""
+    merged = {**defaults, **table}
+    if isinstance(defaults.get("export"), dict) and isinstance(table.get("export"), dict):
+        merged["export"] = {**defaults["export"], **table["export"]}
+    return merged
+
+
+_FIXES = {
+    "missing": "add it",
+    "extra_forbidden": "remove it or check its spelling",
+}
+
+
+def _format_errors(origin: str, exc: ValidationError) -> str:
+    lines = []
+    errors = exc.errors()
+    for err in errors:
+        if err["type"] == "too_short" and len(errors) > 1:
+            continue  # a list emptied by its own invalid items: those items say more
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+        fix = _FIXES.get(err["type"], "")
+        message = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  {loc or '(top level)'}: {message}{'; ' + fix if fix else ''}")
+    return f"{origin}: invalid configuration\n" + "\n".join(lines)
+
+
+def with_overrides(model: _Model, overrides: dict[str, Any], origin: str) -> _Model:
+    """``model`` with ``overrides`` (from the CLI or the API) applied and validated again; a bad
+    value is a ConfigError naming it, as in a config file."""
+    try:
+        return type(model).model_validate({**model.model_dump(), **overrides})
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(origin, exc)) from None
+
+
+def job_from_dict(data: dict[str, Any], origin: str = "<config>") -> ArchiveJob:
+    """Validate a config mapping (from TOML, Airflow or code) into an :class:`ArchiveJob`."""
+    try:
+        return ArchiveJob.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(origin, exc)) from None
+
+
+def load_job(path: str | Path) -> ArchiveJob:
+    """Read and validate a TOML config file; every problem becomes one ConfigError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found; pass --config PATH") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the config file as UTF-8"
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return job_from_dict(data, str(path))

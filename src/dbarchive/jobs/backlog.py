@@ -1,0 +1,127 @@
+"""The backlog: rows past retention still in the database, and whether it grows from run to run.
+
+A purge that cannot keep up — a busy server, a strict latency budget, ``max_runtime`` or the
+Airflow task's timeout — leaves expired days behind, and every day one more day expires. So
+``status`` shows the backlog (how many days the oldest row is behind the retention cutoff, and
+how many rows are older than the cutoff), and after each ``run``/``purge`` of a table its backlog
+is recorded in ``<table folder>/_backlog.json``: the destination is the one place every runner of
+the job shares (cron hosts, Airflow workers), and query engines skip files whose names start with
+``_``. When the backlog grew since the previous record (more days and more rows behind), the run
+says so in a note, with what to change.
+
+Rows are counted day by day (one short index-only statement each, like the purge's own plans),
+never in one long statement over years of history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dbarchive.config import TableSpec
+from dbarchive.context import Context
+from dbarchive.dates import day_range
+from dbarchive.errors import DbArchiveError
+
+BACKLOG_NAME = "_backlog.json"
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Rows older than the retention cutoff: ``days`` from the oldest one's day to the cutoff."""
+
+    cutoff: dt.date
+    days: int
+    rows: int
+    oldest_day: dt.date | None = None
+    recorded_at: str | None = None  # when a run recorded it (UTC, ISO 8601)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cutoff": self.cutoff.isoformat(),
+            "days": self.days,
+            "rows": self.rows,
+            "oldest_day": self.oldest_day.isoformat() if self.oldest_day else None,
+            "recorded_at": self.recorded_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Backlog:
+        oldest = data.get("oldest_day")
+        return cls(
+            dt.date.fromisoformat(data["cutoff"]),
+            int(data["days"]),
+            int(data["rows"]),
+            dt.date.fromisoformat(oldest) if oldest else None,
+            data.get("recorded_at"),
+        )
+
+    def text(self) -> str:
+        if not self.rows:
+            return f"none (no row before the cutoff {self.cutoff})"
+        day_word = "day" if self.days == 1 else "days"
+        return (
+            f"{self.days:,} {day_word} behind the cutoff {self.cutoff} (oldest row's day "
+            f"{self.oldest_day}), {self.rows:,} rows"
+        )
+
+
+DayRows = Callable[[Context, TableSpec, dt.date], int]
+
+
+def measure(ctx: Context, spec: TableSpec, today: dt.date, day_rows: DayRows) -> Backlog:
+    """The table's backlog now (``today``: the day the retention cutoff counts from), its rows
+    counted a day at a time by ``day_rows`` (``jobs.catch_up.day_rows``)."""
+    cutoff = spec.retention.cutoff(today)
+    oldest = ctx.source.oldest_day(spec, ctx.describe(spec))
+    if oldest is None or oldest >= cutoff:
+        return Backlog(cutoff, 0, 0)
+    days = day_range(oldest, cutoff - dt.timedelta(days=1), limit=1_000_000)
+    return Backlog(cutoff, len(days), sum(day_rows(ctx, spec, d) for d in days), oldest)
+
+
+def _key(ctx: Context, spec: TableSpec) -> str:
+    return f"{ctx.folder(spec)}/{BACKLOG_NAME}"
+
+
+def last_recorded(ctx: Context, spec: TableSpec) -> Backlog | None:
+    """The backlog the previous run recorded, if any."""
+    raw = ctx.storage.get_bytes(_key(ctx, spec))
+    return None if raw is None else Backlog.from_json(json.loads(raw))
+
+
+def grew(before: Backlog | None, now: Backlog) -> bool:
+    """Whether the purge fell further behind: more days and more rows than the last record."""
+    return before is not None and now.days > before.days and now.rows > before.rows
+
+
+def track(
+    ctx: Context, spec: TableSpec, today: dt.date, day_rows: DayRows
+) -> tuple[Backlog | None, str | None]:
+    """Measure and record the backlog after a purge; the backlog and a note for the run: that
+    it grew (and what to do), or that it could not be measured (the run does not fail for it)."""
+    try:
+        before = last_recorded(ctx, spec)
+        now = measure(ctx, spec, today, day_rows)
+        stamped = Backlog(
+            now.cutoff,
+            now.days,
+            now.rows,
+            now.oldest_day,
+            ctx.wall_clock.now().isoformat(timespec="seconds"),
+        )
+        ctx.storage.put_bytes(_key(ctx, spec), json.dumps(stamped.to_json(), indent=2).encode())
+    except DbArchiveError as exc:
+        return None, f"{spec.name}: the backlog was not recorded: {exc}"
+    if not grew(before, now):
+        return stamped, None
+    assert before is not None
+    return stamped, (
+        f"{spec.name}: the backlog grew since the run of {before.recorded_at}: "
+        f"{before.days:,} -> {now.days:,} days and {before.rows:,} -> {now.rows:,} rows behind "
+        f"the retention cutoff {now.cutoff}. The purge does not keep up: give it more time "
+        "(max_runtime, the task's timeout), a min_rate under its latency budget, or a quieter hour"
+    )

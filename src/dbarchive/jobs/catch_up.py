@@ -1,0 +1,117 @@
+"""Which days the daily job exports: yesterday, the missed days of the retention window, and the
+archived days whose rows changed since (by count; the newest ``recheck_days`` also by digest).
+
+Also the one short statement every job uses to size a day (:func:`day_plan`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dbarchive.checksum import RowDigest
+from dbarchive.config import TableSpec
+from dbarchive.context import Context
+from dbarchive.dates import day_range, duration_text, newest_settled_day, settles_at
+from dbarchive.manifest import Manifest
+from dbarchive.sources.mysql import MySqlSource
+from dbarchive.sources.table import ScanPlan
+from dbarchive.steps import upload
+from dbarchive.steps.archived_columns import column_change
+from dbarchive.steps.verify import archive_scope, source_digest
+
+
+def day_rows(ctx: Context, spec: TableSpec, day: dt.date, manifest: Manifest | None = None) -> int:
+    return day_plan(ctx, spec, day, manifest=manifest).estimated_rows
+
+
+def day_plan(
+    ctx: Context,
+    spec: TableSpec,
+    day: dt.date,
+    scan: str | None = None,
+    manifest: Manifest | None = None,
+    source: MySqlSource | None = None,
+) -> ScanPlan:
+    """The day's scan plan: its row count and key bounds (one short index-only statement);
+    with the day's ``manifest``, over the rows its archive was made from (``archive_scope``);
+    on the primary unless ``source`` says where (the export's ``ctx.reads``)."""
+    info = ctx.describe(spec)
+    if manifest is None:
+        window = ctx.source.window(spec, info, day)
+    else:
+        info, window = archive_scope(info, manifest)
+    source = source or ctx.source
+    return source.plan_scan(info, window, scan or ("key" if len(info.key) == 1 else "time"))
+
+
+def catch_up_days(
+    ctx: Context, spec: TableSpec, today: dt.date, recheck: bool = True
+) -> list[dt.date]:
+    """Yesterday, plus earlier days inside the retention window with rows but no archive.
+
+    An archived day is exported again only if its rows changed: its row count (late rows), or,
+    for the ``recheck_days`` days before the newest, its digest (updated rows); so a second run on
+    the same day exports nothing. ``recheck=False`` (``status``) reads no day. Only days that have
+    ended plus ``settle`` by the wall clock count (:func:`waiting_days` are the others): when
+    yesterday has not settled yet, the newest day that has takes its place, and yesterday is
+    caught up later.
+    """
+    last = min(today - dt.timedelta(days=1), newest_settled_day(spec, ctx.wall_clock.now()))
+    cutoff = spec.retention.cutoff(today)
+    if last < cutoff:
+        return []  # every settled day has expired: the purge archives what it deletes
+    oldest = ctx.source.oldest_day(spec, ctx.describe(spec)) or last
+    first = max(cutoff, oldest)
+    earlier = day_range(first, last, limit=100_000)[:-1] if first <= last else []
+    since = last - dt.timedelta(days=spec.recheck_days if recheck else -1)
+    return [
+        d
+        for d in [*earlier, last]
+        if _needs_export(ctx, spec, d, always=d == last, by_digest=d >= since)
+    ]
+
+
+def waiting_days(ctx: Context, spec: TableSpec, today: dt.date) -> list[dt.date]:
+    """The days up to yesterday that have not ended plus ``settle`` yet: not exported now."""
+    newest = newest_settled_day(spec, ctx.wall_clock.now())
+    yesterday = today - dt.timedelta(days=1)
+    first = newest + dt.timedelta(days=1)
+    return day_range(first, yesterday, limit=100_000) if first <= yesterday else []
+
+
+def waiting_note(spec: TableSpec, days: list[dt.date]) -> str:
+    span = str(days[0]) if len(days) == 1 else f"{days[0]} .. {days[-1]}"
+    return (
+        f"{spec.name} {span}: not exported yet, not over in {spec.timezone} plus settle = "
+        f"{duration_text(spec.settle)}; {days[0]} may be archived from "
+        f"{settles_at(spec, days[0]):%Y-%m-%d %H:%M:%S} UTC, and a later run exports it"
+    )
+
+
+def _needs_export(
+    ctx: Context, spec: TableSpec, day: dt.date, always: bool, by_digest: bool
+) -> bool:
+    """Not archived yet (an older day only if it has rows), or its rows changed since: by count,
+    or ``by_digest`` (one read of the day)."""
+    partition = ctx.partition(spec, day)
+    manifest = upload.read_manifest(ctx.storage, partition)
+    if manifest is None:
+        return always or day_plan(ctx, spec, day, source=ctx.reads(spec, day)).estimated_rows > 0
+    if upload.read_purge_marker(ctx.storage, partition) is not None:
+        return False
+    change = column_change(ctx.describe(spec), manifest)
+    if change is not None and change.dropped:
+        return False  # the archive alone holds those columns' values: kept (the purge says so)
+    reads = ctx.reads(spec, day)  # asked where the export would read it
+    if day_plan(ctx, spec, day, manifest=manifest, source=reads).estimated_rows != (
+        manifest.effective_digest.count
+    ):
+        return True  # counted as it was archived
+    return by_digest and _day_digest(ctx, spec, manifest, reads) != manifest.effective_digest
+
+
+def _day_digest(ctx: Context, spec: TableSpec, manifest: Manifest, reads: MySqlSource) -> RowDigest:
+    """The digest of the rows the day's archive was made from, as the database holds them now."""
+    info, window = archive_scope(ctx.describe(spec), manifest)
+    plan = reads.plan_scan(info, window, manifest.scan)
+    return source_digest(reads, info, window, plan, spec.chunk_rows)

@@ -1,0 +1,320 @@
+"""The daily job per table: export yesterday (and missed days), then purge the expired days.
+
+Export: yesterday and the missed days of the retention window, each only once it has ended in the
+table's zone plus ``settle`` (``dates.is_settled``); a day not over yet is skipped with a note
+(the run does not fail) and caught up by a later run.
+
+Purge, for each day older than the retention cutoff, oldest first:
+1. the day must be archived: export it first if it has no manifest (``on_unarchived="export"``)
+   or stop (``"fail"``);
+2. verify it — manifest, files read back, and the database's digest of the day (a day whose purge
+   has begun: every row left is archived); if the database holds rows the archive lacks (late or
+   changed rows), export the day again — a purged day's archive grows by them — and verify again;
+3. delete exactly the archived rows, chunk by chunk (``steps/purge.py``); rows that arrive or
+   change during it are kept, archived by growth and purged in one more round.
+A table stops at its first day that fails; other tables go on. Nothing is deleted unverified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+
+from dbarchive import failpoints
+from dbarchive.checks import require_delete
+from dbarchive.config import TableSpec
+from dbarchive.context import Context
+from dbarchive.dates import day_range
+from dbarchive.errors import AlreadyRunning, DbArchiveError, StopRequested, VerificationError
+from dbarchive.events import Event
+from dbarchive.jobs import backlog
+from dbarchive.jobs.backlog import Backlog
+from dbarchive.jobs.catch_up import (
+    catch_up_days,
+    day_plan,
+    day_rows,
+    waiting_days,
+    waiting_note,
+)
+from dbarchive.ledger import hooks as ledger
+from dbarchive.pipeline import export_day_as_configured
+from dbarchive.sources.table import ScanPlan
+from dbarchive.steps import partitions, upload
+from dbarchive.steps.archived_columns import dropped_columns_refusal
+from dbarchive.steps.outcome import ExportResult
+from dbarchive.steps.purge import ChunkSizer, PurgeResult, finish_interrupted, purge_day
+from dbarchive.steps.verify import (
+    KnownDay,
+    VerifyResult,
+    purge_begun,
+    verify_day,
+)
+from dbarchive.throttle import CriticalLoad, Throttle
+
+
+@dataclass
+class TableReport:
+    """Everything one table's run did, and what went wrong."""
+
+    table: str
+    exported: list[ExportResult] = field(default_factory=list)
+    verified: list[VerifyResult] = field(default_factory=list)
+    purged: list[PurgeResult] = field(default_factory=list)
+    dropped: list[partitions.DroppedPartition] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # said, but not a failure (a day not over)
+    error_codes: list[int] = field(default_factory=list)  # each error's cause, as an exit code
+    stopped: str | None = None
+    seconds: float = 0.0
+    throttle_pauses: int = 0
+    backlog: Backlog | None = None  # rows past retention left after the purge (jobs/backlog.py)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and self.stopped is None
+
+    def fail(self, message: str, exit_code: int = 1) -> None:
+        """Record an error and its cause (the exit code the CLI gives that cause)."""
+        self.errors.append(message)
+        self.error_codes.append(exit_code)
+
+    @property
+    def rows_exported(self) -> int:
+        return sum(r.rows for r in self.exported)
+
+    @property
+    def bytes_exported(self) -> int:
+        return sum(r.bytes for r in self.exported)
+
+    @property
+    def rows_deleted(self) -> int:
+        return sum(p.rows_deleted for p in self.purged) + sum(d.rows for d in self.dropped)
+
+
+# An archive keeps the window it was made with, which may start up to a day and two hours
+# (zone offsets) away from today's rule for its day: it can hold rows of the day after.
+_EARLIER_WINDOWS = dt.timedelta(days=2)
+
+
+def expired_days(ctx: Context, spec: TableSpec, today: dt.date) -> list[dt.date]:
+    """Days from the oldest row's day up to (not including) the retention cutoff.
+
+    The list starts two days earlier: a day archived under another rule (a DATE column that
+    followed the table's zone, a changed ``timezone``) holds the rows of its recorded window,
+    which may be the oldest row's day; a day with nothing to purge costs one count.
+    """
+    info = ctx.describe(spec)
+    oldest = ctx.source.oldest_day(spec, info)
+    cutoff = spec.retention.cutoff(today)
+    if oldest is None or oldest >= cutoff:
+        return []
+    return day_range(oldest - _EARLIER_WINDOWS, cutoff - dt.timedelta(days=1), limit=100_000)
+
+
+def ready_for_purge(
+    ctx: Context,
+    spec: TableSpec,
+    day: dt.date,
+    report: TableReport,
+    plan: ScanPlan | None = None,
+) -> KnownDay:
+    """Make sure the day is archived and verified against the database.
+
+    Returns its manifest, purge record and scan plan (in the archive's strategy), each read once,
+    for the purge that follows. ``plan``: the day's plan if the caller has one.
+    """
+    _emit(ctx, spec, day, "info", "checking the day's archive before the purge")
+    partition = ctx.partition(spec, day)
+    if upload.read_manifest(ctx.storage, partition) is None:
+        _export_unarchived(ctx, spec, day, report, "it has rows but no archive")
+    known = _known(ctx, spec, day, plan)
+    # The files' bytes are checked here; their rows are re-hashed by the purge as it reads them.
+    result = verify_day(ctx, spec, day, "bytes", True, known)
+    if result.column_change is not None and result.column_change.dropped:
+        raise VerificationError(dropped_columns_refusal(spec.name, day, result.column_change))
+    if why := _export_again(result):
+        _export_unarchived(ctx, spec, day, report, why)
+        known = _known(ctx, spec, day, None)
+        result = verify_day(ctx, spec, day, "bytes", True, known)
+    report.verified.append(result)
+    if not result.ok:
+        raise VerificationError("; ".join(result.problems))
+    failpoints.hit("purge.after-verify")
+    return known
+
+
+def _known(ctx: Context, spec: TableSpec, day: dt.date, plan: ScanPlan | None) -> KnownDay:
+    partition = ctx.partition(spec, day)
+    manifest = upload.read_manifest(ctx.storage, partition)
+    assert manifest is not None
+    if plan is None or plan.strategy != manifest.scan:
+        plan = day_plan(ctx, spec, day, manifest.scan, manifest)
+    return KnownDay(manifest, upload.read_purge_marker(ctx.storage, partition), plan)
+
+
+def _export_again(result: VerifyResult) -> str | None:
+    """Why the day must be exported again before its purge, if it must: the database holds rows
+    the archive lacks, or the table's columns changed since (the purge matches whole rows)."""
+    if not result.ok:
+        only = result.source_differs and len(result.problems) == 1
+        return "the database holds rows the archive lacks" if only else None
+    if result.column_change is not None:
+        return (
+            f"the table's columns changed since it was archived ({result.column_change.describe()})"
+        )
+    return None
+
+
+def _export_unarchived(
+    ctx: Context, spec: TableSpec, day: dt.date, report: TableReport, why: str
+) -> None:
+    if spec.on_unarchived == "fail":
+        raise VerificationError(
+            f"{spec.name} {day}: {why}; on_unarchived = 'fail', so it is not purged"
+        )
+    report.exported.append(export_day_as_configured(ctx, spec, day))
+
+
+def _drop_expired_partitions(
+    ctx: Context, spec: TableSpec, today: dt.date, report: TableReport, throttle: Throttle
+) -> None:
+    """Drop partitions wholly before the cutoff once every day in them is verified; first
+    finish a drop that was interrupted after its exchange."""
+    info = ctx.describe(spec)
+    recovered = partitions.recover_exchange(ctx, spec, info, throttle)
+    if recovered is not None:
+        report.dropped.append(recovered)
+    for part, days in partitions.droppable(ctx, spec, info, spec.retention.cutoff(today)):
+        busy = [d for d in days if day_rows(ctx, spec, d)]
+        if any(_purge_begun(ctx, spec, d) for d in busy):
+            continue  # the database holds part of such a day: its rows go chunk by chunk
+        verified = {}
+        for day in busy:
+            manifest = ready_for_purge(ctx, spec, day, report).manifest
+            assert manifest is not None
+            verified[day] = manifest
+        dropped = partitions.drop_partition(ctx, spec, info, part, days, verified, throttle)
+        report.dropped.append(dropped)
+
+
+def _purge_begun(ctx: Context, spec: TableSpec, day: dt.date) -> bool:
+    return purge_begun(upload.read_purge_marker(ctx.storage, ctx.partition(spec, day)))
+
+
+def purge_table(
+    ctx: Context, spec: TableSpec, today: dt.date, throttle: Throttle, report: TableReport
+) -> None:
+    """Purge every expired day of one table, oldest first; stops at the first failing day."""
+    ctx.source.lock_table(ctx.describe(spec))
+    require_delete(ctx, spec)  # no DELETE grant: fail before any export, record or row
+    ledger.reconcile_open(ctx, spec)  # intents a killed run left open: committed or void
+    finish_interrupted(ctx, spec, spec.retention.cutoff(today))
+    _drop_expired_partitions(ctx, spec, today, report, throttle)
+    sizer = ChunkSizer(throttle.settings)  # one per table: chunk speed is the table's
+    for day in expired_days(ctx, spec, today):
+        archived = upload.read_manifest(ctx.storage, ctx.partition(spec, day))
+        plan = day_plan(ctx, spec, day, manifest=archived)  # the archive's rows, if archived
+        if not plan.estimated_rows:
+            continue
+        known = ready_for_purge(ctx, spec, day, report, plan)
+        _purge_one(ctx, spec, day, throttle, sizer, known, report)
+        if report.purged[-1].rows_kept:  # arrived or changed since the verification: once more
+            _purge_one(
+                ctx, spec, day, throttle, sizer, ready_for_purge(ctx, spec, day, report), report
+            )
+        if report.purged[-1].rows_kept:
+            report.fail(
+                f"{spec.name} {day}: {report.purged[-1].rows_kept} rows arrived or changed while "
+                "the day was purged, twice, and were kept; the next run archives and purges them",
+                VerificationError.exit_code,
+            )
+
+
+def _purge_one(
+    ctx: Context,
+    spec: TableSpec,
+    day: dt.date,
+    throttle: Throttle,
+    sizer: ChunkSizer,
+    known: KnownDay,
+    report: TableReport,
+) -> None:
+    manifest = known.manifest
+    assert manifest is not None
+    _emit(ctx, spec, day, "start", f"deleting the archived rows of {manifest.rows}")
+    try:
+        report.purged.append(purge_day(ctx, spec, manifest, throttle, sizer, known))
+    except StopRequested as exc:
+        partial = getattr(exc, "partial", None)
+        if partial is not None:
+            report.purged.append(partial)  # what the stopped day did still counts
+        raise
+
+
+def run_table(
+    ctx: Context,
+    spec: TableSpec,
+    today: dt.date | None,
+    throttle: Throttle,
+    purge: bool = True,
+    export: bool = True,
+) -> TableReport:
+    """The daily job for one table; errors are recorded in the report (CriticalLoad is raised).
+
+    ``today`` sets the retention cutoff and the catch-up (None: today in the table's zone by
+    the wall clock); days that have not ended plus ``settle`` are skipped with a note, whatever
+    it says. ``export=False`` is the ``purge`` command: only expired days (exported first if
+    unarchived).
+    """
+    report = TableReport(spec.name)
+    started, pauses = time.monotonic(), throttle.stats.pauses
+    today = today or ctx.today(spec)
+    try:
+        if purge:  # a purge that cannot delete fails before the export changes anything
+            ctx.describe(spec)  # (an unknown table is said as such first)
+            require_delete(ctx, spec)
+        if export and (waiting := waiting_days(ctx, spec, today)):
+            report.notes.append(waiting_note(spec, waiting))
+        paced = throttle if throttle.settings.has_budget else None  # a budget covers reads too
+        for day in catch_up_days(ctx, spec, today) if export else []:
+            report.exported.append(export_day_as_configured(ctx, spec, day, paced))
+        if purge:
+            purge_table(ctx, spec, today, throttle, report)
+    except StopRequested as exc:
+        report.stopped = str(exc)
+    except (CriticalLoad, AlreadyRunning):
+        raise  # the server is overloaded (exit 7) / another run has the table (exit 8): abort
+    except DbArchiveError as exc:
+        report.fail(str(exc), exc.exit_code)
+    finally:
+        report.seconds = time.monotonic() - started
+        report.throttle_pauses = throttle.stats.pauses - pauses
+    if purge and not report.errors:  # also when stopped: a purge cut short leaves a backlog
+        report.backlog, note = backlog.track(ctx, spec, today, day_rows)
+        report.notes += [note] if note else []
+    return report
+
+
+def run(
+    ctx: Context,
+    specs: list[TableSpec],
+    today: dt.date | None,
+    throttle: Throttle,
+    purge: bool = True,
+    export: bool = True,
+) -> list[TableReport]:
+    """Every table in turn; a failing table does not stop the others, a stop request does.
+
+    ``today``: the day the retention cutoff counts from (None: each table's own today).
+    """
+    reports = []
+    for spec in specs:
+        reports.append(run_table(ctx, spec, today, throttle, purge, export))
+        if reports[-1].stopped:
+            break
+    return reports
+
+
+def _emit(ctx: Context, spec: TableSpec, day: dt.date, kind: str, message: str) -> None:
+    ctx.reporter.emit(Event("purge", spec.name, day.isoformat(), kind, message=message))

@@ -1,0 +1,63 @@
+"""What a purge would do with one expired day before deleting it (``purge --dry-run``).
+
+The purge exports a day first when it is not archived, when the database holds another number
+of its rows than the archive (late rows), or when the table's columns changed since the day was
+archived (the purge matches whole rows, so the archive must have today's columns): the preview
+says which, with the columns the export would write. It reads the manifest, the purge record and
+one index-only count per day, as the dry-run always did: a row changed in place (same count) is
+found by the purge's own verification, not here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from dbarchive.config import TableSpec
+from dbarchive.context import Context
+from dbarchive.jobs.catch_up import day_rows
+from dbarchive.steps import upload
+from dbarchive.steps.archived_columns import column_change, dropped_columns_refusal
+from dbarchive.steps.verify import purge_begun
+
+
+@dataclass(frozen=True)
+class DayPreview:
+    """One expired day: its rows in the database, and why it would be exported first (if so)."""
+
+    day: dt.date
+    rows: int
+    export_first: str | None = None  # why, and with which columns; None: verified as archived
+    stops: bool = False  # on_unarchived = "fail" or a partly purged day: the purge stops here
+
+
+def preview_day(ctx: Context, spec: TableSpec, day: dt.date) -> DayPreview:
+    """What the purge would do with ``day`` (see the module doc)."""
+    partition = ctx.partition(spec, day)
+    manifest = upload.read_manifest(ctx.storage, partition)
+    rows = day_rows(ctx, spec, day, manifest)
+    info = ctx.describe(spec)
+    today = f"with today's {len(info.columns)} columns"
+    if manifest is None:
+        return _export(spec, day, rows, "not archived", f"exported first, {today}")
+    change = column_change(info, manifest)
+    begun = purge_begun(upload.read_purge_marker(ctx.storage, partition))
+    if change is not None:
+        why = f"columns changed since it was archived ({change.describe()})"
+        if begun:  # growth keeps a partly purged day's columns (steps/grow.py)
+            then = "its purge has begun, so it is not exported again and the purge stops here"
+            return DayPreview(day, rows, f"{why}; {then}", stops=True)
+        if change.dropped:
+            return DayPreview(day, rows, dropped_columns_refusal(spec.name, day, change), True)
+        return _export(spec, day, rows, why, f"exported again first, {today}")
+    archived = manifest.effective_digest.count
+    if not begun and rows != archived:
+        why = f"the database holds {rows} of its rows, the archive {archived}"
+        return _export(spec, day, rows, why, "exported again first, with the archived columns")
+    return DayPreview(day, rows)
+
+
+def _export(spec: TableSpec, day: dt.date, rows: int, why: str, then: str) -> DayPreview:
+    if spec.on_unarchived == "fail":
+        return DayPreview(day, rows, f"{why}; on_unarchived = 'fail': the purge stops here", True)
+    return DayPreview(day, rows, f"{why}: {then}")

@@ -1,0 +1,109 @@
+"""status: what is archived, purged and pending for a table, from the archive and the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbarchive.config import TableSpec
+from dbarchive.context import Context
+from dbarchive.jobs import backlog
+from dbarchive.jobs.backlog import Backlog
+from dbarchive.jobs.catch_up import catch_up_days, day_rows
+from dbarchive.jobs.daily import expired_days
+from dbarchive.layout import MANIFEST_NAME, PURGE_MARKER_NAME, day_of_key
+from dbarchive.manifest import Manifest
+from dbarchive.sources.mysql import NoDayRows
+from dbarchive.steps import upload
+
+
+@dataclass(frozen=True)
+class TableStatus:
+    """One table's archive state."""
+
+    table: str
+    retention: str
+    cutoff: dt.date
+    oldest_day: dt.date | None
+    archived_days: list[dt.date]
+    archived_rows: int
+    archived_bytes: int
+    purged_days: list[dt.date]
+    partial_days: list[dt.date]
+    pending_days: list[dt.date]
+    restored_days: list[dt.date]  # purged, then restored into the table (compared whole again)
+    no_day: NoDayRows  # rows with a NULL, zero or invalid time value: they have no day
+    # Days before the cutoff with rows in the database and no archive (a purge exports them first).
+    expired_unarchived_days: list[dt.date] = field(default_factory=list)
+    backlog: Backlog | None = None  # rows past retention still in the database, now
+    backlog_last_run: Backlog | None = None  # as the last run's purge left it (_backlog.json)
+
+    def to_json(self) -> dict[str, Any]:
+        def days(values: list[dt.date]) -> list[str]:
+            return [d.isoformat() for d in values]
+
+        return {
+            "table": self.table,
+            "retention": self.retention,
+            "cutoff": self.cutoff.isoformat(),
+            "oldest_day_in_database": self.oldest_day.isoformat() if self.oldest_day else None,
+            "archived_days": days(self.archived_days),
+            "archived_rows": self.archived_rows,
+            "archived_bytes": self.archived_bytes,
+            "purged_days": days(self.purged_days),
+            "partially_purged_days": days(self.partial_days),
+            "pending_days": days(self.pending_days),
+            "restored_days": days(self.restored_days),
+            "expired_unarchived_days": days(self.expired_unarchived_days),
+            "backlog": self.backlog.to_json() if self.backlog else None,
+            "backlog_last_run": self.backlog_last_run.to_json() if self.backlog_last_run else None,
+            "rows_without_day": {
+                "count": self.no_day.count,
+                "example_keys": self.no_day.example_keys,
+            },
+        }
+
+
+def table_status(ctx: Context, spec: TableSpec, today: dt.date) -> TableStatus:
+    """Read every manifest and purge record of the table, and the database's oldest row."""
+    layout = ctx.job.destination.layout
+    archived: dict[dt.date, Manifest] = {}
+    purged: list[dt.date] = []
+    partial: list[dt.date] = []
+    restored: list[dt.date] = []
+    for obj in ctx.storage.list_objects(ctx.folder(spec) + "/"):
+        day = day_of_key(obj.key, layout)
+        name = obj.key.rsplit("/", 1)[-1]
+        if day is None:
+            continue
+        if name == MANIFEST_NAME:
+            raw = ctx.storage.get_bytes(obj.key)
+            if raw is not None:
+                archived[day] = Manifest.loads(raw)
+        elif name == PURGE_MARKER_NAME:
+            marker = upload.read_purge_marker(ctx.storage, ctx.partition(spec, day)) or {}
+            kind = {"purged": purged, "restored": restored}.get(marker.get("status", ""), partial)
+            kind.append(day)
+    info = ctx.describe(spec)
+    return TableStatus(
+        table=spec.name,
+        retention=str(spec.retention),
+        cutoff=spec.retention.cutoff(today),
+        oldest_day=ctx.source.oldest_day(spec, info),
+        archived_days=sorted(archived),
+        archived_rows=sum(m.rows for m in archived.values()),
+        archived_bytes=sum(m.total_bytes for m in archived.values()),
+        purged_days=sorted(purged),
+        partial_days=sorted(partial),
+        pending_days=catch_up_days(ctx, spec, today, recheck=False),
+        restored_days=sorted(restored),
+        expired_unarchived_days=[
+            d
+            for d in expired_days(ctx, spec, today)
+            if d not in archived and day_rows(ctx, spec, d)
+        ],
+        no_day=ctx.source.no_day_rows(info),
+        backlog=backlog.measure(ctx, spec, today, day_rows),
+        backlog_last_run=backlog.last_recorded(ctx, spec),
+    )

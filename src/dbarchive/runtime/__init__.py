@@ -1,0 +1,1 @@
+"""The process around the core: background threads, the C extensions, CPU priority."""

@@ -1,0 +1,145 @@
+"""Pure SQL text of the restore (``jobs/restore.py`` says what it guarantees): a table for the
+archived columns when the original is gone, the multi-row INSERT that turns canonical text back
+into values, and the session's ``sql_mode`` while loading. Identifiers quoted, values ``%s``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+
+from dbarchive.checksum import Value
+from dbarchive.errors import VerificationError
+from dbarchive.formats.lake_types import lake_type
+from dbarchive.sources.canonical import quote_identifier
+from dbarchive.sources.table import TableInfo
+
+# Strict, but without NO_ZERO_DATE/NO_ZERO_IN_DATE (archived zero dates load back), and an
+# archived id 0 stays 0 instead of taking the next AUTO_INCREMENT value.
+RESTORE_SQL_MODE = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION"
+SQL_MODE = "SELECT @@SESSION.sql_mode"
+SET_SQL_MODE = "SET SESSION sql_mode = %s"  # param: the mode
+_CHARSET_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+class ArchivedColumn(Protocol):
+    """A column as the archive records it (``manifest.ColumnEntry``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def mysql_type(self) -> str: ...
+    @property
+    def nullable(self) -> bool: ...
+    @property
+    def charset(self) -> str | None: ...
+    @property
+    def collation(self) -> str | None: ...
+
+
+def create_table_sql(
+    qualified: str, columns: Sequence[ArchivedColumn], key: Sequence[str], ts: str
+) -> str:
+    """A table for the archived columns when the original is gone: their types, charsets and
+    collations, key and time index. (Generated columns become plain columns holding the
+    archived values: the manifest does not keep their expressions.)"""
+    defined = [
+        f"{quote_identifier(c.name)} {c.mysql_type}{_charset_clause(c)}"
+        f"{'' if c.nullable else ' NOT NULL'}"
+        for c in columns
+    ]
+    keys = ", ".join(quote_identifier(k) for k in key)
+    return (
+        f"CREATE TABLE {qualified} ({', '.join(defined)}, PRIMARY KEY ({keys}), "
+        f"KEY ({quote_identifier(ts)})) DEFAULT CHARSET=utf8mb4"
+    )
+
+
+def _charset_clause(col: ArchivedColumn) -> str:
+    """`` CHARACTER SET cs COLLATE coll`` for a text column whose manifest records them."""
+    clause = ""
+    if col.charset is not None:
+        clause += f" CHARACTER SET {_name(col.charset, col)}"
+    if col.collation is not None:
+        clause += f" COLLATE {_name(col.collation, col)}"
+    return clause
+
+
+def _name(value: str, col: ArchivedColumn) -> str:
+    """A charset or collation name from a manifest, fit to stand in SQL unquoted."""
+    if not _CHARSET_NAME.match(value):
+        raise VerificationError(
+            f"the manifest gives column {col.name!r} the charset/collation {value!r}, which is "
+            "not a valid name: the manifest is damaged"
+        )
+    return value
+
+
+def value_wrapper(mysql_type: str) -> str:
+    """The SQL that turns a canonical text parameter back into the column's value."""
+    if lake_type(mysql_type).text == "hex":
+        return "UNHEX(%s)"
+    if mysql_type.lower().startswith("bit"):
+        return "CAST(%s AS UNSIGNED)"
+    return "%s"
+
+
+@dataclass(frozen=True)
+class InsertStatement:
+    """``INSERT INTO t (written columns) VALUES … ON DUPLICATE KEY UPDATE …`` for any number of
+    rows of the archive's columns; generated columns are left out (the server computes them)."""
+
+    head: str
+    tail: str
+    wrappers: tuple[str, ...]  # per written column: how its canonical text becomes its value
+    positions: tuple[int, ...]  # where each written column sits in an archived row
+
+    def render(self, rows: Sequence[Sequence[Value]]) -> tuple[str, list[bytes]]:
+        """The statement for ``rows`` and its parameters (a NULL is the literal NULL: the
+        raw-bytes session has no encoder for None)."""
+        tuples: list[str] = []
+        params: list[bytes] = []
+        for row in rows:
+            fields = []
+            for wrap, position in zip(self.wrappers, self.positions, strict=True):
+                value = row[position]
+                if value is None:
+                    fields.append("NULL")
+                else:
+                    fields.append(wrap)
+                    params.append(value)
+            tuples.append("(" + ", ".join(fields) + ")")
+        return self.head + ", ".join(tuples) + self.tail, params
+
+
+@lru_cache(maxsize=16)
+def insert_statement(
+    info: TableInfo, archived_types: tuple[str, ...], key: tuple[str, ...], replace: bool
+) -> InsertStatement:
+    """The INSERT of archived rows into ``info`` (described with exactly the archived columns,
+    in the archive's order; ``archived_types`` their archived MySQL types, ``key`` the archive's
+    key columns). A row whose key is there already is skipped (a no-op update) or, with
+    ``replace``, overwritten."""
+    positions = tuple(i for i, c in enumerate(info.columns) if c.generated is None)
+    names = ", ".join(quote_identifier(info.columns[i].name) for i in positions)
+    return InsertStatement(
+        f"INSERT INTO {info.qualified} ({names}) VALUES ",
+        _on_duplicate(info, key, replace),
+        tuple(value_wrapper(archived_types[i]) for i in positions),
+        positions,
+    )
+
+
+def _on_duplicate(info: TableInfo, key: Sequence[str], replace: bool) -> str:
+    """Skip a row whose key exists (a no-op update), or overwrite its other columns (generated
+    columns are the server's to set)."""
+    base = [c.name for c in info.columns if c.generated is None]
+    others = [n for n in base if n not in set(key)]
+    if replace and others:
+        sets = ", ".join(f"{quote_identifier(n)} = VALUES({quote_identifier(n)})" for n in others)
+        return " ON DUPLICATE KEY UPDATE " + sets
+    first = quote_identifier(next((k for k in key if k in base), base[0]))
+    return f" ON DUPLICATE KEY UPDATE {first} = {first}"

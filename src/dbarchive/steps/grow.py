@@ -1,0 +1,196 @@
+"""Growth: archive the rows a day's archive lacks, once the day's purge has begun.
+
+The database no longer holds a purged day's deleted rows, so its archive may only grow
+(docs/design/publication.md). The day's rows are read as the server hashes them and matched, chunk
+by chunk, against the archive's newest version of each key (``matching.py``); a row whose key the
+archive lacks (a late row) or holds in another version (a changed row) is read again whole and
+written to the next generation's staged files. The new manifest lists every file of the old one
+plus the new ones; ``superseded`` gains the digest of the versions the changed rows replace.
+Memory: one chunk of hashes and the keys it misses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from dbarchive._version import __version__
+from dbarchive.checksum import RowDigest
+from dbarchive.config import TableSpec
+from dbarchive.context import Context
+from dbarchive.errors import VerificationError
+from dbarchive.layout import PartitionPath
+from dbarchive.manifest import ColumnEntry, FileEntry, Manifest
+from dbarchive.sources import mysql_sql as q
+from dbarchive.sources.canonical import key_parameter
+from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
+from dbarchive.steps.matching import archived_hashes, open_newest, row_hash
+from dbarchive.steps.outcome import (
+    ExportResult,
+    emit_export_event,
+    finish_publication,
+    keep_published,
+)
+from dbarchive.steps.publish import Committed
+from dbarchive.steps.upload import Preparation
+from dbarchive.steps.write import WriteSettings
+from dbarchive.steps.writers import ChunkWriter, open_part_writer
+from dbarchive.storage.gated import GatedStorage
+from dbarchive.throttle import Throttle, throttled
+
+_KEYS_PER_READ = 500  # keys per ``SELECT … WHERE key IN (…)`` of the missing rows
+
+
+def grow_day(
+    ctx: Context,
+    spec: TableSpec,
+    info: TableInfo,
+    window: DayWindow,
+    committed: Committed,
+    preparation: Preparation,
+    throttle: Throttle | None = None,
+) -> ExportResult:
+    """Append the day's unarchived rows (late or changed) as a new generation; publish nothing
+    when there are none. Called by ``export_day`` for a day whose purge has begun."""
+    old = committed.manifest
+    assert old is not None
+    t0 = ctx.clock()
+    _require_same_columns(spec, info, old)
+    target = committed.target(ctx.partition(spec, old.day))
+    plan = ctx.source.plan_scan(info, window, old.scan)  # the archive's order
+    emit_export_event(ctx, spec, old.day, "start", total=plan.estimated_rows, message="growth")
+    writer = _open_writer(ctx, spec, info, target, GatedStorage(ctx.storage, preparation))
+    try:
+        superseded = _write_missing(ctx, spec, info, window, plan, old, writer, throttle)
+        files = writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    preparation.open()
+    if not files:  # every row left is archived: nothing to add
+        return keep_published(ctx, spec, target, old, ctx.clock() - t0)
+    manifest = grown_manifest(old, files, superseded, committed.next_generation, info)
+    return finish_publication(ctx, spec, target, manifest, old, ctx.clock() - t0)
+
+
+def _require_same_columns(spec: TableSpec, info: TableInfo, old: Manifest) -> None:
+    now = tuple(ColumnEntry(c.name, c.column_type, c.nullable) for c in info.columns)
+    if now != old.columns:
+        raise VerificationError(
+            f"{spec.name} {old.day}: the table's columns changed since the day was archived, and "
+            "its purge has begun, so the archive can only grow by rows of the archived columns; "
+            "archive the new rows with include_columns set to the archived columns"
+        )
+
+
+def _open_writer(
+    ctx: Context, spec: TableSpec, info: TableInfo, target: PartitionPath, storage: GatedStorage
+) -> ChunkWriter:
+    shape = q.select_shape(info)
+    keys = [p for p in shape.key_positions if p < shape.width]
+    settings = WriteSettings(spec.compression, spec.compression_level, spec.max_file_bytes)
+    return open_part_writer(spec.format, storage, target, info.columns, keys, settings)
+
+
+def _write_missing(
+    ctx: Context,
+    spec: TableSpec,
+    info: TableInfo,
+    window: DayWindow,
+    plan: ScanPlan,
+    old: Manifest,
+    writer: ChunkWriter,
+    throttle: Throttle | None,
+) -> RowDigest:
+    """Write every row the archive lacks; returns the digest of the versions they supersede."""
+    shape = q.hash_shape(info)
+    full = dataclasses.replace(shape, width=1 + max(*shape.key_positions, shape.ts_position))
+    superseded, seen = RowDigest(), 0
+    newest = open_newest(ctx.storage, old, info, plan)
+    try:
+        chunks = ctx.source.read_chunks(info, window, plan, spec.chunk_rows, full)
+        for chunk, _last in chunks if throttle is None else throttled(chunks, throttle):
+            archived = archived_hashes(newest, info, plan, full, chunk)
+            missing = {
+                tuple(row[i] for i in full.key_positions): digest
+                for row, digest in zip(chunk, archived, strict=True)
+                if digest != row_hash(row)
+            }
+            _copy_rows(ctx, info, window, plan, missing, writer, superseded)
+            seen += len(chunk)
+            emit_export_event(
+                ctx, spec, old.day, "chunk", rows=seen, nbytes=writer.bytes_written,
+                total=plan.estimated_rows,
+            )  # fmt: skip
+            ctx.check_stop()
+    finally:
+        newest.close()
+    return superseded
+
+
+def _copy_rows(
+    ctx: Context,
+    info: TableInfo,
+    window: DayWindow,
+    plan: ScanPlan,
+    missing: dict[tuple[Any, ...], str | None],
+    writer: ChunkWriter,
+    superseded: RowDigest,
+) -> None:
+    """Read the rows of ``missing`` keys whole and write them; a key the archive held in another
+    version (``missing[key]``) adds that version to ``superseded`` — only for rows still there."""
+    shape = q.select_shape(info)
+    keys = list(missing)
+    for start in range(0, len(keys), _KEYS_PER_READ):
+        batch = keys[start : start + _KEYS_PER_READ]
+        params: list[object] = [
+            key_parameter(col, value)
+            for key in batch
+            for col, value in zip(info.key, key, strict=True)
+        ]
+        params += [window.start_param, window.end_param]
+        rows = ctx.source.query(
+            q.select_keys_sql(info, shape, plan.strategy, len(batch)), params, "reading late rows"
+        )
+        for row in rows:
+            old_digest = missing.get(tuple(row[i] for i in shape.key_positions))
+            if old_digest is not None:
+                superseded.add_hex(old_digest)
+        writer.write_chunk([r[: shape.width] for r in rows])
+
+
+def grown_manifest(
+    old: Manifest, files: list[FileEntry], superseded: RowDigest, generation: int, info: TableInfo
+) -> Manifest:
+    """``old`` with ``files`` (the new generation's) added: every total and bound grows."""
+    digest, gone = RowDigest(), RowDigest()
+    for entry in (*old.files, *files):
+        digest.merge(entry.digest)
+    gone.merge(old.superseded)
+    gone.merge(superseded)
+    low, high = _key_bounds(old, files, info)
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return dataclasses.replace(
+        old,
+        files=(*old.files, *files),
+        digest=digest,
+        superseded=gone,
+        generation=generation,
+        started_at=now,
+        finished_at=now,
+        tool_version=__version__,
+        min_key=low,
+        max_key=high,
+    )
+
+
+def _key_bounds(
+    old: Manifest, files: list[FileEntry], info: TableInfo
+) -> tuple[list[str] | None, list[str] | None]:
+    """The day's smallest and largest single integer key over every generation (else as was)."""
+    if old.min_key is None or old.max_key is None or not info.key[0].is_integer:
+        return old.min_key, old.max_key
+    keys = [int(old.min_key[0]), int(old.max_key[0])]
+    keys += [int(k[0]) for f in files for k in (f.first_key, f.last_key) if k]
+    return [str(min(keys))], [str(max(keys))]

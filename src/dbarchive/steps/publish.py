@@ -1,0 +1,244 @@
+"""Publishing a generation of a partition: claim, promote, commit, clean up.
+
+The rule (docs/design/publication.md): at every instant a partition has one committed manifest
+(``_manifest.json``) and every file it lists is present and matches it. So a new generation's
+files get new names (``part-gGGGG-…``), written staged (hidden) when the day already has a
+committed manifest, and the order of :func:`publish` is:
+
+1. **claim** ``_manifest-gGGGG.json`` create-only: one writer per generation, whoever races;
+2. **promote** staged files to their published names (server-side copies);
+3. **commit**: replace ``_manifest.json`` with the new manifest in one PUT;
+4. **clean up** data files of this or older generations that the new manifest does not list.
+
+Killed before 3 the old manifest is committed and untouched; after it, the new one is whole.
+
+On a bucket that keeps versions the committed manifest names the version of every file (a
+promoted copy's, not its staged original's) and of the generation's ``_manifest-gGGGG.json``.
+With S3 Object Lock the storage writes all of these under retention; ``_manifest.json`` gets a new
+locked version at every commit, the newest being the committed one, and clean-up's deletes only
+hide what a locked version keeps (a delete marker): no version under retention is ever deleted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from dbarchive import failpoints
+from dbarchive.errors import AlreadyRunning, StorageError
+from dbarchive.layout import (
+    PartitionPath,
+    claimed_generation,
+    generation_of,
+    is_part_name,
+    is_staged_name,
+)
+from dbarchive.manifest import FileEntry, Manifest
+from dbarchive.steps.archive_files import check_files
+from dbarchive.storage import Storage
+from dbarchive.storage.base import locking
+from dbarchive.storage.retention import is_archive_content
+
+Mode = Literal["first", "replace", "grow"]
+
+
+@dataclass(frozen=True)
+class Committed:
+    """What a partition holds before a new generation is written."""
+
+    manifest: Manifest | None  # the committed manifest (None: never archived)
+    marker: dict[str, Any] | None  # the purge record, if the day's purge has begun or ended
+    claimed: int = 0  # the highest generation a ``_manifest-gGGGG.json`` claims
+
+    @property
+    def purge_begun(self) -> bool:
+        """Rows of this day may have been deleted from the database (a restore undoes that)."""
+        return self.marker is not None and self.marker.get("status") != "restored"
+
+    @property
+    def mode(self) -> Mode:
+        """``first`` archive, ``replace`` the day, or ``grow`` it (its purge has begun: the
+        database no longer holds every archived row, so the archive can only gain rows)."""
+        if self.manifest is None:
+            return "first"
+        return "grow" if self.purge_begun else "replace"
+
+    @property
+    def next_generation(self) -> int:
+        """The number the next publication takes: past every committed and claimed one."""
+        committed = self.manifest.generation if self.manifest else 0
+        return max(committed, self.claimed) + 1
+
+    def target(self, partition: PartitionPath) -> PartitionPath:
+        """Where the next generation's files go: staged unless the day has nothing committed."""
+        return partition.for_generation(self.next_generation, staged=self.manifest is not None)
+
+
+def highest_claim(keys: list[str]) -> int:
+    """The highest generation claimed among a partition's object keys (0: none)."""
+    claims = [claimed_generation(k.rsplit("/", 1)[-1]) for k in keys]
+    return max((c for c in claims if c is not None), default=0)
+
+
+def unchanged(new: Manifest, old: Manifest) -> bool:
+    """Whether publishing ``new`` would change nothing a reader can tell from ``old``: the same
+    rows (newest versions), columns, format, compression and filter."""
+    return (
+        new.effective_digest == old.effective_digest
+        and new.columns == old.columns
+        and (new.format, new.compression, new.where) == (old.format, old.compression, old.where)
+    )
+
+
+def already_published(storage: Storage, new: Manifest, old: Manifest) -> bool:
+    """Whether ``old`` holds what ``new`` would publish, and holds it intact (every file stored
+    with its size and SHA-256): a damaged archive of the same rows is replaced, so a re-export
+    repairs it."""
+    return unchanged(new, old) and not check_files(storage, old, "bytes")
+
+
+def discard(storage: Storage, target: PartitionPath, manifest: Manifest) -> None:
+    """Remove the files an unneeded generation (its rows are archived already) wrote: they are
+    staged, so no reader ever saw them."""
+    assert target.staged, "only staged files may be discarded"
+    storage.delete_keys([target.write_key(f.key) for f in new_files(target, manifest)])
+
+
+def new_files(target: PartitionPath, manifest: Manifest) -> list[FileEntry]:
+    """The files of ``manifest`` that belong to the generation being written."""
+    return [f for f in manifest.files if _generation(f) == target.generation]
+
+
+@dataclass(frozen=True)
+class Published:
+    """What a publication committed (``manifest``, with the versions it names) and removed, and
+    how long readers of every file could see the replaced generation's files beside the new ones
+    (first promoted copy → last old file deleted). ``kept``: removed files whose locked versions
+    stay in the bucket until their retention ends (Object Lock), hidden by a delete marker."""
+
+    removed: list[str]
+    overlap_seconds: float
+    manifest: Manifest | None = None
+    kept: tuple[str, ...] = ()
+
+
+def publish(
+    storage: Storage,
+    target: PartitionPath,
+    manifest: Manifest,
+    clock: Callable[[], float] = time.monotonic,
+) -> Published:
+    """Claim, promote, commit and clean up generation ``manifest.generation``. ``target``: the
+    partition path the generation's files were written through.
+
+    Raises:
+        AlreadyRunning: another writer claimed this generation (nothing changed; run again).
+    """
+    assert target.generation == manifest.generation
+    if target.staged:  # a staged file's version is not the one published: the copy's will be
+        manifest = _with_files(manifest, target, {f.key: None for f in new_files(target, manifest)})
+    claim(storage, target, manifest)
+    failpoints.hit("publish.claimed")
+    visible = None
+    if target.staged:
+        visible, versions = promote(storage, target, new_files(target, manifest), clock)
+        manifest = _with_files(manifest, target, versions)
+    manifest = _with_record_version(storage, target, manifest)
+    failpoints.hit("export.before-manifest")
+    storage.put_bytes(target.manifest_key, manifest.dumps())
+    failpoints.hit("export.after-manifest")
+    removed = clean_up(storage, target, manifest)
+    overlap = clock() - visible if visible is not None and removed else 0.0
+    return Published(removed, overlap, manifest, kept_locked(storage, removed))
+
+
+def _with_files(
+    manifest: Manifest, target: PartitionPath, versions: dict[str, str | None]
+) -> Manifest:
+    """``manifest`` whose new files name these versions (None: no version known yet)."""
+    files = tuple(
+        replace(f, version_id=versions[f.key]) if f.key in versions else f for f in manifest.files
+    )
+    return replace(manifest, files=files)
+
+
+def _with_record_version(storage: Storage, target: PartitionPath, manifest: Manifest) -> Manifest:
+    """``manifest`` naming the version of its ``_manifest-gGGGG.json``, where the storage keeps
+    versions (its files then have them: nothing is asked of a storage that keeps none)."""
+    if not manifest.versions:
+        return manifest
+    record = storage.stat(target.generation_manifest_key(manifest.generation))
+    version = record.version_id if record is not None else None
+    return replace(manifest, record_version_id=version)
+
+
+def kept_locked(storage: Storage, removed: list[str]) -> tuple[str, ...]:
+    """The removed keys whose versions Object Lock keeps (the archive's content is locked)."""
+    lockable = locking(storage)
+    if lockable is None or lockable.object_lock is None:
+        return ()
+    return tuple(k for k in removed if is_archive_content(k))
+
+
+def claim(storage: Storage, target: PartitionPath, manifest: Manifest) -> None:
+    """Create ``_manifest-gGGGG.json`` once: the generation is ours, or AlreadyRunning."""
+    if not storage.put_if_absent(
+        target.generation_manifest_key(manifest.generation), manifest.dumps()
+    ):
+        raise AlreadyRunning(
+            f"{manifest.table} {manifest.day}: generation {manifest.generation} of the day was "
+            "claimed by another export while this one wrote it; this one published nothing. Run "
+            "again: it takes the next generation"
+        )
+
+
+def promote(
+    storage: Storage,
+    target: PartitionPath,
+    files: list[FileEntry],
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[float | None, dict[str, str | None]]:
+    """Copy each staged file to its published name, checking the copy's size and S3 CRC32;
+    returns when the first copy became visible (None: no file) and each copy's version."""
+    first = None
+    versions: dict[str, str | None] = {}
+    for entry in files:
+        copied = storage.copy_object(target.write_key(entry.key), entry.key)
+        if copied.size != entry.bytes or (
+            copied.s3_checksum and entry.s3_checksum and copied.s3_checksum != entry.s3_checksum
+        ):
+            raise StorageError(
+                f"{entry.key}: the published copy ({copied.size} bytes, {copied.s3_checksum}) "
+                f"differs from the staged file ({entry.bytes} bytes, {entry.s3_checksum}); "
+                "nothing was published"
+            )
+        versions[entry.key] = copied.version_id
+        first = clock() if first is None else first
+        failpoints.hit("publish.promoted")
+    return first, versions
+
+
+def clean_up(storage: Storage, target: PartitionPath, manifest: Manifest) -> list[str]:
+    """Delete data files (and staged files) of generations up to the new one that the committed
+    manifest does not list; files of a higher generation belong to an export in flight.
+
+    The deletes name keys, never versions: on a versioned bucket each adds a delete marker, so a
+    version under Object Lock retention stays (hidden from listings, as history) and no delete
+    of a locked version is ever attempted (``kept_locked`` tells which)."""
+    listed = {f.key for f in manifest.files}
+    stale = []
+    for obj in storage.list_objects(target.prefix):
+        name = obj.key.rsplit("/", 1)[-1]
+        generation = generation_of(name)
+        if generation is None or generation > manifest.generation or obj.key in listed:
+            continue
+        if is_part_name(name) or is_staged_name(name):
+            stale.append(obj.key)
+    storage.delete_keys(stale)
+    return stale
+
+
+def _generation(entry: FileEntry) -> int | None:
+    return generation_of(entry.key.rsplit("/", 1)[-1])

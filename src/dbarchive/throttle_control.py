@@ -1,0 +1,239 @@
+"""The feedback half of the throttle: hold a probe's p99 under a limit by adjusting the work rate.
+
+**What is held.** ``[throttle] latency_budget = 2.0`` allows a probe's p99 twice its baseline,
+measured just before the run (never below ``probe_floor_ms``: a sub-millisecond baseline is
+mostly timer and scheduler noise); ``probe_p99_ms = 20`` allows 20 ms; with both, the lower limit
+holds. The probe (``sources/latency_probe.py``) is a cheap query — a primary-key lookup of the
+table's newest row, or the user's ``probe_query`` — run at a steady rate on a session of its own,
+in a process of its own: a thread of ours would time our own GIL, not the server (measured here:
+``SELECT 1`` from a thread read 0.12 ms median, 3.3 ms p99 beside an idle main thread, and
+5.4 ms / 14 ms beside a busy one). The p99 is taken over the probes of the last ``probe_window``
+seconds that started after the last change of rate, and a probe still running counts as at least
+as slow as it has been so far, so a server that stops answering is seen at once.
+
+**How: AIMD on a rows/s cap.** Over the limit, the cap is halved (the actual rate when that is
+lower) — at the next chunk boundary, so the purge backs off within one chunk; again only on
+fresh evidence (probes started after the cut). With headroom (p99 at most 80 % of the limit for a
+whole window of fresh probes) and a cap actually in use (the rate reaches 80 % of it), the cap
+grows by 1/20 of its scale (``max_rate``, else the rate at the first cut). The cap paces the work
+— after a chunk of n rows the next starts n / cap seconds after it — and bounds the chunk size to
+cap x ``chunk_time`` rows, so a slow rate is many small chunks, not bursts and long gaps.
+
+**Why this law.** gh-ost, freno and Vitess' tablet throttler are gates: a metric above its
+threshold (replication lag, ``Threads_running``, a custom query) means "not now", below it "go";
+gh-ost adds ``nice-ratio``, a sleep proportional to each chunk's time. A gate keeps no rate:
+released, the tool runs at full speed again until the metric crosses the threshold again, a
+sawtooth whose peaks are exactly the impact a budget is meant to bound. Vitess' older
+``MaxReplicationLagModule`` keeps a rate: it raises it by a percentage only once the actual rate
+approached the cap and the lag had time to show the effect, and cuts it on an emergency. We keep
+that shape with TCP's AIMD constants: a multiplicative cut reacts within one chunk and is safe to
+repeat (a noisy probe costs a halving, recovered within ``STEPS`` windows), and a small additive
+step, one per window of fresh probes, lets a p99 — which needs many probes to mean anything —
+show the effect of a step before the next one. Several jobs applying AIMD to one server converge
+to equal shares (Chiu and Jain's argument for TCP). The hard ceilings stay gates
+(``Threads_running``, replica lag, InnoDB's history list length): past them nothing should run,
+whatever the rate.
+
+**The floor.** ``min_rate`` (rows/s): the budget never slows the work below it; over the limit at
+``min_rate`` the work goes on and the time the budget was not held is reported, so a busy server
+shows up as a reported miss, not as a backlog that grows until every run fails at
+``max_runtime``. Without ``min_rate`` the budget is strict: over the limit at the lowest rate the
+work pauses until the probe is back under it, and stops cleanly after ``max_pause``.
+
+Everything here is pure (clock values in, decisions out): ``tests/unit/test_throttle_control.py``
+drives it with a fake clock and canned probe latencies.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from dbarchive.config import ThrottleSettings
+
+BACKOFF = 0.5  # multiplicative decrease of the cap on evidence of excess
+STEPS = 20  # additive increase: 1/STEPS of the scale per fresh window with headroom
+HEADROOM = 0.8  # speed up only while the p99 is at most this share of the limit …
+APPROACH = 0.8  # … and the work actually reaches this share of the cap
+MIN_SAMPLES = 5  # a p99 over fewer fresh probes is no evidence either way
+BASELINE_SAMPLES = 20  # the baseline's p99 is over at least this many probes
+SMOOTHING = 0.3  # weight of the newest chunk in the actual rate
+
+
+class LatencyProbe(Protocol):
+    """A probe timed at a steady rate (``sources.latency_probe.ProbeProcess``; fakes in tests)."""
+
+    def start(self) -> None:
+        """Begin probing (once); raises SourceError when the probe cannot run."""
+
+    def samples(self, since: float, now: float) -> tuple[list[float], float | None]:
+        """Seconds taken by the probes that started in [since, now], and how long the one still
+        running (if it started then) has run so far; raises SourceError if the probe failed."""
+
+    def close(self) -> None:
+        """Stop probing."""
+
+
+def p99(values: Sequence[float]) -> float:
+    """The 99th percentile by nearest rank (over fewer than 100 values: the largest)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the fresh probes say: their p99 (None below ``MIN_SAMPLES``) and a running one."""
+
+    p99_ms: float | None
+    samples: int
+    running_ms: float = 0.0
+
+    def over(self, limit_ms: float) -> bool:
+        """Evidence of excess: the p99, or a probe still running, beyond the limit."""
+        return self.running_ms > limit_ms or (self.p99_ms is not None and self.p99_ms > limit_ms)
+
+    def under(self, limit_ms: float) -> bool:
+        """Evidence of compliance: enough fresh probes, none beyond the limit at the p99."""
+        return self.p99_ms is not None and not self.over(limit_ms)
+
+    def roomy(self, limit_ms: float) -> bool:
+        """Compliance with headroom to spare: room to speed up."""
+        return self.under(HEADROOM * limit_ms)
+
+    def text(self) -> str:
+        if self.running_ms and (self.p99_ms is None or self.running_ms > self.p99_ms):
+            return f"a probe running for {self.running_ms:.1f} ms"
+        if self.p99_ms is None:
+            return f"{self.samples} fresh probes (too few for a p99)"
+        return f"p99 {self.p99_ms:.1f} ms over {self.samples} probes"
+
+
+def read(latencies: Sequence[float], running: float | None) -> Reading:
+    """A :class:`Reading` of probe times in seconds."""
+    value = p99(latencies) * 1000 if len(latencies) >= MIN_SAMPLES else None
+    return Reading(value, len(latencies), (running or 0.0) * 1000)
+
+
+def latency_limit(settings: ThrottleSettings, baseline_ms: float) -> tuple[float, str]:
+    """The p99 limit in ms the budget holds, and how it was set (for the log)."""
+    limits: list[tuple[float, str]] = []
+    if settings.latency_budget is not None:
+        relative = settings.latency_budget * baseline_ms
+        how = f"latency_budget {settings.latency_budget:g} x baseline {baseline_ms:.2f} ms"
+        if relative < settings.probe_floor_ms:
+            relative, how = settings.probe_floor_ms, f"probe_floor_ms (above {how})"
+        limits.append((relative, how))
+    if settings.probe_p99_ms is not None:
+        limits.append((settings.probe_p99_ms, "probe_p99_ms"))
+    return min(limits)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One throttle decision: what (``action``), why (``reason``, ``message``), the cap after.
+
+    ``action``: baseline | slower | faster | floor | pause | resume. ``reason``: latency |
+    history | load | lag (``faster``: headroom)."""
+
+    action: str
+    reason: str
+    message: str
+    at: float
+    rate: float | None = None  # the rows/s cap after the decision (None: no cap)
+    p99_ms: float | None = None
+    limit_ms: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "reason": self.reason,
+            "message": self.message,
+            "rate": self.rate,
+            "p99_ms": self.p99_ms,
+            "limit_ms": self.limit_ms,
+        }
+
+
+class RateControl:
+    """The rows/s cap, its additive increase and multiplicative decrease (see the module)."""
+
+    def __init__(self, settings: ThrottleSettings, now: float) -> None:
+        self.max_rate, self.min_rate = settings.max_rate, settings.min_rate
+        self.cap: float | None = settings.max_rate
+        self.scale: float | None = settings.max_rate
+        self.cut_by = "max_rate"  # whose cap paces the chunks now (time throttled is theirs)
+        self.changed_at = now
+        self.actual: float | None = None  # rows/s, smoothed over chunks, pauses included
+        self._last_chunk_at: float | None = None
+
+    @property
+    def floor(self) -> float | None:
+        """The lowest cap: ``min_rate``, else one additive step."""
+        if self.min_rate is not None:
+            return self.min_rate
+        return None if self.scale is None else self.scale / STEPS
+
+    def restart(self) -> None:
+        """A new day or table begins: the time since the last chunk says nothing of the rate."""
+        self._last_chunk_at = None
+
+    def chunk_done(self, now: float, rows: int, seconds: float) -> None:
+        """A chunk of ``rows`` rows ended at ``now``, its own work took ``seconds``."""
+        last, self._last_chunk_at = self._last_chunk_at, now
+        interval = seconds if last is None else now - last
+        if rows <= 0 or interval <= 0:
+            return
+        rate = rows / interval
+        self.actual = (
+            rate if self.actual is None else (1 - SMOOTHING) * self.actual + SMOOTHING * rate
+        )
+
+    def slower(self, now: float, reason: str) -> float | None:
+        """Halve the cap (from the actual rate if that is lower); the new cap, or None when it
+        cannot go lower (at the floor, or no rate known yet)."""
+        known = [r for r in (self.cap, self.actual) if r is not None]
+        if not known:
+            if self.min_rate is None:
+                return None
+            new = self.min_rate  # over budget before any chunk: start at the floor
+        else:
+            base = min(known)
+            if self.scale is None:
+                self.scale = base
+            floor = self.floor or 0.0
+            new = max(floor, BACKOFF * base)
+            if self.cap is not None and new >= self.cap:
+                return None
+        self.cap, self.cut_by, self.changed_at = new, reason, now
+        return new
+
+    def faster(self, now: float, window: float) -> float | None:
+        """Add one step to a cap in use, once per ``window`` since the last change; the new cap,
+        or None."""
+        if self.cap is None or self.scale is None or now - self.changed_at < window:
+            return None
+        if self.actual is None or self.actual < APPROACH * self.cap:
+            return None  # the cap is not what holds the work back: raising it changes nothing
+        ceiling = self.max_rate if self.max_rate is not None else math.inf
+        if self.cap >= ceiling:
+            return None
+        self.cap = min(ceiling, self.cap + self.scale / STEPS)
+        self.changed_at = now
+        if self.cap == self.max_rate:
+            self.cut_by = "max_rate"
+        return self.cap
+
+    def pacing(self, rows: int, seconds: float) -> float:
+        """Seconds to wait after a chunk of ``rows`` that took ``seconds``, to keep to the cap."""
+        if self.cap is None or rows <= 0:
+            return 0.0
+        return max(0.0, rows / self.cap - seconds)
+
+    def chunk_rows(self, settings: ThrottleSettings) -> int | None:
+        """The most rows a chunk may take at the cap, within the chunk bounds (None: no cap)."""
+        if self.cap is None:
+            return None
+        rows = min(settings.max_chunk_rows, int(self.cap * settings.chunk_time))
+        return max(settings.min_chunk_rows, rows)
