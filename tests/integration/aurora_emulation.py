@@ -31,10 +31,10 @@ from urllib.parse import urlparse
 import MySQLdb
 import pytest
 
-from dbarchive.aurora.statement import OutfileStatement
 from dbarchive.context import Context
 from dbarchive.sources.mysql import MySqlSource
 from dbarchive.storage import Storage
+from dbarchive.strategies.aurora.statement import OutfileStatement
 from tests.integration import replication as servers
 from tests.integration.mysql_fixtures import ROOT_URL, MySqlSchema
 

@@ -19,10 +19,10 @@ from urllib.parse import urlparse
 import pytest
 
 from dbarchive import build_context, job_from_dict
-from dbarchive.aurora.procedures import airflow_dag, build_procedures
 from dbarchive.layout import PartitionPath
 from dbarchive.steps import upload
 from dbarchive.steps.verify import verify_day
+from dbarchive.strategies.aurora.procedures import airflow_dag, build_procedures
 from tests.integration.airflow_fixtures import AirflowHome, airflow_home  # noqa: F401
 from tests.integration.aurora_emulation import (
     OUTFILE_DIR_ENV,
@@ -45,12 +45,12 @@ YESTERDAY = dt.date(2026, 11, 24)
 
 
 def _fill(schema: OutfileSchema, table: str) -> None:
-    """40 rows a day from 2026-09-20 (66 days), 4000 more on 2026-11-24 (several units)."""
+    """40 rows a day from 2026-09-20 to 09-25 (expired), 4000 on 2026-11-24 (several units)."""
     schema.execute(LOG_TABLE_DDL.replace("`events`", f"`{table}`"))
     schema.execute(
         f"INSERT INTO `{table}` (created_at, account_id, amount, note) SELECT TIMESTAMP('2026-09-20')"
         " + INTERVAL (seq DIV 40) DAY + INTERVAL (seq MOD 40) * 2000 SECOND, seq MOD 5, seq / 3,"
-        " CONCAT('r\"', seq) FROM seq_0_to_2639"
+        " CONCAT('r\"', seq) FROM seq_0_to_239"  # 09-20 .. 09-25: expired on 11-25
     )
     schema.execute(
         f"INSERT INTO `{table}` (created_at, account_id, amount, note) SELECT TIMESTAMP('2026-11-24')"
@@ -117,8 +117,9 @@ def test_the_same_factory_runs_aurora_and_stream_tables(
     dag_file: Any,
     airflow_home: AirflowHome,
 ) -> None:
-    """plan >> export[unit] >> verify >> purge for both tables: the aurora export tasks read no
-    row (Aurora writes), the stream ones read theirs; both days verify, expired days are purged."""
+    """catch_up >> plan >> export[unit] >> verify >> purge for both tables: the aurora export
+    tasks read no row (Aurora writes), the stream ones read theirs; both days verify, expired
+    days are purged (no day between them has rows: catch_up finds nothing)."""
     schema = connections
     for table in ("events", "ledger"):
         _fill(schema, table)
@@ -135,16 +136,16 @@ def test_the_same_factory_runs_aurora_and_stream_tables(
     assert {t.task_id for t in dag.tasks} == {
         f"{t}.{step}"
         for t in ("events", "ledger")
-        for step in ("plan", "export", "verify", "purge")
+        for step in ("settle", "catch_up", "plan", "export", "verify", "purge")
     }
     from dbarchive.airflow._compat import run_dag_test
 
     assert run_dag_test(dag, RUN_DATE).state == "success"
     aurora = _xcoms(airflow_home, "dbarchive_both", "events.export")
     stream = _xcoms(airflow_home, "dbarchive_both", "ledger.export")
-    assert len(aurora) == len(stream) == 3  # 4040 rows in units of 1500
+    assert len(aurora) == len(stream) == 3  # 4000 rows in units of 1500
     assert all(x["rows_read"] == 0 and x["files"] == [] for x in aurora)
-    assert sum(x["rows"] for x in aurora) == 4040
+    assert sum(x["rows"] for x in aurora) == 4000
     assert all(x["rows_read"] > 0 for x in stream)
     text = config.read_text().replace(
         "[destination]", f'[source]\nurl = "{schema.url}"\n[destination]'
@@ -155,11 +156,11 @@ def test_the_same_factory_runs_aurora_and_stream_tables(
     ctx = build_context(job_from_dict(tomllib.loads(text)))
     for spec in ctx.job.tables:
         manifest = upload.read_manifest(ctx.storage, PartitionPath(spec.name, YESTERDAY))
-        assert manifest is not None and manifest.rows == 4040
+        assert manifest is not None and manifest.rows == 4000
         assert manifest.extra["export_strategy"] == spec.export.strategy
         assert verify_day(ctx, spec, YESTERDAY).ok
         oldest = schema.execute(f"SELECT MIN(created_at) FROM `{spec.name}`")[0][0]
-        assert str(oldest).startswith("2026-09-26"), spec.name  # 60 days kept, older purged
+        assert str(oldest).startswith("2026-11-24"), spec.name  # expired days purged
     ctx.source.close()
 
 

@@ -14,7 +14,7 @@ import pytest
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import Manifest
 from dbarchive.steps.verify import verify_day
-from dbarchive.workunits import is_verified
+from dbarchive.units.records import is_verified
 from tests.integration.airflow_fixtures import AirflowHome, airflow_home  # noqa: F401
 from tests.integration.helpers import LOG_TABLE_DDL, fill_events
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
@@ -76,6 +76,23 @@ def _task_states(run: Any) -> dict[str, list[str]]:
         return out
 
 
+def _map_labels(run: Any) -> dict[str, list[str]]:
+    """task id -> the rendered map index (the label) of each of its mapped instances."""
+    from airflow.models import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter(
+            TaskInstance.dag_id == run.dag_id,
+            TaskInstance.run_id == run.run_id,
+            TaskInstance.map_index >= 0,
+        )
+        out: dict[str, list[str]] = {}
+        for ti in tis.order_by(TaskInstance.task_id, TaskInstance.map_index):
+            out.setdefault(ti.task_id, []).append(str(ti.rendered_map_index))
+        return out
+
+
 def test_backfill_dag_archives_verifies_and_purges_expired_history(
     connections: MySqlSchema, s3_endpoint: Any, s3_bucket: str, tmp_path: Path, dag_file: Any
 ) -> None:
@@ -100,6 +117,13 @@ def test_backfill_dag_archives_verifies_and_purges_expired_history(
     assert states["events.plan"] == ["success"] * 6
     assert states["events.export"] == ["success"] * 8  # 5 small days + 3 units of the big one
     assert states["events.day.purge"] == ["success"] * 6
+    days = [str(FIRST + dt.timedelta(days=i)) for i in range(6)]
+    labels = _map_labels(run)  # map_index_template: the UI lists a mapped task's day or unit
+    assert labels["events.plan"] == labels["events.day.publish"] == days
+    assert labels["events.day.purge"] == days
+    assert sorted(labels["events.export"]) == sorted(
+        [f"{d} unit 0" for d in days if d != str(BIG)] + [f"{BIG} unit {i}" for i in range(3)]
+    )
     ctx = _context(config, schema, s3_endpoint)
     spec = ctx.job.tables[0]
     for i in range(6):
@@ -133,11 +157,13 @@ def test_daily_dag_exports_a_big_day_in_units(
     )
     dag = dag_file(source, "dbarchive_units")
     assert sorted(t.task_id for t in dag.tasks) == [
-        "events.export", "events.plan", "events.purge", "events.verify",
+        "events.catch_up", "events.export", "events.plan", "events.purge", "events.settle",
+        "events.verify",
     ]  # fmt: skip
     run = _run(dag, RUN_DATE)
     assert run.state == "success"
     assert _task_states(run)["events.export"] == ["success"] * 3
+    assert _map_labels(run)["events.export"] == [f"2026-11-24 unit {i}" for i in range(3)]
     ctx = _context(config, schema, s3_endpoint)
     yesterday = dt.date(2026, 11, 24)
     manifest = _manifest(ctx, yesterday)

@@ -89,10 +89,10 @@ def _factory_dag(config: Path, dag_id: str, extra: str = "") -> str:
     )
 
 
-def _run(dag: Any, logical_date: dt.datetime) -> Any:
+def _run(dag: Any, logical_date: dt.datetime | None, **kwargs: Any) -> Any:
     from dbarchive.airflow._compat import run_dag_test
 
-    return run_dag_test(dag, logical_date)
+    return run_dag_test(dag, logical_date, **kwargs)
 
 
 def _context(config: Path, schema: MySqlSchema, endpoint: Any) -> Any:
@@ -131,7 +131,8 @@ def test_daily_run_archives_yesterday_and_purges_expired_days(
     notify = f"notifier=WebhookNotifier(url={webhook.url!r}), notify_success=True"
     config = _config(tmp_path, s3_bucket)
     dag = dag_file(_factory_dag(config, "dbarchive_daily", notify), "dbarchive_daily")
-    tasks = ["events.export", "events.purge", "events.verify", "report"]
+    tasks = ["events.catch_up", "events.export", "events.purge", "events.settle", "events.verify",
+             "report"]  # fmt: skip
     assert sorted(t.task_id for t in dag.tasks) == tasks
     run = _run(dag, RUN_DATE)
     assert run.state == "success"
@@ -153,19 +154,74 @@ def test_daily_run_archives_yesterday_and_purges_expired_days(
     ctx.source.close()
 
 
-def test_each_logical_date_archives_its_own_day(
+def test_each_logical_date_archives_its_own_day_and_a_run_after_an_outage_catches_up(
     connections: MySqlSchema, s3_endpoint: Any, s3_bucket: str, tmp_path: Path, dag_file: Any
 ) -> None:
-    """Two consecutive runs, then a catch-up of three missed days: each run exports its own day."""
+    """Runs for 16 and 17 archive 15 and 16; the runs for 18..20 never happen (an outage, a
+    paused DAG); the run for 21 archives 20 and its catch_up task the missed 17..19, each
+    verified, so no gap waits for the purge two months later. Later runs catch up nothing."""
     schema = connections
     _fill(schema, dt.date(2026, 11, 15), 10)  # 2026-11-15 .. 2026-11-24
     dag = dag_file(_factory_dag(_config(tmp_path, s3_bucket), "dbarchive_days"), "dbarchive_days")
     ctx = _context(tmp_path / "archive.toml", schema, s3_endpoint)
-    for day in (16, 17, 21, 22, 23):  # 16, 17 on time; 21..23 caught up after missed runs
-        assert _run(dag, dt.datetime(2026, 11, day, tzinfo=dt.UTC)).state == "success"
+    caught_up = {}
+    for day in (16, 17, 21, 22, 23):
+        run = _run(dag, dt.datetime(2026, 11, day, tzinfo=dt.UTC))
+        assert run.state == "success"
+        caught_up[day] = _xcom(run, "events.catch_up")["days"]
     archived = sorted(d for d in (dt.date(2026, 11, i) for i in range(10, 26)) if _manifest(ctx, d))
-    assert archived == [dt.date(2026, 11, i) for i in (15, 16, 20, 21, 22)]
+    assert archived == [dt.date(2026, 11, i) for i in range(15, 23)]
+    assert caught_up == {16: [], 17: [], 21: ["2026-11-17", "2026-11-18", "2026-11-19"], 22: [],
+                         23: []}  # fmt: skip
+    for day in (17, 18, 19):
+        assert verify_day(ctx, ctx.job.tables[0], dt.date(2026, 11, day)).ok
     ctx.source.close()
+
+
+def _xcom(run: Any, task_id: str) -> Any:
+    (ti,) = [ti for ti in run.get_task_instances() if ti.task_id == task_id]
+    return ti.xcom_pull(task_ids=task_id)
+
+
+def _reschedules() -> int:
+    """Rescheduled task tries recorded in Airflow's database (the same table on 2.11 and 3)."""
+    from airflow.models.taskreschedule import TaskReschedule
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        return int(session.scalar(select(func.count()).select_from(TaskReschedule)) or 0)
+
+
+def test_a_run_before_its_day_has_settled_waits_then_archives_it(
+    connections: MySqlSchema,
+    s3_endpoint: Any,
+    s3_bucket: str,
+    tmp_path: Path,
+    dag_file: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The run for 11-25 starts at 00:09:58, before 11-24 has settled (10 minutes): its settle
+    sensor is rescheduled — the run does not fail — and the export starts once the day has
+    settled. The clock (DBARCHIVE_NOW) moves on by one second at every reading."""
+    schema = connections
+    _fill(schema, dt.date(2026, 11, 20), 5)  # 2026-11-20 .. 2026-11-24
+    monkeypatch.setenv("DBARCHIVE_NOW", "2026-11-25T00:09:58+00:00")
+    monkeypatch.setenv("DBARCHIVE_NOW_STEP", "1")
+    config = _config(tmp_path, s3_bucket)
+    dag = dag_file(_factory_dag(config, "dbarchive_settle"), "dbarchive_settle")
+    before = _reschedules()
+    run = _run(dag, RUN_DATE)
+    assert run.state == "success"
+    assert _reschedules() > before, "the settle sensor waited (was rescheduled)"
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert states["events.settle"].endswith("success"), states
+    monkeypatch.delenv("DBARCHIVE_NOW")
+    ctx = _context(config, schema, s3_endpoint)
+    manifest = _manifest(ctx, dt.date(2026, 11, 24))
+    ctx.source.close()
+    assert manifest is not None and manifest.rows == PER_DAY
+    assert manifest.started_at >= "2026-11-25T00:10:00+00:00", "exported only once settled"
 
 
 def test_failure_notifies_once_and_deletes_nothing(
@@ -183,8 +239,11 @@ def test_failure_notifies_once_and_deletes_nothing(
     assert run.state == "failed"
     assert len(webhook.messages) == 1
     text = webhook.messages[0]["text"]
-    assert "table events" in text and "day 2026-11-24" in text and "step export" in text
-    assert "does not exist" in text or "bucket" in text
+    # The first task that reaches S3 is catch_up (it runs before the day's export).
+    assert "table events, day 2026-11-24, step catch_up — bucket" in text
+    assert "does not exist" in text
+    assert f"run {run.run_id}, try 1 of 1" in text
+    assert "log: http" in text and "events.catch_up" in text.rpartition("log: ")[2]
     assert schema.execute("SELECT COUNT(*) FROM events")[0][0] == 10 * PER_DAY
 
 
@@ -209,10 +268,12 @@ def test_example_dag_imports_and_runs(
         assert sorted(t.task_id for t in dag.tasks) == sorted(
             f"{table}.{step}"
             for table in ("payment_events", "api_request_log")
-            for step in ("export", "verify", "purge")
+            for step in ("settle", "catch_up", "export", "verify", "purge")
         )
         assert dag.max_active_runs == 1
-        assert {t.pool for t in dag.tasks} == {"dbarchive"}
+        pools = {t.pool for t in dag.tasks if not t.task_id.endswith(".settle")}
+        assert pools == {"dbarchive"}  # the settle sensors read no database: default_pool
+        assert {t.pool for t in dag.tasks if t.task_id.endswith(".settle")} == {"default_pool"}
         schema.execute("RENAME TABLE events TO payment_events")
         schema.execute(
             LOG_TABLE_DDL.replace("`events`", "api_request_log").replace(
@@ -258,7 +319,9 @@ def test_parsing_the_dag_touches_nothing(
     path = airflow_home.write_dag("parse_only", _factory_dag(config, "parse_only"))
     try:
         dag = airflow_home.load_dag("parse_only")
-        assert [t.task_id for t in dag.tasks] == ["t.export", "t.verify", "t.purge"]
+        assert [t.task_id for t in dag.tasks] == [
+            "t.settle", "t.catch_up", "t.export", "t.verify", "t.purge"
+        ]  # fmt: skip
         assert dict(os.environ) == before
     finally:
         path.unlink()

@@ -21,7 +21,7 @@ import pytest
 
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import Manifest
-from dbarchive.workunits import is_verified
+from dbarchive.units.records import is_verified
 from tests.integration.airflow_scheduler import AirflowDeployment, deploy, teardown
 from tests.integration.helpers import LOG_TABLE_DDL, fill_events
 from tests.integration.mysql_fixtures import ROOT_URL, MySqlSchema, mysql_schema  # noqa: F401

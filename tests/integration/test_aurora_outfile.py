@@ -20,22 +20,24 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from dbarchive import VerificationError, build_context
-from dbarchive.aurora import checks
-from dbarchive.backfill import BackfillOptions, backfill
+from dbarchive import UnconvertibleTextError, VerificationError, build_context
 from dbarchive.cli import cli
 from dbarchive.config import SourceSettings
 from dbarchive.context import Context
-from dbarchive.daily import run_table
+from dbarchive.jobs.backfill import BackfillOptions, backfill
+from dbarchive.jobs.daily import run_table
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import Manifest
-from dbarchive.pipeline import export_day
+from dbarchive.pipeline import export_day, export_day_as_configured
 from dbarchive.sources.mysql import MySqlSource
 from dbarchive.steps import upload
-from dbarchive.steps.units import export_day_as_configured, plan_units, publish_units
-from dbarchive.steps.verify import iter_archive_rows, verify_day
+from dbarchive.steps.archive_files import iter_archive_rows
+from dbarchive.steps.verify import verify_day
+from dbarchive.strategies.aurora import checks
 from dbarchive.throttle import StopFlag, Throttle
-from dbarchive.workunits import read_record
+from dbarchive.units.plan import plan_units
+from dbarchive.units.publish import publish_units
+from dbarchive.units.records import read_record
 from tests.integration.aurora_emulation import (
     OUTFILE_DIR_ENV,
     ROLL_ENV,
@@ -54,6 +56,12 @@ from tests.integration.helpers import LOG_TABLE_DDL, fill_events, make_job
 
 DAY = dt.date(2026, 11, 24)
 ROWS = 12_000
+CHARSET_DDL = """
+CREATE TABLE notes (
+  id INT NOT NULL PRIMARY KEY, ts DATETIME NOT NULL,
+  ru VARCHAR(20) CHARACTER SET cp1251 NULL, KEY (ts)
+) DEFAULT CHARSET=utf8mb4
+"""
 
 
 @pytest.fixture
@@ -120,7 +128,7 @@ def test_every_type_through_emulated_aurora_equals_the_stream_archive(
     assert list(iter_archive_rows(aurora.storage, a)) == list(iter_archive_rows(stream.storage, s))
     assert verify_day(aurora, aurora.job.tables[0], EVERY_DAY).ok
     assert a.extra["export_strategy"] == "aurora-outfile"
-    assert [f.key.rsplit("/", 1)[-1] for f in a.files] == ["part-00000-00000.csv"]
+    assert [f.key.rsplit("/", 1)[-1] for f in a.files] == ["part-g0001-00000-00000.csv"]
     assert not [
         k for k in _keys(aurora, "everything", EVERY_DAY) if k.startswith(("_aurora", "_outfile"))
     ]
@@ -159,7 +167,7 @@ def test_units_rolled_parts_then_purge_like_a_stream_export(
     assert len(manifest.extra["units"]["ranges"]) == 4
     assert len(manifest.files) > 4  # the parts of each unit, in key order
     names = [f.key.rsplit("/", 1)[-1] for f in manifest.files]
-    assert names == sorted(names) and names[0] == "part-00000-00000.csv"
+    assert names == sorted(names) and names[0] == "part-g0001-00000-00000.csv"
     # The daily job four days later: archives the other days, then purges all three.
     throttle = Throttle(aurora.job.throttle, None, StopFlag())
     report = run_table(aurora, spec, DAY + dt.timedelta(days=5), throttle)
@@ -238,6 +246,30 @@ def test_output_that_is_not_the_dialect_or_lacks_rows_publishes_nothing(
     aurora.source.close()
 
 
+def test_text_that_does_not_convert_is_refused_and_publishes_nothing(
+    outfile_schema: OutfileSchema,
+    outfile_server: OutfileServer,
+    aws_env: S3Endpoint,
+    s3_bucket: str,
+) -> None:
+    """A cp1251 0x98 has no Unicode character: Aurora writes '?' and the database's digest
+    agrees with it, so the unit is refused naming the row and column; nothing is published."""
+    outfile_schema.execute(CHARSET_DDL)
+    outfile_schema.execute(
+        "INSERT INTO notes VALUES (1, '2026-11-24 01:00:00', X'CFF0E8E2E5F2'),"
+        " (2, '2026-11-24 02:00:00', X'98'), (3, '2026-11-24 03:00:00', NULL)"
+    )
+    table = {"name": "notes", "timestamp_column": "ts", "export": OUTFILE}
+    aurora, emulator = _ctx(outfile_schema, aws_env, s3_bucket, "cp1251", table, outfile_server)
+    with pytest.raises(UnconvertibleTextError, match=r"the row with id = 2 .*'ru' \(cp1251\)"):
+        export_day_as_configured(aurora, aurora.job.tables[0], DAY)
+    assert emulator is not None and len(emulator.statements) == 1  # Aurora did write it
+    partition = PartitionPath("notes", DAY)
+    assert upload.read_manifest(aurora.storage, partition) is None
+    assert read_record(aurora.storage, partition, 0) is None
+    aurora.source.close()
+
+
 def test_a_missing_aurora_manifest_means_the_statement_did_not_finish(
     outfile_schema: OutfileSchema,
     outfile_server: OutfileServer,
@@ -249,7 +281,7 @@ def test_a_missing_aurora_manifest_means_the_statement_did_not_finish(
     fill_events(outfile_schema, "2026-11-24", 1000)
     table = {"name": "events", "timestamp_column": "created_at", "export": OUTFILE}
     aurora, _ = _ctx(outfile_schema, aws_env, s3_bucket, "nomanifest", table, outfile_server)
-    from dbarchive.aurora import export as outfile
+    from dbarchive.strategies.aurora import export as outfile
 
     spec = aurora.job.tables[0]
     plan = plan_units(aurora, spec, DAY)
@@ -341,7 +373,7 @@ def test_mariadb_is_refused_with_the_fix_and_nothing_is_written(
     # `dbarchive check` runs the same checks for an aurora-outfile table, and fails on them.
     check = subprocess.run([sys.executable, "-m", "dbarchive", "check", "-c", str(config), "--json"],
                            env=env, capture_output=True, check=False, text=True)  # fmt: skip
-    assert check.returncode == 1, check.stderr
+    assert check.returncode == 3, check.stderr  # what is missing is in the database
     refused = [c for c in json.loads(check.stdout) if c["name"].startswith("aurora-outfile")]
     assert [(c["ok"], "MariaDB" in c["detail"]) for c in refused] == [(False, True)]
 

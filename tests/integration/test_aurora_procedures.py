@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from dbarchive import build_context
-from dbarchive.aurora.procedures import install_procedures, procedures_for
 from dbarchive.checksum import RowDigest
 from dbarchive.cli import cli
 from dbarchive.formats.csv import header_line, iter_rows
+from dbarchive.strategies.aurora.procedures import install_procedures, procedures_for
 from tests.integration.aurora_emulation import (
     OutfileSchema,
     OutfileServer,

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from dbarchive import build_context
-from dbarchive.backfill import BackfillOptions, BackfillReport, backfill, backfill_days
 from dbarchive.config import ArchiveJob
+from dbarchive.jobs.backfill import BackfillOptions, BackfillReport, backfill, backfill_days
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import Manifest
 from dbarchive.steps.verify import verify_day
-from dbarchive.workunits import is_verified
+from dbarchive.units.records import is_verified
 from tests.integration.helpers import LOG_TABLE_DDL, fill_events, make_job
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
 

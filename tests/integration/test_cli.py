@@ -107,7 +107,7 @@ def test_export_one_day_prints_json_summary_and_writes_manifest(
     assert expected == ROWS[DAY.isoformat()]
     assert summary["table"] == "events" and summary["day"] == DAY.isoformat()
     assert summary["rows"] == expected
-    assert summary["files"] == ["events/year=2024/month=03/day=10/part-00000.csv.gz"]
+    assert summary["files"] == ["events/year=2024/month=03/day=10/part-g0001-00000.csv.gz"]
     assert summary["manifest"] == "events/year=2024/month=03/day=10/_manifest.json"
     assert summary["bytes"] == sum((dest / f).stat().st_size for f in summary["files"])
 
@@ -122,7 +122,11 @@ def test_export_one_day_prints_json_summary_and_writes_manifest(
     assert manifest["bytes"] == summary["bytes"]
     assert [f["key"] for f in manifest["files"]] == summary["files"]
     assert sorted(p.relative_to(dest).as_posix() for p in files_under(dest)) == sorted(
-        [*summary["files"], summary["manifest"]]
+        [
+            *summary["files"],
+            summary["manifest"],
+            summary["manifest"].replace(".json", "-g0001.json"),
+        ]
     )
 
 
@@ -245,20 +249,28 @@ def demo_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             conn.close()
 
 
-def test_demo_runs_and_matches(demo_database: str, tmp_path: Path) -> None:
-    """`dbarchive demo` (the README's first command) archives yesterday and says (matches)."""
+@pytest.mark.parametrize(
+    ("now", "day"),
+    [("2026-11-25T12:00:00+00:00", "2026-11-24"), ("2026-11-25T00:05:00+00:00", "2026-11-23")],
+    ids=["yesterday", "yesterday-not-settled"],
+)
+def test_demo_runs_and_matches(
+    demo_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, now: str, day: str
+) -> None:
+    """`dbarchive demo` (the README's first command) archives yesterday and says (matches); in
+    the first minutes after midnight (before yesterday has settled) the day before."""
+    monkeypatch.setenv("DBARCHIVE_NOW", now)
     out = tmp_path / "demo-archive"
     result = run_cli("demo", "--out", str(out), "--rows-per-day", "2000", "--days", "2", "-q")
     assert result.exit_code == 0, result.output
-    assert "(matches)" in result.stderr
+    assert "(matches)" in result.stdout
     assert "DIFFERENT" not in result.output
     manifests = list(out.rglob("_manifest.json"))
     assert len(manifests) == 1
     manifest = json.loads(manifests[0].read_text())
-    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
-    assert manifest["day"] == yesterday.isoformat()
+    assert manifest["day"] == day
     assert manifest["rows"] == 2000
-    assert [p.name for p in manifests[0].parent.glob("*.csv.gz")] == ["part-00000.csv.gz"]
+    assert [p.name for p in manifests[0].parent.glob("*.csv.gz")] == ["part-g0001-00000.csv.gz"]
 
 
 # -- S3 ----------------------------------------------------------------------------------------------
@@ -301,13 +313,16 @@ def test_export_to_s3_via_cli(
         listed = client.list_objects_v2(Bucket=s3_bucket).get("Contents", [])
         prefix = "archive/events/year=2024/month=03/day=10/"
         assert sorted(o["Key"] for o in listed) == [
+            f"{prefix}_manifest-g0001.json",
             f"{prefix}_manifest.json",
-            f"{prefix}part-00000.csv.gz",
+            f"{prefix}part-g0001-00000.csv.gz",
         ]
         body = client.get_object(Bucket=s3_bucket, Key=f"{prefix}_manifest.json")["Body"].read()
         manifest = json.loads(body)
         assert manifest["rows"] == day_count(events, DAY.isoformat())
-        part = client.get_object(Bucket=s3_bucket, Key=f"{prefix}part-00000.csv.gz")["Body"].read()
+        part = client.get_object(Bucket=s3_bucket, Key=f"{prefix}part-g0001-00000.csv.gz")[
+            "Body"
+        ].read()
         assert len(part) == manifest["files"][0]["bytes"] == summary["bytes"]
         assert gzip.decompress(part).count(b"\n") == manifest["rows"] + 1
     finally:

@@ -55,8 +55,9 @@ def _export(config: Path, failpoint: str | None = None, env: dict[str, str] | No
     ).returncode
 
 
-def _check_exact(config: Path, rows: int = ROWS) -> Manifest:
-    """The partition's manifest matches the source digest, and only listed objects exist."""
+def _check_exact(config: Path, rows: int = ROWS, staged_left: bool = False) -> Manifest:
+    """The partition's manifest matches the source digest, and only listed data files exist
+    (beside the manifest and the record of each generation's claim)."""
     job = load_job(config)
     ctx = build_context(job)
     partition = PartitionPath("events", DAY)
@@ -68,7 +69,11 @@ def _check_exact(config: Path, rows: int = ROWS) -> Manifest:
     assert manifest.rows == rows
     assert ctx.source.digest_day(info, ctx.source.window(spec, info, DAY)) == manifest.digest
     stored = {o.key for o in ctx.storage.list_objects("events/")}
-    assert stored == {f.key for f in manifest.files} | {partition.manifest_key}
+    if staged_left:  # a killed re-export's hidden files: never listed, removed by the next one
+        stored = {k for k in stored if "/_staged-part-" not in k}
+    claims = {partition.generation_manifest_key(g) for g in range(1, manifest.generation + 1)}
+    assert stored - claims == {f.key for f in manifest.files} | {partition.manifest_key}
+    assert partition.generation_manifest_key(manifest.generation) in stored
     for entry in manifest.files:
         with ctx.storage.open_reader(entry.key) as f:
             assert len(f.read()) == entry.bytes
@@ -105,20 +110,24 @@ def test_killed_export_then_rerun_is_exact(
     assert _hidden_leftovers(dest) == []
 
 
-def test_killed_reexport_hides_the_half_replaced_partition(
+def test_killed_reexport_keeps_the_committed_archive(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:
-    """Killed while replacing a complete partition: it is not 'complete' until the rerun ends."""
+    """Killed while re-exporting a complete partition: the committed manifest and its files stay
+    as they were (nothing new is visible); the rerun of the unchanged day publishes nothing."""
     mysql_schema.execute(LOG_TABLE_DDL)
     fill_events(mysql_schema, "2026-11-24", ROWS)
     dest = tmp_path / "archive"
     config = _config(mysql_schema, str(dest), tmp_path)
     assert _export(config) == 0
     first = _check_exact(config).content()
+    visible_before = sorted(p.name for p in dest.rglob("part-*"))
     assert _export(config, "export.part-committed") == -signal.SIGKILL
-    assert not (dest / PartitionPath("events", DAY).manifest_key).exists()
+    assert _check_exact(config, staged_left=True).content() == first  # committed, files present
+    assert sorted(p.name for p in dest.rglob("part-*")) == visible_before  # staged: hidden
     assert _export(config) == 0
     assert _check_exact(config).content() == first
+    assert not list(dest.rglob("_staged-*"))
 
 
 def test_file_being_written_is_hidden_from_readers(
@@ -132,7 +141,7 @@ def test_file_being_written_is_hidden_from_readers(
     # The second part is open when the first is committed: kill there.
     assert _export(config, "export.part-committed") == -signal.SIGKILL
     visible = [p.name for p in dest.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))]
-    assert visible == ["part-00000.csv"]
+    assert visible == ["part-g0001-00000.csv"]
     assert _export(config) == 0
     assert _hidden_leftovers(dest) == []
 

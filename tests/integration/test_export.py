@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -94,15 +94,19 @@ def test_exporting_twice_is_idempotent(mysql_schema: MySqlSchema, tmp_path: Path
 def test_stale_parts_of_an_earlier_attempt_are_removed(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:
-    """Objects in the partition that the new manifest does not list are deleted after it."""
+    """Data files of this or older generations that the new manifest does not list are deleted
+    after it; a file of a higher generation (an export in flight) is left alone."""
     mysql_schema.execute(LOG_TABLE_DDL)
     fill_events(mysql_schema, "2026-11-24", 500)
     ctx = build_context(_events_job(mysql_schema, tmp_path))
     stale = PartitionPath("events", DAY).part_key(7, "csv.gz")
     ctx.storage.put_bytes(stale, b"left by a crashed, larger attempt")
+    in_flight = PartitionPath("events", DAY).for_generation(9, staged=True)
+    ctx.storage.put_bytes(in_flight.write_key(in_flight.part_key(0, "csv.gz")), b"in flight")
     result = export_day(ctx, ctx.job.tables[0], DAY)
     assert result.removed_stale == (stale,)
     assert ctx.storage.stat(stale) is None
+    assert ctx.storage.stat(in_flight.write_key(in_flight.part_key(0, "csv.gz"))) is not None
     assert [f.key for f in _manifest(ctx, DAY).files] == list(result.files)
 
 
@@ -152,18 +156,21 @@ class _TrxWatcher:
         if event.kind != "chunk":
             return
         self.chunks += 1
-        # A transaction of the reader while its connection sits idle ("Sleep") is one held across
-        # chunks. A statement in flight (the read-ahead thread) is allowed, and the two tables are
-        # separate snapshots, so only an idle transaction seen in three samples in a row counts.
-        self.open_trx += all(self._idle_transaction() for _ in range(3))
+        self.open_trx += self._transaction_beyond_a_statement()
 
-    def _idle_transaction(self) -> bool:
-        time.sleep(0.01)
+    def _transaction_beyond_a_statement(self) -> bool:
+        """Whether a reading session has a transaction that is not one autocommit read.
+
+        A statement in flight (the read-ahead thread's SELECT) is an autocommit non-locking
+        transaction that ends with it; a transaction held across chunks (BEGIN, autocommit off)
+        is not. INNODB_TRX is a snapshot refreshed at most every 0.1 s, so the statement a row
+        shows may be over already: it says only what kind of transaction there was, never
+        whether the session is idle now, so it is not joined with PROCESSLIST for that."""
         with self.conn.cursor() as cur:
             cur.execute(
-                "SELECT COUNT(*) FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p"
-                " ON p.ID = t.trx_mysql_thread_id WHERE p.COMMAND = 'Sleep'"
-                f" AND t.trx_mysql_thread_id IN ({', '.join(map(str, self.thread_ids))})"
+                "SELECT COUNT(*) FROM information_schema.INNODB_TRX"
+                " WHERE trx_autocommit_non_locking = 0"
+                f" AND trx_mysql_thread_id IN ({', '.join(map(str, self.thread_ids))})"
             )
             return bool(cur.fetchone()[0])
 
@@ -187,8 +194,9 @@ def test_day_is_read_in_bounded_short_statements(
     assert counters.max_chunk_rows == 1000
     assert len(counters.chunk_sql) == 11  # 10 full chunks and one of 500
     assert all("OFFSET" not in s.upper() and s.endswith("LIMIT 1000") for s in counters.chunk_sql)
-    # The server's own count of SELECTs run by the reading sessions: chunks + plan queries.
-    assert 11 <= _reader_selects(ctx) - selects_before <= 15
+    # The server's own count of SELECTs run by the reading sessions: chunks + plan queries, and
+    # the run lock's check before each chunk is written and before the manifest (12).
+    assert 11 <= _reader_selects(ctx) - selects_before - 12 <= 15
     assert watcher.chunks == 11
     assert watcher.open_trx == 0
     info = ctx.describe(ctx.job.tables[0])
@@ -341,14 +349,14 @@ def test_an_empty_describe_answer_is_asked_again_before_the_table_is_called_miss
 
 
 class _SlowToReachS3:
-    """The real S3Storage, with every call written to ``log`` and ``check`` slowed: as if the
-    endpoint answered its first request only after a while."""
+    """The real S3Storage, with every call written to ``log`` and ``check`` held back until
+    ``released`` is set: as if the endpoint answered its first request only after a while."""
 
-    def __init__(self, inner: Any, log: list[str], delay: float) -> None:
-        self.inner, self.log, self.delay, self.url = inner, log, delay, inner.url
+    def __init__(self, inner: Any, log: list[str], released: threading.Event) -> None:
+        self.inner, self.log, self.released, self.url = inner, log, released, inner.url
 
     def check(self) -> None:
-        time.sleep(self.delay)
+        self.released.wait(30)  # only a bound for a failing run: it goes on and fails later
         self.log.append("check")
         self.inner.check()
 
@@ -362,11 +370,13 @@ class _SlowToReachS3:
         return recorded
 
 
-def test_rows_stream_while_s3_is_reached_but_no_byte_precedes_the_clearing(
+def test_reexport_keeps_the_committed_manifest_and_publishes_in_order(
     mysql_schema: MySqlSchema, tmp_path: Path, s3_bucket: str, s3_options: Any
 ) -> None:
-    """A re-export on S3 reads (and compresses) rows while S3 is still being reached, yet the
-    first file is opened only after the old manifest is deleted and unfinished uploads aborted."""
+    """A re-export on S3 of a day that changed: S3 is reached beside MySQL's planning; unfinished
+    uploads go before the first byte; the new files are written staged; then the generation is
+    claimed, the files promoted, the manifest replaced in one PUT, and only then the old files
+    deleted. The committed manifest is never deleted."""
     from dbarchive.events import CaptureReporter
     from dbarchive.storage.s3 import S3Storage
 
@@ -379,22 +389,38 @@ def test_rows_stream_while_s3_is_reached_but_no_byte_precedes_the_clearing(
     )
     s3 = S3Storage(job.destination.url, s3_options)
     first = build_context(job, storage=s3)
-    export_day(first, job.tables[0], DAY)  # the archive to replace
+    old = export_day(first, job.tables[0], DAY)  # the archive to replace
     first.source.close()  # and its run lock
+    mysql_schema.execute("UPDATE events SET note = 'changed' WHERE id = 7")
     log: list[str] = []
 
     class _Logged(CaptureReporter):
         def emit(self, event: Event) -> None:
             log.append(f"event {event.kind}")
 
-    storage = _SlowToReachS3(s3, log, delay=1.0)
+    reachable = threading.Event()
+    reachable.set()  # the order is what is checked here, not how long S3 takes to answer
+    storage = _SlowToReachS3(s3, log, reachable)
     ctx = build_context(job, reporter=_Logged(), storage=storage)  # type: ignore[arg-type]
     result = export_day(ctx, job.tables[0], DAY)
 
-    manifest_key = PartitionPath("events", DAY).manifest_key
-    first_file = log.index("open_writer " + result.files[0])
-    aborted = log.index(f"abort_incomplete {PartitionPath('events', DAY).prefix}")
-    assert log.index("check") < aborted < log.index(f"delete_keys {[manifest_key]}") < first_file
-    # the overlap: rows were read (and handed to the writer) while the check was still waiting
-    assert log.index("event chunk") < log.index("check")
-    assert result.rows == 3000 and _manifest(ctx, DAY).rows == 3000
+    day = PartitionPath("events", DAY)
+    new_file = result.files[0]
+    staged = new_file.replace("/part-", "/_staged-part-")
+    assert new_file.endswith("/part-g0002-00000.csv.gz") and old.files[0] not in result.files
+    aborted = log.index(f"abort_incomplete {day.prefix}")
+    opened = log.index(f"open_writer {staged}")
+    claimed = log.index(f"put_if_absent {day.generation_manifest_key(2)}")
+    promoted = log.index(f"copy_object {staged}")
+    committed = log.index(f"put_bytes {day.manifest_key}")
+    removed = next(
+        i for i, line in enumerate(log) if line.startswith("delete_keys") and old.files[0] in line
+    )
+    assert log.index("check") < aborted < opened < claimed < promoted < committed < removed
+    assert not [
+        line
+        for line in log[:committed]
+        if line.startswith("delete_keys") and day.manifest_key in line
+    ]
+    assert result.rows == 3000 and _manifest(ctx, DAY).generation == 2
+    assert [o.key for o in s3.list_objects(day.prefix) if "part-" in o.key] == list(result.files)

@@ -14,10 +14,10 @@ import pytest
 
 from dbarchive import build_context, export_day
 from dbarchive.build import build_throttle
-from dbarchive.daily import TableReport, purge_table
 from dbarchive.errors import SourceError
+from dbarchive.jobs.daily import TableReport, purge_table
+from dbarchive.jobs.restore import restore_day
 from dbarchive.manifest import Manifest
-from dbarchive.restore import restore_day
 from dbarchive.steps.verify import verify_day
 from tests.integration.every_type import COLUMNS, DAY, DDL, STRINGS, load_every_type
 from tests.integration.helpers import make_job

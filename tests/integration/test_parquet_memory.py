@@ -21,7 +21,7 @@ _CHILD = """
 import json, resource, sys, datetime as dt
 from dbarchive import build_context, export_day
 from dbarchive.config import job_from_dict
-from dbarchive.steps.verify import check_files
+from dbarchive.steps.archive_files import check_files
 from dbarchive.manifest import Manifest
 url, dest, day = sys.argv[1], sys.argv[2], dt.date.fromisoformat(sys.argv[3])
 job = job_from_dict({"source": {"url": url}, "destination": {"url": dest},

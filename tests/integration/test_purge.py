@@ -13,13 +13,13 @@ from click.testing import CliRunner
 from dbarchive import build_context
 from dbarchive.build import build_throttle
 from dbarchive.cli import cli
-from dbarchive.daily import TableReport, purge_table, run
 from dbarchive.errors import DbArchiveError
+from dbarchive.jobs.daily import TableReport, purge_table, run
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import Manifest
 from dbarchive.pipeline import export_day
+from dbarchive.steps.archive_files import iter_archive_rows
 from dbarchive.steps.purge import purge_day
-from dbarchive.steps.verify import iter_archive_rows
 from tests.integration.helpers import LOG_TABLE_DDL, make_job
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
 
@@ -125,7 +125,7 @@ def test_damaged_archive_file_blocks_the_purge(
     _fill_days(mysql_schema, day, 1)
     ctx = build_context(_job(mysql_schema, tmp_path, compression="none"))
     export_day(ctx, ctx.job.tables[0], day)
-    part = tmp_path / PartitionPath("events", day).part_key(0, "csv")
+    part = tmp_path / _manifest(ctx, day).files[0].key  # type: ignore[union-attr]
     if damage == "changed":
         part.write_bytes(part.read_bytes().replace(b'"n1"', b'"n9"'))
     else:
@@ -154,7 +154,7 @@ def test_damaged_s3_object_blocks_the_purge(
                    endpoint_url=s3_endpoint.url, region=s3_endpoint.region)  # fmt: skip
     ctx = build_context(job)
     export_day(ctx, job.tables[0], day)
-    key = PartitionPath("events", day).part_key(0, "csv.gz")
+    key = _manifest(ctx, day).files[0].key  # type: ignore[union-attr]
     import gzip
 
     original = gzip.decompress(ctx.storage.get_bytes(key) or b"")
@@ -256,8 +256,8 @@ def test_cli_run_status_and_verify(mysql_schema: MySqlSchema, tmp_path: Path) ->
     result = runner.invoke(cli, ["run", "-c", str(config), "--today", TODAY.isoformat(), "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert sum(p["rows_deleted"] for p in summary[0]["purged"]) == 4 * PER_DAY
-    assert "throttle" in summary[-1]
+    assert sum(p["rows_deleted"] for p in summary["tables"][0]["purged"]) == 4 * PER_DAY
+    assert summary["throttle"]["pauses"] == 0 and summary["errors"] == []
     status = json.loads(
         runner.invoke(
             cli, ["status", "-c", str(config), "--today", TODAY.isoformat(), "--json"]
@@ -347,9 +347,11 @@ def test_partition_with_an_unverified_row_is_not_dropped(
 
 
 def test_lock_wait_timeout_is_retried(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
-    """A row locked by the application makes a chunk time out; it rolls back, retries, succeeds."""
-    import threading
+    """A row locked by the application makes a chunk time out; it rolls back, retries, succeeds.
 
+    The application commits (releasing the row) when the purge's locking read has timed out on
+    it, so the first attempt fails and the retry succeeds, whatever the machine's speed."""
+    from dbarchive.errors import SourceError
     from tests.integration.mysql_fixtures import _connect
 
     mysql_schema.execute(LOG_TABLE_DDL)
@@ -365,13 +367,24 @@ def test_lock_wait_timeout_is_retried(mysql_schema: MySqlSchema, tmp_path: Path)
     holder.autocommit(False)
     with holder.cursor() as cur:
         cur.execute("SELECT id FROM events ORDER BY id LIMIT 1 OFFSET 10 FOR UPDATE")
-    release = threading.Timer(2.5, holder.commit)
-    release.start()
+    timeouts: list[str] = []
+    query = ctx.source.query
+
+    def query_releasing_after_a_timeout(sql: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return query(sql, *args, **kwargs)
+        except SourceError as exc:
+            if exc.mysql_code == 1205:  # ER_LOCK_WAIT_TIMEOUT
+                timeouts.append(sql)
+                holder.commit()
+            raise
+
+    ctx.source.query = query_releasing_after_a_timeout  # type: ignore[method-assign]
     report = _purge(ctx)
-    release.join()
     holder.close()
+    assert len(timeouts) == 1 and timeouts[0].endswith("FOR UPDATE")
     assert report.rows_deleted == PER_DAY
-    assert report.purged[0].retries >= 1
+    assert report.purged[0].retries == 1
     assert _days_in_db(mysql_schema) == {}
     ctx.source.close()
 
@@ -398,14 +411,15 @@ def test_a_where_filter_with_percent_signs_archives_and_purges_only_its_rows(
 
 
 def test_verify_reads_the_database_while_the_files_are_read(
-    mysql_schema: MySqlSchema, tmp_path: Path
+    mysql_schema: MySqlSchema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The files and the day's rows are checked side by side: with a slow storage read, the
-    database digest is done before the first file has even been opened; the verdict is the same,
-    and a damaged file is still reported."""
+    """The files and the day's rows are checked side by side: with a storage read that waits
+    until the database digest is done (it would wait forever if verify read one after the
+    other on one thread), the file is opened on verify's own thread; the verdict is the same,
+    and a damaged file is still reported. Either reader (C or pure Python) is watched."""
     import threading
-    import time
 
+    from dbarchive.steps import verify
     from dbarchive.steps.verify import verify_day
 
     mysql_schema.execute(LOG_TABLE_DDL)
@@ -415,20 +429,23 @@ def test_verify_reads_the_database_while_the_files_are_read(
     spec = ctx.job.tables[0]
     export_day(ctx, spec, day)
     log: list[str] = []
-    read_day = ctx.source.read_day_csv
+    database_read = threading.Event()
+    source_digest = verify.source_digest
     open_reader = ctx.storage.open_reader
 
-    def logged_read_day(*args: Any, **kwargs: Any) -> Any:
-        yield from read_day(*args, **kwargs)
+    def logged_source_digest(*args: Any, **kwargs: Any) -> Any:
+        digest = source_digest(*args, **kwargs)
         log.append("database read")
+        database_read.set()
+        return digest
 
-    def slow_open_reader(key: str) -> Any:
-        time.sleep(1.0)
+    def open_reader_after_the_database(key: str) -> Any:
+        database_read.wait(30)  # only a bound for a failing run: it goes on and fails below
         log.append(f"file opened on {threading.current_thread().name}")
         return open_reader(key)
 
-    ctx.source.read_day_csv = logged_read_day  # type: ignore[method-assign]
-    ctx.storage.open_reader = slow_open_reader  # type: ignore[method-assign]
+    monkeypatch.setattr(verify, "source_digest", logged_source_digest)
+    ctx.storage.open_reader = open_reader_after_the_database  # type: ignore[method-assign]
     result = verify_day(ctx, spec, day, "rows")
     assert result.ok and result.source_rows == result.archived_rows == 80
     assert log == ["database read", "file opened on dbarchive-verify"]

@@ -1,5 +1,8 @@
 """Crash safety of the purge: killed (SIGKILL) at any step, a rerun deletes every expired row
-exactly once, keeps every other row untouched, and leaves every purged day verifiable."""
+exactly once, keeps every other row untouched, and leaves every purged day verifiable.
+
+Every kill lands at a moment the test observes (a failpoint, or a statement of the purge seen
+waiting for a row the test holds), never after a random sleep: the number of kills is fixed."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from dbarchive import load_job
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import Manifest
 from tests.integration.helpers import LOG_TABLE_DDL, fill_events
-from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
+from tests.integration.mysql_fixtures import MySqlSchema, _connect, mysql_schema  # noqa: F401
 
 TODAY = dt.date(2026, 12, 15)
 CUTOFF = dt.date(2026, 11, 15)  # TODAY - 30 days: the first kept day
@@ -27,8 +30,12 @@ EXPIRED_DAYS = [CUTOFF - dt.timedelta(days=n) for n in range(10, 0, -1)]
 KEPT_DAYS = [CUTOFF + dt.timedelta(days=n) for n in range(5)]
 ROWS_PER_DAY = 3000
 MAX_CHUNK = 500
-RANDOM_KILLS = 5
-MAX_RANDOM_ROUNDS = 40
+RANDOM_KILLS = 8  # each at most a day's work into its run: 10 expired days leave days to spare
+# Where a kill may land: a failpoint (its occurrence drawn at random), or a locking read waiting
+# on a row (drawn at random) that the application holds.
+POINTS = ["purge.chunk-locked", "purge.before-commit", "purge.after-commit"]
+DAY_POINTS = ["purge.after-verify", "purge.before-record", "purge.after-record"]
+WAITING_ON_A_ROW = "waiting on a row"
 
 
 def _config(schema: MySqlSchema, tmp_path: Path) -> Path:
@@ -36,7 +43,8 @@ def _config(schema: MySqlSchema, tmp_path: Path) -> Path:
     path.write_text(
         f'[source]\nurl = "{schema.url}"\n\n[destination]\nurl = "{tmp_path / "archive"}"\n\n'
         '[defaults]\nretention = "30 days"\nchunk_rows = 2000\n\n'
-        f"[throttle]\nmax_chunk_rows = {MAX_CHUNK}\nmin_chunk_rows = 100\nsleep = 0.02\n\n"
+        f"[throttle]\nmax_chunk_rows = {MAX_CHUNK}\nmin_chunk_rows = 100\nsleep = 0.02\n"
+        "lock_wait_timeout = 120\n\n"
         '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\n'
     )
     return path
@@ -146,31 +154,94 @@ def test_killed_purge_then_rerun_deletes_exactly_the_expired_rows(
     _check_final(mysql_schema, config, kept, expired)
 
 
-def test_purge_killed_at_random_moments_then_rerun_is_exact(
-    mysql_schema: MySqlSchema, tmp_path: Path
-) -> None:
-    """Repeated SIGKILLs at random moments of the purge, then a clean rerun: exact result."""
-    config, kept, expired = _prepare(mysql_schema, tmp_path)
-    rng = random.Random(20261215)
-    kills = 0
-    for _ in range(MAX_RANDOM_ROUNDS):
+def _oldest_expired_ids(schema: MySqlSchema) -> list[int]:
+    """Ids of the rows of the oldest expired day that still has rows."""
+    rows = schema.execute(
+        "SELECT id FROM events WHERE created_at < %s AND DATE(created_at) = "
+        "(SELECT MIN(DATE(created_at)) FROM events) ORDER BY id",
+        (CUTOFF.isoformat(),),
+    )
+    return [int(r[0]) for r in rows]
+
+
+def _wait_until_waiting_on_a_lock(schema: MySqlSchema, proc: subprocess.Popen[bytes]) -> None:
+    """Return once a session of the test schema other than ours waits for a row lock."""
+    deadline = time.monotonic() + 120  # only a bound for a failing run
+    while not schema.execute(
+        "SELECT COUNT(*) FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p "
+        "ON p.ID = t.trx_mysql_thread_id WHERE t.trx_state = 'LOCK WAIT' AND p.DB = %s",
+        (schema.name,),
+    )[0][0]:
+        assert proc.poll() is None, "the purge ended before it reached the locked row"
+        if time.monotonic() > deadline:
+            sessions = schema.execute(
+                "SELECT ID, COMMAND, STATE, LEFT(INFO, 200) FROM information_schema.PROCESSLIST "
+                "WHERE DB = %s",
+                (schema.name,),
+            )
+            pytest.fail(f"the purge never waited for the locked row; its sessions: {sessions}")
+        # INNODB_TRX is a snapshot InnoDB refreshes only when it was last read over 0.1 s ago:
+        # polled faster it never changes. The pace sets how soon the kill comes, not where.
+        time.sleep(0.2)
+
+
+def _kill_while_waiting_on(schema: MySqlSchema, config: Path, row_id: int) -> int:
+    """Hold a row lock on ``row_id``, start the purge, SIGKILL it while a statement of its chunk
+    waits for that row (the locking read, or the range DELETE of the chunk before it, which
+    reads one row past its last key): a statement in flight, a transaction open. Returns the
+    exit code."""
+    holder = _connect(schema.name)
+    holder.autocommit(False)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT id FROM events WHERE id = %s FOR UPDATE", (row_id,))
         proc = subprocess.Popen(
             _cli(config, *_purge_args()),
             env=_env(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        time.sleep(rng.uniform(0.05, 1.0))
-        if proc.poll() is None:
+        try:
+            _wait_until_waiting_on_a_lock(schema, proc)
+        finally:  # lands while the purge waits (or ends it after a failed wait)
             proc.send_signal(signal.SIGKILL)
-            kills += 1
-        _, stderr = proc.communicate(timeout=60)
-        code = proc.returncode
-        assert code in (0, -signal.SIGKILL), stderr.decode(errors="replace")
+            _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == -signal.SIGKILL, stderr.decode(errors="replace")
+    finally:
+        holder.rollback()
+        holder.close()
+    return proc.returncode
+
+
+def _random_kill(
+    rng: random.Random, schema: MySqlSchema, config: Path, kind: str
+) -> tuple[str, int]:
+    """Run the purge once and kill it at a ``kind`` of point, its details drawn with ``rng``;
+    returns where the kill landed and the exit code."""
+    if kind == WAITING_ON_A_ROW:
+        row_id = rng.choice(_oldest_expired_ids(schema))
+        return f"{kind} {row_id}", _kill_while_waiting_on(schema, config, row_id)
+    # A day holds at least ROWS_PER_DAY / MAX_CHUNK chunks: every occurrence drawn is reached.
+    nth = rng.randint(1, ROWS_PER_DAY // MAX_CHUNK) if kind in POINTS else 1
+    point = f"{kind}:{nth}"
+    return point, _run(config, *_purge_args(), failpoint=point)
+
+
+def test_purge_killed_at_random_moments_then_rerun_is_exact(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """SIGKILLs at points drawn at random (a chunk's locking read, DELETE or commit, a day's
+    verification or record, a statement waiting for a row the application holds), one per run,
+    then a clean rerun: exact result. Each of the RANDOM_KILLS kills must land."""
+    config, kept, expired = _prepare(mysql_schema, tmp_path)
+    rng = random.Random(20261215)
+    kinds = [*POINTS, *DAY_POINTS, WAITING_ON_A_ROW]  # each kind once, then drawn at random
+    kinds += rng.choices(kinds, k=RANDOM_KILLS - len(kinds))
+    rng.shuffle(kinds)
+    for kind in kinds:
+        assert _expired_count(mysql_schema) >= ROWS_PER_DAY  # a day left: the next kill lands
+        point, code = _random_kill(rng, mysql_schema, config, kind)
+        assert code == -signal.SIGKILL, f"the kill at {point} did not land (exit {code})"
         assert _kept_rows(mysql_schema) == kept
-        if code == 0:
-            break
-    else:
-        assert _run(config, *_purge_args()) == 0
-    assert kills >= RANDOM_KILLS, f"only {kills} kills landed: make the purge slower"
+    assert _run(config, *_purge_args()) == 0
     _check_final(mysql_schema, config, kept, expired)

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dbarchive import build_context
-from dbarchive.build import build_throttle
-from dbarchive.daily import TableReport, purge_table
 from dbarchive.events import Event
-from dbarchive.sources.probes import replica_lag_seconds
+from dbarchive.jobs.daily import TableReport, purge_table
+from dbarchive.sources.probes import MySqlLoadProbe, replica_lag_seconds
+from dbarchive.throttle import Throttle
 from tests.integration.helpers import LOG_TABLE_DDL, make_job
 from tests.integration.replication import (  # noqa: F401
     ReplicationPair,
@@ -75,10 +77,22 @@ def _prepare(
     return primary, job
 
 
-def _purge(job: Any, reporter: Any) -> TableReport:
+def _purge(job: Any, reporter: Any, on_lag_pause: Callable[[], None] | None = None) -> TableReport:
+    """purge_table in this process; ``on_lag_pause`` runs once, when the throttle has paused
+    for replica lag (from its sleep, which the Throttle takes as a parameter)."""
     ctx = build_context(job, reporter=reporter)
     report = TableReport("events")
-    throttle = build_throttle(ctx)
+    settings = job.throttle
+    probe = MySqlLoadProbe(ctx.source, settings.replicas, settings.aurora_replicas)
+    done: list[bool] = []
+
+    def sleep(seconds: float) -> None:
+        if on_lag_pause is not None and not done and throttle.stats.reasons.get("lag"):
+            done.append(True)
+            on_lag_pause()
+        time.sleep(seconds)
+
+    throttle = Throttle(settings, probe, sleep=sleep)
     purge_table(ctx, job.tables[0], TODAY, throttle, report)
     report.throttle = throttle.stats  # type: ignore[attr-defined]
     ctx.source.close()
@@ -92,11 +106,15 @@ def test_purge_waits_for_a_blocked_replica(replication: ReplicationPair, tmp_pat
     locker = replication.connect_replica()
     released = threading.Event()
 
-    def block_replica() -> None:
-        execute(locker, "LOCK TABLES dbat_repl.events WRITE")
-        threading.Timer(4.0, lambda: (execute(locker, "UNLOCK TABLES"), released.set())).start()
+    def unblock_replica() -> None:  # once the purge waits for it, not after some seconds
+        execute(locker, "UNLOCK TABLES")
+        released.set()
 
-    report = _purge(job, _OnFirstChunk(block_replica))
+    try:
+        blocker = _OnFirstChunk(lambda: execute(locker, "LOCK TABLES dbat_repl.events WRITE"))
+        report = _purge(job, blocker, on_lag_pause=unblock_replica)
+    finally:
+        execute(locker, "UNLOCK TABLES")  # whatever happened (a no-op once released)
     assert released.is_set(), "the purge finished while the replica was still blocked"
     assert report.ok, report.errors
     assert report.rows_deleted == EXPIRED_ROWS
@@ -139,13 +157,33 @@ def test_stopped_sql_thread_makes_the_purge_wait(
     admin = replication.connect_replica()
     restarted = threading.Event()
 
-    def stop_sql_thread() -> None:
-        execute(admin, "STOP SLAVE SQL_THREAD")
-        threading.Timer(
-            2.0, lambda: (execute(admin, "START SLAVE SQL_THREAD"), restarted.set())
-        ).start()
+    def restart_sql_thread() -> None:  # once the purge waits for it, not after some seconds
+        execute(admin, "START SLAVE SQL_THREAD")
+        restarted.set()
 
-    report = _purge(job, _OnFirstChunk(stop_sql_thread))
+    try:
+        stopper = _OnFirstChunk(lambda: execute(admin, "STOP SLAVE SQL_THREAD"))
+        report = _purge(job, stopper, on_lag_pause=restart_sql_thread)
+    finally:
+        execute(admin, "START SLAVE SQL_THREAD")  # whatever happened (a no-op if running)
     assert restarted.is_set(), "the purge did not wait for replication to restart"
     assert report.rows_deleted == EXPIRED_ROWS
     assert report.throttle.reasons.get("lag", 0) >= 1  # type: ignore[attr-defined]
+
+
+def test_purge_on_a_primary_that_logs_statements(
+    replication: ReplicationPair, tmp_path: Path
+) -> None:
+    """binlog_format = STATEMENT: InnoDB cannot log a READ COMMITTED DELETE as a statement (error
+    1665), so there the purge's chunks run in REPEATABLE READ; the day is purged and replicated."""
+    primary, job = _prepare(replication, tmp_path, max_lag=None)
+    execute(primary, "SET GLOBAL binlog_format = 'STATEMENT'")  # sessions opened from now on
+    try:
+        report = _purge(job, None)
+    finally:
+        execute(primary, "SET GLOBAL binlog_format = 'ROW'")  # as the fixture started it
+    assert report.ok, report.errors
+    assert report.rows_deleted == EXPIRED_ROWS
+    replica = replication.connect_replica()
+    wait_caught_up(primary, replica)
+    assert execute(replica, "SELECT COUNT(*) FROM dbat_repl.events")[0][0] == 0

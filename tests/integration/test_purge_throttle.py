@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -24,9 +23,9 @@ import pytest
 from dbarchive import build_context, export_day, load_job
 from dbarchive.build import build_throttle
 from dbarchive.config import SourceSettings
-from dbarchive.daily import TableReport, purge_table
 from dbarchive.errors import StopRequested
 from dbarchive.events import Event
+from dbarchive.jobs.daily import TableReport, purge_table
 from dbarchive.throttle import Throttle
 from tests.integration.helpers import LOG_TABLE_DDL, fill_events
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
@@ -115,8 +114,9 @@ def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
 
 def _summary(stdout: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The table report and the throttle stats of `purge --json`."""
-    report, throttle = json.loads(stdout)
-    return report, throttle["throttle"]
+    summary = json.loads(stdout)
+    (report,) = summary["tables"]
+    return report, summary["throttle"]
 
 
 def _rerun_finishes(schema: MySqlSchema, config: Path, kept: list[tuple[object, ...]]) -> None:
@@ -327,43 +327,42 @@ def test_max_runtime_stops_cleanly_and_a_rerun_finishes(
 
 
 def test_sigterm_stops_after_the_current_chunk(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
-    """SIGTERM mid-purge → the chunk in progress commits, exit 6 (not -15); rerun finishes."""
-    config = _prepare(mysql_schema, tmp_path, sleep=0.1)
+    """SIGTERM while the 3rd chunk holds its rows (failpoint ``purge.chunk-locked:3:term``) →
+    that chunk still commits, no chunk starts after it, exit 6 (not -15); rerun finishes."""
+    config = _prepare(mysql_schema, tmp_path)
     kept = _kept(mysql_schema)
-    proc = subprocess.Popen(
-        _purge_cli(config, "--json"),
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    env = {**_env(), "DBARCHIVE_FAILPOINT": "purge.chunk-locked:3:term"}
+    result = subprocess.run(
+        _purge_cli(config, "--json"), env=env, timeout=120, capture_output=True, text=True
     )
-    try:
-        deadline = time.monotonic() + 60
-        while _expired(mysql_schema) == EXPIRED_ROWS:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the purge did not start deleting"
-            time.sleep(0.01)
-        at_signal = _expired(mysql_schema)
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 6, stderr
-    report, _ = _summary(stdout)
+    assert result.returncode == 6, result.stderr
+    report, _ = _summary(result.stdout)
     assert "received SIGTERM" in report["stopped"]
-    left = _expired(mysql_schema)
-    # At most the chunk under way when the signal came, and one that began just before it.
-    assert 0 < at_signal - 2 * MAX_CHUNK <= left <= at_signal
+    (day,) = report["purged"]
+    assert day["chunks"] == 3  # the chunk under way when the signal came, and none after it
+    deleted = day["rows_deleted"]
+    assert 3 * 100 <= deleted <= 3 * MAX_CHUNK
+    first, *others = _per_expired_day(mysql_schema)
+    assert (first, others) == (ROWS_PER_DAY - deleted, [ROWS_PER_DAY] * len(others))
     assert _kept(mysql_schema) == kept
     _rerun_finishes(mysql_schema, config, kept)
 
 
 def test_application_writes_during_the_purge(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
-    """Inserts of today's rows while the purge deletes: no error on either side, all rows kept."""
-    config = _prepare(mysql_schema, tmp_path, sleep=0.1)
+    """Inserts of today's rows while the purge deletes: no error on either side, all rows kept.
+
+    The application also holds one row of the last expired day (FOR UPDATE) until its inserts
+    are done, so the purge is still under way for all of them, however fast it runs."""
+    config = _prepare(mysql_schema, tmp_path, sleep=0.1, lock_wait_timeout=120)
     kept = _kept(mysql_schema)
+    holder = _connect(mysql_schema)
+    holder.autocommit(False)
+    with holder.cursor() as cur:
+        cur.execute(
+            "SELECT id FROM events WHERE created_at >= %s AND created_at < %s "
+            "ORDER BY id LIMIT 1 OFFSET 1000 FOR UPDATE",
+            (EXPIRED_DAYS[-1], CUTOFF),
+        )
     inserted: list[int] = []
     expired_meanwhile: list[int] = []
     errors: list[BaseException] = []
@@ -409,9 +408,11 @@ def test_application_writes_during_the_purge(mysql_schema: MySqlSchema, tmp_path
             assert time.monotonic() < deadline, "the purge did not start deleting"
             time.sleep(0.01)
         writer.start()
-        _, stderr = proc.communicate(timeout=60)
         writer.join(60)
+        holder.rollback()  # the application is done: the purge may finish the last day
+        _, stderr = proc.communicate(timeout=60)
     finally:
+        holder.close()
         if proc.poll() is None:
             proc.kill()
             proc.wait()

@@ -8,7 +8,6 @@ a primary INSERT touches, so the replica's SQL thread waits on the metadata lock
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -32,7 +31,7 @@ from tests.integration.replication import (  # noqa: F401
 
 pytestmark = pytest.mark.timeout(60)
 
-_STILL_WAITING = 1.0  # seconds a paused throttle must keep waiting before we let it go
+_CHECKS_WHILE_WAITING = 5  # lag checks a paused throttle must answer by waiting on
 _RESUME_TIMEOUT = 10.0
 
 
@@ -74,22 +73,42 @@ def _start_sql_thread(replica: Any) -> None:
     execute(replica, "START SLAVE SQL_THREAD")
 
 
+class _LagChecks:
+    """Counts the probe's replica-lag checks (the throttle asks once per check_interval), so a
+    test can wait for the throttle to have decided N times instead of waiting N seconds."""
+
+    def __init__(self, probe: MySqlLoadProbe) -> None:
+        self._check = probe.replica_lag
+        self._done = threading.Condition()
+        self.count = 0
+        probe.replica_lag = self._counted  # type: ignore[method-assign]
+
+    def _counted(self) -> float | None:
+        lag = self._check()
+        with self._done:
+            self.count += 1
+            self._done.notify_all()
+        return lag
+
+    def wait_for(self, count: int) -> None:
+        with self._done:
+            # the timeout only bounds a failing run
+            assert self._done.wait_for(lambda: self.count >= count, 30), f"{self.count} checks"
+
+
 class _Waiter:
     """Runs ``throttle.between_chunks(0)`` in a thread and keeps what it raised, if anything."""
 
     def __init__(self, throttle: Throttle) -> None:
         self.throttle = throttle
         self.error: BaseException | None = None
-        self.returned_after: float | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        started = time.monotonic()
         try:
             self.throttle.between_chunks(0)
         except BaseException as exc:
             self.error = exc
-        self.returned_after = time.monotonic() - started
 
     def __enter__(self) -> _Waiter:
         self._thread.start()
@@ -167,16 +186,15 @@ def test_throttle_waits_while_the_sql_thread_is_stopped_and_resumes_when_it_star
 ) -> None:
     """Throttle.between_chunks keeps waiting while the lag is unknown and returns once it is back."""
     throttle = _throttle(probe, max_lag=5)
+    checks = _LagChecks(probe)
     _stop_sql_thread(replica)
     with _Waiter(throttle) as waiter:
-        time.sleep(_STILL_WAITING)
+        checks.wait_for(_CHECKS_WHILE_WAITING)  # each saw no lag: the throttle must wait on
         assert waiter.is_waiting(), f"returned with the SQL thread stopped: {waiter.error!r}"
         _start_sql_thread(replica)
         waiter.join(_RESUME_TIMEOUT)
         assert not waiter.is_waiting(), "still waiting after START SLAVE SQL_THREAD"
     assert waiter.error is None
-    assert waiter.returned_after is not None
-    assert waiter.returned_after >= _STILL_WAITING
     assert throttle.stats.pauses >= 1
     assert throttle.stats.reasons.get("lag", 0) >= 1
 
@@ -218,8 +236,9 @@ def test_throttle_pauses_while_the_replica_really_lags_and_resumes_when_it_catch
         assert replica_status(replica)["Slave_SQL_Running"] == "Yes"
 
         throttle = _throttle(probe, max_lag=1)
+        checks = _LagChecks(probe)
         with _Waiter(throttle) as waiter:
-            time.sleep(_STILL_WAITING)
+            checks.wait_for(_CHECKS_WHILE_WAITING)  # each saw the lag: the throttle waits on
             assert waiter.is_waiting(), f"returned while the replica lagged: {waiter.error!r}"
             execute(locker, "UNLOCK TABLES")
             waiter.join(_RESUME_TIMEOUT)

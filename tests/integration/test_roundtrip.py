@@ -12,8 +12,8 @@ import pytest
 from dbarchive import build_context, export_day
 from dbarchive.formats.compression import compression_for_name, open_decompressed
 from dbarchive.formats.csv import iter_rows
+from dbarchive.jobs.restore import restore_day
 from dbarchive.manifest import Manifest
-from dbarchive.restore import restore_day
 from dbarchive.storage import Storage
 from tests.integration.every_type import COLUMNS, DAY, DDL, STRINGS, load_every_type
 from tests.integration.helpers import make_job

@@ -18,9 +18,12 @@ from dbarchive.context import Context
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import Manifest
 from dbarchive.steps import upload
-from dbarchive.steps.units import export_unit, pending_units, plan_units, publish_units
-from dbarchive.steps.verify import iter_archive_rows, verify_day
-from dbarchive.workunits import read_record
+from dbarchive.steps.archive_files import iter_archive_rows
+from dbarchive.steps.verify import verify_day
+from dbarchive.units.export import export_unit
+from dbarchive.units.plan import pending_units, plan_units
+from dbarchive.units.publish import publish_units
+from dbarchive.units.records import read_record
 from tests.integration.helpers import LOG_TABLE_DDL, fill_events, make_job
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
 
@@ -68,7 +71,9 @@ def test_k_units_give_the_rows_and_digest_of_one_piece(
     assert one is not None and four is not None
     assert four.digest == one.digest and four.rows == ROWS
     assert four.min_key == one.min_key and four.max_key == one.max_key
-    assert {f.key.rsplit("/", 1)[1][:10] for f in four.files} == {f"part-0000{i}" for i in range(4)}
+    assert {f.key.rsplit("/", 1)[1][:16] for f in four.files} == {
+        f"part-g0001-0000{i}" for i in range(4)
+    }
     assert _rows(units, four) == _rows(whole, one)
     assert verify_day(units, units.job.tables[0], DAY).ok  # the database agrees with the union
     whole.source.close()
@@ -94,9 +99,9 @@ def test_manifest_appears_only_after_the_last_unit(
     assert _manifest(ctx) is None
     manifest, _stale = publish_units(ctx, spec, DAY, plan)
     assert _manifest(ctx) == manifest and manifest.rows == ROWS
-    export_unit(ctx, spec, plan, 2)  # a unit exported again: the day is incomplete again
-    assert _manifest(ctx) is None
-    assert publish_units(ctx, spec, DAY, plan)[0].digest == manifest.digest
+    again = export_unit(ctx, spec, plan, 2)  # a unit of the published plan: nothing rewritten
+    assert _manifest(ctx) == manifest and again.files == manifest.files[2:3]
+    assert publish_units(ctx, spec, DAY, plan)[0] == manifest
     ctx.source.close()
 
 
@@ -129,7 +134,8 @@ def test_unit_killed_midway_is_redone_alone_without_duplicates(
     assert _manifest(ctx) is None
     landed = {i: read_record(ctx.storage, partition, i) for i in range(4)}
     assert [i for i, r in landed.items() if r is not None] == [0, 1]
-    assert ctx.storage.stat(partition.for_unit(2).part_key(0, "csv")) is not None  # half done
+    unit_2 = partition.for_generation(1, staged=False).for_unit(2)
+    assert ctx.storage.stat(unit_2.part_key(0, "csv")) is not None  # half done
     before = {i: (dest / partition.unit_record_key(i)).read_bytes() for i in (0, 1)}
     assert _export(config, None) == 0
     after = {i: (dest / partition.unit_record_key(i)).read_bytes() for i in (0, 1)}
@@ -209,8 +215,8 @@ def test_an_empty_day_is_published_with_no_units(mysql_schema: MySqlSchema, tmp_
 def test_a_day_in_units_takes_the_run_lock(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
     """Another session holding the table's lock: the unit export stops before writing anything."""
     from dbarchive.errors import AlreadyRunning
+    from dbarchive.pipeline import export_day_as_configured
     from dbarchive.sources.lock import lock_name
-    from dbarchive.steps.units import export_day_as_configured
 
     mysql_schema.execute(LOG_TABLE_DDL)
     fill_events(mysql_schema, "2026-11-24", 3000)

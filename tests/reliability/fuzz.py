@@ -25,8 +25,8 @@ with atheris.instrument_imports():
     from dbarchive.errors import ConfigError, StorageError
     from dbarchive.layout import PartitionPath
     from dbarchive.manifest import FileEntry, Manifest
+    from dbarchive.steps.archive_files import check_files
     from dbarchive.steps.upload import read_manifest
-    from dbarchive.steps.verify import check_files
     from dbarchive.storage.local import LocalStorage
 
 _DIR = Path(tempfile.mkdtemp(prefix="dbarchive-fuzz-"))

@@ -7,11 +7,18 @@ code* (its own CSV parser, its own digest, raw boto3 or plain files):
 - A = every row of every file listed by a committed ``_manifest.json``;
 - D = the keys (and rows) still in the table;
 
-and counts ``lost`` (a key gone from D whose latest version is not in A), ``duplicated`` (a key more
-than once in A), ``unexpected`` (a row in A that is no version the scenario ever wrote, or a row in
+and counts ``lost`` (a key gone from D whose latest version is not A's newest version of it: the
+row of the key in the newest generation holding it), ``duplicated`` (a key more than once in one
+generation of A), ``unexpected`` (a row in A that is no version the scenario ever wrote, or a row in
 D the tool changed), ``deleted_unverified`` (a key gone from D whose day has no archive that checks
 out: sizes, SHA-256, row digests), ``orphans`` (objects in the table's folder no manifest lists)
 and ``uploads`` (unfinished multipart uploads / temp files). Every count must be 0.
+
+With the deletion ledger on (``check(..., ledger=True)``), ``ledger`` counts the keys gone from D
+that the ledger does not record as deleted exactly once (committed), the keys it records that are
+still in D, its records whose digest is not the digest of the rows of their keys, and its broken
+links (a record missing, or whose ``prev`` is not the SHA-256 of the record before): "ledger rows
+= deleted rows". The ledger is read from its published format (README "The deletion ledger").
 
 The canonical row text and the digest follow the published spec (README "The CSV dialect",
 ``CHECKSUM.md``): netstring fields, SHA-256, lanes XOR/XOR/SUM.
@@ -302,6 +309,7 @@ class Verdict:
     deleted_unverified: int = 0
     orphans: int = 0
     uploads: int = 0
+    ledger: int = 0
     retries: int = 0
     exit: str = ""
     details: list[str] = field(default_factory=list)
@@ -316,6 +324,7 @@ class Verdict:
             or self.deleted_unverified
             or self.orphans
             or self.uploads
+            or self.ledger
         )
 
     def line(self) -> str:
@@ -344,8 +353,9 @@ class Verdict:
 class Archive:
     """What the oracle read from the destination."""
 
-    rows: Counter[int]  # key -> how many times it appears in committed files
+    rows: Counter[tuple[int, int]]  # (key, generation) -> times it appears in committed files
     hashes: dict[int, set[str]]
+    newest: dict[int, tuple[int, str]]  # key -> (generation, hash) of its newest archived row
     verified_days: set[dt.date]
     referenced: set[str]
     problems: list[str]
@@ -353,8 +363,9 @@ class Archive:
 
 def read_archive(view: Bucket, table_dir: str = TABLE) -> Archive:
     """A and the verified days, from every committed manifest under ``table_dir/``."""
-    rows: Counter[int] = Counter()
+    rows: Counter[tuple[int, int]] = Counter()
     hashes: dict[int, set[str]] = {}
+    newest: dict[int, tuple[int, str]] = {}
     verified: set[dt.date] = set()
     referenced: set[str] = set()
     problems: list[str] = []
@@ -370,15 +381,35 @@ def read_archive(view: Bucket, table_dir: str = TABLE) -> Archive:
             ok, file_hashes = _read_file(view, entry, problems)
             day_ok = day_ok and ok
             day_hashes += file_hashes
+            generation = file_generation(entry["key"])
             for row_key, h in file_hashes:
-                rows[row_key] += 1
+                rows[(row_key, generation)] += 1
                 hashes.setdefault(row_key, set()).add(h)
+                before = newest.get(row_key, (-1, ""))
+                if before[0] < generation:
+                    if before[1] == h:  # a newer generation holding the very same row again
+                        rows[(row_key, -generation)] += 2
+                    newest[row_key] = (generation, h)
         if fold([h for _, h in day_hashes]) != _digest(manifest["digest"]):
             day_ok = False
             problems.append(f"{key}: files do not add up to the manifest digest")
         if day_ok:
             verified.add(day)
-    return Archive(rows, hashes, verified, referenced, problems)
+    return Archive(rows, hashes, newest, verified, referenced, problems)
+
+
+_GENERATION = re.compile(r"/(?:_staged-)?part-g(\d{4,})-")
+
+
+def file_generation(key: str) -> int:
+    """The generation in a data file's name (docs/design/publication.md); 0 for older names."""
+    m = _GENERATION.search(key)
+    return int(m.group(1)) if m else 0
+
+
+def is_claim(key: str) -> bool:
+    """A generation's create-only manifest (``_manifest-gGGGG.json``): its claim, kept as history."""
+    return re.search(r"/_manifest-g\d{4,}\.json$", key) is not None
 
 
 def _digest(d: dict[str, Any]) -> dict[str, str | int]:
@@ -418,14 +449,17 @@ def table_rows(db: Sql) -> dict[int, str]:
     return {int(k): _text(h) for k, h in db.execute(f"SELECT id, {ROW_HASH_SQL} FROM `{TABLE}`")}
 
 
-def check(scenario: str, seed: Seed, db: Sql, view: Bucket, **report: Any) -> Verdict:
-    """Compare S with A + D and the destination's leftovers; see the module docstring."""
+def check(
+    scenario: str, seed: Seed, db: Sql, view: Bucket, ledger: bool = False, **report: Any
+) -> Verdict:
+    """Compare S with A + D and the destination's leftovers (and, with ``ledger``, the deletion
+    ledger with the rows gone from D); see the module docstring."""
     verdict = Verdict(scenario, **report)
     archive = read_archive(view)
     in_db = table_rows(db)
     verdict.details += archive.problems
     for key, latest in seed.latest.items():
-        if key not in in_db and latest not in archive.hashes.get(key, set()):
+        if key not in in_db and archive.newest.get(key, (0, ""))[1] != latest:
             verdict.lost += 1
             _note(verdict, f"lost: key {key}")
         if key not in in_db and seed.day_of[key] not in archive.verified_days:
@@ -434,12 +468,12 @@ def check(scenario: str, seed: Seed, db: Sql, view: Bucket, **report: Any) -> Ve
         if key in in_db and in_db[key] != latest:
             verdict.unexpected += 1
             _note(verdict, f"changed in the table: key {key}")
-    for key, count in archive.rows.items():
+    for (key, generation), count in archive.rows.items():
         if count > 1:
             verdict.duplicated += 1
-            _note(verdict, f"duplicated: key {key} x{count}")
-        known = seed.versions.get(key, set())
-        verdict.unexpected += len(archive.hashes[key] - known)
+            _note(verdict, f"duplicated: key {key} x{count} in generation {generation}")
+    for key, found in archive.hashes.items():
+        verdict.unexpected += len(found - seed.versions.get(key, set()))
     for key in in_db.keys() - seed.keys:
         verdict.unexpected += 1
         _note(verdict, f"unknown key in the table: {key}")
@@ -448,11 +482,16 @@ def check(scenario: str, seed: Seed, db: Sql, view: Bucket, **report: Any) -> Ve
         for k in view.keys(TABLE + "/")
         if k not in archive.referenced
         and not k.endswith("/_purge.json")
+        and not k.endswith(f"/{BACKLOG}")
+        and f"/{LEDGER}/" not in k
+        and not is_claim(k)
         and ".dbarchive-tmp-" not in k
     ]
     verdict.orphans = len(leftovers)
     verdict.details += [f"orphan: {k}" for k in leftovers[:5]]
     verdict.uploads = view.unfinished()
+    if ledger:
+        _check_ledger(verdict, seed, set(in_db), view)
     return verdict
 
 
@@ -465,14 +504,91 @@ def _note(verdict: Verdict, text: str) -> None:
 
 
 def archive_signature(view: Bucket) -> dict[str, Any]:
-    """Data files by SHA-256 and manifests without run times or schema: equal for equal archives."""
+    """Data files by SHA-256 and manifests without run times or schema: equal for equal archives.
+
+    Byte-identical *content*: a generation number in a name (a killed attempt that claimed one
+    makes the rerun take the next) is not content, so names and manifests are read without it,
+    and the claims (history) are left out."""
     out: dict[str, Any] = {}
     for key in view.keys(TABLE + "/"):
         if key.endswith("/_manifest.json"):
             m = json.loads(view.read(key))
-            for name in ("started_at", "finished_at", "tool_version", "schema"):
+            for name in ("started_at", "finished_at", "tool_version", "schema", "generation"):
                 m.pop(name, None)
-            out[key] = m
-        elif not key.endswith("/_purge.json"):
-            out[key] = hashlib.sha256(view.read(key)).hexdigest()
+            out[_without_generation(key)] = json.loads(_without_generation(json.dumps(m)))
+        elif not (
+            key.endswith(("/_purge.json", f"/{BACKLOG}")) or is_claim(key) or f"/{LEDGER}/" in key
+        ):
+            out[_without_generation(key)] = hashlib.sha256(view.read(key)).hexdigest()
     return out
+
+
+def _without_generation(text: str) -> str:
+    return re.sub(r"part-g\d{4,}-", "part-", text)
+
+
+# -- the deletion ledger --------------------------------------------------------------------------
+
+LEDGER = "_ledger"
+BACKLOG = "_backlog.json"  # the table's backlog as the last run left it (state, not archive)
+_RECORD = re.compile(r"/_ledger/(\d{4}-\d{2}-\d{2})/(\d{10})\.json$")
+
+
+@dataclass
+class Ledger:
+    """What the oracle read from the ledger: committed deletions and the records' problems."""
+
+    deleted: Counter[int]  # key -> how many committed records delete it
+    problems: list[str]
+
+
+def read_ledger(view: Bucket, table_dir: str = TABLE, seed: Seed | None = None) -> Ledger:
+    """Every day's chain under ``table_dir/_ledger/``: links checked, and the keys of every
+    ``delete``/``drop`` record a later record resolves as committed (with ``seed``, each such
+    record's digest checked against the digest of its keys' rows)."""
+    days: dict[str, dict[int, bytes]] = {}
+    for key in view.keys(f"{table_dir}/{LEDGER}/"):
+        m = _RECORD.search(key)
+        if m:
+            days.setdefault(m.group(1), {})[int(m.group(2))] = view.read(key)
+    deleted: Counter[int] = Counter()
+    problems: list[str] = []
+    for day, stored in sorted(days.items()):
+        if sorted(stored) != list(range(1, len(stored) + 1)):
+            problems.append(f"{day}: records {sorted(stored)} are not 1..{len(stored)}")
+        for seq in sorted(stored)[1:]:
+            before = stored.get(seq - 1)
+            if before and json.loads(stored[seq])["prev"] != hashlib.sha256(before).hexdigest():
+                problems.append(f"{day}: record {seq} does not follow record {seq - 1}")
+        records = [json.loads(stored[s]) for s in sorted(stored)]
+        outcome = {x["seq"]: x["outcome"] for r in records for x in r.get("resolves", [])}
+        for r in records:
+            if r["kind"] not in {"delete", "drop"} or outcome.get(r["seq"]) != "committed":
+                continue
+            keys = _ledger_keys(r["keys"])
+            deleted.update(keys)
+            rows = [seed.latest.get(k, "") for k in keys] if seed is not None else None
+            if rows is not None and fold(rows) != _digest(r["digest"]):
+                problems.append(f"{day}: record {r['seq']}'s digest is not its rows'")
+    return Ledger(deleted, problems)
+
+
+def _ledger_keys(keys: dict[str, Any]) -> list[int]:
+    if "runs" in keys:
+        return [k for low, high in keys["runs"] for k in range(int(low), int(high) + 1)]
+    return [int(v[0]) for v in keys["values"]]
+
+
+def _check_ledger(verdict: Verdict, seed: Seed, in_db: set[int], view: Bucket) -> None:
+    found = read_ledger(view, seed=seed)
+    gone = seed.keys - in_db
+    wrong = [k for k in gone if found.deleted[k] != 1]
+    wrong += [k for k in found.deleted if k not in gone]
+    verdict.ledger = len(wrong) + len(found.problems)
+    verdict.details += found.problems[:5]
+    verdict.details += [
+        f"ledger: key {k} gone from the table, recorded x{found.deleted[k]}"
+        if k in gone
+        else f"ledger: key {k} recorded as deleted, still in the table"
+        for k in sorted(wrong)[:5]
+    ]

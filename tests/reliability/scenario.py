@@ -40,6 +40,10 @@ def in_round(name: str, round_: int) -> str:
 
 TODAY = dt.date(2026, 12, 15)
 DAYS = tuple(TODAY - dt.timedelta(days=n) for n in range(8, 0, -1))  # 12-07 .. 12-14
+# The wall clock of every run (the DBARCHIVE_NOW testing hook): the morning of TODAY, so every
+# seeded day has ended and settled, whatever the machine's date. `--today TODAY` only moves the
+# retention cutoff; a day not over by this clock is never exported.
+NOW = dt.datetime.combine(TODAY, dt.time(6), tzinfo=dt.UTC)
 RETENTION_DAYS = 5
 CUTOFF = TODAY - dt.timedelta(days=RETENTION_DAYS)  # 12-10: the first kept day
 EXPIRED = tuple(d for d in DAYS if d < CUTOFF)
@@ -83,6 +87,7 @@ class Job:
 
     def environment(self, failpoint: str | None = None, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "DBARCHIVE_FAILPOINT"}
+        env["DBARCHIVE_NOW"] = NOW.isoformat()
         env.update(self.env)
         env.update(extra)
         if failpoint:
@@ -94,6 +99,8 @@ class Job:
             data = json.loads(stdout)
         except ValueError:
             return
+        if isinstance(data, dict):  # run/purge: {"tables": [...], ...}
+            data = data.get("tables", [])
         if isinstance(data, list):
             self.runs += [d for d in data if isinstance(d, dict)]
 

@@ -18,6 +18,8 @@ from typing import Any
 import MySQLdb
 import pytest
 
+from dbarchive.layout import MANIFEST_NAME
+from dbarchive.sources.lock import lock_name
 from tests.integration.conftest import S3Endpoint
 from tests.integration.mysql_fixtures import MySqlSchema, _connect
 from tests.reliability import scenario
@@ -30,35 +32,47 @@ KILLS = 15  # per round (the soak runs SCALE rounds)
 
 
 class Saboteur(threading.Thread):
-    """A second session that KILLs the tool's connection (or running query) now and then."""
+    """A second session that KILLs the tool's connection (or running query) now and then.
+
+    Deterministic bounds, so the run always can finish: a statement (its session and text) is
+    killed at most once, and the run lock's own session is spared — losing the lock stops a run
+    on purpose (exit 8, ``test_run_lock.py``); this test is about the sessions that do the work.
+    """
 
     def __init__(self, schema: str, mode: str, rng: random.Random, spare: set[int]) -> None:
         super().__init__(daemon=True)
         self.schema, self.mode, self.rng, self.spare = schema, mode, rng, spare
         self.kills = 0
+        self.killed: set[tuple[int, str]] = set()
         self.done = threading.Event()
+
+    def _victims(self, cur: Any) -> list[tuple[int, str]]:
+        busy = "AND COMMAND = 'Query'" if self.mode == "QUERY" else ""
+        cur.execute(
+            "SELECT ID, COALESCE(INFO, '') FROM information_schema.PROCESSLIST WHERE DB = %s "
+            f"AND ID <> CONNECTION_ID() AND ID <> COALESCE(IS_USED_LOCK(%s), 0) {busy}",
+            (self.schema, lock_name(self.schema, "events")),
+        )
+        found = [(int(r[0]), str(r[1])) for r in cur.fetchall()]
+        if self.mode == "CONNECTION":
+            return [(i, "") for i, _ in found if i not in self.spare]
+        return [v for v in found if v[0] not in self.spare and v not in self.killed]
 
     def run(self) -> None:
         conn = _connect(self.schema)
-        busy = "AND COMMAND = 'Query'" if self.mode == "QUERY" else ""
         try:
             # Queries run for milliseconds: look for one often; connections are always there.
             pause = (0.002, 0.02) if self.mode == "QUERY" else (0.05, 0.35)
             while not self.done.wait(self.rng.uniform(*pause)):
                 with conn.cursor() as cur:
-                    cur.execute(
-                        "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s "
-                        f"AND ID <> CONNECTION_ID() {busy}",
-                        (self.schema,),
-                    )
-                    victims = [int(r[0]) for r in cur.fetchall() if int(r[0]) not in self.spare]
+                    victims = self._victims(cur)
                     if not victims:
                         continue
+                    victim = self.rng.choice(victims)
+                    self.killed.add(victim)
                     with suppress(MySQLdb.OperationalError):  # it ended meanwhile
-                        cur.execute(f"KILL {self.mode} {self.rng.choice(victims)}")
+                        cur.execute(f"KILL {self.mode} {victim[0]}")
                         self.kills += 1
-                    # A statement killed every time it runs can never finish: let retries run.
-                    self.done.wait(self.rng.uniform(0.1, 0.4) if self.mode == "QUERY" else 0)
         finally:
             conn.close()
 
@@ -242,7 +256,8 @@ def test_private_server_killed_and_restarted_mid_phase(
     tmp_path: Path,
 ) -> None:
     """Our own mariadbd is SIGKILLed mid-export / mid-purge and started again 1 s later: the
-    run reconnects, finishes with exit 0, and the oracle finds nothing."""
+    run reconnects and finishes with exit 0 — or, its run lock's session gone with the server,
+    stops with exit 8 and a rerun finishes — and the oracle finds nothing."""
     seed = Seed(scenario.DAYS, 2500, 1536 if phase == "export" else 0)
     seed.create(private_schema)
     job = write_job(
@@ -258,8 +273,8 @@ def test_private_server_killed_and_restarted_mid_phase(
         assert job.run(*scenario.export_args()).returncode == 0
     total = len(seed.keys)
     proc = job.popen(*scenario.run_args())
-    if phase == "export":
-        time.sleep(2.0)  # well inside the first days' exports (~0.6 s a day)
+    if phase == "export":  # the first of the 8 days is published, the others are to come
+        _wait_for(lambda: _manifests(view) > 0 or proc.poll() is not None)
     else:
         _wait_for(lambda: _count(private_schema) < total)
     assert proc.poll() is None, "the run ended before the crash"
@@ -268,7 +283,13 @@ def test_private_server_killed_and_restarted_mid_phase(
     private_schema.server.start()
     stdout, stderr = proc.communicate(timeout=180)
     job._keep(stdout)
-    assert proc.returncode == 0, stderr[-3000:]
+    codes = [proc.returncode]
+    if proc.returncode == 8:  # the run lock's session died with the server: stop, then rerun
+        assert "lost the run lock" in stderr, stderr[-3000:]
+        rerun = job.run(*scenario.run_args())
+        codes.append(rerun.returncode)
+        stderr = rerun.stderr
+    assert codes[-1] == 0, stderr[-3000:]
     verdict = record(
         check(
             f"private mariadbd SIGKILLed and restarted mid-{phase}",
@@ -277,7 +298,7 @@ def test_private_server_killed_and_restarted_mid_phase(
             view,
             injections=1,
             retries=job.retries + _source_retries(job),
-            exit=str(proc.returncode),
+            exit=",".join(map(str, codes)),
         )
     )
     assert verdict.clean, verdict.details
@@ -285,6 +306,10 @@ def test_private_server_killed_and_restarted_mid_phase(
 
 def _count(db: PrivateSchema) -> int:
     return int(db.execute("SELECT COUNT(*) FROM events")[0][0])
+
+
+def _manifests(view: S3View) -> int:
+    return sum(key.endswith(MANIFEST_NAME) for key in view.keys(""))
 
 
 def test_max_statement_time_makes_the_chunks_shrink(

@@ -75,13 +75,13 @@ def test_s3_export_needs_no_local_disk(
 def test_local_destination_filling_up_is_a_clear_error_and_nothing_is_purged(
     seeded: Seed, mysql_schema: MySqlSchema, tmpfs: Path, tmp_path: Path
 ) -> None:
-    """A 2 MiB destination for ~7 MB days: exit 1 naming the disk problem for the day, no
+    """A 2 MiB destination for ~7 MB days: exit 4 (storage) naming the disk problem for the day, no
     manifest, no temp file left, not one row deleted; with room again a rerun is exact."""
     archive = tmpfs / "archive"
     job = write_job(tmp_path / "local.toml", mysql_schema.url, str(archive))
     rows_before = len(seeded.keys)
     proc = job.run(*scenario.run_args())
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 4, proc.stderr
     assert "No space left on device" in proc.stderr and "Traceback" not in proc.stderr
     view = DirView(archive)
     assert [k for k in view.keys("") if k.endswith("_manifest.json")] == []

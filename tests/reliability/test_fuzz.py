@@ -59,7 +59,7 @@ def test_found_by_fuzzing_a_truncated_compressed_file_is_a_verify_problem(
 
     from dbarchive.checksum import RowDigest
     from dbarchive.manifest import FileEntry, Manifest
-    from dbarchive.steps.verify import check_files
+    from dbarchive.steps.archive_files import check_files
     from dbarchive.storage.local import LocalStorage
 
     storage = LocalStorage(str(tmp_path))

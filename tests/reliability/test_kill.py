@@ -3,7 +3,12 @@ unverified (issue 7, matrix 1-3).
 
 - SIGKILL at random moments of ``export``, ``purge`` and ``run`` (30 kills each; 300 in soak);
 - SIGKILL at every named failpoint (``failpoints.py``), three times each, resuming in between;
-- SIGTERM / SIGINT mid-chunk → the run stops within one chunk with exit 6 and a rerun finishes.
+- SIGTERM / SIGINT mid-chunk → the run stops within one chunk with exit 6 and a rerun finishes;
+- a re-export of changed days SIGKILLed at every failpoint of the publication → every day keeps a
+  committed manifest that checks out (the previous one until the new one is committed), and the
+  rerun publishes the changed rows exactly;
+- with the deletion ledger on, SIGKILL at every purge failpoint (and after any ledger record) →
+  the ledger records exactly the deleted rows, each once, and ``dbarchive audit`` passes.
 
 Each scenario ends with the oracle, a final archive equal to a clean export's, and the purge audit:
 a trigger logs every deleted key, so a key deleted twice (a committed chunk repeated) would show.
@@ -11,6 +16,7 @@ a trigger logs every deleted key, so a key deleted twice (a committed chunk repe
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import time
@@ -20,7 +26,7 @@ import pytest
 
 from tests.integration.mysql_fixtures import MySqlSchema
 from tests.reliability import scenario
-from tests.reliability.oracle import S3View, Seed, archive_signature, check
+from tests.reliability.oracle import S3View, Seed, archive_signature, check, read_archive
 from tests.reliability.scenario import ROUNDS, Job, in_round, kill_at_random, record
 
 KILLS = 30  # per round (the soak runs SCALE rounds)
@@ -68,6 +74,7 @@ def finish(
     injections: int,
     codes: list[int],
     args: tuple[str, ...],
+    ledger: bool = False,
 ) -> None:
     """Rerun to completion, then the oracle, the clean-run comparison and the purge audit."""
     final = job.run(*args)
@@ -77,6 +84,7 @@ def finish(
         seed,
         db,
         view,
+        ledger=ledger,
         injections=injections,
         retries=job.retries,
         exit=str(final.returncode),
@@ -180,6 +188,56 @@ def test_killed_at_a_failpoint_three_times(
     )
 
 
+# With the ledger on: each purge failpoint, and any ledger record (the n-th record stored: an
+# intent before its COMMIT, a resolution, a closing record), killed at three occurrences.
+LEDGER_POINTS: dict[str, tuple[int, int, int]] = {
+    **{p: n for p, n in FAILPOINTS.items() if p.startswith("purge.")},
+    "ledger.record-stored": (1, 4, 9),
+}
+LEDGER_KEY = "0123456789abcdef" * 4
+
+
+@pytest.mark.parametrize("point", list(LEDGER_POINTS))
+def test_the_ledger_records_exactly_the_deleted_rows_killed_at_every_purge_failpoint(
+    point: str,
+    s3_job: Job,
+    light: Seed,
+    mysql_schema: MySqlSchema,
+    view: S3View,
+    clean_signature: Any,
+) -> None:
+    """`run` with a signed ledger, killed at the point (3 times, resuming), then run to the end:
+    the oracle's ledger count is zero — every deleted key recorded as deleted exactly once, no
+    key still in the table recorded, each record's digest its rows', every chain linked — and
+    `dbarchive audit` passes (exit 0)."""
+    expected = clean_signature(light)
+    audit_deletes(mysql_schema)
+    s3_job.env["DBAT_LEDGER_KEY"] = LEDGER_KEY
+    s3_job.path.write_text(
+        s3_job.path.read_text() + '\n[ledger]\nenabled = true\nhmac_key_env = "DBAT_LEDGER_KEY"\n'
+    )
+    codes = []
+    for nth in LEDGER_POINTS[point]:
+        proc = s3_job.run(*scenario.run_args(), failpoint=f"{point}:{nth}")
+        codes.append(proc.returncode)
+        assert proc.returncode == -signal.SIGKILL, (point, nth, proc.stderr)
+    finish(
+        f"ledger on, failpoint {point} x3: ledger rows = deleted rows",
+        s3_job,
+        light,
+        mysql_schema,
+        view,
+        expected,
+        len(codes),
+        codes,
+        scenario.run_args(),
+        ledger=True,
+    )
+    audit = s3_job.run("audit", "-t", "events", "--json")
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert json.loads(audit.stdout)["rows_deleted"] == len(scenario.EXPIRED) * 2500
+
+
 @pytest.mark.parametrize(
     ("command", "point", "signame"),
     [
@@ -241,3 +299,48 @@ def _chunk_lines(proc: Any, step: str = "export") -> list[str]:
         for line in proc.stderr.splitlines()
         if f" {step} events " in line and ": chunk," in line
     ]
+
+
+REEXPORT_POINTS = (
+    "export.chunk-read",
+    "storage.part-uploaded",
+    "storage.before-complete",
+    "storage.after-complete",
+    "export.part-committed",
+    "publish.claimed",
+    "publish.promoted",
+    "export.before-manifest",
+    "export.after-manifest",
+)
+
+
+@pytest.mark.parametrize("point", REEXPORT_POINTS)
+def test_reexport_killed_at_a_failpoint_keeps_the_previous_manifest(
+    point: str, s3_job: Job, mysql_schema: MySqlSchema, view: S3View
+) -> None:
+    """Days archived, then changed, then re-exported and SIGKILLed at ``point``: every day still
+    has a committed manifest whose files check out (oracle's own reader), with the old rows until
+    the new manifest is committed; the rerun then archives the new versions exactly."""
+    seeded = Seed(scenario.DAYS[:3], 2500, 1536 if point.startswith("storage.") else 0)
+    seeded.create(mysql_schema)
+    args = ("export", "--from", seeded.days[0].isoformat(), "--to", seeded.days[-1].isoformat())
+    assert s3_job.run(*args).returncode == 0
+    mysql_schema.execute("UPDATE events SET account_id = account_id + 1000 WHERE id % 4 = 0")
+    seeded.snapshot(mysql_schema)
+    proc = s3_job.run(*args, failpoint=point)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    killed = read_archive(view)
+    assert killed.problems == [] and killed.verified_days == set(seeded.days)
+    assert s3_job.run(*args).returncode == 0
+    verdict = check(
+        f"re-export killed at {point}: the previous manifest still verifies",
+        seeded,
+        mysql_schema,
+        view,
+        injections=1,
+        exit="0",
+    )
+    record(verdict)
+    assert verdict.clean, verdict.details
+    final = read_archive(view)
+    assert {k: h for k, (_g, h) in final.newest.items()} == seeded.latest  # the new versions

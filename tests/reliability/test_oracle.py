@@ -49,3 +49,23 @@ def test_oracle_counts_each_kind_of_damage(
     assert verdict.unexpected == 1  # the changed row in the table
     assert verdict.orphans == 1
     assert manifest_key in view.keys("events/")
+
+
+def test_oracle_counts_a_ledger_that_differs_from_the_deletions(
+    s3_job: Job, light: Seed, mysql_schema: MySqlSchema, view: S3View, s3_client: Any
+) -> None:
+    """With the ledger on, a clean run counts 0; a removed record (its 500 deleted keys no longer
+    recorded, and a gap in the chain) and a deleted key put back in the table are counted."""
+    s3_job.path.write_text(s3_job.path.read_text() + "\n[ledger]\nenabled = true\n")
+    assert s3_job.run(*scenario.run_args()).returncode == 0
+    assert check("ledger baseline", light, mysql_schema, view, ledger=True).ledger == 0
+    first = next(k for k in view.keys("events/_ledger/") if k.endswith("/0000000001.json"))
+    s3_client.delete_object(Bucket=view.bucket, Key=view.prefix + first)
+    verdict = check("ledger record removed", light, mysql_schema, view, ledger=True)
+    assert verdict.ledger == 500 + 1  # the first chunk's keys, and records not 1..n
+    back = min(k for k, d in light.day_of.items() if d == scenario.EXPIRED[-1])
+    mysql_schema.execute(
+        "INSERT INTO events (id, created_at, account_id) VALUES (%s, NOW(), 1)", (back,)
+    )
+    again = check("ledger key back", light, mysql_schema, view, ledger=True)
+    assert again.ledger == verdict.ledger + 1  # recorded as deleted, and in the table

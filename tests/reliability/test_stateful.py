@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from dbarchive import build_context, export_day, load_job
+from dbarchive.clock import FixedClock
 from dbarchive.errors import VerificationError
 from dbarchive.steps.upload import read_manifest
 from tests.integration.conftest import S3Endpoint
@@ -107,7 +108,7 @@ def test_archive_life_keeps_the_oracle_at_zero(
             last[:] = [self]
 
         def _ctx(self) -> Any:
-            return build_context(load_job(self.job.path))
+            return build_context(load_job(self.job.path), wall_clock=FixedClock(scenario.NOW))
 
         @rule(rows=st.lists(_ROW, min_size=1, max_size=6))
         def insert(self, rows: list[dict[str, Any]]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dbarchive.aurora.checks import _HOST_REGION, ServerKind
+from dbarchive.strategies.aurora.checks import _HOST_REGION, ServerKind
 
 
 @pytest.mark.parametrize(

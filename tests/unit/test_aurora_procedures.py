@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from dbarchive.aurora.procedures import airflow_dag, build_procedures, procedure_name
 from dbarchive.config import job_from_dict
 from dbarchive.errors import ConfigError
 from dbarchive.sources.canonical import Column
 from dbarchive.sources.table import TableInfo
+from dbarchive.strategies.aurora.procedures import airflow_dag, build_procedures, procedure_name
 from tests.unit.test_aurora_statement import INFO
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -15,7 +15,10 @@ from typing import Any
 
 import pytest
 
-from dbarchive.aurora.statement import (
+from dbarchive.config import job_from_dict
+from dbarchive.sources.canonical import Column
+from dbarchive.sources.table import ScanPlan, TableInfo, day_window
+from dbarchive.strategies.aurora.statement import (
     EXPORT_OPTIONS,
     LOCAL_OPTIONS,
     S3Target,
@@ -26,10 +29,7 @@ from dbarchive.aurora.statement import (
     unit_digest_sql,
     unit_statement,
 )
-from dbarchive.config import job_from_dict
-from dbarchive.sources.canonical import Column
-from dbarchive.sources.table import ScanPlan, TableInfo, day_window
-from dbarchive.steps.units import _unit_scan, units_for
+from dbarchive.units.plan import unit_scan, units_for
 
 GOLDEN = Path(__file__).parent / "golden"
 DAY = dt.date(2026, 11, 24)
@@ -182,8 +182,8 @@ def test_every_planned_range_becomes_one_statement_over_exactly_its_keys() -> No
         ("1", "2500"), ("2501", "5000"), ("5001", "7500"), ("7501", "10000")
     ]  # fmt: skip
     for unit in plan.units:
-        window, unit_scan = _unit_scan(INFO, WINDOW, plan, unit)
-        statement = unit_statement(INFO, window, unit_scan, TARGET)
+        window, scan = unit_scan(INFO, WINDOW, plan, unit)
+        statement = unit_statement(INFO, window, scan, TARGET)
         assert statement.params[:2] == (int(unit.low), int(unit.high))
 
 
@@ -206,8 +206,8 @@ def test_literals_refuse_backslashes_and_render_values() -> None:
 
 
 def test_a_filter_with_percent_signs_reaches_the_server_as_written() -> None:
-    """``where = "note LIKE '%s%'"``: doubled for the driver's formatting, rendered back to the
-    text the user wrote, the unit's parameters still in their places."""
+    """``where = "note LIKE '%s%'"``: shown as the user wrote it (the ``%s`` inside quotes is
+    text, not a placeholder), the unit's parameters still in their places."""
     key = Column("id", "bigint", "bigint", False)
     ts = Column("ts", "datetime", "datetime", False)
     note = Column("note", "varchar", "varchar(10)", True)

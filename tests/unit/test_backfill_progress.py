@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dbarchive.backfill import DayOutcome
-from dbarchive.backfill_progress import Tally, WorkerReporter
 from dbarchive.events import CaptureReporter, Event
+from dbarchive.jobs.backfill import DayOutcome
+from dbarchive.jobs.backfill_progress import Tally, WorkerReporter
 
 
 def _export(kind: str, rows: int) -> Event:

@@ -62,3 +62,30 @@ def test_known_vector_matches_sql_formula() -> None:
     h = hashlib.sha256(b"1:a-1:").hexdigest()
     d = RowDigest().add_rows([[b"a", None]])
     assert (d.x1, d.x2, d.s1) == (int(h[:16], 16), int(h[16:32], 16), int(h[:16], 16))
+
+
+@given(rows, rows)
+def test_without_undoes_merge(a: list[list[bytes | None]], b: list[list[bytes | None]]) -> None:
+    """Removing a part's digest from the whole gives the digest of the rest (superseded rows)."""
+    whole = RowDigest().add_rows(a + b)
+    assert whole.without(RowDigest().add_rows(b)) == RowDigest().add_rows(a)
+
+
+def test_without_refuses_what_cannot_be_a_part() -> None:
+    """A 'part' with more rows than the whole is a bug, not a digest."""
+    import pytest
+
+    with pytest.raises(ValueError, match="not part of"):
+        RowDigest().add_rows([[b"x"]]).without(RowDigest().add_rows([[b"x"], [b"y"]]))
+
+
+def test_add_hex_equals_add_row() -> None:
+    """A row's SHA-256 as the server's SHA2() text gives the same digest as the row itself."""
+    import hashlib
+
+    from dbarchive.checksum import row_netstring as netstring
+
+    row = [b"1", None, b"caf\xc3\xa9"]
+    by_hex = RowDigest()
+    by_hex.add_hex(hashlib.sha256(netstring(row)).hexdigest())
+    assert by_hex == RowDigest().add_rows([row])

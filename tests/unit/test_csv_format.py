@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from dbarchive.checksum import RowDigest
+from dbarchive.formats import csv as csv_format
 from dbarchive.formats.csv import encode_row, encode_rows, header_line, iter_rows
+
+PURE_PYTHON = os.environ.get("DBARCHIVE_PURE_PYTHON") == "1"
+C_BUILT = csv_format._speedups is not None
 
 TRICKY = [
     None,
@@ -79,6 +88,7 @@ def test_truncated_file_is_an_error() -> None:
         _read(b'"a","b\n')
 
 
+@pytest.mark.skipif(PURE_PYTHON, reason="DBARCHIVE_PURE_PYTHON=1 switches the C paths off")
 def test_c_encoder_is_built() -> None:
     """The C hot path is compiled in this environment (the fallback is only for exotic installs)."""
     from dbarchive.formats import csv as csv_format
@@ -286,3 +296,121 @@ def test_row_digests_reject_garbage() -> None:
     for bad in (b"abc\n", b'"a"x\n', b'"a","b', b"\\Nx\n"):
         with pytest.raises(ValueError, match="malformed"):
             list(iter_row_digests(io.BytesIO(bad), RowDigest(), 0))
+
+
+# --- the pure-Python paths fail exactly like the C ones (DBARCHIVE_PURE_PYTHON=1, make test-pure)
+
+
+@contextmanager
+def _pure_python() -> Iterator[None]:
+    """Every C entry point of formats/csv.py switched off, as DBARCHIVE_PURE_PYTHON=1 does."""
+    names = ["_c_encode_rows", "_c_parse_rows", "_c_row_hex_digests", "_c_fold_hex_lanes"]
+    names.append("_c_digest_rows")
+    saved = {name: getattr(csv_format, name) for name in names}
+    try:
+        for name in names:
+            setattr(csv_format, name, None)
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(csv_format, name, value)
+
+
+def _outcome(call: Callable[[], Any]) -> tuple[str, str]:
+    try:
+        return "returned", repr(call())
+    except Exception as exc:  # the type and the message are what is compared
+        return type(exc).__name__, str(exc)
+
+
+def _both_paths(call: Callable[[], Any]) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The outcome of ``call`` on the C path (or pure, if C is off) and on the pure path."""
+    active = _outcome(call)
+    with _pure_python():
+        pure = _outcome(call)
+    return active, pure
+
+
+NOT_BYTES = [["text"], [1], [bytearray(b"x")], [b"a", "b"], [None, memoryview(b"m")]]
+
+
+@pytest.mark.parametrize("row", NOT_BYTES, ids=lambda row: "-".join(type(v).__name__ for v in row))
+def test_a_value_that_is_not_bytes_is_refused_alike(row: list[Any]) -> None:
+    """Writing or hashing a str, int, bytearray… value: TypeError "values must be bytes or None"
+    on both paths (the Python path used to encode some silently and fail on others with
+    Python's own words)."""
+    refused = ("TypeError", "values must be bytes or None")
+    assert _both_paths(lambda: encode_rows([row], RowDigest())) == (refused, refused)
+    assert _both_paths(lambda: csv_format.row_hex_digests([row])) == (refused, refused)
+
+
+BAD_HEX = [
+    [b"zz" * 32],
+    [b"ab"],
+    ["a" * 64],
+    [None],
+    [],
+    [b" 1" + b"0" * 62],
+    [b"0x" + b"0" * 62],
+    [b"1_" + b"0" * 62],
+    [b"-" + b"f" * 63],
+]
+
+
+@pytest.mark.parametrize("row", BAD_HEX, ids=repr)
+def test_a_row_without_a_hex_sha256_is_refused_alike(row: list[Any]) -> None:
+    """A first value that is not 32+ hex digits as bytes (``int(x, 16)`` would take spaces, signs,
+    ``0x`` and ``_``): ValueError on both paths, and the digest is left as it was."""
+    good = [[b"0123456789abcdef" * 4]]
+    refused = ("ValueError", "each row must start with a hex SHA-256 as bytes")
+    digest = RowDigest()
+    assert _both_paths(lambda: csv_format.add_hex_rows([*good, row], digest)) == (refused, refused)
+    assert digest == RowDigest()
+
+
+MALFORMED = [
+    (b'"a","b\n', 0, 0),
+    (b'"a"x\n', 0, 0),
+    (b'"a"\n"b"x,"c"\n', 0, 4),  # seen at once inside a big block: counted from its start
+    (b"x\n", 0, 0),
+    (b'"a",\\N\n"b', 0, 0),
+    (b'"a"\n"b"\n"c""\n', 0, 0),
+    (b"\\X,\n", 0, 0),
+    (b'"a"', 0, 0),
+]
+
+
+@pytest.mark.parametrize(("data", "at_small", "at_big"), MALFORMED, ids=repr)
+def test_malformed_csv_is_reported_alike(data: bytes, at_small: int, at_big: int) -> None:
+    """Parsing and digesting bytes that are not our dialect: the same ValueError, naming the same
+    byte, on both paths and for any read size (the Python parser used to add a snippet and count
+    from elsewhere)."""
+    for block, at in ((3, at_small), (1 << 20, at_big)):
+        expected = ("ValueError", f"malformed CSV near byte {at}")
+
+        def parse(block: int = block) -> list[list[bytes | None]]:
+            return [
+                r for chunk in csv_format.iter_row_chunks(io.BytesIO(data), block) for r in chunk
+            ]
+
+        def digest(block: int = block) -> list[Any]:
+            return list(csv_format.iter_row_digests(io.BytesIO(data), RowDigest(), 0, 0, block))
+
+        assert _both_paths(parse) == (expected, expected)
+        assert _both_paths(digest) == (expected, expected)
+
+
+dialect_bytes = st.lists(st.sampled_from([b'"', b'""', b",", b"\n", b"\\N", b"a", b"\\"]))
+
+
+@pytest.mark.skipif(not C_BUILT or PURE_PYTHON, reason="needs the C parser to compare with")
+@given(dialect_bytes.map(b"".join), st.integers(1, 16))
+def test_pure_python_parser_answers_like_c_for_any_bytes(data: bytes, block: int) -> None:
+    """Any mix of quotes, separators and NULL tokens, any read size: the same rows, or the same
+    error at the same byte."""
+
+    def parse() -> list[list[bytes | None]]:
+        return [r for chunk in csv_format.iter_row_chunks(io.BytesIO(data), block) for r in chunk]
+
+    active, pure = _both_paths(parse)
+    assert active == pure

@@ -10,6 +10,8 @@ from dbarchive.dates import day_range, select_days, yesterday
 from dbarchive.errors import ConfigError
 from dbarchive.sources.table import day_window
 
+NOW = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
+
 
 def test_yesterday_follows_the_zone() -> None:
     """At 23:30 UTC it is already tomorrow in Tokyo, so 'yesterday' differs."""
@@ -23,9 +25,16 @@ def test_range_and_exclusive_options() -> None:
     assert day_range(dt.date(2026, 1, 30), dt.date(2026, 2, 2))[-1] == dt.date(2026, 2, 2)
     assert len(day_range(dt.date(2026, 1, 30), dt.date(2026, 2, 2))) == 4
     with pytest.raises(ConfigError):
-        select_days("UTC", dt.date(2026, 1, 1), dt.date(2026, 1, 1), dt.date(2026, 1, 2))
+        select_days("UTC", dt.date(2026, 1, 1), dt.date(2026, 1, 1), dt.date(2026, 1, 2), NOW)
     with pytest.raises(ConfigError):
         day_range(dt.date(2026, 1, 2), dt.date(2026, 1, 1))
+
+
+def test_default_day_is_yesterday_by_the_given_clock() -> None:
+    """No --date: yesterday of ``now`` in the table's zone (the wall clock decides, not the host)."""
+    assert select_days("UTC", None, None, None, NOW) == [dt.date(2026, 11, 24)]
+    late = dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.UTC)
+    assert select_days("Asia/Tokyo", None, None, None, late) == [dt.date(2026, 11, 25)]
 
 
 def test_utc_window() -> None:

@@ -9,6 +9,7 @@ from the test machine, so nothing is actually registered).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -19,13 +20,13 @@ import pytest
 from botocore.stub import Stubber
 
 from dbarchive.checksum import RowDigest
-from dbarchive.ddl import ddl_text, read_definition
+from dbarchive.ddl import ddl_text, engine_notes, read_definition
 from dbarchive.ddl.athena import glue_table_input
 from dbarchive.ddl.glue import apply_glue, partition_input
 from dbarchive.ddl.schema import TableDefinition
 from dbarchive.errors import ConfigError
 from dbarchive.layout import Layout, PartitionPath
-from dbarchive.manifest import ColumnEntry, Manifest
+from dbarchive.manifest import ColumnEntry, ColumnStats, FileEntry, Manifest
 from dbarchive.storage.local import LocalStorage
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -100,6 +101,29 @@ def test_schema_changes_are_reported_per_day(tmp_path: Path) -> None:
     _golden("athena-schema-change.sql", ddl_text("athena", defn))
 
 
+def test_a_recorded_charset_is_no_schema_change(tmp_path: Path) -> None:
+    """A day archived before manifests recorded charsets and collations, next to one that has
+    them: the lake reads the same UTF-8 strings, so no note, no schema change."""
+    recorded = tuple(
+        dataclasses.replace(c, charset="latin1", collation="latin1_bin")
+        if c.name in {"note", "status"}
+        else c
+        for c in COLUMNS
+    )
+    defn = _definition(tmp_path, [_manifest(DAYS[0], "csv"), _manifest(DAYS[1], "csv", recorded)])
+    assert defn.notes == ()
+    assert not defn.schema_changes
+    newest = PartitionPath("events", DAYS[1]).manifest_key
+    raw = json.loads((tmp_path / newest).read_bytes())
+    by_name = {c["name"]: c for c in raw["columns"]}
+    assert (by_name["note"]["charset"], by_name["note"]["collation"]) == ("latin1", "latin1_bin")
+    assert set(by_name["id"]) == {"name", "mysql_type", "nullable"}  # nothing to record: absent
+    loaded = Manifest.loads((tmp_path / newest).read_bytes())
+    assert [(c.charset, c.collation) for c in loaded.columns] == [
+        (c.charset, c.collation) for c in recorded
+    ]
+
+
 def test_mixed_formats_are_reported(tmp_path: Path) -> None:
     """Days archived as CSV under a table now in Parquet: the definition says it cannot read them."""
     defn = _definition(tmp_path, [_manifest(DAYS[0], "csv"), _manifest(DAYS[1], "parquet")])
@@ -147,3 +171,53 @@ def test_glue_apply_creates_the_table_and_every_partition(tmp_path: Path) -> Non
     assert (first.created, first.partitions_added, first.partitions_existing) == (True, 2, 0)
     assert (second.created, second.partitions_added, second.partitions_existing) == (False, 0, 2)
     assert json.loads(ddl_text("glue", defn, "logs")) == doc
+
+
+def _with_stats(m: Manifest, stats: ColumnStats | None) -> Manifest:
+    entry = FileEntry("k", 1, 1, "0" * 64, RowDigest(), column_stats=stats)
+    return dataclasses.replace(m, files=(entry,))
+
+
+def test_columns_athena_and_spark_read_wrong_are_warned_about_per_column(tmp_path: Path) -> None:
+    """From the manifests' column stats: Athena's statements (and glue's notes) name each column
+    holding line breaks or the text \\N with its days, Spark's the \\N ones, DuckDB's neither;
+    days with no stats recorded are said to be unknown."""
+    defn = _definition(tmp_path, [
+        _with_stats(_manifest(DAYS[0], "csv"), ColumnStats(("note", "status"), ("note",))),
+        _with_stats(_manifest(DAYS[1], "csv"), ColumnStats(("note",), ())),
+        _with_stats(_manifest(dt.date(2026, 5, 3), "csv"), None),
+    ])  # fmt: skip
+    athena = ddl_text("athena", defn)
+    assert (
+        "-- WARNING: column note holds line breaks (2026-05-01, 2026-05-02): OpenCSVSerDe" in athena
+    )
+    assert "-- WARNING: column status holds line breaks (2026-05-01)" in athena
+    assert (
+        "-- WARNING: column note holds the text \\N (2026-05-01): OpenCSVSerDe reads it" in athena
+    )
+    assert "-- note: no column stats recorded for 2026-05-03 (archived before dbarchive" in athena
+    assert "TRY_CAST" not in athena
+    assert 'CAST(NULLIF("created_at", \'\\N\') AS timestamp) AS "created_at"' in athena
+    spark = ddl_text("databricks", defn)
+    assert "-- WARNING: column note holds the text \\N (2026-05-01): Spark's nullValue" in spark
+    assert "line breaks" not in spark
+    assert "WARNING" not in ddl_text("duckdb", defn)
+    glue = engine_notes("glue", defn)
+    assert [n.split(":")[0] for n in glue] == ["WARNING", "WARNING", "WARNING", "note"]
+
+
+def test_parquet_gets_no_serde_warnings(tmp_path: Path) -> None:
+    """Parquet has no OpenCSVSerDe and no \\N: no warning, whatever the stats say."""
+    stats = ColumnStats(("note",), ("note",))
+    defn = _definition(tmp_path, [_with_stats(_manifest(d, "parquet"), stats) for d in DAYS])
+    assert "WARNING" not in ddl_text("athena", defn) + ddl_text("databricks", defn)
+
+
+def test_duckdb_reads_the_files_of_every_compression_the_days_have(tmp_path: Path) -> None:
+    """Days archived as gzip before `compression` became zstd keep their `.csv.gz` parts: the
+    view reads both extensions (the newest day's first)."""
+    older = dataclasses.replace(_manifest(DAYS[0], "csv"), compression="gzip")
+    newer = dataclasses.replace(_manifest(DAYS[1], "csv"), compression="zstd")
+    text = ddl_text("duckdb", _definition(tmp_path, [older, newer]))
+    root = "s3://acme-archive/prod/events/*/*/*/part-*"
+    assert f"FROM read_csv(['{root}.csv.zst', '{root}.csv.gz'], header = true" in text

@@ -33,6 +33,10 @@ from dbarchive.formats.parquet_text import mysql_double_text
         ("time(6)", LakeType("string", "string")),
         ("enum('a','b)c')", LakeType("string", "string")),
         ("longblob", LakeType("binary", "hex")),
+        ("point", LakeType("binary", "hex")),
+        ("uuid", LakeType("string", "string")),
+        ("inet6", LakeType("string", "string")),
+        ("inet4", LakeType("string", "string")),
     ],
 )
 def test_lake_type_of_each_mysql_type(column_type: str, expected: LakeType) -> None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.canonical import Column, canonical_expression, quote_identifier
-from dbarchive.sources.table import TableInfo
+from dbarchive.sources.charsets import lost_bytes, may_lose_text, round_trip_probe_sql
+from dbarchive.sources.table import TableInfo, TextCheck
 
 
 def _col(name: str, t: str = "bigint") -> Column:
@@ -73,3 +78,82 @@ def test_canonical_expressions_per_type() -> None:
     assert canonical_expression(_col("x", "bit")) == "CAST(`x` AS UNSIGNED)"
     assert canonical_expression(_col("j", "json")) == "CONVERT(`j` USING utf8mb4)"
     assert canonical_expression(_col("d", "decimal")) == "`d`"
+
+
+def test_text_that_may_not_convert_is_checked_in_the_same_statement() -> None:
+    """A table with non-UTF-8 text to check: both the export's and the hash shape's select list
+    end with one column, NULL unless a value does not convert to utf8mb4 and back — found by a
+    byte search where the charset loses only those bytes, else by converting there and back."""
+    ru = Column("r`u", "varchar", "varchar(10)", True, "cp1251", "cp1251_general_ci")
+    sj = Column("sj", "text", "text", True, "sjis", "sjis_japanese_ci")
+    plain = _info("events")
+    checks = (TextCheck(ru, b"\x98\x00"), TextCheck(sj, None))
+    info = dataclasses.replace(plain, columns=(*plain.columns, ru, sj), checked_text=checks)
+    search = (
+        "LOCATE(X'98', CAST(`r``u` AS BINARY)) > 0 OR LOCATE(X'00', CAST(`r``u` AS BINARY)) > 0"
+    )
+    back = "CAST(CONVERT(CONVERT(`sj` USING utf8mb4) USING sjis) AS BINARY)"
+    guard = f"CASE WHEN {search} THEN 0 WHEN NOT ({back} <=> CAST(`sj` AS BINARY)) THEN 1 END"
+    for shape in (q.select_shape(info), q.hash_shape(info)):
+        assert shape.sql_list.endswith(", " + guard)
+    assert q.select_shape(info).guard_position == 5  # id, created_at, odd `col, r`u, sj, guard
+    assert q.hash_shape(info).guard_position == 3  # SHA2(…), id, created_at, guard
+    assert q.select_shape(plain).guard_position is None
+    assert "CASE" not in q.hash_shape(plain).sql_list
+
+
+def test_which_columns_may_lose_text_and_how_they_are_checked() -> None:
+    """Only text in a charset other than UTF-8 can lose characters on its way to utf8mb4; the
+    server's round trip of the 256 bytes says which are lost (latin1: none)."""
+
+    def col(t: str, charset: str | None) -> Column:
+        return Column("c", t, t, True, charset)
+
+    assert may_lose_text(col("varchar", "cp1251")) and may_lose_text(col("enum", "latin1"))
+    assert not may_lose_text(col("varchar", "utf8mb4")) and not may_lose_text(
+        col("text", "utf8mb3")
+    )
+    assert not may_lose_text(col("int", None)) and not may_lose_text(col("varbinary", None))
+    every = bytes(range(256))
+    assert lost_bytes(1, every) == b""
+    assert lost_bytes(1, every.replace(b"\x98", b"?")) == b"\x98"
+    assert lost_bytes(1, every[:128] + b"?" * 128) is None  # ascii: too many to search for
+    assert lost_bytes(2, every) is None  # multi-byte: convert there and back
+    assert "X'000102" in round_trip_probe_sql("cp1251")
+    with pytest.raises(ValueError, match="not a charset name"):
+        round_trip_probe_sql("latin1) --")
+
+
+def test_rows_with_no_day_are_found_in_index_ranges() -> None:
+    """NULL (if the column allows it), before 0001-01-01, and the gap before each month's first
+    instant, where MySQL sorts 2026-11-00, 2026-00-05 and 2026-02-31."""
+    months = [(1, 1), (1, 2), (1, 3)]  # January of year 1 has no gap before it
+    nullable = TableInfo(
+        "db", "t", (), (_col("id"),), "PRIMARY", Column("ts", "date", "date", True), "ix"
+    )
+    where, params = q.no_day_sql(nullable, months)
+    assert where == (
+        "WHERE `ts` IS NULL OR `ts` < %s OR (`ts` > %s AND `ts` < %s) OR (`ts` > %s AND `ts` < %s)"
+    )
+    assert params == [
+        "0001-01-01 00:00:00",
+        "0001-01-31 23:59:59.999999", "0001-02-01 00:00:00",
+        "0001-02-28 23:59:59.999999", "0001-03-01 00:00:00",
+    ]  # fmt: skip
+    stamp = TableInfo("db", "t", (), (_col("id"),), "PRIMARY", _col("ts", "timestamp"), "ix")
+    assert q.no_day_sql(stamp, months) == ("WHERE `ts` < %s", ["0001-01-01 00:00:00"])
+
+
+def test_a_day_holds_only_real_dates_unless_archived_otherwise() -> None:
+    """DATE/DATETIME days leave zero and invalid dates out; TIMESTAMP has none in a window; an
+    archive made before the rule (``odd_times_in_days``) is read as it was made."""
+    info = _info("events")
+    assert q.day_predicate(info) == (
+        "`created_at` >= %s AND `created_at` < %s AND MONTH(`created_at`) <> 0 AND "
+        "DAYOFMONTH(`created_at`) <> 0 AND (DAYOFMONTH(`created_at`) < 29 OR "
+        "DAYOFMONTH(`created_at`) <= DAYOFMONTH(LAST_DAY(`created_at`)))"
+    )
+    earlier = dataclasses.replace(info, odd_times_in_days=True)
+    assert q.day_predicate(earlier) == "`created_at` >= %s AND `created_at` < %s"
+    stamp = dataclasses.replace(info, ts=_col("created_at", "timestamp"))
+    assert q.day_predicate(stamp) == "`created_at` >= %s AND `created_at` < %s"

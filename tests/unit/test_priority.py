@@ -18,7 +18,7 @@ def test_priority_is_lowered_to_the_setting_and_never_raised() -> None:
     """nice goes up to the setting; a lower setting leaves a higher nice alone."""
     out = _in_subprocess(
         "import os\n"
-        "from dbarchive.priority import lower_cpu_priority\n"
+        "from dbarchive.runtime.priority import lower_cpu_priority\n"
         "print(lower_cpu_priority(7), lower_cpu_priority(3), os.getpriority(os.PRIO_PROCESS, 0))"
     )
     # The child inherits this process's nice: an in-process CLI test may have raised it already.

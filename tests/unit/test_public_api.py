@@ -52,3 +52,17 @@ def test_loading_the_commands_leaves_the_collector_running() -> None:
         gc.unfreeze()  # give the test process's objects back to the collector
     assert "export" in cli.commands
     assert dbarchive.cli.cli is cli
+
+
+def test_every_function_of_the_api_module_is_public() -> None:
+    """What dbarchive.api defines for callers is importable from the package root too."""
+    import inspect
+
+    import dbarchive.api as api
+
+    defined = {
+        name
+        for name, value in vars(api).items()
+        if inspect.isfunction(value) and value.__module__ == api.__name__ and name[0] != "_"
+    }
+    assert defined <= set(dbarchive.__all__), defined - set(dbarchive.__all__)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dbarchive.ranges import (
+from dbarchive.units.ranges import (
     KeyRange,
     RangeLimits,
     plan_ranges,

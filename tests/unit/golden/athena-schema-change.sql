@@ -40,11 +40,12 @@ TBLPROPERTIES (
   'storage.location.template' = 's3://acme-archive/prod/events/year=${year}/month=${month}/day=${day}/'
 );
 -- Typed view: TIMESTAMP columns hold UTC; Athena's timestamp keeps milliseconds;
--- binary columns are hex in the files (from_hex gives the bytes).
+-- binary columns are hex in the files (from_hex gives the bytes). A value that does
+-- not parse as its type (a zero date) fails the query: read it from events_csv.
 CREATE OR REPLACE VIEW "events" AS SELECT
   CAST(NULLIF("id", '\N') AS decimal(20,0)) AS "id",
-  TRY_CAST(NULLIF("created_at", '\N') AS timestamp) AS "created_at",
-  TRY_CAST(NULLIF("seen_at", '\N') AS timestamp) AS "seen_at",
+  CAST(NULLIF("created_at", '\N') AS timestamp) AS "created_at",
+  CAST(NULLIF("seen_at", '\N') AS timestamp) AS "seen_at",
   CAST(NULLIF("amount", '\N') AS decimal(18,4)) AS "amount",
   NULLIF("huge", '\N') AS "huge",
   CAST(NULLIF("ratio", '\N') AS real) AS "ratio",

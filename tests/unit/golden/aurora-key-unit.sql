@@ -10,7 +10,7 @@ SELECT
   IFNULL(CONCAT('"', REPLACE(CAST(`flags` AS UNSIGNED), '"', '""'), '"'), _utf8mb4 X'5C4E') AS `"flags"`,
   IFNULL(CONCAT('"', REPLACE(`seen`, '"', '""'), '"'), _utf8mb4 X'5C4E') AS `"seen"`
 FROM `payments`.`events` FORCE INDEX (`PRIMARY`)
-WHERE `id` >= 1001 AND `id` <= 2000 AND `created_at` >= '2026-11-24 00:00:00.000000' AND `created_at` < '2026-11-25 00:00:00.000000'
+WHERE `id` >= 1001 AND `id` <= 2000 AND `created_at` >= '2026-11-24 00:00:00.000000' AND `created_at` < '2026-11-25 00:00:00.000000' AND MONTH(`created_at`) <> 0 AND DAYOFMONTH(`created_at`) <> 0 AND (DAYOFMONTH(`created_at`) < 29 OR DAYOFMONTH(`created_at`) <= DAYOFMONTH(LAST_DAY(`created_at`)))
 ORDER BY `id`
 INTO OUTFILE S3 's3-eu-west-1://acme-archive/prod/events/year=2026/month=11/day=24/_aurora-00001'
 CHARACTER SET utf8mb4 FORMAT CSV HEADER

@@ -1,0 +1,95 @@
+"""The backlog: a purge cut short leaves rows past retention; each run records how far behind the
+table is in ``_backlog.json``, the next run says when it grew, and ``status`` shows it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from dbarchive import api, build_context, export_day, load_job
+from dbarchive.clock import FixedClock
+from dbarchive.events import Event
+from dbarchive.jobs.daily import TableReport
+from dbarchive.throttle import Throttle
+from tests.integration.helpers import LOG_TABLE_DDL, fill_events
+from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
+
+pytestmark = pytest.mark.integration
+
+NOW = dt.datetime(2026, 12, 15, 12, tzinfo=dt.UTC)  # today 2026-12-15: cutoff 2026-11-15
+DAYS = [dt.date(2026, 11, d) for d in (12, 13, 14, 15)]  # 3 expired, and the cutoff day
+ROWS_PER_DAY = 1000
+
+
+class _StopAtFirstChunk:
+    """Asks the purge to stop after its first chunk: a run cut short by max_runtime."""
+
+    def __init__(self) -> None:
+        self.throttle: Throttle | None = None
+
+    def emit(self, event: Event) -> None:
+        if event.step == "purge" and event.kind == "chunk" and self.throttle is not None:
+            self.throttle.stop.request("the test stops the purge")
+
+
+def _purge_cut_short(config: Path, now: dt.datetime) -> TableReport:
+    stopper = _StopAtFirstChunk()
+    ctx = build_context(load_job(config), reporter=stopper, wall_clock=FixedClock(now))
+    try:
+        stopper.throttle = api.throttle_for(ctx)
+        (report,) = api.purge(ctx, stopping=stopper.throttle)
+        stopper.throttle.close()
+    finally:
+        ctx.source.close()
+    return report
+
+
+def test_runs_record_the_backlog_warn_when_it_grows_and_status_shows_it(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """Run 1 (cut short): 3 days and 3000 rows minus a chunk behind, recorded, no warning. Run 2
+    a day later (cut short again): the cutoff day has expired too, so 4 days and more rows:
+    a note says the backlog grew and what to do. status shows the backlog and the last run's."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    for day in DAYS:
+        fill_events(mysql_schema, day.isoformat(), ROWS_PER_DAY)
+    config = tmp_path / "job.toml"
+    config.write_text(
+        f'[source]\nurl = "{mysql_schema.url}"\n\n[destination]\nurl = "{tmp_path / "archive"}"\n\n'
+        '[defaults]\nretention = "30 days"\n\n[throttle]\nmax_chunk_rows = 200\n\n'
+        '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\n'
+    )
+    ctx = build_context(load_job(config), wall_clock=FixedClock(NOW))
+    try:
+        for day in DAYS:
+            export_day(ctx, ctx.job.tables[0], day)
+    finally:
+        ctx.source.close()
+
+    first = _purge_cut_short(config, NOW)
+    assert first.stopped and first.backlog is not None
+    assert (first.backlog.cutoff, first.backlog.days) == (dt.date(2026, 11, 15), 3)
+    assert 2 * ROWS_PER_DAY < first.backlog.rows < 3 * ROWS_PER_DAY
+    assert not [n for n in first.notes if "backlog" in n]
+    record = json.loads((tmp_path / "archive" / "events" / "_backlog.json").read_text())
+    assert record == {**first.backlog.to_json(), "recorded_at": "2026-12-15T12:00:00+00:00"}
+
+    second = _purge_cut_short(config, NOW + dt.timedelta(days=1))
+    assert second.backlog is not None
+    assert (second.backlog.cutoff, second.backlog.days) == (dt.date(2026, 11, 16), 4)
+    assert second.backlog.rows > first.backlog.rows
+    (grew,) = [n for n in second.notes if "backlog" in n]
+    assert "3 -> 4 days" in grew and "does not keep up" in grew and "min_rate" in grew
+
+    ctx = build_context(load_job(config), wall_clock=FixedClock(NOW + dt.timedelta(days=1)))
+    try:
+        status = api.status(ctx, "events")
+    finally:
+        ctx.source.close()
+    assert status.backlog is not None and status.backlog_last_run is not None
+    assert (status.backlog.days, status.backlog.rows) == (4, second.backlog.rows)
+    assert status.backlog_last_run.recorded_at == "2026-12-16T12:00:00+00:00"
+    assert status.to_json()["backlog"]["rows"] == second.backlog.rows

@@ -1,0 +1,240 @@
+"""Non-UTF-8 text is archived exactly or refused, never archived as '?' (issue 17, item 1).
+
+The oracle is always the bytes the table stores (``HEX(col)``), never dbarchive's own digest:
+that digest goes through ``CONVERT(… USING utf8mb4)`` and so cannot see a lossy conversion.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dbarchive import build_context, export_day, restore_day
+from dbarchive.build import build_throttle
+from dbarchive.errors import ConfigError, UnconvertibleTextError, VerificationError
+from dbarchive.jobs.daily import TableReport, purge_table
+from dbarchive.steps import upload
+from dbarchive.steps.purge import purge_day
+from dbarchive.steps.verify import verify_day
+from tests.integration.helpers import make_job
+from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
+
+DAY = dt.date(2026, 5, 1)
+DDL = """
+CREATE TABLE `notes` (
+  id INT NOT NULL PRIMARY KEY,
+  ts DATETIME NOT NULL,
+  ru VARCHAR(20) CHARACTER SET cp1251 COLLATE cp1251_bin NULL,
+  fr VARCHAR(20) CHARACTER SET latin1 NULL,
+  u8 VARCHAR(20) NULL,
+  a7 VARCHAR(20) CHARACTER SET ascii NULL,
+  KEY (ts)
+) DEFAULT CHARSET=utf8mb4
+"""
+PRIVET = "CFF0E8E2E5F2"  # 'Привет' in cp1251
+CAFE = "636166E9"  # 'café' in latin1
+# Row 2's cp1251 text is 0x3F ('?'), which row 2 of the table may later hold as 0x98: a byte
+# cp1251 leaves undefined, which MySQL converts to '?'.
+ROWS = [
+    (1, "2026-05-01 01:00:00", PRIVET, CAFE, "ok", "plain"),
+    (2, "2026-05-01 02:00:00", "3F", "81", "x", "?"),  # latin1 0x81 converts (to U+0081) and back
+    (3, "2026-05-01 03:00:00", None, None, None, None),
+]
+# How each can go wrong: cp1251 leaves one byte undefined (searched for); ascii has no byte
+# above 0x7F (128 bytes: the value is converted there and back instead).
+BAD = {"ru": ("X'98'", "cp1251"), "a7": ("X'80'", "ascii")}
+
+
+def _load(schema: MySqlSchema) -> None:
+    schema.execute(DDL)
+    for id_, ts, ru, fr, u8, a7 in ROWS:
+        schema.execute(
+            "INSERT INTO notes VALUES (%s, %s, UNHEX(%s), UNHEX(%s), %s, %s)",
+            (id_, ts, ru, fr, u8, a7),
+        )
+
+
+def _stored(schema: MySqlSchema, table: str = "notes") -> list[tuple[Any, ...]]:
+    return schema.execute(
+        f"SELECT id, ts, HEX(ru), HEX(fr), HEX(u8), HEX(a7) FROM `{table}` ORDER BY id"
+    )
+
+
+def _job(schema: MySqlSchema, tmp_path: Path, fmt: str = "csv") -> Any:
+    table = {"name": "notes", "timestamp_column": "ts", "chunk_rows": 2}
+    return make_job(schema.url, str(tmp_path / "arch"), [table], format=fmt)
+
+
+def _use_reader(monkeypatch: pytest.MonkeyPatch, reader: str) -> None:
+    from dbarchive.sources import mysql_direct
+
+    if reader == "driver":
+        monkeypatch.setattr(mysql_direct, "_module", None)
+    else:
+        assert mysql_direct.available(), "the C reader was not built"
+
+
+def _unconvertible(schema: MySqlSchema, column: str = "ru") -> None:
+    """Row 2's text becomes a byte its charset has no Unicode character for."""
+    schema.execute(f"UPDATE notes SET {column} = {BAD[column][0]} WHERE id = 2")
+
+
+@pytest.mark.parametrize(
+    ("column", "fmt", "reader"),
+    [
+        ("ru", "csv", "c"),
+        ("ru", "csv", "driver"),
+        ("ru", "parquet", "c"),
+        ("ru", "parquet", "driver"),
+        ("a7", "csv", "c"),
+        ("a7", "parquet", "driver"),
+    ],
+)
+def test_the_export_refuses_text_that_does_not_convert(
+    mysql_schema: MySqlSchema,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    column: str,
+    fmt: str,
+    reader: str,
+) -> None:
+    """A cp1251 0x98 (or an ascii 0x80) would be archived as '?': the export names the row's
+    key and the column and publishes nothing."""
+    _use_reader(monkeypatch, reader)
+    _load(mysql_schema)
+    _unconvertible(mysql_schema, column)
+    ctx = build_context(_job(mysql_schema, tmp_path, fmt))
+    charset = BAD[column][1]
+    with pytest.raises(
+        UnconvertibleTextError, match=rf"notes: the row with id = 2 .*'{column}' \({charset}\)"
+    ):
+        export_day(ctx, ctx.job.tables[0], DAY)
+    assert not list((tmp_path / "arch").rglob("_manifest.json"))
+    assert not [p for p in (tmp_path / "arch").rglob("part-*") if p.is_file()]
+    ctx.source.close()
+
+
+def test_only_charsets_that_can_lose_text_are_checked_row_by_row(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """cp1251 leaves one byte undefined: searched for in each row; ascii has 128 bytes with no
+    character: converted there and back. latin1 maps all 256 bytes and back (asked of the
+    server once), utf8mb4 is the archive's own charset: neither is checked."""
+    _load(mysql_schema)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    info = ctx.describe(ctx.job.tables[0])
+    assert [(c.column.name, c.lost_bytes) for c in info.checked_text] == [
+        ("ru", b"\x98"),
+        ("a7", None),
+    ]
+    ctx.source.close()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_text_comes_back_in_its_own_charset_after_purge_and_restore(
+    mysql_schema: MySqlSchema, tmp_path: Path, fmt: str
+) -> None:
+    """Export, purge, drop the table, restore --into a new one: the manifest recorded each
+    column's charset and collation, the new table has them, and holds the very bytes."""
+    _load(mysql_schema)
+    before = _stored(mysql_schema)
+    ctx = build_context(_job(mysql_schema, tmp_path, fmt))
+    spec = ctx.job.tables[0]
+    export_day(ctx, spec, DAY)
+    report = TableReport("notes")
+    purge_table(ctx, spec, DAY + dt.timedelta(days=90), build_throttle(ctx), report)
+    assert report.ok, report.errors
+    assert report.rows_deleted == len(ROWS)
+    ctx.source.close()
+    mysql_schema.execute("DROP TABLE notes")  # gone: restore builds the table from the manifest
+    ctx = build_context(ctx.job)
+    restored = restore_day(ctx, spec, DAY, into="notes_back")
+    assert restored.ok, restored.problems
+    assert restored.created_table
+    assert _stored(mysql_schema, "notes_back") == before
+    charsets = mysql_schema.execute(
+        "SELECT COLUMN_NAME, CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLUMNS"
+        " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'notes_back' AND COLUMN_NAME IN"
+        " ('ru', 'fr', 'a7') ORDER BY COLUMN_NAME"
+    )
+    assert charsets == [
+        ("a7", "ascii", "ascii_general_ci"),
+        ("fr", "latin1", "latin1_swedish_ci"),
+        ("ru", "cp1251", "cp1251_bin"),
+    ]
+    manifest = upload.read_manifest(ctx.storage, ctx.partition(spec, DAY))
+    assert manifest is not None
+    recorded = {c.name: (c.charset, c.collation) for c in manifest.columns}
+    assert recorded == {
+        "id": (None, None),
+        "ts": (None, None),
+        "ru": ("cp1251", "cp1251_bin"),
+        "fr": ("latin1", "latin1_swedish_ci"),
+        "u8": ("utf8mb4", "utf8mb4_general_ci"),
+        "a7": ("ascii", "ascii_general_ci"),
+    }
+    ctx.source.close()
+
+
+@pytest.mark.parametrize("reader", ["c", "driver"])
+def test_verify_is_not_ok_over_text_that_does_not_convert(
+    mysql_schema: MySqlSchema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    """The archive holds '?' (0x3F), the table now 0x98: both digests read '?' and agree, yet
+    the bytes differ. Verify says so, naming the row; a purge deletes nothing."""
+    _use_reader(monkeypatch, reader)
+    _load(mysql_schema)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    spec = ctx.job.tables[0]
+    export_day(ctx, spec, DAY)
+    _unconvertible(mysql_schema)
+    before = _stored(mysql_schema)
+    result = verify_day(ctx, spec, DAY)
+    assert not result.ok
+    assert any("the row with id = 2" in p and "'ru' (cp1251)" in p for p in result.problems)
+    report = TableReport("notes")
+    with pytest.raises(VerificationError, match="the row with id = 2"):
+        purge_table(ctx, spec, DAY + dt.timedelta(days=90), build_throttle(ctx), report)
+    assert _stored(mysql_schema) == before
+    ctx.source.close()
+
+
+def test_a_purge_chunk_never_deletes_text_that_does_not_convert(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """Even past verify (the row changed after it), the locked chunk read stops at the row:
+    the chunk is rolled back and every row of it stays."""
+    _load(mysql_schema)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    spec = ctx.job.tables[0]
+    export_day(ctx, spec, DAY)
+    manifest = upload.read_manifest(ctx.storage, ctx.partition(spec, DAY))
+    assert manifest is not None
+    _unconvertible(mysql_schema)
+    before = _stored(mysql_schema)
+    with pytest.raises(UnconvertibleTextError, match=r"the row with id = 2 .*'ru' \(cp1251\)"):
+        purge_day(ctx, spec, manifest, build_throttle(ctx))
+    assert _stored(mysql_schema) == before  # the chunk (all three rows) was rolled back
+    ctx.source.close()
+
+
+def test_restore_refuses_a_target_whose_text_has_another_charset(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """The same characters in other bytes are not the archived value: a target whose column
+    holds utf8mb4 where the archive's held latin1 is refused, and nothing is written."""
+    _load(mysql_schema)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    spec = ctx.job.tables[0]
+    export_day(ctx, spec, DAY)
+    mysql_schema.execute("CREATE TABLE notes_utf8 LIKE notes")
+    mysql_schema.execute("ALTER TABLE notes_utf8 MODIFY fr VARCHAR(20) CHARACTER SET utf8mb4 NULL")
+    with pytest.raises(
+        ConfigError, match=r"column 'fr' holds utf8mb4 text, the archive's was latin1"
+    ):
+        restore_day(ctx, spec, DAY, into="notes_utf8")
+    assert mysql_schema.execute("SELECT COUNT(*) FROM notes_utf8") == [(0,)]
+    ctx.source.close()

@@ -1,0 +1,336 @@
+"""Two tables never share a partition (issue 16, item 1), against the real MariaDB and storage.
+
+Folders are escaped names (``ev ents`` → ``ev%20ents/``), and an archive left in the folder an
+earlier version gave its table is kept there, by the table's ``path``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from dbarchive import build_context, export_day
+from dbarchive.build import build_throttle
+from dbarchive.cli import cli
+from dbarchive.config import load_job
+from dbarchive.errors import VerificationError
+from dbarchive.manifest import Manifest, SourceRecord
+from dbarchive.pipeline import export_day_as_configured
+from dbarchive.steps.purge import purge_day
+from dbarchive.steps.upload import read_manifest
+from tests.integration.helpers import make_job
+from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
+
+DAY = dt.date(2026, 10, 6)
+
+
+def _create(schema: MySqlSchema, table: str, rows: int, day: dt.date = DAY, note: str = "") -> None:
+    """A log table named ``table`` (any characters) holding ``rows`` rows on ``day``."""
+    quoted = "`" + table.replace("`", "``") + "`"
+    schema.execute(
+        f"CREATE TABLE IF NOT EXISTS {quoted} (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, "
+        "created_at DATETIME(6) NOT NULL, note VARCHAR(64) NULL, KEY (created_at)) "
+        "DEFAULT CHARSET=utf8mb4"
+    )
+    schema.execute(
+        f"INSERT INTO {quoted} (created_at, note) SELECT TIMESTAMP(%s) + INTERVAL seq * 600 "
+        f"SECOND, CONCAT(%s, seq) FROM seq_1_to_{int(rows)}",
+        (day.isoformat(), note or table),
+    )
+
+
+def _spec(name: str, **settings: Any) -> dict[str, Any]:
+    return {"name": name, "timestamp_column": "created_at", **settings}
+
+
+def _config(tmp_path: Path, schema: MySqlSchema, dest: Path, *tables: str) -> Path:
+    """A config file with ``tables`` (each a ready TOML body of one [[tables]] entry)."""
+    path = tmp_path / "archive.toml"
+    body = "".join(f"[[tables]]\n{t}\n" for t in tables)
+    path.write_text(f'[source]\nurl = "{schema.url}"\n[destination]\nurl = "{dest}"\n{body}')
+    return path
+
+
+def _tree(root: Path) -> dict[str, str]:
+    """Every file under ``root`` with the SHA-256 of its bytes: to see that nothing changed."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_an_archive_in_the_old_folder_is_refused_until_path_keeps_it_there(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """'ev ents' archived where earlier versions put it (ev_ents/): the new version refuses
+    (exit 2, the fix named, nothing written); with path = "ev_ents" it verifies in place."""
+    _create(mysql_schema, "ev ents", 20)
+    dest = tmp_path / "arch"
+    earlier = make_job(mysql_schema.url, str(dest), [_spec("ev ents", path="ev_ents")])
+    ctx = build_context(earlier)
+    export_day(ctx, earlier.tables[0], DAY)  # the very files an earlier version wrote
+    ctx.source.close()
+    before = _tree(dest)
+    assert {k.split("/")[0] for k in before} == {"ev_ents"}
+
+    plain = _config(
+        tmp_path, mysql_schema, dest, 'name = "ev ents"\ntimestamp_column = "created_at"'
+    )
+    for command in ("export", "verify"):
+        result = CliRunner().invoke(cli, [command, "-c", str(plain), "--date", str(DAY)])
+        assert result.exit_code == 2, result.output
+        assert 'add path = "ev_ents"' in result.output
+        assert _tree(dest) == before
+
+    kept = _config(
+        tmp_path, mysql_schema, dest,
+        'name = "ev ents"\ntimestamp_column = "created_at"\npath = "ev_ents"',
+    )  # fmt: skip
+    result = CliRunner().invoke(cli, ["verify", "-c", str(kept), "--date", str(DAY)])
+    assert result.exit_code == 0, result.output
+    assert _tree(dest) == before
+
+
+def _server(schema: MySqlSchema) -> dict[str, str]:
+    """The test server's identity as MariaDB has it (no server_uuid on MariaDB)."""
+    rows = schema.execute("SELECT @@server_id, @@hostname")
+    return {"server_id": str(rows[0][0]), "hostname": rows[0][1]}
+
+
+def test_every_manifest_records_the_source(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """Schema, table, the configured source id and the server: whole day and work units alike."""
+    _create(mysql_schema, "ev ents", 30)
+    _create(mysql_schema, "ranged", 3000, note="r")
+    tables = [_spec("ev ents"), _spec("ranged", range_rows=1000)]
+    job = make_job(mysql_schema.url, str(tmp_path), tables)
+    job = job.model_copy(update={"source": job.source.model_copy(update={"id": "payments-prod"})})  # type: ignore[union-attr]
+    ctx = build_context(job)
+    for spec in job.tables:
+        export_day_as_configured(ctx, spec, DAY)
+        manifest = read_manifest(ctx.storage, ctx.partition(spec, DAY))
+        assert manifest is not None and manifest.rows > 0
+        assert (manifest.schema, manifest.table) == (mysql_schema.name, spec.name)
+        assert manifest.source == SourceRecord("payments-prod", _server(mysql_schema))
+    ctx.source.close()
+    assert "units" in (manifest.extra or {})  # the second one was exported in work units
+
+
+TODAY = DAY + dt.timedelta(days=80)  # DAY is past the 60-day retention: purge wants it
+_EVENTS = 'name = "events"\ntimestamp_column = "created_at"\nretention = "60 days"'
+
+
+def _archived_events(schema: MySqlSchema, tmp_path: Path) -> tuple[Path, Path]:
+    """'events' with 20 rows on DAY, archived by the CLI with [source] id = "payments-prod";
+    returns the config and the archive folder."""
+    _create(schema, "events", 20)
+    dest = tmp_path / "arch"
+    config = tmp_path / "archive.toml"
+    config.write_text(
+        f'[source]\nurl = "{schema.url}"\nid = "payments-prod"\n[destination]\nurl = "{dest}"\n'
+        f"[[tables]]\n{_EVENTS}\n"
+    )
+    result = CliRunner().invoke(cli, ["export", "-c", str(config), "--date", str(DAY)])
+    assert result.exit_code == 0, result.output
+    return config, dest
+
+
+def _rewrite_manifest(dest: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    """Edit the archived day's manifest as another writer would have written it."""
+    path = dest / "events" / "year=2026" / "month=10" / "day=06" / "_manifest.json"
+    data = json.loads(path.read_bytes())
+    change(data)
+    path.write_text(json.dumps(data, indent=2))
+    return path
+
+
+def _rows(schema: MySqlSchema) -> list[tuple[Any, ...]]:
+    return schema.execute("SELECT * FROM events ORDER BY id")
+
+
+_FOREIGN: dict[str, Callable[[dict[str, Any]], None]] = {
+    "table": lambda m: m.update(table="ev_ents"),
+    "schema": lambda m: m.update(schema="payments_archive"),
+    "source id": lambda m: m["source"].update(id="payments-staging"),
+}
+_COMMANDS = [
+    (["export", "--date", str(DAY)], 5),
+    (["verify", "--date", str(DAY)], 5),
+    (["restore", "-t", "events", "--date", str(DAY), "--into", "restored"], 5),
+    (["purge", "--today", str(TODAY)], 5),  # the run reports the table's error, same cause
+]
+
+
+@pytest.mark.parametrize("kind", list(_FOREIGN))
+def test_a_partition_of_another_table_or_source_is_refused_by_every_step(
+    mysql_schema: MySqlSchema, tmp_path: Path, kind: str
+) -> None:
+    """A manifest naming another table, schema or source id: export, verify, restore and purge
+    each refuse, naming theirs and ours, and neither the archive nor the database changes."""
+    config, dest = _archived_events(mysql_schema, tmp_path)
+    _rewrite_manifest(dest, _FOREIGN[kind])
+    archive, rows = _tree(dest), _rows(mysql_schema)
+    for command, exit_code in _COMMANDS:
+        result = CliRunner().invoke(cli, [command[0], "-c", str(config), *command[1:]])
+        assert result.exit_code == exit_code, (command, result.output)
+        assert (
+            "events/year=2026/month=10/day=06/_manifest.json holds the archive of" in result.output
+        )
+        assert f"not of `{mysql_schema.name}`.`events` (source id 'payments-prod')" in result.output
+        assert "nothing was changed" in result.output
+        assert _tree(dest) == archive, command
+        assert _rows(mysql_schema) == rows, command
+    assert ("restored",) not in mysql_schema.execute("SHOW TABLES")
+
+
+def test_the_purge_of_a_day_refuses_another_sources_manifest_itself(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """purge_day checks the manifest it is handed, before its record or any DELETE."""
+    config, dest = _archived_events(mysql_schema, tmp_path)
+    path = _rewrite_manifest(dest, _FOREIGN["source id"])
+    archive, rows = _tree(dest), _rows(mysql_schema)
+    ctx = build_context(load_job(config))
+    spec = ctx.job.tables[0]
+    with pytest.raises(VerificationError, match="source id 'payments-staging'"):
+        purge_day(ctx, spec, Manifest.loads(path.read_bytes()), build_throttle(ctx))
+    ctx.source.close()
+    assert _tree(dest) == archive
+    assert _rows(mysql_schema) == rows
+
+
+def test_another_server_only_warns(
+    mysql_schema: MySqlSchema, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same table and source id read from another server (a failover, a replica): export,
+    verify, restore and purge carry on, each warning that the server differs."""
+    config, dest = _archived_events(mysql_schema, tmp_path)
+    server = _server(mysql_schema)
+
+    def elsewhere(manifest: dict[str, Any]) -> None:
+        manifest["source"]["server"] = {"server_id": "4242", "hostname": "old-primary"}
+
+    caplog.set_level(logging.WARNING, logger="dbarchive")
+    expected = (
+        "was archived from another server (hostname old-primary, server_id 4242) than this run "
+        f"reads (hostname {server['hostname']}, server_id {server['server_id']})"
+    )
+    _rewrite_manifest(dest, elsewhere)
+    steps = [["export", "--date", str(DAY)], ["verify", "--date", str(DAY)],
+             ["restore", "-t", "events", "--date", str(DAY), "--into", "restored"],
+             ["purge", "--today", str(TODAY)]]  # fmt: skip
+    for step in steps:
+        if step[0] == "verify":  # the export rewrote the manifest with this server
+            _rewrite_manifest(dest, elsewhere)
+        caplog.clear()
+        result = CliRunner().invoke(cli, [step[0], "-c", str(config), *step[1:]])
+        assert result.exit_code == 0, (step, result.output)
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert any(expected in w for w in warnings), (step, warnings)
+    assert _rows(mysql_schema) == []  # purged
+    assert len(mysql_schema.execute("SELECT * FROM restored")) == 20  # restored
+
+
+def test_a_day_exported_in_units_refuses_another_tables_partition(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """Work units (range_rows) check the published manifest when the day is planned, before
+    any unit deletes it."""
+    config, dest = _archived_events(mysql_schema, tmp_path)
+    config.write_text(config.read_text() + "range_rows = 1000\n")
+    _rewrite_manifest(dest, _FOREIGN["table"])
+    archive = _tree(dest)
+    result = CliRunner().invoke(cli, ["export", "-c", str(config), "--date", str(DAY)])
+    assert result.exit_code == 5, result.output
+    assert "holds the archive of `" in result.output and ".`ev_ents`" in result.output
+    assert _tree(dest) == archive
+
+
+def _table_rows(schema: MySqlSchema, table: str, database: str | None = None) -> list[Any]:
+    quoted = "`" + table + "`" if database is None else f"`{database}`.`{table}`"
+    return schema.execute(f"SELECT id, created_at, note FROM {quoted} ORDER BY id")
+
+
+def _cli(config: Path, *args: str) -> Any:
+    result = CliRunner().invoke(cli, [args[0], "-c", str(config), *args[1:]])
+    assert result.exit_code == 0, (args, result.output)
+    return result
+
+
+def test_the_issue_sequence_loses_nothing(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """'ev ents' and 'ev_ents' in one config: archive and purge 'ev ents', export 'ev_ents' for
+    the same day, restore 'ev ents' — its own rows come back, each table in its own folder."""
+    _create(mysql_schema, "ev ents", 20, note="space")
+    _create(mysql_schema, "ev_ents", 30, note="underscore")
+    spaced, underscored = (_table_rows(mysql_schema, t) for t in ("ev ents", "ev_ents"))
+    dest = tmp_path / "arch"
+    config = _config(
+        tmp_path, mysql_schema, dest,
+        'name = "ev ents"\ntimestamp_column = "created_at"\nretention = "60 days"',
+        'name = "ev_ents"\ntimestamp_column = "created_at"\nretention = "60 days"',
+    )  # fmt: skip
+    plan = json.loads(_cli(config, "plan", "--date", str(DAY), "--json").stdout)
+    assert sorted(p["prefix"].split("/")[0] for p in plan) == ["ev%20ents", "ev_ents"], plan
+
+    _cli(config, "export", "-t", "ev ents", "--date", str(DAY))
+    _cli(config, "purge", "-t", "ev ents", "--today", str(TODAY))
+    assert _table_rows(mysql_schema, "ev ents") == []
+    _cli(config, "export", "-t", "ev_ents", "--date", str(DAY))
+    _cli(config, "restore", "-t", "ev ents", "--date", str(DAY))
+
+    assert _table_rows(mysql_schema, "ev ents") == spaced
+    assert _table_rows(mysql_schema, "ev_ents") == underscored
+    manifests = {p.relative_to(dest).parts[0]: p for p in dest.rglob("_manifest.json")}
+    assert sorted(manifests) == ["ev%20ents", "ev_ents"]
+    assert json.loads(manifests["ev%20ents"].read_bytes())["rows"] == 20
+    assert json.loads(manifests["ev_ents"].read_bytes())["rows"] == 30
+
+
+@pytest.fixture
+def second_schema(mysql_schema: MySqlSchema) -> Iterator[str]:
+    """Another database on the same server (dropped afterwards), named after the test's."""
+    name = f"{mysql_schema.name}_b"
+    mysql_schema.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield name
+    finally:
+        mysql_schema.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def test_one_table_name_in_two_schemas_keeps_two_archives(
+    mysql_schema: MySqlSchema, second_schema: str, tmp_path: Path
+) -> None:
+    """'events' in the default schema and in another: purged and restored, each gets its own
+    rows back from its own folder (<schema>@events for the other one)."""
+    _create(mysql_schema, "events", 20, note="default")
+    mysql_schema.execute(f"CREATE TABLE `{second_schema}`.events LIKE events")
+    mysql_schema.execute(
+        f"INSERT INTO `{second_schema}`.events (created_at, note) SELECT TIMESTAMP(%s) + "
+        "INTERVAL seq * 300 SECOND, CONCAT('other', seq) FROM seq_1_to_35",
+        (DAY.isoformat(),),
+    )
+    default, other = (
+        _table_rows(mysql_schema, "events"),
+        _table_rows(mysql_schema, "events", second_schema),
+    )
+    dest = tmp_path / "arch"
+    config = _config(
+        tmp_path, mysql_schema, dest, _EVENTS, f'{_EVENTS}\nschema = "{second_schema}"'
+    )
+    _cli(config, "purge", "--today", str(TODAY))  # exports, verifies and purges both
+    assert _table_rows(mysql_schema, "events") == []
+    assert _table_rows(mysql_schema, "events", second_schema) == []
+    for name in (mysql_schema.name, second_schema):
+        _cli(config, "restore", "-t", f"{name}.events", "--date", str(DAY))
+    assert _table_rows(mysql_schema, "events") == default
+    assert _table_rows(mysql_schema, "events", second_schema) == other
+    folders = sorted(p.relative_to(dest).parts[0] for p in dest.rglob("_manifest.json"))
+    assert folders == sorted(["events", f"{second_schema}@events"])

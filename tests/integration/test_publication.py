@@ -1,0 +1,319 @@
+"""Publication (docs/design/publication.md): a committed day is never unpublished, a re-export of
+the same rows changes nothing, a purged day grows by its late and changed rows, a restored day
+compares whole again. The oracle is the table's own rows, read with the server's SHA2 over the
+stored bytes, never the tool's digest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dbarchive import build_context
+from dbarchive.build import build_throttle
+from dbarchive.config import job_from_dict
+from dbarchive.jobs.daily import TableReport, purge_table, run
+from dbarchive.jobs.restore import restore_day
+from dbarchive.layout import PartitionPath
+from dbarchive.manifest import Manifest
+from dbarchive.pipeline import export_day
+from dbarchive.steps.archive_files import check_files
+from dbarchive.steps.verify import verify_day
+from tests.integration.helpers import LOG_TABLE_DDL
+from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
+
+TODAY = dt.date(2026, 11, 25)
+D1 = dt.date(2026, 9, 1)  # expired: purged by a run on TODAY
+D2 = dt.date(2026, 9, 2)
+PER_DAY = 400
+ROW_SQL = (
+    "SHA2(CONCAT_WS('|', id, created_at, account_id, IFNULL(amount, 'N'), IFNULL(note, 'N')), 256)"
+)
+
+
+def _fill(schema: MySqlSchema, day: dt.date, count: int, first_second: int = 0) -> None:
+    """``count`` rows spread from ``first_second`` to the end of ``day``."""
+    step = (86_000 - first_second) // count
+    schema.execute(
+        "INSERT INTO events (created_at, account_id, amount, note) "
+        "SELECT TIMESTAMP(%s) + INTERVAL (%s + seq * %s) SECOND, seq MOD 7, seq / 4, "
+        "CONCAT('n', seq) FROM seq_0_to_" + str(count - 1),
+        (day.isoformat(), first_second, step),
+    )
+
+
+def _job(
+    schema: MySqlSchema, dest: Path, throttle: dict[str, Any] | None = None, scan: str = "auto"
+) -> Any:
+    spec = {
+        "name": "events",
+        "timestamp_column": "created_at",
+        "retention": "60 days",
+        "scan": scan,
+    }
+    return job_from_dict(
+        {
+            "source": {"url": schema.url},
+            "destination": {"url": str(dest)},
+            "defaults": {"compression": "none"},
+            "throttle": throttle or {},
+            "tables": [spec],
+        }
+    )
+
+
+def _manifest(ctx: Any, day: dt.date) -> Manifest:
+    raw = ctx.storage.get_bytes(PartitionPath("events", day).manifest_key)
+    assert raw is not None
+    return Manifest.loads(raw)
+
+
+def _snapshot(schema: MySqlSchema, table: str = "events") -> dict[int, str]:
+    """key → SHA-256 of the row's stored values (the oracle)."""
+    rows = schema.execute(f"SELECT id, {ROW_SQL} FROM `{table}`")
+    return {int(k): (v.decode() if isinstance(v, bytes) else v) for k, v in rows}
+
+
+def _purge(ctx: Any, today: dt.date = TODAY) -> TableReport:
+    report = TableReport("events")
+    purge_table(ctx, ctx.job.tables[0], today, build_throttle(ctx), report)
+    return report
+
+
+def _restored(schema: MySqlSchema, ctx: Any, days: list[dt.date], into: str) -> dict[int, str]:
+    for day in days:
+        assert restore_day(ctx, ctx.job.tables[0], day, into=into).ok
+    return _snapshot(schema, into)
+
+
+def test_reexport_of_unchanged_day_changes_nothing(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """Exporting a day again with the same rows publishes nothing: no generation, no object."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, D1, PER_DAY)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    first = export_day(ctx, ctx.job.tables[0], D1)
+    objects = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    again = export_day(ctx, ctx.job.tables[0], D1)
+    assert (first.published, again.published) == (True, False)
+    assert again.generation == first.generation == 1 and again.files == first.files
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()) == objects
+
+
+def test_changed_day_is_replaced_by_a_new_generation(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A day whose rows changed gets generation 2: new names, the old files gone after the commit,
+    the database's digest equal to the archive's."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, D1, PER_DAY)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    first = export_day(ctx, ctx.job.tables[0], D1)
+    mysql_schema.execute("UPDATE events SET note = 'changed' WHERE id = 10")
+    second = export_day(ctx, ctx.job.tables[0], D1)
+    assert second.generation == 2 and set(first.files).isdisjoint(second.files)
+    assert all(not (tmp_path / key).exists() for key in first.files)
+    assert verify_day(ctx, ctx.job.tables[0], D1).ok
+    assert not list(tmp_path.rglob("_staged-*"))
+
+
+REEXPORT_POINTS = [
+    "export.chunk-read:2",
+    "export.part-committed:2",
+    "export.part-committed",
+    "publish.claimed",
+    "publish.promoted",
+    "export.before-manifest",
+    "export.after-manifest",
+]
+
+
+@pytest.mark.parametrize("point", REEXPORT_POINTS)
+def test_reexport_killed_at_every_failpoint_keeps_a_verifying_manifest(
+    mysql_schema: MySqlSchema, tmp_path: Path, point: str
+) -> None:
+    """A re-export SIGKILLed anywhere: the day still has a committed manifest whose every file is
+    present and matches it (the old one, or after the commit the new one); the rerun is exact."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, D1, 3000)
+    config = tmp_path / "job.toml"
+    config.write_text(
+        f'[source]\nurl = "{mysql_schema.url}"\n[destination]\nurl = "{tmp_path / "arch"}"\n'
+        '[defaults]\ncompression = "none"\nmax_file_mib = 1\nchunk_rows = 500\n'
+        '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\n'
+    )
+    assert _cli(config) == 0
+    ctx = build_context(_job(mysql_schema, tmp_path / "arch"))
+    old = _manifest(ctx, D1)
+    mysql_schema.execute("UPDATE events SET note = REPEAT('x', 900)")  # bigger: several files
+    assert _cli(config, point) == -signal.SIGKILL
+    committed = _manifest(ctx, D1)
+    assert check_files(ctx.storage, committed, "rows") == []
+    assert committed.content() == old.content() or point == "export.after-manifest"
+    assert _cli(config) == 0
+    final = _manifest(ctx, D1)
+    assert verify_day(ctx, ctx.job.tables[0], D1).ok
+    listed = {f.key for f in final.files}
+    data = {
+        p.relative_to(tmp_path / "arch").as_posix()
+        for p in (tmp_path / "arch").rglob("*")
+        if p.is_file() and not p.name.startswith(("_", "."))
+    }
+    assert data == listed  # nothing stale, nothing missing
+    assert not list((tmp_path / "arch").rglob("_staged-*"))
+
+
+def _cli(config: Path, failpoint: str | None = None) -> int:
+    env = {k: v for k, v in os.environ.items() if k != "DBARCHIVE_FAILPOINT"}
+    if failpoint:
+        env["DBARCHIVE_FAILPOINT"] = failpoint
+    cmd = [sys.executable, "-m", "dbarchive", "export", "-c", str(config), "--date", D1.isoformat(), "-q"]  # fmt: skip
+    return subprocess.run(cmd, env=env, timeout=180, capture_output=True, check=False).returncode
+
+
+@pytest.mark.parametrize("scan", ["key", "time"])  # one dict per chunk, or the general walk
+def test_late_and_changed_rows_of_purged_days_are_archived_and_the_next_run_is_clean(
+    mysql_schema: MySqlSchema, tmp_path: Path, scan: str
+) -> None:
+    """Rows inserted into a purged day and into a partly purged one, and rows of the partly purged
+    day changed after its archive: the next run archives them (the days grow) and purges them,
+    exiting clean; a second run has nothing to do; restoring the days gives back every row in its
+    newest version (oracle: the server's hash of the stored values)."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, D1, PER_DAY)
+    _fill(mysql_schema, D2, PER_DAY)
+    throttle = {"min_chunk_rows": 50, "max_chunk_rows": 50}
+    ctx = build_context(_job(mysql_schema, tmp_path, throttle, scan))
+    oracle = _snapshot(mysql_schema)
+    for day in (D1, D2):
+        export_day(ctx, ctx.job.tables[0], day)
+    # D1 purged whole; D2 in part, as a purge killed half-way leaves it: its record says
+    # "started" and its first rows in key (= time) order are gone.
+    assert _purge(ctx, D1 + dt.timedelta(days=61)).ok
+    marker = ctx.partition(ctx.job.tables[0], D2).purge_marker_key
+    ctx.storage.put_bytes(marker, b'{"status": "started", "started_at": "2026-11-25T00:00:00"}\n')
+    mysql_schema.execute("DELETE FROM events WHERE created_at < '2026-09-02 12:00'")
+    # Late rows into both days, and changes to rows D2 still holds.
+    _fill(mysql_schema, D1, 5, first_second=30)
+    _fill(mysql_schema, D2, 5, first_second=50_000)
+    mysql_schema.execute(
+        "UPDATE events SET note = 'changed' WHERE created_at >= '2026-09-02 20:00' AND id % 3 = 0"
+    )
+    oracle.update(_snapshot(mysql_schema))
+    assert not verify_day(ctx, ctx.job.tables[0], D2).ok  # says which rows are not archived
+
+    (report,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx))
+    assert report.ok, report.errors
+    assert mysql_schema.execute("SELECT COUNT(*) FROM events WHERE created_at < '2026-09-03'") == [
+        (0,)
+    ]
+    assert [m.generation for m in (_manifest(ctx, D1), _manifest(ctx, D2))] == [2, 2]
+    assert _manifest(ctx, D2).superseded.count > 0  # the changed rows' old versions
+    (again,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx))
+    assert again.ok and not again.exported and again.rows_deleted == 0
+    assert _restored(mysql_schema, ctx, [D1, D2], "back") == oracle
+
+
+def test_advised_export_of_a_purged_day_grows_it(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """`export` of a purged day that received late rows archives them (it used to refuse: 'the
+    source now holds 4 rows but the archive holds …'); a second export does nothing."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, D1, PER_DAY)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    export_day(ctx, ctx.job.tables[0], D1)
+    assert _purge(ctx).ok
+    _fill(mysql_schema, D1, 4, first_second=45)
+    late = _snapshot(mysql_schema)
+    grown = export_day(ctx, ctx.job.tables[0], D1)
+    assert grown.published and grown.generation == 2 and grown.rows == PER_DAY + 4
+    result = verify_day(ctx, ctx.job.tables[0], D1)
+    assert result.ok and result.notes  # "purged; … each of them archived exactly"
+    assert not export_day(ctx, ctx.job.tables[0], D1).published
+    restored = _restored(mysql_schema, ctx, [D1], "back")
+    assert late.items() <= restored.items() and len(restored) == PER_DAY + 4
+
+
+def test_restore_into_the_table_records_the_day_and_the_next_purge_needs_no_export(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A purged day restored into its own table is recorded as restored: status says so, verify
+    compares it whole (OK), and the next purge deletes it again without exporting anything."""
+    from dbarchive.jobs.status import table_status
+
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, D1, PER_DAY)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    export_day(ctx, ctx.job.tables[0], D1)
+    assert _purge(ctx).ok
+    assert restore_day(ctx, ctx.job.tables[0], D1).ok
+    status = table_status(ctx, ctx.job.tables[0], TODAY)
+    assert status.restored_days == [D1] and D1 not in status.purged_days
+    result = verify_day(ctx, ctx.job.tables[0], D1)
+    assert result.ok and result.source_rows == PER_DAY and not result.notes
+    report = _purge(ctx)
+    assert report.ok and not report.exported and report.rows_deleted == PER_DAY
+
+
+def test_run_reexports_an_updated_day_within_recheck_days(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """An UPDATE keeps a day's row count: the run finds it by digest in the ``recheck_days`` days
+    before yesterday (default 1) and re-exports that day; older days wait for their purge's
+    verification (which re-exports them by digest too)."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    for back in (1, 2, 3):
+        _fill(mysql_schema, TODAY - dt.timedelta(days=back), 50)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    (first,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx), purge=False)
+    assert len(first.exported) == 3
+    mysql_schema.execute(
+        "UPDATE events SET note = 'updated' WHERE DATE(created_at) >= %s",
+        ((TODAY - dt.timedelta(days=3)).isoformat(),),
+    )
+    (second,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx), purge=False)
+    assert [e.day for e in second.exported if e.published] == [
+        TODAY - dt.timedelta(days=2),
+        TODAY - dt.timedelta(days=1),
+    ]
+    assert verify_day(ctx, ctx.job.tables[0], TODAY - dt.timedelta(days=2)).ok
+    assert not verify_day(ctx, ctx.job.tables[0], TODAY - dt.timedelta(days=3)).ok
+
+
+def test_a_generation_claimed_by_another_writer_is_not_published(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """Two writers of one generation: the one whose claim comes second publishes nothing (no
+    copy, no manifest change) and says why; the committed day is untouched."""
+    from dbarchive.errors import AlreadyRunning
+    from dbarchive.steps import publish, upload
+
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, D1, PER_DAY)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    export_day(ctx, ctx.job.tables[0], D1)
+    partition = ctx.partition(ctx.job.tables[0], D1)
+    committed = upload.read_committed(ctx.storage, partition, ctx.identity(ctx.job.tables[0]))
+    target = committed.target(partition)
+    old = committed.manifest
+    assert old is not None and target.staged and target.generation == 2
+    staged = target.part_key(0, "csv")
+    ctx.storage.put_bytes(target.write_key(staged), b"id\n")  # our staged file
+    mine = _renamed(old, staged, 2)
+    assert ctx.storage.put_if_absent(partition.generation_manifest_key(2), b"the other writer")
+    with pytest.raises(AlreadyRunning, match="generation 2 of the day was claimed"):
+        publish.publish(ctx.storage, target, mine)
+    assert _manifest(ctx, D1) == old and ctx.storage.stat(staged) is None
+
+
+def _renamed(manifest: Manifest, key: str, generation: int) -> Manifest:
+    import dataclasses
+
+    entry = dataclasses.replace(manifest.files[0], key=key)
+    return dataclasses.replace(manifest, files=(entry,), generation=generation)

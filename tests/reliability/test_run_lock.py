@@ -1,0 +1,134 @@
+"""The run lock (issue 16 item 8): a KILL of the lock's own MySQL session frees the lock while the
+run goes on; the run must notice before its next commit and stop (exit 8), so a second run that
+took the freed lock is the only one deleting. Ordered by failpoints that pause (SIGSTOP), never
+by sleeping."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from typing import Any
+
+import pytest
+
+from dbarchive.sources.lock import lock_name
+from tests.integration.mysql_fixtures import MySqlSchema
+from tests.reliability import scenario
+from tests.reliability.oracle import S3View, Seed, check
+from tests.reliability.scenario import Job, record
+
+
+def _lock_holder(db: MySqlSchema) -> Any:
+    return db.execute("SELECT IS_USED_LOCK(%s)", (lock_name(db.name, "events"),))[0][0]
+
+
+def _paused(proc: subprocess.Popen[str]) -> None:
+    """Block until ``proc`` stops itself at its ``…:stop`` failpoint (fail if it exits)."""
+    _pid, status = os.waitpid(proc.pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status), f"the run ended instead of pausing (status {status})"
+
+
+def _wait_until_free(db: MySqlSchema) -> None:
+    """The server frees a killed session's lock once it has noticed the session gone: wait for
+    that by taking the lock ourselves (blocking), then give it back."""
+    name = lock_name(db.name, "events")
+    assert db.execute("SELECT GET_LOCK(%s, 60)", (name,))[0][0] == 1
+    db.execute("SELECT RELEASE_LOCK(%s)", (name,))
+
+
+def _expired_rows(db: MySqlSchema) -> int:
+    (count,) = db.execute("SELECT COUNT(*) FROM events WHERE created_at < %s", (scenario.CUTOFF,))[
+        0
+    ]
+    return int(count)
+
+
+def test_killed_lock_session_stops_the_purge_before_its_next_commit(
+    s3_job: Job, light: Seed, mysql_schema: MySqlSchema, view: S3View
+) -> None:
+    """KILL of the lock's session mid-purge: a second run takes the freed lock; the first stops
+    cleanly with exit 8 before committing its chunk (rolled back); the second finishes, a rerun
+    has nothing left to do, and the oracle is zero."""
+    exported = s3_job.run(*scenario.export_args())
+    assert exported.returncode == 0, exported.stderr
+    expired = _expired_rows(mysql_schema)
+    # The first run pauses in its second chunk: the DELETE ran, the COMMIT is next.
+    first = s3_job.popen(*scenario.purge_args(), failpoint="purge.before-commit:2:stop")
+    _paused(first)
+    holder = _lock_holder(mysql_schema)
+    assert holder is not None
+    mysql_schema.execute(f"KILL CONNECTION {int(holder)}")
+    _wait_until_free(mysql_schema)
+    # A second run takes the freed lock and pauses before it deletes anything.
+    second = s3_job.popen(*scenario.purge_args(), failpoint="purge.after-verify:1:stop")
+    _paused(second)
+    assert _lock_holder(mysql_schema) is not None
+    first.send_signal(signal.SIGCONT)
+    stdout, stderr = first.communicate(timeout=120)
+    s3_job._keep(stdout)
+    assert first.returncode == 8, stderr
+    assert "lost the run lock" in stderr
+    chunk = 500  # [throttle] max_chunk_rows: the first chunk committed, the second rolled back
+    assert _expired_rows(mysql_schema) == expired - chunk
+    second.send_signal(signal.SIGCONT)
+    stdout, stderr = second.communicate(timeout=300)
+    s3_job._keep(stdout)
+    assert second.returncode == 0, stderr
+    rerun = s3_job.run(*scenario.purge_args())
+    assert rerun.returncode == 0, rerun.stderr
+    assert _expired_rows(mysql_schema) == 0
+    verdict = record(
+        check(
+            "run lock's session KILLed mid-purge: the run stops (exit 8), a second run finishes",
+            light,
+            mysql_schema,
+            view,
+            injections=1,
+            exit=f"{first.returncode}, {second.returncode}, then {rerun.returncode}",
+        )
+    )
+    assert verdict.clean, verdict.details
+    assert _lock_holder(mysql_schema) is None
+
+
+@pytest.mark.parametrize(
+    "pause",
+    [
+        # in the first day's third chunk of five (its one data file commits after the fifth)
+        "export.chunk-read:3:stop",
+        # the first day's (one) data file is stored, its manifest not yet written
+        "export.part-committed:1:stop",
+    ],
+)
+def test_killed_lock_session_stops_the_export_before_its_next_commit(
+    s3_job: Job, light: Seed, mysql_schema: MySqlSchema, view: S3View, pause: str
+) -> None:
+    """KILL of the lock's session mid-export: the export commits no further file and publishes
+    no manifest (exit 8); a rerun archives every day; the oracle is zero."""
+    proc = s3_job.popen(*scenario.export_args(), failpoint=pause)
+    _paused(proc)
+    stored = view.keys("events/")  # what was committed before the lock was lost
+    holder = _lock_holder(mysql_schema)
+    assert holder is not None
+    mysql_schema.execute(f"KILL CONNECTION {int(holder)}")
+    _wait_until_free(mysql_schema)
+    proc.send_signal(signal.SIGCONT)
+    stdout, stderr = proc.communicate(timeout=120)
+    s3_job._keep(stdout)
+    assert proc.returncode == 8, stderr
+    assert "lost the run lock" in stderr
+    assert view.keys("events/") == stored  # nothing committed after the lock was lost
+    rerun = s3_job.run(*scenario.export_args())
+    assert rerun.returncode == 0, rerun.stderr
+    verdict = record(
+        check(
+            f"run lock's session KILLed mid-export ({pause}): exit 8, a rerun finishes",
+            light,
+            mysql_schema,
+            view,
+            injections=1,
+            exit=f"{proc.returncode}, then {rerun.returncode}",
+        )
+    )
+    assert verdict.clean, verdict.details

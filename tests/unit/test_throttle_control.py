@@ -1,0 +1,356 @@
+"""The latency budget's control law, with a fake clock and canned probe latencies: no sleeping,
+no server. Each test asserts on the throttle's decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from dbarchive.config import ThrottleSettings
+from dbarchive.errors import ConfigError, StopRequested
+from dbarchive.events import CaptureReporter
+from dbarchive.sources.probes import history_from_status
+from dbarchive.throttle import Throttle
+from dbarchive.throttle_control import RateControl, latency_limit, p99, read
+
+
+class FakeClock:
+    """Time moves only when the throttle sleeps (or the test says so)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+        self.after_sleep: Callable[[], None] = lambda: None  # what the world does meanwhile
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        self.after_sleep()
+
+
+class CannedLatency:
+    """A probe started every ``interval`` seconds of the fake clock, one after the other; each
+    takes ``latency_ms(start)``. Implements throttle_control.LatencyProbe."""
+
+    def __init__(
+        self, clock: FakeClock, latency_ms: Callable[[float], float], interval: float = 0.05
+    ) -> None:
+        self.clock, self.latency_ms, self.interval = clock, latency_ms, interval
+        self.started = self.closed = False
+        self._probes: list[tuple[float, float]] = []  # (start, seconds), in order
+
+    def start(self) -> None:
+        self.started = True
+        self._probes = [(self.clock.now, self.latency_ms(self.clock.now) / 1000)]
+
+    def _advance(self, now: float) -> None:
+        while True:
+            start, seconds = self._probes[-1]
+            following = max(start + self.interval, start + seconds)
+            if following > now:
+                return
+            self._probes.append((following, self.latency_ms(following) / 1000))
+
+    def samples(self, since: float, now: float) -> tuple[list[float], float | None]:
+        assert self.started, "the throttle must start its probe first"
+        self._advance(now)
+        done = [s for start, s in self._probes if since <= start and start + s <= now]
+        start, seconds = self._probes[-1]
+        running = now - start if start >= since and start + seconds > now else None
+        return done, running
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class CannedLoad:
+    """Threads_running 1 and no lag; the history list length in turn (the last one repeats)."""
+
+    def __init__(self, history: list[int]) -> None:
+        self.history = history
+
+    def threads_running(self) -> int:
+        return 1
+
+    def replica_lag(self) -> float | None:
+        return 0.0
+
+    def history_length(self) -> int:
+        return self.history.pop(0) if len(self.history) > 1 else self.history[0]
+
+
+def _throttle(
+    latency_ms: Callable[[float], float] | None = None,
+    load: CannedLoad | None = None,
+    **settings: object,
+) -> tuple[Throttle, FakeClock, CaptureReporter]:
+    clock = FakeClock()
+    latency = None if latency_ms is None else CannedLatency(clock, latency_ms)
+    reporter = CaptureReporter()
+    values = {"probe_window": 1.0, "check_interval": 0.1, "chunk_time": 0.5, **settings}
+    throttle = Throttle(
+        ThrottleSettings(**values),  # type: ignore[arg-type]
+        load,
+        clock=clock,
+        sleep=clock.sleep,
+        latency=latency,
+        reporter=reporter,
+    )
+    return throttle, clock, reporter
+
+
+def _actions(throttle: Throttle) -> list[tuple[str, str]]:
+    return [(d.action, d.reason) for d in throttle.decisions]
+
+
+def _chunks(throttle: Throttle, clock: FakeClock, count: int, rows: int, seconds: float) -> None:
+    """``count`` chunks of ``rows`` rows, each taking ``seconds`` of work."""
+    for _ in range(count):
+        clock.now += seconds
+        throttle.between_chunks(seconds, rows)
+
+
+class Slowdown:
+    """The server's probe latency: 2 ms, or 50 ms while ``slow``."""
+
+    def __init__(self) -> None:
+        self.slow = False
+
+    def __call__(self, _start: float) -> float:
+        return 50.0 if self.slow else 2.0
+
+
+# -- the pure parts ----------------------------------------------------------------------------
+def test_p99_is_the_nearest_rank_and_needs_enough_probes() -> None:
+    """p99 by nearest rank (the largest below 100 values); fewer than 5 fresh probes: no p99."""
+    assert p99([float(v) for v in range(1, 201)]) == 198.0
+    assert p99([1.0, 9.0, 2.0]) == 9.0
+    assert read([0.001] * 4, None).p99_ms is None
+    reading = read([0.001] * 4 + [0.004], 0.0005)
+    assert reading.p99_ms == pytest.approx(4.0) and reading.running_ms == pytest.approx(0.5)
+    assert read([0.001] * 5, 0.030).over(20.0)  # a probe running past the limit is over at once
+
+
+def test_the_limit_is_relative_floored_absolute_or_the_lower_of_both() -> None:
+    """latency_budget x baseline (at least probe_floor_ms), probe_p99_ms, or the lower one."""
+    assert latency_limit(ThrottleSettings(latency_budget=2.0), 3.0)[0] == 6.0
+    assert latency_limit(ThrottleSettings(latency_budget=2.0), 0.2)[0] == 1.0  # the floor
+    assert latency_limit(ThrottleSettings(probe_p99_ms=20), 3.0)[0] == 20.0
+    both = ThrottleSettings(latency_budget=3.0, probe_p99_ms=20)
+    assert latency_limit(both, 3.0)[0] == 9.0
+    assert latency_limit(both, 10.0)[0] == 20.0
+
+
+def test_rate_control_is_aimd() -> None:
+    """Halve min(cap, actual rate) down to the floor; add 1/20 of the scale per window, only
+    while the cap is in use, up to max_rate."""
+    control = RateControl(ThrottleSettings(latency_budget=2.0, max_rate=1000), now=0.0)
+    control.chunk_done(1.0, 400, 1.0)  # 400 rows/s, under the 1000 cap
+    assert control.slower(1.0, "latency") == 200  # half the rate actually reached
+    bounds = ThrottleSettings(min_chunk_rows=100, max_chunk_rows=150, chunk_time=0.5)
+    assert control.chunk_rows(bounds) == 100 and control.pacing(100, 0.1) == pytest.approx(0.4)
+    assert control.faster(1.5, window=1.0) is None  # not a whole window since the cut
+    control.chunk_done(2.0, 100, 0.1)  # actual ~ 310 rows/s, above 80 % of the 200 cap
+    assert control.faster(2.0, window=1.0) == 250  # + 1000/20
+    for _ in range(10):
+        control.slower(3.0, "latency")
+    assert control.cap == 50  # the floor without min_rate: one step
+    assert control.slower(4.0, "latency") is None
+    idle = RateControl(ThrottleSettings(latency_budget=2.0, max_rate=1000), now=0.0)
+    idle.chunk_done(1.0, 10, 1.0)  # 10 rows/s: the 1000 cap is not what holds it back
+    assert idle.faster(5.0, window=1.0) is None
+    floored = RateControl(ThrottleSettings(latency_budget=2.0, min_rate=300), now=0.0)
+    floored.chunk_done(1.0, 1000, 1.0)
+    assert floored.slower(1.0, "latency") == 500
+    assert floored.slower(2.0, "latency") == 300
+    assert floored.slower(3.0, "latency") is None
+
+
+# -- the throttle following the budget ---------------------------------------------------------
+def test_baseline_is_measured_before_the_first_chunk() -> None:
+    """The first wait starts the probe and takes its p99 over one window: the limit is
+    latency_budget x baseline."""
+    throttle, clock, reporter = _throttle(lambda _t: 3.0, latency_budget=2.0)
+    throttle.before_first_chunk()
+    assert clock.now >= 101.0  # one probe_window of probes
+    assert _actions(throttle) == [("baseline", "latency")]
+    assert throttle.stats.baseline_ms == pytest.approx(3.0)
+    assert throttle.stats.limit_ms == pytest.approx(6.0)
+    (event,) = reporter.events
+    assert (event.step, event.kind, event.data["action"]) == ("throttle", "throttle", "baseline")
+    throttle.before_first_chunk()  # once per throttle
+    assert len(throttle.decisions) == 1
+
+
+def test_backs_off_within_one_chunk_pauses_then_recovers() -> None:
+    """Probe 2 -> 50 ms against a 10 ms limit: the next chunk boundary halves the rate and
+    bounds the chunk size; the strict budget pauses until fresh probes are back under; with
+    headroom for a window the cap grows again."""
+    slowdown = Slowdown()
+    throttle, clock, _ = _throttle(slowdown, probe_p99_ms=10)
+    throttle.before_first_chunk()
+    _chunks(throttle, clock, 3, rows=1000, seconds=0.5)  # 2000 rows/s, nothing to do
+    assert _actions(throttle) == [("baseline", "latency")]
+    assert throttle.chunk_rows_limit is None
+    slowdown.slow = True
+    clock.now += 0.3  # probes of the slow server finish during the chunk
+    sleeps = len(clock.sleeps)
+
+    def recover_in_the_pause() -> None:
+        if len(clock.sleeps) == sleeps + 2:  # the pacing wait, then the pause's first check
+            slowdown.slow = False
+
+    clock.after_sleep = recover_in_the_pause
+    throttle.between_chunks(0.3, 1000)
+    assert _actions(throttle)[1:] == [
+        ("slower", "latency"),
+        ("pause", "latency"),
+        ("resume", "latency"),
+    ]
+    slower = throttle.decisions[1]
+    # half the smoothed rate: 0.7 x 2000 + 0.3 x 3333 rows/s (1000 rows in the last 0.3 s)
+    assert slower.rate == pytest.approx(1200.0)
+    assert slower.p99_ms == 50.0 and slower.limit_ms == 10
+    assert throttle.chunk_rows_limit == int(slower.rate * 0.5)
+    assert throttle.stats.seconds_by_reason["latency"] > 0
+    assert throttle.stats.reasons == {"latency": 1}
+    _chunks(throttle, clock, 8, rows=throttle.chunk_rows_limit or 0, seconds=0.05)
+    faster = [d for d in throttle.decisions if d.action == "faster"]
+    # one step: 1/20 of the rate at the first cut (twice the cut cap)
+    assert faster and faster[0].rate == pytest.approx(slower.rate * (1 + 2 / 20))
+
+
+def test_a_probe_stuck_past_the_limit_counts_at_once() -> None:
+    """A probe still running longer than the limit is evidence enough: no need to wait for it."""
+    throttle, clock, _ = _throttle(
+        lambda t: 5000.0 if t > 102 else 2.0, probe_p99_ms=10, min_rate=1
+    )
+    throttle.before_first_chunk()
+    clock.now = 102.2  # a probe started in the last 0.2 s and has not answered yet
+    throttle.between_chunks(0.5, 1000)
+    slower = throttle.decisions[1]
+    assert (slower.action, slower.reason) == ("slower", "latency")
+    assert "a probe running for" in slower.message
+
+
+def test_min_rate_goes_on_and_reports_the_budget_missed() -> None:
+    """With min_rate the budget never pauses the work: it halves down to min_rate, says once that
+    the budget cannot be held, goes on at min_rate and counts the time."""
+    throttle, clock, _ = _throttle(
+        lambda t: 50.0 if t > 102 else 2.0, probe_p99_ms=10, min_rate=600
+    )
+    throttle.before_first_chunk()
+    _chunks(throttle, clock, 40, rows=1000, seconds=0.5)
+    assert _actions(throttle) == [
+        ("baseline", "latency"),
+        ("slower", "latency"),
+        ("slower", "latency"),
+        ("floor", "latency"),
+    ]
+    assert [d.rate for d in throttle.decisions][1:] == [pytest.approx(1000, rel=0.3), 600, 600]
+    assert throttle.control.cap == 600 and throttle.stats.pauses == 0
+    assert throttle.stats.budget_missed_seconds > 0
+    assert throttle.stats.seconds_by_reason["latency"] > 0  # pacing at the cap it cut
+
+
+def test_a_strict_budget_that_cannot_be_held_stops_after_max_pause() -> None:
+    """Without min_rate, a server that stays over the limit even while the work waits stops the
+    run cleanly after max_pause, saying how to go on instead."""
+    throttle, clock, _ = _throttle(lambda t: 50.0 if t > 102 else 2.0, probe_p99_ms=10, max_pause=5)
+    throttle.before_first_chunk()
+    with pytest.raises(StopRequested, match="set min_rate"):
+        _chunks(throttle, clock, 100, rows=1000, seconds=0.5)
+    assert ("pause", "latency") in _actions(throttle)
+
+
+def test_max_rate_paces_chunks_and_bounds_their_size() -> None:
+    """max_rate alone: after 500 rows in 0.1 s at 1000 rows/s the next chunk waits 0.4 s, counted
+    as max_rate; chunks hold at most max_rate x chunk_time rows; no probe, no decision."""
+    throttle, clock, _ = _throttle(max_rate=1000)
+    throttle.before_first_chunk()
+    throttle.between_chunks(0.1, 500)
+    assert clock.sleeps == [pytest.approx(0.4)]
+    assert throttle.stats.seconds_by_reason == {"max_rate": pytest.approx(0.4)}
+    assert throttle.chunk_rows_limit == 500
+    assert not throttle.decisions
+
+
+def test_the_purge_chunk_size_keeps_to_the_cap() -> None:
+    """The purge's chunk sizer takes the throttle's limit, never below min_chunk_rows."""
+    from dbarchive.steps.purge import ChunkSizer
+
+    sizer = ChunkSizer(ThrottleSettings(min_chunk_rows=100, max_chunk_rows=5000))
+    sizer.limit(None)
+    assert sizer.rows == 1000
+    sizer.limit(250)
+    assert sizer.rows == 250
+    sizer.limit(10)
+    assert sizer.rows == 100
+
+
+def test_history_list_length_pauses_and_slows_down() -> None:
+    """History list longer than max_history_length: pause (and halve the rate) until it is
+    back under."""
+    throttle, clock, _ = _throttle(
+        load=CannedLoad([10, 10, 10, 900, 900, 50]), max_history_length=500
+    )
+    throttle.before_first_chunk()
+    _chunks(throttle, clock, 2, rows=1000, seconds=0.5)
+    throttle.between_chunks(0.5, 1000)
+    assert _actions(throttle) == [
+        ("slower", "history"),
+        ("pause", "history"),
+        ("resume", "history"),
+    ]
+    assert throttle.control.cap == pytest.approx(1000, rel=0.1)
+    assert throttle.stats.seconds_by_reason["history"] == pytest.approx(0.2)
+    assert "history list length 900 > max_history_length=500" in throttle.decisions[1].message
+
+
+# -- settings and SQL --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"min_rate": 10}, "min_rate works with a latency budget"),
+        ({"probe_query": "SELECT 1"}, "probe_query works with a latency budget"),
+        ({"latency_budget": 2, "min_rate": 500, "max_rate": 100}, "must not exceed max_rate"),
+        ({"latency_budget": 2, "probe_interval": 1, "probe_window": 2}, "at least 5 probes"),
+        ({"latency_budget": 0.5}, "latency_budget"),
+    ],
+)
+def test_budget_settings_are_checked(settings: dict[str, object], message: str) -> None:
+    """A setting that cannot work is refused, naming it and the fix."""
+    from dbarchive.config import with_overrides
+
+    with pytest.raises(ConfigError, match=message):
+        with_overrides(ThrottleSettings(), settings, "[throttle]")
+
+
+def test_history_length_from_innodb_status() -> None:
+    """The fallback reads the number on SHOW ENGINE INNODB STATUS's history line."""
+    text = (
+        b"------------\nTRANSACTIONS\n------------\nTrx id counter 52232\nHistory list length 24\n"
+    )
+    assert history_from_status(text) == 24
+    assert history_from_status(b"no such line") is None
+
+
+def test_default_probe_reads_the_newest_row_by_its_key() -> None:
+    """The default probe descends the key index to the newest row; every identifier quoted."""
+    from dbarchive.sources.canonical import Column
+    from dbarchive.sources.latency_probe import newest_row_sql
+    from dbarchive.sources.table import TableInfo
+
+    def col(name: str) -> Column:
+        return Column(name, "bigint", "bigint", nullable=False)  # type: ignore[call-arg]
+
+    info = TableInfo(
+        "sh`op", "ord ers", (col("a"),), (col("a"), col("b`")), "PRIMARY", col("ts"), None
+    )
+    assert newest_row_sql(info) == (
+        "SELECT `a`, `b``` FROM `sh``op`.`ord ers` ORDER BY `a` DESC, `b``` DESC LIMIT 1"
+    )
