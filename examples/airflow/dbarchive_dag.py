@@ -2,8 +2,12 @@
 
 Put this file and ``archive.toml`` in your dags folder (on MWAA: the S3 dags prefix) and add
 ``dbarchive[airflow]`` to requirements.txt. Create the connections ``mysql_default`` (the database)
-and, for notifications, ``dbarchive_webhook`` (password = the Slack incoming-webhook URL); on MWAA,
-S3 access comes from the execution role through ``aws_default``.
+and, for notifications, ``dbarchive_webhook`` (type "Slack Incoming Webhook", password = the
+webhook URL; or a Slack API connection and ``channel="#…"``); on MWAA, S3 access comes from the
+execution role through ``aws_default``.
+
+Each run archives the day before it starts (the task's Rendered Template shows which), first
+catching up days earlier runs missed; see README "Which day a run archives".
 """
 
 from __future__ import annotations
@@ -24,5 +28,7 @@ dag = build_dag(
     aws_conn_id="aws_default",
     pool="dbarchive",  # create it with a few slots: it caps the tasks hitting the database at once
     notifier=WebhookNotifier(conn_id="dbarchive_webhook"),
+    default_args={"owner": "data-platform"},  # any task argument; timeout: max_runtime + 10 min
+    tags=("dbarchive", "mysql"),
 )
 # [END dbarchive_dag]
