@@ -228,6 +228,29 @@ def test_cli_reports_time_throttled_by_reason_and_logs_decisions_with_v(
     assert _expired(mysql_schema) == 0
 
 
+def test_with_a_budget_the_export_command_is_paced_too(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """`dbarchive export` with a budget reads as `run` does: the probe's baseline comes before
+    the first chunk (logged with -v) and the rows still all arrive. Without the budget wired into
+    the command, no probe starts and no baseline is logged."""
+    config = _prepare(mysql_schema, tmp_path, **{**BUDGET, "probe_window": 0.3})
+    day = EXPIRED_DAYS[0]
+    env = {**os.environ, "DBARCHIVE_NOW": "2026-12-15T12:00:00+00:00"}
+    command = ["export", "-c", str(config), "--date", str(day), "--json", "-v"]
+    result = subprocess.run(
+        [sys.executable, "-m", "dbarchive", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    (summary,) = json.loads(result.stdout)
+    assert summary["rows"] == ROWS_PER_DAY
+    assert "throttle baseline (latency): probe baseline p99" in result.stderr
+
+
 def test_with_a_budget_the_daily_export_is_paced_too(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:

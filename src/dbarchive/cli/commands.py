@@ -75,12 +75,14 @@ def export_cmd(
     results: list[ExportResult] = []
     stop = StopFlag()
     restore = stop.install()
-    api.throttle_for(ctx, stop=stop)  # the export stops after its chunk on Ctrl-C
+    throttle = api.throttle_for(ctx, stop=stop)  # the export stops after its chunk on Ctrl-C
+    paced = throttle if throttle.settings.has_budget else None  # a budget covers reads, as in run
     try:
         for spec, day in archivable_days(ctx, specs, date, first, last):
             WHERE.at("export", spec.name, day)
-            results.append(api.export(ctx, spec, day))
+            results.append(api.export(ctx, spec, day, stopping=paced))
     finally:
+        throttle.close()  # its latency probe, if a budget started one
         restore()
         reporter.close()
         ctx.close()
