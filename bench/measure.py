@@ -26,9 +26,18 @@ import psutil
 _TICK = os.sysconf("SC_CLK_TCK")
 _SAMPLE_SECONDS = 0.02
 
+# Set by a runner that pins the client side to its own core(s) (bench/frontier.py): every measured
+# command then starts under `taskset -c <cores>`; empty = wherever the scheduler puts it.
+CLIENT_PREFIX: list[str] = []
+# The server whose CPU a measurement bills; None = the first mariadbd found (a runner that starts
+# private servers beside the shared one sets it, so the CPU is the shared server's).
+SERVER_PID: int | None = None
+
 
 def mariadbd_pid() -> int | None:
     """The local server's pid (mariadbd, or mysqld on a MySQL box), if it runs on this machine."""
+    if SERVER_PID is not None:
+        return SERVER_PID
     for proc in psutil.process_iter(["name"]):
         if proc.info["name"] in ("mariadbd", "mysqld"):
             return int(proc.pid)
@@ -121,7 +130,10 @@ def run(cmd: list[str] | str, env: dict[str, str] | None = None, timeout: float 
     Peak RSS comes from sampling only: the child's ru_maxrss would count the pages it inherited
     from this (large) Python process between fork and exec.
     """
-    argv = ["bash", "-o", "pipefail", "-c", cmd] if isinstance(cmd, str) else cmd
+    argv = [
+        *CLIENT_PREFIX,
+        *(["bash", "-o", "pipefail", "-c", cmd] if isinstance(cmd, str) else cmd),
+    ]
     server = mariadbd_pid()
     cpu0, srv0 = _children_cpu(), server_cpu_seconds(server)
     started = time.monotonic()

@@ -44,7 +44,7 @@ class _Worker:
 
     def run(self) -> None:
         rng = random.Random(self.index)
-        conn = connect(self.load.schema, autocommit=False)
+        conn = connect(self.load.schema, autocommit=False, port=self.load.port)
         period = self.load.connections / self.load.rate
         due = self.load.started + self.index / self.load.rate
         try:
@@ -75,8 +75,10 @@ class _Worker:
 class ProdLoad:
     """Start it, mark windows with time.monotonic(), stop it, then ask for each window's stats."""
 
-    def __init__(self, schema: str, rate: float = 200.0, connections: int = 4) -> None:
-        self.schema, self.rate, self.connections = schema, rate, connections
+    def __init__(
+        self, schema: str, rate: float = 200.0, connections: int = 4, port: int = 3306
+    ) -> None:
+        self.schema, self.rate, self.connections, self.port = schema, rate, connections, port
         self.started = 0.0
         self.stop_at = float("inf")
         self._workers: list[_Worker] = []
@@ -95,9 +97,18 @@ class ProdLoad:
         for thread in self._threads:
             thread.join(120)
 
-    def stats(self, start: float, end: float) -> dict[str, Any]:
-        """p50/p99/max latency (ms) of the transactions due in [start, end)."""
-        window = [s for w in self._workers for s in w.samples if start <= s[0] < end]
+    def stats(self, start: float, end: float, count: int | None = None) -> dict[str, Any]:
+        """p50/p99/max latency (ms) of the transactions due in [start, end).
+
+        With ``count``, a window holding more transactions is thinned to ``count`` of them, evenly
+        spaced in due time, so every p99 is the same rank of the same number of samples (a longer
+        step would otherwise get a p99 from more of its tail). A shorter window keeps all it has:
+        its ``count`` says so.
+        """
+        window = sorted(s for w in self._workers for s in w.samples if start <= s[0] < end)
+        if count is not None and len(window) > count:
+            step = len(window) / count
+            window = [window[int(i * step)] for i in range(count)]
         lat = sorted(latency for _, latency, _ in window)
         if not lat:
             return {"count": 0, "p50_ms": None, "p99_ms": None, "max_ms": None}

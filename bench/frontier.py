@@ -1,0 +1,669 @@
+"""The impact frontier (issue 20, section 3): how fast each purge goes at a given gentleness.
+
+Usage: .venv/bin/python bench/frontier.py [--rows 450000] [--runs 3] [--modes pinned,unpinned]
+       (or `make bench-frontier`)
+
+Every purge setting below deletes the same expired rows (restored, untimed, before each) under the
+fixed-rate production load of bench/prodload.py; each point of the frontier is (production p99
+inflation, rows/s). The purges compared: pt-archiver row by row, `--bulk-delete`, and
+`--bulk-delete --sleep 1` at 1000 and 5000 rows a chunk; dbarchive with no budget and with
+`latency_budget` 3, 2 and 1.5. Every purge stops after `--cap` seconds (pt-archiver `--run-time`,
+dbarchive `max_runtime`), so rows/s is rows deleted / seconds whether or not it finished.
+The exports: the days inside retention with and without `latency_budget = 2.0`; and one day
+(`--replica-day-rows`) from a private primary/replica pair, read from the primary and from the replica (`read_url`): the
+primary's CPU for each is measured on a run without the production load (with it, the load's own
+CPU would drown the difference), then the p99 on a run under the load.
+
+**pinned** (the figure for "what does the database host feel"): mariadbd and the production load on
+core 0, every client (dbarchive and its probe, pt-archiver, the S3 server) on core 1, as in
+production where the worker runs on another host. **unpinned**: the scheduler places everything
+on both cores (as `make bench`). Both modes alternate within each run.
+
+Every p99 is over the same number of production transactions (`--p99-transactions`, thinned evenly
+over the step when it had more), against an idle window of that many transactions just before.
+Writes bench/results/frontier.json, bench/results/frontier.md and bench/results/frontier.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import data
+import measure
+import peers
+import run as bench
+import s3server
+from prodload import ProdLoad
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+SERVER_CORE, CLIENT_CORE = "0", "1"
+log = bench.log
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One point to measure: untimed preparation, then the measured command."""
+
+    key: str
+    label: str
+    kind: str  # purge | export | replica
+    tool: str  # dbarchive | pt-archiver
+    run: Callable[[peers.Ctx, Any], dict[str, Any]]
+    prepare: Callable[[peers.Ctx], Any] = lambda ctx: None
+
+
+# --- the purge settings ---------------------------------------------------------------------------
+
+
+def _pt_purge(ctx: peers.Ctx, cap: float, *extra: str) -> dict[str, Any]:
+    cmd = [
+        "pt-archiver", "--source", peers._pt_dsn(ctx.schema),
+        "--where", f"created_at < '{ctx.cutoff}'", "--purge", "--commit-each",
+        "--no-version-check", "--run-time", f"{int(cap)}s", *extra,
+    ]  # fmt: skip
+    return peers._purge_result(ctx, measure.run(cmd))
+
+
+def _budget_throttle(budget: float | None, cap: float) -> str:
+    lines = [f"max_runtime = {cap:g}"]
+    if budget is not None:
+        lines.append(f"latency_budget = {budget:g}")
+    return "[throttle]\n" + "\n".join(lines) + "\n\n"
+
+
+def purge_settings(plan: data.Plan, cap: float) -> list[Setting]:
+    def restore(ctx: peers.Ctx) -> None:
+        data.restore_expired(ctx.schema, plan)
+
+    def archived(key: str, budget: float | None) -> Callable[[peers.Ctx], Path]:
+        """Archive the expired days into a fresh prefix without the budget (an export with one
+        would be paced, and this part is untimed), then the purge's config for that prefix."""
+
+        def prepare(ctx: peers.Ctx) -> Path:
+            restore(ctx)
+            prefix = f"frontier-{key}-{time.time_ns()}"
+            plain = peers.dbarchive_config(ctx, f"{key}-archive", ctx.schema, prefix)
+            last = ctx.cutoff - dt.timedelta(days=1)
+            m = measure.run(
+                [str(peers.BIN / "dbarchive"), "export", "-c", str(plain),
+                 "--from", str(ctx.expired_first), "--to", str(last), "-q"],
+                env=ctx.s3_env,
+            )  # fmt: skip
+            if m.exit:
+                raise RuntimeError(f"archiving the expired days failed: {m.stderr[-800:]}")
+            return peers.dbarchive_config(
+                ctx, key, ctx.schema, prefix, extra=_budget_throttle(budget, cap)
+            )
+
+        return prepare
+
+    def pt(key: str, label: str, *extra: str) -> Setting:
+        return Setting(key, label, "purge", "pt-archiver",
+                       lambda c, _: _pt_purge(c, cap, *extra), restore)  # fmt: skip
+
+    def dba(key: str, label: str, budget: float | None) -> Setting:
+        return Setting(
+            key, label, "purge", "dbarchive", peers.dbarchive_purge, archived(key, budget)
+        )
+
+    return [
+        pt("pt_row", "pt-archiver row by row (--limit 1000)", "--limit", "1000"),
+        pt("pt_bulk", "pt-archiver --bulk-delete (--limit 1000)", "--limit", "1000", "--bulk-delete"),
+        pt("pt_bulk5000_sleep1", "pt-archiver --bulk-delete --limit 5000 --sleep 1",
+           "--limit", "5000", "--bulk-delete", "--sleep", "1"),
+        pt("pt_bulk_sleep1", "pt-archiver --bulk-delete --limit 1000 --sleep 1",
+           "--limit", "1000", "--bulk-delete", "--sleep", "1"),
+        dba("dba_none", "dbarchive, no budget (defaults)", None),
+        dba("dba_b3", "dbarchive, latency_budget = 3", 3.0),
+        dba("dba_b2", "dbarchive, latency_budget = 2", 2.0),
+        dba("dba_b1_5", "dbarchive, latency_budget = 1.5", 1.5),
+    ]  # fmt: skip
+
+
+# --- the export settings --------------------------------------------------------------------------
+
+
+def _export_range(
+    ctx: peers.Ctx, name: str, schema: str, first: dt.date, last: dt.date, extra: str = ""
+) -> dict[str, Any]:
+    """`dbarchive export --from first --to last` of ``schema`` into a fresh prefix."""
+    prefix = f"{name}-{time.time_ns()}"
+    cfg = peers.dbarchive_config(ctx, name, schema, prefix, "zstd", extra)
+    m = measure.run(
+        [str(peers.BIN / "dbarchive"), "export", "-c", str(cfg), "--from", str(first),
+         "--to", str(last), "-q", "--json"],
+        env=ctx.s3_env,
+    )  # fmt: skip
+    summary = peers._json(m.stdout) or []
+    rows = sum(s.get("rows") or 0 for s in summary) if m.exit == 0 else None
+    return peers._result(m, rows, sum(s.get("bytes") or 0 for s in summary))
+
+
+def export_settings(plan: data.Plan) -> list[Setting]:
+    first, last = plan.cutoff, plan.today - dt.timedelta(days=1)
+
+    def export(key: str, label: str, extra: str) -> Setting:
+        return Setting(key, label, "export", "dbarchive",
+                       lambda c, _: _export_range(c, key, c.schema, first, last, extra))  # fmt: skip
+
+    return [
+        export("dba_export", "dbarchive export, no budget", ""),
+        export("dba_export_b2", "dbarchive export, latency_budget = 2", _budget_throttle(2.0, 3600)),
+    ]  # fmt: skip
+
+
+# --- the replica pair -----------------------------------------------------------------------------
+
+
+@dataclass
+class Pair:
+    """A private primary/replica (tests/integration/replication.py's servers) holding one day."""
+
+    primary_port: int
+    replica_port: int
+    primary_pid: int
+    replica_pid: int
+    database: str
+
+    def url(self, port: int) -> str:
+        return f"mysql://root@127.0.0.1:{port}/{self.database}"
+
+
+@contextlib.contextmanager
+def replica_pair(ctx: peers.Ctx, day_schema: str) -> Iterator[Pair]:
+    """Start the pair, copy ``day_schema``'s events (one big day) and the load's orders table into
+    it, and wait until the replica has applied them."""
+    sys.path.insert(0, str(ROOT))
+    from tests.integration import replication as repl
+
+    workdir = Path(tempfile.mkdtemp(prefix="dbarchive-frontier-repl-"))
+    servers: list[Any] = []
+    try:
+        repl._install(workdir / "primary-data", workdir)
+        shutil.copytree(workdir / "primary-data", workdir / "replica-data", symlinks=True)
+        roles = {
+            "primary": ["--server-id=1", "--log-bin=binlog", "--binlog-format=ROW",
+                        "--innodb-buffer-pool-size=512M"],
+            "replica": ["--server-id=2", "--read-only=1", "--relay-log=relay",
+                        "--skip-slave-start", "--innodb-buffer-pool-size=512M"],
+        }  # fmt: skip
+        taken: set[int] = set()
+        for role, extra in roles.items():
+            taken.add(port := repl._free_port(taken))
+            servers.append(repl._start(role, workdir, workdir / f"{role}-data", port, extra))
+        for server in servers:
+            if not repl._wait_ready(server):
+                raise RuntimeError(f"{server.name} mariadbd lost its port")
+        primary, replica = servers
+        repl._set_up_replication(primary, replica)
+        _copy_into(ctx, day_schema, primary.port, repl.DATABASE)
+        p, r = repl.connect(primary.port), repl.connect(replica.port)
+        try:
+            repl.wait_caught_up(p, r, timeout=600)
+        finally:
+            p.close()
+            r.close()
+        yield Pair(primary.port, replica.port, primary.proc.pid, replica.proc.pid, repl.DATABASE)
+    finally:
+        for server in reversed(servers):
+            repl._stop(server)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _copy_into(ctx: peers.Ctx, day_schema: str, port: int, database: str) -> None:
+    """mysqldump the day's events and the orders table into the pair's primary (untimed)."""
+    opts = "-h127.0.0.1 -P3306 -uroot --default-character-set=utf8mb4 --single-transaction"
+    dump = (
+        f"mysqldump {opts} {ctx.schema} {data.ORDERS}; mysqldump {opts} {day_schema} {data.TABLE}"
+    )
+    load = f"mysql -h127.0.0.1 -P{port} -uroot --default-character-set=utf8mb4 {database}"
+    subprocess.run(["bash", "-o", "pipefail", "-c", f"({dump}) | {load}"], check=True)
+
+
+def replica_settings(pair: Pair, rows: int) -> list[Setting]:
+    def export(key: str, label: str, read_url: str | None) -> Setting:
+        def go(ctx: peers.Ctx, _: Any) -> dict[str, Any]:
+            source = f'[source]\nurl = "{pair.url(pair.primary_port)}"\n'
+            if read_url:
+                source += f'read_url = "{read_url}"\n'
+            prefix = f"{key}-{time.time_ns()}"
+            cfg = ctx.work / f"{key}.toml"
+            cfg.write_text(
+                f'{source}\n[destination]\nurl = "s3://{ctx.bucket}/{prefix}"\n'
+                f'endpoint_url = "{ctx.s3_url}"\nregion = "us-east-1"\n\n'
+                '[defaults]\nformat = "csv"\ncompression = "zstd"\nretention = "57 days"\n\n'
+                '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\n'
+            )
+            cpu0 = measure.server_cpu_seconds(pair.primary_pid)
+            m = measure.run(
+                [str(peers.BIN / "dbarchive"), "export", "-c", str(cfg), "--date", str(ctx.day),
+                 "-q", "--json"],
+                env=ctx.s3_env,
+            )  # fmt: skip
+            cpu1 = measure.server_cpu_seconds(pair.primary_pid)
+            summary = (peers._json(m.stdout) or [{}])[0]
+            result = peers._result(m, summary.get("rows"), summary.get("bytes"))
+            result["primary_cpu_s"] = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
+            return result
+
+        return Setting(key, label.format(rows=rows), "replica", "dbarchive", go)
+
+    return [
+        export("dba_from_primary", "dbarchive export of one day ({rows:,} rows), read from the primary", None),
+        export("dba_from_replica", "dbarchive export of one day ({rows:,} rows), read_url = the replica",
+               pair.url(pair.replica_port)),
+    ]  # fmt: skip
+
+
+# --- pinning --------------------------------------------------------------------------------------
+
+
+def _taskset(pid: int, cores: str) -> None:
+    subprocess.run(["taskset", "-a", "-p", "-c", cores, str(pid)], check=True, capture_output=True)
+
+
+@contextlib.contextmanager
+def pinning(mode: str, server_pids: list[int], client_pids: list[int]) -> Iterator[None]:
+    """pinned: servers and this process (the production load's threads) on core 0, every
+    measured command and the client-side daemons on core 1; put back on every core after."""
+    if mode == "unpinned":
+        yield
+        return
+    every = f"0-{(os.cpu_count() or 2) - 1}"
+    for pid in server_pids:
+        _taskset(pid, SERVER_CORE)
+    for pid in client_pids:
+        _taskset(pid, CLIENT_CORE)
+    os.sched_setaffinity(0, {int(SERVER_CORE)})  # threads started from now on inherit it
+    measure.CLIENT_PREFIX = ["taskset", "-c", CLIENT_CORE]
+    try:
+        yield
+    finally:
+        measure.CLIENT_PREFIX = []
+        os.sched_setaffinity(0, set(range(os.cpu_count() or 2)))
+        for pid in server_pids + client_pids:
+            with contextlib.suppress(subprocess.CalledProcessError):
+                _taskset(pid, every)
+
+
+# --- one measured step ----------------------------------------------------------------------------
+
+
+def step(
+    ctx: peers.Ctx, args: argparse.Namespace, setting: Setting, schema: str, port: int = 3306
+) -> dict[str, Any]:
+    """Prepare (untimed), then an idle window and the step under the production load."""
+    try:
+        state = setting.prepare(ctx)
+        if setting.kind == "purge":
+            bench.settle(30.0, args.baseline_cores)
+        alone = setting.run(ctx, state) if setting.kind == "replica" else {}  # CPU without load
+        load = ProdLoad(schema, args.rate, args.connections, port)
+        n = args.p99_transactions
+        load.start()
+        try:
+            time.sleep(1.0)
+            idle_start = time.monotonic()
+            time.sleep(n / args.rate)
+            step_start = time.monotonic()
+            result = setting.run(ctx, state)
+            step_end = time.monotonic()
+        finally:
+            load.stop()
+        idle = load.stats(idle_start, step_start, n)
+        busy = load.stats(step_start, step_end, n)
+        result.update(idle=idle, step=busy, p99_inflation=bench._inflation(idle, busy))
+        if alone:
+            result["primary_cpu_alone_s"] = alone.get("primary_cpu_s")
+        if setting.kind == "purge":
+            result.update(bench.clean_up_after(60.0, args.baseline_cores))
+        return result
+    except Exception as exc:  # one broken setting must not lose the others
+        log(f"  {setting.key} raised {exc!r}")
+        return {"seconds": 0.0, "rows": None, "exit": -1, "error": repr(exc)}
+
+
+def _line(key: str, r: dict[str, Any]) -> str:
+    rate = r["rows"] / r["seconds"] if r.get("rows") and r.get("seconds") else None
+    return (
+        f"  {key}: {r['seconds']:.1f} s, rows {r.get('rows')}, "
+        f"{'-' if rate is None else f'{rate:,.0f}'} rows/s, p99 x{r.get('p99_inflation')}, "
+        f"exit {r.get('exit')}"
+    )
+
+
+# --- summary, report, plot ------------------------------------------------------------------------
+
+
+def _median(values: list[float | None]) -> float | None:
+    clean = [v for v in values if v is not None]
+    return round(statistics.median(clean), 3) if clean else None
+
+
+def summarize(runs: list[dict[str, Any]], settings: list[Setting]) -> dict[str, Any]:
+    """Per mode and setting: medians over runs of rows/s, p99 inflation, idle/step p99."""
+    out: dict[str, Any] = {}
+    for mode in {m for r in runs for m in r}:
+        out[mode] = {}
+        for s in settings:
+            results = [r[mode][s.key] for r in runs if s.key in r.get(mode, {})]
+            ok = [x for x in results if x.get("rows") and x.get("seconds")]
+            out[mode][s.key] = {
+                "label": s.label, "kind": s.kind, "tool": s.tool, "runs": len(results),
+                "ok_runs": len(ok),
+                "rows_per_s": _median([x["rows"] / x["seconds"] for x in ok]),
+                "rows_per_s_each": [round(x["rows"] / x["seconds"]) for x in ok],
+                "p99_inflation": _median([x.get("p99_inflation") for x in ok]),
+                "p99_inflation_each": [x.get("p99_inflation") for x in ok],
+                "idle_p99_ms": _median([x.get("idle", {}).get("p99_ms") for x in ok]),
+                "step_p99_ms": _median([x.get("step", {}).get("p99_ms") for x in ok]),
+                "primary_cpu_s": _median([x.get("primary_cpu_alone_s") for x in ok]),
+                "rows": _median([x["rows"] for x in ok]),
+                "seconds": _median([x["seconds"] for x in ok]),
+            }  # fmt: skip
+    return out
+
+
+def _ratio_each(
+    runs: list[dict[str, Any]], mode: str, num: str, den: str, field: str
+) -> list[float]:
+    """num/den per run (both from the same run and mode): what a same-run comparison means."""
+    values = []
+    for r in runs:
+        a, b = r.get(mode, {}).get(num), r.get(mode, {}).get(den)
+        if not a or not b:
+            continue
+        if field == "rows_per_s":
+            x = a["rows"] / a["seconds"] if a.get("rows") else None
+            y = b["rows"] / b["seconds"] if b.get("rows") else None
+        else:
+            x, y = a.get(field), b.get(field)
+        if x is not None and y:
+            values.append(x / y)
+    return values
+
+
+def targets(runs: list[dict[str, Any]], summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets, per mode, with a verdict computed from the medians."""
+    out = []
+    for mode, s in sorted(summary.items()):
+
+        def add(
+            name: str, value: float | None, goal: str, met: bool | None, mode: str = mode
+        ) -> None:
+            out.append({"mode": mode, "target": name, "goal": goal,
+                        "value": None if value is None else round(value, 3),
+                        "verdict": "n/a" if met is None else "met" if met else "not met"})  # fmt: skip
+
+        b2 = s.get("dba_b2", {})
+        add(
+            "purge, latency_budget = 2: p99 inflation",
+            b2.get("p99_inflation"),
+            "<= 2.5x",
+            None if b2.get("p99_inflation") is None else b2["p99_inflation"] <= 2.5,
+        )
+        vs_row = _median(_ratio_each(runs, mode, "dba_b2", "pt_row", "rows_per_s"))
+        add(
+            "purge, latency_budget = 2: rows/s vs pt-archiver row by row",
+            vs_row,
+            ">= 1.0x",
+            None if vs_row is None else vs_row >= 1.0,
+        )
+        vs_bulk = _median(_ratio_each(runs, mode, "dba_none", "pt_bulk", "rows_per_s"))
+        add(
+            "purge, no budget: rows/s vs pt-archiver --bulk-delete",
+            vs_bulk,
+            ">= 1.0x",
+            None if vs_bulk is None else vs_bulk >= 1.0,
+        )
+        e2 = s.get("dba_export_b2", {})
+        add(
+            "export, latency_budget = 2: p99 inflation",
+            e2.get("p99_inflation"),
+            "<= 2x",
+            None if e2.get("p99_inflation") is None else e2["p99_inflation"] <= 2.0,
+        )
+        e_rate = _median(_ratio_each(runs, mode, "dba_export_b2", "dba_export", "rows_per_s"))
+        add(
+            "export, latency_budget = 2: rows/s vs the unbudgeted export",
+            e_rate,
+            ">= 0.8x",
+            None if e_rate is None else e_rate >= 0.8,
+        )
+        cpu = _median(_ratio_each(runs, mode, "dba_from_replica", "dba_from_primary",
+                                  "primary_cpu_alone_s"))  # fmt: skip
+        add(
+            "export from a replica: primary's CPU vs reading from the primary",
+            cpu,
+            "< 5 %",
+            None if cpu is None else cpu < 0.05,
+        )
+    return out
+
+
+def plot(summary: dict[str, Any], path: Path) -> None:
+    """rows/s against p99 inflation, one marker per purge setting, one panel per mode."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    modes = sorted(summary)
+    fig, axes = plt.subplots(1, len(modes), figsize=(6.5 * len(modes), 5), squeeze=False)
+    for ax, mode in zip(axes[0], modes, strict=True):
+        for s in summary[mode].values():
+            if s["kind"] != "purge" or s["rows_per_s"] is None or s["p99_inflation"] is None:
+                continue
+            dba = s["tool"] == "dbarchive"
+            ax.scatter(s["p99_inflation"], s["rows_per_s"], marker="o" if dba else "s",
+                       color="tab:blue" if dba else "tab:orange", s=60)  # fmt: skip
+            ax.annotate(s["label"].replace("dbarchive, ", "").replace("pt-archiver ", "pt "),
+                        (s["p99_inflation"], s["rows_per_s"]), fontsize=7,
+                        xytext=(5, 4), textcoords="offset points")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_xlabel("production p99 inflation (x idle p99), log scale: left is gentler")
+        ax.set_ylabel("rows deleted per second")
+        ax.set_title(
+            f"purge frontier, {mode}"
+            + (" (client on core 1, server on core 0)" if mode == "pinned" else ""),
+            fontsize=10,
+        )
+        ax.axvline(2.5, color="grey", linestyle=":", linewidth=1)
+        ax.grid(True, alpha=0.3)
+    fig.text(0.01, 0.01, "blue circles: dbarchive; orange squares: pt-archiver. Medians of runs.",
+             fontsize=8)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = [
+        f"# Impact frontier ({result['finished_at']}, commit {result['commit']})",
+        "",
+        f"`{result['command']}`: {result['args']['runs']} runs, modes {result['args']['modes']}, "
+        f"{result['plan']['rows']:,} rows, {result['plan']['expired_rows']:,} expired, production "
+        f"load {result['args']['rate']:g} tx/s, every p99 over {result['args']['p99_transactions']} "
+        f"transactions, purges capped at {result['args']['cap']:g} s. Medians over runs "
+        "(per-run values in brackets).",
+        "",
+        "pinned = mariadbd and the production load on core 0, every client (dbarchive and its probe "
+        "process, pt-archiver, SeaweedFS, the replica) on core 1 (`taskset`); unpinned = both cores "
+        "shared.",
+        "",
+        "![frontier](frontier.png)",
+        "",
+    ]
+    for mode, settings in sorted(result["summary"].items()):
+        lines += [f"## {mode}", "",
+                  "| setting | rows/s | p99 inflation | idle p99 ms | step p99 ms | primary's CPU s, no load |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
+        for s in settings.values():
+            rate = "–" if s["rows_per_s"] is None else f"{s['rows_per_s']:,.0f}"
+            each = ", ".join(f"{x:,}" for x in s["rows_per_s_each"])
+            infl = "–" if s["p99_inflation"] is None else f"{s['p99_inflation']:.2f}×"
+            infl_each = ", ".join(f"{x}" for x in s["p99_inflation_each"])
+            cpu = "" if s["primary_cpu_s"] is None else f"{s['primary_cpu_s']:.2f}"
+            lines.append(
+                f"| {s['label']} | {rate} [{each}] | {infl} [{infl_each}] | "
+                f"{s['idle_p99_ms']} | {s['step_p99_ms']} | {cpu} |"
+            )
+        lines.append("")
+    lines += [
+        "## Targets",
+        "",
+        "| mode | target | goal | median | verdict |",
+        "|---|---|---|---|---|",
+    ]
+    for t in result["targets"]:
+        lines.append(
+            f"| {t['mode']} | {t['target']} | {t['goal']} | {t['value']} | {t['verdict']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# --- main -----------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=450_000)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--modes", default="pinned,unpinned")
+    p.add_argument("--cap", type=float, default=60.0, help="seconds every purge may run")
+    p.add_argument("--rate", type=float, default=200.0)
+    p.add_argument("--connections", type=int, default=4)
+    p.add_argument("--p99-transactions", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--schema", default="dbarchive_frontier")
+    p.add_argument("--only", default="", help="comma-separated setting keys (default: all)")
+    p.add_argument("--no-replica", action="store_true", help="skip the primary/replica exports")
+    p.add_argument("--replica-day-rows", type=int, default=400_000, help="rows of the pair's day")
+    p.add_argument("--keep-data", action="store_true")
+    p.add_argument("--buffer-pool-mib", type=int, default=2048, help="grow it to this (0: leave)")
+    p.add_argument("--out", type=Path, default=RESULTS / "frontier.md")
+    return p.parse_args(argv)
+
+
+def _weed_pids() -> list[int]:
+    import psutil
+
+    return [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "weed"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    modes = [m for m in args.modes.split(",") if m]
+    plan = data.standard_plan(args.rows, seed=args.seed)
+    measure.SERVER_PID = measure.mariadbd_pid()
+    server = measure.SERVER_PID
+    assert server is not None, "no local mariadbd"
+    runs: list[dict[str, Any]] = []
+    log(f"plan: {plan.rows:,} rows, {plan.expired_rows:,} expired, modes {modes}")
+    try:
+        with (
+            bench.buffer_pool(args.buffer_pool_mib),
+            s3server.seaweedfs() as s3,
+            tempfile.TemporaryDirectory(prefix="dbarchive-frontier-") as work,
+        ):
+            data.ensure(args.schema, plan, log)
+            data.snapshot_expired(args.schema, plan)
+            ctx = bench.make_ctx(args, plan, s3, Path(work))
+            settings = purge_settings(plan, args.cap) + export_settings(plan)
+            with contextlib.ExitStack() as stack:
+                pair = None
+                if not args.no_replica:
+                    day_plan = data.single_day_plan(ctx.day, args.replica_day_rows, args.seed)
+                    data.ensure(day_schema(args), day_plan, log)
+                    pair = stack.enter_context(replica_pair(ctx, day_schema(args)))
+                if pair:
+                    log(f"replica pair: primary :{pair.primary_port}, replica :{pair.replica_port}")
+                    settings += replica_settings(pair, args.replica_day_rows)
+                only = {k for k in args.only.split(",") if k}
+                settings = [s for s in settings if not only or s.key in only]
+                for i in range(args.runs):
+                    runs.append(one_run(ctx, args, settings, modes, server, pair, i))
+                    write(args, plan, settings, runs, argv)  # partial results survive a stop
+    finally:
+        if not args.keep_data:
+            data.drop(args.schema)
+            data.drop(day_schema(args))
+
+
+def day_schema(args: argparse.Namespace) -> str:
+    """The replica exports' day (bigger than the main table's: fixed costs must not dominate)."""
+    return f"{args.schema}_day"
+
+
+def one_run(
+    ctx: peers.Ctx,
+    args: argparse.Namespace,
+    settings: list[Setting],
+    modes: list[str],
+    server: int,
+    pair: Pair | None,
+    index: int,
+) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for mode in modes:
+        quiet = bench.wait_for_quiet(1.5, 60.0)
+        args.baseline_cores = quiet["server_idle_cores"] or 0.0
+        log(f"run {index + 1}/{args.runs}, {mode}: {quiet}")
+        servers = [server] + ([pair.primary_pid] if pair else [])
+        clients = _weed_pids() + ([pair.replica_pid] if pair else [])
+        with pinning(mode, servers, clients):
+            bench.warm_up(ctx)
+            one: dict[str, Any] = {"_quiet": quiet}
+            for s in settings:
+                schema, port = ctx.schema, 3306
+                if s.kind == "replica" and pair is not None:
+                    schema, port = pair.database, pair.primary_port
+                one[s.key] = r = step(ctx, args, s, schema, port)
+                log(_line(s.key, r))
+        result[mode] = one
+    return result
+
+
+def write(
+    args: argparse.Namespace,
+    plan: data.Plan,
+    settings: list[Setting],
+    runs: list[dict[str, Any]],
+    argv: list[str],
+) -> None:
+    summary = summarize(runs, settings)
+    result = {
+        "finished_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": bench._version(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
+        "command": "make bench-frontier" + (f" FRONTIER_ARGS='{' '.join(argv)}'" if argv else ""),
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "plan": {"rows": plan.rows, "expired_rows": plan.expired_rows, "cutoff": str(plan.cutoff)},
+        "summary": summary,
+        "targets": targets(runs, summary),
+        "runs": runs,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "frontier.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
+    plot(summary, RESULTS / "frontier.png")
+    args.out.write_text(markdown(result))
+    log(f"wrote {args.out}, frontier.json and frontier.png ({len(runs)} runs)")
+
+
+if __name__ == "__main__":
+    main()
