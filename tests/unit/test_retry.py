@@ -136,6 +136,16 @@ def test_a_table_lock_is_tried_max_retries_more_times() -> None:
     assert retry.table_lock(3).call(action, sleep=t.sleep, clock=t.clock) == "rows"
 
 
+def test_a_purge_chunk_is_redone_max_retries_more_times_pausing_up_to_five_seconds() -> None:
+    """Lock conflicts, lost sessions and interrupted statements redo a chunk; the pauses double
+    from 0.1 s and stop growing at 5 s."""
+    policy = retry.purge_chunk(10)
+    assert policy.attempts == 11
+    assert {1205, 1213, 2013, 1317, 1969} <= policy.errors
+    delays = policy.delays()
+    assert [round(next(delays), 2) for _ in range(8)] == [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]
+
+
 def test_a_stop_asked_between_tries_ends_the_retries_without_a_pause() -> None:
     """``before_retry`` runs before each pause: a stop request raised there is not slept on."""
     t = FakeTime()

@@ -13,6 +13,7 @@ or how many seconds, the pauses between) run by :meth:`RetryPolicy.call`:
 - :data:`STATEMENT`: a read or a session setting, outside a transaction (``MySqlSession.query``);
 - :data:`CHUNK_READ`: a chunk read by the C reader, which also survives a refused connection;
 - :data:`RECONNECT`: opening a new session after the old one was lost (a restarting server);
+- :func:`purge_chunk`: a purge chunk's transaction, redone ``[throttle] max_retries`` times;
 - :func:`table_lock`: ``LOCK TABLES`` for a partition exchange, ``[throttle] max_retries`` times.
 
 The pauses double from 0.1 s up to 2 s. S3 is not retried here: botocore's own policy does that.
@@ -113,6 +114,13 @@ STATEMENT = RetryPolicy(CONNECTION_LOST | INTERRUPTED, attempts=STATEMENT_ATTEMP
 CHUNK_READ = RetryPolicy(CONNECTION_LOST | INTERRUPTED | UNREACHABLE, attempts=STATEMENT_ATTEMPTS)
 # A new session after a lost one: a restarting server (or a failover) gets RECONNECT_SECONDS.
 RECONNECT = RetryPolicy(UNREACHABLE | CONNECTION_LOST, seconds=RECONNECT_SECONDS)
+
+
+def purge_chunk(max_retries: int) -> RetryPolicy:
+    """A purge chunk's transaction lost or refused: rolled back and redone ``max_retries`` more
+    times, pausing 0.1 s doubling up to 5 s (``steps/purge.py`` runs the loop: a redo also
+    restarts the archive walk)."""
+    return RetryPolicy(CHUNK_RETRYABLE, attempts=max_retries + 1, max_delay=5.0)
 
 
 def table_lock(max_retries: int) -> RetryPolicy:

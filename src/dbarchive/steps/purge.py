@@ -53,9 +53,6 @@ from dbarchive.steps.matching import archived_hashes, int_key_path, open_newest
 from dbarchive.steps.verify import KnownDay, archive_scope
 from dbarchive.throttle import Throttle
 
-# lock wait timeout, deadlock, a lost connection, KILL QUERY, max_statement_time (sources/retry.py)
-RETRYABLE = retry.CHUNK_RETRYABLE
-
 
 class ChunkMismatch(VerificationError):
     """A chunk's DELETE did not remove exactly its verified rows: rolled back, then redone from a
@@ -184,19 +181,24 @@ class DayPurger:
         )
 
     def _chunk_with_retries(self, first: bool, last: Any) -> list[Any]:
+        """The chunk, rolled back and redone (smaller) on a retryable error or a mismatch, with
+        the pauses of :func:`retry.purge_chunk` (not ``RetryPolicy.call``: a rolled-back chunk
+        also restarts the archive walk, and a mismatch is ours, not MySQL's)."""
+        policy = retry.purge_chunk(self.throttle.settings.max_retries)
+        delays = policy.delays()
         attempt = 0
         while True:
+            attempt += 1
             try:
                 return self._chunk(self._walk, first, last)
             except (SourceError, ChunkMismatch) as exc:
                 self.ctx.source.rollback()
-                again = isinstance(exc, ChunkMismatch) or exc.mysql_code in RETRYABLE
-                if not again or attempt >= self.throttle.settings.max_retries:
+                again = isinstance(exc, ChunkMismatch) or exc.mysql_code in policy.errors
+                if not again or attempt >= (policy.attempts or 1):
                     raise
-            attempt += 1
             self.retries += 1
             self.sizer.shrink()
-            time.sleep(min(5.0, 0.05 * 2**attempt))
+            time.sleep(next(delays))
             # The walk consumed archive rows for the rolled-back chunk: start it again; rows
             # already deleted are skipped by order.
             self._walk.close()
