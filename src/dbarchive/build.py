@@ -93,7 +93,7 @@ def build_throttle(
     settings = ctx.job.throttle
     if overrides:
         settings = with_overrides(settings, overrides, "throttle overrides")
-    probe = MySqlLoadProbe(ctx.source, settings.replicas, settings.aurora_replicas)
+    probe = MySqlLoadProbe(ctx.mysql, settings.replicas, settings.aurora_replicas)
     latency = None
     if settings.has_budget:
         first = ctx.job.tables[0]

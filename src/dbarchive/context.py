@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from dbarchive import dates
 from dbarchive.clock import Clock, system_clock
 from dbarchive.config import ArchiveJob, TableSpec
+from dbarchive.errors import SourceError
 from dbarchive.events import Event, NullReporter, Reporter
 from dbarchive.identity import SourceIdentity, refuse_moved_archive
 from dbarchive.layout import PartitionPath
 from dbarchive.sources.mysql import MySqlSource
+from dbarchive.sources.protocol import Source
 from dbarchive.sources.read_session import ReadSource, Requirement
 from dbarchive.sources.table import TableInfo
 from dbarchive.storage import Storage
@@ -24,7 +26,7 @@ class Context:
     """What every step needs: the job, its source and storage, and where events go."""
 
     job: ArchiveJob
-    source: MySqlSource
+    source: Source
     storage: Storage
     reporter: Reporter = field(default_factory=NullReporter)
     clock: Callable[[], float] = time.monotonic  # durations only; the date comes from wall_clock
@@ -58,7 +60,15 @@ class Context:
             self._folders[key] = self.job.folder(spec)
         return self._folders[key]
 
-    def reads(self, spec: TableSpec, day: dt.date) -> MySqlSource:
+    @property
+    def mysql(self) -> MySqlSource:
+        """The source as MySQL itself, for what only MySQL has (Aurora's OUTFILE, the load probe,
+        the ledger's and the audit's statements, system versioning); steps use :attr:`source`."""
+        if not isinstance(self.source, MySqlSource):
+            raise SourceError(f"this needs a MySQL source, not {type(self.source).__name__}")
+        return self.source
+
+    def reads(self, spec: TableSpec, day: dt.date) -> Source:
         """Where the export and the verification read the rows of ``day``: the primary, or the
         read endpoint once it has applied the primary's writes up to the day's end plus
         ``settle`` (waiting up to ``read_lag_wait``, else ReplicaBehind; read_session.py).

@@ -81,7 +81,7 @@ def check_replicas(ctx: Context) -> list[CheckResult]:
     from dbarchive.sources.probes import MySqlLoadProbe
 
     results = []
-    probe = MySqlLoadProbe(ctx.source, ctx.job.throttle.replicas)
+    probe = MySqlLoadProbe(ctx.mysql, ctx.job.throttle.replicas)
     try:
         for i, url in enumerate(ctx.job.throttle.replicas):
 

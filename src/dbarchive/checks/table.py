@@ -89,7 +89,7 @@ def system_versioning_note(ctx: Context, spec: TableSpec) -> str | None:
     """What a purge does to a system-versioned table, or None if the table is not one (or
     cannot be described: the other checks say why)."""
     try:
-        versioned = ctx.source.system_versioned(ctx.describe(spec))
+        versioned = ctx.mysql.system_versioned(ctx.describe(spec))
     except DbArchiveError:
         return None
     if not versioned:

@@ -268,7 +268,7 @@ def _database(
         keys = record.keys
         if keys is None:
             continue
-        back = resolve.present_keys(ctx.source, info, keys)
+        back = resolve.present_keys(ctx.mysql, info, keys)
         if not back:
             continue
         if any(s > record.seq for s in restores):

@@ -13,7 +13,7 @@ from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.dates import day_range, duration_text, newest_settled_day, settles_at
 from dbarchive.manifest import Manifest
-from dbarchive.sources.mysql import MySqlSource
+from dbarchive.sources.protocol import Source
 from dbarchive.sources.table import ScanPlan
 from dbarchive.steps import upload
 from dbarchive.steps.archived_columns import column_change
@@ -30,7 +30,7 @@ def day_plan(
     day: dt.date,
     scan: str | None = None,
     manifest: Manifest | None = None,
-    source: MySqlSource | None = None,
+    source: Source | None = None,
 ) -> ScanPlan:
     """The day's scan plan: its row count and key bounds (one short index-only statement);
     with the day's ``manifest``, over the rows its archive was made from (``archive_scope``);
@@ -110,7 +110,7 @@ def _needs_export(
     return by_digest and _day_digest(ctx, spec, manifest, reads) != manifest.effective_digest
 
 
-def _day_digest(ctx: Context, spec: TableSpec, manifest: Manifest, reads: MySqlSource) -> RowDigest:
+def _day_digest(ctx: Context, spec: TableSpec, manifest: Manifest, reads: Source) -> RowDigest:
     """The digest of the rows the day's archive was made from, as the database holds them now."""
     info, window = archive_scope(ctx.describe(spec), manifest)
     plan = reads.plan_scan(info, window, manifest.scan)

@@ -78,7 +78,7 @@ class DaySession:
 
     def _resolve(self, pending: Record, later: list[Record]) -> dict[str, Any]:
         wait = self.ctx.job.throttle.lock_wait_timeout
-        return resolve.resolve(self.ctx.source, self.info, pending, later, wait)
+        return resolve.resolve(self.ctx.mysql, self.info, pending, later, wait)
 
     # -- this process's intents ---------------------------------------------------------------
     def intent(self, kind: str, fields: dict[str, Any]) -> int:

@@ -114,7 +114,7 @@ def check_server(ctx: Context) -> CheckResult:
     """The server is Aurora MySQL (the statement exists nowhere else)."""
     name = "aurora-outfile: server is Aurora MySQL"
     try:
-        kind = server_kind(ctx.source)
+        kind = server_kind(ctx.mysql)
     except DbArchiveError as exc:
         return CheckResult(name, False, str(exc).splitlines()[0], "check the [source] login")
     if kind.is_aurora:
@@ -122,7 +122,7 @@ def check_server(ctx: Context) -> CheckResult:
     return CheckResult(
         name,
         False,
-        not_supported(ctx.source, kind),
+        not_supported(ctx.mysql, kind),
         'set export.strategy = "stream" for these tables (it works on every MySQL and MariaDB)',
     )
 
@@ -139,7 +139,7 @@ def check_privilege(ctx: Context, kind: ServerKind) -> CheckResult:
         fix = f"GRANT SELECT INTO S3 ON *.* TO {user};"
         found = ("SELECT INTO S3", "ALL PRIVILEGES")
     try:
-        grants = _grants(ctx.source)
+        grants = _grants(ctx.mysql)
     except DbArchiveError as exc:
         return CheckResult(name, False, str(exc).splitlines()[0], fix)
     if any(f.lower() in grants.lower() for f in found):
@@ -160,7 +160,7 @@ def check_s3_role(ctx: Context, kind: ServerKind) -> CheckResult:
     if (kind.aurora_major or 3) < 3:
         params.insert(0, "aurora_select_into_s3_role")
     name = f"aurora-outfile: IAM role ({' or '.join(params)})"
-    values = {p: _variable(ctx.source, p) for p in params}
+    values = {p: _variable(ctx.mysql, p) for p in params}
     arn = next((v for v in values.values() if v), "")
     fix = (
         f"set the DB cluster parameter {params[-1]} to the ARN of an IAM role allowed "
@@ -218,5 +218,5 @@ def outfile_checks(ctx: Context) -> list[CheckResult]:
     server = check_server(ctx)
     if not server.ok:
         return [server]
-    kind = server_kind(ctx.source)
+    kind = server_kind(ctx.mysql)
     return [server, check_privilege(ctx, kind), check_s3_role(ctx, kind), check_bucket_region(ctx)]

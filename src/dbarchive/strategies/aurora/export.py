@@ -101,7 +101,7 @@ def runner_for(ctx: Context) -> OutfileRunner:
 
 def require_support(ctx: Context) -> None:
     """Refuse, before anything is written, a server that cannot run the statement."""
-    runner_for(ctx).require_support(ctx.source)
+    runner_for(ctx).require_support(ctx.mysql)
 
 
 def target(ctx: Context, partition: PartitionPath, index: int) -> S3Target:
@@ -166,7 +166,7 @@ def issue_unit(
     """Run unit ``index``'s statement and record that it completed; safe to repeat and to kill."""
 
     runner = runner_for(ctx)
-    runner.require_support(ctx.source)
+    runner.require_support(ctx.mysql)
     check_current(ctx, spec, plan)
     partition = ctx.partition(spec, plan.day)
     info, window, scan = _unit_window(ctx, spec, plan, index)
@@ -181,7 +181,7 @@ def issue_unit(
     emit_export_event(
         ctx, spec, plan.day, "start", total=scan.estimated_rows, message=f"unit {index} (Aurora)"
     )
-    rows = runner.run(ctx.source, statement)
+    rows = runner.run(ctx.mysql, statement)
     failpoints.hit("outfile.statement-done")
     record = OutfileRecord(plan.plan_id, index, rows, started, time.monotonic() - t0)
     ctx.storage.put_bytes(partition.outfile_record_key(index), record.dumps())
