@@ -23,7 +23,7 @@ import MySQLdb
 import pytest
 
 from tests.integration.conftest import S3Endpoint
-from tests.integration.helpers import LOG_TABLE_DDL
+from tests.integration.helpers import LOG_TABLE_DDL, fill_events
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
 
 pytestmark = [
@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "dist"
 CACHE = ROOT / ".wheelhouse" / "uv-cache"
 CONSTRAINTS = ROOT / "tests" / "integration" / "mwaa"
+EXAMPLES = ROOT / "examples" / "airflow"
 MWAA_VERSIONS = sorted(p.stem.removeprefix("mwaa-") for p in CONSTRAINTS.glob("mwaa-*.txt"))
 DAY = dt.date(2026, 11, 24)
 WARNING = "the C reader cannot log in as the MySQL server asks"
@@ -286,3 +287,86 @@ def test_mwaa_bundle_installs_as_mwaa_does(tmp_path: Path) -> None:
     assert "C speedups: loaded (_speedups, _mysqlread)" in shown
     env = _env(AIRFLOW_HOME=str(tmp_path / "airflow"))
     _run(python, "-c", "from dbarchive.airflow import build_dag; import MySQLdb", env=env)
+
+
+# -- the example DAG, as MWAA runs it ----------------------------------------------------------------
+def _example_tables(schema: MySqlSchema, day: dt.date) -> None:
+    """The example config's two tables, with the columns it names, holding ``day``."""
+    schema.execute(LOG_TABLE_DDL.replace("`events`", "payment_events"))
+    schema.execute(
+        LOG_TABLE_DDL.replace("`events`", "api_request_log")
+        .replace("created_at", "requested_at")
+        .replace(
+            "  KEY idx_",
+            "  authorization_header VARCHAR(200) NULL,\n"
+            "  environment VARCHAR(20) NOT NULL DEFAULT 'production',\n  KEY idx_",
+        )
+    )
+    schema.execute("CREATE TABLE events LIKE payment_events")
+    fill_events(schema, day.isoformat(), 300)
+    schema.execute("INSERT INTO payment_events SELECT * FROM events")
+    schema.execute(
+        "INSERT INTO api_request_log (requested_at, account_id, amount, note, authorization_header,"
+        " environment) SELECT created_at, account_id, amount, note, 'Bearer secret',"
+        " IF(id % 3 = 0, 'staging', 'production') FROM events"
+    )
+    schema.execute("DROP TABLE events")
+
+
+@pytest.mark.parametrize("mwaa", ["2.11.2", "3.3.1"])
+def test_example_dag_runs_with_airflow_dags_test_under_mwaa_pins(
+    mwaa: str,
+    mysql_schema: MySqlSchema,
+    s3_endpoint: S3Endpoint,
+    s3_bucket: str,
+    tmp_path: Path,
+) -> None:
+    """examples/airflow/dbarchive_dag.py, unchanged, in a fresh venv holding that MWAA version's
+    Airflow, the mysql provider and the built wheel under its constraints (offline): `airflow db
+    migrate`, then `airflow dags test` of the day before; both tables' day is published with the
+    rows the config selects, through the connections MWAA would hold (AIRFLOW_CONN_*)."""
+    constraints = CONSTRAINTS / f"mwaa-{mwaa}.txt"
+    python = _python_of(constraints)
+    interpreter = _find_python(python)
+    if interpreter is None or python not in _wheels():
+        pytest.skip(f"no CPython {python} (MWAA {mwaa}'s) here")
+    venv = tmp_path / "venv"
+    _run(_uv(), "venv", "-q", "--python", interpreter, str(venv))
+    _run(_uv(), "pip", "install", "-q", "--python", str(venv / "bin" / "python"), "-c",
+         str(constraints), f"apache-airflow=={mwaa}", "apache-airflow-providers-mysql",
+         f"dbarchive[airflow,s3] @ {_wheels()[python].as_uri()}")  # fmt: skip
+    home, day = tmp_path / "airflow", dt.date(2026, 11, 24)
+    (home / "dags").mkdir(parents=True)
+    shutil.copy(EXAMPLES / "dbarchive_dag.py", home / "dags")
+    (home / "dags" / "archive.toml").write_text(
+        (ROOT / "examples" / "archive.toml")
+        .read_text()
+        .replace("s3://acme-mysql-archive/prod", f"s3://{s3_bucket}/prod")
+    )
+    _example_tables(mysql_schema, day)
+    mysql = {"conn_type": "mysql", "host": "127.0.0.1", "port": 3306, "login": "root",
+             "password": "", "schema": mysql_schema.name}  # fmt: skip
+    aws = {"conn_type": "aws", "login": s3_endpoint.access_key,
+           "password": s3_endpoint.secret_key,
+           "extra": {"endpoint_url": s3_endpoint.url, "region_name": s3_endpoint.region}}  # fmt: skip
+    env = _env(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(home / "dags"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db",
+        AIRFLOW_CONN_MYSQL_DEFAULT=json.dumps(mysql),
+        AIRFLOW_CONN_AWS_DEFAULT=json.dumps(aws),
+    )
+    airflow = str(venv / "bin" / "airflow")
+    _run(airflow, "db", "migrate", env=env)
+    _run(airflow, "pools", "set", "dbarchive", "4", "dbarchive tasks", env=env)
+    ran = _run(airflow, "dags", "test", "dbarchive", str(day + dt.timedelta(days=1)), env=env,
+               check=False)  # fmt: skip
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    s3 = s3_endpoint.client()
+    for table, rows in (("payment_events", 300), ("api_request_log", 200)):
+        key = f"prod/{table}/year=2026/month=11/day=24/_manifest.json"
+        manifest = json.loads(s3.get_object(Bucket=s3_bucket, Key=key)["Body"].read())
+        assert manifest["rows"] == rows, (table, manifest["rows"])
+    columns = [c["name"] for c in manifest["columns"]]
+    assert "authorization_header" not in columns and "environment" in columns
