@@ -314,3 +314,31 @@ def test_status_text_has_ranges_plurals_restored_and_expired_unarchived_days() -
         'on_unarchived = "fail" it stops there): 3 days: 2025-11-01 .. 2025-11-03',
         "  pending:   60 days: 2026-01-01 .. 2026-03-01",
     ]
+
+
+def test_check_config_only_validates_and_contacts_nothing(tmp_path: Path) -> None:
+    """`check --config-only` (a DAGs repository's CI step): a valid config exits 0 listing its
+    tables although its database and bucket are unreachable (port 1: a probe would fail); a
+    broken one exits 2 naming the field; an unknown -t exits 2 too."""
+    good = tmp_path / "good.toml"
+    good.write_text(
+        '[source]\nurl = "mysql://u@127.0.0.1:1/db"\n'
+        '[destination]\nurl = "s3://nowhere/p"\nendpoint_url = "http://127.0.0.1:1"\n'
+        '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\n'
+        '[[tables]]\nname = "api_log"\ntimestamp_column = "at"\n'
+    )
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["check", "-c", str(good), "--config-only"])
+    assert ok.exit_code == 0, ok.output
+    assert "ok      config: 2 table(s) (events, api_log) to s3://nowhere/p" in ok.output
+    as_json = runner.invoke(cli, ["check", "-c", str(good), "--config-only", "--json"])
+    assert json.loads(as_json.output) == {
+        "ok": True, "tables": ["events", "api_log"], "destination": "s3://nowhere/p"
+    }  # fmt: skip
+    unknown = runner.invoke(cli, ["check", "-c", str(good), "--config-only", "-t", "nope"])
+    assert unknown.exit_code == 2
+    bad = tmp_path / "bad.toml"
+    bad.write_text(good.read_text() + '[defaults]\ncompression = "lz4"\n')
+    broken = runner.invoke(cli, ["check", "-c", str(bad), "--config-only"])
+    assert broken.exit_code == 2
+    assert "compression" in broken.output

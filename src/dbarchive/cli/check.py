@@ -14,6 +14,7 @@ from dbarchive.checks import CheckResult, run_checks
 from dbarchive.checks.grants import grant_statements, read_facts
 from dbarchive.cli.failure import combined_code
 from dbarchive.cli.options import config_option, json_option, load_config, selected
+from dbarchive.config import ArchiveJob
 from dbarchive.errors import SourceError, StorageError
 
 
@@ -34,6 +35,11 @@ from dbarchive.errors import SourceError, StorageError
     help="Print the exact GRANT statements the configuration needs, and probe nothing else.",
 )
 @click.option(
+    "--config-only",
+    is_flag=True,
+    help="Validate the config and contact nothing (no MySQL, no S3): a DAGs repository's CI step.",
+)
+@click.option(
     "--grantee",
     metavar="'USER'@'HOST'",
     help="Who the GRANTs are for (default: the logged-in account, else the URL's user at '%').",
@@ -45,6 +51,7 @@ def check_cmd(
     as_json: bool,
     strict: bool,
     print_grants: bool,
+    config_only: bool,
     grantee: str | None,
 ) -> None:
     """Probe every privilege, bucket permission and setting a run needs; change nothing.
@@ -57,6 +64,8 @@ def check_cmd(
     the fix, failing the check only with --strict.
     With --grants it prints the GRANT statements instead (what each table's export, verify,
     purge and partition drops need, Aurora's role, replicas) and exits 0.
+    With --config-only it validates the config (every field, the tables' folders, -t names)
+    without contacting anything: exit 0, or 2 naming what is wrong.
 
     \b
     Examples:
@@ -64,8 +73,12 @@ def check_cmd(
       dbarchive check -c archive.toml -t events --no-purge --json
       dbarchive check -c archive.toml --strict
       dbarchive check -c archive.toml --grants --grantee "'archiver'@'10.0.%'"
+      dbarchive check -c dags/archive.toml --config-only    in CI, before deploying DAGs
     """
     job = load_config(config_path)
+    if config_only:
+        _config_only(job, tables, as_json)
+        return
     ctx = build_context(job)
     if print_grants:
         try:
@@ -92,6 +105,17 @@ def check_cmd(
             elif r.warning and r.fix:
                 click.echo(f"        note: {r.fix}")
     sys.exit(combined_code(_code(r) for r in results if not (r.ok or (r.advisory and not strict))))
+
+
+def _config_only(job: ArchiveJob, tables: tuple[str, ...], as_json: bool) -> None:
+    """The config loaded and validated (load_config exits 2 otherwise): say what it holds."""
+    names = [spec.name for spec in selected(job, tables)]
+    destination = job.destination.url
+    if as_json:
+        click.echo(json.dumps({"ok": True, "tables": names, "destination": destination}))
+        return
+    click.echo(f"ok      config: {len(names)} table(s) ({', '.join(names)}) to {destination}")
+    click.echo("        nothing was contacted: dbarchive check -c … (no --config-only) probes them")
 
 
 def _code(result: CheckResult) -> int:
