@@ -398,6 +398,7 @@ def test_demo_says_it_recreates_payment_events_and_leaves_a_foreign_one_alone(
         "Next: archive a table of your own. Write a config from examples/archive.toml" in ran.stdout
     )
     assert ran.stdout.rstrip().endswith("(what an export would do, touching nothing)")
+    assert "[ledger] enabled = true" in ran.stdout and "dbarchive audit -c" in ran.stdout
     database = demo_url.rsplit("/", 1)[1]
     args = SourceSettings(url=demo_url).connect_args()
     conn = MySQLdb.connect(**args, autocommit=True)

@@ -208,6 +208,9 @@ def _print_demo_guide(result: ExportResult, out: Path, in_db: str) -> None:
             "$DBARCHIVE_MYSQL_PASSWORD)",
             '  [destination]  url = "s3://your-bucket/prefix"   (or a local folder)',
             '  [[tables]]     name = "your_table"  timestamp_column = "created_at"',
+            'Compliance (README "Compliance"): [ledger] enabled = true records every purged row,',
+            "  and dbarchive audit -c archive.toml -t your_table proves them; on S3, [destination]",
+            '  object_lock = { mode = "COMPLIANCE", retain = "7 years" } makes the archive WORM.',
             "then: dbarchive check -c archive.toml   (what is missing: grants, bucket)",
             "      dbarchive plan -c archive.toml    (what an export would do, touching nothing)",
         ]
