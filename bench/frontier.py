@@ -492,9 +492,12 @@ def plot(summary: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def markdown(result: dict[str, Any]) -> str:
+SECTION_START, SECTION_END = "<!-- frontier:start -->", "<!-- frontier:end -->"
+
+
+def markdown(result: dict[str, Any], image: str = "frontier.png", level: str = "#") -> str:
     lines = [
-        f"# Impact frontier ({result['finished_at']}, commit {result['commit']})",
+        f"{level} Impact frontier (issue 20; {result['finished_at']}, commit {result['commit']})",
         "",
         f"`{result['command']}`: {result['args']['runs']} runs, modes {result['args']['modes']}, "
         f"{result['plan']['rows']:,} rows, {result['plan']['expired_rows']:,} expired, production "
@@ -506,11 +509,11 @@ def markdown(result: dict[str, Any]) -> str:
         "process, pt-archiver, SeaweedFS, the replica) on core 1 (`taskset`); unpinned = both cores "
         "shared.",
         "",
-        "![frontier](frontier.png)",
+        f"![frontier]({image})",
         "",
     ]
     for mode, settings in sorted(result["summary"].items()):
-        lines += [f"## {mode}", "",
+        lines += [f"{level}# {mode}", "",
                   "| setting | rows/s | p99 inflation | idle p99 ms | step p99 ms | primary's CPU s, no load |",
                   "|---|---|---|---|---|---|"]  # fmt: skip
         for s in settings.values():
@@ -558,6 +561,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--buffer-pool-mib", type=int, default=2048, help="grow it to this (0: leave)")
     p.add_argument("--out", type=Path, default=RESULTS / "frontier.md")
     return p.parse_args(argv)
+
+
+def _replace_section(path: Path, text: str) -> None:
+    """This script's section of BENCHMARKS.md (kept by bench/report.py when `make bench` rewrites
+    the rest), replaced in place or appended."""
+    current = path.read_text() if path.exists() else "# Benchmarks\n"
+    start, end = current.find(SECTION_START), current.find(SECTION_END)
+    if start >= 0 and end > start:
+        rest = current[end + len(SECTION_END) :].lstrip("\n")
+        current = current[:start] + text + ("\n" + rest if rest else "")
+    else:
+        current = current.rstrip("\n") + "\n\n" + text
+    path.write_text(current)
 
 
 def _weed_pids() -> list[int]:
@@ -662,6 +678,9 @@ def write(
     (RESULTS / "frontier.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
     plot(summary, RESULTS / "frontier.png")
     args.out.write_text(markdown(result))
+    if args.out == RESULTS / "frontier.md":  # the real results: BENCHMARKS.md quotes them
+        section = markdown(result, "bench/results/frontier.png", "##")
+        _replace_section(ROOT / "BENCHMARKS.md", f"{SECTION_START}\n{section}{SECTION_END}\n")
     log(f"wrote {args.out}, frontier.json and frontier.png ({len(runs)} runs)")
 
 
