@@ -296,10 +296,14 @@ def dbarchive_purge(ctx: Ctx, cfg: Path) -> dict[str, Any]:
         env=ctx.s3_env,
     )
     result = _purge_result(ctx, m)
-    try:
-        purged = _json(m.stdout)[0]["purged"]
+    summary = _json(m.stdout)
+    try:  # `purge --json` prints {"tables": [...], "throttle": {...}} (a list before #19)
+        tables = summary["tables"] if isinstance(summary, dict) else summary
+        purged = tables[0]["purged"]
     except (LookupError, TypeError):
         return result
+    if isinstance(summary, dict):
+        result["throttle"] = summary.get("throttle")
     result["delete_loop_seconds"] = round(sum(p["seconds"] for p in purged), 3)
     result["chunks"] = sum(p["chunks"] for p in purged)
     result["longest_chunk_seconds"] = max((p["longest_chunk_seconds"] for p in purged), default=0)
