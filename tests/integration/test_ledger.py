@@ -12,9 +12,12 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -284,6 +287,70 @@ def test_a_chain_rewritten_without_the_key_fails_the_signed_audit(
                      "content (changed without the key)" for n in range(1, 7)]  # fmt: skip
     monkeypatch.delenv(KEY_ENV)
     assert _audit(config).exit_code == 2
+
+
+@pytest.fixture
+def kms_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto's KMS server on 127.0.0.1: a real HTTP endpoint, reached through boto3 exactly as AWS
+    KMS is (``AWS_ENDPOINT_URL_KMS``), so GenerateMac/VerifyMac go over the wire."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"moto's KMS server did not start (exit {proc.poll()})", False)
+                time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}"
+        for name, value in {"AWS_ENDPOINT_URL_KMS": url, "AWS_ACCESS_KEY_ID": "testing",
+                            "AWS_SECRET_ACCESS_KEY": "testing",
+                            "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
+            monkeypatch.setenv(name, value)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
+def _hmac_key(kms: Any) -> str:
+    answer = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")
+    return str(answer["KeyMetadata"]["KeyId"])
+
+
+def test_records_signed_by_a_kms_key_audit_and_a_rewrite_without_it_fails(
+    mysql_schema: MySqlSchema, tmp_path: Path, kms_endpoint: str
+) -> None:
+    """With kms_key_id every record carries a MAC made by KMS (GenerateMac): the audit verifies
+    it (VerifyMac) and passes; an audit configured with another KMS key trusts none of the
+    untouched records; a chain rewritten without the key fails VerifyMac record by record."""
+    import boto3
+
+    kms = boto3.client("kms")
+    key = _hmac_key(kms)
+    config = _purged(mysql_schema, tmp_path, f'enabled = true\nkms_key_id = "{key}"\n')
+    assert _audit(config).exit_code == 0
+    paths = _ledger(tmp_path, DAYS[1])
+    first = json.loads(paths[0].read_bytes())
+    assert first["sig"]["alg"] == "kms-hmac-sha256" and first["sig"]["key"] == key
+    other = config.with_name("other.toml")
+    other.write_text(config.read_text().replace(key, _hmac_key(kms)))
+    assert all("is signed by another key" in b for b in _breaks(_audit(other, "--no-source")))
+    head = _rewrite_chain(paths, lambda body: body.update(rows=99) if body["seq"] == 1 else None)
+    marker = tmp_path / "archive" / "events" / "year=2026" / "month=11" / "day=02" / "_purge.json"
+    purge = json.loads(marker.read_bytes())
+    marker.write_text(json.dumps({**purge, "ledger_head": {"seq": len(paths), "sha256": head}}))
+    found = _breaks(_audit(config, "--no-source"))
+    assert found == [f"events {DAYS[1]}: record {n} has a signature that does not match its "
+                     "content (changed without the key)" for n in range(1, len(paths) + 1)]  # fmt: skip
 
 
 def _rewrite_chain(paths: list[Path], change: Any) -> str:

@@ -59,8 +59,8 @@ class HmacSigner:
 
 class KmsSigner:
     """An AWS KMS HMAC key (``HMAC_SHA_256``): the key never leaves KMS; the job's role needs
-    ``kms:GenerateMac``, the auditor's ``kms:VerifyMac``. Not exercised by the test suite (no AWS
-    here): its two calls are the documented boto3 ones."""
+    ``kms:GenerateMac``, the auditor's ``kms:VerifyMac``. Tested over HTTP against moto's KMS
+    server on 127.0.0.1 (``tests/integration/test_ledger.py``), reached as AWS is, by boto3."""
 
     alg = KMS_ALG
 
