@@ -41,6 +41,8 @@ class Context:
     # The read endpoint (``[source] read_url``), where the export and the verification read the
     # rows of a day (:meth:`reads`); None: they read the primary, ``source``.
     reader: ReadSource | None = None
+    # Table formats' catalogs opened by this run, by format (``lakehouse``).
+    lakes: dict[str, object] = field(default_factory=dict)
     _described: dict[tuple[str | None, str], TableInfo] = field(default_factory=dict)
     _folders: dict[tuple[str | None, str], str] = field(default_factory=dict)
 

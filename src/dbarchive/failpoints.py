@@ -16,6 +16,7 @@ The points, in the order a ``run`` meets them (tests/reliability/test_kill.py ki
     export.part-committed    a data file is complete (the next one may be open)
     export.before-manifest   every data file is stored, the commit marker is not
     export.after-manifest    the partition is committed; stale parts not yet removed
+    publish.after-lake-commit  (format = "iceberg") the day's snapshot is committed too
     purge.after-verify       the day verified against archive and database; nothing deleted yet
     purge.before-drop        a partition's days verified, its empty clone created; not exchanged
     purge.after-exchange     the partition exchanged into the clone and dropped; clone not proven

@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from dbarchive import lakehouse
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.sources import mysql_sql as q
@@ -82,6 +83,7 @@ def export_day(
     ctx.require_settled(spec, day)
     started, t0 = now_text(), ctx.clock()
     info = ctx.describe(spec)
+    lakehouse.check_schema(ctx, spec, info)  # columns an Iceberg table cannot take: nothing written
     ctx.source.lock_table(info)  # one run per table: a concurrent one exits "already running"
     identity = ctx.identity(spec)
     partition = ctx.partition(spec, day)

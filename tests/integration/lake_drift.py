@@ -143,17 +143,21 @@ def reader_facts(con: duckdb.DuckDBPyConnection, binary_is_hex: bool) -> dict[st
 
 
 def offline_duckdb(folder: Path) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection whose ``INSTALL httpfs`` / ``INSTALL aws`` find the extensions the
-    PyPI packages ``duckdb-extension-httpfs`` and ``-aws`` ship (copied into ``folder`` in
+    """A DuckDB connection whose ``INSTALL httpfs`` / ``aws`` / ``avro`` / ``iceberg`` find the
+    extensions the PyPI packages ``duckdb-extension-httpfs`` etc. ship (copied into ``folder`` in
     DuckDB's own layout), so nothing is downloaded; any download it would still try goes to a
     closed port on 127.0.0.1, never to another host."""
+    import duckdb_extension_avro
     import duckdb_extension_aws
     import duckdb_extension_httpfs
+    import duckdb_extension_iceberg
 
     version = duckdb.__version__
     target = folder / f"v{version}" / _duckdb_platform()
     target.mkdir(parents=True, exist_ok=True)
-    for package in (duckdb_extension_httpfs, duckdb_extension_aws):
+    packages = (duckdb_extension_httpfs, duckdb_extension_aws, duckdb_extension_avro,
+                duckdb_extension_iceberg)  # fmt: skip
+    for package in packages:
         shipped = Path(package.__file__).parent / "extensions" / f"v{version}"
         for ext in shipped.glob("*.duckdb_extension"):
             shutil.copy(ext, target / ext.name)

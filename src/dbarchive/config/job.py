@@ -19,6 +19,7 @@ from dbarchive.config.base import (
     Frozen,
 )
 from dbarchive.config.destination import DestinationSettings, ThrottleSettings
+from dbarchive.config.iceberg import IcebergSettings, iceberg_name
 from dbarchive.config.ledger import LedgerSettings
 from dbarchive.config.source import SourceSettings
 from dbarchive.config.tables import TableDefaults, TableSpec
@@ -37,6 +38,7 @@ class ArchiveJob(Frozen):
     defaults: TableDefaults = Field(default_factory=lambda: TableDefaults())
     throttle: ThrottleSettings = Field(default_factory=lambda: ThrottleSettings())
     ledger: LedgerSettings = Field(default_factory=lambda: LedgerSettings())
+    iceberg: IcebergSettings | None = None  # the catalog of ``format = "iceberg"`` tables
     tables: tuple[TableSpec, ...] = Field(min_length=1)
 
     @model_validator(mode="before")
@@ -61,6 +63,27 @@ class ArchiveJob(Frozen):
                     "S3 itself, so the destination must be s3://bucket/prefix; use "
                     "export.strategy = 'stream' for a local destination"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _iceberg_catalog(self) -> ArchiveJob:
+        """Iceberg tables need a catalog (a local archive has a default one: SQLite beside it),
+        and two archived tables may not become one Iceberg table."""
+        lake = [t for t in self.tables if t.format == "iceberg"]
+        if lake and self.iceberg is None and urlparse(self.destination.url).scheme == "s3":
+            raise ValueError(
+                f"table {lake[0].name!r} has format = 'iceberg': add an [iceberg] section naming "
+                'the catalog, e.g. catalog = "glue" (Athena) or catalog = "rest" with its uri'
+            )
+        seen: dict[str, str] = {}
+        for t in lake:
+            name = iceberg_name(t.name, t.schema_name)
+            if name in seen:
+                raise ValueError(
+                    f"tables {seen[name]!r} and {t.name!r} would both be Iceberg table {name!r}; "
+                    "archive one of them in another job (its own namespace)"
+                )
+            seen[name] = t.name
         return self
 
     @model_validator(mode="after")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from dbarchive.errors import ConfigError
+from dbarchive.formats import format_named
 from dbarchive.formats.lake_types import LakeType, lake_type
 from dbarchive.layout import MANIFEST_NAME, Layout, day_dir, day_of_key, table_dir
 from dbarchive.manifest import ColumnEntry, ColumnStats, Manifest
@@ -129,7 +130,7 @@ def read_definition(
         PartitionInfo(
             m.day,
             location + _partition_dir(m.day, layout),
-            m.format,
+            format_named(m.format).files,
             m.columns,
             m.column_stats,
             m.compression,
@@ -138,12 +139,13 @@ def read_definition(
     )
     newest = manifests[-1]
     columns = _merged_columns(manifests)
-    notes = _format_notes(manifests) + _column_notes(manifests, newest.format)
+    files = format_named(newest.format).files
+    notes = _format_notes(manifests) + _column_notes(manifests, files)
     return TableDefinition(
         table,
         location,
         layout,
-        newest.format,
+        files,
         newest.compression,
         columns,
         partitions,
@@ -238,8 +240,8 @@ def _describe_difference(
 
 
 def _format_notes(manifests: list[Manifest]) -> tuple[str, ...]:
-    newest = manifests[-1].format
-    other = [m.day for m in manifests if m.format != newest]
+    newest = format_named(manifests[-1].format).files  # iceberg days are Parquet files too
+    other = [m.day for m in manifests if format_named(m.format).files != newest]
     if not other:
         return ()
     return (

@@ -60,6 +60,9 @@ class Format(Protocol):
     # canonical text (binary as hex, TIMESTAMP as UTC text), so a reader types the columns
     # itself; False when the file's columns are typed (``lake_types.LakeType``).
     values_as_text: bool
+    # What its data files are, for readers of the files themselves (DDL, datasets): ``csv`` or
+    # ``parquet`` (an ``iceberg`` archive's files are Parquet).
+    files: str
 
     def missing(self) -> str | None:
         """What must be installed to use the format, with how (None: nothing)."""
@@ -95,6 +98,7 @@ class Format(Protocol):
 _REGISTRY = {
     "csv": "dbarchive.formats.csv_format",
     "parquet": "dbarchive.formats.parquet_format",
+    "iceberg": "dbarchive.formats.iceberg_format",  # Parquet files, committed to Iceberg
 }
 
 

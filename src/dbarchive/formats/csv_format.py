@@ -26,6 +26,7 @@ class CsvFormat:
     name = "csv"
     compressions = (Compression.GZIP, Compression.ZSTD, Compression.NONE)
     values_as_text = True
+    files = "csv"
 
     def missing(self) -> str | None:
         return None

@@ -26,6 +26,7 @@ class ParquetFormat:
     name = "parquet"
     compressions = (Compression.ZSTD, Compression.SNAPPY, Compression.GZIP, Compression.NONE)
     values_as_text = False
+    files = "parquet"
 
     def missing(self) -> str | None:
         if importlib.util.find_spec("pyarrow") is None:

@@ -21,7 +21,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 
-from dbarchive import failpoints
+from dbarchive import failpoints, lakehouse
 from dbarchive.checks import require_delete
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
@@ -129,6 +129,8 @@ def ready_for_purge(
     if upload.read_manifest(ctx.storage, partition) is None:
         _export_unarchived(ctx, spec, day, report, "it has rows but no archive")
     known = _known(ctx, spec, day, plan)
+    if known.manifest is not None:
+        lakehouse.commit_day(ctx, spec, known.manifest)  # a snapshot a killed export did not commit
     # The files' bytes are checked here; their rows are re-hashed by the purge as it reads them.
     result = verify_day(ctx, spec, day, "bytes", True, known)
     if result.column_change is not None and result.column_change.dropped:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from dbarchive import lakehouse
 from dbarchive._version import __version__
 from dbarchive.checksum import RowDigest
 from dbarchive.clock import system_clock
@@ -74,12 +75,15 @@ def finish_publication(
     seconds: float,
 ) -> ExportResult:
     """Publish ``manifest`` (written through ``target``) unless ``old`` already holds the same
-    rows intact; the export's result either way."""
+    rows intact; the export's result either way. A table format's snapshot (``lakehouse``) is
+    committed after the manifest, before the replaced files are deleted."""
     ctx.source.check_run_lock(ctx.describe(spec))  # the lock vanished: publish nothing
     if old is not None and publish.already_published(ctx.storage, manifest, old):
         publish.discard(ctx.storage, target, manifest)
         return keep_published(ctx, spec, target, old, seconds)
-    published = publish.publish(ctx.storage, target, manifest)
+    published = publish.publish(
+        ctx.storage, target, manifest, committed=lambda m: lakehouse.commit_day(ctx, spec, m)
+    )
     manifest = published.manifest or manifest  # as committed: with the versions it names
     result = export_result(
         manifest,
@@ -104,7 +108,9 @@ def keep_published(
     ctx: Context, spec: TableSpec, target: PartitionPath, old: Manifest, seconds: float
 ) -> ExportResult:
     """The result of an export that publishes nothing (``old`` holds its rows already); what a
-    killed publication left behind is cleaned up."""
+    killed publication left behind is cleaned up, after a table format's snapshot was made to list
+    ``old``'s files (a kill may have come between the manifest's commit and the snapshot's)."""
+    lakehouse.commit_day(ctx, spec, old)
     stale = publish.clean_up(ctx.storage, target, old)
     result = export_result(old, target.manifest_key, stale, seconds, published=False)
     message = f"unchanged: the archive holds these {old.rows} rows already"

@@ -10,6 +10,8 @@ committed manifest, and the order of :func:`publish` is:
 3. **commit**: replace ``_manifest.json`` with the new manifest in one PUT;
 4. **clean up** data files of this or older generations that the new manifest does not list.
 
+A table format (Iceberg) commits its snapshot of the day between 3 and 4 (``committed``).
+
 Killed before 3 the old manifest is committed and untouched; after it, the new one is whole.
 
 On a bucket that keeps versions the committed manifest names the version of every file (a
@@ -129,9 +131,12 @@ def publish(
     target: PartitionPath,
     manifest: Manifest,
     clock: Callable[[], float] = time.monotonic,
+    committed: Callable[[Manifest], None] | None = None,
 ) -> Published:
     """Claim, promote, commit and clean up generation ``manifest.generation``. ``target``: the
-    partition path the generation's files were written through.
+    partition path the generation's files were written through. ``committed``: called with the
+    committed manifest before the clean-up (a table format's commit, ``lakehouse``), so no
+    snapshot ever names a file already deleted.
 
     Raises:
         AlreadyRunning: another writer claimed this generation (nothing changed; run again).
@@ -149,6 +154,9 @@ def publish(
     failpoints.hit("export.before-manifest")
     storage.put_bytes(target.manifest_key, manifest.dumps())
     failpoints.hit("export.after-manifest")
+    if committed is not None:
+        committed(manifest)
+        failpoints.hit("publish.after-lake-commit")
     removed = clean_up(storage, target, manifest)
     overlap = clock() - visible if visible is not None and removed else 0.0
     return Published(removed, overlap, manifest, kept_locked(storage, removed))

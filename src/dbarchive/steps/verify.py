@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dbarchive import failpoints
+from dbarchive import failpoints, lakehouse
 from dbarchive.checksum import RowDigest
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
@@ -159,7 +159,8 @@ def verify_day(
                 problems.append(str(exc))
                 unconvertible = True  # a re-export would refuse the same row: not rows to archive
         source_differs = bool(problems) and not unconvertible
-        problems[:0] = files.result()  # the files' problems first, as they are found first
+        # the files' problems first, as they are found first; then the table format's view
+        problems[:0] = [*files.result(), *lakehouse.day_problems(ctx, spec, manifest)]
     progress.finish(source_rows)
     return VerifyResult(
         spec.name,

@@ -118,6 +118,14 @@ class LocalStorage:
         self.url = url
         self.root = _root_from_url(url)
 
+    def location(self, key: str) -> str:
+        """The file's absolute path, as other readers (pyiceberg, DuckDB) name it."""
+        return str(self._path(key))
+
+    def io_properties(self) -> dict[str, str]:
+        """Nothing: local files need no settings to be read."""
+        return {}
+
     def _path(self, key: str) -> Path:
         parts = [p for p in key.split("/") if p]
         if not parts or any(p in {".", ".."} for p in parts):

@@ -103,6 +103,26 @@ class S3Storage:
         """The bucket and its client, once built (errors of building it are raised here)."""
         return self._connected.result()[1]
 
+    def location(self, key: str) -> str:
+        """The object as other S3 readers name it: ``s3://bucket/prefix/key``."""
+        return f"s3://{self._bucket.name}/{self._bucket.full_key(key)}"
+
+    def io_properties(self) -> dict[str, str]:
+        """How another S3 client (pyiceberg's FileIO) reaches these objects: this storage's
+        endpoint and region and the credentials it uses now (secrets: never log them)."""
+        session = self._connected.result()[0]
+        props = {"s3.region": self._options.region or self.bucket_region()}
+        if self._options.endpoint_url:
+            props["s3.endpoint"] = self._options.endpoint_url
+        credentials = session.get_credentials()
+        if credentials is not None:
+            frozen = credentials.get_frozen_credentials()
+            props["s3.access-key-id"] = frozen.access_key
+            props["s3.secret-access-key"] = frozen.secret_key
+            if frozen.token:
+                props["s3.session-token"] = frozen.token
+        return props
+
     def __repr__(self) -> str:
         return f"S3Storage({self.url!r})"  # never the options: they may hold the secret key
 

@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import time
 
+from dbarchive import lakehouse
 from dbarchive.checksum import RowDigest
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
@@ -80,8 +81,11 @@ def publish_units(
     if done is not None and publish.already_published(ctx.storage, manifest, done):
         publish.discard(ctx.storage, target, manifest)
         manifest, stale = done, []
+        lakehouse.commit_day(ctx, spec, manifest)  # a kill may have come before the snapshot
     else:
-        published = publish.publish(ctx.storage, target, manifest)
+        published = publish.publish(
+            ctx.storage, target, manifest, committed=lambda m: lakehouse.commit_day(ctx, spec, m)
+        )
         manifest, stale = published.manifest or manifest, published.removed
     (count,) = ctx.reads(spec, day).query(  # where the units were read
         q.day_count_sql(info), (window.start_param, window.end_param), "counting the day"
