@@ -8,11 +8,11 @@ from collections.abc import Callable
 import pytest
 
 from dbarchive.config import ThrottleSettings
-from dbarchive.errors import ConfigError, StopRequested
+from dbarchive.errors import ConfigError, SourceError, StopRequested
 from dbarchive.events import CaptureReporter
 from dbarchive.sources.probes import history_from_status
 from dbarchive.throttle import Throttle
-from dbarchive.throttle_control import RateControl, latency_limit, p99, read
+from dbarchive.throttle_control import RateControl, baseline_p99, latency_limit, p99, read
 
 
 class FakeClock:
@@ -184,6 +184,53 @@ def test_baseline_is_measured_before_the_first_chunk() -> None:
     assert (event.step, event.kind, event.data["action"]) == ("throttle", "throttle", "baseline")
     throttle.before_first_chunk()  # once per throttle
     assert len(throttle.decisions) == 1
+
+
+def test_baseline_is_the_median_p99_of_runs_of_probes() -> None:
+    """The baseline is the lower median of the p99s of up to 5 consecutive runs of >= 20 probes
+    (fewer than 40 probes: one run, their p99 as before)."""
+    noisy = baseline_p99([0.002] * 20 + [0.050] + [0.002] * 79)  # one stall in the 2nd run
+    assert noisy == (0.002, [0.002, 0.050, 0.002, 0.002, 0.002])
+    assert baseline_p99([0.001] * 19 + [0.009] + [0.001] * 19) == (0.009, [0.009])  # one run
+    two = baseline_p99([0.001] * 20 + [0.003] * 20)  # two runs: the lower one
+    assert two == (0.001, [0.001, 0.003])
+    assert len(baseline_p99([0.001] * 500)[1]) == 5
+
+
+def test_a_stall_while_the_baseline_is_taken_does_not_set_the_limit() -> None:
+    """One 0.3 s stall (probes of 80 ms) in a 5 s baseline of 2 ms probes: the p99 of the whole
+    window would be 80 ms and the limit 160 ms; the median of the runs' p99s keeps it at 4 ms,
+    so a later 50 ms p99 is over the limit and cuts the rate."""
+    throttle, clock, _ = _throttle(
+        lambda t: 80.0 if 101.2 <= t < 101.5 else 50.0 if t > 106 else 2.0,
+        latency_budget=2.0,
+        probe_window=5.0,
+        min_rate=100,
+    )
+    throttle.before_first_chunk()
+    (baseline,) = throttle.decisions
+    assert throttle.stats.baseline_ms == pytest.approx(2.0)
+    assert throttle.stats.limit_ms == pytest.approx(4.0)
+    assert "runs' p99s: 2.00, 80.00, 2.00" in baseline.message  # ~98 probes: 4 runs
+    clock.now = 106.5
+    throttle.between_chunks(0.5, 1000)
+    assert _actions(throttle)[1] == ("slower", "latency")
+
+
+def test_a_server_slow_all_through_the_baseline_keeps_it_slow() -> None:
+    """The median is no minimum: stalls in every run of the baseline are the server's p99."""
+    throttle, _clock, _ = _throttle(
+        lambda t: 30.0 if (t * 100) % 100 < 5 else 2.0, latency_budget=2.0, probe_window=5.0
+    )
+    throttle.before_first_chunk()
+    assert throttle.stats.baseline_ms == pytest.approx(30.0)
+
+
+def test_too_few_probes_for_a_baseline_is_an_error() -> None:
+    """A probe that answers fewer than 20 times in 60 s cannot set a baseline: said, with the fix."""
+    throttle, _clock, _ = _throttle(lambda _t: 5000.0, latency_budget=2.0)
+    with pytest.raises(SourceError, match=r"too few for a baseline \(20\)"):
+        throttle.before_first_chunk()
 
 
 def test_backs_off_within_one_chunk_pauses_then_recovers() -> None:
