@@ -16,6 +16,7 @@ from dbarchive.config import ThrottleSettings
 from dbarchive.errors import SourceError
 from dbarchive.throttle_control import (
     BASELINE_SAMPLES,
+    GROWTH,
     LatencyProbe,
     RateControl,
     Reading,
@@ -146,12 +147,18 @@ class LatencyBudget:
         return reading
 
     def _speed_up(self, now: float, reading: Reading, limit: float) -> None:
-        rate = self.control.faster(now, self.settings.probe_window)
+        exceeded = self.control.exceeded if self.control.recovering else None
+        rate = self.control.faster(now, self.settings.probe_window, reading.samples)
         if rate is not None:
+            how = (
+                f" (x{GROWTH:g} at most: far below the {exceeded:,.0f} rows/s that was over)"
+                if exceeded
+                else ""
+            )
             self._decide(
                 "faster",
                 "headroom",
-                f"{reading.text()}, under {limit:.2f} ms with room: cap {rate:,.0f} rows/s",
+                f"{reading.text()}, under {limit:.2f} ms with room: cap {rate:,.0f} rows/s{how}",
                 rate=rate,
                 p99_ms=reading.p99_ms,
                 limit_ms=limit,

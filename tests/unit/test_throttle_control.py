@@ -3,6 +3,7 @@ no server. Each test asserts on the throttle's decisions."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import pytest
@@ -146,16 +147,20 @@ def test_the_limit_is_relative_floored_absolute_or_the_lower_of_both() -> None:
 
 
 def test_rate_control_is_aimd() -> None:
-    """Halve min(cap, actual rate) down to the floor; add 1/20 of the scale per window, only
-    while the cap is in use, up to max_rate."""
+    """Halve min(cap, actual rate) down to the floor; raise it only while the cap is in use, up
+    to max_rate: x1.5 up to 3/4 of the rate that was over, then 1/20 of the scale per window."""
     control = RateControl(ThrottleSettings(latency_budget=2.0, max_rate=1000), now=0.0)
     control.chunk_done(1.0, 400, 1.0)  # 400 rows/s, under the 1000 cap
     assert control.slower(1.0, "latency") == 200  # half the rate actually reached
+    assert control.exceeded == 400
     bounds = ThrottleSettings(min_chunk_rows=100, max_chunk_rows=150, chunk_time=0.5)
     assert control.chunk_rows(bounds) == 100 and control.pacing(100, 0.1) == pytest.approx(0.4)
     assert control.faster(1.5, window=1.0) is None  # not a whole window since the cut
     control.chunk_done(2.0, 100, 0.1)  # actual ~ 310 rows/s, above 80 % of the 200 cap
-    assert control.faster(2.0, window=1.0) == 250  # + 1000/20
+    assert control.faster(2.0, window=1.0) == 300  # x1.5, up to 3/4 of the 400 that was over
+    control.chunk_done(3.0, 300, 1.0)
+    assert control.faster(2.5, window=1.0, samples=100) is None  # a step waits for a window
+    assert control.faster(3.0, window=1.0) == 350  # + 1000/20
     for _ in range(10):
         control.slower(3.0, "latency")
     assert control.cap == 50  # the floor without min_rate: one step
@@ -168,6 +173,29 @@ def test_rate_control_is_aimd() -> None:
     assert floored.slower(1.0, "latency") == 500
     assert floored.slower(2.0, "latency") == 300
     assert floored.slower(3.0, "latency") is None
+
+
+def test_repeated_excess_still_halves_and_lowers_the_rate_remembered() -> None:
+    """A run of cuts halves each time and remembers the rate of its first cut; after a rise, a
+    new excess halves the cap again and remembers the lower rate, so the next fast recovery
+    stops lower: the memory follows the server down."""
+    control = RateControl(ThrottleSettings(latency_budget=2.0, max_rate=1000), now=0.0)
+    control.chunk_done(1.0, 1000, 1.0)
+    assert [control.slower(t, "latency") for t in (1.0, 2.0, 3.0)] == [500, 250, 125]
+    assert control.exceeded == 1000 and control.recovering  # one excess, seen three times
+    control.chunk_done(4.0, 200, 1.0)
+    assert control.faster(4.5, window=5.0, samples=19) is None  # too few fresh probes
+    assert control.faster(4.5, window=5.0, samples=20) == 187.5  # x1.5 on 20 fresh probes
+    control.chunk_done(5.0, 200, 1.0)
+    assert control.slower(5.0, "latency") == 93.75  # over again: half the cap, not of a memory
+    assert control.exceeded == 187.5
+    for t in (6.0, 7.0):
+        control.chunk_done(t, 200, 1.0)
+        control.faster(t, window=1.0)
+    assert control.cap == pytest.approx(0.75 * 187.5 + 50)  # x1.5 to 3/4 of 187.5, then +50
+    fresh = RateControl(ThrottleSettings(latency_budget=2.0, max_rate=1000), now=0.0)
+    fresh.chunk_done(1.0, 1000, 1.0)
+    assert not fresh.recovering and fresh.faster(2.0, window=1.0) is None  # at max_rate
 
 
 # -- the throttle following the budget ---------------------------------------------------------
@@ -267,8 +295,50 @@ def test_backs_off_within_one_chunk_pauses_then_recovers() -> None:
     assert throttle.stats.reasons == {"latency": 1}
     _chunks(throttle, clock, 8, rows=throttle.chunk_rows_limit or 0, seconds=0.05)
     faster = [d for d in throttle.decisions if d.action == "faster"]
-    # one step: 1/20 of the rate at the first cut (twice the cut cap)
-    assert faster and faster[0].rate == pytest.approx(slower.rate * (1 + 2 / 20))
+    # far below the rate that was over (twice the cut cap): x1.5, to 3/4 of that rate
+    assert faster and faster[0].rate == pytest.approx(slower.rate * 1.5)
+    assert "x1.5 at most: far below the 2,400 rows/s that was over" in faster[0].message
+
+
+def _paced_chunks(throttle: Throttle, clock: FakeClock, seconds: float) -> None:
+    """Chunks of what the cap allows (1000 rows without one), 0.05 s of work each, for
+    ``seconds`` of the fake clock."""
+    end = clock.now + seconds
+    while clock.now < end:
+        clock.now += 0.05
+        throttle.between_chunks(0.05, throttle.chunk_rows_limit or 1000)
+
+
+def test_after_a_run_of_cuts_the_cap_recovers_fast_then_probes_slowly() -> None:
+    """A purge at 20,000 rows/s (min_rate: no pauses); the probe goes 2 -> 50 ms for 4 s: each
+    fresh p99 over the limit halves the cap (one excess: the rate of its first cut is remembered). Back to 2 ms, the cap
+    grows x1.5 per 20 fresh probes with headroom: within 3 windows (15 s) it is back to half the
+    rate that was over (the old law's steps of 1/20 per window: under a fifth of it); from 3/4 of
+    that rate on it grows one step per window."""
+    slowdown = Slowdown()
+    throttle, clock, _ = _throttle(slowdown, probe_p99_ms=10, probe_window=5.0, min_rate=50)
+    throttle.before_first_chunk()
+    _paced_chunks(throttle, clock, 2.0)
+    slowdown.slow = True
+    _paced_chunks(throttle, clock, 4.0)
+    cuts = [d.rate or 0.0 for d in throttle.decisions if d.action == "slower"]
+    assert len(cuts) >= 4
+    assert all(b == pytest.approx(a / 2) for a, b in itertools.pairwise(cuts))
+    exceeded = throttle.control.exceeded
+    assert exceeded == pytest.approx(2 * cuts[0])
+    assert throttle.control.cap <= exceeded / 16
+    slowdown.slow = False
+    recovered = clock.now
+    _paced_chunks(throttle, clock, 15.0)
+    assert throttle.control.cap >= exceeded / 2
+    _paced_chunks(throttle, clock, 6.0)
+    rises = [d for d in throttle.decisions if d.action == "faster"]
+    fast = [d for d in rises if "far below" in d.message]
+    assert len(fast) >= 4 and fast[-1].rate == pytest.approx(0.75 * exceeded)
+    assert fast[-1].at - recovered < 15.0
+    step = next(d for d in rises if "far below" not in d.message)
+    assert step.rate == pytest.approx(0.75 * exceeded + exceeded / 20)
+    assert step.at - fast[-1].at >= 5.0  # a step waits for a whole window
 
 
 def test_a_probe_stuck_past_the_limit_counts_at_once() -> None:
