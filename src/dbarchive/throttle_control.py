@@ -61,8 +61,10 @@ whatever the rate.
 **The floor.** ``min_rate`` (rows/s): the budget never slows the work below it; over the limit at
 ``min_rate`` the work goes on and the time the budget was not held is reported, so a busy server
 shows up as a reported miss, not as a backlog that grows until every run fails at
-``max_runtime``. Without ``min_rate`` the budget is strict: over the limit at the lowest rate the
-work pauses until the probe is back under it, and stops cleanly after ``max_pause``.
+``max_runtime``. Without ``min_rate`` the budget is strict: over the limit the work also pauses
+until fresh probes are back under it, and stops cleanly after ``max_pause``; it first cuts the cap
+(from the rate the work reached) even when the excess is seen before a step's first chunk, so it
+resumes at a cap, never at full speed as a gate would.
 
 Everything here is pure (clock values in, decisions out): ``tests/unit/test_throttle_control.py``
 drives it with a fake clock and canned probe latencies.

@@ -4,7 +4,7 @@ no server. Each test asserts on the throttle's decisions."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -382,6 +382,61 @@ def test_a_strict_budget_that_cannot_be_held_stops_after_max_pause() -> None:
     with pytest.raises(StopRequested, match="set min_rate"):
         _chunks(throttle, clock, 100, rows=1000, seconds=0.5)
     assert ("pause", "latency") in _actions(throttle)
+
+
+def test_a_strict_budget_over_before_a_steps_first_chunk_cuts_before_it_pauses() -> None:
+    """The export ran at 2000 rows/s with no cap; before the verify's first chunk the probe is
+    over the limit: the throttle cuts a cap from the rate reached, then pauses until fresh
+    probes are back under, and the verify resumes at that cap, not at full speed (a gate)."""
+    slowdown = Slowdown()
+    throttle, clock, _ = _throttle(slowdown, probe_p99_ms=10)
+    throttle.before_first_chunk()
+    _chunks(throttle, clock, 3, rows=1000, seconds=0.5)  # the export: 2000 rows/s, no cap
+    assert throttle.control.cap is None
+    slowdown.slow = True
+    clock.now += 0.3
+    sleeps = len(clock.sleeps)
+    clock.after_sleep = lambda: setattr(slowdown, "slow", len(clock.sleeps) < sleeps + 3)
+    throttle.before_first_chunk()  # the verify
+    assert _actions(throttle)[1:] == [
+        ("slower", "latency"),
+        ("pause", "latency"),
+        ("resume", "latency"),
+    ]
+    assert throttle.decisions[1].rate == pytest.approx(1000.0)
+    assert throttle.control.cap == pytest.approx(1000.0)
+    throttle.before_first_chunk()  # the probe is fine: nothing more
+    assert len(throttle.decisions) == 4
+
+
+def test_reads_in_row_pairs_get_a_cap_not_only_pauses() -> None:
+    """Verify's and grow's chunks are (rows, last row) pairs: their rows count for the rate, so
+    a strict budget over the limit cuts a cap for them too instead of only pausing."""
+    from dbarchive.throttle import throttled
+
+    slowdown = Slowdown()
+    throttle, clock, _ = _throttle(slowdown, probe_p99_ms=10)
+
+    def slow_for_three_sleeps() -> None:
+        slowdown.slow = True
+        clock.now += 0.3
+        sleeps = len(clock.sleeps)
+        clock.after_sleep = lambda: setattr(slowdown, "slow", len(clock.sleeps) < sleeps + 3)
+
+    def read() -> Iterator[tuple[list[int], int]]:
+        for n in range(4):
+            clock.now += 0.25
+            if n == 2:
+                slow_for_three_sleeps()
+            yield [0] * 500, 0
+
+    assert sum(len(rows) for rows, _last in throttled(read(), throttle)) == 2000
+    assert _actions(throttle)[1:4] == [
+        ("slower", "latency"),
+        ("pause", "latency"),
+        ("resume", "latency"),
+    ]
+    assert throttle.control.cap is not None and throttle.chunk_rows_limit is not None
 
 
 def test_max_rate_paces_chunks_and_bounds_their_size() -> None:
