@@ -208,7 +208,11 @@ class Throttle:
             return reason
         budget = self.budget
         if budget is not None and budget.limit_ms is not None and s.min_rate is None:
-            reading = budget.follow(self._clock(), act=False)
+            # No cap yet (a step's first chunk; the chunks so far said no rows): over the limit,
+            # cut one from the rate reached before pausing, or the pause is a gate — released,
+            # the work runs at full speed again. With a cap, a pause only waits (the work adds
+            # nothing to what the probe sees meanwhile).
+            reading = budget.follow(self._clock(), act=self.control.cap is None)
             if budget.over:  # strict: no work until the fresh probes are back under the limit
                 return "latency", (
                     f"over the latency budget ({reading.text()}); waiting for fresh probes "
@@ -266,7 +270,8 @@ def throttled(chunks: Iterable[T], throttle: Throttle) -> Iterator[T]:
 
     Runs in whatever thread iterates (the export's reader thread), so the load probe shares the
     reading session without racing it. Each pause is based on how long the chunk's read took,
-    and on its rows when the chunk says how many (``chunk.rows``), for the rows/s cap.
+    and on its rows when the chunk says how many (``chunk.rows``, or a ``(rows, last)`` pair),
+    for the rows/s cap: without them a latency budget has no rate to cut, only pauses.
     """
     throttle.before_first_chunk()
     iterator = iter(chunks)
@@ -282,5 +287,9 @@ def throttled(chunks: Iterable[T], throttle: Throttle) -> Iterator[T]:
 
 
 def _rows_of(chunk: Any) -> int | None:
+    """A chunk's rows: ``chunk.rows``, or the length of the rows of a ``(rows, last row)`` pair
+    (``read_chunks``); None when it does not say."""
+    if isinstance(chunk, tuple) and len(chunk) == 2 and isinstance(chunk[0], list):
+        return len(chunk[0])
     rows = getattr(chunk, "rows", None)
     return rows if isinstance(rows, int) else None

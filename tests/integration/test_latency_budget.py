@@ -43,7 +43,8 @@ SLOW = 0.5  # seconds each probe sleeps while the test slows the "server" down
 # The budget: twice the baseline, never under 200 ms. The floor keeps this shared, busy test
 # machine's scheduling noise (idle p99s of 2 to 25 ms) from counting as the server slowing down.
 # max_rate holds the purge near 2000 rows/s, so it cannot finish before the test has seen it
-# recover (the cap then grows by 2000 / 20 per window of fresh probes with headroom).
+# recover (the cap then grows x1.5 to 3/4 of the rate that was over, then by 2000 / 20 per window
+# of fresh probes with headroom).
 BUDGET = {
     "latency_budget": 2.0,
     "max_rate": 2000.0,

@@ -3,16 +3,17 @@ no server. Each test asserts on the throttle's decisions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from dbarchive.config import ThrottleSettings
-from dbarchive.errors import ConfigError, StopRequested
+from dbarchive.errors import ConfigError, SourceError, StopRequested
 from dbarchive.events import CaptureReporter
 from dbarchive.sources.probes import history_from_status
 from dbarchive.throttle import Throttle
-from dbarchive.throttle_control import RateControl, latency_limit, p99, read
+from dbarchive.throttle_control import RateControl, baseline_p99, latency_limit, p99, read
 
 
 class FakeClock:
@@ -146,16 +147,20 @@ def test_the_limit_is_relative_floored_absolute_or_the_lower_of_both() -> None:
 
 
 def test_rate_control_is_aimd() -> None:
-    """Halve min(cap, actual rate) down to the floor; add 1/20 of the scale per window, only
-    while the cap is in use, up to max_rate."""
+    """Halve min(cap, actual rate) down to the floor; raise it only while the cap is in use, up
+    to max_rate: x1.5 up to 3/4 of the rate that was over, then 1/20 of the scale per window."""
     control = RateControl(ThrottleSettings(latency_budget=2.0, max_rate=1000), now=0.0)
     control.chunk_done(1.0, 400, 1.0)  # 400 rows/s, under the 1000 cap
     assert control.slower(1.0, "latency") == 200  # half the rate actually reached
+    assert control.exceeded == 400
     bounds = ThrottleSettings(min_chunk_rows=100, max_chunk_rows=150, chunk_time=0.5)
     assert control.chunk_rows(bounds) == 100 and control.pacing(100, 0.1) == pytest.approx(0.4)
     assert control.faster(1.5, window=1.0) is None  # not a whole window since the cut
     control.chunk_done(2.0, 100, 0.1)  # actual ~ 310 rows/s, above 80 % of the 200 cap
-    assert control.faster(2.0, window=1.0) == 250  # + 1000/20
+    assert control.faster(2.0, window=1.0) == 300  # x1.5, up to 3/4 of the 400 that was over
+    control.chunk_done(3.0, 300, 1.0)
+    assert control.faster(2.5, window=1.0, samples=100) is None  # a step waits for a window
+    assert control.faster(3.0, window=1.0) == 350  # + 1000/20
     for _ in range(10):
         control.slower(3.0, "latency")
     assert control.cap == 50  # the floor without min_rate: one step
@@ -168,6 +173,29 @@ def test_rate_control_is_aimd() -> None:
     assert floored.slower(1.0, "latency") == 500
     assert floored.slower(2.0, "latency") == 300
     assert floored.slower(3.0, "latency") is None
+
+
+def test_repeated_excess_still_halves_and_lowers_the_rate_remembered() -> None:
+    """A run of cuts halves each time and remembers the rate of its first cut; after a rise, a
+    new excess halves the cap again and remembers the lower rate, so the next fast recovery
+    stops lower: the memory follows the server down."""
+    control = RateControl(ThrottleSettings(latency_budget=2.0, max_rate=1000), now=0.0)
+    control.chunk_done(1.0, 1000, 1.0)
+    assert [control.slower(t, "latency") for t in (1.0, 2.0, 3.0)] == [500, 250, 125]
+    assert control.exceeded == 1000 and control.recovering  # one excess, seen three times
+    control.chunk_done(4.0, 200, 1.0)
+    assert control.faster(4.5, window=5.0, samples=19) is None  # too few fresh probes
+    assert control.faster(4.5, window=5.0, samples=20) == 187.5  # x1.5 on 20 fresh probes
+    control.chunk_done(5.0, 200, 1.0)
+    assert control.slower(5.0, "latency") == 93.75  # over again: half the cap, not of a memory
+    assert control.exceeded == 187.5
+    for t in (6.0, 7.0):
+        control.chunk_done(t, 200, 1.0)
+        control.faster(t, window=1.0)
+    assert control.cap == pytest.approx(0.75 * 187.5 + 50)  # x1.5 to 3/4 of 187.5, then +50
+    fresh = RateControl(ThrottleSettings(latency_budget=2.0, max_rate=1000), now=0.0)
+    fresh.chunk_done(1.0, 1000, 1.0)
+    assert not fresh.recovering and fresh.faster(2.0, window=1.0) is None  # at max_rate
 
 
 # -- the throttle following the budget ---------------------------------------------------------
@@ -184,6 +212,53 @@ def test_baseline_is_measured_before_the_first_chunk() -> None:
     assert (event.step, event.kind, event.data["action"]) == ("throttle", "throttle", "baseline")
     throttle.before_first_chunk()  # once per throttle
     assert len(throttle.decisions) == 1
+
+
+def test_baseline_is_the_median_p99_of_runs_of_probes() -> None:
+    """The baseline is the lower median of the p99s of up to 5 consecutive runs of >= 20 probes
+    (fewer than 40 probes: one run, their p99 as before)."""
+    noisy = baseline_p99([0.002] * 20 + [0.050] + [0.002] * 79)  # one stall in the 2nd run
+    assert noisy == (0.002, [0.002, 0.050, 0.002, 0.002, 0.002])
+    assert baseline_p99([0.001] * 19 + [0.009] + [0.001] * 19) == (0.009, [0.009])  # one run
+    two = baseline_p99([0.001] * 20 + [0.003] * 20)  # two runs: the lower one
+    assert two == (0.001, [0.001, 0.003])
+    assert len(baseline_p99([0.001] * 500)[1]) == 5
+
+
+def test_a_stall_while_the_baseline_is_taken_does_not_set_the_limit() -> None:
+    """One 0.3 s stall (probes of 80 ms) in a 5 s baseline of 2 ms probes: the p99 of the whole
+    window would be 80 ms and the limit 160 ms; the median of the runs' p99s keeps it at 4 ms,
+    so a later 50 ms p99 is over the limit and cuts the rate."""
+    throttle, clock, _ = _throttle(
+        lambda t: 80.0 if 101.2 <= t < 101.5 else 50.0 if t > 106 else 2.0,
+        latency_budget=2.0,
+        probe_window=5.0,
+        min_rate=100,
+    )
+    throttle.before_first_chunk()
+    (baseline,) = throttle.decisions
+    assert throttle.stats.baseline_ms == pytest.approx(2.0)
+    assert throttle.stats.limit_ms == pytest.approx(4.0)
+    assert "runs' p99s: 2.00, 80.00, 2.00" in baseline.message  # ~98 probes: 4 runs
+    clock.now = 106.5
+    throttle.between_chunks(0.5, 1000)
+    assert _actions(throttle)[1] == ("slower", "latency")
+
+
+def test_a_server_slow_all_through_the_baseline_keeps_it_slow() -> None:
+    """The median is no minimum: stalls in every run of the baseline are the server's p99."""
+    throttle, _clock, _ = _throttle(
+        lambda t: 30.0 if (t * 100) % 100 < 5 else 2.0, latency_budget=2.0, probe_window=5.0
+    )
+    throttle.before_first_chunk()
+    assert throttle.stats.baseline_ms == pytest.approx(30.0)
+
+
+def test_too_few_probes_for_a_baseline_is_an_error() -> None:
+    """A probe that answers fewer than 20 times in 60 s cannot set a baseline: said, with the fix."""
+    throttle, _clock, _ = _throttle(lambda _t: 5000.0, latency_budget=2.0)
+    with pytest.raises(SourceError, match=r"too few for a baseline \(20\)"):
+        throttle.before_first_chunk()
 
 
 def test_backs_off_within_one_chunk_pauses_then_recovers() -> None:
@@ -220,8 +295,50 @@ def test_backs_off_within_one_chunk_pauses_then_recovers() -> None:
     assert throttle.stats.reasons == {"latency": 1}
     _chunks(throttle, clock, 8, rows=throttle.chunk_rows_limit or 0, seconds=0.05)
     faster = [d for d in throttle.decisions if d.action == "faster"]
-    # one step: 1/20 of the rate at the first cut (twice the cut cap)
-    assert faster and faster[0].rate == pytest.approx(slower.rate * (1 + 2 / 20))
+    # far below the rate that was over (twice the cut cap): x1.5, to 3/4 of that rate
+    assert faster and faster[0].rate == pytest.approx(slower.rate * 1.5)
+    assert "x1.5 at most: far below the 2,400 rows/s that was over" in faster[0].message
+
+
+def _paced_chunks(throttle: Throttle, clock: FakeClock, seconds: float) -> None:
+    """Chunks of what the cap allows (1000 rows without one), 0.05 s of work each, for
+    ``seconds`` of the fake clock."""
+    end = clock.now + seconds
+    while clock.now < end:
+        clock.now += 0.05
+        throttle.between_chunks(0.05, throttle.chunk_rows_limit or 1000)
+
+
+def test_after_a_run_of_cuts_the_cap_recovers_fast_then_probes_slowly() -> None:
+    """A purge at 20,000 rows/s (min_rate: no pauses); the probe goes 2 -> 50 ms for 4 s: each
+    fresh p99 over the limit halves the cap (one excess: the rate of its first cut is remembered). Back to 2 ms, the cap
+    grows x1.5 per 20 fresh probes with headroom: within 3 windows (15 s) it is back to half the
+    rate that was over (the old law's steps of 1/20 per window: under a fifth of it); from 3/4 of
+    that rate on it grows one step per window."""
+    slowdown = Slowdown()
+    throttle, clock, _ = _throttle(slowdown, probe_p99_ms=10, probe_window=5.0, min_rate=50)
+    throttle.before_first_chunk()
+    _paced_chunks(throttle, clock, 2.0)
+    slowdown.slow = True
+    _paced_chunks(throttle, clock, 4.0)
+    cuts = [d.rate or 0.0 for d in throttle.decisions if d.action == "slower"]
+    assert len(cuts) >= 4
+    assert all(b == pytest.approx(a / 2) for a, b in itertools.pairwise(cuts))
+    exceeded = throttle.control.exceeded
+    assert exceeded == pytest.approx(2 * cuts[0])
+    assert throttle.control.cap <= exceeded / 16
+    slowdown.slow = False
+    recovered = clock.now
+    _paced_chunks(throttle, clock, 15.0)
+    assert throttle.control.cap >= exceeded / 2
+    _paced_chunks(throttle, clock, 6.0)
+    rises = [d for d in throttle.decisions if d.action == "faster"]
+    fast = [d for d in rises if "far below" in d.message]
+    assert len(fast) >= 4 and fast[-1].rate == pytest.approx(0.75 * exceeded)
+    assert fast[-1].at - recovered < 15.0
+    step = next(d for d in rises if "far below" not in d.message)
+    assert step.rate == pytest.approx(0.75 * exceeded + exceeded / 20)
+    assert step.at - fast[-1].at >= 5.0  # a step waits for a whole window
 
 
 def test_a_probe_stuck_past_the_limit_counts_at_once() -> None:
@@ -265,6 +382,61 @@ def test_a_strict_budget_that_cannot_be_held_stops_after_max_pause() -> None:
     with pytest.raises(StopRequested, match="set min_rate"):
         _chunks(throttle, clock, 100, rows=1000, seconds=0.5)
     assert ("pause", "latency") in _actions(throttle)
+
+
+def test_a_strict_budget_over_before_a_steps_first_chunk_cuts_before_it_pauses() -> None:
+    """The export ran at 2000 rows/s with no cap; before the verify's first chunk the probe is
+    over the limit: the throttle cuts a cap from the rate reached, then pauses until fresh
+    probes are back under, and the verify resumes at that cap, not at full speed (a gate)."""
+    slowdown = Slowdown()
+    throttle, clock, _ = _throttle(slowdown, probe_p99_ms=10)
+    throttle.before_first_chunk()
+    _chunks(throttle, clock, 3, rows=1000, seconds=0.5)  # the export: 2000 rows/s, no cap
+    assert throttle.control.cap is None
+    slowdown.slow = True
+    clock.now += 0.3
+    sleeps = len(clock.sleeps)
+    clock.after_sleep = lambda: setattr(slowdown, "slow", len(clock.sleeps) < sleeps + 3)
+    throttle.before_first_chunk()  # the verify
+    assert _actions(throttle)[1:] == [
+        ("slower", "latency"),
+        ("pause", "latency"),
+        ("resume", "latency"),
+    ]
+    assert throttle.decisions[1].rate == pytest.approx(1000.0)
+    assert throttle.control.cap == pytest.approx(1000.0)
+    throttle.before_first_chunk()  # the probe is fine: nothing more
+    assert len(throttle.decisions) == 4
+
+
+def test_reads_in_row_pairs_get_a_cap_not_only_pauses() -> None:
+    """Verify's and grow's chunks are (rows, last row) pairs: their rows count for the rate, so
+    a strict budget over the limit cuts a cap for them too instead of only pausing."""
+    from dbarchive.throttle import throttled
+
+    slowdown = Slowdown()
+    throttle, clock, _ = _throttle(slowdown, probe_p99_ms=10)
+
+    def slow_for_three_sleeps() -> None:
+        slowdown.slow = True
+        clock.now += 0.3
+        sleeps = len(clock.sleeps)
+        clock.after_sleep = lambda: setattr(slowdown, "slow", len(clock.sleeps) < sleeps + 3)
+
+    def read() -> Iterator[tuple[list[int], int]]:
+        for n in range(4):
+            clock.now += 0.25
+            if n == 2:
+                slow_for_three_sleeps()
+            yield [0] * 500, 0
+
+    assert sum(len(rows) for rows, _last in throttled(read(), throttle)) == 2000
+    assert _actions(throttle)[1:4] == [
+        ("slower", "latency"),
+        ("pause", "latency"),
+        ("resume", "latency"),
+    ]
+    assert throttle.control.cap is not None and throttle.chunk_rows_limit is not None
 
 
 def test_max_rate_paces_chunks_and_bounds_their_size() -> None:
