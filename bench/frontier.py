@@ -545,31 +545,51 @@ def markdown(result: dict[str, Any], image: str = "frontier.png", level: str = "
         "",
     ]
     for mode, settings in sorted(result["summary"].items()):
-        lines += [f"{level}# {mode}", "",
-                  "| setting | rows/s | p99 inflation | idle p99 ms | step p99 ms | primary's CPU s, no load |",
-                  "|---|---|---|---|---|---|"]  # fmt: skip
-        for s in settings.values():
-            rate = "–" if s["rows_per_s"] is None else f"{s['rows_per_s']:,.0f}"
-            each = ", ".join(f"{x:,}" for x in s["rows_per_s_each"])
-            infl = "–" if s["p99_inflation"] is None else f"{s['p99_inflation']:.2f}×"
-            infl_each = ", ".join(f"{x}" for x in s["p99_inflation_each"])
-            cpu = "" if s["primary_cpu_s"] is None else f"{s['primary_cpu_s']:.2f}"
-            lines.append(
-                f"| {s['label']} | {rate} [{each}] | {infl} [{infl_each}] | "
-                f"{s['idle_p99_ms']} | {s['step_p99_ms']} | {cpu} |"
-            )
+        lines += [f"{level}# {mode}", ""]
+        lines += _table(SETTING_COLUMNS, [_setting_row(s) for s in settings.values()])
         lines.append("")
-    lines += [
-        "## Targets",
-        "",
-        "| mode | target | goal | median | verdict |",
-        "|---|---|---|---|---|",
-    ]
-    for t in result["targets"]:
-        lines.append(
-            f"| {t['mode']} | {t['target']} | {t['goal']} | {t['value']} | {t['verdict']} |"
-        )
+    lines += ["## Targets", ""]
+    lines += _table(
+        ["mode", "target", "goal", "median", "verdict"],
+        [[t["mode"], t["target"], t["goal"], t["value"], t["verdict"]] for t in result["targets"]],
+    )
     return "\n".join(lines) + "\n"
+
+
+SETTING_COLUMNS = [
+    "setting",
+    "rows/s",
+    "p99 inflation",
+    "idle p99 ms",
+    "step p99 ms",
+    "primary's CPU s, no load",
+]
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    """A markdown table's lines, so every table of the report has the same shape."""
+    return [_table_row(header), "|" + "---|" * len(header), *map(_table_row, rows)]
+
+
+def _table_row(cells: list[Any]) -> str:
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
+def _setting_row(s: dict[str, Any]) -> list[Any]:
+    """One purge or export setting's cells: medians, each run's value in brackets."""
+    rate = "–" if s["rows_per_s"] is None else f"{s['rows_per_s']:,.0f}"
+    each = ", ".join(f"{x:,}" for x in s["rows_per_s_each"])
+    infl = "–" if s["p99_inflation"] is None else f"{s['p99_inflation']:.2f}×"
+    infl_each = ", ".join(f"{x}" for x in s["p99_inflation_each"])
+    cpu = "" if s["primary_cpu_s"] is None else f"{s['primary_cpu_s']:.2f}"
+    return [
+        s["label"],
+        f"{rate} [{each}]",
+        f"{infl} [{infl_each}]",
+        s["idle_p99_ms"],
+        s["step_p99_ms"],
+        cpu,
+    ]
 
 
 # --- main -----------------------------------------------------------------------------------------

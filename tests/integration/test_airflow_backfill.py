@@ -15,23 +15,20 @@ from dbarchive.layout import PartitionPath
 from dbarchive.manifest import Manifest
 from dbarchive.steps.verify import verify_day
 from dbarchive.units.records import is_verified
-from tests.integration.airflow_fixtures import AirflowHome, airflow_home  # noqa: F401
-from tests.integration.helpers import LOG_TABLE_DDL, fill_events
-from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
-from tests.integration.test_airflow_dag import (  # noqa: F401
+from tests.integration.airflow_fixtures import (  # noqa: F401
+    AIRFLOW_WARNINGS,
     RUN_DATE,
-    _context,
-    _run,
+    AirflowHome,
+    airflow_home,
+    archive_context,
     connections,
     dag_file,
+    run_dag,
 )
+from tests.integration.helpers import LOG_TABLE_DDL, fill_events
+from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
 
-pytestmark = [
-    pytest.mark.timeout(300),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient` is deprecated"),
-]
+pytestmark = [pytest.mark.timeout(300), *AIRFLOW_WARNINGS]
 FIRST = dt.date(2026, 9, 20)  # 10 days; with 60 days retention on 2026-11-25, 6 have expired
 BIG = dt.date(2026, 9, 22)  # 2,500 rows: three units of at most 1,000
 CUTOFF = dt.date(2026, 9, 26)
@@ -111,7 +108,7 @@ def test_backfill_dag_archives_verifies_and_purges_expired_history(
         "events.plan", "events.units",
     ]  # fmt: skip
     assert {t.pool for t in dag.tasks if t.task_id != "events.units"} == {"dbarchive"}
-    run = _run(dag, RUN_DATE)
+    run = run_dag(dag, RUN_DATE)
     assert run.state == "success"
     states = _task_states(run)
     assert states["events.plan"] == ["success"] * 6
@@ -124,7 +121,7 @@ def test_backfill_dag_archives_verifies_and_purges_expired_history(
     assert sorted(labels["events.export"]) == sorted(
         [f"{d} unit 0" for d in days if d != str(BIG)] + [f"{BIG} unit {i}" for i in range(3)]
     )
-    ctx = _context(config, schema, s3_endpoint)
+    ctx = archive_context(config, schema, s3_endpoint)
     spec = ctx.job.tables[0]
     for i in range(6):
         day = FIRST + dt.timedelta(days=i)
@@ -135,7 +132,7 @@ def test_backfill_dag_archives_verifies_and_purges_expired_history(
     (oldest,) = schema.execute("SELECT MIN(created_at) FROM events")[0]
     assert oldest.date() == CUTOFF and _manifest(ctx, CUTOFF) is None
     assert schema.execute("SELECT COUNT(*) FROM events")[0][0] == 4 * PER_DAY
-    again = _run(dag, RUN_DATE)  # everything is done: no day left to map over
+    again = run_dag(dag, RUN_DATE)  # everything is done: no day left to map over
     assert again.state == "success"
     assert "events.plan" not in _task_states(again) or set(_task_states(again)["events.plan"]) <= {
         "skipped", "None"
@@ -160,18 +157,19 @@ def test_daily_dag_exports_a_big_day_in_units(
         "events.catch_up", "events.export", "events.plan", "events.purge", "events.settle",
         "events.verify",
     ]  # fmt: skip
-    run = _run(dag, RUN_DATE)
+    run = run_dag(dag, RUN_DATE)
     assert run.state == "success"
     assert _task_states(run)["events.export"] == ["success"] * 3
     assert _map_labels(run)["events.export"] == [f"2026-11-24 unit {i}" for i in range(3)]
-    ctx = _context(config, schema, s3_endpoint)
+    ctx = archive_context(config, schema, s3_endpoint)
     yesterday = dt.date(2026, 11, 24)
     manifest = _manifest(ctx, yesterday)
     assert manifest is not None and manifest.rows == 2500
     assert verify_day(ctx, ctx.job.tables[0], yesterday).ok
     expired = schema.execute("SELECT COUNT(*) FROM events WHERE created_at < %s", (str(CUTOFF),))
     assert expired == [(0,)]
-    rerun = _run(dag, RUN_DATE)  # cleared run: nothing left to export, verify and purge still run
+    # A cleared run: nothing left to export; verify and purge still run.
+    rerun = run_dag(dag, RUN_DATE)
     assert rerun.state == "success"
     states = _task_states(rerun)
     assert states["events.verify"] == ["success"] and states["events.purge"] == ["success"]

@@ -7,111 +7,34 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dbarchive import build_context, job_from_dict
-from dbarchive.layout import PartitionPath
-from dbarchive.manifest import Manifest
 from dbarchive.steps.verify import verify_day
-from tests.integration.airflow_fixtures import AirflowHome, WebhookReceiver, airflow_home, webhook  # noqa: F401
+from tests.integration.airflow_fixtures import (  # noqa: F401
+    AIRFLOW_WARNINGS,
+    PER_DAY,
+    RUN_DATE,
+    AirflowHome,
+    WebhookReceiver,
+    airflow_home,
+    archive_config,
+    archive_context,
+    connections,
+    dag_file,
+    day_manifest,
+    factory_dag,
+    fill_days,
+    run_dag,
+    webhook,
+)
 from tests.integration.helpers import LOG_TABLE_DDL
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
 
-pytestmark = [
-    pytest.mark.timeout(180),
-    # Airflow's own stack (starlette, its provider shims) warns about its internals; not ours.
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient` is deprecated"),
-]
-RUN_DATE = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)  # logical date: archives 2026-11-24
-PER_DAY = 40
+pytestmark = [pytest.mark.timeout(180), *AIRFLOW_WARNINGS]
 EXAMPLES = Path(__file__).parents[2] / "examples" / "airflow"
-
-
-def _fill(schema: MySqlSchema, first: dt.date, days: int) -> None:
-    schema.execute(LOG_TABLE_DDL)
-    schema.execute(
-        "INSERT INTO events (created_at, account_id, amount, note) SELECT TIMESTAMP(%s) + INTERVAL "
-        "(seq DIV %s) DAY + INTERVAL (seq MOD %s) * 2000 SECOND, seq MOD 5, seq / 3, CONCAT('r', seq) "
-        f"FROM seq_0_to_{days * PER_DAY - 1}",
-        (first.isoformat(), PER_DAY, PER_DAY),
-    )
-
-
-@pytest.fixture
-def connections(
-    mysql_schema: MySqlSchema, s3_endpoint: Any, monkeypatch: pytest.MonkeyPatch
-) -> MySqlSchema:
-    """mysql_default → the test schema; aws_default → the suite's SeaweedFS (endpoint in extras)."""
-    mysql = {"conn_type": "mysql", "host": "127.0.0.1", "port": 3306, "login": "root", "password": "",
-             "schema": mysql_schema.name}  # fmt: skip
-    aws = {"conn_type": "aws", "login": s3_endpoint.access_key, "password": s3_endpoint.secret_key,
-           "extra": {"endpoint_url": s3_endpoint.url, "region_name": s3_endpoint.region}}  # fmt: skip
-    monkeypatch.setenv("AIRFLOW_CONN_MYSQL_DEFAULT", json.dumps(mysql))
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(aws))
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.delenv(name, raising=False)  # credentials must come from the connection
-    return mysql_schema
-
-
-def _config(tmp_path: Path, bucket: str) -> Path:
-    path = tmp_path / "archive.toml"
-    path.write_text(
-        f'[destination]\nurl = "s3://{bucket}/archive"\n[defaults]\nretention = "60 days"\n'
-        '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\n'
-    )
-    return path
-
-
-@pytest.fixture
-def dag_file(airflow_home: AirflowHome) -> Iterator[Any]:
-    """Writes one DAG file into the dags folder (removed afterwards) and returns the parsed DAG."""
-    written: list[Path] = []
-
-    def write(source: str, dag_id: str) -> Any:
-        written.append(airflow_home.write_dag(f"dag_{uuid.uuid4().hex[:8]}", source))
-        return airflow_home.load_dag(dag_id)
-
-    yield write
-    for path in written:
-        path.unlink(missing_ok=True)
-
-
-def _factory_dag(config: Path, dag_id: str, extra: str = "") -> str:
-    return (
-        "from dbarchive.airflow import WebhookNotifier, build_dag\n"
-        f"dag = build_dag({str(config)!r}, dag_id={dag_id!r}, retries=0, {extra})\n"
-    )
-
-
-def _run(dag: Any, logical_date: dt.datetime | None, **kwargs: Any) -> Any:
-    from dbarchive.airflow._compat import run_dag_test
-
-    return run_dag_test(dag, logical_date, **kwargs)
-
-
-def _context(config: Path, schema: MySqlSchema, endpoint: Any) -> Any:
-    os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"] = (
-        endpoint.access_key,
-        endpoint.secret_key,
-    )
-    text = config.read_text().replace(
-        "[destination]", f'[source]\nurl = "{schema.url}"\n[destination]'
-    )
-    text = text.replace('url = "s3://', f'endpoint_url = "{endpoint.url}"\nurl = "s3://')
-    import tomllib
-
-    return build_context(job_from_dict(tomllib.loads(text)))
-
-
-def _manifest(ctx: Any, day: dt.date) -> Manifest | None:
-    raw = ctx.storage.get_bytes(PartitionPath("events", day).manifest_key)
-    return None if raw is None else Manifest.loads(raw)
 
 
 def test_daily_run_archives_yesterday_and_purges_expired_days(
@@ -124,32 +47,32 @@ def test_daily_run_archives_yesterday_and_purges_expired_days(
 ) -> None:
     """A run for D archives D-1 (verified) and deletes days older than 60; nothing else changes."""
     schema = connections
-    _fill(schema, dt.date(2026, 9, 20), 66)  # 2026-09-20 .. 2026-11-24
+    fill_days(schema, dt.date(2026, 9, 20), 66)  # 2026-09-20 .. 2026-11-24
     kept = schema.execute(
         "SELECT id, note FROM events WHERE created_at >= '2026-09-26' ORDER BY id"
     )
     notify = f"notifier=WebhookNotifier(url={webhook.url!r}), notify_success=True"
-    config = _config(tmp_path, s3_bucket)
-    dag = dag_file(_factory_dag(config, "dbarchive_daily", notify), "dbarchive_daily")
+    config = archive_config(tmp_path, s3_bucket)
+    dag = dag_file(factory_dag(config, "dbarchive_daily", notify), "dbarchive_daily")
     tasks = ["events.catch_up", "events.export", "events.purge", "events.settle", "events.verify",
              "report"]  # fmt: skip
     assert sorted(t.task_id for t in dag.tasks) == tasks
-    run = _run(dag, RUN_DATE)
+    run = run_dag(dag, RUN_DATE)
     assert run.state == "success"
     (message,) = webhook.messages
     assert "events: archived 2026-11-24 (40 rows" in message["text"]
     assert "purged 6 day(s), 240 rows" in message["text"]
     # A re-run of the same date (a cleared DAG run) succeeds and changes nothing.
-    assert _run(dag, RUN_DATE).state == "success"
-    ctx = _context(tmp_path / "archive.toml", schema, s3_endpoint)
+    assert run_dag(dag, RUN_DATE).state == "success"
+    ctx = archive_context(tmp_path / "archive.toml", schema, s3_endpoint)
     yesterday = dt.date(2026, 11, 24)
-    manifest = _manifest(ctx, yesterday)
+    manifest = day_manifest(ctx, yesterday)
     assert manifest is not None and manifest.rows == PER_DAY
     assert verify_day(ctx, ctx.job.tables[0], yesterday).ok
     assert schema.execute("SELECT id, note FROM events ORDER BY id") == kept
     assert str(schema.execute("SELECT MIN(created_at) FROM events")[0][0]).startswith("2026-09-26")
     for day in (dt.date(2026, 9, 20), dt.date(2026, 9, 25)):
-        old = _manifest(ctx, day)
+        old = day_manifest(ctx, day)
         assert old is not None and old.rows == PER_DAY, "expired days are archived before the purge"
     ctx.source.close()
 
@@ -161,15 +84,19 @@ def test_each_logical_date_archives_its_own_day_and_a_run_after_an_outage_catche
     paused DAG); the run for 21 archives 20 and its catch_up task the missed 17..19, each
     verified, so no gap waits for the purge two months later. Later runs catch up nothing."""
     schema = connections
-    _fill(schema, dt.date(2026, 11, 15), 10)  # 2026-11-15 .. 2026-11-24
-    dag = dag_file(_factory_dag(_config(tmp_path, s3_bucket), "dbarchive_days"), "dbarchive_days")
-    ctx = _context(tmp_path / "archive.toml", schema, s3_endpoint)
+    fill_days(schema, dt.date(2026, 11, 15), 10)  # 2026-11-15 .. 2026-11-24
+    dag = dag_file(
+        factory_dag(archive_config(tmp_path, s3_bucket), "dbarchive_days"), "dbarchive_days"
+    )
+    ctx = archive_context(tmp_path / "archive.toml", schema, s3_endpoint)
     caught_up = {}
     for day in (16, 17, 21, 22, 23):
-        run = _run(dag, dt.datetime(2026, 11, day, tzinfo=dt.UTC))
+        run = run_dag(dag, dt.datetime(2026, 11, day, tzinfo=dt.UTC))
         assert run.state == "success"
         caught_up[day] = _xcom(run, "events.catch_up")["days"]
-    archived = sorted(d for d in (dt.date(2026, 11, i) for i in range(10, 26)) if _manifest(ctx, d))
+    archived = sorted(
+        d for d in (dt.date(2026, 11, i) for i in range(10, 26)) if day_manifest(ctx, d)
+    )
     assert archived == [dt.date(2026, 11, i) for i in range(15, 23)]
     assert caught_up == {16: [], 17: [], 21: ["2026-11-17", "2026-11-18", "2026-11-19"], 22: [],
                          23: []}  # fmt: skip
@@ -205,20 +132,20 @@ def test_a_run_before_its_day_has_settled_waits_then_archives_it(
     sensor is rescheduled — the run does not fail — and the export starts once the day has
     settled. The clock (DBARCHIVE_NOW) moves on by one second at every reading."""
     schema = connections
-    _fill(schema, dt.date(2026, 11, 20), 5)  # 2026-11-20 .. 2026-11-24
+    fill_days(schema, dt.date(2026, 11, 20), 5)  # 2026-11-20 .. 2026-11-24
     monkeypatch.setenv("DBARCHIVE_NOW", "2026-11-25T00:09:58+00:00")
     monkeypatch.setenv("DBARCHIVE_NOW_STEP", "1")
-    config = _config(tmp_path, s3_bucket)
-    dag = dag_file(_factory_dag(config, "dbarchive_settle"), "dbarchive_settle")
+    config = archive_config(tmp_path, s3_bucket)
+    dag = dag_file(factory_dag(config, "dbarchive_settle"), "dbarchive_settle")
     before = _reschedules()
-    run = _run(dag, RUN_DATE)
+    run = run_dag(dag, RUN_DATE)
     assert run.state == "success"
     assert _reschedules() > before, "the settle sensor waited (was rescheduled)"
     states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     assert states["events.settle"].endswith("success"), states
     monkeypatch.delenv("DBARCHIVE_NOW")
-    ctx = _context(config, schema, s3_endpoint)
-    manifest = _manifest(ctx, dt.date(2026, 11, 24))
+    ctx = archive_context(config, schema, s3_endpoint)
+    manifest = day_manifest(ctx, dt.date(2026, 11, 24))
     ctx.source.close()
     assert manifest is not None and manifest.rows == PER_DAY
     assert manifest.started_at >= "2026-11-25T00:10:00+00:00", "exported only once settled"
@@ -229,13 +156,13 @@ def test_failure_notifies_once_and_deletes_nothing(
 ) -> None:
     """A missing bucket fails the run, posts one message naming table, day and step; no delete."""
     schema = connections
-    _fill(schema, dt.date(2026, 9, 1), 10)  # all expired by 2026-11-25
-    config = _config(tmp_path, f"missing-{uuid.uuid4().hex[:8]}")
+    fill_days(schema, dt.date(2026, 9, 1), 10)  # all expired by 2026-11-25
+    config = archive_config(tmp_path, f"missing-{uuid.uuid4().hex[:8]}")
     dag = dag_file(
-        _factory_dag(config, "dbarchive_fail", f"notifier=WebhookNotifier(url={webhook.url!r})"),
+        factory_dag(config, "dbarchive_fail", f"notifier=WebhookNotifier(url={webhook.url!r})"),
         "dbarchive_fail",
     )
-    run = _run(dag, RUN_DATE)
+    run = run_dag(dag, RUN_DATE)
     assert run.state == "failed"
     assert len(webhook.messages) == 1
     text = webhook.messages[0]["text"]
@@ -253,7 +180,7 @@ def test_example_dag_imports_and_runs(
 ) -> None:  # fmt: skip
     """The example DAG file parses with the expected tasks and, pointed at the test bed, runs."""
     schema = connections
-    _fill(schema, dt.date(2026, 11, 20), 5)
+    fill_days(schema, dt.date(2026, 11, 20), 5)
     config = tmp_path / "archive.toml"
     config.write_text(
         (EXAMPLES / "archive.toml")
@@ -280,7 +207,7 @@ def test_example_dag_imports_and_runs(
                 "created_at", "requested_at"
             )
         )
-        assert _run(dag, RUN_DATE).state == "success"
+        assert run_dag(dag, RUN_DATE).state == "success"
     finally:
         target.unlink()
 
@@ -296,7 +223,7 @@ def test_broken_config_fails_the_dag_import_with_its_message(
     bad.write_text(
         '[destination]\nurl = "s3://b/p"\n[defaults]\ncompression = "lz4"\n[[tables]]\nname = "t"\ntimestamp_column = "ts"\n'
     )
-    path = airflow_home.write_dag("broken_dag", _factory_dag(bad, "broken"))
+    path = airflow_home.write_dag("broken_dag", factory_dag(bad, "broken"))
     try:
         errors = DagBag(str(airflow_home.dags)).import_errors
         assert any("defaults.compression" in message for message in errors.values()), errors
@@ -316,7 +243,7 @@ def test_parsing_the_dag_touches_nothing(
     config.write_text('[destination]\nurl = "s3://nowhere/p"\nendpoint_url = "http://127.0.0.1:1"\n'
                       '[[tables]]\nname = "t"\ntimestamp_column = "ts"\n')  # fmt: skip
     before = dict(os.environ)
-    path = airflow_home.write_dag("parse_only", _factory_dag(config, "parse_only"))
+    path = airflow_home.write_dag("parse_only", factory_dag(config, "parse_only"))
     try:
         dag = airflow_home.load_dag("parse_only")
         assert [t.task_id for t in dag.tasks] == [
@@ -359,11 +286,11 @@ def test_airflow_task_logs_hold_no_secret(
         mysql = {"conn_type": "mysql", "host": "127.0.0.1", "port": 3306, "login": user,
                  "password": password, "schema": schema.name}  # fmt: skip
         monkeypatch.setenv("AIRFLOW_CONN_MYSQL_DEFAULT", json.dumps(mysql))
-        _fill(schema, dt.date(2026, 9, 20), 66)
-        dag = dag_file(_factory_dag(_config(tmp_path, s3_bucket), "dbarchive_canary"),
+        fill_days(schema, dt.date(2026, 9, 20), 66)
+        dag = dag_file(factory_dag(archive_config(tmp_path, s3_bucket), "dbarchive_canary"),
                        "dbarchive_canary")  # fmt: skip
         with caplog.at_level(logging.DEBUG):
-            run = _run(dag, RUN_DATE)
+            run = run_dag(dag, RUN_DATE)
         assert run.state == "success"
         xcoms = [repr(ti.xcom_pull(task_ids=ti.task_id)) for ti in run.get_task_instances()]
     finally:
@@ -376,7 +303,7 @@ def test_airflow_task_logs_hold_no_secret(
     for path in (airflow_home.home / "logs").rglob("*"):
         if path.is_file():
             found[str(path)] = _leaks(path.read_bytes(), secrets)
-    ctx = _context(_config(tmp_path, s3_bucket), schema, s3_endpoint)
+    ctx = archive_context(archive_config(tmp_path, s3_bucket), schema, s3_endpoint)
     for obj in ctx.storage.list_objects(""):
         found[obj.key] = _leaks(ctx.storage.get_bytes(obj.key) or b"", secrets)
     ctx.source.close()

@@ -25,27 +25,24 @@ from typing import Any
 import pytest
 
 from dbarchive.config import load_job
-from tests.integration.airflow_fixtures import AirflowHome, airflow_home  # noqa: F401
-from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
-from tests.integration.test_airflow_dag import (  # noqa: F401
+from tests.integration.airflow_fixtures import (  # noqa: F401
+    AIRFLOW_WARNINGS,
     PER_DAY,
     RUN_DATE,
-    _config,
-    _context,
-    _factory_dag,
-    _fill,
-    _manifest,
-    _run,
+    AirflowHome,
+    airflow_home,
+    archive_config,
+    archive_context,
     connections,
     dag_file,
+    day_manifest,
+    factory_dag,
+    fill_days,
+    run_dag,
 )
+from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
 
-pytestmark = [
-    pytest.mark.timeout(300),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient` is deprecated"),
-]
+pytestmark = [pytest.mark.timeout(300), *AIRFLOW_WARNINGS]
 UTC = dt.UTC
 
 
@@ -78,15 +75,15 @@ def test_a_manual_run_renders_and_archives_the_day_before_its_logical_date(
     """``dags test <dag> 2026-11-25``: every task of the table shows day 2026-11-24 in its
     rendered template, and that is the day archived."""
     schema = connections
-    _fill(schema, dt.date(2026, 11, 23), 2)
-    config = _config(tmp_path, s3_bucket)
-    dag = dag_file(_factory_dag(config, "days_manual"), "days_manual")
-    run = _run(dag, RUN_DATE)
+    fill_days(schema, dt.date(2026, 11, 23), 2)
+    config = archive_config(tmp_path, s3_bucket)
+    dag = dag_file(factory_dag(config, "days_manual"), "days_manual")
+    run = run_dag(dag, RUN_DATE)
     assert run.state == "success"
     for task in ("settle", "catch_up", "export", "verify", "purge"):
         assert _rendered(run, f"events.{task}")["day"] == "2026-11-24", task
-    ctx = _context(config, schema, s3_endpoint)
-    manifest = _manifest(ctx, dt.date(2026, 11, 24))
+    ctx = archive_context(config, schema, s3_endpoint)
+    manifest = day_manifest(ctx, dt.date(2026, 11, 24))
     ctx.source.close()
     assert manifest is not None and manifest.rows == PER_DAY
 
@@ -99,15 +96,15 @@ def test_a_run_without_a_logical_date_archives_the_day_before_it_was_triggered(
     if not _airflow_3():
         pytest.skip("only Airflow 3 runs without a logical date")
     schema = connections
-    _fill(schema, dt.date(2026, 11, 23), 2)
-    config = _config(tmp_path, s3_bucket)
-    dag = dag_file(_factory_dag(config, "days_no_logical_date"), "days_no_logical_date")
-    run = _run(dag, None, run_after=dt.datetime(2026, 11, 25, 8, tzinfo=UTC))
+    fill_days(schema, dt.date(2026, 11, 23), 2)
+    config = archive_config(tmp_path, s3_bucket)
+    dag = dag_file(factory_dag(config, "days_no_logical_date"), "days_no_logical_date")
+    run = run_dag(dag, None, run_after=dt.datetime(2026, 11, 25, 8, tzinfo=UTC))
     assert run.state == "success"
     assert run.logical_date is None
     assert _rendered(run, "events.export")["day"] == "2026-11-24"
-    ctx = _context(config, schema, s3_endpoint)
-    manifest = _manifest(ctx, dt.date(2026, 11, 24))
+    ctx = archive_context(config, schema, s3_endpoint)
+    manifest = day_manifest(ctx, dt.date(2026, 11, 24))
     ctx.source.close()
     assert manifest is not None and manifest.rows == PER_DAY
 
@@ -122,7 +119,7 @@ def _job(tmp_path: Path, zone: str = "UTC") -> Any:
 
 
 def _parsed_dag(airflow_home: AirflowHome, config: Path, dag_id: str) -> Any:
-    path = airflow_home.write_dag(dag_id, _factory_dag(config, dag_id))
+    path = airflow_home.write_dag(dag_id, factory_dag(config, dag_id))
     try:
         return airflow_home.load_dag(dag_id)
     finally:

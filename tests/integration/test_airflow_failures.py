@@ -17,28 +17,22 @@ import pytest
 
 from dbarchive.sources.lock import lock_name
 from tests.integration.airflow_fixtures import (  # noqa: F401
+    AIRFLOW_WARNINGS,
+    PER_DAY,
+    RUN_DATE,
     AirflowHome,
     WebhookReceiver,
     airflow_home,
+    archive_config,
+    connections,
+    dag_file,
+    fill_days,
+    run_dag,
     webhook,
 )
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
-from tests.integration.test_airflow_dag import (  # noqa: F401
-    PER_DAY,
-    RUN_DATE,
-    _config,
-    _fill,
-    _run,
-    connections,
-    dag_file,
-)
 
-pytestmark = [
-    pytest.mark.timeout(300),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient` is deprecated"),
-]
+pytestmark = [pytest.mark.timeout(300), *AIRFLOW_WARNINGS]
 
 
 def _retrying_dag(config: Path, dag_id: str, factory: str = "build_dag", extra: str = "") -> str:
@@ -80,16 +74,16 @@ def test_a_permanent_error_fails_at_the_first_try(
     """With retries=2, a missing bucket, table or column fails its task once (try 1, failed,
     not up_for_retry) with the error's own sentence, posted once; nothing is deleted."""
     schema = connections
-    _fill(schema, dt.date(2026, 9, 1), 3)
+    fill_days(schema, dt.date(2026, 9, 1), 3)
     bucket = f"missing-{uuid.uuid4().hex[:8]}" if case == "missing bucket" else s3_bucket
-    config = _config(tmp_path, bucket)
+    config = archive_config(tmp_path, bucket)
     if case == "missing table":
         config.write_text(config.read_text().replace('name = "events"', 'name = "no_such"'))
     if case == "missing column":
         config.write_text(config.read_text().replace('"created_at"', '"made_at"'))
     dag_id = f"fail_fast_{case.replace(' ', '_')}"
     notifier = f"notifier=WebhookNotifier(url={webhook.url!r})"
-    run = _run(dag_file(_retrying_dag(config, dag_id, extra=notifier), dag_id), RUN_DATE)
+    run = run_dag(dag_file(_retrying_dag(config, dag_id, extra=notifier), dag_id), RUN_DATE)
     assert run.state == "failed"
     table = "no_such" if case == "missing table" else "events"
     state, tries = _tries(run)[f"{table}.catch_up"]
@@ -107,12 +101,12 @@ def test_a_transient_error_keeps_its_retries(
     """Another run holds the table's run lock (AlreadyRunning, exit 8): the export is tried
     three times (retries=2) before the run fails."""
     schema = connections
-    _fill(schema, dt.date(2026, 11, 24), 1)
+    fill_days(schema, dt.date(2026, 11, 24), 1)
     (held,) = schema.execute("SELECT GET_LOCK(%s, 0)", (lock_name(schema.name, "events"),))[0]
     assert held == 1
     try:
-        dag = dag_file(_retrying_dag(_config(tmp_path, s3_bucket), "transient"), "transient")
-        run = _run(dag, RUN_DATE)
+        dag = dag_file(_retrying_dag(archive_config(tmp_path, s3_bucket), "transient"), "transient")
+        run = run_dag(dag, RUN_DATE)
     finally:
         schema.execute("SELECT RELEASE_LOCK(%s)", (lock_name(schema.name, "events"),))
     assert run.state == "failed"
@@ -133,13 +127,13 @@ def test_a_list_longer_than_max_map_length_fails_at_once_with_the_fix(
     more than max_map_length = 4: it fails at try 1 saying how to split the run, instead of
     Airflow's own error after three tries."""
     schema = connections
-    _fill(schema, dt.date(2026, 9, 1), 6)
+    fill_days(schema, dt.date(2026, 9, 1), 6)
     monkeypatch.setenv("AIRFLOW__CORE__MAX_MAP_LENGTH", "4")
     notifier = f"notifier=WebhookNotifier(url={webhook.url!r})"
     source = _retrying_dag(
-        _config(tmp_path, s3_bucket), "map_length", "build_backfill_dag", notifier
+        archive_config(tmp_path, s3_bucket), "map_length", "build_backfill_dag", notifier
     )
-    run = _run(dag_file(source, "map_length"), RUN_DATE)
+    run = run_dag(dag_file(source, "map_length"), RUN_DATE)
     assert run.state == "failed"
     assert _tries(run)["events.days"] == ("failed", 1)
     (message,) = (m["text"] for m in webhook.messages)
@@ -159,13 +153,13 @@ def test_every_task_logs_one_summary_line(
 ) -> None:
     """The run's task logs each hold one ``dbarchive summary:`` line with what the task did."""
     schema = connections
-    _fill(schema, dt.date(2026, 11, 20), 5)  # ids 1..200, 40 a day
-    config = _config(tmp_path, s3_bucket)
+    fill_days(schema, dt.date(2026, 11, 20), 5)  # ids 1..200, 40 a day
+    config = archive_config(tmp_path, s3_bucket)
     config.write_text(config.read_text().replace('retention = "60 days"', 'retention = "3 days"'))
     notifier = f"notifier=WebhookNotifier(url={webhook.url!r}), notify_success=True"
     dag = dag_file(_retrying_dag(config, "summaries", extra=notifier), "summaries")
     with caplog.at_level(logging.INFO):
-        run = _run(dag, RUN_DATE)
+        run = run_dag(dag, RUN_DATE)
     assert run.state == "success"
     out, err = capfd.readouterr()
     logged = {

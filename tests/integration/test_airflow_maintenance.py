@@ -16,25 +16,22 @@ from typing import Any
 
 import pytest
 
-from tests.integration.airflow_fixtures import AirflowHome, airflow_home  # noqa: F401
-from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
-from tests.integration.test_airflow_dag import (  # noqa: F401
+from tests.integration.airflow_fixtures import (  # noqa: F401
+    AIRFLOW_WARNINGS,
     PER_DAY,
     RUN_DATE,
-    _config,
-    _context,
-    _fill,
-    _run,
+    AirflowHome,
+    airflow_home,
+    archive_config,
+    archive_context,
     connections,
     dag_file,
+    fill_days,
+    run_dag,
 )
+from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
 
-pytestmark = [
-    pytest.mark.timeout(300),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient` is deprecated"),
-]
+pytestmark = [pytest.mark.timeout(300), *AIRFLOW_WARNINGS]
 
 
 def test_airflow_providers_list_shows_dbarchive(tmp_path: Path) -> None:
@@ -88,9 +85,9 @@ def test_the_maintenance_dag_checks_sizes_reports_and_prints_ddl(
     archived and pending days, ``plan_backfill`` sizes the five days left (params
     workers/db_cap), ``ddl`` prints Athena's table; nothing is exported or deleted."""
     schema = connections
-    _fill(schema, dt.date(2026, 11, 17), 8)  # 2026-11-17 .. 2026-11-24
-    config = _config(tmp_path, s3_bucket)
-    ctx = _context(config, schema, s3_endpoint)
+    fill_days(schema, dt.date(2026, 11, 17), 8)  # 2026-11-17 .. 2026-11-24
+    config = archive_config(tmp_path, s3_bucket)
+    ctx = archive_context(config, schema, s3_endpoint)
     from dbarchive import api
 
     for day in (22, 23, 24):
@@ -103,7 +100,7 @@ def test_the_maintenance_dag_checks_sizes_reports_and_prints_ddl(
     dag = dag_file(source, "upkeep")
     assert sorted(t.task_id for t in dag.tasks) == ["check", "ddl", "plan_backfill", "status"]
     with caplog.at_level(logging.INFO, logger="dbarchive"):
-        run = _run(dag, RUN_DATE, run_conf={"workers": 3, "db_cap": 2, "to": "2026-11-21"})
+        run = run_dag(dag, RUN_DATE, run_conf={"workers": 3, "db_cap": 2, "to": "2026-11-21"})
     assert run.state == "success", _states(run)
     for step in ("check", "status", "plan_backfill", "ddl"):
         assert f"dbarchive summary: step={step} tables=events" in caplog.text, step
@@ -127,14 +124,14 @@ def test_a_failing_check_fails_at_once_and_every_task_still_runs(
     """A missing bucket: ``check`` fails at its first try (retries=2); the other tasks do not
     wait on it (each ran, and failed at its first try on the same bucket)."""
     schema = connections
-    _fill(schema, dt.date(2026, 11, 20), 2)
-    config = _config(tmp_path, f"missing-{uuid.uuid4().hex[:8]}")
+    fill_days(schema, dt.date(2026, 11, 20), 2)
+    config = archive_config(tmp_path, f"missing-{uuid.uuid4().hex[:8]}")
     source = (
         "from dbarchive.airflow import build_maintenance_dag\n"
         f"dag = build_maintenance_dag({str(config)!r}, dag_id='upkeep_fail', "
         "default_args={'retries': 2, 'retry_delay': 0})\n"
     )
-    run = _run(dag_file(source, "upkeep_fail"), RUN_DATE)
+    run = run_dag(dag_file(source, "upkeep_fail"), RUN_DATE)
     assert run.state == "failed"
     tries = {ti.task_id: (_states(run)[ti.task_id], ti.try_number)
              for ti in run.get_task_instances()}  # fmt: skip

@@ -17,23 +17,20 @@ from typing import Any
 
 import pytest
 
-from tests.integration.airflow_fixtures import AirflowHome, airflow_home  # noqa: F401
-from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
-from tests.integration.test_airflow_dag import (  # noqa: F401
+from tests.integration.airflow_fixtures import (  # noqa: F401
+    AIRFLOW_WARNINGS,
     RUN_DATE,
-    _config,
-    _fill,
-    _run,
+    AirflowHome,
+    airflow_home,
+    archive_config,
     connections,
     dag_file,
+    fill_days,
+    run_dag,
 )
+from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
 
-pytestmark = [
-    pytest.mark.timeout(300),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient` is deprecated"),
-]
+pytestmark = [pytest.mark.timeout(300), *AIRFLOW_WARNINGS]
 TOKEN = "T0DBA/B0ARCH/" + uuid.uuid4().hex  # a webhook's secret path
 BOT = "xoxb-" + uuid.uuid4().hex  # a Slack bot token
 
@@ -194,12 +191,12 @@ def test_a_failed_task_names_its_table_day_and_step_from_the_operator(
     missing bucket: the Slack message names table events, day 2026-11-24 and step export, the
     run id, the try and the log's link."""
     schema = connections
-    _fill(schema, dt.date(2026, 11, 24), 1)
+    fill_days(schema, dt.date(2026, 11, 24), 1)
     receiver.reply = (200, b'{"ok": true}')
     _connection(monkeypatch, "dbarchive_slack_api",
                 {"conn_type": "slack", "password": BOT,
                  "extra": {"base_url": f"{receiver.base}/api/"}})  # fmt: skip
-    config = _config(tmp_path, f"missing-{uuid.uuid4().hex[:8]}")
+    config = archive_config(tmp_path, f"missing-{uuid.uuid4().hex[:8]}")
     source = (
         "import datetime as dt\n"
         "from dbarchive.airflow import ArchiveExportOperator, WebhookNotifier\n"
@@ -209,7 +206,7 @@ def test_a_failed_task_names_its_table_day_and_step_from_the_operator(
         "table='events', on_failure_callback=WebhookNotifier(conn_id='dbarchive_slack_api', "
         "channel='#db-archive'))\n"
     )
-    run = _run(dag_file(source, "own_ids"), RUN_DATE)
+    run = run_dag(dag_file(source, "own_ids"), RUN_DATE)
     assert run.state == "failed"
     (post,) = receiver.posts
     assert post["json"]["channel"] == "#db-archive"
@@ -227,14 +224,14 @@ def test_as_a_dag_level_callback_it_names_the_run(
     """Given to the DAG (``build_dag(on_failure_callback=…)``), it posts once for the failed
     run — its run id — besides nothing else (no task notifier here)."""
     schema = connections
-    _fill(schema, dt.date(2026, 11, 24), 1)
-    config = _config(tmp_path, f"missing-{uuid.uuid4().hex[:8]}")
+    fill_days(schema, dt.date(2026, 11, 24), 1)
+    config = archive_config(tmp_path, f"missing-{uuid.uuid4().hex[:8]}")
     source = (
         "from dbarchive.airflow import WebhookNotifier, build_dag\n"
         f"dag = build_dag({str(config)!r}, dag_id='dag_level', retries=0, "
         f"on_failure_callback=WebhookNotifier(url={receiver.base + '/dag'!r}))\n"
     )
-    run = _run(dag_file(source, "dag_level"), RUN_DATE)
+    run = run_dag(dag_file(source, "dag_level"), RUN_DATE)
     assert run.state == "failed"
     (post,) = receiver.posts
     assert post["path"] == "/dag"

@@ -13,27 +13,21 @@ from typing import Any
 import pytest
 
 from tests.integration.airflow_fixtures import (  # noqa: F401
+    AIRFLOW_WARNINGS,
+    RUN_DATE,
     AirflowHome,
     WebhookReceiver,
     airflow_home,
+    archive_config,
+    connections,
+    dag_file,
+    fill_days,
+    run_dag,
     webhook,
 )
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
-from tests.integration.test_airflow_dag import (  # noqa: F401
-    RUN_DATE,
-    _config,
-    _fill,
-    _run,
-    connections,
-    dag_file,
-)
 
-pytestmark = [
-    pytest.mark.timeout(300),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient` is deprecated"),
-]
+pytestmark = [pytest.mark.timeout(300), *AIRFLOW_WARNINGS]
 
 
 def _config_text(max_runtime: str = "") -> str:
@@ -135,8 +129,8 @@ def test_a_failure_calls_the_users_callback_and_the_notifier(
     """An ``on_failure_callback`` in default_args runs beside the notifier: both hear of the
     failed task once."""
     schema = connections
-    _fill(schema, dt.date(2026, 11, 24), 1)
-    config = _config(tmp_path, f"missing-{uuid.uuid4().hex[:8]}")
+    fill_days(schema, dt.date(2026, 11, 24), 1)
+    config = archive_config(tmp_path, f"missing-{uuid.uuid4().hex[:8]}")
     heard = tmp_path / "heard.jsonl"
     source = (
         "import json\n"
@@ -148,7 +142,7 @@ def test_a_failure_calls_the_users_callback_and_the_notifier(
         f"notifier=WebhookNotifier(url={webhook.url!r}), "
         "default_args={'on_failure_callback': mine})\n"
     )
-    run = _run(dag_file(source, "both_callbacks"), RUN_DATE)
+    run = run_dag(dag_file(source, "both_callbacks"), RUN_DATE)
     assert run.state == "failed"
     assert [json.loads(line) for line in heard.read_text().splitlines()] == ["events.catch_up"]
     assert len(webhook.messages) == 1 and "step catch_up" in webhook.messages[0]["text"]

@@ -389,6 +389,58 @@ def test_lock_wait_timeout_is_retried(mysql_schema: MySqlSchema, tmp_path: Path)
     ctx.source.close()
 
 
+@pytest.mark.parametrize("policy", ["purge_chunk", "one attempt"])
+def test_a_failed_chunk_is_redone_as_the_purge_chunk_policy_says(
+    mysql_schema: MySqlSchema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, policy: str
+) -> None:
+    """The purge asks ``retry.purge_chunk`` how often to redo a chunk (test_retry.py checks the
+    policy's numbers, this that the purge obeys them): a lock-wait timeout on the first locking
+    read is redone under the real policy, and fails the purge, deleting nothing, under a policy
+    that allows one attempt."""
+    from dbarchive.errors import SourceError
+    from dbarchive.sources import retry
+
+    mysql_schema.execute(LOG_TABLE_DDL)
+    day = TODAY - dt.timedelta(days=70)
+    _fill_days(mysql_schema, day, 1)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    export_day(ctx, ctx.job.tables[0], day)
+    asked: list[int] = []
+    real_policy = retry.purge_chunk
+
+    def recorded(max_retries: int) -> retry.RetryPolicy:
+        asked.append(max_retries)
+        chosen = real_policy(max_retries)
+        return chosen.with_attempts(1) if policy == "one attempt" else chosen
+
+    monkeypatch.setattr(retry, "purge_chunk", recorded)
+    query, locking_reads = ctx.source.query, []
+
+    def timing_out_once(sql: str, *args: Any, **kwargs: Any) -> Any:
+        if sql.endswith("FOR UPDATE"):
+            locking_reads.append(sql)
+            if len(locking_reads) == 1:
+                error = SourceError("Lock wait timeout exceeded (injected)")
+                error.mysql_code = 1205  # ER_LOCK_WAIT_TIMEOUT: in CHUNK_RETRYABLE
+                raise error
+        return query(sql, *args, **kwargs)
+
+    ctx.source.query = timing_out_once  # type: ignore[method-assign]
+    manifest = _manifest(ctx, day)
+    assert manifest is not None
+    if policy == "one attempt":
+        with pytest.raises(SourceError, match="injected"):
+            purge_day(ctx, ctx.job.tables[0], manifest, build_throttle(ctx))
+        assert len(locking_reads) == 1
+        assert _days_in_db(mysql_schema) == {day: PER_DAY}
+    else:
+        result = purge_day(ctx, ctx.job.tables[0], manifest, build_throttle(ctx))
+        assert (result.rows_deleted, result.retries) == (PER_DAY, 1)
+        assert _days_in_db(mysql_schema) == {}
+    assert asked == [ctx.job.throttle.max_retries]
+    ctx.source.close()
+
+
 def test_a_where_filter_with_percent_signs_archives_and_purges_only_its_rows(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:

@@ -149,7 +149,7 @@ def test_settle_setting_parses_durations_and_refuses_the_rest() -> None:
     for bad, fragment in [
         ("10", "is not like '10 minutes'"),
         ("10 m", "is not like '10 minutes'"),  # "m" is months in retention: not guessed here
-        ("8 days", "from '0 minutes' to '7 days'"),
+        ("8 days", "from '0 seconds' to '7 days'"),
     ]:
         with pytest.raises(ConfigError, match=fragment) as refused:
             _spec("UTC", bad)

@@ -14,6 +14,8 @@ from pydantic import (
     Field,
 )
 
+from dbarchive.dates import duration_text
+
 # Durations are written "<whole number> <unit>": these are the units each setting takes.
 AMOUNT_RE = re.compile(r"^\s*(\d+)\s*([a-z]+)\s*$", re.I)
 
@@ -97,18 +99,19 @@ def amount(text: str, units: dict[str, Any]) -> tuple[int, Any] | None:
     return int(m.group(1)), units[unit]
 
 
-def parse_settle(value: Any) -> dt.timedelta:
-    """The ``settle`` setting: ``"10 minutes"``, ``"90 seconds"``, ``"1 hour"``, ``"0 minutes"``."""
+def parse_duration(
+    value: Any, *, name: str, like: str, meaning: str, most: dt.timedelta
+) -> dt.timedelta:
+    """A setting that is an amount of time (``"10 minutes"``, ``"0 seconds"``), from zero to
+    ``most``. ``name``, ``like`` (examples) and ``meaning`` go into the error, so it says which
+    setting is wrong and what it is for."""
     if isinstance(value, dt.timedelta):
-        settle = value
+        duration = value
     else:
         parsed = amount(value, SETTLE_SECONDS) if isinstance(value, str) else None
         if parsed is None:
-            raise ValueError(
-                f"settle {value!r} is not like '10 minutes', '90 seconds' or '1 hour' "
-                "(the time after a day ends before it is archived, for late writes)"
-            )
-        settle = dt.timedelta(seconds=parsed[0] * parsed[1])
-    if not dt.timedelta(0) <= settle <= MAX_SETTLE:
-        raise ValueError(f"settle {value!r} must be from '0 minutes' to '7 days'")
-    return settle
+            raise ValueError(f"{name} {value!r} is not like {like} ({meaning})")
+        duration = dt.timedelta(seconds=parsed[0] * parsed[1])
+    if not dt.timedelta(0) <= duration <= most:
+        raise ValueError(f"{name} {value!r} must be from '0 seconds' to '{duration_text(most)}'")
+    return duration

@@ -9,12 +9,12 @@ The read endpoint logs in and speaks TLS like the primary unless ``[source.read]
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import quote, unquote, urlparse
 
 from pydantic import Field
 
-from dbarchive.config.base import SETTLE_SECONDS, Frozen, amount
+from dbarchive.config.base import Frozen
 
 DEFAULT_HEARTBEAT_TABLE = "dbarchive_heartbeat"
 DEFAULT_READ_LAG_WAIT = dt.timedelta(minutes=5)
@@ -56,23 +56,6 @@ def check_read_url(url: str | None, database: str) -> str | None:
             "hold the same database (a replica of it); name the same one, or none"
         )
     return url
-
-
-def parse_read_lag_wait(value: Any) -> dt.timedelta:
-    """``read_lag_wait``: ``"5 minutes"``, ``"30 seconds"``, ``"0 seconds"`` (do not wait)."""
-    if isinstance(value, dt.timedelta):
-        wait = value
-    else:
-        parsed = amount(value, SETTLE_SECONDS) if isinstance(value, str) else None
-        if parsed is None:
-            raise ValueError(
-                f"read_lag_wait {value!r} is not like '5 minutes' or '30 seconds' (how long an "
-                "export waits for the read endpoint to apply the day before refusing)"
-            )
-        wait = dt.timedelta(seconds=parsed[0] * parsed[1])
-    if not dt.timedelta(0) <= wait <= MAX_READ_LAG_WAIT:
-        raise ValueError(f"read_lag_wait {value!r} must be from '0 seconds' to '1 day'")
-    return wait
 
 
 def split_table_name(value: str) -> tuple[str | None, str]:

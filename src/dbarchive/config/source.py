@@ -21,13 +21,14 @@ from pydantic import (
 from dbarchive.config.base import (
     Frozen,
     check_zone,
+    parse_duration,
 )
 from dbarchive.config.read import (
     DEFAULT_HEARTBEAT_TABLE,
     DEFAULT_READ_LAG_WAIT,
+    MAX_READ_LAG_WAIT,
     ReadEndpointOverrides,
     check_read_url,
-    parse_read_lag_wait,
     split_table_name,
 )
 
@@ -164,7 +165,14 @@ class SourceSettings(Frozen):
     @field_validator("read_lag_wait", mode="before")
     @classmethod
     def _parse_wait(cls, v: Any) -> dt.timedelta:
-        return parse_read_lag_wait(v)
+        return parse_duration(
+            v,
+            name="read_lag_wait",
+            like="'5 minutes' or '30 seconds'",
+            meaning="how long an export waits for the read endpoint to apply the day before "
+            "refusing",
+            most=MAX_READ_LAG_WAIT,
+        )
 
     @field_serializer("read_lag_wait", when_used="json")
     def _wait_as_written(self, v: dt.timedelta) -> str:

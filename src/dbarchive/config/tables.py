@@ -14,11 +14,12 @@ from pydantic import (
 )
 
 from dbarchive.config.base import (
+    MAX_SETTLE,
     MIB,
     Frozen,
     Retention,
     check_zone,
-    parse_settle,
+    parse_duration,
 )
 from dbarchive.dates import duration_text
 from dbarchive.formats import format_named, registered
@@ -142,7 +143,13 @@ class TableDefaults(Frozen):
     @field_validator("settle", mode="before")
     @classmethod
     def _parse_settle(cls, v: Any) -> dt.timedelta:
-        return parse_settle(v)
+        return parse_duration(
+            v,
+            name="settle",
+            like="'10 minutes', '90 seconds' or '1 hour'",
+            meaning="the time after a day ends before it is archived, for late writes",
+            most=MAX_SETTLE,
+        )
 
     @model_validator(mode="after")
     def _settle_within_retention(self) -> TableDefaults:
