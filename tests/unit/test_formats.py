@@ -114,7 +114,9 @@ def test_the_config_takes_exactly_the_registered_formats() -> None:
     for name in registered():
         if format_named(name).missing() is None:
             assert _job(format=name).tables[0].format == name
-    with pytest.raises(ConfigError, match="format 'orc' is not one dbarchive writes: use csv, parquet or iceberg"):
+    with pytest.raises(
+        ConfigError, match="format 'orc' is not one dbarchive writes: use csv, parquet or iceberg"
+    ):
         _job(format="orc")
 
 
