@@ -14,6 +14,7 @@ from dbarchive._version import __version__
 if TYPE_CHECKING:
     from dbarchive.api import (
         audit,
+        erase,
         export,
         hold,
         lifecycle,
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
 _HOME = {
     "audit": "dbarchive.api",
+    "erase": "dbarchive.api",
     "hold": "dbarchive.api",
     "lifecycle": "dbarchive.api",
     "export": "dbarchive.api",
@@ -126,6 +128,7 @@ __all__ = [
     "__version__",
     "audit",
     "build_context",
+    "erase",
     "export",
     "export_day",
     "hold",

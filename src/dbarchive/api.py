@@ -26,11 +26,14 @@ from dbarchive.config import ArchiveJob, TableSpec
 from dbarchive.context import Context
 from dbarchive.jobs import daily
 from dbarchive.jobs.audit import AuditReport, audit_table
+from dbarchive.jobs.erase import EraseReport
+from dbarchive.jobs.erase import erase as erase_rows
 from dbarchive.jobs.hold import HoldResult, hold_days
 from dbarchive.jobs.lifecycle import LifecyclePlan, lifecycle_plan
 from dbarchive.jobs.restore import RestoreResult, restore_day
 from dbarchive.jobs.status import TableStatus, table_status
 from dbarchive.pipeline import PlannedPartition, export_day_as_configured, plan_day
+from dbarchive.row_filter import parse_where
 from dbarchive.steps.archive_files import FileCheck
 from dbarchive.steps.outcome import ExportResult
 from dbarchive.steps.verify import VerifyResult, verify_day
@@ -196,6 +199,27 @@ def audit(
     return _with(
         target,
         lambda ctx: audit_table(ctx, _spec(ctx, table), first, last, check_source=check_source),
+    )
+
+
+def erase(
+    target: JobOrContext,
+    table: Table,
+    first: dt.date,
+    last: dt.date,
+    where: str,
+    *,
+    dry_run: bool = False,
+) -> EraseReport:
+    """Erase the archived rows ``where`` matches (``customer_id = 42``; the grammar is in
+    ``dbarchive.row_filter``) from the days ``first``..``last``: each day is rewritten without
+    every version of the matching keys, and the result read back to prove them gone. Days whose
+    rows the database still holds are refused (``report.refused``); an archive under Object Lock
+    is refused whole (ConfigError). ``dry_run``: count only."""
+    parsed = parse_where(where)
+    return _with(
+        target,
+        lambda ctx: erase_rows(ctx, _spec(ctx, table), first, last, parsed, dry_run=dry_run),
     )
 
 

@@ -135,6 +135,7 @@ EVERY_COMMAND = [
     f"dbarchive run --today {TODAY}",
     f"dbarchive restore -t {LONG} --date 2024-03-09 --into restored",
     f"dbarchive audit -t {LONG}",
+    f"dbarchive erase -t {LONG} --where 'account_id = -1' --from 2024-03-08 --to 2024-03-12",
     f"dbarchive ddl -t {LONG} --engine athena",
     "dbarchive check",
     "dbarchive backfill --from 2024-03-11 --to 2024-03-12",

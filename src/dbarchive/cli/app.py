@@ -11,6 +11,7 @@ from dbarchive.cli.audit import audit_cmd
 from dbarchive.cli.backfill import backfill_cmd
 from dbarchive.cli.check import check_cmd
 from dbarchive.cli.commands import demo, export_cmd, plan
+from dbarchive.cli.erase import erase_cmd
 from dbarchive.cli.failure import STOPPED, WHERE, error_object, error_of_exception, exit_codes_help
 from dbarchive.cli.lake import ddl_cmd, restore_cmd
 from dbarchive.cli.maintain import purge_cmd, run_cmd, status_cmd, verify_cmd
@@ -127,3 +128,4 @@ cli.add_command(check_cmd)
 cli.add_command(hold_cmd)
 cli.add_command(lifecycle_cmd)
 cli.add_command(audit_cmd)
+cli.add_command(erase_cmd)

@@ -8,7 +8,9 @@ For each day with a chain (``dbarchive.ledger``):
 2. **the outcomes** — every resolution resolves an open intent, once; every record's ``open``
    is what the chain leaves open; the purge record's ``ledger_head`` is a record of the chain;
 3. **the archive** — every committed deletion's rows are in the archive files it names, by digest
-   (``audit_archive.py``), and no key is deleted twice between restores;
+   (``audit_archive.py``), and no key is deleted twice between restores; deletions recorded before
+   an erasure (``dbarchive erase``) were proven so just before it replaced those files, and are
+   counted as such;
 4. **the database** (unless ``check_source`` is off) — it holds none of the deleted keys; keys
    back after a later restore record of the day are reported as restored, others are breaks.
 
@@ -49,12 +51,14 @@ class DayAudit:
     restores: int = 0
     open: list[int] = field(default_factory=list)  # intents no record has resolved yet
     restored_keys: int = 0  # deleted keys back in the table, explained by a later restore
+    proven_before_erasure: int = 0  # deletions proven against files an erasure then replaced
     breaks: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"day": self.day.isoformat(), "records": self.records,
                 "rows_deleted": self.rows_deleted, "void": self.void, "restores": self.restores,
                 "open": self.open, "restored_keys": self.restored_keys,
+                "proven_before_erasure": self.proven_before_erasure,
                 "breaks": self.breaks}  # fmt: skip
 
 
@@ -124,8 +128,14 @@ def _audit_day(
     ]
     audit.rows_deleted = sum(int(r.body.get("rows", 0)) for r in committed)
     audit.restores = sum(1 for r in records if r.kind == "restore")
-    if committed:
-        _archive(ctx, spec, records, committed, audit)
+    # Deletions before an erasure were proven against the files it replaced, just before it
+    # (jobs/erase.py); those files are gone, so the erasure record stands for that proof.
+    erased_at = max((r.seq for r in records if r.kind == "erase"
+                     and _is(outcomes.get(r.seq), "committed")), default=0)  # fmt: skip
+    audit.proven_before_erasure = sum(1 for r in committed if r.seq < erased_at)
+    checkable = [r for r in committed if r.seq > erased_at]
+    if checkable:
+        _archive(ctx, spec, records, checkable, audit)
     if committed and info is not None:
         _database(ctx, info, records, committed, audit)
     return audit

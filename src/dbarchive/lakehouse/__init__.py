@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from dbarchive.config import TableSpec
     from dbarchive.context import Context
     from dbarchive.manifest import Manifest
+    from dbarchive.row_filter import RowFilter
     from dbarchive.sources.table import TableInfo
 
 LAKE_FORMATS = ("iceberg",)
@@ -43,6 +44,25 @@ def commit_day(ctx: Context, spec: TableSpec, manifest: Manifest) -> None:
         from dbarchive.lakehouse.iceberg import lake_of
 
         lake_of(ctx).commit_day(spec, manifest)
+
+
+def forget_history(ctx: Context, spec: TableSpec) -> int:
+    """After an erasure: expire every snapshot but the current one (they name the replaced files,
+    which are gone); how many were expired (0 for other formats)."""
+    if spec.format not in LAKE_FORMATS:
+        return 0
+    from dbarchive.lakehouse.iceberg import lake_of
+
+    return lake_of(ctx).expire_history(spec)
+
+
+def rows_matching(ctx: Context, spec: TableSpec, where: RowFilter) -> int:
+    """Rows of the table format's current snapshot that ``where`` matches (0 for others)."""
+    if spec.format not in LAKE_FORMATS:
+        return 0
+    from dbarchive.lakehouse.iceberg import lake_of
+
+    return lake_of(ctx).count_matching(spec, where)
 
 
 def day_problems(ctx: Context, spec: TableSpec, manifest: Manifest) -> list[str]:

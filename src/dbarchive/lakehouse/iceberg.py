@@ -35,6 +35,7 @@ from dbarchive.config.iceberg import IcebergSettings, iceberg_name
 from dbarchive.errors import ConfigError, SourceError, StorageError
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import FileEntry, Manifest
+from dbarchive.row_filter import RowFilter
 from dbarchive.sources.table import TableInfo
 from dbarchive.storage import Storage
 
@@ -182,6 +183,24 @@ class IcebergLake:
             for p in present.keys() - wanted.keys()
         ]
         return [f"{spec.name} {manifest.day}: {p}" for p in problems]
+
+    def expire_history(self, spec: TableSpec) -> int:
+        """Expire every snapshot but the current one; how many were expired."""
+        table = self.table(spec)
+        current = table.current_snapshot() if table is not None else None
+        if table is None or current is None:
+            return 0
+        older = [s.snapshot_id for s in table.snapshots() if s.snapshot_id != current.snapshot_id]
+        if older:
+            table.maintenance.expire_snapshots().by_ids(older).commit()
+        return len(older)
+
+    def count_matching(self, spec: TableSpec, where: RowFilter) -> int:
+        """Rows of the current snapshot ``where`` matches, as pyiceberg reads them."""
+        table = self.table(spec)
+        if table is None or table.current_snapshot() is None:
+            return 0
+        return int(table.scan(row_filter=where.iceberg_expression()).to_arrow().num_rows)
 
     # --- the commit -------------------------------------------------------------------------
 

@@ -243,6 +243,37 @@ def for_restore(
     return _Restore(session, session.intent("restore", fields))
 
 
+class _Erase:
+    def __init__(self, session: DaySession, seq: int) -> None:
+        self.session, self.seq, self.done = session, seq, False
+
+    def finished(self, rows: int, digest: RowDigest, generation: int) -> None:
+        """The day's generation without the rows is published."""
+        self.session.committed(
+            self.seq, {"rows": rows, "digest": digest.to_json(), "generation": generation}
+        )
+        self.done = True
+
+    def __enter__(self) -> _Erase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.done:  # failed before its publication: decided from the manifest
+            self.session.rolled_back(self.seq)
+        self.session.close()
+
+
+def for_erase(ctx: Context, spec: TableSpec, manifest: Manifest, where: str) -> _Erase:
+    """An erasure is a ledger event, stored before the day's new generation is published: it
+    explains, to an audit, the deleted rows no longer in the archive and the files replaced. Its
+    earlier deletions were audited against the replaced files just before (``jobs/erase.py``)."""
+    session = DaySession(ctx, spec, ctx.describe(spec), manifest.day)
+    session.reconcile()
+    fields = {"where": where, "files": [file_ref(e) for e in manifest.files],
+              "replaced_generation": manifest.generation, "audited_before": True}  # fmt: skip
+    return _Erase(session, session.intent("erase", fields))
+
+
 def reconcile_open(ctx: Context, spec: TableSpec) -> list[dt.date]:
     """Resolve the intents a killed run left open in any day of the table (before this run
     changes anything); returns the days looked at. A signing key that is not there stops the

@@ -27,7 +27,7 @@ LEDGER_VERSION = 1
 LEDGER_FOLDER = "_ledger"
 OPEN_FOLDER = "_open"
 # Records that change the table and are resolved by a later record ("committed" or "void").
-INTENT_KINDS = frozenset({"delete", "drop", "restore"})
+INTENT_KINDS = frozenset({"delete", "drop", "restore", "erase"})
 KINDS = INTENT_KINDS | {"resolve"}
 OUTCOMES = frozenset({"committed", "void"})
 _SEQ_DIGITS = 10

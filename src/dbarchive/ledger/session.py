@@ -77,8 +77,29 @@ class DaySession:
         return len(decided)
 
     def _resolve(self, pending: Record, later: list[Record]) -> dict[str, Any]:
+        if pending.kind == "erase":
+            return self._erase_outcome(pending)
         wait = self.ctx.job.throttle.lock_wait_timeout
         return resolve.resolve(self.ctx.mysql, self.info, pending, later, wait)
+
+    def _erase_outcome(self, pending: Record) -> dict[str, Any]:
+        """An erasure took effect iff the committed manifest is past the generation it replaced
+        and records an erasure of its filter."""
+        from dbarchive.steps import upload
+
+        manifest = upload.read_manifest(self.ctx.storage, self.ctx.partition(self.spec, self.day))
+        replaced = int(pending.body.get("replaced_generation", 0))
+        done = (
+            manifest is not None
+            and manifest.generation > replaced
+            and any(
+                e.get("where") == pending.body.get("where")
+                for e in manifest.extra.get("erasures", [])
+            )
+        )
+        how = "the day's committed manifest records it" if done else "the old generation stays"
+        return {"seq": pending.seq, "outcome": "committed" if done else "void", "how": how,
+                "at": self._now()}  # fmt: skip
 
     # -- this process's intents ---------------------------------------------------------------
     def intent(self, kind: str, fields: dict[str, Any]) -> int:

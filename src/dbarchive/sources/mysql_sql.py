@@ -269,6 +269,19 @@ def day_count_sql(info: TableInfo) -> str:
     )
 
 
+def day_match_count_sql(info: TableInfo, conditions: Sequence[tuple[str, int]]) -> str:
+    """Rows of the day an erasure filter names: each ``(column, n)`` is ``column IN (n values)``
+    (params: start, end, then the values). MySQL's comparison may match more rows than the
+    archive's exact text does (a case-insensitive collation): the check it serves only refuses."""
+    match = " AND ".join(
+        f"{quote_identifier(column)} IN ({', '.join(['%s'] * n)})" for column, n in conditions
+    )
+    return (
+        f"SELECT COUNT(*) FROM {info.qualified} WHERE {day_predicate(info)}{_filter(info)} "
+        f"AND {match}"
+    )
+
+
 def day_digest_from_where(info: TableInfo) -> str:
     """``FROM … WHERE …`` of the day's rows, for the SQL row digest (params: start, end)."""
     return f"FROM {info.qualified} WHERE {day_predicate(info)}{_filter(info)}"

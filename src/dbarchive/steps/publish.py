@@ -108,9 +108,14 @@ def discard(storage: Storage, target: PartitionPath, manifest: Manifest) -> None
     storage.delete_keys([target.write_key(f.key) for f in new_files(target, manifest)])
 
 
-def new_files(target: PartitionPath, manifest: Manifest) -> list[FileEntry]:
-    """The files of ``manifest`` that belong to the generation being written."""
-    return [f for f in manifest.files if _generation(f) == target.generation]
+def new_files(
+    target: PartitionPath, manifest: Manifest, first: int | None = None
+) -> list[FileEntry]:
+    """The files of ``manifest`` that belong to the generation being written (to generations
+    ``first`` up to it, for a publication of several: an erasure rewrites each generation)."""
+    low = target.generation if first is None else first
+    assert low is not None and target.generation is not None
+    return [f for f in manifest.files if low <= (_generation(f) or 0) <= target.generation]
 
 
 @dataclass(frozen=True)
@@ -132,23 +137,28 @@ def publish(
     manifest: Manifest,
     clock: Callable[[], float] = time.monotonic,
     committed: Callable[[Manifest], None] | None = None,
+    first_generation: int | None = None,
 ) -> Published:
     """Claim, promote, commit and clean up generation ``manifest.generation``. ``target``: the
     partition path the generation's files were written through. ``committed``: called with the
     committed manifest before the clean-up (a table format's commit, ``lakehouse``), so no
-    snapshot ever names a file already deleted.
+    snapshot ever names a file already deleted. ``first_generation``: the publication writes
+    generations from it up to ``manifest.generation`` (claimed as one, by the highest).
 
     Raises:
         AlreadyRunning: another writer claimed this generation (nothing changed; run again).
     """
     assert target.generation == manifest.generation
+    written = new_files(target, manifest, first_generation)
     if target.staged:  # a staged file's version is not the one published: the copy's will be
-        manifest = _with_files(manifest, target, {f.key: None for f in new_files(target, manifest)})
+        manifest = _with_files(manifest, target, {f.key: None for f in written})
     claim(storage, target, manifest)
     failpoints.hit("publish.claimed")
     visible = None
     if target.staged:
-        visible, versions = promote(storage, target, new_files(target, manifest), clock)
+        visible, versions = promote(
+            storage, target, new_files(target, manifest, first_generation), clock
+        )
         manifest = _with_files(manifest, target, versions)
     manifest = _with_record_version(storage, target, manifest)
     failpoints.hit("export.before-manifest")

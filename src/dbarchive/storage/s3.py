@@ -339,6 +339,25 @@ class S3Storage:
         while batch := list(islice(it, DELETE_BATCH)):
             self._delete_batch(batch)
 
+    def delete_versions(self, versions: Iterable[tuple[str, str]]) -> None:
+        """Delete these ``(key, version_id)`` for good (an erasure; a plain delete only hides
+        a key on a versioned bucket). S3 refuses a version under Object Lock retention."""
+        it = iter(versions)
+        while batch := list(islice(it, DELETE_BATCH)):
+            objects: list[ObjectIdentifierTypeDef] = [
+                {"Key": self._bucket.full_key(k), "VersionId": v} for k, v in batch
+            ]
+            with self._bucket.errors(f"delete {len(batch)} versions starting with", batch[0][0]):
+                response = self._bucket.client.delete_objects(
+                    Bucket=self._bucket.name, Delete={"Objects": objects, "Quiet": True}
+                )
+            if response.get("Errors"):
+                first = response["Errors"][0]
+                raise StorageError(
+                    f"could not delete {len(response['Errors'])} object versions, first "
+                    f"{first.get('Key')} {first.get('VersionId')}: {first.get('Code')}"
+                )
+
     def _delete_batch(self, keys: list[str]) -> None:
         """One DeleteObjects call; S3 answers 200 even when keys fail, so read its Errors."""
         objects: list[ObjectIdentifierTypeDef] = [{"Key": self._bucket.full_key(k)} for k in keys]

@@ -1,0 +1,213 @@
+"""``dbarchive erase``: remove one data subject's rows from the archive (an erasure request).
+
+For each archived day in the range (``steps/erase.py`` rewrites a day):
+
+1. **Refused up front**, changing nothing: an archive under S3 Object Lock (its versions cannot be
+   deleted before their retention ends — that is what the lock is for), a filter outside the
+   grammar or naming a column the archive lacks.
+2. **A day the database still holds matching rows of is refused** (named, with the count): the
+   next purge would export them again. Delete them in the database first.
+3. With the deletion ledger on, the day's earlier deletions are audited against the archive
+   before it changes (a later audit cannot read the replaced files), and the erasure is a
+   ledger record: intent before the new generation is published, outcome after.
+4. The day is rewritten without every version of each matching key and published; the replaced
+   files are deleted, and on a versioned bucket their versions too.
+5. **Proven gone**: the new files are read back (size, SHA-256, row digest) and hold no matching
+   row; an Iceberg table's current snapshot holds none either, and its older snapshots — which
+   still name the replaced files — are expired.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbarchive import lakehouse
+from dbarchive.config import TableSpec
+from dbarchive.context import Context
+from dbarchive.dates import day_range
+from dbarchive.errors import ConfigError, VerificationError
+from dbarchive.ledger import hooks as ledger
+from dbarchive.manifest import Manifest
+from dbarchive.row_filter import RowFilter
+from dbarchive.sources import mysql_sql as q
+from dbarchive.steps import upload
+from dbarchive.steps.archive_files import check_files, iter_archive_chunks
+from dbarchive.steps.erase import DayErasure, erase_rows
+
+MAX_DAYS = 3660
+
+
+@dataclass
+class EraseReport:
+    """What ``erase`` did (or, with ``dry_run``, would do), day by day."""
+
+    table: str
+    where: str
+    dry_run: bool
+    days: list[DayErasure] = field(default_factory=list)  # days that held matching rows
+    refused: dict[dt.date, str] = field(default_factory=dict)
+    not_archived: list[dt.date] = field(default_factory=list)
+    expired_snapshots: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused
+
+    @property
+    def rows(self) -> int:
+        return sum(d.rows for d in self.days)
+
+    def summary(self) -> str:
+        verb = "would erase" if self.dry_run else "erased"
+        lines = [f"{self.table}: {verb} {self.rows} row(s) matching {self.where!r} "
+                 f"from {len(self.days)} day(s)"]  # fmt: skip
+        for d in self.days:
+            done = (
+                ""
+                if self.dry_run
+                else (
+                    f", generation {d.generation}, {len(d.removed_files)} file(s) replaced and deleted"
+                )
+            )
+            lines.append(f"  {d.day}: {d.rows} row(s){done}")
+        for day, why in sorted(self.refused.items()):
+            lines.append(f"  {day}: NOT erased: {why}")
+        if self.expired_snapshots:
+            lines.append(
+                f"  Iceberg: {self.expired_snapshots} older snapshot(s) expired (they named the "
+                "replaced files); time travel before the erasure is no longer possible"
+            )
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table, "where": self.where, "dry_run": self.dry_run, "ok": self.ok,
+            "rows": self.rows, "expired_snapshots": self.expired_snapshots,
+            "days": [{"day": d.day.isoformat(), "rows": d.rows, "generation": d.generation,
+                      "removed_files": d.removed_files} for d in self.days],
+            "refused": {d.isoformat(): why for d, why in sorted(self.refused.items())},
+            "not_archived": [d.isoformat() for d in self.not_archived],
+        }  # fmt: skip
+
+
+def erase(
+    ctx: Context,
+    spec: TableSpec,
+    first: dt.date,
+    last: dt.date,
+    where: RowFilter,
+    dry_run: bool = False,
+) -> EraseReport:
+    """Erase the rows ``where`` matches from the archived days ``first``..``last``."""
+    refuse_locked(ctx)
+    report = EraseReport(spec.name, where.text, dry_run)
+    for day in day_range(first, last, limit=MAX_DAYS):
+        partition = ctx.partition(spec, day)
+        manifest = upload.read_manifest(ctx.storage, partition)
+        if manifest is None:
+            report.not_archived.append(day)
+            continue
+        where.bind([c.name for c in manifest.columns])  # an unknown column: refused, no change
+        in_database = _matching_in_database(ctx, spec, day, where)
+        if in_database:
+            report.refused[day] = (
+                f"the database still holds {in_database} matching row(s) of the day; delete them "
+                "there first (else the next purge archives them again), then run erase again"
+            )
+            continue
+        if not dry_run:
+            _audit_before(ctx, spec, day)
+        done = _erase_day(ctx, spec, manifest, where, dry_run)
+        if done.rows:
+            report.days.append(done)
+    if report.days and not dry_run:
+        report.expired_snapshots = lakehouse.forget_history(ctx, spec)
+        for done in report.days:
+            _prove_gone(ctx, spec, done.day, where)
+    return report
+
+
+def refuse_locked(ctx: Context) -> None:
+    """Object Lock exists so that nothing can delete the archive early: erasure cannot work."""
+    lock = ctx.job.destination.object_lock
+    if lock is not None:
+        raise ConfigError(
+            f"the archive is under S3 Object Lock ({lock.mode}, {lock.retain}): no version of "
+            "its files can be deleted before its retention ends, so rows cannot be erased from "
+            "it. Erasure and WORM retention exclude each other; keep such data in a table "
+            "archived without object_lock"
+        )
+
+
+def _erase_day(
+    ctx: Context, spec: TableSpec, manifest: Manifest, where: RowFilter, dry_run: bool
+) -> DayErasure:
+    partition = ctx.partition(spec, manifest.day)
+    if dry_run or not ledger.enabled(ctx):
+        done = erase_rows(ctx, spec, partition, manifest, where, dry_run)
+    else:
+        with ledger.for_erase(ctx, spec, manifest, where.text) as record:
+            done = erase_rows(ctx, spec, partition, manifest, where)
+            record.finished(done.rows, done.erased, done.generation)
+    if done.removed_files and not dry_run:
+        _delete_old_versions(ctx, manifest, done.removed_files)
+    return done
+
+
+def _matching_in_database(ctx: Context, spec: TableSpec, day: dt.date, where: RowFilter) -> int:
+    info = ctx.describe(spec)
+    names = {c.name for c in info.columns}
+    conditions = [c for c in where.conditions if c.column in names]
+    if len(conditions) < len(where.conditions):
+        return 0  # a column the table no longer has: no row of it can match
+    window = ctx.source.window(spec, info, day)
+    sql = q.day_match_count_sql(info, [(c.column, len(c.values)) for c in conditions])
+    values = [str(v) for c in conditions for v in c.values]
+    rows = ctx.source.query(
+        sql, (window.start_param, window.end_param, *values), "counting rows to erase"
+    )
+    return int(rows[0][0])
+
+
+def _audit_before(ctx: Context, spec: TableSpec, day: dt.date) -> None:
+    """With the ledger on, the day's earlier deletions must be proven against the files the
+    erasure replaces: a later audit accepts them on this proof (``jobs/audit.py``)."""
+    if not ledger.enabled(ctx):
+        return
+    from dbarchive.jobs.audit import audit_table
+
+    audit = audit_table(ctx, spec, day, day, check_source=False)
+    breaks = [b for d in audit.days for b in d.breaks]
+    if breaks:
+        raise VerificationError(
+            f"{spec.name} {day}: the deletion ledger does not match the archive ({breaks[0]}); "
+            "nothing was erased. Run dbarchive audit and resolve it first"
+        )
+
+
+def _delete_old_versions(ctx: Context, manifest: Manifest, removed: list[str]) -> None:
+    """On a versioned bucket a delete only hides a file: delete the versions it had."""
+    versions = [(k, v) for k, v in manifest.versions.items() if k in set(removed)]
+    delete = getattr(ctx.storage, "delete_versions", None)
+    if versions and delete is not None:
+        delete(versions)
+
+
+def _prove_gone(ctx: Context, spec: TableSpec, day: dt.date, where: RowFilter) -> None:
+    """Read the day back: every file intact, no matching row, the table format agreeing."""
+    manifest = upload.read_manifest(ctx.storage, ctx.partition(spec, day))
+    assert manifest is not None
+    problems = check_files(ctx.storage, manifest, "rows") + lakehouse.day_problems(
+        ctx, spec, manifest
+    )
+    bound = where.bind([c.name for c in manifest.columns])
+    left = sum(1 for chunk in iter_archive_chunks(ctx.storage, manifest) for row in chunk
+               if bound.matches(row))  # fmt: skip
+    left_in_table = lakehouse.rows_matching(ctx, spec, where)
+    if problems or left or left_in_table:
+        raise VerificationError(
+            f"{spec.name} {day}: after the erasure {left} archived row(s) and {left_in_table} "
+            f"row(s) of the table format still match; {'; '.join(problems)}"
+        )
