@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help dev demo dist wheelhouse test-install mwaa-bundle test test-unit test-integration test-pure test-airflow2 test-scheduler lint format typecheck bench bench-frontier clean reliability soak
+.PHONY: help dev demo dist wheelhouse test-install mwaa-bundle test test-unit test-integration test-pure test-airflow2 test-scheduler lint format typecheck bench bench-frontier bench-iceberg clean reliability soak
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -87,6 +87,10 @@ format:  ## apply ruff formatting and safe fixes
 bench: dev  ## benchmarks vs mysql/pt-archiver/pandas (issue 5) -> BENCHMARKS.md; quick: BENCH_ARGS="--rows 300000 --runs 1"
 	@bench/install-peers.sh
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+bench-iceberg: dev  ## issue 23: the Iceberg export's rows/s next to Parquet's, the commit apart (~2 min) -> bench/results/iceberg.md
+	@bench/install-peers.sh
+	cd bench && ../$(VENV)/bin/python iceberg.py $(ICEBERG_ARGS)
 
 bench-frontier: dev  ## issue 20: purge/export speed against production p99, pinned and unpinned (~60 min) -> bench/results/frontier.{md,json,png}
 	@bench/install-peers.sh
