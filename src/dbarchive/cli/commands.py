@@ -137,8 +137,16 @@ def plan(
     "--rows-per-day", type=click.IntRange(1, 2_000_000), default=20_000, show_default=True
 )
 @click.option("--days", type=click.IntRange(2, 60), default=4, show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet", "iceberg"]),
+    default="csv",
+    show_default=True,
+    help="iceberg: Parquet files plus a SQLite Iceberg catalog in --out/_iceberg.",
+)
 @quiet_option
-def demo(out: Path, rows_per_day: int, days: int, quiet: bool) -> None:
+def demo(out: Path, rows_per_day: int, days: int, fmt: str, quiet: bool) -> None:
     """Archive yesterday (once it has settled) of a demo log table to a local folder.
 
     Drops and recreates the table ``payment_events`` in the database of DBARCHIVE_DEMO_URL
@@ -151,9 +159,10 @@ def demo(out: Path, rows_per_day: int, days: int, quiet: bool) -> None:
     Examples:
       dbarchive demo
       DBARCHIVE_DEMO_URL=mysql://me@db:3306/scratch dbarchive demo --out /tmp/archive
+      dbarchive demo --format iceberg
     """
     url = demo_core.demo_url()
-    job = demo_core.demo_job(url, out)
+    job = demo_core.demo_job(url, out, fmt)
     spec = job.tables[0]
     console = stderr_console()
     settings = SourceSettings(url=url)
@@ -173,7 +182,7 @@ def demo(out: Path, rows_per_day: int, days: int, quiet: bool) -> None:
         reporter.close()
         ctx.close()
     _render_results([result], False, False)
-    _print_demo_guide(result, out, in_db)
+    _print_demo_guide(result, out, in_db, fmt)
 
 
 def _database_digest(ctx: Context, spec: TableSpec, day: dt.date) -> str:
@@ -181,7 +190,31 @@ def _database_digest(ctx: Context, spec: TableSpec, day: dt.date) -> str:
     return ctx.source.digest_day(info, ctx.source.window(spec, info, day)).describe()
 
 
-def _print_demo_guide(result: ExportResult, out: Path, in_db: str) -> None:
+def _query_hint(out: Path, fmt: str) -> list[str]:
+    """How to look at the demo's archive, for its format."""
+    if fmt == "iceberg":
+        return [
+            "Query the Iceberg table, e.g. with pyiceberg:",
+            "  from pyiceberg.catalog.sql import SqlCatalog",
+            f'  catalog = SqlCatalog("dbarchive", uri="sqlite:///{out.resolve()}/_iceberg/catalog.db")',
+            '  catalog.load_table("dbarchive.payment_events").scan().to_arrow()',
+        ]
+    if fmt == "parquet":
+        return [
+            "Query it, e.g. with DuckDB:",
+            f"  SELECT event_type, count(*), sum(amount) FROM read_parquet('{out}/**/*.parquet',",
+            "    hive_partitioning=true) GROUP BY ALL;",
+        ]
+    return [
+        "Query it, e.g. with DuckDB:",
+        f"  SELECT event_type, count(*), sum(amount) FROM read_csv('{out}/**/*.csv.gz',",
+        "    hive_partitioning=true, header=true, quote='\"', escape='\"', nullstr='\\N',",
+        "    allow_quoted_nulls=false) GROUP BY ALL;",
+        "or with Python: dbarchive.formats.csv.iter_rows(gzip.open(path)) yields exact values.",
+    ]
+
+
+def _print_demo_guide(result: ExportResult, out: Path, in_db: str, fmt: str = "csv") -> None:
     """What the demo made, how to look at it, and the next step: a config of one's own."""
     from dbarchive.steps.upload import read_manifest
     from dbarchive.storage.local import LocalStorage
@@ -196,11 +229,7 @@ def _print_demo_guide(result: ExportResult, out: Path, in_db: str) -> None:
             f"Manifest: {manifest.digest.describe()}",
             f"Database: {in_db}  {'(matches)' if same else '(DIFFERENT!)'}",
             "",
-            "Query it, e.g. with DuckDB:",
-            f"  SELECT event_type, count(*), sum(amount) FROM read_csv('{out}/**/*.csv.gz',",
-            "    hive_partitioning=true, header=true, quote='\"', escape='\"', nullstr='\\N',",
-            "    allow_quoted_nulls=false) GROUP BY ALL;",
-            "or with Python: dbarchive.formats.csv.iter_rows(gzip.open(path)) yields exact values.",
+            *_query_hint(out, fmt),
             "",
             "Next: archive a table of your own. Write a config from examples/archive.toml (every",
             "setting explained); the essentials are:",

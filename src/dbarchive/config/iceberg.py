@@ -19,8 +19,9 @@ one Apache Iceberg table per archived table, with one snapshot per published day
 
 ``properties`` go to pyiceberg's ``load_catalog`` as they are (after the ones dbarchive derives
 from the destination: S3 endpoint, region, credentials), so any catalog option can be set; they
-are never logged. ``warehouse`` is where new tables' metadata goes: by default ``_iceberg/`` in
-the destination.
+are never logged. ``warehouse`` is where new tables' metadata goes (sql, glue: by default
+``_iceberg/`` in the destination); for a REST catalog it names the catalog itself (Unity: the
+catalog, S3 Tables and SeaweedFS: ``s3://<table bucket>/``) and has no default.
 """
 
 from __future__ import annotations

@@ -69,13 +69,15 @@ def demo_url() -> str:
     return os.environ.get("DBARCHIVE_DEMO_URL", DEFAULT_URL)
 
 
-def demo_job(url: str, out_dir: Path) -> ArchiveJob:
-    """The embedded job: the demo table, gzip CSV, a local folder as destination."""
+def demo_job(url: str, out_dir: Path, fmt: str = "csv") -> ArchiveJob:
+    """The embedded job: the demo table, gzip CSV (or ``fmt``: parquet, or iceberg with its
+    SQLite catalog beside the archive), a local folder as destination."""
+    codec = {"compression": "gzip"} if fmt == "csv" else {}
     return job_from_dict(
         {
             "source": {"url": url},
             "destination": {"url": str(out_dir.resolve())},
-            "defaults": {"compression": "gzip", "retention": "2 months"},
+            "defaults": {"format": fmt, **codec, "retention": "2 months"},
             "tables": [{"name": TABLE, "timestamp_column": "created_at", "chunk_rows": 5000}],
         },
         "<demo>",

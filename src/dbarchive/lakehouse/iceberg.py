@@ -70,18 +70,25 @@ def catalog_properties(settings: IcebergSettings | None, storage: Storage) -> di
     props: dict[str, str] = dict(reach())
     warehouse = _warehouse(settings, storage)
     if settings is None:  # a local archive's default: SQLite beside its files
+        assert warehouse is not None
         Path(warehouse.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
         db = warehouse.removeprefix("file://") + "/catalog.db"
         return {**props, "type": "sql", "uri": f"sqlite:///{db}", "warehouse": warehouse}
-    props.update(type=settings.catalog, warehouse=warehouse)
+    props["type"] = settings.catalog
+    if warehouse is not None:
+        props["warehouse"] = warehouse
     if settings.uri:
         props["uri"] = settings.uri
     return {**props, **settings.properties}
 
 
-def _warehouse(settings: IcebergSettings | None, storage: Storage) -> str:
+def _warehouse(settings: IcebergSettings | None, storage: Storage) -> str | None:
+    """Where new tables' metadata goes; a REST catalog's ``warehouse`` names the catalog
+    itself (Unity: the catalog, S3 Tables: the table bucket), so it has no default there."""
     if settings is not None and settings.warehouse:
         return settings.warehouse
+    if settings is not None and settings.catalog == "rest":
+        return None
     where = str(_storage_hook(storage, "location")(WAREHOUSE_FOLDER))
     return where if "://" in where else "file://" + where
 
