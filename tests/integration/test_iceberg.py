@@ -405,6 +405,19 @@ def test_a_rest_catalog_seaweedfs_table_bucket(
     assert pc.sum(pc.equal(rows["note"], "again")).as_py() == 5
 
 
+def test_a_day_without_rows_verifies_before_the_table_exists(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """The Iceberg table comes with the first file: an empty first day publishes a manifest,
+    commits nothing, and verifies (so its purge is not refused)."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    ctx = build_context(_job(mysql_schema, str(tmp_path / "arch")))
+    spec = ctx.job.tables[0]
+    assert export_day(ctx, spec, D1).rows == 0
+    assert lake_of(ctx).table(spec) is None
+    assert verify_day(ctx, spec, D1).ok
+
+
 def test_config_refuses_what_cannot_work() -> None:
     """An S3 archive without a catalog, a catalog without its uri, two tables that would be one
     Iceberg table: each refused on load, naming the fix."""

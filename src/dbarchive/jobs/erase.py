@@ -205,7 +205,7 @@ def _prove_gone(ctx: Context, spec: TableSpec, day: dt.date, where: RowFilter) -
     bound = where.bind([c.name for c in manifest.columns])
     left = sum(1 for chunk in iter_archive_chunks(ctx.storage, manifest) for row in chunk
                if bound.matches(row))  # fmt: skip
-    left_in_table = lakehouse.rows_matching(ctx, spec, where)
+    left_in_table = lakehouse.rows_matching(ctx, spec, where, day)
     if problems or left or left_in_table:
         raise VerificationError(
             f"{spec.name} {day}: after the erasure {left} archived row(s) and {left_in_table} "

@@ -18,6 +18,7 @@ For other formats these do nothing. pyiceberg is imported only when a table asks
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -56,13 +57,14 @@ def forget_history(ctx: Context, spec: TableSpec) -> int:
     return lake_of(ctx).expire_history(spec)
 
 
-def rows_matching(ctx: Context, spec: TableSpec, where: RowFilter) -> int:
-    """Rows of the table format's current snapshot that ``where`` matches (0 for others)."""
+def rows_matching(ctx: Context, spec: TableSpec, where: RowFilter, day: dt.date) -> int:
+    """Rows of ``day`` in the table format's current snapshot that ``where`` matches (0 for
+    other formats)."""
     if spec.format not in LAKE_FORMATS:
         return 0
     from dbarchive.lakehouse.iceberg import lake_of
 
-    return lake_of(ctx).count_matching(spec, where)
+    return lake_of(ctx).count_matching(spec, where, day)
 
 
 def day_problems(ctx: Context, spec: TableSpec, manifest: Manifest) -> list[str]:
