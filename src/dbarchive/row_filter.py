@@ -67,15 +67,19 @@ class RowFilter:
 
     def iceberg_expression(self) -> Any:
         """The same predicate for a pyiceberg scan (to prove a table holds no such row)."""
-        from pyiceberg.expressions import And, EqualTo, In
+        from pyiceberg import expressions
 
+        # pyiceberg's predicates are pydantic models whose positional constructors type
+        # checkers read differently from version to version: called untyped
+        equal: Any = expressions.EqualTo
+        among: Any = expressions.In
         parts = [
-            EqualTo(c.column, _plain(c.values[0]))  # type: ignore[call-arg,misc]
+            equal(c.column, _plain(c.values[0]))
             if len(c.values) == 1
-            else In(c.column, {_plain(v) for v in c.values})  # type: ignore[call-arg,misc]
+            else among(c.column, {_plain(v) for v in c.values})
             for c in self.conditions
         ]
-        return parts[0] if len(parts) == 1 else And(*parts)
+        return parts[0] if len(parts) == 1 else expressions.And(*parts)
 
 
 @dataclass(frozen=True)
