@@ -418,6 +418,41 @@ def test_a_day_without_rows_verifies_before_the_table_exists(
     assert verify_day(ctx, spec, D1).ok
 
 
+def test_a_timestamp_column_in_another_zone_is_unpartitioned_and_exact(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A TIMESTAMP column archived by Europe/Berlin days: a day's file holds two UTC days, which
+    an Iceberg day partition cannot register, so the table is unpartitioned; the day commits,
+    verifies, and a filter on the column still finds exactly its rows."""
+    mysql_schema.execute(
+        "CREATE TABLE events (id INT PRIMARY KEY, created_at TIMESTAMP(6) NOT NULL, note TEXT, "
+        "KEY (created_at))"
+    )
+    mysql_schema.execute("SET time_zone = '+00:00'")
+    mysql_schema.execute(  # Berlin's 2026-09-01 is 2026-08-31 22:00 .. 2026-09-01 22:00 UTC
+        "INSERT INTO events SELECT seq, TIMESTAMP('2026-08-31 21:00:00') + INTERVAL seq * 10 "
+        "MINUTE, CONCAT('n', seq) FROM seq_0_to_159"
+    )
+    job = job_from_dict(
+        {
+            "source": {"url": mysql_schema.url},
+            "destination": {"url": str(tmp_path / "arch")},
+            "defaults": {"format": "iceberg", "timezone": "Europe/Berlin"},
+            "tables": [{"name": "events", "timestamp_column": "created_at"}],
+        }
+    )
+    ctx = build_context(job)
+    spec = job.tables[0]
+    assert spec.timezone == "Europe/Berlin"
+    result = export_day(ctx, spec, D1)
+    assert result.rows == 144  # 22:00 UTC on the 31st up to 22:00 UTC on the 1st
+    table = lake_of(ctx).table(spec)
+    assert table is not None and not table.spec().fields
+    assert verify_day(ctx, spec, D1).ok
+    rows = table.scan(row_filter="created_at >= '2026-08-31T22:00:00+00:00'").to_arrow()
+    assert rows.num_rows == 144
+
+
 def test_config_refuses_what_cannot_work() -> None:
     """An S3 archive without a catalog, a catalog without its uri, two tables that would be one
     Iceberg table: each refused on load, naming the fix."""
