@@ -31,6 +31,7 @@ from tests.integration.conftest import S3Endpoint, s3_storage_options
 from tests.integration.every_type import DAY, DDL, load_every_type
 from tests.integration.helpers import LOG_TABLE_DDL
 from tests.integration.lake_drift import offline_duckdb
+from tests.integration.moto_server import moto_server
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
 
 D1, D2 = dt.date(2026, 9, 1), dt.date(2026, 9, 2)
@@ -451,6 +452,42 @@ def test_a_timestamp_column_in_another_zone_is_unpartitioned_and_exact(
     assert verify_day(ctx, spec, D1).ok
     rows = table.scan(row_filter="created_at >= '2026-08-31T22:00:00+00:00'").to_arrow()
     assert rows.num_rows == 144
+
+
+def test_the_glue_catalog_athena_reads(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
+    """catalog = "glue" (Athena's) against moto's Glue on 127.0.0.1: the table is an ICEBERG
+    table of the namespace's database, pointing at the current metadata; a re-export is one
+    overwrite the Glue table follows; verify agrees."""
+    import boto3
+
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, D1, 50)
+    with moto_server() as url:
+        keys = {"glue.region": "us-east-1", "glue.access-key-id": "testing",
+                "glue.secret-access-key": "testing"}  # fmt: skip
+        job = _job(
+            mysql_schema,
+            str(tmp_path / "arch"),
+            iceberg={
+                "catalog": "glue",
+                "namespace": "archive",
+                "properties": {"glue.endpoint": url, **keys},
+            },
+        )
+        ctx = build_context(job)
+        spec = job.tables[0]
+        export_day(ctx, spec, D1)
+        mysql_schema.execute("UPDATE events SET note = 'again' WHERE id <= 3")
+        export_day(ctx, spec, D1)
+        assert [s["operation"] for s in _snapshots(ctx)] == ["append", "overwrite"]
+        assert verify_day(ctx, spec, D1).ok
+        glue = boto3.client("glue", endpoint_url=url, region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+        params = glue.get_table(DatabaseName="archive", Name="events")["Table"]["Parameters"]
+        table = lake_of(ctx).table(spec)
+        assert table is not None
+        assert params["table_type"] == "ICEBERG"
+        assert params["metadata_location"] == table.metadata_location
 
 
 def test_config_refuses_what_cannot_work() -> None:

@@ -12,10 +12,8 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +27,7 @@ from dbarchive.ledger.chain import DayChain
 from dbarchive.ledger.records import KeySet
 from dbarchive.storage.local import LocalStorage
 from tests.integration.helpers import LOG_TABLE_DDL, fill_events
+from tests.integration.moto_server import moto_server
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
 
 TODAY = dt.date(2026, 12, 15)
@@ -293,32 +292,12 @@ def test_a_chain_rewritten_without_the_key_fails_the_signed_audit(
 def kms_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """moto's KMS server on 127.0.0.1: a real HTTP endpoint, reached through boto3 exactly as AWS
     KMS is (``AWS_ENDPOINT_URL_KMS``), so GenerateMac/VerifyMac go over the wire."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"moto's KMS server did not start (exit {proc.poll()})", False)
-                time.sleep(0.1)
-        url = f"http://127.0.0.1:{port}"
+    with moto_server() as url:
         for name, value in {"AWS_ENDPOINT_URL_KMS": url, "AWS_ACCESS_KEY_ID": "testing",
                             "AWS_SECRET_ACCESS_KEY": "testing",
                             "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
             monkeypatch.setenv(name, value)
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(15)
 
 
 def _hmac_key(kms: Any) -> str:
