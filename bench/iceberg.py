@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import MySQLdb
+from report import append_row
 from s3server import seaweedfs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,20 +122,15 @@ def main() -> None:
     iceberg = statistics.median(r["rows"] / r["seconds"] for r in runs["iceberg"])
     commit = statistics.median(r["commit"] for r in runs["iceberg"])
     whole = statistics.median(r["seconds"] for r in runs["iceberg"])
-    line = (
-        f"| {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} | {args.rows:,} | {args.runs} | "
-        f"{parquet:,.0f} | {iceberg:,.0f} | {iceberg / parquet:.2f}x | {commit:.3f} s | "
-        f"{commit / whole:.1%} |"
-    )
-    results = ROOT / "bench" / "results" / "iceberg.md"
-    if not results.exists():
-        results.write_text(
-            "# Iceberg export vs Parquet (bench/iceberg.py; SeaweedFS S3 on 127.0.0.1, unpinned)\n\n"
-            "| run (UTC) | rows | runs | Parquet rows/s | Iceberg rows/s | ratio | "
-            "commit (median) | commit share |\n|---|---|---|---|---|---|---|---|\n"
-        )
-    with results.open("a") as f:
-        f.write(line + "\n")
+    line = append_row(
+        ROOT / "bench" / "results" / "iceberg.md",
+        "Iceberg export vs Parquet (bench/iceberg.py; SeaweedFS S3 on 127.0.0.1, unpinned)",
+        ["run (UTC)", "rows", "runs", "Parquet rows/s", "Iceberg rows/s", "ratio",
+         "commit (median)", "commit share"],
+        [f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}", f"{args.rows:,}", str(args.runs),
+         f"{parquet:,.0f}", f"{iceberg:,.0f}", f"{iceberg / parquet:.2f}x", f"{commit:.3f} s",
+         f"{commit / whole:.1%}"],
+    )  # fmt: skip
     print(line)
 
 

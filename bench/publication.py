@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 
 import MySQLdb
+from report import append_row
 from s3server import seaweedfs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,19 +94,13 @@ def main() -> None:
             runs.append(_export(config, env))
     overlap = statistics.median(r["overlap_seconds"] for r in runs)
     total = statistics.median(r["seconds"] for r in runs)
-    line = (
-        f"| {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} | {args.rows:,} | {first['files']} | "
-        f"{args.runs} | {overlap:.3f} s | {total:.2f} s | {overlap / total:.1%} |"
-    )
-    results = ROOT / "bench" / "results" / "publication.md"
-    if not results.exists():
-        results.write_text(
-            "# Re-publication: old and new files visible together (bench/publication.py)\n\n"
-            "| run (UTC) | rows | files | runs | overlap (median) | re-export (median) | share |\n"
-            "|---|---|---|---|---|---|---|\n"
-        )
-    with results.open("a") as f:
-        f.write(line + "\n")
+    line = append_row(
+        ROOT / "bench" / "results" / "publication.md",
+        "Re-publication: old and new files visible together (bench/publication.py)",
+        ["run (UTC)", "rows", "files", "runs", "overlap (median)", "re-export (median)", "share"],
+        [f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}", f"{args.rows:,}", str(first["files"]),
+         str(args.runs), f"{overlap:.3f} s", f"{total:.2f} s", f"{overlap / total:.1%}"],
+    )  # fmt: skip
     print(line)
 
 

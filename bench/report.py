@@ -384,3 +384,15 @@ def write(result: dict[str, Any], markdown_path: Path, json_path: Path) -> None:
     kept = [m.group(0).rstrip("\n") for m in _KEPT_SECTION.finditer(old)]
     text = markdown(result).rstrip("\n")
     markdown_path.write_text("\n\n".join([text, *kept]) + "\n")
+
+
+def append_row(results: Path, title: str, columns: list[str], row: list[str]) -> str:
+    """Append one markdown table row to ``results`` (created with its title and header the first
+    time): the results file of a bench script that keeps one line per run. Returns the line."""
+    if not results.exists():
+        header = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+        results.write_text(f"# {title}\n\n{header}")
+    line = "| " + " | ".join(row) + " |"
+    with results.open("a") as f:
+        f.write(line + "\n")
+    return line
