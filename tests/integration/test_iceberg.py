@@ -490,6 +490,43 @@ def test_the_glue_catalog_athena_reads(mysql_schema: MySqlSchema, tmp_path: Path
         assert params["metadata_location"] == table.metadata_location
 
 
+def test_odd_table_and_column_names_on_s3(
+    mysql_schema: MySqlSchema, s3_endpoint: S3Endpoint, s3_bucket: str, tmp_path: Path
+) -> None:
+    """A table named with spaces, a non-ASCII letter and '%' (its folder escaped to %XX), a
+    timestamp column with a space: the files' S3 keys hold '%', which pyiceberg must read as
+    they are; the Iceberg table gets a catalog-safe name and the day(ts) partition."""
+    mysql_schema.execute(
+        "CREATE TABLE `Payment Events ü%` (id INT PRIMARY KEY, `created at` DATETIME NOT NULL, "
+        "`Note-1` TEXT, KEY (`created at`))"
+    )
+    mysql_schema.execute(
+        "INSERT INTO `Payment Events ü%` SELECT seq, TIMESTAMP('2026-09-01') + INTERVAL seq "
+        "MINUTE, CONCAT('n', seq) FROM seq_0_to_49"
+    )
+    job = job_from_dict(
+        {
+            "source": {"url": mysql_schema.url},
+            "destination": {"url": f"s3://{s3_bucket}/a", "endpoint_url": s3_endpoint.url,
+                            "region": s3_endpoint.region},
+            "defaults": {"format": "iceberg"},
+            "iceberg": {"catalog": "sql", "uri": f"sqlite:///{tmp_path / 'catalog.db'}"},
+            "tables": [{"name": "Payment Events ü%", "timestamp_column": "created at"}],
+        }
+    )  # fmt: skip
+    from dbarchive.build import build_storage
+
+    ctx = build_context(job, storage=build_storage(job, s3_storage_options(s3_endpoint)))
+    spec = job.tables[0]
+    result = export_day(ctx, spec, D1)
+    assert "%25" in result.files[0]
+    lake = lake_of(ctx)
+    assert lake.identifier(spec) == "dbarchive.payment_events___"
+    rows = _lake_rows(ctx)
+    assert sorted(rows["Note-1"].to_pylist()) == sorted(f"n{i}" for i in range(50))
+    assert verify_day(ctx, spec, D1).ok
+
+
 def test_config_refuses_what_cannot_work() -> None:
     """An S3 archive without a catalog, a catalog without its uri, two tables that would be one
     Iceberg table: each refused on load, naming the fix."""
