@@ -16,7 +16,7 @@ import pytest
 from dbarchive import build_context
 from dbarchive.build import build_storage, build_throttle
 from dbarchive.config import job_from_dict
-from dbarchive.errors import ConfigError
+from dbarchive.errors import AlreadyRunning, ConfigError
 from dbarchive.jobs.audit import audit_table
 from dbarchive.jobs.daily import TableReport, purge_table
 from dbarchive.jobs.erase import erase
@@ -160,6 +160,27 @@ def test_a_day_the_database_still_holds_matching_rows_of_is_refused_and_kept(
     assert mysql_schema.execute("SELECT COUNT(*) FROM events")[0][0] == 0
     manifest = upload.read_manifest(ctx.storage, ctx.partition(spec, D1))
     assert manifest is not None and manifest.generation == 2  # not exported again
+
+
+def test_an_erasure_waits_for_no_one_while_an_export_of_the_table_runs(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """Another run holds the table's run lock (an export or purge may be publishing a generation
+    of the day): the erasure stops with "already running", changing nothing."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, 30)
+    job = _job(mysql_schema, tmp_path / "arch")
+    running = build_context(job)
+    spec = job.tables[0]
+    export_day(running, spec, D1)  # holds the lock until its context closes
+    _purge(running)
+    other = build_context(job)
+    with pytest.raises(AlreadyRunning):
+        erase(other, spec, D1, D1, parse_where(SUBJECT))
+    manifest = upload.read_manifest(other.storage, other.partition(spec, D1))
+    assert manifest is not None and manifest.generation == 1
+    running.close()
+    assert erase(other, spec, D1, D1, parse_where(SUBJECT)).ok
 
 
 def test_dry_run_counts_and_changes_nothing(mysql_schema: MySqlSchema, tmp_path: Path) -> None:

@@ -102,6 +102,8 @@ def erase(
 ) -> EraseReport:
     """Erase the rows ``where`` matches from the archived days ``first``..``last``."""
     refuse_locked(ctx)
+    if not dry_run:  # one run per table: an export or purge publishing a generation meanwhile
+        ctx.source.lock_table(ctx.describe(spec))  # would race this one's (AlreadyRunning)
     report = EraseReport(spec.name, where.text, dry_run)
     for day in day_range(first, last, limit=MAX_DAYS):
         partition = ctx.partition(spec, day)
