@@ -162,7 +162,7 @@ def test_a_day_the_database_still_holds_matching_rows_of_is_refused_and_kept(
     assert manifest is not None and manifest.generation == 2  # not exported again
 
 
-def test_an_erasure_waits_for_no_one_while_an_export_of_the_table_runs(
+def test_an_erasure_refuses_while_another_run_holds_the_table(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:
     """Another run holds the table's run lock (an export or purge may be publishing a generation
