@@ -27,12 +27,12 @@ import datetime as dt
 import random
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from dbarchive.config import TableSpec
 from dbarchive.config.iceberg import IcebergSettings, iceberg_name
 from dbarchive.errors import ConfigError, SourceError, StorageError
+from dbarchive.lakehouse.catalog import catalog_properties, secret_values, storage_hook
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import FileEntry, Manifest
 from dbarchive.row_filter import RowFilter
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 
     from dbarchive.context import Context
 
-WAREHOUSE_FOLDER = "_iceberg"  # in the destination, unless [iceberg] warehouse says otherwise
 TIMESTAMP_PROPERTY = "dbarchive.timestamp-column"  # the column that decides the day
 COMMIT_ATTEMPTS = 10  # commits lost to concurrent writers before giving up
 _UTC_ZONES = {"UTC", "Etc/UTC", "Etc/GMT", "GMT", "Etc/Universal", "Universal", "Zulu"}
@@ -61,45 +60,6 @@ def lake_of(ctx: Context) -> IcebergLake:
         ctx.lakes["iceberg"] = lake
     assert isinstance(lake, IcebergLake)
     return lake
-
-
-def catalog_properties(settings: IcebergSettings | None, storage: Storage) -> dict[str, str]:
-    """pyiceberg's ``load_catalog`` properties: how to reach the destination's files, then the
-    catalog's own (the user's ``properties`` last, so they can override anything)."""
-    reach = _storage_hook(storage, "io_properties")
-    props: dict[str, str] = dict(reach())
-    warehouse = _warehouse(settings, storage)
-    if settings is None:  # a local archive's default: SQLite beside its files
-        assert warehouse is not None
-        Path(warehouse.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
-        db = warehouse.removeprefix("file://") + "/catalog.db"
-        return {**props, "type": "sql", "uri": f"sqlite:///{db}", "warehouse": warehouse}
-    props["type"] = settings.catalog
-    if warehouse is not None:
-        props["warehouse"] = warehouse
-    if settings.uri:
-        props["uri"] = settings.uri
-    return {**props, **settings.properties}
-
-
-def _warehouse(settings: IcebergSettings | None, storage: Storage) -> str | None:
-    """Where new tables' metadata goes; a REST catalog's ``warehouse`` names the catalog
-    itself (Unity: the catalog, S3 Tables: the table bucket), so it has no default there."""
-    if settings is not None and settings.warehouse:
-        return settings.warehouse
-    if settings is not None and settings.catalog == "rest":
-        return None
-    where = str(_storage_hook(storage, "location")(WAREHOUSE_FOLDER))
-    return where if "://" in where else "file://" + where
-
-
-def _storage_hook(storage: Storage, name: str) -> Callable[..., Any]:
-    hook = getattr(storage, name, None)
-    if hook is None:
-        raise ConfigError(
-            f"format = 'iceberg' needs an s3:// or local destination, not {type(storage).__name__}"
-        )
-    return cast("Callable[..., Any]", hook)
 
 
 class IcebergLake:
@@ -117,7 +77,7 @@ class IcebergLake:
         self.namespace = settings.namespace if settings else "dbarchive"
         self.storage, self._partition_of, self._sleep = storage, partition_of, sleep
         props = catalog_properties(settings, storage)
-        self._secrets = _secret_values(props)
+        self._secrets = secret_values(props)
         try:
             self.catalog: Catalog = load_catalog(self.namespace, **props)
             self.catalog.create_namespace_if_not_exists(self.namespace)
@@ -340,12 +300,12 @@ class IcebergLake:
         return name
 
     def _locations(self, manifest: Manifest) -> dict[str, FileEntry]:
-        location = _storage_hook(self.storage, "location")
+        location = storage_hook(self.storage, "location")
         return {location(f.key): f for f in manifest.files}
 
     def _folder_location(self, spec: TableSpec, day: dt.date) -> str:
         prefix = self._partition_of(spec, day).prefix
-        return str(_storage_hook(self.storage, "location")(prefix))
+        return str(storage_hook(self.storage, "location")(prefix))
 
     def _reason(self, exc: BaseException) -> str:
         """An exception as one line, with the catalog's secrets masked."""
@@ -399,14 +359,3 @@ def _snapshot_properties(spec: TableSpec, manifest: Manifest) -> dict[str, str]:
         "dbarchive.rows": str(digest["rows"]),
         "dbarchive.digest": f"{digest['x1']}:{digest['x2']}:{digest['s1']}",
     }
-
-
-def _secret_values(props: dict[str, str]) -> list[str]:
-    """The property values an error message must not show: keys, tokens, passwords (a URI's
-    password too)."""
-    from urllib.parse import urlparse
-
-    words = ("secret", "token", "password", "credential", "key-id", "access-key")
-    found = [v for k, v in props.items() if v and any(w in k.lower() for w in words)]
-    password = urlparse(props.get("uri", "")).password
-    return sorted({*found, *([password] if password else [])}, key=len, reverse=True)
