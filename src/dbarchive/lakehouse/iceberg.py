@@ -83,8 +83,13 @@ class IcebergLake:
             self.catalog.create_namespace_if_not_exists(self.namespace)
         except Exception as exc:  # pyiceberg and its backends raise their own types
             kind = settings.catalog if settings else "sql"
+            fix = (
+                "; the SQL catalog needs SQLAlchemy 2: pip install 'dbarchive[iceberg-sql]'"
+                if kind == "sql" and isinstance(exc, ImportError)
+                else ""
+            )
             raise ConfigError(
-                f"the Iceberg catalog ({kind}) cannot be used: {self._reason(exc)}"
+                f"the Iceberg catalog ({kind}) cannot be used: {self._reason(exc)}{fix}"
             ) from exc
 
     def identifier(self, spec: TableSpec) -> str:
