@@ -133,6 +133,13 @@ def test_erased_rows_and_their_older_versions_are_gone_and_the_rest_restores_exa
         assert table is not None
         assert len(table.snapshots()) == 1 and report.expired_snapshots > 0
         assert lake_of(ctx).count_matching(spec, parse_where(SUBJECT), D1) == 0
+        # the metadata only the expired snapshots reached (with the old files' column stats)
+        snapshot = table.current_snapshot()
+        assert snapshot is not None and report.removed_metadata > 0
+        reached = {table.metadata_location, snapshot.manifest_list,
+                   *(m.manifest_path for m in snapshot.manifests(table.io))}  # fmt: skip
+        folder = Path(table.location().removeprefix("file://")) / "metadata"
+        assert {str(p) for p in folder.iterdir()} == {r.removeprefix("file://") for r in reached}
         rows = table.scan().to_arrow()
         assert 3 not in set(rows["account_id"].to_pylist())
         assert rows.num_rows == after.rows

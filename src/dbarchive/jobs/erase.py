@@ -50,6 +50,7 @@ class EraseReport:
     refused: dict[dt.date, str] = field(default_factory=dict)
     not_archived: list[dt.date] = field(default_factory=list)
     expired_snapshots: int = 0
+    removed_metadata: int = 0  # Iceberg metadata files only the expired snapshots reached
 
     @property
     def ok(self) -> bool:
@@ -77,7 +78,8 @@ class EraseReport:
         if self.expired_snapshots:
             lines.append(
                 f"  Iceberg: {self.expired_snapshots} older snapshot(s) expired (they named the "
-                "replaced files); time travel before the erasure is no longer possible"
+                f"replaced files) and {self.removed_metadata} metadata file(s) only they reached "
+                "deleted; time travel before the erasure is no longer possible"
             )
         return "\n".join(lines)
 
@@ -85,6 +87,7 @@ class EraseReport:
         return {
             "table": self.table, "where": self.where, "dry_run": self.dry_run, "ok": self.ok,
             "rows": self.rows, "expired_snapshots": self.expired_snapshots,
+            "removed_metadata": self.removed_metadata,
             "days": [{"day": d.day.isoformat(), "rows": d.rows, "generation": d.generation,
                       "removed_files": d.removed_files} for d in self.days],
             "refused": {d.isoformat(): why for d, why in sorted(self.refused.items())},
@@ -125,7 +128,7 @@ def erase(
         if done.rows:
             report.days.append(done)
     if report.days and not dry_run:
-        report.expired_snapshots = lakehouse.forget_history(ctx, spec)
+        report.expired_snapshots, report.removed_metadata = lakehouse.forget_history(ctx, spec)
         for done in report.days:
             _prove_gone(ctx, spec, done.day, where)
     return report

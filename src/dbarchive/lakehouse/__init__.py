@@ -47,11 +47,12 @@ def commit_day(ctx: Context, spec: TableSpec, manifest: Manifest) -> None:
         lake_of(ctx).commit_day(spec, manifest)
 
 
-def forget_history(ctx: Context, spec: TableSpec) -> int:
+def forget_history(ctx: Context, spec: TableSpec) -> tuple[int, int]:
     """After an erasure: expire every snapshot but the current one (they name the replaced files,
-    which are gone); how many were expired (0 for other formats)."""
+    which are gone) and delete the metadata only they reached; (snapshots, files), (0, 0) for
+    other formats."""
     if spec.format not in LAKE_FORMATS:
-        return 0
+        return 0, 0
     from dbarchive.lakehouse.iceberg import lake_of
 
     return lake_of(ctx).expire_history(spec)

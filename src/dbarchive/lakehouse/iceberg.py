@@ -32,7 +32,13 @@ from typing import TYPE_CHECKING, Any, cast
 from dbarchive.config import TableSpec
 from dbarchive.config.iceberg import IcebergSettings, iceberg_name
 from dbarchive.errors import ConfigError, SourceError, StorageError
-from dbarchive.lakehouse.catalog import catalog_properties, secret_values, storage_hook
+from dbarchive.lakehouse.catalog import (
+    WAREHOUSE_FOLDER,
+    catalog_properties,
+    secret_values,
+    storage_hook,
+)
+from dbarchive.lakehouse.days import day_is_icebergs, day_range_filter
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import FileEntry, Manifest
 from dbarchive.row_filter import RowFilter
@@ -49,7 +55,6 @@ if TYPE_CHECKING:
 
 TIMESTAMP_PROPERTY = "dbarchive.timestamp-column"  # the column that decides the day
 COMMIT_ATTEMPTS = 10  # commits lost to concurrent writers before giving up
-_UTC_ZONES = {"UTC", "Etc/UTC", "Etc/GMT", "GMT", "Etc/Universal", "Universal", "Zulu"}
 
 
 def lake_of(ctx: Context) -> IcebergLake:
@@ -156,16 +161,42 @@ class IcebergLake:
         ]
         return [f"{spec.name} {manifest.day}: {p}" for p in problems]
 
-    def expire_history(self, spec: TableSpec) -> int:
-        """Expire every snapshot but the current one; how many were expired."""
+    def expire_history(self, spec: TableSpec) -> tuple[int, int]:
+        """Expire every snapshot but the current one, then delete the metadata files the current
+        metadata no longer reaches (older metadata, manifest lists and manifests: they hold the
+        replaced files' column statistics). Returns (snapshots expired, files deleted)."""
         table = self.table(spec)
         current = table.current_snapshot() if table is not None else None
         if table is None or current is None:
-            return 0
+            return 0, 0
         older = [s.snapshot_id for s in table.snapshots() if s.snapshot_id != current.snapshot_id]
         if older:
             table.maintenance.expire_snapshots().by_ids(older).commit()
-        return len(older)
+        return len(older), self._delete_unreachable_metadata(spec)
+
+    def _delete_unreachable_metadata(self, spec: TableSpec) -> int:
+        """Delete files under the table's ``metadata/`` that its current metadata does not reach,
+        where the table lives in the archive's destination (else there is nothing we may list)."""
+        table = self.table(spec)
+        assert table is not None
+        snapshot = table.current_snapshot()
+        keep = {table.metadata_location}
+        if snapshot is not None:
+            keep.add(snapshot.manifest_list)
+            keep.update(m.manifest_path for m in snapshot.manifests(table.io))
+        location = storage_hook(self.storage, "location")
+        root = str(location(WAREHOUSE_FOLDER))[: -len(WAREHOUSE_FOLDER)]
+        folder = table.location().removeprefix("file://").rstrip("/") + "/metadata/"
+        if not folder.startswith(root):
+            return 0
+        kept = {k.removeprefix("file://") for k in keep}
+        stale = [
+            obj.key
+            for obj in self.storage.list_objects(folder[len(root) :])
+            if str(location(obj.key)) not in kept
+        ]
+        self.storage.delete_keys(stale)
+        return len(stale)
 
     def count_matching(self, spec: TableSpec, where: RowFilter, day: dt.date) -> int:
         """Rows of the day's files in the current snapshot that ``where`` matches, as pyiceberg
@@ -238,7 +269,7 @@ class IcebergLake:
             with self.catalog.create_table_transaction(
                 self.identifier(spec), schema, properties={TIMESTAMP_PROPERTY: ts.name}
             ) as tx:
-                if _day_is_icebergs(ts.type, manifest.timezone):
+                if day_is_icebergs(ts.type, manifest.timezone):
                     with tx.update_spec() as spec_update:
                         spec_update.add_field(ts.name, DayTransform(), f"{ts.name}_day")
         except TableAlreadyExistsError:
@@ -285,7 +316,7 @@ class IcebergLake:
             return {}
         folder = self._folder_location(spec, day)
         column = table.schema().find_field(self._timestamp_column(table))
-        low, high = _around(day, column.field_type)
+        low, high = day_range_filter(day, column.field_type)
         after, before = at_least(column.name, low), below(column.name, high)
         scan = table.scan(row_filter=expressions.And(after, before))
         return {
@@ -329,29 +360,6 @@ class IcebergLake:
         with io.new_input(path).open() as stream:
             schema: pa.Schema = pq.read_schema(cast(Any, stream))
         return schema.remove_metadata()
-
-
-def _day_is_icebergs(column_type: pa.DataType, zone: str) -> bool:
-    """Whether Iceberg's ``day()`` of the column (as its Parquet files type it) is the archive's
-    day (module docstring)."""
-    import pyarrow as pa
-
-    if pa.types.is_date(column_type):
-        return True
-    if pa.types.is_timestamp(column_type):
-        return column_type.tz is None or zone in _UTC_ZONES
-    return False
-
-
-def _around(day: dt.date, column_type: Any) -> tuple[str, str]:
-    """A filter range holding every value of ``day`` in any zone (a day either side)."""
-    from pyiceberg.types import DateType, TimestamptzType
-
-    low, high = day - dt.timedelta(days=1), day + dt.timedelta(days=2)
-    if isinstance(column_type, DateType):
-        return low.isoformat(), high.isoformat()
-    zone = "+00:00" if isinstance(column_type, TimestamptzType) else ""
-    return f"{low.isoformat()}T00:00:00{zone}", f"{high.isoformat()}T00:00:00{zone}"
 
 
 def _snapshot_properties(spec: TableSpec, manifest: Manifest) -> dict[str, str]:
