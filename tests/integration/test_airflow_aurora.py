@@ -10,8 +10,6 @@ import json
 import os
 import sqlite3
 import tomllib
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -23,7 +21,7 @@ from dbarchive.layout import PartitionPath
 from dbarchive.steps import upload
 from dbarchive.steps.verify import verify_day
 from dbarchive.strategies.aurora.procedures import airflow_dag, build_procedures
-from tests.integration.airflow_fixtures import AirflowHome, airflow_home  # noqa: F401
+from tests.integration.airflow_fixtures import AirflowHome, airflow_home, dag_file  # noqa: F401
 from tests.integration.aurora_emulation import (
     OUTFILE_DIR_ENV,
     ROLL_ENV,
@@ -79,19 +77,6 @@ def connections(
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name, raising=False)
     return outfile_schema
-
-
-@pytest.fixture
-def dag_file(airflow_home: AirflowHome) -> Iterator[Any]:
-    written: list[Path] = []
-
-    def write(source: str, dag_id: str) -> Any:
-        written.append(airflow_home.write_dag(f"dag_{uuid.uuid4().hex[:8]}", source))
-        return airflow_home.load_dag(dag_id)
-
-    yield write
-    for path in written:
-        path.unlink(missing_ok=True)
 
 
 def _xcoms(home: AirflowHome, dag_id: str, task_id: str) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ the rows, when). Killed at any point: the old generation stays committed until t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from dbarchive import failpoints, lakehouse
@@ -27,7 +27,7 @@ from dbarchive.manifest import FileEntry, Manifest
 from dbarchive.row_filter import RowFilter
 from dbarchive.sources.canonical import Column
 from dbarchive.steps import publish
-from dbarchive.steps.archive_files import iter_file_chunks
+from dbarchive.steps.archive_files import iter_archive_chunks, iter_file_chunks
 from dbarchive.steps.publish import highest_claim
 from dbarchive.steps.write import WriteSettings
 from dbarchive.steps.writers import ChunkWriter, open_part_writer
@@ -83,7 +83,7 @@ def erase_rows(
     names = [c.name for c in manifest.columns]
     bound = where.bind(names)
     erased = _ErasedKeys(tuple(names.index(k) for k in manifest.key_columns))
-    for _entry, chunk in _chunks(ctx, manifest):
+    for chunk in iter_archive_chunks(ctx.storage, manifest, checked_first=True):
         erased.keys.update(erased.key(row) for row in chunk if bound.matches(row))
     result = DayErasure(manifest.day)
     if not erased.keys:
@@ -146,14 +146,6 @@ def _rewrite(
         if writer is not None:
             writer.abort()
         raise
-
-
-def _chunks(ctx: Context, manifest: Manifest) -> Iterator[tuple[FileEntry, list[list[Value]]]]:
-    """Every row of the day, file by file in the manifest's order (older generations first),
-    each file checked against its manifest entry before its rows are used."""
-    for entry in manifest.files:
-        for chunk in iter_file_chunks(ctx.storage, entry, checked_first=True):
-            yield entry, chunk
 
 
 def _split(
