@@ -137,6 +137,18 @@ class Throttle:
         """The most rows the next chunk may take at the current cap (None: no cap)."""
         return self.control.chunk_rows(self.settings)
 
+    def read_rows(self, rows: int) -> Callable[[], int]:
+        """A read's rows per statement (``sources.table.ChunkRows``): ``rows``, bounded by the
+        cap when there is one, asked afresh before each statement. A fixed size read at a low
+        cap would be a burst of a whole chunk, then a long gap: each burst is what production
+        feels, whatever the average rate."""
+
+        def size() -> int:
+            limit = self.chunk_rows_limit
+            return rows if limit is None else min(rows, limit)
+
+        return size
+
     def before_first_chunk(self) -> None:
         """Wait while the server is busy (or stop), before a day's first chunk deletes anything;
         the first call also measures the latency probe's baseline."""
@@ -175,12 +187,14 @@ class Throttle:
     def _wait_for_headroom(self) -> None:
         started: float | None = None
         key = ""
-        while (busy := self._busy_reason()) is not None:
+        while (busy := self._busy_reason(first=started is None)) is not None:
             key, message = busy
             now = self._clock()
             if started is None:
                 started = now
                 self._enter_pause(now, key, message)
+                if key == "latency" and self.budget is not None:
+                    self.budget.restart_evidence(now)  # it ends on probes taken during it
             if now - started >= self.settings.max_pause:
                 hint = "; set min_rate to go on at a floor instead" if key == "latency" else ""
                 raise StopRequested(
@@ -193,6 +207,8 @@ class Throttle:
             self.stats.add(key, self.settings.check_interval)
         if started is not None:
             waited = self._clock() - started
+            if self.budget is not None:
+                self.budget.restart_evidence(self._clock())  # the pause's probes saw no work
             self._decide("resume", key, f"after {waited:.1f}s", rate=self.control.cap)
 
     def _enter_pause(self, now: float, key: str, message: str) -> None:
@@ -202,20 +218,20 @@ class Throttle:
             self._decide("slower", key, f"{message}: cap {rate:,.0f} rows/s", rate=rate)
         self._decide("pause", key, message, rate=self.control.cap)
 
-    def _busy_reason(self) -> tuple[str, str] | None:
+    def _busy_reason(self, first: bool = True) -> tuple[str, str] | None:
         s = self.settings
         if self._probe is not None and (reason := self._server_busy(s, self._probe)) is not None:
             return reason
         budget = self.budget
         if budget is not None and budget.limit_ms is not None and s.min_rate is None:
-            # No cap yet (a step's first chunk; the chunks so far said no rows): over the limit,
-            # cut one from the rate reached before pausing, or the pause is a gate — released,
-            # the work runs at full speed again. With a cap, a pause only waits (the work adds
-            # nothing to what the probe sees meanwhile).
-            reading = budget.follow(self._clock(), act=self.control.cap is None)
+            # Over the limit on the probes of the work so far (a day's first chunk after the last
+            # day's, a verify after the export): cut the cap before pausing, or the pause is a
+            # gate — released, the work runs at the same rate again. Later checks of the pause
+            # only wait: the probes taken meanwhile saw no work of ours.
+            reading = budget.follow(self._clock(), act=first)
             if budget.over:  # strict: no work until the fresh probes are back under the limit
                 return "latency", (
-                    f"over the latency budget ({reading.text()}); waiting for fresh probes "
+                    f"over the latency budget ({reading.text(budget.limit_ms)}); waiting for fresh probes "
                     f"under {budget.limit_ms:.2f} ms"
                 )
         return None

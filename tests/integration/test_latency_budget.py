@@ -255,7 +255,9 @@ def test_with_a_budget_the_daily_export_is_paced_too(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:
     """A latency budget covers the daily export's reads as well as the purge: its chunks start
-    after the probe's baseline and keep to max_rate (time throttled by max_rate)."""
+    after the probe's baseline and keep to max_rate (time throttled by max_rate), and each read
+    is no bigger than the cap allows (max_chunk_rows 200 here, not chunk_rows 500): at a low
+    rate, small reads often, not a burst of a whole chunk and then a long wait."""
     day = dt.date(2026, 12, 14)
     mysql_schema.execute(LOG_TABLE_DDL)
     fill_events(mysql_schema, day.isoformat(), ROWS_PER_DAY)
@@ -280,6 +282,9 @@ def test_with_a_budget_the_daily_export_is_paced_too(
     assert [(e.day, e.rows) for e in report.exported] == [(day, ROWS_PER_DAY)]
     assert throttle.decisions[0].action == "baseline"
     assert "max_rate" in throttle.stats.seconds_by_reason  # the reads were paced by the cap
+    reads = ctx.source.counters.chunk_sql
+    assert ctx.source.counters.max_chunk_rows == 200
+    assert len(reads) >= ROWS_PER_DAY // 200 and all(r.endswith("LIMIT 200") for r in reads)
 
 
 def test_probe_process_times_probes_and_ends_with_its_owner(mysql_schema: MySqlSchema) -> None:

@@ -43,6 +43,7 @@ from dbarchive.sources.mysql_session import (
 )
 from dbarchive.sources.sqltext import driver_template
 from dbarchive.sources.table import (
+    ChunkRows,
     DayWindow,
     ScanPlan,
     TableInfo,
@@ -174,7 +175,7 @@ class MySqlSource(MySqlPartitions, MySqlRestore, MySqlCatalog):
 
     # -- read -------------------------------------------------------------------------------
     def read_day(
-        self, info: TableInfo, window: DayWindow, plan: ScanPlan, chunk_rows: int
+        self, info: TableInfo, window: DayWindow, plan: ScanPlan, chunk_rows: ChunkRows
     ) -> Iterator[list[Row]]:
         """Yield the day's rows (canonical text, exported columns only) in bounded chunks."""
         for rows, _last in self.read_chunks(info, window, plan, chunk_rows, q.select_shape(info)):
@@ -196,7 +197,7 @@ class MySqlSource(MySqlPartitions, MySqlRestore, MySqlCatalog):
         return True
 
     def read_day_csv(
-        self, info: TableInfo, window: DayWindow, plan: ScanPlan, chunk_rows: int
+        self, info: TableInfo, window: DayWindow, plan: ScanPlan, chunk_rows: ChunkRows
     ) -> Iterator[EncodedChunk]:
         """The day's chunks already encoded as archive CSV: in C when it was built, else here."""
         shape = q.select_shape(info)
@@ -265,7 +266,7 @@ class MySqlSource(MySqlPartitions, MySqlRestore, MySqlCatalog):
         info: TableInfo,
         window: DayWindow,
         plan: ScanPlan,
-        chunk_rows: int,
+        chunk_rows: ChunkRows,
         shape: q.SelectShape,
         lock: bool = False,
     ) -> Iterator[tuple[list[Row], Row]]:
@@ -290,30 +291,34 @@ class MySqlSource(MySqlPartitions, MySqlRestore, MySqlCatalog):
         info: TableInfo,
         window: DayWindow,
         plan: ScanPlan,
-        chunk_rows: int,
+        chunk_rows: ChunkRows,
         shape: q.SelectShape,
         fetch: Callable[[str, list[object]], tuple[int, Row, T]],
     ) -> Iterator[T]:
-        """Page through the day: each statement resumes after the last row of the one before."""
+        """Page through the day: each statement resumes after the last row of the one before.
+        A callable ``chunk_rows`` is asked before each statement (a throttle's cap moves)."""
         if plan.is_empty:
             return
         first = True
         last: Row | None = None
+        ceiling: int | None = None  # lowered when the server cut a statement off
         while True:
-            sql, params = self.chunk_query(info, shape, window, plan, first, last, chunk_rows)
+            size = max(1, chunk_rows if isinstance(chunk_rows, int) else chunk_rows())
+            size = size if ceiling is None else min(size, ceiling)
+            sql, params = self.chunk_query(info, shape, window, plan, first, last, size)
             try:
                 count, last, item = fetch(sql, params)
             except SourceError as exc:
-                if exc.mysql_code not in retry.STATEMENT_TIMEOUT or chunk_rows == 1:
+                if exc.mysql_code not in retry.STATEMENT_TIMEOUT or size == 1:
                     raise
-                chunk_rows = max(1, chunk_rows // 2)  # cut off by the server: ask for less
+                ceiling = max(1, size // 2)  # cut off by the server: ask for less
                 self.counters.retries += 1
                 continue
             self._count_chunk(sql, count)
             if not count:
                 return
             yield item
-            if count < chunk_rows:
+            if count < size:
                 return
             first = False
 

@@ -26,7 +26,14 @@ if TYPE_CHECKING:
     from dbarchive.sources.mysql_session import Isolation, Row, SourceCounters
     from dbarchive.sources.mysql_sql import SelectShape
     from dbarchive.sources.restore_sql import ArchivedColumn
-    from dbarchive.sources.table import DayWindow, NoDayRows, RangePartition, ScanPlan, TableInfo
+    from dbarchive.sources.table import (
+        ChunkRows,
+        DayWindow,
+        NoDayRows,
+        RangePartition,
+        ScanPlan,
+        TableInfo,
+    )
 
 T = TypeVar("T")
 
@@ -55,14 +62,14 @@ class Source(Protocol):
     @property
     def reads_in_c(self) -> bool: ...
     def read_day_csv(
-        self, info: TableInfo, window: DayWindow, plan: ScanPlan, chunk_rows: int
+        self, info: TableInfo, window: DayWindow, plan: ScanPlan, chunk_rows: ChunkRows
     ) -> Iterator[EncodedChunk]: ...
     def read_chunks(
         self,
         info: TableInfo,
         window: DayWindow,
         plan: ScanPlan,
-        chunk_rows: int,
+        chunk_rows: ChunkRows,
         shape: SelectShape,
         lock: bool = False,
     ) -> Iterator[tuple[list[Row], Row]]: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -21,6 +22,9 @@ class TextCheck:
 
 
 Strategy = Literal["key", "time"]
+# How many rows each keyset statement may read: a fixed number, or a function asked before each
+# statement (a throttle's rate cap bounds it: a slow rate reads small chunks, not bursts).
+ChunkRows = int | Callable[[], int]
 _SQL_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 
 

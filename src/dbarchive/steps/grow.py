@@ -109,7 +109,8 @@ def _write_missing(
     superseded, seen = RowDigest(), 0
     newest = open_newest(ctx.storage, old, info, plan)
     try:
-        chunks = ctx.source.read_chunks(info, window, plan, spec.chunk_rows, full)
+        rows = spec.chunk_rows if throttle is None else throttle.read_rows(spec.chunk_rows)
+        chunks = ctx.source.read_chunks(info, window, plan, rows, full)
         for chunk, _last in chunks if throttle is None else throttled(chunks, throttle):
             archived = archived_hashes(newest, info, plan, full, chunk)
             missing = {

@@ -44,9 +44,8 @@ def write_rows(
     # Read where the context says (the read endpoint, if any); every chunk is checked against
     # the run lock, on the primary, before it is written (sources/lock.py).
     reads = ctx.reads(spec, window.day)
-    chunks = ctx.source.holding_run_lock(
-        info, reads.read_day_csv(info, window, scan, spec.chunk_rows)
-    )
+    rows = spec.chunk_rows if throttle is None else throttle.read_rows(spec.chunk_rows)
+    chunks = ctx.source.holding_run_lock(info, reads.read_day_csv(info, window, scan, rows))
     try:
         for chunk in prefetched(chunks if throttle is None else throttled(chunks, throttle)):
             writer.write_encoded(chunk)

@@ -92,7 +92,8 @@ def source_digest(
     digested so far after each chunk.
     """
     digest = RowDigest()
-    chunk = max(chunk_rows, MIN_VERIFY_CHUNK)
+    fixed = max(chunk_rows, MIN_VERIFY_CHUNK)
+    chunk = fixed if throttle is None else throttle.read_rows(fixed)
     if source.reads_in_c:
         encoded_chunks = source.read_day_csv(info, window, plan, chunk)
         for encoded in encoded_chunks if throttle is None else throttled(encoded_chunks, throttle):
