@@ -17,6 +17,7 @@ from dbarchive.errors import SourceError
 from dbarchive.throttle_control import (
     BASELINE_SAMPLES,
     GROWTH,
+    HEADROOM,
     LatencyProbe,
     RateControl,
     Reading,
@@ -65,6 +66,7 @@ class LatencyBudget:
         self.stats, self._decide = stats, decide
         self.over = False  # the latest evidence says over budget
         self._missed_at: float | None = None  # the last check over budget at min_rate
+        self._evidence_from = 0.0  # probes that started before say nothing of the work now
 
     @property
     def limit_ms(self) -> float | None:
@@ -121,11 +123,18 @@ class LatencyBudget:
             limit_ms=limit,
         )
 
+    def restart_evidence(self, now: float) -> None:
+        """From ``now`` on only fresh probes count: a pause begins (the probes before it are why
+        it began; whether it may end is for the probes during it) or ends (the probes of the
+        pause, without work, say nothing of what the work does)."""
+        self._evidence_from = now
+
     def reading(self, now: float) -> Reading:
-        """The p99 of the probes of the last window that started after the last rate change."""
-        since = max(self.control.changed_at, now - self.settings.probe_window)
+        """The probes of the last window that started after the last rate change (and the last
+        pause's start or end)."""
+        since = max(self.control.changed_at, self._evidence_from, now - self.settings.probe_window)
         values, running = self.probe.samples(since, now)
-        reading = read(values, running)
+        reading = read(values, running, self.settings.probe_interval)
         if reading.p99_ms is not None:
             self.stats.p99_ms = reading.p99_ms
         return reading
@@ -147,6 +156,10 @@ class LatencyBudget:
         return reading
 
     def _speed_up(self, now: float, reading: Reading, limit: float) -> None:
+        if now - self._evidence_from < self.settings.probe_window and (
+            reading.samples < BASELINE_SAMPLES
+        ):
+            return  # just after a pause: as after a change, a rise needs 20 probes or a window
         exceeded = self.control.exceeded if self.control.recovering else None
         rate = self.control.faster(now, self.settings.probe_window, reading.samples)
         if rate is not None:
@@ -158,7 +171,8 @@ class LatencyBudget:
             self._decide(
                 "faster",
                 "headroom",
-                f"{reading.text()}, under {limit:.2f} ms with room: cap {rate:,.0f} rows/s{how}",
+                f"{reading.text(HEADROOM * limit)}, under {limit:.2f} ms with room: "
+                f"cap {rate:,.0f} rows/s{how}",
                 rate=rate,
                 p99_ms=reading.p99_ms,
                 limit_ms=limit,
@@ -172,7 +186,7 @@ class LatencyBudget:
             self._decide(
                 "slower",
                 "latency",
-                f"{reading.text()} > limit {limit:.2f} ms: cap {rate:,.0f} rows/s"
+                f"{reading.text(limit)} > limit {limit:.2f} ms: cap {rate:,.0f} rows/s"
                 + (f", chunks of at most {chunk:,} rows" if chunk else ""),
                 rate=rate,
                 p99_ms=reading.p99_ms,
@@ -188,7 +202,7 @@ class LatencyBudget:
             self._decide(
                 "floor",
                 "latency",
-                f"{reading.text()} > limit {limit:.2f} ms at min_rate "
+                f"{reading.text(limit)} > limit {limit:.2f} ms at min_rate "
                 f"{self.settings.min_rate:g} rows/s: the budget cannot be held; going on at min_rate",
                 rate=self.control.cap,
                 p99_ms=reading.p99_ms,

@@ -87,6 +87,8 @@ RECOVER = 0.75  # … up to this share of the rate at which the limit was last e
 HEADROOM = 0.8  # speed up only while the p99 is at most this share of the limit …
 APPROACH = 0.8  # … and the work actually reaches this share of the cap
 MIN_SAMPLES = 5  # a p99 over fewer fresh probes is no evidence either way
+EXCESS_SHARE = 0.01  # a p99 limit allows one probe in a hundred beyond it …
+MIN_EXCESS = 2  # … so excess is at least two probes beyond it (one slow probe is noise)
 BASELINE_SAMPLES = 20  # each p99 of the baseline (and of a fast step) is over this many probes
 BASELINE_PARTS = 5  # the baseline is the median p99 of up to this many runs of probes
 SMOOTHING = 0.3  # weight of the newest chunk in the actual rate
@@ -124,36 +126,58 @@ def baseline_p99(values: Sequence[float]) -> tuple[float, list[float]]:
 
 @dataclass(frozen=True)
 class Reading:
-    """What the fresh probes say: their p99 (None below ``MIN_SAMPLES``) and a running one."""
+    """What the fresh probes say: their p99 (None below ``MIN_SAMPLES``), their times, a running
+    one, and the probe interval (to weigh a probe that held the next ones back)."""
 
     p99_ms: float | None
     samples: int
     running_ms: float = 0.0
+    values_ms: tuple[float, ...] = ()
+    interval_ms: float = 0.0
+
+    def _weight(self, ms: float) -> int:
+        """The probes one of ``ms`` stands for: the probe runs one query at a time, so one that
+        took k intervals kept k - 1 others from starting, each of which would have waited too
+        (a slow probe counted once would hide a stall: coordinated omission)."""
+        return max(1, math.ceil(ms / self.interval_ms)) if self.interval_ms > 0 else 1
+
+    def beyond(self, limit_ms: float) -> tuple[int, int]:
+        """The weighted count of fresh probes beyond ``limit_ms`` (a running one included), and
+        of all fresh probes."""
+        times = [*self.values_ms, *([self.running_ms] if self.running_ms else [])]
+        weights = [(self._weight(ms), ms > limit_ms) for ms in times]
+        return sum(w for w, out in weights if out), sum(w for w, _ in weights)
 
     def over(self, limit_ms: float) -> bool:
-        """Evidence of excess: the p99, or a probe still running, beyond the limit."""
-        return self.running_ms > limit_ms or (self.p99_ms is not None and self.p99_ms > limit_ms)
+        """Evidence of excess: at least ``MIN_EXCESS`` fresh probes beyond the limit, and more than
+        the one in a hundred a p99 allows. One slow probe was enough before; at a limit of a
+        millisecond or two the scheduler alone makes one, and each cut halved the rate."""
+        out, total = self.beyond(limit_ms)
+        return out >= MIN_EXCESS and out > EXCESS_SHARE * total
 
     def under(self, limit_ms: float) -> bool:
-        """Evidence of compliance: enough fresh probes, none beyond the limit at the p99."""
+        """Evidence of compliance: enough fresh probes, and no excess."""
         return self.p99_ms is not None and not self.over(limit_ms)
 
     def roomy(self, limit_ms: float) -> bool:
         """Compliance with headroom to spare: room to speed up."""
         return self.under(HEADROOM * limit_ms)
 
-    def text(self) -> str:
+    def text(self, limit_ms: float | None = None) -> str:
+        out, total = self.beyond(limit_ms) if limit_ms is not None else (0, 0)
+        share = f"{out} of {total} beyond {limit_ms:.2f} ms, " if out else ""
         if self.running_ms and (self.p99_ms is None or self.running_ms > self.p99_ms):
-            return f"a probe running for {self.running_ms:.1f} ms"
+            return f"{share}a probe running for {self.running_ms:.1f} ms"
         if self.p99_ms is None:
             return f"{self.samples} fresh probes (too few for a p99)"
-        return f"p99 {self.p99_ms:.1f} ms over {self.samples} probes"
+        return f"{share}p99 {self.p99_ms:.1f} ms over {self.samples} probes"
 
 
-def read(latencies: Sequence[float], running: float | None) -> Reading:
-    """A :class:`Reading` of probe times in seconds."""
+def read(latencies: Sequence[float], running: float | None, interval: float = 0.0) -> Reading:
+    """A :class:`Reading` of probe times in seconds (``interval``: between probe starts)."""
     value = p99(latencies) * 1000 if len(latencies) >= MIN_SAMPLES else None
-    return Reading(value, len(latencies), (running or 0.0) * 1000)
+    values = tuple(v * 1000 for v in latencies)
+    return Reading(value, len(latencies), (running or 0.0) * 1000, values, interval * 1000)
 
 
 def latency_limit(settings: ThrottleSettings, baseline_ms: float) -> tuple[float, str]:

@@ -134,7 +134,11 @@ def test_p99_is_the_nearest_rank_and_needs_enough_probes() -> None:
     assert read([0.001] * 4, None).p99_ms is None
     reading = read([0.001] * 4 + [0.004], 0.0005)
     assert reading.p99_ms == pytest.approx(4.0) and reading.running_ms == pytest.approx(0.5)
-    assert read([0.001] * 5, 0.030).over(20.0)  # a probe running past the limit is over at once
+    # A probe still running past the limit counts for the probe starts it has held back: 30 ms
+    # at a 10 ms interval is three, excess at once; alone, one slow probe is not.
+    assert read([0.001] * 5, 0.030, interval=0.010).over(20.0)
+    assert not read([0.001] * 5, 0.030, interval=0.050).over(20.0)
+    assert read([0.001] * 5 + [0.025, 0.021], None, interval=0.050).over(20.0)
 
 
 def test_the_limit_is_relative_floored_absolute_or_the_lower_of_both() -> None:
@@ -264,8 +268,9 @@ def test_too_few_probes_for_a_baseline_is_an_error() -> None:
 
 def test_backs_off_within_one_chunk_pauses_then_recovers() -> None:
     """Probe 2 -> 50 ms against a 10 ms limit: the next chunk boundary halves the rate and
-    bounds the chunk size; the strict budget pauses until fresh probes are back under; with
-    headroom for a window the cap grows again."""
+    bounds the chunk size; still over on the probes after that cut (the pacing wait), the strict
+    budget halves it again as it pauses, then waits for fresh probes back under; with headroom
+    the cap grows again."""
     slowdown = Slowdown()
     throttle, clock, _ = _throttle(slowdown, probe_p99_ms=10)
     throttle.before_first_chunk()
@@ -284,13 +289,14 @@ def test_backs_off_within_one_chunk_pauses_then_recovers() -> None:
     throttle.between_chunks(0.3, 1000)
     assert _actions(throttle)[1:] == [
         ("slower", "latency"),
+        ("slower", "latency"),
         ("pause", "latency"),
         ("resume", "latency"),
     ]
-    slower = throttle.decisions[1]
+    first, slower = throttle.decisions[1], throttle.decisions[2]
     # half the smoothed rate: 0.7 x 2000 + 0.3 x 3333 rows/s (1000 rows in the last 0.3 s)
-    assert slower.rate == pytest.approx(1200.0)
-    assert slower.p99_ms == 50.0 and slower.limit_ms == 10
+    assert first.rate == pytest.approx(1200.0) and slower.rate == pytest.approx(600.0)
+    assert first.p99_ms == 50.0 and first.limit_ms == 10
     assert throttle.chunk_rows_limit == int(slower.rate * 0.5)
     assert set(throttle.stats.seconds_by_reason) == {"latency"}  # the pause, put to its reason
     assert throttle.stats.reasons == {"latency": 1}
@@ -340,6 +346,72 @@ def test_after_a_run_of_cuts_the_cap_recovers_fast_then_probes_slowly() -> None:
     step = next(d for d in rises if "far below" not in d.message)
     assert step.rate == pytest.approx(0.75 * exceeded + exceeded / 20)
     assert step.at - fast[-1].at >= 5.0  # a step waits for a whole window
+
+
+def test_one_slow_probe_in_a_hundred_is_no_excess_two_in_a_row_are() -> None:
+    """A p99 limit allows one probe in a hundred beyond it: a purge whose probe is 2 ms but for
+    one 30 ms probe every 6 s (the scheduler, a flush) keeps its rate; two slow probes in a row
+    halve it. Before, the one slow probe halved the cap each time it came."""
+
+    def spikes(pair: bool) -> Callable[[float], float]:
+        def latency(t: float) -> float:
+            phase = (t - 100.0) % 6.0
+            slow = 1.5 <= phase < (1.6 if pair else 1.55)
+            return 30.0 if slow else 2.0
+
+        return latency
+
+    for pair in (False, True):
+        throttle, clock, _ = _throttle(spikes(pair), probe_p99_ms=10, probe_window=5.0, min_rate=50)
+        throttle.before_first_chunk()
+        _paced_chunks(throttle, clock, 14.0)
+        cuts = [d for d in throttle.decisions if d.action == "slower"]
+        if pair:
+            assert cuts and "2 of" in cuts[0].message  # the excess, counted in the message
+        else:
+            assert cuts == [] and throttle.control.cap is None
+
+
+def test_a_latency_pause_ends_on_the_probes_taken_during_it() -> None:
+    """The work itself is the excess (the probe is slow while a chunk runs) and the cap reaches
+    its floor: a strict budget then pauses without a cut. The pause ends as soon as the probes
+    started during it are under the limit, not when the chunk's slow probes age out of the 5 s
+    window (before: seconds per chunk, a gate again)."""
+    slowdown = Slowdown()
+    throttle, clock, _ = _throttle(slowdown, probe_p99_ms=10, probe_window=5.0, max_rate=1000)
+    throttle.before_first_chunk()
+    clock.after_sleep = lambda: setattr(slowdown, "slow", False)  # over once the work waits
+    for _ in range(30):
+        slowdown.slow = True
+        clock.now += 0.3
+        throttle.between_chunks(0.3, throttle.chunk_rows_limit or 100)
+    assert throttle.control.cap == 50  # the floor: 1/20 of max_rate
+    pauses = [
+        (p, r)
+        for p, r in itertools.pairwise(throttle.decisions)
+        if p.action == "pause" and r.action == "resume"
+    ]
+    assert len(pauses) >= 10
+    assert max(r.at - p.at for p, r in pauses) < 1.0  # MIN_SAMPLES fresh probes and a check
+
+
+def test_after_a_long_pause_a_rise_waits_for_fresh_probes_of_the_work() -> None:
+    """The server is slow for 6 s without us (longer than the 5 s window): the strict budget
+    cuts and pauses. Resumed, the few probes since are no evidence of headroom, although the
+    cut is a window old: the cap rises only once 20 probes of the work say so."""
+    slowdown = Slowdown()
+    throttle, clock, _ = _throttle(slowdown, probe_p99_ms=10, probe_window=5.0, max_rate=4000)
+    throttle.before_first_chunk()
+    _paced_chunks(throttle, clock, 1.0)
+    slowdown.slow = True
+    clock.now += 0.3
+    slow_until = clock.now + 6.0
+    clock.after_sleep = lambda: setattr(slowdown, "slow", clock.now < slow_until)
+    throttle.between_chunks(0.3, 1000)
+    resume = next(d for d in throttle.decisions if d.action == "resume")
+    _paced_chunks(throttle, clock, 3.0)
+    rise = next(d for d in throttle.decisions if d.action == "faster")
+    assert rise.at - resume.at >= 20 * throttle.settings.probe_interval
 
 
 def test_a_probe_stuck_past_the_limit_counts_at_once() -> None:
