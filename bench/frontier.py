@@ -88,12 +88,16 @@ WRITE_PROBE_TABLE = "dbarchive_probe"
 WRITE_PROBE = f"UPDATE {WRITE_PROBE_TABLE} SET n = n + 1 WHERE id = 1"
 
 
-def _budget_throttle(budget: float | None, cap: float, probe: str | None = None) -> str:
+def _budget_throttle(
+    budget: float | None, cap: float, probe: str | None = None, **more: float
+) -> str:
+    """The ``[throttle]`` section of one setting; ``more``: other throttle settings by name."""
     lines = [f"max_runtime = {cap:g}"]
     if budget is not None:
         lines.append(f"latency_budget = {budget:g}")
     if probe is not None:
         lines.append(f'probe_query = "{probe}"')
+    lines += [f"{name} = {value:g}" for name, value in more.items()]
     return "[throttle]\n" + "\n".join(lines) + "\n\n"
 
 
@@ -113,7 +117,9 @@ def purge_settings(plan: data.Plan, cap: float) -> list[Setting]:
     def restore(ctx: peers.Ctx) -> None:
         data.restore_expired(ctx.schema, plan)
 
-    def archived(key: str, budget: float | None, probe: str | None) -> Callable[[peers.Ctx], Path]:
+    def archived(
+        key: str, budget: float | None, probe: str | None, **more: float
+    ) -> Callable[[peers.Ctx], Path]:
         """Archive the expired days into a fresh prefix without the budget (an export with one
         would be paced, and this part is untimed), then the purge's config for that prefix."""
 
@@ -132,7 +138,7 @@ def purge_settings(plan: data.Plan, cap: float) -> list[Setting]:
             if m.exit:
                 raise RuntimeError(f"archiving the expired days failed: {m.stderr[-800:]}")
             return peers.dbarchive_config(
-                ctx, key, ctx.schema, prefix, extra=_budget_throttle(budget, cap, probe)
+                ctx, key, ctx.schema, prefix, extra=_budget_throttle(budget, cap, probe, **more)
             )
 
         return prepare
@@ -141,10 +147,13 @@ def purge_settings(plan: data.Plan, cap: float) -> list[Setting]:
         return Setting(key, label, "purge", "pt-archiver",
                        lambda c, _: _pt_purge(c, cap, *extra), restore)  # fmt: skip
 
-    def dba(key: str, label: str, budget: float | None, probe: str | None = None) -> Setting:
+    def dba(
+        key: str, label: str, budget: float | None, probe: str | None = None, **more: float
+    ) -> Setting:
         return Setting(
-            key, label, "purge", "dbarchive", peers.dbarchive_purge, archived(key, budget, probe)
-        )
+            key, label, "purge", "dbarchive", peers.dbarchive_purge,
+            archived(key, budget, probe, **more),
+        )  # fmt: skip
 
     return [
         pt("pt_row", "pt-archiver row by row (--limit 1000)", "--limit", "1000"),
@@ -156,6 +165,9 @@ def purge_settings(plan: data.Plan, cap: float) -> list[Setting]:
         dba("dba_b2", "dbarchive, latency_budget = 2", 2.0),
         dba("dba_b1_5", "dbarchive, latency_budget = 1.5", 1.5),
         dba("dba_b2_write", "dbarchive, latency_budget = 2, write probe", 2.0, WRITE_PROBE),
+        # A fixed rate, no budget (chunks of max_rate x chunk_time rows): what the server feels
+        # at pt-archiver row-by-row's rate, the point the budget's law should approach.
+        dba("dba_r8k", "dbarchive, max_rate = 8000", None, max_rate=8000),
     ]  # fmt: skip
 
 
