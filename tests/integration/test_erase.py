@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -275,7 +277,9 @@ def test_on_a_versioned_bucket_the_replaced_files_versions_are_deleted_too(
     mysql_schema: MySqlSchema, s3_endpoint: S3Endpoint, s3_bucket: str, s3_client: Any
 ) -> None:
     """A plain delete on a versioned bucket only hides a file behind a delete marker: the erased
-    rows would stay in its version. The erasure deletes the versions the manifest named."""
+    rows would stay in its version. The erasure deletes the versions the manifest named, and
+    those of generations replaced before it (here a re-export of changed rows): afterwards the
+    day's only data versions are those its manifest names."""
     s3_client.put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
     mysql_schema.execute(LOG_TABLE_DDL)
     _fill(mysql_schema, 60)
@@ -290,12 +294,107 @@ def test_on_a_versioned_bucket_the_replaced_files_versions_are_deleted_too(
     ctx = build_context(job, storage=build_storage(job, s3_storage_options(s3_endpoint)))
     spec = job.tables[0]
     export_day(ctx, spec, D1)
+    mysql_schema.execute("UPDATE events SET note = 'changed' WHERE account_id = 3")
+    assert export_day(ctx, spec, D1).generation == 2  # generation 1's files: hidden, not gone
     _purge(ctx)
     old = upload.read_manifest(ctx.storage, ctx.partition(spec, D1))
     assert old is not None and old.versions
     report = erase(ctx, spec, D1, D1, parse_where(SUBJECT))
     assert report.ok and report.days[0].removed_files
     listed = s3_client.list_object_versions(Bucket=s3_bucket, Prefix="a/events/")
-    kept = {v["Key"] for v in listed.get("Versions", [])}
-    assert not kept & {f"a/{k}" for k in old.versions}
+    data = {(v["Key"], v["VersionId"]) for v in listed.get("Versions", []) if "part-" in v["Key"]}
+    new = upload.read_manifest(ctx.storage, ctx.partition(spec, D1))
+    assert new is not None
+    assert data == {(f"a/{f.key}", f.version_id) for f in new.files}
     assert verify_day(ctx, spec, D1).ok
+
+
+# Every point an erasure passes on its way to publishing the day without the subject's rows:
+# the new files written, the generation claimed, copied, committed, the table format's snapshot.
+KILL_POINTS = [
+    ("csv", "export.part-committed"),
+    ("csv", "erase.written"),
+    ("csv", "publish.claimed"),
+    ("csv", "publish.promoted"),
+    ("csv", "export.before-manifest"),
+    ("csv", "export.after-manifest"),
+    ("iceberg", "export.after-manifest"),
+    ("iceberg", "publish.after-lake-commit"),
+    ("csv+ledger", "export.before-manifest"),
+    ("csv+ledger", "export.after-manifest"),
+]
+
+
+@pytest.mark.parametrize(("fmt", "point"), KILL_POINTS)
+def test_an_erasure_killed_anywhere_finishes_on_the_rerun_and_leaves_no_trace(
+    mysql_schema: MySqlSchema,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fmt: str,
+    point: str,
+) -> None:
+    """SIGKILL at each step of an erasure, then the same command again: the day ends with no
+    file under the archive but the committed manifest's (a kill after the commit left the
+    replaced generation's files, the subject's rows in them, for the rerun to delete although
+    it finds nothing left to erase), the subject's rows in none, and the rest restoring
+    exactly; an Iceberg table keeps only what its current snapshot reaches; with the deletion
+    ledger on, the audit stays whole."""
+    fmt, _, ledger = fmt.partition("+")
+    extra: dict[str, Any] = {}
+    ledger_toml = ""
+    if ledger:
+        monkeypatch.setenv("DBARCHIVE_LEDGER_KEY", "k" * 32)
+        extra["ledger"] = {"enabled": True, "hmac_key_env": "DBARCHIVE_LEDGER_KEY"}
+        ledger_toml = '[ledger]\nenabled = true\nhmac_key_env = "DBARCHIVE_LEDGER_KEY"\n'
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, 140)
+    mysql_schema.execute("UPDATE events SET note = CONCAT('SECRET-', id) WHERE account_id = 3")
+    oracle = _rows(mysql_schema, "events")
+    subject = {
+        int(r[0]) for r in mysql_schema.execute("SELECT id FROM events WHERE account_id = 3")
+    }
+    root = tmp_path / "arch"
+    ctx = build_context(_job(mysql_schema, root, fmt, **extra))
+    spec = ctx.job.tables[0]
+    export_day(ctx, spec, D1)
+    _purge(ctx)
+    ctx.close()
+    config = tmp_path / "job.toml"
+    config.write_text(
+        f'[source]\nurl = "{mysql_schema.url}"\n[destination]\nurl = "{root}"\n'
+        f'[defaults]\nformat = "{fmt}"\nchunk_rows = 40\n'
+        "[throttle]\nmin_chunk_rows = 40\nmax_chunk_rows = 40\n"
+        + ledger_toml
+        + '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\nretention = "60 days"\n'
+    )
+    command = [sys.executable, "-m", "dbarchive", "erase", "-c", str(config), "-t", "events",
+               "--where", SUBJECT, "--from", D1.isoformat()]  # fmt: skip
+    env = {**os.environ, "DBARCHIVE_FAILPOINT": point}
+    killed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    again = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert again.returncode == 0, again.stdout + again.stderr
+
+    ctx = build_context(_job(mysql_schema, root, fmt, **extra))
+    manifest = upload.read_manifest(ctx.storage, ctx.partition(spec, D1))
+    assert manifest is not None and manifest.extra["erasures"][-1]["where"] == SUBJECT
+    folder = root / Path(ctx.partition(spec, D1).manifest_key).parent
+    data = {p.name for p in folder.iterdir() if "part-" in p.name}
+    assert data == {Path(f.key).name for f in manifest.files}  # nothing replaced or staged left
+    if fmt == "csv":
+        assert b"SECRET" not in b"".join(p.read_bytes() for p in root.rglob("*") if p.is_file())
+    else:
+        from dbarchive.lakehouse.iceberg import lake_of
+
+        table = lake_of(ctx).table(spec)
+        assert table is not None and len(table.snapshots()) == 1
+        assert lake_of(ctx).count_matching(spec, parse_where(SUBJECT), D1) == 0
+    mysql_schema.execute("CREATE TABLE events_back LIKE events")
+    assert restore_day(ctx, spec, D1, into="events_back").ok
+    assert _rows(mysql_schema, "events_back") == {
+        k: v for k, v in oracle.items() if k not in subject
+    }
+    if ledger:
+        audit = audit_table(ctx, spec)
+        assert audit.ok, [d.breaks for d in audit.days]
+    ctx.close()

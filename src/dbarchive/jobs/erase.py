@@ -28,11 +28,12 @@ from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.dates import day_range
 from dbarchive.errors import ConfigError, VerificationError
+from dbarchive.layout import is_part_name, is_staged_name
 from dbarchive.ledger import hooks as ledger
 from dbarchive.manifest import Manifest
 from dbarchive.row_filter import RowFilter
 from dbarchive.sources import mysql_sql as q
-from dbarchive.steps import upload
+from dbarchive.steps import publish, upload
 from dbarchive.steps.archive_files import check_files, iter_archive_chunks
 from dbarchive.steps.erase import DayErasure, erase_rows
 
@@ -72,6 +73,8 @@ class EraseReport:
                     f", generation {d.generation}, {len(d.removed_files)} file(s) replaced and deleted"
                 )
             )
+            if d.left_behind and not self.dry_run:
+                done += f", {len(d.left_behind)} file(s) a stopped run left deleted"
             lines.append(f"  {d.day}: {d.rows} row(s){done}")
         for day, why in sorted(self.refused.items()):
             lines.append(f"  {day}: NOT erased: {why}")
@@ -89,7 +92,8 @@ class EraseReport:
             "rows": self.rows, "expired_snapshots": self.expired_snapshots,
             "removed_metadata": self.removed_metadata,
             "days": [{"day": d.day.isoformat(), "rows": d.rows, "generation": d.generation,
-                      "removed_files": d.removed_files} for d in self.days],
+                      "removed_files": d.removed_files, "left_behind": d.left_behind}
+                     for d in self.days],
             "refused": {d.isoformat(): why for d, why in sorted(self.refused.items())},
             "not_archived": [d.isoformat() for d in self.not_archived],
         }  # fmt: skip
@@ -125,7 +129,9 @@ def erase(
         if not dry_run:
             _audit_before(ctx, spec, day)
         done = _erase_day(ctx, spec, manifest, where, dry_run)
-        if done.rows:
+        if not dry_run:
+            done.left_behind = _sweep(ctx, spec, day, set(done.removed_files))
+        if done.rows or done.left_behind:
             report.days.append(done)
     if report.days and not dry_run:
         report.expired_snapshots, report.removed_metadata = lakehouse.forget_history(ctx, spec)
@@ -156,8 +162,6 @@ def _erase_day(
         with ledger.for_erase(ctx, spec, manifest, where.text) as record:
             done = erase_rows(ctx, spec, partition, manifest, where)
             record.finished(done.rows, done.erased, done.generation)
-    if done.removed_files and not dry_run:
-        _delete_old_versions(ctx, manifest, done.removed_files)
     return done
 
 
@@ -192,12 +196,36 @@ def _audit_before(ctx: Context, spec: TableSpec, day: dt.date) -> None:
         )
 
 
-def _delete_old_versions(ctx: Context, manifest: Manifest, removed: list[str]) -> None:
-    """On a versioned bucket a delete only hides a file: delete the versions it had."""
-    versions = [(k, v) for k, v in manifest.versions.items() if k in set(removed)]
-    delete = getattr(ctx.storage, "delete_versions", None)
-    if versions and delete is not None:
-        delete(versions)
+def _sweep(ctx: Context, spec: TableSpec, day: dt.date, removed: set[str]) -> list[str]:
+    """Delete what the day holds beside its committed files; the files deleted that the erasure
+    itself did not just replace (``removed``).
+
+    A run stopped after the commit left the replaced generation's files — the erased rows are in
+    them — and its rerun finds nothing left to erase in the committed files; staged files of a
+    stopped run are there too. On a versioned bucket a delete only hides a file, so every version
+    of a data file the manifest does not name goes (the erased rows are also in the versions of
+    generations replaced before, by late rows). The table's run lock is held: no export writes
+    the day meanwhile. A table format's snapshot a stopped run did not commit is committed first,
+    so none names a file deleted here."""
+    partition = ctx.partition(spec, day)
+    manifest = upload.read_manifest(ctx.storage, partition)
+    assert manifest is not None
+    lakehouse.commit_day(ctx, spec, manifest)  # nothing when the table holds the day already
+    left = publish.clean_up(ctx.storage, partition, manifest)
+    storage: Any = ctx.storage  # S3 lists and deletes versions; a folder keeps none
+    if hasattr(storage, "list_versions"):
+        named = {(f.key, f.version_id) for f in manifest.files}
+        storage.delete_versions(
+            (key, version)
+            for key, version in storage.list_versions(partition.prefix)
+            if _is_data(key) and (key, version) not in named
+        )
+    return [key for key in left if key not in removed]
+
+
+def _is_data(key: str) -> bool:
+    name = key.rsplit("/", 1)[-1]
+    return is_part_name(name) or is_staged_name(name)
 
 
 def _prove_gone(ctx: Context, spec: TableSpec, day: dt.date, where: RowFilter) -> None:

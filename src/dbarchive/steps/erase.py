@@ -43,6 +43,7 @@ class DayErasure:
     removed_files: list[str] = field(default_factory=list)  # the replaced generation's files
     generation: int = 0  # the generation published (0: nothing changed)
     erased: RowDigest = field(default_factory=RowDigest)
+    left_behind: list[str] = field(default_factory=list)  # a stopped run's files, deleted now
 
 
 @dataclass

@@ -62,6 +62,7 @@ from dbarchive.storage.s3_bucket import (
 from dbarchive.storage.s3_lock import (
     bucket_lock_problem,
     ensure_locked,
+    list_versions,
     lock_args,
     lock_fields,
     lock_for,
@@ -357,6 +358,10 @@ class S3Storage:
                     f"could not delete {len(response['Errors'])} object versions, first "
                     f"{first.get('Key')} {first.get('VersionId')}: {first.get('Code')}"
                 )
+
+    def list_versions(self, prefix: str) -> Iterator[tuple[str, str]]:
+        """Every version under ``prefix``, ``(key, version id)`` (an erasure's sweep)."""
+        return list_versions(self._bucket, prefix)
 
     def _delete_batch(self, keys: list[str]) -> None:
         """One DeleteObjects call; S3 answers 200 even when keys fail, so read its Errors."""

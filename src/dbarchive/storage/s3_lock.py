@@ -19,6 +19,7 @@ read back and, if it came out unlocked, locked by PutObjectRetention before anyt
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 from dbarchive.layout import is_part_name
@@ -131,6 +132,19 @@ def set_legal_hold(bucket: _Bucket, key: str, version_id: str | None, on: bool) 
             **_version_arg(version_id),
         )
     return True
+
+
+def list_versions(bucket: _Bucket, prefix: str) -> Iterator[tuple[str, str]]:
+    """Every stored version under ``prefix`` as ``(key, version id)``, current or not; delete
+    markers hold no bytes and are left out (on an unversioned bucket: each object's "null")."""
+    root = bucket.prefix
+    pages = bucket.client.get_paginator("list_object_versions").paginate(
+        Bucket=bucket.name, Prefix=root + prefix
+    )
+    with bucket.errors("list the versions of", prefix):
+        for page in pages:
+            for item in page.get("Versions", []):
+                yield item["Key"][len(root) :], item["VersionId"]
 
 
 def _version_arg(version_id: str | None) -> dict[str, Any]:
