@@ -21,12 +21,21 @@ server's p99). Each run's p99 is the maximum of ~20 probes, so the baseline sits
 server's 97th percentile rather than its 99th: a slightly stricter limit, the side the benchmark
 asked for; a lower percentile scaled up instead would assume the shape of the tail.
 
-**How: AIMD on a rows/s cap.** Over the limit, the cap is halved (the actual rate when that is
+**Excess** is what a p99 limit forbids: more than one probe in a hundred beyond it, and at
+least two (``EXCESS_SHARE``, ``MIN_EXCESS``). The probe runs one query at a time, so a probe that
+took k intervals counts k times: it kept k - 1 others from starting, each of which would have
+waited too; a probe still running counts the same way, so a server that stops answering is excess
+within two intervals. Until the third law a single fresh probe beyond the limit was excess: at a
+limit of a millisecond or two the scheduler alone makes such a probe every few seconds, each
+halved the rate, and the budget held the probe near its p99.9 instead of its p99 (measured:
+budget 2 ran the purge at 0.29x pt-archiver row by row, the export at 0.03x its own rate).
+
+**How: AIMD on a rows/s cap.** On excess, the cap is halved (the actual rate when that is
 lower) — at the next chunk boundary, so the purge backs off within one chunk; again only on
 fresh evidence (probes started after the cut). A run of cuts with no rise between them is one
 excess — probes started just after a cut still queue behind the work done before it — and the
-rate of its first cut is remembered (``exceeded``). With headroom (the p99 of the fresh probes at
-most 80 % of the limit) and a cap actually in use (the rate reaches 80 % of it), the cap grows:
+rate of its first cut is remembered (``exceeded``). With headroom (no excess over 80 % of the
+limit) and a cap actually in use (the rate reaches 80 % of it), the cap grows:
 while it is below 3/4 of the rate that was over (``RECOVER``), x1.5 (``GROWTH``) as soon as 20
 fresh probes (``BASELINE_SAMPLES``, 1 s at the defaults) or a window say so; from there on by 1/20
 of its scale (``max_rate``, else the rate at the first cut) per whole window of fresh probes.
@@ -61,10 +70,11 @@ whatever the rate.
 **The floor.** ``min_rate`` (rows/s): the budget never slows the work below it; over the limit at
 ``min_rate`` the work goes on and the time the budget was not held is reported, so a busy server
 shows up as a reported miss, not as a backlog that grows until every run fails at
-``max_runtime``. Without ``min_rate`` the budget is strict: over the limit the work also pauses
-until fresh probes are back under it, and stops cleanly after ``max_pause``; it first cuts the cap
-(from the rate the work reached) even when the excess is seen before a step's first chunk, so it
-resumes at a cap, never at full speed as a gate would.
+``max_runtime``. Without ``min_rate`` the budget is strict: on excess the work also pauses
+until the probes started during the pause are back under the limit, and stops cleanly after
+``max_pause``; it first cuts the cap (from the rate the work reached) even when the excess is seen
+at a step's first chunk, so it resumes at a cap, never at the same rate as a gate would. The
+probes of a pause saw no work of ours: after it, a rise waits again for 20 probes of the work.
 
 Everything here is pure (clock values in, decisions out): ``tests/unit/test_throttle_control.py``
 drives it with a fake clock and canned probe latencies.
