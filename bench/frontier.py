@@ -351,6 +351,7 @@ def step(
         alone = setting.run(ctx, state) if setting.kind == "replica" else {}  # CPU without load
         load = ProdLoad(schema, args.rate, args.connections, port)
         n = args.p99_transactions
+        cpu_before = measure.cpu_times()
         load.start()
         try:
             time.sleep(1.0)
@@ -364,6 +365,7 @@ def step(
         idle = load.stats(idle_start, step_start, n)
         busy = load.stats(step_start, step_end, n)
         result.update(idle=idle, step=busy, p99_inflation=bench._inflation(idle, busy))
+        result["steal_pct"] = measure.steal_percent(cpu_before, measure.cpu_times())
         if alone:
             result["primary_cpu_alone_s"] = alone.get("primary_cpu_s")
         if setting.kind == "purge":
@@ -409,6 +411,7 @@ def summarize(runs: list[dict[str, Any]], settings: list[Setting]) -> dict[str, 
                 "idle_p99_ms": _median([x.get("idle", {}).get("p99_ms") for x in ok]),
                 "step_p99_ms": _median([x.get("step", {}).get("p99_ms") for x in ok]),
                 "primary_cpu_s": _median([x.get("primary_cpu_alone_s") for x in ok]),
+                "steal_pct": _median([x.get("steal_pct") for x in ok]),
                 "rows": _median([x["rows"] for x in ok]),
                 "seconds": _median([x["seconds"] for x in ok]),
             }  # fmt: skip
@@ -575,6 +578,7 @@ SETTING_COLUMNS = [
     "idle p99 ms",
     "step p99 ms",
     "primary's CPU s, no load",
+    "CPU stolen %",
 ]
 
 
@@ -601,6 +605,7 @@ def _setting_row(s: dict[str, Any]) -> list[Any]:
         s["idle_p99_ms"],
         s["step_p99_ms"],
         cpu,
+        "" if s.get("steal_pct") is None else s["steal_pct"],
     ]
 
 

@@ -55,6 +55,20 @@ def server_cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICK  # fields 14 and 15 of stat(5)
 
 
+def cpu_times() -> tuple[int, int]:
+    """This machine's (steal, total) CPU jiffies so far (/proc/stat's first line): the time
+    the hypervisor gave other guests is the noise no pinning removes."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+def steal_percent(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    """The share of CPU time stolen between two ``cpu_times()``, in percent."""
+    total = after[1] - before[1]
+    return None if total <= 0 else round(100 * (after[0] - before[0]) / total, 1)
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
