@@ -273,6 +273,42 @@ def test_cli_exits_5_on_a_refused_day_and_names_it(
     assert f"{D1}: NOT erased: the database still holds" in ran.stdout
 
 
+def _s3_context(schema: MySqlSchema, endpoint: S3Endpoint, bucket: str) -> Any:
+    """60 rows of D1 in the table, and a context archiving them to s3://<bucket>/a."""
+    schema.execute(LOG_TABLE_DDL)
+    _fill(schema, 60)
+    job = _job(
+        schema,
+        Path("unused"),
+        destination={"endpoint_url": endpoint.url, "region": endpoint.region},
+    )
+    job = job.model_copy(
+        update={"destination": job.destination.model_copy(update={"url": f"s3://{bucket}/a"})}
+    )
+    return build_context(job, storage=build_storage(job, s3_storage_options(endpoint)))
+
+
+def test_on_an_unversioned_bucket_the_committed_files_stay(
+    mysql_schema: MySqlSchema, s3_endpoint: S3Endpoint, s3_bucket: str, s3_client: Any
+) -> None:
+    """An unversioned bucket lists every object as version "null": the erasure's sweep of
+    versions must not take the committed files for stale ones. The day verifies afterwards,
+    its files are the manifest's, and a second erasure finds nothing and deletes nothing."""
+    ctx = _s3_context(mysql_schema, s3_endpoint, s3_bucket)
+    spec = ctx.job.tables[0]
+    export_day(ctx, spec, D1)
+    _purge(ctx)
+    assert erase(ctx, spec, D1, D1, parse_where(SUBJECT)).ok
+    manifest = upload.read_manifest(ctx.storage, ctx.partition(spec, D1))
+    assert manifest is not None and not manifest.versions
+    listed = s3_client.list_objects_v2(Bucket=s3_bucket, Prefix="a/events/")
+    data = {o["Key"] for o in listed.get("Contents", []) if "part-" in o["Key"]}
+    assert data == {f"a/{f.key}" for f in manifest.files}
+    assert verify_day(ctx, spec, D1).ok
+    again = erase(ctx, spec, D1, D1, parse_where(SUBJECT))
+    assert again.ok and again.days == []
+
+
 def test_on_a_versioned_bucket_the_replaced_files_versions_are_deleted_too(
     mysql_schema: MySqlSchema, s3_endpoint: S3Endpoint, s3_bucket: str, s3_client: Any
 ) -> None:
@@ -281,18 +317,8 @@ def test_on_a_versioned_bucket_the_replaced_files_versions_are_deleted_too(
     those of generations replaced before it (here a re-export of changed rows): afterwards the
     day's only data versions are those its manifest names."""
     s3_client.put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
-    mysql_schema.execute(LOG_TABLE_DDL)
-    _fill(mysql_schema, 60)
-    job = _job(
-        mysql_schema,
-        Path("unused"),
-        destination={"endpoint_url": s3_endpoint.url, "region": s3_endpoint.region},
-    )
-    job = job.model_copy(
-        update={"destination": job.destination.model_copy(update={"url": f"s3://{s3_bucket}/a"})}
-    )
-    ctx = build_context(job, storage=build_storage(job, s3_storage_options(s3_endpoint)))
-    spec = job.tables[0]
+    ctx = _s3_context(mysql_schema, s3_endpoint, s3_bucket)
+    spec = ctx.job.tables[0]
     export_day(ctx, spec, D1)
     mysql_schema.execute("UPDATE events SET note = 'changed' WHERE account_id = 3")
     assert export_day(ctx, spec, D1).generation == 2  # generation 1's files: hidden, not gone

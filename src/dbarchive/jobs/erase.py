@@ -213,7 +213,9 @@ def _sweep(ctx: Context, spec: TableSpec, day: dt.date, removed: set[str]) -> li
     lakehouse.commit_day(ctx, spec, manifest)  # nothing when the table holds the day already
     left = publish.clean_up(ctx.storage, partition, manifest)
     storage: Any = ctx.storage  # S3 lists and deletes versions; a folder keeps none
-    if hasattr(storage, "list_versions"):
+    # Only where the manifest names versions: an unversioned bucket lists each object once, as
+    # version "null", and the committed files themselves would not match the names.
+    if manifest.versions and hasattr(storage, "list_versions"):
         named = {(f.key, f.version_id) for f in manifest.files}
         storage.delete_versions(
             (key, version)
