@@ -180,6 +180,10 @@ def test_late_row_is_archived_before_its_day_is_purged(
     )
     report = _purge(ctx)
     assert report.rows_deleted == PER_DAY + 1
+    # Archived before the first deletion (the count differs, so the rows were digested first):
+    # one pass, nothing kept for a second one.
+    assert [p.rows_kept for p in report.purged] == [0]
+    assert report.exported and report.exported[0].day == day
     manifest = _manifest(ctx, day)
     assert manifest is not None and manifest.rows == PER_DAY + 1
     assert any(row[-1] == b"late" for row in iter_archive_rows(ctx.storage, manifest))
@@ -240,6 +244,29 @@ def test_row_changed_after_verification_is_not_deleted(
     result = purge_day(ctx, ctx.job.tables[0], manifest, build_throttle(ctx))
     assert (result.rows_deleted, result.rows_kept) == (PER_DAY - 1, 1)
     assert mysql_schema.execute("SELECT id, note FROM events") == [(changed_id, "changed")]
+    ctx.source.close()
+
+
+def test_a_row_changed_in_place_is_kept_then_archived_and_purged_in_the_same_run(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """As many rows as archived: the purge does not read the day first (its count stands for the
+    digest), matches each locked row, keeps the changed one, then archives it and purges it."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    day = TODAY - dt.timedelta(days=70)
+    _fill_days(mysql_schema, day, 1)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    export_day(ctx, ctx.job.tables[0], day)
+    (changed_id,) = mysql_schema.execute("SELECT MIN(id) + 7 FROM events")[0]
+    mysql_schema.execute("UPDATE events SET note = 'changed' WHERE id = %s", (changed_id,))
+    report = _purge(ctx)
+    assert not report.errors
+    assert any("as archived; matched row by row" in n for n in report.verified[0].notes)
+    assert [(p.rows_deleted, p.rows_kept) for p in report.purged] == [(PER_DAY - 1, 1), (1, 0)]
+    assert _days_in_db(mysql_schema) == {}
+    manifest = _manifest(ctx, day)
+    assert manifest is not None
+    assert any(row[-1] == b"changed" for row in iter_archive_rows(ctx.storage, manifest))
     ctx.source.close()
 
 

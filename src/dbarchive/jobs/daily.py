@@ -38,14 +38,15 @@ from dbarchive.jobs.catch_up import (
     waiting_note,
 )
 from dbarchive.ledger import hooks as ledger
+from dbarchive.manifest import Manifest
 from dbarchive.pipeline import export_day_as_configured
 from dbarchive.sources.table import ScanPlan
 from dbarchive.steps import partitions, upload
 from dbarchive.steps.archived_columns import dropped_columns_refusal
+from dbarchive.steps.known_day import KnownDay
 from dbarchive.steps.outcome import ExportResult
 from dbarchive.steps.purge import ChunkSizer, PurgeResult, finish_interrupted, purge_day
 from dbarchive.steps.verify import (
-    KnownDay,
     VerifyResult,
     purge_begun,
     verify_day,
@@ -118,17 +119,22 @@ def ready_for_purge(
     day: dt.date,
     report: TableReport,
     plan: ScanPlan | None = None,
+    matched_rows: bool = False,
 ) -> KnownDay:
     """Make sure the day is archived and verified against the database.
 
     Returns its manifest, purge record and scan plan (in the archive's strategy), each read once,
-    for the purge that follows. ``plan``: the day's plan if the caller has one.
+    for the purge that follows. ``plan``: the day's plan if the caller has one. ``matched_rows``:
+    a chunked purge follows, which deletes only rows equal to their archived rows, so a count
+    equal to the archive's stands for the digest (``verify._counted_instead``); a partition drop
+    deletes whole days unmatched and is always verified by digest.
     """
     _emit(ctx, spec, day, "info", "checking the day's archive before the purge")
     partition = ctx.partition(spec, day)
-    if upload.read_manifest(ctx.storage, partition) is None:
+    manifest = upload.read_manifest(ctx.storage, partition)
+    if manifest is None:
         _export_unarchived(ctx, spec, day, report, "it has rows but no archive")
-    known = _known(ctx, spec, day, plan)
+    known = _known(ctx, spec, day, plan, matched_rows, manifest)
     if known.manifest is not None:
         lakehouse.commit_day(ctx, spec, known.manifest)  # a snapshot a killed export did not commit
     # The files' bytes are checked here; their rows are re-hashed by the purge as it reads them.
@@ -137,7 +143,7 @@ def ready_for_purge(
         raise VerificationError(dropped_columns_refusal(spec.name, day, result.column_change))
     if why := _export_again(result):
         _export_unarchived(ctx, spec, day, report, why)
-        known = _known(ctx, spec, day, None)
+        known = _known(ctx, spec, day, None, matched_rows)
         result = verify_day(ctx, spec, day, "bytes", True, known)
     report.verified.append(result)
     if not result.ok:
@@ -146,13 +152,22 @@ def ready_for_purge(
     return known
 
 
-def _known(ctx: Context, spec: TableSpec, day: dt.date, plan: ScanPlan | None) -> KnownDay:
+def _known(
+    ctx: Context,
+    spec: TableSpec,
+    day: dt.date,
+    plan: ScanPlan | None,
+    matched_rows: bool,
+    manifest: Manifest | None = None,
+) -> KnownDay:
+    """What the purge needs to know of the day; ``manifest``: the one just read, if any."""
     partition = ctx.partition(spec, day)
-    manifest = upload.read_manifest(ctx.storage, partition)
+    manifest = manifest or upload.read_manifest(ctx.storage, partition)
     assert manifest is not None
     if plan is None or plan.strategy != manifest.scan:
         plan = day_plan(ctx, spec, day, manifest.scan, manifest)
-    return KnownDay(manifest, upload.read_purge_marker(ctx.storage, partition), plan)
+    marker = upload.read_purge_marker(ctx.storage, partition)
+    return KnownDay(manifest, marker, plan, matched_rows)
 
 
 def _export_again(result: VerifyResult) -> str | None:
@@ -219,7 +234,7 @@ def purge_table(
         plan = day_plan(ctx, spec, day, manifest=archived)  # the archive's rows, if archived
         if not plan.estimated_rows:
             continue
-        known = ready_for_purge(ctx, spec, day, report, plan)
+        known = ready_for_purge(ctx, spec, day, report, plan, matched_rows=True)
         _purge_one(ctx, spec, day, throttle, sizer, known, report)
         if report.purged[-1].rows_kept:  # arrived or changed since the verification: once more
             _purge_one(

@@ -49,8 +49,9 @@ from dbarchive.sources.mysql_session import Isolation
 from dbarchive.sources.table import ScanPlan
 from dbarchive.steps import upload
 from dbarchive.steps.archive_walk import NewestVersions
+from dbarchive.steps.known_day import KnownDay
 from dbarchive.steps.matching import archived_hashes, int_key_path, open_newest
-from dbarchive.steps.verify import KnownDay, archive_scope
+from dbarchive.steps.verify import archive_scope
 from dbarchive.throttle import Throttle
 
 

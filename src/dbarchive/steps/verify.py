@@ -47,6 +47,7 @@ from dbarchive.steps.archived_columns import (
     kept_archive_digest,
     on_kept_columns,
 )
+from dbarchive.steps.known_day import KnownDay
 from dbarchive.steps.matching import Coverage, coverage
 from dbarchive.throttle import Throttle, throttled
 
@@ -199,6 +200,9 @@ def _compare_source(
         covered = coverage(ctx.source, ctx.storage, manifest, info, window, plan, spec.chunk_rows)
         _coverage_findings(spec, day, manifest, marker, covered, problems, notes)
         return covered.rows
+    if known and (counted := known.count_instead_of_digest(manifest)) is not None:
+        notes.append(f"{spec.name} {day}: {counted} rows, as archived; matched row by row")
+        return counted
     reads = ctx.reads(spec, day)  # the read endpoint, if any (the coverage above: the primary)
     if known and known.plan and reads is ctx.source:
         plan = known.plan
@@ -335,15 +339,6 @@ def archive_scope(info: TableInfo, manifest: Manifest) -> tuple[TableInfo, DayWi
         end,
     )
     return info, window
-
-
-@dataclass(frozen=True)
-class KnownDay:
-    """A day's manifest, purge record and scan plan, read moments ago by the caller."""
-
-    manifest: Manifest | None
-    marker: dict[str, Any] | None
-    plan: ScanPlan | None
 
 
 class _Progress:
