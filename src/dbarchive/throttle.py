@@ -281,6 +281,12 @@ class Throttle:
         )
 
 
+def read_rows(throttle: Throttle | None, rows: int) -> int | Callable[[], int]:
+    """A keyset read's rows per statement: ``rows``, or, under a throttle, what it allows
+    before each statement (``Throttle.read_rows``)."""
+    return rows if throttle is None else throttle.read_rows(rows)
+
+
 def throttled(chunks: Iterable[T], throttle: Throttle) -> Iterator[T]:
     """Pace a stream of read chunks like the purge: wait for headroom first, then between chunks.
 

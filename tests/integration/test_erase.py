@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -400,6 +401,10 @@ def test_an_erasure_killed_anywhere_finishes_on_the_rerun_and_leaves_no_trace(
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     again = subprocess.run(command, capture_output=True, text=True, timeout=180)
     assert again.returncode == 0, again.stdout + again.stderr
+    # Its first line counts the days it erased rows from, not the days it only cleaned up.
+    head = re.search(r"erased (\d+) row\(s\) .* from (\d+) day\(s\)", again.stdout)
+    assert head is not None, again.stdout
+    assert (head[1] == "0") == (head[2] == "0"), again.stdout
 
     ctx = build_context(_job(mysql_schema, root, fmt, **extra))
     manifest = upload.read_manifest(ctx.storage, ctx.partition(spec, D1))

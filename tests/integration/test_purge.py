@@ -137,6 +137,32 @@ def test_damaged_archive_file_blocks_the_purge(
     ctx.source.close()
 
 
+def test_the_purge_reads_each_archive_file_once_and_checks_it_before_use(
+    mysql_schema: MySqlSchema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before a chunked purge only each file's presence and size are checked; its bytes are
+    read once, by the copy whose SHA-256 is checked before any row of it is matched."""
+    from dbarchive.steps import archive_files
+
+    reads: list[str] = []
+    for name in ("checked_copy", "_stored_bytes"):
+        real = getattr(archive_files, name)
+
+        def counted(storage: Any, entry: Any, _real: Any = real, _name: str = name) -> Any:
+            reads.append(_name)
+            return _real(storage, entry)
+
+        monkeypatch.setattr(archive_files, name, counted)
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill_days(mysql_schema, TODAY - dt.timedelta(days=71), 2)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    for day in (TODAY - dt.timedelta(days=71), TODAY - dt.timedelta(days=70)):
+        export_day(ctx, ctx.job.tables[0], day)
+    assert _purge(ctx).rows_deleted == 2 * PER_DAY
+    assert reads == ["checked_copy", "checked_copy"]
+    ctx.source.close()
+
+
 def test_damaged_s3_object_blocks_the_purge(
     mysql_schema: MySqlSchema,
     tmp_path: Path,

@@ -42,6 +42,7 @@ from dbarchive.manifest import Manifest
 from dbarchive.pipeline import export_day_as_configured
 from dbarchive.sources.table import ScanPlan
 from dbarchive.steps import partitions, upload
+from dbarchive.steps.archive_files import FileCheck
 from dbarchive.steps.archived_columns import dropped_columns_refusal
 from dbarchive.steps.known_day import KnownDay
 from dbarchive.steps.outcome import ExportResult
@@ -120,31 +121,36 @@ def ready_for_purge(
     report: TableReport,
     plan: ScanPlan | None = None,
     matched_rows: bool = False,
+    manifest: Manifest | None = None,
 ) -> KnownDay:
     """Make sure the day is archived and verified against the database.
 
     Returns its manifest, purge record and scan plan (in the archive's strategy), each read once,
-    for the purge that follows. ``plan``: the day's plan if the caller has one. ``matched_rows``:
+    for the purge that follows. ``plan`` and ``manifest``: the day's, if the caller has just
+    read them (one read of the manifest less per day; None: read here). ``matched_rows``:
     a chunked purge follows, which deletes only rows equal to their archived rows, so a count
-    equal to the archive's stands for the digest (``verify._counted_instead``); a partition drop
-    deletes whole days unmatched and is always verified by digest.
+    equal to the archive's stands for the digest (``KnownDay.count_instead_of_digest``); a
+    partition drop removes whole days at once and is always verified by digest.
     """
     _emit(ctx, spec, day, "info", "checking the day's archive before the purge")
     partition = ctx.partition(spec, day)
-    manifest = upload.read_manifest(ctx.storage, partition)
+    manifest = manifest or upload.read_manifest(ctx.storage, partition)
     if manifest is None:
         _export_unarchived(ctx, spec, day, report, "it has rows but no archive")
     known = _known(ctx, spec, day, plan, matched_rows, manifest)
     if known.manifest is not None:
         lakehouse.commit_day(ctx, spec, known.manifest)  # a snapshot a killed export did not commit
-    # The files' bytes are checked here; their rows are re-hashed by the purge as it reads them.
-    result = verify_day(ctx, spec, day, "bytes", True, known)
+    # Before a chunked purge each file's size (and S3 checksum) is checked here, its SHA-256 as
+    # the purge copies it, before any row of it is matched; reading every file twice doubled
+    # the purge's reads of the archive. A partition drop has every file's bytes checked first.
+    depth: FileCheck = "quick" if matched_rows else "bytes"
+    result = verify_day(ctx, spec, day, depth, True, known)
     if result.column_change is not None and result.column_change.dropped:
         raise VerificationError(dropped_columns_refusal(spec.name, day, result.column_change))
     if why := _export_again(result):
         _export_unarchived(ctx, spec, day, report, why)
         known = _known(ctx, spec, day, None, matched_rows)
-        result = verify_day(ctx, spec, day, "bytes", True, known)
+        result = verify_day(ctx, spec, day, depth, True, known)
     report.verified.append(result)
     if not result.ok:
         raise VerificationError("; ".join(result.problems))
@@ -234,7 +240,7 @@ def purge_table(
         plan = day_plan(ctx, spec, day, manifest=archived)  # the archive's rows, if archived
         if not plan.estimated_rows:
             continue
-        known = ready_for_purge(ctx, spec, day, report, plan, matched_rows=True)
+        known = ready_for_purge(ctx, spec, day, report, plan, True, archived)
         _purge_one(ctx, spec, day, throttle, sizer, known, report)
         if report.purged[-1].rows_kept:  # arrived or changed since the verification: once more
             _purge_one(

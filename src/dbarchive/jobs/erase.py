@@ -63,8 +63,13 @@ class EraseReport:
 
     def summary(self) -> str:
         verb = "would erase" if self.dry_run else "erased"
-        lines = [f"{self.table}: {verb} {self.rows} row(s) matching {self.where!r} "
-                 f"from {len(self.days)} day(s)"]  # fmt: skip
+        erased = sum(1 for d in self.days if d.rows)
+        head = (
+            f"{self.table}: {verb} {self.rows} row(s) matching {self.where!r} from {erased} day(s)"
+        )
+        if swept := len(self.days) - erased:  # a rerun that only finished a stopped run's work
+            head += f"; {swept} day(s) cleaned up after a stopped run"
+        lines = [head]
         for d in self.days:
             done = (
                 ""

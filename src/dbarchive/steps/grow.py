@@ -37,7 +37,7 @@ from dbarchive.steps.upload import Preparation
 from dbarchive.steps.write import WriteSettings
 from dbarchive.steps.writers import ChunkWriter, open_part_writer
 from dbarchive.storage.gated import GatedStorage
-from dbarchive.throttle import Throttle, throttled
+from dbarchive.throttle import Throttle, read_rows, throttled
 
 _KEYS_PER_READ = 500  # keys per ``SELECT … WHERE key IN (…)`` of the missing rows
 
@@ -109,7 +109,7 @@ def _write_missing(
     superseded, seen = RowDigest(), 0
     newest = open_newest(ctx.storage, old, info, plan)
     try:
-        rows = spec.chunk_rows if throttle is None else throttle.read_rows(spec.chunk_rows)
+        rows = read_rows(throttle, spec.chunk_rows)
         chunks = ctx.source.read_chunks(info, window, plan, rows, full)
         for chunk, _last in chunks if throttle is None else throttled(chunks, throttle):
             archived = archived_hashes(newest, info, plan, full, chunk)

@@ -20,7 +20,8 @@ class KnownDay:
     found rows that differ before the first deletion. So when the plan's fresh count equals the
     archive's, the count stands for the digest: a late row still changes the count (and is
     archived first, as before); a row changed in place is kept by the purge and archived and
-    purged by its second pass (``daily.purge_table``). A partition drop deletes unmatched.
+    purged by its second pass (``daily.purge_table``). A partition drop, which removes whole
+    days at once, is verified by digest.
     """
 
     manifest: Manifest | None

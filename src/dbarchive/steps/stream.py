@@ -18,7 +18,7 @@ from dbarchive.steps.outcome import emit_export_event
 from dbarchive.steps.write import WriteSettings
 from dbarchive.steps.writers import open_part_writer
 from dbarchive.storage import Storage
-from dbarchive.throttle import Throttle, throttled
+from dbarchive.throttle import Throttle, read_rows, throttled
 
 
 def write_rows(
@@ -44,7 +44,7 @@ def write_rows(
     # Read where the context says (the read endpoint, if any); every chunk is checked against
     # the run lock, on the primary, before it is written (sources/lock.py).
     reads = ctx.reads(spec, window.day)
-    rows = spec.chunk_rows if throttle is None else throttle.read_rows(spec.chunk_rows)
+    rows = read_rows(throttle, spec.chunk_rows)
     chunks = ctx.source.holding_run_lock(info, reads.read_day_csv(info, window, scan, rows))
     try:
         for chunk in prefetched(chunks if throttle is None else throttled(chunks, throttle)):

@@ -49,7 +49,7 @@ from dbarchive.steps.archived_columns import (
 )
 from dbarchive.steps.known_day import KnownDay
 from dbarchive.steps.matching import Coverage, coverage
-from dbarchive.throttle import Throttle, throttled
+from dbarchive.throttle import Throttle, read_rows, throttled
 
 MIN_VERIFY_CHUNK = 5_000
 
@@ -94,7 +94,7 @@ def source_digest(
     """
     digest = RowDigest()
     fixed = max(chunk_rows, MIN_VERIFY_CHUNK)
-    chunk = fixed if throttle is None else throttle.read_rows(fixed)
+    chunk = read_rows(throttle, fixed)
     if source.reads_in_c:
         encoded_chunks = source.read_day_csv(info, window, plan, chunk)
         for encoded in encoded_chunks if throttle is None else throttled(encoded_chunks, throttle):
