@@ -407,9 +407,13 @@ def run_idle_p99(one: dict[str, Any], kinds: dict[str, str]) -> dict[str, float]
         idle = x.get("idle", {}).get("p99_ms") if isinstance(x, dict) else None
         if key.startswith("_") or not idle or key not in kinds:
             continue
-        server = "pair" if kinds[key] == "replica" else "main"
-        by_server.setdefault(server, []).append(idle)
+        by_server.setdefault(_server(kinds[key]), []).append(idle)
     return {server: statistics.median(values) for server, values in by_server.items()}
+
+
+def _server(kind: str) -> str:
+    """Which server a setting's load ran on: the replica pair's primary, or the main one."""
+    return "pair" if kind == "replica" else "main"
 
 
 def with_run_inflation(runs: list[dict[str, Any]], settings: list[Setting]) -> None:
@@ -421,10 +425,9 @@ def with_run_inflation(runs: list[dict[str, Any]], settings: list[Setting]) -> N
             for key, x in one.items():
                 if key.startswith("_") or key not in kinds:
                     continue
-                server = "pair" if kinds[key] == "replica" else "main"
-                step_p99 = x.get("step", {}).get("p99_ms")
-                if step_p99 and base.get(server):
-                    x["p99_vs_run_idle"] = round(step_p99 / base[server], 2)
+                step_p99, idle = x.get("step", {}).get("p99_ms"), base.get(_server(kinds[key]))
+                if step_p99 and idle:
+                    x["p99_vs_run_idle"] = round(step_p99 / idle, 2)
 
 
 def summarize(runs: list[dict[str, Any]], settings: list[Setting]) -> dict[str, Any]:

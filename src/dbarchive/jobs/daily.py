@@ -240,7 +240,7 @@ def purge_table(
         plan = day_plan(ctx, spec, day, manifest=archived)  # the archive's rows, if archived
         if not plan.estimated_rows:
             continue
-        known = ready_for_purge(ctx, spec, day, report, plan, True, archived)
+        known = ready_for_purge(ctx, spec, day, report, plan, matched_rows=True, manifest=archived)
         _purge_one(ctx, spec, day, throttle, sizer, known, report)
         if report.purged[-1].rows_kept:  # arrived or changed since the verification: once more
             _purge_one(

@@ -29,10 +29,10 @@ class KnownDay:
     plan: ScanPlan | None
     matched_rows: bool = False
 
-    def count_instead_of_digest(self, manifest: Manifest) -> int | None:
+    def count_instead_of_digest(self) -> int | None:
         """The day's fresh row count, where it stands for the digest (see above); asked only
         before a purge has begun (after, ``verify`` compares what is left row by row)."""
-        if not self.matched_rows or self.plan is None:
+        if not self.matched_rows or self.plan is None or self.manifest is None:
             return None
         count = self.plan.estimated_rows
-        return count if count == manifest.effective_digest.count else None
+        return count if count == self.manifest.effective_digest.count else None

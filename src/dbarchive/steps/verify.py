@@ -200,7 +200,7 @@ def _compare_source(
         covered = coverage(ctx.source, ctx.storage, manifest, info, window, plan, spec.chunk_rows)
         _coverage_findings(spec, day, manifest, marker, covered, problems, notes)
         return covered.rows
-    if known and (counted := known.count_instead_of_digest(manifest)) is not None:
+    if known and (counted := known.count_instead_of_digest()) is not None:
         notes.append(f"{spec.name} {day}: {counted} rows, as archived; matched row by row")
         return counted
     reads = ctx.reads(spec, day)  # the read endpoint, if any (the coverage above: the primary)
