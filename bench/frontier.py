@@ -193,13 +193,16 @@ def _export_range(
 def export_settings(plan: data.Plan) -> list[Setting]:
     first, last = plan.cutoff, plan.today - dt.timedelta(days=1)
 
-    def export(key: str, label: str, extra: str) -> Setting:
+    def export(key: str, label: str, extra: str, probe_table: bool = False) -> Setting:
         return Setting(key, label, "export", "dbarchive",
-                       lambda c, _: _export_range(c, key, c.schema, first, last, extra))  # fmt: skip
+                       lambda c, _: _export_range(c, key, c.schema, first, last, extra),
+                       (lambda c: _write_probe_table(c.schema)) if probe_table else lambda c: None)  # fmt: skip
 
     return [
         export("dba_export", "dbarchive export, no budget", ""),
         export("dba_export_b2", "dbarchive export, latency_budget = 2", _budget_throttle(2.0, 3600)),
+        export("dba_export_b2_write", "dbarchive export, latency_budget = 2, write probe",
+               _budget_throttle(2.0, 3600, WRITE_PROBE), probe_table=True),
     ]  # fmt: skip
 
 
