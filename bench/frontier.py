@@ -33,6 +33,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -180,14 +181,38 @@ def _export_range(
     """`dbarchive export --from first --to last` of ``schema`` into a fresh prefix."""
     prefix = f"{name}-{time.time_ns()}"
     cfg = peers.dbarchive_config(ctx, name, schema, prefix, "zstd", extra)
+    budgeted = "latency_budget" in extra  # -v: its throttle decisions, which --json omits
     m = measure.run(
         [str(peers.BIN / "dbarchive"), "export", "-c", str(cfg), "--from", str(first),
-         "--to", str(last), "-q", "--json"],
+         "--to", str(last), "-q", "--json", *(["-v"] if budgeted else [])],
         env=ctx.s3_env,
     )  # fmt: skip
     summary = peers._json(m.stdout) or []
     rows = sum(s.get("rows") or 0 for s in summary) if m.exit == 0 else None
-    return peers._result(m, rows, sum(s.get("bytes") or 0 for s in summary))
+    result = peers._result(m, rows, sum(s.get("bytes") or 0 for s in summary))
+    if budgeted:
+        result["throttle_decisions"] = throttle_decisions(m.stderr)
+    return result
+
+
+_DECISION = re.compile(r"^(\S+ \S+) \w+ throttle (\w+) \((\w+)\): (.*)$")
+
+
+def throttle_decisions(log_text: str, keep: int = 40) -> dict[str, Any]:
+    """The throttle's decisions in a ``-v`` log: how many of each (action/reason), and the
+    first ``keep`` of them with their time, so a slow budgeted export says why."""
+    counts: dict[str, int] = {}
+    first: list[str] = []
+    for line in log_text.splitlines():
+        found = _DECISION.match(line)
+        if found is None:
+            continue
+        stamp, action, reason, message = found.groups()
+        key = f"{action}/{reason}"
+        counts[key] = counts.get(key, 0) + 1
+        if len(first) < keep:
+            first.append(f"{stamp[-12:]} {key}: {message}")
+    return {"counts": counts, "first": first}
 
 
 def export_settings(plan: data.Plan) -> list[Setting]:
