@@ -233,22 +233,30 @@ def test_with_a_budget_the_export_command_is_paced_too(
 ) -> None:
     """`dbarchive export` with a budget reads as `run` does: the probe's baseline comes before
     the first chunk (logged with -v) and the rows still all arrive. Without the budget wired into
-    the command, no probe starts and no baseline is logged."""
+    the command, no probe starts and no baseline is logged. Its summary ends, as run's does, with
+    what the throttle did: the time paced by max_rate, the baseline and the limit."""
     config = _prepare(mysql_schema, tmp_path, **{**BUDGET, "probe_window": 0.3})
-    day = EXPIRED_DAYS[0]
     env = {**os.environ, "DBARCHIVE_NOW": "2026-12-15T12:00:00+00:00"}
-    command = ["export", "-c", str(config), "--date", str(day), "--json", "-v"]
-    result = subprocess.run(
-        [sys.executable, "-m", "dbarchive", *command],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
+
+    def export(*options: str) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "dbarchive", "export", "-c", str(config), *options],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+        return result
+
+    result = export("--date", str(EXPIRED_DAYS[0]), "--json", "-v")
     (summary,) = json.loads(result.stdout)
     assert summary["rows"] == ROWS_PER_DAY
     assert "throttle baseline (latency): probe baseline p99" in result.stderr
+    *days, throttle = export("--date", str(EXPIRED_DAYS[1])).stdout.splitlines()
+    assert len(days) == 1 and f"rows={ROWS_PER_DAY}" in days[0]
+    assert throttle.startswith("result=throttle ") and "limit_ms=200.0" in throttle
+    assert "max_rate_seconds=" in throttle
 
 
 def test_with_a_budget_the_daily_export_is_paced_too(

@@ -29,6 +29,7 @@ from dbarchive.cli.options import (
 )
 from dbarchive.cli.progress import make_reporter
 from dbarchive.cli.render import Record, print_lines, print_records
+from dbarchive.cli.reports import print_throttle
 from dbarchive.config import SourceSettings, TableSpec
 from dbarchive.context import Context
 from dbarchive.dates import newest_settled_day
@@ -87,6 +88,8 @@ def export_cmd(
         reporter.close()
         ctx.close()
     _render_results(results, as_json, quiet)
+    if paced is not None and not (as_json or quiet):  # what the budget did, as run says it
+        print_throttle(paced.stats)
 
 
 @click.command("plan")

@@ -17,7 +17,7 @@ import click
 
 from dbarchive.checks import describe_no_day_rows
 from dbarchive.cli.failure import TrackingReporter, combined_code, error_object
-from dbarchive.cli.render import Record, print_lines, stdout_console
+from dbarchive.cli.render import Record, plain_line, print_lines, stdout_console
 from dbarchive.jobs.daily import TableReport
 from dbarchive.jobs.status import TableStatus
 from dbarchive.throttle import ThrottleStats
@@ -65,7 +65,7 @@ def day_records(r: TableReport) -> list[Record]:
 def print_reports(reports: Sequence[TableReport], command: str, throttle: Any) -> None:
     """The run's records on stdout: a table per table on a terminal, else a line per day and
     a line per table; then the throttle's totals."""
-    from dbarchive.cli.render import plain_line, print_records
+    from dbarchive.cli.render import print_records
 
     console = stdout_console()
     if console.is_terminal:
@@ -73,7 +73,12 @@ def print_reports(reports: Sequence[TableReport], command: str, throttle: Any) -
     else:
         for r in reports:
             print_records([*day_records(r), table_record(r)], "", console)
-    stats = throttle.stats
+    print_throttle(throttle.stats, console)
+
+
+def print_throttle(stats: ThrottleStats, console: Any = None) -> None:
+    """The throttle's totals on stdout: a sentence on a terminal, else one plain line."""
+    console = console or stdout_console()
     if console.is_terminal:
         console.print(throttle_text(stats))
     else:
