@@ -181,25 +181,41 @@ def _export_range(
     """`dbarchive export --from first --to last` of ``schema`` into a fresh prefix."""
     prefix = f"{name}-{time.time_ns()}"
     cfg = peers.dbarchive_config(ctx, name, schema, prefix, "zstd", extra)
-    budgeted = "latency_budget" in extra  # -v: its throttle decisions, which --json omits
+    # Plain output, not --json: its last line is the throttle's, and stderr has each decision
+    # (INFO). Not -v: its DEBUG flood, decoded by this process, starves the load's threads here.
     m = measure.run(
         [str(peers.BIN / "dbarchive"), "export", "-c", str(cfg), "--from", str(first),
-         "--to", str(last), "-q", "--json", *(["-v"] if budgeted else [])],
-        env=ctx.s3_env,
+         "--to", str(last)],
+        env={**ctx.s3_env, "DBARCHIVE_PROGRESS_SECONDS": "3600"},
     )  # fmt: skip
-    summary = peers._json(m.stdout) or []
-    rows = sum(s.get("rows") or 0 for s in summary) if m.exit == 0 else None
-    result = peers._result(m, rows, sum(s.get("bytes") or 0 for s in summary))
-    if budgeted:
+    records = plain_records(m.stdout)
+    days = [r for r in records if r.get("result") in ("published", "unchanged")]
+    rows = sum(int(r["rows"]) for r in days) if m.exit == 0 else None
+    result = peers._result(m, rows, sum(int(r["bytes"]) for r in days))
+    if throttle := [r for r in records if r.get("result") == "throttle"]:
+        result["throttle"] = throttle[-1]
         result["throttle_decisions"] = throttle_decisions(m.stderr)
     return result
+
+
+_PAIR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
+
+
+def plain_records(text: str) -> list[dict[str, str]]:
+    """The ``key=value`` lines a command prints when stdout is not a terminal."""
+    records = []
+    for line in text.splitlines():
+        pairs = {k: json.loads(v) if v.startswith('"') else v for k, v in _PAIR.findall(line)}
+        if "result" in pairs:
+            records.append(pairs)
+    return records
 
 
 _DECISION = re.compile(r"^(\S+ \S+) \w+ throttle (\w+) \((\w+)\): (.*)$")
 
 
 def throttle_decisions(log_text: str, keep: int = 40) -> dict[str, Any]:
-    """The throttle's decisions in a ``-v`` log: how many of each (action/reason), and the
+    """The throttle's decisions in a log (its INFO lines): how many of each (action/reason), the
     first ``keep`` of them with their time, so a slow budgeted export says why."""
     counts: dict[str, int] = {}
     first: list[str] = []
