@@ -51,6 +51,7 @@ import peers
 import run as bench
 import s3server
 from prodload import ProdLoad
+from server_signals import ServerSignals
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -394,9 +395,12 @@ def step(
             bench.settle(30.0, args.baseline_cores)
         alone = setting.run(ctx, state) if setting.kind == "replica" else {}  # CPU without load
         load = ProdLoad(schema, args.rate, args.connections, port)
+        signals = ServerSignals(port) if args.signals else None
         n = args.p99_transactions
         cpu_before = measure.cpu_times()
         load.start()
+        if signals:
+            signals.start()
         try:
             time.sleep(1.0)
             idle_start = time.monotonic()
@@ -406,9 +410,14 @@ def step(
             step_end = time.monotonic()
         finally:
             load.stop()
+            if signals:
+                signals.stop()
         idle = load.stats(idle_start, step_start, n)
         busy = load.stats(step_start, step_end, n)
         result.update(idle=idle, step=busy, p99_inflation=bench._inflation(idle, busy))
+        if signals:
+            result["signals"] = {"idle": signals.stats(idle_start, step_start),
+                                 "step": signals.stats(step_start, step_end)}  # fmt: skip
         result["steal_pct"] = measure.steal_percent(cpu_before, measure.cpu_times())
         if alone:
             result["primary_cpu_alone_s"] = alone.get("primary_cpu_s")
@@ -730,6 +739,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--schema", default="dbarchive_frontier")
     p.add_argument("--only", default="", help="comma-separated setting keys (default: all)")
+    p.add_argument("--signals", action="store_true", help="sample server signals (a diagnostic)")
     p.add_argument("--no-replica", action="store_true", help="skip the primary/replica exports")
     p.add_argument("--replica-day-rows", type=int, default=400_000, help="rows of the pair's day")
     p.add_argument("--keep-data", action="store_true")
