@@ -2,10 +2,12 @@
 
 Gates: it pauses while the server is busy (``Threads_running`` above ``max_load``), a replica
 lags more than ``max_lag`` — a replica whose lag is unknown (SQL thread stopped) counts as
-lagging, so the purge waits instead of racing ahead — or InnoDB's history list is longer than
+lagging, so the purge waits instead of racing ahead — InnoDB's history list is longer than
 ``max_history_length`` (deletes that outrun the purge threads leave old row versions that slow
-every reader, AWS's guidance for Aurora). Feedback: with a latency budget it paces the work by a
-rows/s cap that follows a probe's p99 (``throttle_control.py`` explains the law); ``max_rate``
+every reader, AWS's guidance for Aurora), or the redo log is, or is about to be, fuller than
+``max_redo_fill`` (deletes that outrun the page cleaner bring the flush that stalls every write;
+a latency budget sets 0.65 unless told otherwise: ``throttle_redo.py``). Feedback: with a
+latency budget it paces the work by a rows/s cap that follows a probe's p99 (``throttle_control.py`` explains the law); ``max_rate``
 caps it whatever the probe says. It stops cleanly (``StopRequested``) on a stop file, a signal,
 the run-time limit, or a pause longer than ``max_pause``; it aborts at ``critical_load``.
 
@@ -33,6 +35,7 @@ from dbarchive.events import Event, NullReporter, Reporter
 from dbarchive.throttle_budget import LatencyBudget
 from dbarchive.throttle_budget import ThrottleStats as ThrottleStats
 from dbarchive.throttle_control import Decision, LatencyProbe, RateControl
+from dbarchive.throttle_redo import RedoCeiling
 
 T = TypeVar("T")
 log = logging.getLogger("dbarchive.throttle")
@@ -49,6 +52,10 @@ class LoadProbe(Protocol):
 
     def history_length(self) -> int:
         """InnoDB's history list length (undo logs of committed changes not purged yet)."""
+
+    def redo_fill(self) -> float | None:
+        """The redo log's checkpoint age as a share of its capacity; None where the server
+        does not tell (Aurora)."""
 
 
 class CriticalLoad(DbArchiveError):
@@ -106,6 +113,7 @@ class Throttle:
         self.control = RateControl(settings, clock())
         self.decisions: deque[Decision] = deque(maxlen=1000)
         self.budget: LatencyBudget | None = None
+        self.redo = RedoCeiling(settings)
         if latency is not None and settings.has_budget:
             self.budget = LatencyBudget(settings, latency, self.control, self.stats, self._decide)
 
@@ -169,6 +177,8 @@ class Throttle:
             self.control.chunk_done(self._clock(), rows, chunk_seconds)
         if self.budget is not None:
             self.budget.follow(self._clock())
+        else:
+            self.redo.regrow(self.control, self._clock(), self._decide)
         pacing = self.control.pacing(rows or 0, chunk_seconds + pause)
         if pacing > 0:
             self._wait(pacing, self.control.cut_by)
@@ -214,13 +224,15 @@ class Throttle:
     def _enter_pause(self, now: float, key: str, message: str) -> None:
         self.stats.pauses += 1
         self.stats.reasons[key] = self.stats.reasons.get(key, 0) + 1
-        if key == "history" and (rate := self.control.slower(now, key)) is not None:
+        if key in ("history", "redo") and (rate := self.control.slower(now, key)) is not None:
             self._decide("slower", key, f"{message}: cap {rate:,.0f} rows/s", rate=rate)
         self._decide("pause", key, message, rate=self.control.cap)
 
     def _busy_reason(self, first: bool = True) -> tuple[str, str] | None:
         s = self.settings
         if self._probe is not None and (reason := self._server_busy(s, self._probe)) is not None:
+            return reason
+        if self._probe is not None and (reason := self.redo.busy(self._probe, self._clock())):
             return reason
         budget = self.budget
         if budget is not None and budget.limit_ms is not None and s.min_rate is None:

@@ -34,7 +34,7 @@ class ThrottleStats:
     """What the throttle did, for the run summary.
 
     ``seconds_by_reason``: every second the work waited, by why — ``sleep`` (the fixed sleep),
-    ``max_rate``/``latency``/``history`` (pacing at the cap they set, and pauses), ``load``,
+    ``max_rate``/``latency``/``history``/``redo`` (pacing at the cap they set, and pauses), ``load``,
     ``lag``. ``budget_missed_seconds``: time over the latency budget at ``min_rate``."""
 
     pauses: int = 0

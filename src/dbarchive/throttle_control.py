@@ -64,8 +64,9 @@ question is only whether the server is still busy for other reasons. 3/4 is abou
 point (beta 0.7): a margin below the rate that was over, from where 1/20 steps a window approach
 it again slowly, as before. A new excess halves the cap whatever the memory and is remembered in
 turn, so the memory follows a server that got slower. The hard ceilings stay gates
-(``Threads_running``, replica lag, InnoDB's history list length): past them nothing should run,
-whatever the rate.
+(``Threads_running``, replica lag, InnoDB's history list length, the redo log's fill): past them
+nothing should run, whatever the rate. The redo fill is one a budget sets itself (0.65 of the
+log): the read probe does not see the write stall of a full redo log (``throttle_redo.py``).
 
 **The floor.** ``min_rate`` (rows/s): the budget never slows the work below it; over the limit at
 ``min_rate`` the work goes on and the time the budget was not held is reported, so a busy server

@@ -10,6 +10,7 @@ import datetime as dt
 import gc
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ import pytest
 
 from dbarchive import api, build_context, export_day, load_job
 from dbarchive.build import build_throttle
+from dbarchive.checks import run_checks
 from dbarchive.clock import FixedClock
 from dbarchive.config import SourceSettings
 from dbarchive.errors import SourceError, StopRequested
@@ -29,6 +31,7 @@ from dbarchive.jobs.daily import TableReport, purge_table
 from dbarchive.sources.latency_probe import ProbeProcess
 from dbarchive.sources.mysql import MySqlSource
 from dbarchive.sources.probes import MySqlLoadProbe
+from dbarchive.sources.redo_log import age_from_innodb_status
 from dbarchive.throttle import Throttle
 from tests.integration.helpers import LOG_TABLE_DDL, fill_events
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
@@ -56,6 +59,9 @@ BUDGET = {
     "min_chunk_rows": 50,
     "max_chunk_rows": 200,
     "max_pause": 120.0,
+    # These tests are about the probe: the redo log ceiling a budget sets by default is off, so
+    # that another test's burst of writes cannot add a "redo" pause to the decisions they count.
+    "max_redo_fill": 1.0,
 }
 
 
@@ -201,6 +207,72 @@ def test_history_list_length_reads_the_server(mysql_schema: MySqlSchema) -> None
         holder.rollback()
         holder.close()
         source.close()
+
+
+def test_redo_fill_reads_the_server(mysql_schema: MySqlSchema) -> None:
+    """redo_fill() is the checkpoint age over the redo log's size as the server reports them
+    (MariaDB: Innodb_checkpoint_age over innodb_log_file_size), and the LOG section of SHOW
+    ENGINE INNODB STATUS, the fallback for servers without the variable, says the same."""
+    mysql_schema.execute("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(200))")
+    mysql_schema.execute("INSERT INTO t SELECT seq, REPEAT('x', 200) FROM seq_1_to_2000")
+    source = MySqlSource(SourceSettings(url=mysql_schema.url))
+    try:
+        fill = MySqlLoadProbe(source).redo_fill()
+        age = int(source.query("SHOW GLOBAL STATUS LIKE 'Innodb_checkpoint_age'")[0][1])
+        from_text = age_from_innodb_status(source.query("SHOW ENGINE INNODB STATUS")[0][2])
+        size = int(source.query("SELECT @@innodb_log_file_size")[0][0])
+    finally:
+        source.close()
+    assert fill is not None and 0 <= fill < 1
+    assert fill == pytest.approx(age / size, abs=0.02)  # read a moment apart: other writers
+    assert from_text is not None and from_text / size == pytest.approx(age / size, abs=0.02)
+
+
+def test_a_redo_log_over_max_redo_fill_holds_the_purge_before_it_deletes(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """The purge reads the redo log's fill before its first chunk: over max_redo_fill (a share
+    no server's log is ever under: its checkpoint record alone is newer than the checkpoint)
+    it pauses and, after max_pause, stops cleanly (exit 6) saying why, having deleted nothing."""
+    config = _prepare(mysql_schema, tmp_path, max_redo_fill=1e-9, max_pause=0.3)
+    env = {**os.environ, "DBARCHIVE_NOW": "2026-12-15T12:00:00+00:00"}
+    result = subprocess.run(
+        [sys.executable, "-m", "dbarchive", "purge", "-c", str(config), "-v"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 6, result.stderr
+    pause = r"throttle pause \(redo\): redo log \d+% full[^\n]* > max_redo_fill=1e-09: waiting"
+    assert re.search(pause, result.stderr), result.stderr
+    assert "max_redo_fill=1e-09: waiting for the server to flush); giving up" in result.stderr
+    assert _expired(mysql_schema) == len(EXPIRED_DAYS) * ROWS_PER_DAY
+
+
+def test_check_reads_the_redo_log_fill_the_throttle_will_watch(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """`check` reads the fill where the throttle will (max_redo_fill, or a budget's default of
+    half the log), and says nothing of it where nothing watches it."""
+    config = _prepare(mysql_schema, tmp_path, max_redo_fill=0.9)
+    ctx = build_context(load_job(config))
+    try:
+        results = {r.name: r for r in run_checks(ctx, list(ctx.job.tables), storage=False)}
+    finally:
+        ctx.source.close()
+    redo = results["mysql: redo log fill"]
+    assert redo.ok and not redo.warning
+    assert re.fullmatch(r"\d+% full, pausing above 90%", redo.detail)
+
+    plain_config = tmp_path / "plain.toml"
+    plain_config.write_text(config.read_text().replace("max_redo_fill = 0.9\n", ""))
+    plain = build_context(load_job(plain_config))
+    try:
+        names = [r.name for r in run_checks(plain, list(plain.job.tables), storage=False)]
+    finally:
+        plain.source.close()
+    assert "mysql: redo log fill" not in names and "mysql: server accepts deletes" in names
 
 
 def test_cli_reports_time_throttled_by_reason_and_logs_decisions_with_v(

@@ -15,6 +15,7 @@ from dbarchive.events import CaptureReporter
 from dbarchive.sources.probes import history_from_status
 from dbarchive.throttle import Throttle
 from dbarchive.throttle_control import RateControl, baseline_p99, latency_limit, p99, read
+from dbarchive.throttle_redo import REDO_HORIZON, RedoTrend
 
 
 class FakeClock:
@@ -70,10 +71,13 @@ class CannedLatency:
 
 
 class CannedLoad:
-    """Threads_running 1 and no lag; the history list length in turn (the last one repeats)."""
+    """Threads_running 1 and no lag; the history list length and the redo log's fill each in
+    turn (the last one repeats; an exception is raised, as a server that refuses the read)."""
 
-    def __init__(self, history: list[int]) -> None:
-        self.history = history
+    def __init__(
+        self, history: list[int], redo: list[float | Exception | None] | None = None
+    ) -> None:
+        self.history, self.redo = history, redo or [0.1]
 
     def threads_running(self) -> int:
         return 1
@@ -83,6 +87,12 @@ class CannedLoad:
 
     def history_length(self) -> int:
         return self.history.pop(0) if len(self.history) > 1 else self.history[0]
+
+    def redo_fill(self) -> float | None:
+        value = self.redo.pop(0) if len(self.redo) > 1 else self.redo[0]
+        if isinstance(value, Exception):
+            raise value
+        return value
 
 
 def _throttle(
@@ -556,6 +566,125 @@ def test_history_list_length_pauses_and_slows_down() -> None:
     assert "history list length 900 > max_history_length=500" in throttle.decisions[1].message
 
 
+def test_redo_log_fuller_than_max_redo_fill_pauses_and_slows_down() -> None:
+    """The redo log over max_redo_fill (deletes outrunning the page cleaner): pause, with the
+    cap halved, until the server has flushed it back under; time counted as "redo"."""
+    throttle, clock, _ = _throttle(
+        load=CannedLoad([10], redo=[0.2, 0.2, 0.2, 0.75, 0.7, 0.5]), max_redo_fill=0.6
+    )
+    throttle.before_first_chunk()
+    _chunks(throttle, clock, 2, rows=1000, seconds=0.5)
+    throttle.between_chunks(0.5, 1000)
+    assert _actions(throttle) == [("slower", "redo"), ("pause", "redo"), ("resume", "redo")]
+    assert throttle.control.cap == pytest.approx(1000, rel=0.1)
+    assert throttle.stats.seconds_by_reason["redo"] == pytest.approx(0.2)
+    message = throttle.decisions[1].message
+    assert message.startswith("redo log 75% full") and "> max_redo_fill=0.6" in message
+
+
+def test_the_redo_ceiling_is_judged_where_the_fill_is_heading() -> None:
+    """A fill rising 0.2 a second is paused at 30 %, before it crosses 0.6 (in 2 s at that
+    rise it would be at 70 %): the chunk in flight and InnoDB's own purge add to it after the
+    reading. A fill that stays at 55 % does not pause the work."""
+    rising, clock, _ = _throttle(load=CannedLoad([10], redo=[0.2, 0.3, 0.1]), max_redo_fill=0.6)
+    rising.before_first_chunk()
+    _chunks(rising, clock, 2, rows=1000, seconds=0.5)
+    assert ("pause", "redo") in _actions(rising)
+    assert "redo log 30% full, 70% in 2s at its rise," in rising.decisions[1].message
+
+    flat, clock, _ = _throttle(load=CannedLoad([10], redo=[0.55]), max_redo_fill=0.6)
+    flat.before_first_chunk()
+    _chunks(flat, clock, 10, rows=1000, seconds=0.5)
+    assert _actions(flat) == []
+
+
+def test_redo_trend_takes_the_rise_over_half_a_second_and_forgets_it() -> None:
+    """Readings a moment apart do not make a rise (one commit is not a flood); a checkpoint
+    (the fill drops) ends it; a reading older than 10 s says nothing of now."""
+    trend = RedoTrend()
+    assert trend.expected(0.0, 0.2) == pytest.approx(0.2)
+    assert trend.expected(0.1, 0.25) == pytest.approx(0.25)  # too soon: no rise yet
+    assert trend.expected(0.5, 0.3) == pytest.approx(0.3 + 0.2 * REDO_HORIZON)
+    assert trend.expected(1.0, 0.1) == pytest.approx(0.1)  # a checkpoint: falling, no rise
+    trend.expected(1.5, 0.3)
+    assert trend.rise == pytest.approx(0.4)
+    assert trend.expected(30.0, 0.3) == pytest.approx(0.3)  # stale: measured afresh
+
+
+def test_a_latency_budget_keeps_the_redo_log_out_of_hard_flushing_by_default() -> None:
+    """A budget also holds the write stall its read probe cannot see: with no max_redo_fill, a
+    fill over 0.65 (below InnoDB's asynchronous flushing) pauses the work; 0.6 does not;
+    max_redo_fill = 1 switches it off."""
+    budget = {"latency_budget": 2.0, "min_rate": 10}
+    load = CannedLoad([10], redo=[0.3, 0.3, 0.7, 0.4])
+    throttle, clock, _ = _throttle(lambda _t: 2.0, load, **budget)
+    throttle.before_first_chunk()
+    _chunks(throttle, clock, 3, rows=1000, seconds=0.5)
+    assert [a for a in _actions(throttle) if a[1] == "redo"] == [
+        ("slower", "redo"),
+        ("pause", "redo"),
+        ("resume", "redo"),
+    ]
+    pause = next(d for d in throttle.decisions if d.action == "pause")
+    assert pause.message.startswith("redo log 70% full")
+    assert "the latency budget's max_redo_fill=0.65" in pause.message
+
+    off, clock, _ = _throttle(
+        lambda _t: 2.0, CannedLoad([10], redo=[0.3, 0.79]), max_redo_fill=1, **budget
+    )
+    off.before_first_chunk()
+    _chunks(off, clock, 2, rows=1000, seconds=0.5)
+    assert [a for a in _actions(off) if a[1] == "redo"] == []
+
+
+def test_without_a_budget_the_redo_ceiling_gives_back_what_it_cut() -> None:
+    """max_redo_fill alone: a cut when the log filled, then, with the log back under 80 % of
+    the ceiling, the cap grows again (x1.5 a window while far below the rate that filled it);
+    while the log stays near the ceiling it does not."""
+    fills = [0.2, 0.2, 0.2, 0.7, 0.2]
+    throttle, clock, _ = _throttle(load=CannedLoad([10], redo=fills), max_redo_fill=0.6)
+    throttle.before_first_chunk()
+    _chunks(throttle, clock, 3, rows=1000, seconds=0.5)  # ~2000 rows/s, then the log fills
+    cut = throttle.control.cap
+    assert cut is not None and ("slower", "redo") in _actions(throttle)
+    _chunks(throttle, clock, 30, rows=100, seconds=0.05)  # paced at the cap, the log at 20 %
+    rises = [d for d in throttle.decisions if d.action == "faster"]
+    assert rises and rises[0].reason == "headroom"
+    assert "redo log 20% full, under 48%" in rises[0].message
+    assert rises[0].rate == pytest.approx(1.5 * cut)
+
+    near, clock, _ = _throttle(
+        load=CannedLoad([10], redo=[0.2, 0.2, 0.2, 0.7, 0.55]), max_redo_fill=0.6
+    )
+    near.before_first_chunk()
+    _chunks(near, clock, 33, rows=100, seconds=0.05)
+    assert [d for d in near.decisions if d.action == "faster"] == []
+
+
+@pytest.mark.parametrize(
+    "unreadable",
+    [None, SourceError("reading the redo log's checkpoint age: Access denied; you need PROCESS")],
+)
+def test_the_budgets_redo_ceiling_is_dropped_where_the_server_does_not_tell(
+    unreadable: SourceError | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Aurora has no checkpoint age, MySQL before 8.0.30 needs PROCESS for it: the budget's
+    default ceiling is dropped once (logged) and the work goes on; a max_redo_fill the user set
+    is an error instead, before anything is deleted."""
+    load = CannedLoad([10], redo=[unreadable])
+    throttle, clock, _ = _throttle(lambda _t: 2.0, load, latency_budget=2.0, min_rate=10)
+    with caplog.at_level("INFO", logger="dbarchive.throttle"):
+        throttle.before_first_chunk()
+        _chunks(throttle, clock, 3, rows=1000, seconds=0.5)
+    assert [a for a in _actions(throttle) if a[1] == "redo"] == []
+    dropped = [r for r in caplog.records if "without its redo log ceiling" in r.getMessage()]
+    assert len(dropped) == 1  # said once, not per chunk
+
+    strict, _, _ = _throttle(lambda _t: 2.0, CannedLoad([10], redo=[unreadable]), max_redo_fill=0.6)
+    with pytest.raises(SourceError, match="PROCESS" if unreadable else "remove max_redo_fill"):
+        strict.before_first_chunk()
+
+
 # -- settings and SQL --------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("settings", "message"),
@@ -565,6 +694,8 @@ def test_history_list_length_pauses_and_slows_down() -> None:
         ({"latency_budget": 2, "min_rate": 500, "max_rate": 100}, "must not exceed max_rate"),
         ({"latency_budget": 2, "probe_interval": 1, "probe_window": 2}, "at least 5 probes"),
         ({"latency_budget": 0.5}, "latency_budget"),
+        ({"max_redo_fill": 0}, "max_redo_fill"),
+        ({"max_redo_fill": 1.5}, "max_redo_fill"),
     ],
 )
 def test_budget_settings_are_checked(settings: dict[str, object], message: str) -> None:

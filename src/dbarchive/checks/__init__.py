@@ -13,6 +13,7 @@ from dbarchive.checks.read_endpoint import check_read_endpoint
 from dbarchive.checks.result import CheckResult
 from dbarchive.checks.server import (
     check_login,
+    check_redo_log,
     check_replicas,
     check_statement_limit,
     check_tls,
@@ -60,7 +61,8 @@ def run_checks(
             results += check_partition_drop(ctx, spec)
     results += check_read_endpoint(ctx, specs)  # [source] read_url: where exports read
     if purge:
-        results += [check_writable(ctx), check_statement_limit(ctx), *check_replicas(ctx)]
+        results += [check_writable(ctx), check_statement_limit(ctx), *check_redo_log(ctx)]
+        results += check_replicas(ctx)
     for name in dict.fromkeys(spec.export.strategy for spec in specs):
         results += strategy_named(name).checks(ctx)  # e.g. what Aurora needs
     if storage:

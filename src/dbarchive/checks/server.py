@@ -1,5 +1,5 @@
 """Checks of the MySQL server as a whole: the login, TLS, a writable session, the statement
-time limit, the replicas watched for lag."""
+time limit, the redo log's fill, the replicas watched for lag."""
 
 from __future__ import annotations
 
@@ -74,6 +74,34 @@ def check_statement_limit(ctx: Context) -> CheckResult:
         probe,
         "lower [throttle] chunk_time, or raise the user's MAX_STATEMENT_TIME",
     )
+
+
+def check_redo_log(ctx: Context) -> list[CheckResult]:
+    """The redo log's fill is readable where the throttle watches it (``max_redo_fill``, or a
+    latency budget's default): a ceiling the user set needs it; the budget's goes without."""
+    from dbarchive.sources.probes import MySqlLoadProbe
+
+    settings = ctx.job.throttle
+    ceiling = settings.redo_ceiling
+    if ceiling is None:
+        return []
+    explicit = settings.max_redo_fill is not None
+
+    def fill() -> str:
+        value = MySqlLoadProbe(ctx.mysql).redo_fill()
+        if value is None:
+            raise Missing("the server reports no redo log checkpoint age (Aurora has none)")
+        return f"{value:.0%} full, pausing above {ceiling:.0%}"
+
+    result = run_probe(
+        "mysql: redo log fill",
+        fill,
+        "GRANT PROCESS ON *.* (before MySQL 8.0.30 the fill is read from SHOW ENGINE INNODB "
+        "STATUS)" + ("" if explicit else ", or set max_redo_fill = 1 to go without it"),
+    )
+    if not result.ok and not explicit:  # the budget goes on without its ceiling: a note
+        return [CheckResult(result.name, True, result.detail, result.fix, warning=True)]
+    return [result]
 
 
 def check_replicas(ctx: Context) -> list[CheckResult]:

@@ -1,5 +1,5 @@
-"""MySqlLoadProbe: the primary's Threads_running, InnoDB's history list length and the replicas'
-lag, for the Throttle."""
+"""MySqlLoadProbe: the primary's Threads_running, InnoDB's history list length and redo log fill,
+and the replicas' lag, for the Throttle."""
 
 from __future__ import annotations
 
@@ -12,6 +12,13 @@ from dbarchive.errors import SourceError
 from dbarchive.sources import connection
 from dbarchive.sources.mysql import MySqlSource
 from dbarchive.sources.mysql_session import translate_error
+from dbarchive.sources.redo_log import (
+    AGE_SQL,
+    CAPACITY_SQL,
+    age_from_innodb_status,
+    age_from_status,
+    capacity_from_variables,
+)
 
 _LAG_COLUMNS = ("Seconds_Behind_Master", "Seconds_Behind_Source")
 # MySQL, MariaDB and Aurora all keep it (on by default); whether it is switched on is told by
@@ -64,6 +71,7 @@ class MySqlLoadProbe:
         self._replica_settings = [source.settings.for_url(u) for u in replicas]
         self._replicas: list[Any] = []
         self._aurora = aurora
+        self._redo_capacity: int | None = None
 
     def threads_running(self) -> int:
         rows = self._source.query(
@@ -86,6 +94,25 @@ class MySqlLoadProbe:
                 "trx_rseg_history_len nor SHOW ENGINE INNODB STATUS): remove max_history_length"
             )
         return length
+
+    def redo_fill(self) -> float | None:
+        """The redo log's checkpoint age as a share of its capacity (``sources/redo_log.py``);
+        None on Aurora and on a server that tells neither. Falls back to ``SHOW ENGINE INNODB
+        STATUS`` (needs PROCESS) where no status variable has the age."""
+        what = "reading the redo log's checkpoint age (for max_redo_fill)"
+        if self._redo_capacity is None:
+            identity = self._source.server_identity()
+            if "aurora_server_id" in identity:
+                return None
+            variables = self._source.query(CAPACITY_SQL, what=what)
+            self._redo_capacity = capacity_from_variables(variables) or 0
+        if not self._redo_capacity:
+            return None
+        age = age_from_status(self._source.query(AGE_SQL, what=what))
+        if age is None:
+            status = self._source.query("SHOW ENGINE INNODB STATUS", what=what)
+            age = age_from_innodb_status(status[0][2]) if status else None
+        return None if age is None else age / self._redo_capacity
 
     def replica_lag(self) -> float | None:
         lags: list[float | None] = [replica_lag_seconds(c) for c in self._connections()]
