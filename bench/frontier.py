@@ -167,6 +167,10 @@ def purge_settings(plan: data.Plan, cap: float) -> list[Setting]:
         dba("dba_b2", "dbarchive, latency_budget = 2", 2.0),
         dba("dba_b1_5", "dbarchive, latency_budget = 1.5", 1.5),
         dba("dba_b2_write", "dbarchive, latency_budget = 2, write probe", 2.0, WRITE_PROBE),
+        # The budget keeps the redo log under half full by default; without that ceiling (a fill
+        # of 1 is never reached) it is the probe alone. And the ceiling alone, without a budget.
+        dba("dba_b2_noredo", "dbarchive, latency_budget = 2, no redo ceiling", 2.0, max_redo_fill=1),
+        dba("dba_none_redo", "dbarchive, max_redo_fill = 0.65, no budget", None, max_redo_fill=0.65),
         # A fixed rate, no budget (chunks of max_rate x chunk_time rows): what the server feels
         # at pt-archiver row-by-row's rate, the point the budget's law should approach.
         dba("dba_r8k", "dbarchive, max_rate = 8000", None, max_rate=8000),

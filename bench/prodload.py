@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import random
 import threading
@@ -43,6 +44,8 @@ class _Worker:
     index: int
     load: ProdLoad
     samples: list[tuple[float, float, bool, float]] = field(default_factory=list)
+    # With ProdLoad(statements=True): (due, seconds late, each statement's seconds) per transaction.
+    statements: list[tuple[float, float, tuple[float, ...]]] = field(default_factory=list)
 
     def run(self) -> None:
         rng = random.Random(self.index)
@@ -56,34 +59,50 @@ class _Worker:
                 delay = due - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-                ok = self._transaction(conn, rng)
+                started = time.monotonic()
+                ok, times = self._transaction(conn, rng)
                 latency = time.monotonic() - due
                 self.samples.append((due, latency, ok, min(latency, waited() - before)))
+                if ok and self.load.record_statements:
+                    self.statements.append((due, started - due, times))
                 due += period
         finally:
             conn.close()
 
-    def _transaction(self, conn: Any, rng: random.Random) -> bool:
+    def _transaction(self, conn: Any, rng: random.Random) -> tuple[bool, tuple[float, ...]]:
+        """Runs one transaction: whether it committed, and each statement's seconds (the
+        three writes, then the COMMIT)."""
         cur = conn.cursor()
         amount = f"{rng.randrange(100, 100_000) / 100:.2f}"
+        marks = [time.monotonic()]
         try:
             cur.execute(INSERT_ORDER, (rng.randrange(1, 200_000), amount))
+            marks.append(time.monotonic())
             cur.execute(UPDATE_ORDER, (rng.randrange(1, ORDER_ROWS + 1),))
+            marks.append(time.monotonic())
             cur.execute(INSERT_EVENT, (rng.randrange(1, 200_000), amount))
+            marks.append(time.monotonic())
             conn.commit()
+            marks.append(time.monotonic())
         except MySQLdb.Error:  # a lock wait timeout is a result too: counted, not fatal
             conn.rollback()
-            return False
-        return True
+            return False, ()
+        return True, tuple(b - a for a, b in itertools.pairwise(marks))
 
 
 class ProdLoad:
     """Start it, mark windows with time.monotonic(), stop it, then ask for each window's stats."""
 
     def __init__(
-        self, schema: str, rate: float = 200.0, connections: int = 4, port: int = 3306
+        self,
+        schema: str,
+        rate: float = 200.0,
+        connections: int = 4,
+        port: int = 3306,
+        statements: bool = False,
     ) -> None:
         self.schema, self.rate, self.connections, self.port = schema, rate, connections, port
+        self.record_statements = statements  # keep each statement's time (bench/write_stalls.py)
         self.started = 0.0
         self.stop_at = float("inf")
         self._workers: list[_Worker] = []
@@ -129,6 +148,13 @@ class ProdLoad:
             "p99_without_own_cpu_wait_ms": round(_quantile(served, 0.99) * 1000, 2),
             "p99_own_cpu_wait_ms": round(_quantile(sorted(o for *_, o in window), 0.99) * 1000, 2),
         }
+
+    def statement_times(
+        self, start: float, end: float
+    ) -> list[tuple[float, float, tuple[float, ...]]]:
+        """(due, seconds late, each statement's seconds) of the transactions due in [start, end)
+        (with ``statements=True``)."""
+        return sorted(s for w in self._workers for s in w.statements if start <= s[0] < end)
 
 
 def _quantile(ordered: list[float], q: float) -> float:

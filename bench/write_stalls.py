@@ -1,0 +1,241 @@
+"""Where production's time goes during a purge (a diagnostic for issue 20's latency budget).
+
+Runs frontier purge settings (`--only`, default: no budget and the redo ceiling alone) under the
+production load of bench/prodload.py, as bench/frontier.py does, and records beside it:
+- each production statement's time (the order insert, the order update, the event insert, the
+  COMMIT) and how late each transaction started (behind its connection's previous one);
+- two probes timed side by side on the client core, as the throttle's probe is: the default
+  primary-key read of the newest event, and a one-row UPDATE of a table of the bench's own
+  (each an autocommit write);
+- the redo log's fill (Innodb_checkpoint_age over innodb_log_file_size, MariaDB) 20x a second.
+
+It answers "what does the application wait for, and which signal sees it". Usage:
+  PYTHONPATH=src:bench .venv/bin/python bench/write_stalls.py [--only dba_none,dba_none_redo]
+      [--modes pinned] [--runs 1]
+Writes bench/results/write-stalls.{md,json} (or --out's name).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import data
+import frontier
+import measure
+import run as bench
+import s3server
+from prodload import ProdLoad, _quantile
+from server_signals import ServerSignals
+
+STATEMENTS = ("late", "insert order", "update order", "insert event", "commit")
+READ = f"SELECT id FROM {data.TABLE} ORDER BY id DESC LIMIT 1"
+WRITE = f"UPDATE {frontier.WRITE_PROBE_TABLE} SET n = n + 1 WHERE id = 1"
+
+
+class Probe:
+    """One ``dbarchive.sources.probe_worker`` process (on the client core when pinned),
+    timing ``query`` 20 times a second; keeps (start, seconds) of each probe."""
+
+    def __init__(self, schema: str, query: str) -> None:
+        order = {"settings": {"url": f"mysql://root@127.0.0.1:3306/{schema}"}, "password": None,
+                 "query": query, "interval": 0.05}  # fmt: skip
+        cmd = [*measure.CLIENT_PREFIX, sys.executable, "-m", "dbarchive.sources.probe_worker"]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(order) + "\n")
+        self.proc.stdin.flush()
+        self.times: list[tuple[float, float]] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            kind, *fields = line.split()
+            if kind == "e":
+                self.times.append((float(fields[0]), float(fields[1])))
+
+    def stats(self, start: float, end: float) -> dict[str, Any]:
+        values = sorted(s for t, s in self.times if start <= t < end)
+        if not values:
+            return {"count": 0}
+        return {
+            "count": len(values),
+            "p99_ms": _ms(_quantile(values, 0.99)),
+            "max_ms": _ms(values[-1]),
+        }
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(30)
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def statement_stats(load: ProdLoad, start: float, end: float) -> dict[str, Any]:
+    """Each statement's p99, and its mean over the slowest 1 % of transactions (what they
+    waited for)."""
+    rows = load.statement_times(start, end)
+    if not rows:
+        return {}
+    parts = [(late, *times) for _, late, times in rows]
+    worst = sorted(parts, key=sum)[-max(1, len(parts) // 100) :]
+    return {
+        name: {"p99_ms": _ms(_quantile(sorted(p[i] for p in parts), 0.99)),
+               "worst_1pct_mean_ms": _ms(sum(p[i] for p in worst) / len(worst))}
+        for i, name in enumerate(STATEMENTS)
+    }  # fmt: skip
+
+
+def _log_file_size(schema: str) -> int:
+    conn = data.connect(schema)
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT @@innodb_log_file_size")
+        return int(cur.fetchone()[0])
+    finally:
+        conn.close()
+
+
+def redo_fill(signals: ServerSignals, start: float, end: float, size: int) -> dict[str, Any]:
+    ages = [v.get("Innodb_checkpoint_age", 0.0) for t, v in signals.samples if start <= t < end]
+    if not ages:
+        return {}
+    return {"mean": round(sum(ages) / len(ages) / size, 3), "max": round(max(ages) / size, 3)}
+
+
+def one_step(ctx: Any, args: argparse.Namespace, setting: frontier.Setting) -> dict[str, Any]:
+    state = setting.prepare(ctx)
+    frontier._write_probe_table(ctx.schema)
+    bench.settle(30.0, args.baseline_cores)
+    size = _log_file_size(ctx.schema)
+    load = ProdLoad(ctx.schema, args.rate, args.connections, statements=True)
+    signals = ServerSignals()
+    probes = {"read probe": Probe(ctx.schema, READ), "write probe": Probe(ctx.schema, WRITE)}
+    load.start()
+    signals.start()
+    try:
+        time.sleep(1.0)
+        idle = time.monotonic()
+        time.sleep(args.p99_transactions / args.rate)
+        begin = time.monotonic()
+        result = setting.run(ctx, state)
+        end = time.monotonic()
+    finally:
+        load.stop()
+        signals.stop()
+        for probe in probes.values():
+            probe.close()
+    windows = {"idle": (idle, begin), "step": (begin, end)}
+    out: dict[str, Any] = {"rows": result.get("rows"), "seconds": result.get("seconds")}
+    for name, (a, b) in windows.items():
+        out[name] = {
+            "production": load.stats(a, b, args.p99_transactions),
+            "statements": statement_stats(load, a, b),
+            **{k: p.stats(a, b) for k, p in probes.items()},
+            "redo_fill": redo_fill(signals, a, b, size),
+        }
+    out["p99_inflation"] = bench._inflation(out["idle"]["production"], out["step"]["production"])
+    bench.clean_up_after(60.0, args.baseline_cores)
+    return out
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = [
+        "# Where production's time goes during a purge", "",
+        f"{result['at']} · `{result['command']}` · commit `{result['commit']}`", "",
+        "Per step: production's p99 (and inflation over its idle window), each statement's p99 "
+        "and its mean over the slowest 1 % of transactions (`late`: behind the connection's "
+        "previous transaction), the read and write probes (p99 / max ms, on the client core "
+        "when pinned), and the redo log's fill (checkpoint age / innodb_log_file_size: mean, max).",
+        "",
+        "| run | mode | setting | rows/s | prod p99 ms (x idle) | slowest 1 %: late / ins order / "
+        "upd order / ins event / commit ms | read probe p99 / max | write probe p99 / max | "
+        "redo fill mean / max |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for i, run_ in enumerate(result["runs"]):
+        for mode, steps in run_.items():
+            for key, r in steps.items():
+                s = r["step"]
+                worst = " / ".join(
+                    f"{s['statements'][n]['worst_1pct_mean_ms']:g}" for n in STATEMENTS
+                )
+                rate = r["rows"] / r["seconds"] if r.get("rows") and r.get("seconds") else 0
+                lines.append(
+                    f"| {i + 1} | {mode} | {key} | {rate:,.0f} | {s['production']['p99_ms']} "
+                    f"(x{r['p99_inflation']}) | {worst} | {s['read probe'].get('p99_ms')} / "
+                    f"{s['read probe'].get('max_ms')} | {s['write probe'].get('p99_ms')} / "
+                    f"{s['write probe'].get('max_ms')} | {s['redo_fill'].get('mean')} / "
+                    f"{s['redo_fill'].get('max')} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--runs", type=int, default=1)
+    p.add_argument("--modes", default="pinned")
+    p.add_argument("--only", default="dba_none,dba_none_redo")
+    p.add_argument("--cap", type=float, default=45.0)
+    p.add_argument("--rate", type=float, default=200.0)
+    p.add_argument("--connections", type=int, default=4)
+    p.add_argument("--p99-transactions", type=int, default=1000)
+    p.add_argument("--schema", default="dbarchive_frontier")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--buffer-pool-mib", type=int, default=2048)
+    p.add_argument("--out", type=Path, default=frontier.RESULTS / "write-stalls.md")
+    args = p.parse_args(argv)
+    plan = data.standard_plan(args.rows, seed=args.seed)
+    server = measure.mariadbd_pid()
+    assert server is not None, "no local mariadbd"
+    measure.SERVER_PID = server
+    keys = [k for k in args.only.split(",") if k]
+    runs: list[dict[str, Any]] = []
+    with (
+        bench.buffer_pool(args.buffer_pool_mib),
+        s3server.seaweedfs() as s3,
+        tempfile.TemporaryDirectory(prefix="dbarchive-stalls-") as work,
+    ):
+        data.ensure(args.schema, plan, bench.log)
+        data.snapshot_expired(args.schema, plan)
+        ctx = bench.make_ctx(args, plan, s3, Path(work))
+        settings = {s.key: s for s in frontier.purge_settings(plan, args.cap)}
+        for _ in range(args.runs):
+            one: dict[str, Any] = {}
+            for mode in args.modes.split(","):
+                quiet = bench.wait_for_quiet(1.5, 60.0)
+                args.baseline_cores = quiet["server_idle_cores"] or 0.0
+                with frontier.pinning(mode, [server], frontier._weed_pids()):
+                    bench.warm_up(ctx)
+                    one[mode] = {k: one_step(ctx, args, settings[k]) for k in keys}
+                    for k, r in one[mode].items():
+                        bench.log(
+                            f"  {mode} {k}: p99 x{r['p99_inflation']}, redo {r['step']['redo_fill']}"
+                        )
+            runs.append(one)
+    result = {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+              "command": "bench/write_stalls.py " + " ".join(argv or sys.argv[1:]),
+              "commit": bench._version(["git", "-C", str(frontier.ROOT), "rev-parse", "--short", "HEAD"]),
+              "runs": runs}  # fmt: skip
+    args.out.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str))
+    args.out.write_text(markdown(result))
+    bench.log(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()
