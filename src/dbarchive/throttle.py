@@ -7,9 +7,10 @@ lagging, so the purge waits instead of racing ahead — InnoDB's history list is
 every reader, AWS's guidance for Aurora), or the redo log is, or is about to be, fuller than
 ``max_redo_fill`` (deletes that outrun the page cleaner bring the flush that stalls every write;
 a latency budget sets 0.65 unless told otherwise: ``throttle_redo.py``). Feedback: with a
-latency budget it paces the work by a rows/s cap that follows a probe's p99 (``throttle_control.py`` explains the law); ``max_rate``
-caps it whatever the probe says. It stops cleanly (``StopRequested``) on a stop file, a signal,
-the run-time limit, or a pause longer than ``max_pause``; it aborts at ``critical_load``.
+latency budget it paces the work by a rows/s cap that follows a probe's p99
+(``throttle_control.py`` explains the law); ``max_rate`` caps it whatever the probe says. It
+stops cleanly (``StopRequested``) on a stop file, a signal, the run-time limit, or a pause longer
+than ``max_pause``; it aborts at ``critical_load``.
 
 Each decision (slower, faster, pause, resume, a budget it cannot hold) is logged on the
 ``dbarchive.throttle`` logger with its reason (``-v`` shows it), sent to the reporter as an event
