@@ -1,6 +1,7 @@
-"""Where production's time goes during a purge (a diagnostic for issue 20's latency budget).
+"""Where production's time goes during a purge or an export (a diagnostic for issue 20's budget).
 
-Runs frontier purge settings (`--only`, default: no budget and the redo ceiling alone) under the
+Runs frontier purge or export settings (`--only`, default: no budget and the redo ceiling alone)
+under the
 production load of bench/prodload.py, as bench/frontier.py does, and records beside it:
 - each production statement's time (the order insert, the order update, the event insert, the
   COMMIT) and how late each transaction started (behind its connection's previous one);
@@ -9,7 +10,9 @@ production load of bench/prodload.py, as bench/frontier.py does, and records bes
   (each an autocommit write);
 - the redo log's fill (Innodb_checkpoint_age over innodb_log_file_size, MariaDB) 20x a second.
 
-It answers "what does the application wait for, and which signal sees it". Usage:
+It answers "what does the application wait for, and which signal sees it". SeaweedFS keeps its
+files under $TMPDIR (the database's disk unless TMPDIR says otherwise; the run records which).
+Usage:
   PYTHONPATH=src:bench .venv/bin/python bench/write_stalls.py [--only dba_none,dba_none_redo]
       [--modes pinned] [--runs 1]
 Writes bench/results/write-stalls.{md,json} (or --out's name).
@@ -119,6 +122,7 @@ def redo_fill(signals: ServerSignals, start: float, end: float, size: int) -> di
 def one_step(ctx: Any, args: argparse.Namespace, setting: frontier.Setting) -> dict[str, Any]:
     state = setting.prepare(ctx)
     frontier._write_probe_table(ctx.schema)
+    flushed = bench.checkpoint(60.0)
     bench.settle(30.0, args.baseline_cores)
     size = _log_file_size(ctx.schema)
     load = ProdLoad(ctx.schema, args.rate, args.connections, statements=True)
@@ -139,7 +143,7 @@ def one_step(ctx: Any, args: argparse.Namespace, setting: frontier.Setting) -> d
         for probe in probes.values():
             probe.close()
     windows = {"idle": (idle, begin), "step": (begin, end)}
-    out: dict[str, Any] = {"rows": result.get("rows"), "seconds": result.get("seconds")}
+    out: dict[str, Any] = {"rows": result.get("rows"), "seconds": result.get("seconds"), **flushed}
     for name, (a, b) in windows.items():
         out[name] = {
             "production": load.stats(a, b, args.p99_transactions),
@@ -154,8 +158,9 @@ def one_step(ctx: Any, args: argparse.Namespace, setting: frontier.Setting) -> d
 
 def markdown(result: dict[str, Any]) -> str:
     lines = [
-        "# Where production's time goes during a purge", "",
-        f"{result['at']} · `{result['command']}` · commit `{result['commit']}`", "",
+        "# Where production's time goes during a purge or an export", "",
+        f"{result['at']} · `{result['command']}` · commit `{result['commit']}` · "
+        f"SeaweedFS's files in `{result.get('tmpdir', '/tmp')}`", "",
         "Per step: production's p99 (and inflation over its idle window), each statement's p99 "
         "and its mean over the slowest 1 % of transactions (`late`: behind the connection's "
         "previous transaction), the read and write probes (p99 / max ms, on the client core "
@@ -213,7 +218,8 @@ def main(argv: list[str] | None = None) -> None:
         data.ensure(args.schema, plan, bench.log)
         data.snapshot_expired(args.schema, plan)
         ctx = bench.make_ctx(args, plan, s3, Path(work))
-        settings = {s.key: s for s in frontier.purge_settings(plan, args.cap)}
+        every = [*frontier.purge_settings(plan, args.cap), *frontier.export_settings(plan)]
+        settings = {s.key: s for s in every}
         for _ in range(args.runs):
             one: dict[str, Any] = {}
             for mode in args.modes.split(","):
@@ -230,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     result = {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
               "command": "bench/write_stalls.py " + " ".join(argv or sys.argv[1:]),
               "commit": bench._version(["git", "-C", str(frontier.ROOT), "rev-parse", "--short", "HEAD"]),
-              "runs": runs}  # fmt: skip
+              "tmpdir": tempfile.gettempdir(), "runs": runs}  # fmt: skip
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str))
     args.out.write_text(markdown(result))
     bench.log(f"wrote {args.out}")

@@ -36,14 +36,15 @@ from dbarchive.events import Event, NullReporter, Reporter
 from dbarchive.throttle_budget import LatencyBudget
 from dbarchive.throttle_budget import ThrottleStats as ThrottleStats
 from dbarchive.throttle_control import Decision, LatencyProbe, RateControl
-from dbarchive.throttle_redo import RedoCeiling
+from dbarchive.throttle_redo import RedoCeiling, RedoReader
 
 T = TypeVar("T")
 log = logging.getLogger("dbarchive.throttle")
 
 
-class LoadProbe(Protocol):
-    """Reads the server's load, its replicas' lag and InnoDB's history list length."""
+class LoadProbe(RedoReader, Protocol):
+    """Reads the server's load, its replicas' lag, InnoDB's history list length and (as a
+    ``RedoReader``) its redo log's fill."""
 
     def threads_running(self) -> int:
         """The primary's current ``Threads_running``."""
@@ -53,10 +54,6 @@ class LoadProbe(Protocol):
 
     def history_length(self) -> int:
         """InnoDB's history list length (undo logs of committed changes not purged yet)."""
-
-    def redo_fill(self) -> float | None:
-        """The redo log's checkpoint age as a share of its capacity; None where the server
-        does not tell (Aurora)."""
 
 
 class CriticalLoad(DbArchiveError):

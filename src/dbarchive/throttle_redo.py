@@ -26,6 +26,9 @@ Decide = Callable[..., None]  # (action, reason, message, rate=)
 
 
 class RedoReader(Protocol):
+    """What the ceiling reads; the throttle's ``LoadProbe`` is one (kept here so that this
+    module does not import ``throttle.py``)."""
+
     def redo_fill(self) -> float | None:
         """The redo log's checkpoint age as a share of its capacity; None where the server
         does not tell (Aurora)."""

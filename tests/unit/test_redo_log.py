@@ -4,7 +4,12 @@ the capacity from each generation's variables."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from dbarchive.sources.probes import HISTORY_METRIC_SQL, STATUS_REUSE, MySqlLoadProbe
 from dbarchive.sources.redo_log import (
+    AGE_SQL,
+    CAPACITY_SQL,
     age_from_innodb_status,
     age_from_status,
     capacity_from_variables,
@@ -51,3 +56,42 @@ def test_capacity_from_each_generations_variables() -> None:
     assert capacity_from_variables(mysql57) == 100_663_296
     assert capacity_from_variables([("innodb_log_file_size", "100663296")]) == 100_663_296
     assert capacity_from_variables([]) is None
+
+
+class OldMySql:
+    """What MySQL 5.7 answers the probe (no redo status variables, the history metric off):
+    only SHOW ENGINE INNODB STATUS tells both the history length and the checkpoint age."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def server_identity(self) -> dict[str, Any]:
+        return {}
+
+    def query(self, sql: str, what: str = "") -> list[tuple[Any, ...]]:
+        self.statements.append(sql)
+        answers: dict[str, list[tuple[Any, ...]]] = {
+            CAPACITY_SQL: [
+                (b"innodb_log_file_size", b"1000000"),
+                (b"innodb_log_files_in_group", b"2"),
+            ],
+            AGE_SQL: [],
+            HISTORY_METRIC_SQL: [(123, 0)],
+            "SHOW ENGINE INNODB STATUS": [
+                ("InnoDB", "", b"History list length 42\n" + MYSQL57_LOG_SECTION.encode())
+            ],
+        }
+        return answers[sql]
+
+
+def test_one_innodb_status_read_serves_both_gates_at_a_chunk_boundary() -> None:
+    """The history and the redo gates read it one after the other: one read, parsed for both;
+    the next boundary (a pause's next second) reads it again."""
+    source, now = OldMySql(), [100.0]
+    probe = MySqlLoadProbe(source, clock=lambda: now[0])  # type: ignore[arg-type]
+    assert probe.history_length() == 42
+    assert probe.redo_fill() == (18446744 - 17000000) / 2_000_000
+    assert source.statements.count("SHOW ENGINE INNODB STATUS") == 1
+    now[0] += STATUS_REUSE + 0.5
+    assert probe.history_length() == 42
+    assert source.statements.count("SHOW ENGINE INNODB STATUS") == 2

@@ -4,6 +4,8 @@ and the replicas' lag, for the Throttle."""
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from typing import Any
 
 import MySQLdb
@@ -29,6 +31,9 @@ HISTORY_METRIC_SQL = (
     "FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'"
 )
 _HISTORY_LINE = re.compile(rb"History list length (\d+)")
+# Seconds one SHOW ENGINE INNODB STATUS serves both the history and the redo gate: they read it
+# one after the other at a chunk boundary; a pause reads again each second.
+STATUS_REUSE = 0.5
 
 
 def history_from_status(text: bytes) -> int | None:
@@ -65,13 +70,19 @@ class MySqlLoadProbe:
     """Reads load from the source's own session and lag from each configured replica."""
 
     def __init__(
-        self, source: MySqlSource, replicas: tuple[str, ...] = (), aurora: bool = False
+        self,
+        source: MySqlSource,
+        replicas: tuple[str, ...] = (),
+        aurora: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source = source
         self._replica_settings = [source.settings.for_url(u) for u in replicas]
         self._replicas: list[Any] = []
         self._aurora = aurora
         self._redo_capacity: int | None = None
+        self._clock = clock
+        self._status: tuple[float, Any] | None = None  # (read at, SHOW ENGINE INNODB STATUS text)
 
     def threads_running(self) -> int:
         rows = self._source.query(
@@ -86,8 +97,8 @@ class MySqlLoadProbe:
         rows = self._source.query(HISTORY_METRIC_SQL, what=what)
         if rows and rows[0][1] and int(rows[0][1]):
             return int(rows[0][0])
-        status = self._source.query("SHOW ENGINE INNODB STATUS", what=what)
-        length = history_from_status(status[0][2]) if status else None
+        status = self._innodb_status(what)
+        length = None if status is None else history_from_status(status)
         if length is None:
             raise SourceError(
                 "the server reports no InnoDB history list length (neither INNODB_METRICS' "
@@ -110,9 +121,19 @@ class MySqlLoadProbe:
             return None
         age = age_from_status(self._source.query(AGE_SQL, what=what))
         if age is None:
-            status = self._source.query("SHOW ENGINE INNODB STATUS", what=what)
-            age = age_from_innodb_status(status[0][2]) if status else None
+            status = self._innodb_status(what)
+            age = None if status is None else age_from_innodb_status(status)
         return None if age is None else age / self._redo_capacity
+
+    def _innodb_status(self, what: str) -> Any:
+        """``SHOW ENGINE INNODB STATUS``'s text; one read serves both gates at a chunk
+        boundary (on a server without the history metric and the redo status variables: MySQL
+        before 8.0.30), since the statement walks every open transaction."""
+        now = self._clock()
+        if self._status is None or now - self._status[0] > STATUS_REUSE:
+            rows = self._source.query("SHOW ENGINE INNODB STATUS", what=what)
+            self._status = (now, rows[0][2] if rows else None)
+        return self._status[1]
 
     def replica_lag(self) -> float | None:
         lags: list[float | None] = [replica_lag_seconds(c) for c in self._connections()]
