@@ -171,6 +171,13 @@ def purge_settings(plan: data.Plan, cap: float) -> list[Setting]:
         # of 1 is never reached) it is the probe alone. And the ceiling alone, without a budget.
         dba("dba_b2_noredo", "dbarchive, latency_budget = 2, no redo ceiling", 2.0, max_redo_fill=1),
         dba("dba_none_redo", "dbarchive, max_redo_fill = 0.65, no budget", None, max_redo_fill=0.65),
+        # Where the budget's rate is lost: a ceiling between MariaDB's asynchronous (70 %) and
+        # synchronous (80 %) flushing points, where the server flushes hard instead of lazily;
+        # and a probe floor above a sub-millisecond probe's scheduler noise.
+        dba("dba_b2_redo75", "dbarchive, latency_budget = 2, max_redo_fill = 0.75", 2.0,
+            max_redo_fill=0.75),
+        dba("dba_b2_floor2", "dbarchive, latency_budget = 2, probe_floor_ms = 2", 2.0,
+            probe_floor_ms=2),
         # A fixed rate, no budget (chunks of max_rate x chunk_time rows): what the server feels
         # at pt-archiver row-by-row's rate, the point the budget's law should approach.
         dba("dba_r8k", "dbarchive, max_rate = 8000", None, max_rate=8000),

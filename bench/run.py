@@ -34,6 +34,8 @@ import report
 import s3server
 from prodload import ProdLoad
 
+from dbarchive.sources import redo_log
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 _T0 = time.monotonic()
@@ -145,37 +147,57 @@ def settle(limit: float, baseline: float) -> float:
     return round(time.monotonic() - started, 1)
 
 
-def redo_fill(cur: Any) -> float | None:
-    """InnoDB's redo log fill: checkpoint age over the log's size (MariaDB; None elsewhere)."""
-    cur.execute("SHOW GLOBAL STATUS LIKE 'Innodb_checkpoint_age'")
-    row = cur.fetchone()
-    if row is None:
-        return None
-    cur.execute("SELECT @@innodb_log_file_size")
-    return int(row[1]) / int(cur.fetchone()[0])
+def redo_capacity(cur: Any) -> int | None:
+    """The redo log's capacity in bytes, read as the throttle reads it (``sources.redo_log``)."""
+    cur.execute(redo_log.CAPACITY_SQL)
+    return redo_log.capacity_from_variables(list(cur.fetchall()))
+
+
+def redo_fill(cur: Any, capacity: int | None = None) -> float | None:
+    """InnoDB's redo log fill, checkpoint age over ``capacity`` (read when not given), as the
+    throttle's ``max_redo_fill`` sees it; None where the server does not tell (Aurora)."""
+    capacity = capacity or redo_capacity(cur)
+    cur.execute(redo_log.AGE_SQL)
+    age = redo_log.age_from_status(list(cur.fetchall()))
+    return None if age is None or not capacity else age / capacity
+
+
+# Where checkpoint() keeps the server's innodb_max_dirty_pages_pct while it holds it at 0: a bench
+# killed then (SIGKILL skips its finally) would leave every later write flushing at once.
+_DIRTY_PCT_SAVED = ROOT / "bench" / "results" / ".max_dirty_pages_pct"
+
+
+def restore_dirty_pages_pct(cur: Any) -> None:
+    """Put back an ``innodb_max_dirty_pages_pct`` that a killed checkpoint() left at 0."""
+    if _DIRTY_PCT_SAVED.exists():
+        saved = float(_DIRTY_PCT_SAVED.read_text())
+        cur.execute(f"SET GLOBAL innodb_max_dirty_pages_pct = {saved}")
+        _DIRTY_PCT_SAVED.unlink()
 
 
 def checkpoint(limit: float, target: float = 0.05) -> dict[str, float | None]:
     """Flush InnoDB's dirty pages until the redo log is under ``target`` full (at most ``limit``
     s), as on a server at rest. A purge step's restore rewrites 330,000 rows just before it and
-    leaves the log 50-70 % full; the page cleaner at io_capacity 200 takes minutes to catch up.
+    leaves the log 57-79 % full; the page cleaner at io_capacity 200 takes minutes to catch up.
     A purge that watches the fill (``max_redo_fill``) would pay for the bench's own restore,
     pt-archiver would not. Every purge method gets the same flushed start."""
     conn = data.connect()
     cur = conn.cursor()
     try:
-        before = redo_fill(cur)
+        restore_dirty_pages_pct(cur)
+        capacity = redo_capacity(cur)
+        before = redo_fill(cur, capacity)
         if before is None or before <= target:
             return {"redo_fill_before": before, "checkpoint_s": 0.0}
         cur.execute("SELECT @@innodb_max_dirty_pages_pct")
-        saved = cur.fetchone()[0]
+        _DIRTY_PCT_SAVED.write_text(str(float(cur.fetchone()[0])))
         started = time.monotonic()
         cur.execute("SET GLOBAL innodb_max_dirty_pages_pct = 0")
         try:
-            while time.monotonic() - started < limit and (redo_fill(cur) or 0.0) > target:
+            while time.monotonic() - started < limit and (redo_fill(cur, capacity) or 0.0) > target:
                 time.sleep(0.5)
         finally:
-            cur.execute(f"SET GLOBAL innodb_max_dirty_pages_pct = {float(saved)}")
+            restore_dirty_pages_pct(cur)
         return {"redo_fill_before": round(before, 3),
                 "checkpoint_s": round(time.monotonic() - started, 1)}  # fmt: skip
     finally:

@@ -1,14 +1,13 @@
 """Where production's time goes during a purge or an export (a diagnostic for issue 20's budget).
 
 Runs frontier purge or export settings (`--only`, default: no budget and the redo ceiling alone)
-under the
-production load of bench/prodload.py, as bench/frontier.py does, and records beside it:
+under the production load of bench/prodload.py, as bench/frontier.py does, and records beside it:
 - each production statement's time (the order insert, the order update, the event insert, the
   COMMIT) and how late each transaction started (behind its connection's previous one);
 - two probes timed side by side on the client core, as the throttle's probe is: the default
   primary-key read of the newest event, and a one-row UPDATE of a table of the bench's own
   (each an autocommit write);
-- the redo log's fill (Innodb_checkpoint_age over innodb_log_file_size, MariaDB) 20x a second.
+- the redo log's fill (Innodb_checkpoint_age over the log's capacity, MariaDB) 20x a second.
 
 It answers "what does the application wait for, and which signal sees it". SeaweedFS keeps its
 files under $TMPDIR (the database's disk unless TMPDIR says otherwise; the run records which).
@@ -102,14 +101,15 @@ def statement_stats(load: ProdLoad, start: float, end: float) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _log_file_size(schema: str) -> int:
+def _log_capacity(schema: str) -> int:
     conn = data.connect(schema)
     try:
-        cur = conn.cursor()
-        cur.execute("SELECT @@innodb_log_file_size")
-        return int(cur.fetchone()[0])
+        capacity = bench.redo_capacity(conn.cursor())
     finally:
         conn.close()
+    if capacity is None:
+        raise RuntimeError("the server does not tell its redo log's capacity")
+    return capacity
 
 
 def redo_fill(signals: ServerSignals, start: float, end: float, size: int) -> dict[str, Any]:
@@ -124,7 +124,7 @@ def one_step(ctx: Any, args: argparse.Namespace, setting: frontier.Setting) -> d
     frontier._write_probe_table(ctx.schema)
     flushed = bench.checkpoint(60.0)
     bench.settle(30.0, args.baseline_cores)
-    size = _log_file_size(ctx.schema)
+    size = _log_capacity(ctx.schema)
     load = ProdLoad(ctx.schema, args.rate, args.connections, statements=True)
     signals = ServerSignals()
     probes = {"read probe": Probe(ctx.schema, READ), "write probe": Probe(ctx.schema, WRITE)}
