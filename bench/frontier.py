@@ -178,6 +178,10 @@ def purge_settings(plan: data.Plan, cap: float) -> list[Setting]:
             max_redo_fill=0.75),
         dba("dba_b2_floor2", "dbarchive, latency_budget = 2, probe_floor_ms = 2", 2.0,
             probe_floor_ms=2),
+        # The same rate in shorter bursts: the cap bounds a chunk to cap x chunk_time rows.
+        dba("dba_b2_ct01", "dbarchive, latency_budget = 2, chunk_time = 0.1", 2.0, chunk_time=0.1),
+        dba("dba_b2_ct003", "dbarchive, latency_budget = 2, chunk_time = 0.03", 2.0,
+            chunk_time=0.03),
         # A fixed rate, no budget (chunks of max_rate x chunk_time rows): what the server feels
         # at pt-archiver row-by-row's rate, the point the budget's law should approach.
         dba("dba_r8k", "dbarchive, max_rate = 8000", None, max_rate=8000),
