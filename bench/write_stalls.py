@@ -39,6 +39,8 @@ import s3server
 from prodload import ProdLoad, _quantile
 from server_signals import ServerSignals
 
+from dbarchive.throttle_control import BASELINE_SAMPLES, baseline_p99
+
 STATEMENTS = ("late", "insert order", "update order", "insert event", "commit")
 READ = f"SELECT id FROM {data.TABLE} ORDER BY id DESC LIMIT 1"
 WRITE = f"UPDATE {frontier.WRITE_PROBE_TABLE} SET n = n + 1 WHERE id = 1"
@@ -75,6 +77,21 @@ class Probe:
             "p99_ms": _ms(_quantile(values, 0.99)),
             "max_ms": _ms(values[-1]),
         }
+
+    def budget_view(self, idle: tuple[float, float], step: tuple[float, float]) -> dict[str, Any]:
+        """What a ``latency_budget = 2`` would see: the baseline taken as the throttle takes it,
+        over the idle window, and the share of probes beyond twice it in each window (a p99
+        limit allows 1 %; the throttle cuts on more)."""
+        idle_values = [s for t, s in self.times if idle[0] <= t < idle[1]]
+        if len(idle_values) < BASELINE_SAMPLES:
+            return {}
+        limit = 2 * baseline_p99(idle_values)[0]
+        view: dict[str, Any] = {"baseline_ms": _ms(limit / 2), "limit_ms": _ms(limit)}
+        for name, (a, b) in (("idle", idle), ("step", step)):
+            values = [s for t, s in self.times if a <= t < b]
+            share = sum(v > limit for v in values) / len(values) if values else None
+            view[f"{name}_beyond_pct"] = None if share is None else round(100 * share, 2)
+        return view
 
     def close(self) -> None:
         assert self.proc.stdin is not None
@@ -151,6 +168,7 @@ def one_step(ctx: Any, args: argparse.Namespace, setting: frontier.Setting) -> d
             **{k: p.stats(a, b) for k, p in probes.items()},
             "redo_fill": redo_fill(signals, a, b, size),
         }
+    out["budget_view"] = probes["read probe"].budget_view(windows["idle"], windows["step"])
     out["p99_inflation"] = bench._inflation(out["idle"]["production"], out["step"]["production"])
     bench.clean_up_after(60.0, args.baseline_cores)
     return out
@@ -164,12 +182,15 @@ def markdown(result: dict[str, Any]) -> str:
         "Per step: production's p99 (and inflation over its idle window), each statement's p99 "
         "and its mean over the slowest 1 % of transactions (`late`: behind the connection's "
         "previous transaction), the read and write probes (p99 / max ms, on the client core "
-        "when pinned), and the redo log's fill (checkpoint age / innodb_log_file_size: mean, max).",
+        "when pinned), the redo log's fill (checkpoint age / the log's capacity: mean, max), and "
+        "what `latency_budget = 2` would see on the read probe: the baseline as the throttle "
+        "takes it over the idle window, and the share of probes beyond twice it, idle and in the "
+        "step (a p99 limit allows 1 %).",
         "",
         "| run | mode | setting | rows/s | prod p99 ms (x idle) | slowest 1 %: late / ins order / "
         "upd order / ins event / commit ms | read probe p99 / max | write probe p99 / max | "
-        "redo fill mean / max |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "redo fill mean / max | budget 2: baseline ms, beyond 2x idle / step % |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]  # fmt: skip
     for i, run_ in enumerate(result["runs"]):
         for mode, steps in run_.items():
@@ -184,9 +205,15 @@ def markdown(result: dict[str, Any]) -> str:
                     f"(x{r['p99_inflation']}) | {worst} | {s['read probe'].get('p99_ms')} / "
                     f"{s['read probe'].get('max_ms')} | {s['write probe'].get('p99_ms')} / "
                     f"{s['write probe'].get('max_ms')} | {s['redo_fill'].get('mean')} / "
-                    f"{s['redo_fill'].get('max')} |"
+                    f"{s['redo_fill'].get('max')} | {_view(r.get('budget_view') or {})} |"
                 )
     return "\n".join(lines) + "\n"
+
+
+def _view(view: dict[str, Any]) -> str:
+    if not view:
+        return ""
+    return f"{view['baseline_ms']}, {view['idle_beyond_pct']} / {view['step_beyond_pct']}"
 
 
 def main(argv: list[str] | None = None) -> None:
