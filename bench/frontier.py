@@ -187,6 +187,8 @@ def purge_settings(plan: data.Plan, cap: float) -> list[Setting]:
         dba("dba_r8k", "dbarchive, max_rate = 8000", None, max_rate=8000),
         # At pt-archiver row by row's rate here (5,700-7,900 rows/s): equal rate, who is gentler.
         dba("dba_r6k", "dbarchive, max_rate = 6000", None, max_rate=6000),
+        dba("dba_r6k_ct003", "dbarchive, max_rate = 6000, chunk_time = 0.03", None,
+            max_rate=6000, chunk_time=0.03),
     ]  # fmt: skip
 
 
