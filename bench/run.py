@@ -175,12 +175,14 @@ def restore_dirty_pages_pct(cur: Any) -> None:
         _DIRTY_PCT_SAVED.unlink()
 
 
-def checkpoint(limit: float, target: float = 0.05) -> dict[str, float | None]:
+def checkpoint(limit: float, target: float = 0.05) -> dict[str, float | int | None]:
     """Flush InnoDB's dirty pages until the redo log is under ``target`` full (at most ``limit``
     s), as on a server at rest. A purge step's restore rewrites 330,000 rows just before it and
     leaves the log 57-79 % full; the page cleaner at io_capacity 200 takes minutes to catch up.
     A purge that watches the fill (``max_redo_fill``) would pay for the bench's own restore,
-    pt-archiver would not. Every purge method gets the same flushed start."""
+    pt-archiver would not. Every purge method gets the same flushed start. Returns the fill
+    before, the seconds flushed and the log's capacity (bytes; None where the server does not
+    tell)."""
     conn = data.connect()
     cur = conn.cursor()
     try:
@@ -188,7 +190,7 @@ def checkpoint(limit: float, target: float = 0.05) -> dict[str, float | None]:
         capacity = redo_capacity(cur)
         before = redo_fill(cur, capacity)
         if before is None or before <= target:
-            return {"redo_fill_before": before, "checkpoint_s": 0.0}
+            return {"redo_fill_before": before, "checkpoint_s": 0.0, "redo_capacity": capacity}
         cur.execute("SELECT @@innodb_max_dirty_pages_pct")
         _DIRTY_PCT_SAVED.write_text(str(float(cur.fetchone()[0])))
         started = time.monotonic()
@@ -199,7 +201,8 @@ def checkpoint(limit: float, target: float = 0.05) -> dict[str, float | None]:
         finally:
             restore_dirty_pages_pct(cur)
         return {"redo_fill_before": round(before, 3),
-                "checkpoint_s": round(time.monotonic() - started, 1)}  # fmt: skip
+                "checkpoint_s": round(time.monotonic() - started, 1),
+                "redo_capacity": capacity}  # fmt: skip
     finally:
         conn.close()
 
@@ -431,7 +434,11 @@ def machine_info() -> dict[str, Any]:
 
 @contextlib.contextmanager
 def buffer_pool(mib: int) -> Iterator[None]:
-    """Grow the InnoDB buffer pool so the table is cached (as in PERFORMANCE.md); put it back after."""
+    """Grow the InnoDB buffer pool so the table is cached (as in PERFORMANCE.md); put it back after.
+    First puts back an innodb_max_dirty_pages_pct that a killed checkpoint() left at 0."""
+    conn = data.connect()
+    with contextlib.closing(conn):  # a bench killed in checkpoint() left the server flushing at 0
+        restore_dirty_pages_pct(conn.cursor())
     before = _server_vars()["buffer_pool_mib"]
     if not mib or before >= mib:
         yield

@@ -15,9 +15,11 @@ from typing import Any
 
 from data import connect
 
-# Innodb_checkpoint_age (MariaDB): the redo log's fill, which the throttle's max_redo_fill reads.
+# Innodb_checkpoint_age (MariaDB), or the pair of LSNs (MySQL 8.0.30+): the redo log's fill,
+# which the throttle's max_redo_fill reads.
 GAUGES = ("Threads_running", "Innodb_os_log_pending_fsyncs", "Innodb_data_pending_fsyncs",
-          "Innodb_checkpoint_age")  # fmt: skip
+          "Innodb_checkpoint_age", "Innodb_redo_log_current_lsn",
+          "Innodb_redo_log_checkpoint_lsn")  # fmt: skip
 COUNTERS = ("Innodb_log_waits", "Innodb_row_lock_waits", "Innodb_data_fsyncs",
             "Innodb_buffer_pool_wait_free", "Innodb_os_log_written")  # fmt: skip
 _SQL = "SHOW GLOBAL STATUS WHERE Variable_name IN ({})".format(

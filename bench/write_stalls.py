@@ -13,7 +13,7 @@ It answers "what does the application wait for, and which signal sees it". Seawe
 files under $TMPDIR (the database's disk unless TMPDIR says otherwise; the run records which).
 Usage:
   PYTHONPATH=src:bench .venv/bin/python bench/write_stalls.py [--only dba_none,dba_none_redo]
-      [--modes pinned] [--runs 1]
+      [--modes pinned] [--runs 1] [--variant NAME=BASE:VAR=VALUE (bench/variants.py)]
 Writes bench/results/write-stalls.{md,json} (or --out's name).
 """
 
@@ -36,9 +36,11 @@ import frontier
 import measure
 import run as bench
 import s3server
+import variants
 from prodload import ProdLoad, _quantile
 from server_signals import ServerSignals
 
+from dbarchive.sources import redo_log
 from dbarchive.throttle_control import BASELINE_SAMPLES, baseline_p99
 
 STATEMENTS = ("late", "insert order", "update order", "insert event", "commit")
@@ -68,8 +70,12 @@ class Probe:
             if kind == "e":
                 self.times.append((float(fields[0]), float(fields[1])))
 
+    def _values(self, start: float, end: float) -> list[float]:
+        """The probe times (s) of the probes started in [start, end), sorted."""
+        return sorted(s for t, s in self.times if start <= t < end)
+
     def stats(self, start: float, end: float) -> dict[str, Any]:
-        values = sorted(s for t, s in self.times if start <= t < end)
+        values = self._values(start, end)
         if not values:
             return {"count": 0}
         return {
@@ -82,13 +88,13 @@ class Probe:
         """What a ``latency_budget = 2`` would see: the baseline taken as the throttle takes it,
         over the idle window, and the share of probes beyond twice it in each window (a p99
         limit allows 1 %; the throttle cuts on more)."""
-        idle_values = [s for t, s in self.times if idle[0] <= t < idle[1]]
+        idle_values = self._values(*idle)
         if len(idle_values) < BASELINE_SAMPLES:
             return {}
         limit = 2 * baseline_p99(idle_values)[0]
         view: dict[str, Any] = {"baseline_ms": _ms(limit / 2), "limit_ms": _ms(limit)}
         for name, (a, b) in (("idle", idle), ("step", step)):
-            values = [s for t, s in self.times if a <= t < b]
+            values = self._values(a, b)
             share = sum(v > limit for v in values) / len(values) if values else None
             view[f"{name}_beyond_pct"] = None if share is None else round(100 * share, 2)
         return view
@@ -118,19 +124,15 @@ def statement_stats(load: ProdLoad, start: float, end: float) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _log_capacity(schema: str) -> int:
-    conn = data.connect(schema)
-    try:
-        capacity = bench.redo_capacity(conn.cursor())
-    finally:
-        conn.close()
-    if capacity is None:
-        raise RuntimeError("the server does not tell its redo log's capacity")
-    return capacity
-
-
 def redo_fill(signals: ServerSignals, start: float, end: float, size: int) -> dict[str, Any]:
-    ages = [v.get("Innodb_checkpoint_age", 0.0) for t, v in signals.samples if start <= t < end]
+    """The redo log's fill (checkpoint age over ``size``) over the samples in [start, end), read
+    as the throttle reads it (MariaDB's age, or MySQL 8.0.30's pair of LSNs)."""
+    window = [v for t, v in signals.samples if start <= t < end]
+    ages = [
+        a
+        for v in window
+        if (a := redo_log.age_from_status([(k, int(x)) for k, x in v.items()])) is not None
+    ]
     if not ages:
         return {}
     return {"mean": round(sum(ages) / len(ages) / size, 3), "max": round(max(ages) / size, 3)}
@@ -141,7 +143,9 @@ def one_step(ctx: Any, args: argparse.Namespace, setting: frontier.Setting) -> d
     frontier._write_probe_table(ctx.schema)
     flushed = bench.checkpoint(60.0)
     bench.settle(30.0, args.baseline_cores)
-    size = _log_capacity(ctx.schema)
+    size = flushed.pop("redo_capacity")
+    if not size:
+        raise RuntimeError("the server does not tell its redo log's capacity")
     load = ProdLoad(ctx.schema, args.rate, args.connections, statements=True)
     signals = ServerSignals()
     probes = {"read probe": Probe(ctx.schema, READ), "write probe": Probe(ctx.schema, WRITE)}
@@ -222,6 +226,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--modes", default="pinned")
     p.add_argument("--only", default="dba_none,dba_none_redo")
+    p.add_argument(
+        "--variant", action="append", default=[], help="NAME=BASE:VAR=VALUE (variants.py)"
+    )
     p.add_argument("--cap", type=float, default=45.0)
     p.add_argument("--rate", type=float, default=200.0)
     p.add_argument("--connections", type=int, default=4)
@@ -235,7 +242,6 @@ def main(argv: list[str] | None = None) -> None:
     server = measure.mariadbd_pid()
     assert server is not None, "no local mariadbd"
     measure.SERVER_PID = server
-    keys = [k for k in args.only.split(",") if k]
     runs: list[dict[str, Any]] = []
     with (
         bench.buffer_pool(args.buffer_pool_mib),
@@ -247,6 +253,10 @@ def main(argv: list[str] | None = None) -> None:
         ctx = bench.make_ctx(args, plan, s3, Path(work))
         every = [*frontier.purge_settings(plan, args.cap), *frontier.export_settings(plan)]
         settings = {s.key: s for s in every}
+        for spec in args.variant:
+            extra = variants.parse(spec, settings)
+            settings[extra.key] = extra
+        keys = [k for k in args.only.split(",") if k] + [v.split("=", 1)[0] for v in args.variant]
         for _ in range(args.runs):
             one: dict[str, Any] = {}
             for mode in args.modes.split(","):
