@@ -21,6 +21,7 @@ The points, in the order a ``run`` meets them (tests/reliability/test_kill.py ki
     purge.before-drop        a partition's days verified, its empty clone created; not exchanged
     purge.after-exchange     the partition exchanged into the clone and dropped; clone not proven
     purge.chunk-locked       a purge chunk's rows are locked FOR UPDATE, nothing deleted
+    purge.statement-deleted  one DELETE statement of the chunk ran (``statement_rows``: more follow)
     purge.before-commit      the chunk's DELETE ran, its transaction is not committed
     purge.after-commit       the chunk is committed
     purge.before-record      the day's last chunk is committed, its purge record says "started"

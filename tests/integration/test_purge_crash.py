@@ -38,13 +38,14 @@ DAY_POINTS = ["purge.after-verify", "purge.before-record", "purge.after-record"]
 WAITING_ON_A_ROW = "waiting on a row"
 
 
-def _config(schema: MySqlSchema, tmp_path: Path) -> Path:
+def _config(schema: MySqlSchema, tmp_path: Path, statement_rows: int | None = None) -> Path:
     path = tmp_path / "job.toml"
+    split = "" if statement_rows is None else f"statement_rows = {statement_rows}\n"
     path.write_text(
         f'[source]\nurl = "{schema.url}"\n\n[destination]\nurl = "{tmp_path / "archive"}"\n\n'
         '[defaults]\nretention = "30 days"\nchunk_rows = 2000\n\n'
         f"[throttle]\nmax_chunk_rows = {MAX_CHUNK}\nmin_chunk_rows = 100\nsleep = 0.02\n"
-        "lock_wait_timeout = 120\n\n"
+        f"lock_wait_timeout = 120\n{split}\n"
         '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\n'
     )
     return path
@@ -90,12 +91,14 @@ def _expired_count(schema: MySqlSchema) -> int:
     return int(count)
 
 
-def _prepare(schema: MySqlSchema, tmp_path: Path) -> tuple[Path, list[tuple[object, ...]], int]:
+def _prepare(
+    schema: MySqlSchema, tmp_path: Path, statement_rows: int | None = None
+) -> tuple[Path, list[tuple[object, ...]], int]:
     """Fill 10 expired and 5 kept days, archive all 15; returns config, kept snapshot, expired."""
     schema.execute(LOG_TABLE_DDL)
     for day in [*EXPIRED_DAYS, *KEPT_DAYS]:
         fill_events(schema, day.isoformat(), ROWS_PER_DAY)
-    config = _config(schema, tmp_path)
+    config = _config(schema, tmp_path, statement_rows)
     first, last = EXPIRED_DAYS[0].isoformat(), KEPT_DAYS[-1].isoformat()
     assert _run(config, "export", "--from", first, "--to", last, "-q") == 0
     expired = _expired_count(schema)
@@ -140,16 +143,35 @@ def _check_final(
         ("purge.after-commit:6", 6),
     ],
 )
+@pytest.mark.parametrize("statement_rows", [None, 64])
 def test_killed_purge_then_rerun_deletes_exactly_the_expired_rows(
-    mysql_schema: MySqlSchema, tmp_path: Path, failpoint: str, committed_chunks: int
+    mysql_schema: MySqlSchema,
+    tmp_path: Path,
+    failpoint: str,
+    committed_chunks: int,
+    statement_rows: int | None,
 ) -> None:
-    """SIGKILL at a purge step keeps only committed chunks deleted; a rerun finishes exactly."""
-    config, kept, expired = _prepare(mysql_schema, tmp_path)
+    """SIGKILL at a purge step keeps only committed chunks deleted; a rerun finishes exactly.
+    The same with a chunk's reads and DELETEs split into statements of 64 rows."""
+    config, kept, expired = _prepare(mysql_schema, tmp_path, statement_rows)
     assert _run(config, *_purge_args(), failpoint=failpoint) == -signal.SIGKILL
     deleted = expired - _expired_count(mysql_schema)
     # Only committed chunks count: the killed session's open transaction is rolled back.
     assert committed_chunks * 100 <= deleted <= committed_chunks * MAX_CHUNK
     assert _kept_rows(mysql_schema) == kept
+    assert _run(config, *_purge_args()) == 0
+    _check_final(mysql_schema, config, kept, expired)
+
+
+def test_killed_between_the_delete_statements_of_a_chunk_keeps_all_its_rows(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """With statements of 64 rows a chunk of 500 is 8 DELETEs in one transaction: killed after the
+    third, none of the chunk's deletes survives (nothing committed yet); a rerun is exact."""
+    config, kept, expired = _prepare(mysql_schema, tmp_path, statement_rows=64)
+    point = "purge.statement-deleted:3"
+    assert _run(config, *_purge_args(), failpoint=point) == -signal.SIGKILL
+    assert _expired_count(mysql_schema) == expired
     assert _run(config, *_purge_args()) == 0
     _check_final(mysql_schema, config, kept, expired)
 

@@ -87,13 +87,19 @@ def _isolation_of(schema: MySqlSchema, thread_id: int) -> str:
 # --- 1. the affected-row count of a chunk's DELETE -------------------------------------------
 
 
+@pytest.mark.parametrize("statement_rows", [None, 4])
 def test_row_inserted_into_a_chunks_key_range_before_its_delete_is_kept(
-    mysql_schema: MySqlSchema, tmp_path: Path, at_point: dict[str, Callable[[], None]]
+    mysql_schema: MySqlSchema,
+    tmp_path: Path,
+    at_point: dict[str, Callable[[], None]],
+    statement_rows: int | None,
 ) -> None:
     """A row inserted inside the key range of a chunk, after its locking read and before its range
     DELETE, is deleted too by that DELETE: the affected count (51, not 50) rolls the chunk back,
     and the retry keeps the new row. The chunk runs in READ COMMITTED even on a session whose
-    default is SERIALIZABLE (so the insert is not held back by a gap lock)."""
+    default is SERIALIZABLE (so the insert is not held back by a gap lock). With statements of 4
+    rows, id 9 falls between two reads (…8 and 10…): the DELETE ranges tile the chunk, so one of
+    them still meets it."""
     mysql_schema.execute(LOG_TABLE_DDL)
     # ids 2, 4, … 100: dense, so the day is read by key and a whole chunk deleted as one range
     mysql_schema.execute(
@@ -102,7 +108,7 @@ def test_row_inserted_into_a_chunks_key_range_before_its_delete_is_kept(
         "CONCAT('n', seq) FROM seq_1_to_50",
         (DAY.isoformat(),),
     )
-    ctx = build_context(_job(mysql_schema, tmp_path))
+    ctx = build_context(_job(mysql_schema, tmp_path, statement_rows=statement_rows))
     export_day(ctx, ctx.job.tables[0], DAY)
     ctx.source.query("SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE")
     ((purger_id,),) = ctx.source.query("SELECT CONNECTION_ID()")
@@ -114,7 +120,7 @@ def test_row_inserted_into_a_chunks_key_range_before_its_delete_is_kept(
         mysql_schema.execute("SET SESSION innodb_lock_wait_timeout = 5")
         try:
             mysql_schema.execute(
-                "INSERT INTO events (id, created_at, account_id, note) VALUES (15, %s, 1, 'new')",
+                "INSERT INTO events (id, created_at, account_id, note) VALUES (9, %s, 1, 'new')",
                 (f"{DAY} 00:20:00",),
             )
         except MySQLdb.OperationalError as exc:
@@ -126,7 +132,7 @@ def test_row_inserted_into_a_chunks_key_range_before_its_delete_is_kept(
     result = purge_day(ctx, ctx.job.tables[0], _manifest(ctx, "events", DAY), build_throttle(ctx))
     assert seen == ["READ COMMITTED"]
     assert (result.rows_deleted, result.rows_kept, result.retries) == (50, 1, 1)
-    assert mysql_schema.execute("SELECT id, note FROM events") == [(15, "new")]
+    assert mysql_schema.execute("SELECT id, note FROM events") == [(9, "new")]
     ctx.source.close()
 
 
@@ -148,19 +154,22 @@ def _ledger_rows(ctx: Any) -> dict[tuple[bytes, bytes], tuple[bytes | None, ...]
     return {(r[0], r[1]): tuple(r) for r in rows}
 
 
+@pytest.mark.parametrize("statement_rows", [None, 7])
 @pytest.mark.parametrize("account", ["INT", "VARCHAR(16)"])
 def test_composite_key_row_changed_or_added_after_verification_is_kept(
     mysql_schema: MySqlSchema,
     tmp_path: Path,
     at_point: dict[str, Callable[[], None]],
     account: str,
+    statement_rows: int | None,
 ) -> None:
     """Composite key (account, seq), so the purge walks the archive in (time, key) order and
     matches row by row. A row updated and a row inserted after the day verified are kept by the
     chunk that meets them, and every deleted row is in the archive. With an integer key the run
     then archives them (the day grows) and deletes them in a second pass; with a string key (no
     order the walk can compare like MySQL) the purge stops at the first row the archive does not
-    hold, with a clear error."""
+    hold, with a clear error. The same in statements of 7 rows: each read goes on after the last
+    (time, key) the previous one locked, and the deletes name their keys."""
     mysql_schema.execute(LEDGER_DDL.format(account=account))
     mysql_schema.execute(
         "INSERT INTO ledger SELECT seq MOD 5, seq, TIMESTAMP(%s) + INTERVAL seq * 200 SECOND, "
@@ -168,7 +177,14 @@ def test_composite_key_row_changed_or_added_after_verification_is_kept(
         (DAY.isoformat(),),
     )
     ctx = build_context(
-        _job(mysql_schema, tmp_path, "ledger", max_chunk_rows=50, min_chunk_rows=50)
+        _job(
+            mysql_schema,
+            tmp_path,
+            "ledger",
+            max_chunk_rows=50,
+            min_chunk_rows=50,
+            statement_rows=statement_rows,
+        )
     )
     spec = ctx.job.tables[0]
     export_day(ctx, spec, DAY)

@@ -42,6 +42,7 @@ FAILPOINTS: dict[str, tuple[int, int, int]] = {
     "export.after-manifest": (1, 2, 3),
     "purge.after-verify": (1, 1, 2),
     "purge.chunk-locked": (1, 3, 6),
+    "purge.statement-deleted": (1, 3, 6),
     "purge.before-commit": (1, 3, 6),
     "purge.after-commit": (1, 3, 6),
     "purge.before-record": (1, 1, 1),

@@ -25,6 +25,9 @@ LIFECYCLE_CLASSES = ("STANDARD_IA", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")
 # waits. Lower, a busy server's own writes would hold the purge (the fill sat at 50-70 % here
 # after a bulk insert, with nothing flushing hard).
 BUDGET_REDO_FILL = 0.65
+# A latency budget's rows per statement inside a purge chunk (see
+# ``ThrottleSettings.rows_per_statement``).
+BUDGET_STATEMENT_ROWS = 50
 
 
 class ObjectLockSettings(Frozen):
@@ -123,6 +126,12 @@ class ThrottleSettings(Frozen):
     )
     min_chunk_rows: int = Field(default=100, ge=1)
     max_chunk_rows: int = Field(default=10_000, ge=1, le=1_000_000)
+    statement_rows: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="rows per purge statement (default: 50 with a budget, else the chunk's)",
+    )
     max_load: int | None = Field(
         default=None, ge=1, description="pause while Threads_running is above"
     )
@@ -197,6 +206,16 @@ class ThrottleSettings(Frozen):
         if self.max_redo_fill is not None:
             return self.max_redo_fill if self.max_redo_fill < 1 else None  # 1: switched off
         return BUDGET_REDO_FILL if self.has_budget else None
+
+    @property
+    def rows_per_statement(self) -> int | None:
+        """Rows per statement of a purge chunk's locking read and DELETE: ``statement_rows``,
+        else, with a latency budget, ``BUDGET_STATEMENT_ROWS`` (production's statements run
+        between short ones instead of queueing behind a long one; ``steps/chunk_statements.py``),
+        else None: one statement each, the fastest."""
+        if self.statement_rows is not None:
+            return self.statement_rows
+        return BUDGET_STATEMENT_ROWS if self.has_budget else None
 
     def _budget_bounds(self) -> ThrottleSettings:
         if self.min_rate and self.max_rate and self.min_rate > self.max_rate:

@@ -2,7 +2,9 @@
 
 Each chunk is one short transaction:
 1. ``SELECT <row SHA-256>, <key>, <ts> … WHERE <day> AND <after last> ORDER BY … LIMIT n FOR UPDATE``
-   locks the next rows of the day (nobody can change them until the commit);
+   locks the next rows of the day (nobody can change them until the commit); with
+   ``statement_rows`` it and step 3 run as several statements of that many rows
+   (``chunk_statements.py``);
 2. each row is matched against the archive walked in the same order (``archive_walk.py``), read
    from files whose size and SHA-256 were checked against the manifest before their first row;
 3. ``DELETE … WHERE key BETWEEN <first> AND <last> AND <day>`` when every locked row matched (a
@@ -49,6 +51,7 @@ from dbarchive.sources.mysql_session import Isolation
 from dbarchive.sources.table import ScanPlan
 from dbarchive.steps import upload
 from dbarchive.steps.archive_walk import NewestVersions
+from dbarchive.steps.chunk_statements import key_slices, lock_rows, tiled_ranges
 from dbarchive.steps.known_day import KnownDay
 from dbarchive.steps.matching import archived_hashes, int_key_path, open_newest
 from dbarchive.steps.verify import archive_scope
@@ -212,12 +215,13 @@ class DayPurger:
 
     def _chunk(self, walk: NewestVersions, first: bool, last: Any) -> list[Any]:
         src = self.ctx.source
-        sql, params = src.chunk_query(
-            self.info, self.shape, self.window, self.plan, first, last, self.sizer.rows
-        )
+        per_statement = self.throttle.settings.rows_per_statement
         src.begin(self.throttle.settings.lock_wait_timeout, self.isolation)
         try:
-            rows = src.query(sql + " FOR UPDATE", params, "locking a purge chunk")
+            rows = lock_rows(
+                src, self.info, self.shape, self.window, self.plan, (first, last),
+                self.sizer.rows, per_statement,
+            )  # fmt: skip
             # text that does not convert to UTF-8: stop before a row of it could be deleted
             check_rows(self.info, self.shape.key_positions, self.shape.guard_position, rows)
             failpoints.hit("purge.chunk-locked")
@@ -250,27 +254,32 @@ class DayPurger:
         ]
 
     def _delete(self, keys: list[tuple[Any, ...]], whole_chunk: bool) -> None:
-        """Delete the matched keys; a wholly matched chunk of a single-key table as one range."""
-        day = [self.window.start_param, self.window.end_param]
-        if whole_chunk and int_key_path(self.info, self.plan):  # read in key order: a range
-            col = self.info.key[0]
-            sql = q.delete_key_range_sql(self.info)
-            params = [key_parameter(col, keys[0][0]), key_parameter(col, keys[-1][0]), *day]
-        else:
-            sql = q.delete_keys_sql(self.info, len(keys))
+        """Delete the matched keys; a wholly matched chunk of a single-key table as ranges."""
+        per_statement = self.throttle.settings.rows_per_statement
+        if whole_chunk and int_key_path(self.info, self.plan):  # read in key order: ranges
+            ints = [int(key[0]) for key in keys]  # the text of an integer column
+            for low, high, rows in tiled_ranges(ints, per_statement):
+                self._run_delete(q.delete_key_range_sql(self.info), [low, high], rows)
+            return
+        for part in key_slices(keys, per_statement):
             params = [
                 key_parameter(col, value)
-                for key in keys
+                for key in part
                 for col, value in zip(self.info.key, key, strict=True)
             ]
-            params += day
+            self._run_delete(q.delete_keys_sql(self.info, len(part)), params, len(part))
+
+    def _run_delete(self, sql: str, params: list[Any], rows: int) -> None:
+        """One DELETE of ``rows`` verified rows (inside the day); any other count rolls back."""
         started = time.monotonic()
+        params = [*params, self.window.start_param, self.window.end_param]
         affected = self.ctx.source.execute(sql, params, "deleting a chunk")
         self.longest_delete = max(self.longest_delete, time.monotonic() - started)
-        if affected != len(keys):
+        failpoints.hit("purge.statement-deleted")
+        if affected != rows:
             raise ChunkMismatch(
                 f"{self.spec.name} {self.manifest.day}: a chunk deleted {affected} rows instead of "
-                f"the {len(keys)} verified ones; rolled back"
+                f"the {rows} verified ones; rolled back"
             )
 
     def _emit(self, kind: str, data: dict[str, Any] | None = None) -> None:
