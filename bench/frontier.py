@@ -189,6 +189,12 @@ def purge_settings(plan: data.Plan, cap: float) -> list[Setting]:
         dba("dba_r6k", "dbarchive, max_rate = 6000", None, max_rate=6000),
         dba("dba_r6k_ct003", "dbarchive, max_rate = 6000, chunk_time = 0.03", None,
             max_rate=6000, chunk_time=0.03),
+        # A chunk's read and DELETE in statements of 50 rows (the budget's default since 7c525c8),
+        # at the same fixed rate; and the budget with one statement per chunk, as before it.
+        dba("dba_r6k_s50", "dbarchive, max_rate = 6000, statement_rows = 50", None,
+            max_rate=6000, statement_rows=50),
+        dba("dba_b2_whole", "dbarchive, latency_budget = 2, one statement per chunk", 2.0,
+            statement_rows=100_000),
     ]  # fmt: skip
 
 
