@@ -532,6 +532,37 @@ def prepare_data(args: argparse.Namespace, plan: data.Plan) -> tuple[str, int] |
     return schema, rows
 
 
+def add_purge_data_args(p: argparse.ArgumentParser) -> None:
+    """The data options of the purge diagnostics (write_stalls.py, server_cost.py)."""
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--schema", default="dbarchive_frontier")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--buffer-pool-mib", type=int, default=2048)
+    p.add_argument(
+        "--variant", action="append", default=[], help="NAME=BASE:VAR=VALUE (variants.py)"
+    )
+
+
+@contextlib.contextmanager
+def purge_bench(
+    args: argparse.Namespace, prefix: str
+) -> Iterator[tuple[peers.Ctx, data.Plan, int]]:
+    """The data (generated once, its expired rows snapshotted for each step's restore), a grown
+    buffer pool and a SeaweedFS server, for one diagnostic run: (context, plan, mariadbd's pid)."""
+    plan = data.standard_plan(args.rows, seed=args.seed)
+    server = measure.mariadbd_pid()
+    assert server is not None, "no local mariadbd"
+    measure.SERVER_PID = server
+    with (
+        buffer_pool(args.buffer_pool_mib),
+        s3server.seaweedfs() as s3,
+        tempfile.TemporaryDirectory(prefix=prefix) as work,
+    ):
+        data.ensure(args.schema, plan, log)
+        data.snapshot_expired(args.schema, plan)
+        yield make_ctx(args, plan, s3, Path(work)), plan, server
+
+
 def make_ctx(
     args: argparse.Namespace, plan: data.Plan, s3: s3server.S3Server, work: Path
 ) -> peers.Ctx:

@@ -24,15 +24,12 @@ import datetime as dt
 import json
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import data
 import frontier
-import measure
 import run as bench
-import s3server
 import variants
 
 # Counters per row deleted: statements sent, rows the handler touched, what InnoDB wrote.
@@ -124,30 +121,15 @@ def markdown(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--modes", default="pinned", choices=["pinned", "unpinned"])
     p.add_argument("--only", default="pt_row,pt_bulk,dba_none")
-    p.add_argument("--variant", action="append", default=[])
     p.add_argument("--cap", type=float, default=300.0)
-    p.add_argument("--schema", default="dbarchive_frontier")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--buffer-pool-mib", type=int, default=2048)
     p.add_argument("--out", type=Path, default=frontier.RESULTS / "server-cost.md")
+    bench.add_purge_data_args(p)
     args = p.parse_args(argv)
-    plan = data.standard_plan(args.rows, seed=args.seed)
-    server = measure.mariadbd_pid()
-    assert server is not None, "no local mariadbd"
-    measure.SERVER_PID = server
     runs: list[dict[str, Any]] = []
-    with (
-        bench.buffer_pool(args.buffer_pool_mib),
-        s3server.seaweedfs() as s3,
-        tempfile.TemporaryDirectory(prefix="dbarchive-cost-") as work,
-    ):
-        data.ensure(args.schema, plan, bench.log)
-        data.snapshot_expired(args.schema, plan)
-        ctx = bench.make_ctx(args, plan, s3, Path(work))
+    with bench.purge_bench(args, "dbarchive-cost-") as (ctx, plan, server):
         settings = {s.key: s for s in frontier.purge_settings(plan, args.cap)}
         todo = [settings[k] for k in args.only.split(",") if k]
         todo += [variants.parse(spec, settings) for spec in args.variant]

@@ -35,7 +35,6 @@ import data
 import frontier
 import measure
 import run as bench
-import s3server
 import variants
 from prodload import ProdLoad, _quantile
 from server_signals import ServerSignals
@@ -222,35 +221,18 @@ def _view(view: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--modes", default="pinned")
     p.add_argument("--only", default="dba_none,dba_none_redo")
-    p.add_argument(
-        "--variant", action="append", default=[], help="NAME=BASE:VAR=VALUE (variants.py)"
-    )
     p.add_argument("--cap", type=float, default=45.0)
     p.add_argument("--rate", type=float, default=200.0)
     p.add_argument("--connections", type=int, default=4)
     p.add_argument("--p99-transactions", type=int, default=1000)
-    p.add_argument("--schema", default="dbarchive_frontier")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--buffer-pool-mib", type=int, default=2048)
     p.add_argument("--out", type=Path, default=frontier.RESULTS / "write-stalls.md")
+    bench.add_purge_data_args(p)
     args = p.parse_args(argv)
-    plan = data.standard_plan(args.rows, seed=args.seed)
-    server = measure.mariadbd_pid()
-    assert server is not None, "no local mariadbd"
-    measure.SERVER_PID = server
     runs: list[dict[str, Any]] = []
-    with (
-        bench.buffer_pool(args.buffer_pool_mib),
-        s3server.seaweedfs() as s3,
-        tempfile.TemporaryDirectory(prefix="dbarchive-stalls-") as work,
-    ):
-        data.ensure(args.schema, plan, bench.log)
-        data.snapshot_expired(args.schema, plan)
-        ctx = bench.make_ctx(args, plan, s3, Path(work))
+    with bench.purge_bench(args, "dbarchive-stalls-") as (ctx, plan, server):
         every = [*frontier.purge_settings(plan, args.cap), *frontier.export_settings(plan)]
         settings = {s.key: s for s in every}
         for spec in args.variant:
