@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 import os
 import platform
 import shlex
@@ -561,6 +562,21 @@ def purge_bench(
         data.ensure(args.schema, plan, log)
         data.snapshot_expired(args.schema, plan)
         yield make_ctx(args, plan, s3, Path(work)), plan, server
+
+
+def result_head(script: str, argv: list[str] | None) -> dict[str, Any]:
+    """When, how (the command line) and at which commit a diagnostic ran."""
+    head = ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]
+    return {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "command": f"bench/{script} " + " ".join(argv or sys.argv[1:]),
+            "commit": _version(head)}  # fmt: skip
+
+
+def write_result(out: Path, result: dict[str, Any], markdown: Callable[[dict], str]) -> None:
+    """``out`` (.md) and the same name in .json."""
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str))
+    out.write_text(markdown(result))
+    log(f"wrote {out}")
 
 
 def make_ctx(

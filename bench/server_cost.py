@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
-import json
 import statistics
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -144,13 +141,9 @@ def main(argv: list[str] | None = None) -> None:
                     bench.log(f"  {s.key}: {r.get('rows')} rows, {r.get('server_us_per_row')} "
                               f"µs/row server, exit {r.get('exit')}")  # fmt: skip
             runs.append(one)
-    result = {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-              "command": "bench/server_cost.py " + " ".join(argv or sys.argv[1:]),
-              "commit": bench._version(["git", "-C", str(frontier.ROOT), "rev-parse", "--short", "HEAD"]),
-              "mode": args.modes, "labels": [{s.key: s.label for s in todo}], "runs": runs}  # fmt: skip
-    args.out.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str))
-    args.out.write_text(markdown(result))
-    bench.log(f"wrote {args.out}")
+    result = {**bench.result_head("server_cost.py", argv), "mode": args.modes,
+              "labels": [{s.key: s.label for s in todo}], "runs": runs}  # fmt: skip
+    bench.write_result(args.out, result, markdown)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import subprocess
 import sys
@@ -252,13 +251,9 @@ def main(argv: list[str] | None = None) -> None:
                             f"  {mode} {k}: p99 x{r['p99_inflation']}, redo {r['step']['redo_fill']}"
                         )
             runs.append(one)
-    result = {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-              "command": "bench/write_stalls.py " + " ".join(argv or sys.argv[1:]),
-              "commit": bench._version(["git", "-C", str(frontier.ROOT), "rev-parse", "--short", "HEAD"]),
-              "tmpdir": tempfile.gettempdir(), "runs": runs}  # fmt: skip
-    args.out.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str))
-    args.out.write_text(markdown(result))
-    bench.log(f"wrote {args.out}")
+    result = {**bench.result_head("write_stalls.py", argv), "tmpdir": tempfile.gettempdir(),
+              "runs": runs}  # fmt: skip
+    bench.write_result(args.out, result, markdown)
 
 
 if __name__ == "__main__":
