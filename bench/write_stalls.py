@@ -162,7 +162,8 @@ def one_step(ctx: Any, args: argparse.Namespace, setting: frontier.Setting) -> d
         for probe in probes.values():
             probe.close()
     windows = {"idle": (idle, begin), "step": (begin, end)}
-    out: dict[str, Any] = {"rows": result.get("rows"), "seconds": result.get("seconds"), **flushed}
+    out: dict[str, Any] = {"rows": result.get("rows"), "seconds": result.get("seconds"), **flushed,
+                           "throttle": result.get("throttle")}  # fmt: skip
     for name, (a, b) in windows.items():
         out[name] = {
             "production": load.stats(a, b, args.p99_transactions),
