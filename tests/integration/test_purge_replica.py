@@ -48,7 +48,11 @@ class _OnFirstChunk:
 
 
 def _prepare(
-    pair: ReplicationPair, tmp_path: Path, max_lag: float | None, sleep: float = 0.0
+    pair: ReplicationPair,
+    tmp_path: Path,
+    max_lag: float | None,
+    sleep: float = 0.0,
+    **more: Any,
 ) -> Any:
     primary = pair.connect_primary()
     execute(primary, "DROP TABLE IF EXISTS dbat_repl.events")
@@ -64,6 +68,7 @@ def _prepare(
         "min_chunk_rows": 200,
         "check_interval": 0.1,
         "sleep": sleep,
+        **more,
     }
     if max_lag is not None:
         throttle.update(
@@ -171,12 +176,14 @@ def test_stopped_sql_thread_makes_the_purge_wait(
     assert report.throttle.reasons.get("lag", 0) >= 1  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("statement_rows", [None, 7])
 def test_purge_on_a_primary_that_logs_statements(
-    replication: ReplicationPair, tmp_path: Path
+    replication: ReplicationPair, tmp_path: Path, statement_rows: int | None
 ) -> None:
     """binlog_format = STATEMENT: InnoDB cannot log a READ COMMITTED DELETE as a statement (error
-    1665), so there the purge's chunks run in REPEATABLE READ; the day is purged and replicated."""
-    primary, job = _prepare(replication, tmp_path, max_lag=None)
+    1665), so there the purge's chunks run in REPEATABLE READ; the day is purged and replicated,
+    also with each chunk's read and DELETE in statements of 7 rows."""
+    primary, job = _prepare(replication, tmp_path, max_lag=None, statement_rows=statement_rows)
     execute(primary, "SET GLOBAL binlog_format = 'STATEMENT'")  # sessions opened from now on
     try:
         report = _purge(job, None)

@@ -57,11 +57,14 @@ def key_slices(
         yield keys[i : i + size]
 
 
-def tiled_ranges(ints: Sequence[int], per_statement: int | None) -> Iterator[tuple[int, int, int]]:
+def tiled_ranges(
+    keys: Sequence[tuple[Any, ...]], per_statement: int | None
+) -> Iterator[tuple[int, int, int]]:
     """(low, high, rows) of the DELETE ranges of a wholly matched chunk whose single integer key
-    takes the ascending values ``ints``: consecutive, together exactly ``ints[0]..ints[-1]``."""
-    low = ints[0]
-    for part in key_slices([(i,) for i in ints], per_statement):
-        high = part[-1][0]
+    takes the ascending values ``keys`` (as the server sent them, text or int): consecutive,
+    together exactly the first key..the last. Only each slice's boundaries are converted."""
+    low = int(keys[0][0])
+    for part in key_slices(keys, per_statement):
+        high = int(part[-1][0])
         yield low, high, len(part)
         low = high + 1

@@ -122,6 +122,7 @@ class DayPurger:
         self.plan = plan
         self.shape = q.hash_shape(self.info)
         self.sizer = sizer or ChunkSizer(throttle.settings)
+        self.per_statement = throttle.settings.rows_per_statement  # None: one statement a chunk
         self.deleted = self.kept = self.chunks = self.retries = 0
         self.longest = 0.0
         self.longest_delete = 0.0
@@ -215,12 +216,11 @@ class DayPurger:
 
     def _chunk(self, walk: NewestVersions, first: bool, last: Any) -> list[Any]:
         src = self.ctx.source
-        per_statement = self.throttle.settings.rows_per_statement
         src.begin(self.throttle.settings.lock_wait_timeout, self.isolation)
         try:
             rows = lock_rows(
                 src, self.info, self.shape, self.window, self.plan, (first, last),
-                self.sizer.rows, per_statement,
+                self.sizer.rows, self.per_statement,
             )  # fmt: skip
             # text that does not convert to UTF-8: stop before a row of it could be deleted
             check_rows(self.info, self.shape.key_positions, self.shape.guard_position, rows)
@@ -255,13 +255,11 @@ class DayPurger:
 
     def _delete(self, keys: list[tuple[Any, ...]], whole_chunk: bool) -> None:
         """Delete the matched keys; a wholly matched chunk of a single-key table as ranges."""
-        per_statement = self.throttle.settings.rows_per_statement
         if whole_chunk and int_key_path(self.info, self.plan):  # read in key order: ranges
-            ints = [int(key[0]) for key in keys]  # the text of an integer column
-            for low, high, rows in tiled_ranges(ints, per_statement):
+            for low, high, rows in tiled_ranges(keys, self.per_statement):
                 self._run_delete(q.delete_key_range_sql(self.info), [low, high], rows)
             return
-        for part in key_slices(keys, per_statement):
+        for part in key_slices(keys, self.per_statement):
             params = [
                 key_parameter(col, value)
                 for key in part
