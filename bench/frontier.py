@@ -195,6 +195,9 @@ def purge_settings(plan: data.Plan, cap: float) -> list[Setting]:
             max_rate=6000, statement_rows=50),
         dba("dba_b2_whole", "dbarchive, latency_budget = 2, one statement per chunk", 2.0,
             statement_rows=100_000),
+        # pt-archiver's one-row statements at the same rate: is that what makes it gentle?
+        dba("dba_r6k_s1", "dbarchive, max_rate = 6000, statement_rows = 1", None,
+            max_rate=6000, statement_rows=1),
     ]  # fmt: skip
 
 
