@@ -73,6 +73,21 @@ class Setting:
 
 # --- the purge settings ---------------------------------------------------------------------------
 
+# Settings of A/Bs whose question is answered (BENCHMARKS.md says how): kept so those A/Bs can be
+# run again by name (``--only``, write_stalls.py, variants.py), left out of the complete run.
+SETTLED = frozenset({
+    "dba_b2_write", "dba_b2_noredo", "dba_none_redo", "dba_b2_redo75", "dba_b2_floor2",
+    "dba_b2_ct01", "dba_b2_ct003", "dba_r6k_ct003", "dba_r6k_s50", "dba_b2_whole", "dba_r6k_s1",
+    "dba_export_b2_write",
+})  # fmt: skip
+
+
+def chosen(settings: list[Setting], only: set[str]) -> list[Setting]:
+    """The settings named in ``only``; with none named, the complete run's (all but SETTLED)."""
+    if only:
+        return [s for s in settings if s.key in only]
+    return [s for s in settings if s.key not in SETTLED]
+
 
 def _pt_purge(ctx: peers.Ctx, cap: float, *extra: str) -> dict[str, Any]:
     cmd = [
@@ -782,7 +797,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--p99-transactions", type=int, default=1000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--schema", default="dbarchive_frontier")
-    p.add_argument("--only", default="", help="comma-separated setting keys (default: all)")
+    p.add_argument(
+        "--only", default="", help="comma-separated setting keys (default: all but SETTLED)"
+    )
     p.add_argument("--signals", action="store_true", help="sample server signals (a diagnostic)")
     p.add_argument("--no-replica", action="store_true", help="skip the primary/replica exports")
     p.add_argument("--replica-day-rows", type=int, default=400_000, help="rows of the pair's day")
@@ -844,8 +861,7 @@ def main(argv: list[str] | None = None) -> None:
                 if pair:
                     log(f"replica pair: primary :{pair.primary_port}, replica :{pair.replica_port}")
                     settings += replica_settings(pair, args.replica_day_rows)
-                only = {k for k in args.only.split(",") if k}
-                settings = [s for s in settings if not only or s.key in only]
+                settings = chosen(settings, {k for k in args.only.split(",") if k})
                 for i in range(args.runs):
                     runs.append(one_run(ctx, args, settings, modes, server, pair, i))
                     write(args, plan, settings, runs, argv)  # partial results survive a stop
