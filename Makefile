@@ -92,7 +92,7 @@ bench-iceberg: dev  ## issue 23: the Iceberg export's rows/s next to Parquet's, 
 	@bench/install-peers.sh
 	cd bench && ../$(VENV)/bin/python iceberg.py $(ICEBERG_ARGS)
 
-bench-frontier: dev  ## issue 20: purge/export speed against production p99, pinned and unpinned (~60 min: the settled A/Bs' settings are left out) -> bench/results/frontier.{md,json,png}
+bench-frontier: dev  ## issue 20: purge/export speed against production p99, pinned and unpinned (~90 min; the settled A/Bs' settings are left out) -> bench/results/frontier.{md,json,png}
 	@bench/install-peers.sh
 	$(PY) bench/frontier.py $(FRONTIER_ARGS)
 

@@ -76,7 +76,7 @@ class PurgeResult:
     retries: int
     seconds: float
     longest_chunk_seconds: float  # the whole transaction: locking read, match, DELETE, COMMIT
-    longest_delete_seconds: float  # the DELETE statement alone
+    longest_delete_seconds: float  # the longest DELETE statement alone (statement_rows splits)
 
 
 class ChunkSizer:
