@@ -88,8 +88,12 @@ def export_day(
     identity = ctx.identity(spec)
     partition = ctx.partition(spec, day)
     preparation = upload.Preparation(ctx.storage, partition, identity)  # S3 reads, beside MySQL's
-    window = ctx.source.window(spec, info, day)
-    scan = ctx.reads(spec, day).plan_scan(info, window, spec.scan)  # the rows it will read
+    try:
+        window = ctx.source.window(spec, info, day)
+        scan = ctx.reads(spec, day).plan_scan(info, window, spec.scan)  # the rows it will read
+    except BaseException:
+        preparation.stop()  # e.g. no SELECT: the survey ends (its probe file removed) first
+        raise
     committed = preparation.committed()  # first, replace or grow: decided before any row is read
     if committed.mode == "grow":  # over the rows the archive was made from (its window)
         from dbarchive.steps.grow import grow_day

@@ -6,6 +6,8 @@ import datetime as dt
 import gzip
 import json
 import socket
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +23,7 @@ from dbarchive.config import load_job
 from dbarchive.errors import ConfigError, NoUsableKeyError, SourceError
 from dbarchive.formats.csv import iter_rows
 from dbarchive.pipeline import export
+from dbarchive.storage.local import LocalStorage
 from tests.integration.helpers import LOG_TABLE_DDL, fill_events
 from tests.integration.mysql_fixtures import ROOT_URL, MySqlSchema, mysql_schema  # noqa: F401
 
@@ -383,6 +386,38 @@ def test_user_without_select_on_the_table_gets_a_clear_error(
     assert len(error_lines(result)) == 1, result.stderr
     assert files_under(dest) == []
     assert snapshot(events) == before
+
+
+def test_an_export_failing_on_mysql_leaves_no_destination_check_running(
+    events: MySqlSchema,
+    mysql_user: tuple[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No SELECT: the export fails while its destination survey (on a thread) is still checking
+    the folder. The survey ends before the error leaves, so its probe file is gone and no
+    thread runs on (a CI run once found the probe file still there)."""
+    user, password = mysql_user
+    events.execute(f"GRANT INSERT ON `{events.name}`.`events` TO '{user}'@'127.0.0.1'")
+    monkeypatch.setenv("DBAT_PRIV_PW", password)
+    real_check = LocalStorage.check
+
+    def slow_check(self: LocalStorage) -> None:  # the real check, after MySQL has failed
+        time.sleep(0.5)
+        real_check(self)
+
+    monkeypatch.setattr(LocalStorage, "check", slow_check)
+    host, port = _server()
+    dest = tmp_path / "archive"
+    text = config_text(
+        {"url": f"mysql://{user}@{host}:{port}/{events.name}", "password_env": "DBAT_PRIV_PW"},
+        {"url": str(dest)},
+        [{"name": "events", "timestamp_column": "created_at"}],
+    )
+    with pytest.raises(SourceError):
+        run_library(write_config(tmp_path / "archive.toml", text))
+    assert not [t for t in threading.enumerate() if t.name == "dbarchive-s3-survey"]
+    assert files_under(dest) == []
 
 
 def test_unreachable_mysql_says_cannot_reach(tmp_path: Path) -> None:

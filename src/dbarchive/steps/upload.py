@@ -149,6 +149,11 @@ class Preparation:
     def ready(self) -> bool:
         return self._cleared or self._survey.done()
 
+    def stop(self) -> None:
+        """The survey cancelled and its thread ended: an export failing before it needs the
+        survey leaves nothing running (a destination check's probe file is gone, too)."""
+        self._survey.stop()
+
     def open(self) -> None:
         if not self._cleared:
             self._check(self.old_manifest())
