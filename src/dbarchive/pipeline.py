@@ -87,41 +87,39 @@ def export_day(
     ctx.source.lock_table(info)  # one run per table: a concurrent one exits "already running"
     identity = ctx.identity(spec)
     partition = ctx.partition(spec, day)
-    preparation = upload.Preparation(ctx.storage, partition, identity)  # S3 reads, beside MySQL's
-    try:
+    # S3's reads start beside MySQL's; leaving the scope in any way ends them (no probe file left)
+    with upload.Preparation(ctx.storage, partition, identity) as preparation:
         window = ctx.source.window(spec, info, day)
         scan = ctx.reads(spec, day).plan_scan(info, window, spec.scan)  # the rows it will read
-    except BaseException:
-        preparation.stop()  # e.g. no SELECT: the survey ends (its probe file removed) first
-        raise
-    committed = preparation.committed()  # first, replace or grow: decided before any row is read
-    if committed.mode == "grow":  # over the rows the archive was made from (its window)
-        from dbarchive.steps.grow import grow_day
-        from dbarchive.steps.verify import archive_scope
+        # first, replace or grow: decided before any row is read
+        committed = preparation.committed()
+        if committed.mode == "grow":  # over the rows the archive was made from (its window)
+            from dbarchive.steps.grow import grow_day
+            from dbarchive.steps.verify import archive_scope
 
-        assert committed.manifest is not None
-        scope, archived = archive_scope(info, committed.manifest)
-        return grow_day(ctx, spec, scope, archived, committed, preparation, throttle)
-    refuse_shrinking(ctx, spec, info, window, scan, committed.manifest)
-    emit_export_event(
-        ctx, spec, day, "start", total=scan.estimated_rows, message=f"scan={scan.strategy}"
-    )
-    target = committed.target(partition)
-    gated = GatedStorage(ctx.storage, preparation)  # bytes wait for unfinished uploads to go
-    files, digest = write_rows(ctx, spec, info, window, scan, target, throttle, gated)
-    preparation.open()  # a day without rows wrote no file: clear before its manifest too
-    manifest = build_manifest(
-        spec,
-        info,
-        window,
-        scan,
-        files,
-        digest,
-        started,
-        committed.next_generation,
-        identity.record(),
-    )
-    return finish_publication(ctx, spec, target, manifest, committed.manifest, ctx.clock() - t0)
+            assert committed.manifest is not None
+            scope, archived = archive_scope(info, committed.manifest)
+            return grow_day(ctx, spec, scope, archived, committed, preparation, throttle)
+        refuse_shrinking(ctx, spec, info, window, scan, committed.manifest)
+        emit_export_event(
+            ctx, spec, day, "start", total=scan.estimated_rows, message=f"scan={scan.strategy}"
+        )
+        target = committed.target(partition)
+        gated = GatedStorage(ctx.storage, preparation)  # bytes wait for unfinished uploads to go
+        files, digest = write_rows(ctx, spec, info, window, scan, target, throttle, gated)
+        preparation.open()  # a day without rows wrote no file: clear before its manifest too
+        manifest = build_manifest(
+            spec,
+            info,
+            window,
+            scan,
+            files,
+            digest,
+            started,
+            committed.next_generation,
+            identity.record(),
+        )
+        return finish_publication(ctx, spec, target, manifest, committed.manifest, ctx.clock() - t0)
 
 
 def export(

@@ -149,9 +149,12 @@ class Preparation:
     def ready(self) -> bool:
         return self._cleared or self._survey.done()
 
-    def stop(self) -> None:
-        """The survey cancelled and its thread ended: an export failing before it needs the
-        survey leaves nothing running (a destination check's probe file is gone, too)."""
+    def __enter__(self) -> Preparation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """The survey cancelled (if it still runs) and its thread ended: an export that fails
+        before it needs the survey leaves nothing running (a check's probe file is gone, too)."""
         self._survey.stop()
 
     def open(self) -> None:
