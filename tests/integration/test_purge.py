@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,6 @@ from click.testing import CliRunner
 from dbarchive import build_context
 from dbarchive.build import build_throttle
 from dbarchive.cli import cli
-from dbarchive.errors import DbArchiveError
 from dbarchive.jobs.daily import TableReport, purge_table, run
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import Manifest
@@ -58,6 +58,14 @@ def _purge(ctx: Any, today: dt.date = TODAY) -> TableReport:
     return report
 
 
+def _failed(report: TableReport, pattern: str, day: dt.date) -> TableReport:
+    """``report`` has one error, on ``day``, matching ``pattern`` (verification: exit 5)."""
+    (error,) = report.errors
+    assert re.search(pattern, error), error
+    assert (report.error_codes, report.error_days) == ([5], [day])
+    return report
+
+
 def test_run_archives_and_purges_exactly_the_expired_days(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:
@@ -91,12 +99,14 @@ def test_run_archives_and_purges_exactly_the_expired_days(
 def test_unarchived_day_is_not_purged_in_fail_mode(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:
-    """(a) An expired day without a manifest keeps every row when on_unarchived = 'fail'."""
+    """(a) An expired day without a manifest keeps every row when on_unarchived = 'fail'; each
+    such day is reported (exit 5), none stops the others from being looked at."""
     mysql_schema.execute(LOG_TABLE_DDL)
     _fill_days(mysql_schema, TODAY - dt.timedelta(days=70), 3)
     ctx = build_context(_job(mysql_schema, tmp_path, on_unarchived="fail"))
-    with pytest.raises(DbArchiveError, match="on_unarchived = 'fail'"):
-        _purge(ctx)
+    report = _purge(ctx)
+    assert len(report.errors) == 3 and report.error_codes == [5, 5, 5]
+    assert all("on_unarchived = 'fail'" in e for e in report.errors)
     assert sum(_days_in_db(mysql_schema).values()) == 3 * PER_DAY
     ctx.source.close()
 
@@ -130,9 +140,7 @@ def test_damaged_archive_file_blocks_the_purge(
         part.write_bytes(part.read_bytes().replace(b'"n1"', b'"n9"'))
     else:
         part.unlink()
-    report = TableReport("events")
-    with pytest.raises(DbArchiveError, match=r"SHA-256|missing|does not exist"):
-        purge_table(ctx, ctx.job.tables[0], TODAY, build_throttle(ctx), report)
+    _failed(_purge(ctx), r"SHA-256|missing|does not exist", day)
     assert sum(_days_in_db(mysql_schema).values()) == PER_DAY
     ctx.source.close()
 
@@ -185,8 +193,7 @@ def test_damaged_s3_object_blocks_the_purge(
 
     original = gzip.decompress(ctx.storage.get_bytes(key) or b"")
     ctx.storage.put_bytes(key, gzip.compress(original.replace(b'"n1"', b'"nX"'), mtime=0))
-    with pytest.raises(DbArchiveError, match=r"SHA-256|bytes stored"):
-        _purge(ctx)
+    _failed(_purge(ctx), r"SHA-256|bytes stored", day)
     assert sum(_days_in_db(mysql_schema).values()) == PER_DAY
     ctx.source.close()
 
@@ -226,8 +233,7 @@ def test_late_row_in_fail_mode_keeps_the_day(mysql_schema: MySqlSchema, tmp_path
     mysql_schema.execute(
         "INSERT INTO events (created_at, account_id) VALUES (%s, 1)", (f"{day} 12:00:00",)
     )
-    with pytest.raises(DbArchiveError, match="on_unarchived"):
-        _purge(ctx)
+    _failed(_purge(ctx), "on_unarchived", day)
     assert sum(_days_in_db(mysql_schema).values()) == PER_DAY + 1
     ctx.source.close()
 
@@ -384,7 +390,8 @@ def test_expired_partitions_are_dropped_after_verification(
 def test_partition_with_an_unverified_row_is_not_dropped(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:
-    """A row that no archive holds (fail mode) keeps its whole partition."""
+    """A row that no archive holds (fail mode) keeps its whole partition from being dropped: its
+    other days are purged chunk by chunk, that day keeps every row and is reported."""
     mysql_schema.execute(PARTITIONED["range_columns"])
     _fill_days(mysql_schema, dt.date(2026, 8, 1), 31)
     ctx = build_context(_job(mysql_schema, tmp_path, on_unarchived="fail"))
@@ -393,9 +400,9 @@ def test_partition_with_an_unverified_row_is_not_dropped(
     mysql_schema.execute(
         "INSERT INTO events (created_at, account_id) VALUES ('2026-08-15 10:00:00', 1)"
     )
-    with pytest.raises(DbArchiveError, match="on_unarchived"):
-        _purge(ctx)
-    assert sum(_days_in_db(mysql_schema).values()) == 31 * PER_DAY + 1
+    report = _failed(_purge(ctx), "on_unarchived", dt.date(2026, 8, 15))
+    assert (report.dropped, report.rows_deleted) == ([], 30 * PER_DAY)
+    assert _days_in_db(mysql_schema) == {dt.date(2026, 8, 15): PER_DAY + 1}
     ctx.source.close()
 
 

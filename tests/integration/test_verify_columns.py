@@ -63,7 +63,7 @@ def test_verify_names_the_changed_columns_and_compares_the_others(
             f"({DRIFT}); on the {KEPT} archived columns unchanged since the database and the "
             "archive agree (rows=13 "
         )
-        + r"x1=\w+ x2=\w+ s1=\d+\); a purge stops at this day: the archive alone holds the "
+        + r"x1=\w+ x2=\w+ s1=\d+\); a purge keeps this day's rows: the archive alone holds the "
         r"dropped columns' values",
         note,
     ), note
@@ -136,8 +136,8 @@ def test_purge_dry_run_says_which_days_it_would_export_first_and_with_which_colu
 ) -> None:
     """Three expired days: one archived before a column was added, one never archived, one
     archived with today's columns that has gained a late row. The dry run says of each why it
-    would be exported first and with which columns, or, with on_unarchived = 'fail', where the
-    purge stops; it changes nothing. (A dropped column: the next test.)"""
+    would be exported first and with which columns, or, with on_unarchived = 'fail', that it
+    keeps its rows; it changes nothing. (A dropped column: the next test.)"""
     mysql_schema.execute(LOG_TABLE_DDL)
     today = dt.date(2026, 11, 25)
     days = [today - dt.timedelta(days=n) for n in (70, 69, 68)]
@@ -179,7 +179,7 @@ def test_purge_dry_run_says_which_days_it_would_export_first_and_with_which_colu
     assert [(d["day"], d["deleted"]) for d in plan["days"]] == [(str(d), False) for d in days]
     assert plan["days"][0]["export_first"] == (
         "columns changed since it was archived (added channel); "
-        "on_unarchived = 'fail': the purge stops here"
+        "on_unarchived = 'fail': the day is not purged"
     )
     assert sorted(p.read_bytes() for p in tmp_path.rglob("_manifest*.json")) == before
     assert mysql_schema.execute("SELECT COUNT(*) FROM events")[0][0] == 61
@@ -202,7 +202,7 @@ def test_a_day_whose_archive_holds_a_dropped_column_is_not_purged_until_exported
     mysql_schema.execute("ALTER TABLE events DROP COLUMN note")
     with api.session(job) as ctx:
         preview = preview_day(ctx, job.tables[0], day)
-    assert preview.stops and preview.export_first is not None
+    assert preview.kept and preview.export_first is not None
     assert preview.export_first.startswith(f"events {day}: columns dropped since the day was")
     (report,) = api.run(job, today=today)
     (error,) = report.errors

@@ -9,7 +9,9 @@ import pytest
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.canonical import Column, canonical_expression, quote_identifier
 from dbarchive.sources.charsets import lost_bytes, may_lose_text, round_trip_probe_sql
+from dbarchive.sources.mysql_catalog import fixed_default
 from dbarchive.sources.table import TableInfo, TextCheck
+from dbarchive.steps.archived_columns import restorable_condition
 
 
 def _col(name: str, t: str = "bigint") -> Column:
@@ -157,3 +159,51 @@ def test_a_day_holds_only_real_dates_unless_archived_otherwise() -> None:
     assert q.day_predicate(earlier) == "`created_at` >= %s AND `created_at` < %s"
     stamp = dataclasses.replace(info, ts=_col("created_at", "timestamp"))
     assert q.day_predicate(stamp) == "`created_at` >= %s AND `created_at` < %s"
+
+
+@pytest.mark.parametrize(
+    ("nullable", "default", "extra", "fixed"),
+    [
+        (True, None, b"", True),  # no DEFAULT clause on a nullable column: NULL
+        (False, None, b"", False),  # NOT NULL without a default: an INSERT without it fails
+        (False, b"0", b"", True),
+        (False, b"'web'", b"", True),  # MariaDB quotes a string literal
+        (False, b"web", b"", True),  # MySQL prints it bare
+        (True, b"NULL", b"", True),  # MariaDB's explicit DEFAULT NULL
+        (True, b"current_timestamp()", b"", False),  # MariaDB prints an expression as text
+        (True, b"CURRENT_TIMESTAMP", b"DEFAULT_GENERATED", False),  # MySQL 8 marks it
+        (True, b"CURRENT_TIMESTAMP", b"on update CURRENT_TIMESTAMP", False),  # MySQL 5.7
+        (True, b"uuid()", b"", False),
+        (False, None, b"auto_increment", False),
+    ],
+)
+def test_which_columns_an_insert_without_them_gives_one_fixed_value(
+    nullable: bool, default: bytes | None, extra: bytes, fixed: bool
+) -> None:
+    """Only then can a row archived without the column be given back whole by a restore."""
+    assert fixed_default(nullable, default, extra) is fixed
+
+
+def test_a_row_whose_added_columns_are_not_their_defaults_hashes_as_held() -> None:
+    """``held_unless`` guards the row's hash; each added column compared with DEFAULT(col) (an
+    expression default makes every row held; a generated column follows the others)."""
+    info = _info("events")
+    added = (
+        dataclasses.replace(_col("chan`nel", "varchar"), nullable=True),
+        dataclasses.replace(_col("total"), generated="STORED"),
+    )
+    wide = dataclasses.replace(info, columns=(*info.columns, *added))
+    condition = restorable_condition(wide, ("chan`nel", "total"))
+    assert condition == "`chan``nel` <=> DEFAULT(`chan``nel`)"
+    expression = dataclasses.replace(added[0], fixed_default=False)
+    assert (
+        restorable_condition(
+            dataclasses.replace(info, columns=(*info.columns, expression)), ("chan`nel",)
+        )
+        == "FALSE"
+    )
+    assert restorable_condition(info, ()) is None
+    guarded = q.hash_shape(dataclasses.replace(info, held_unless=condition)).sql_list
+    plain = q.hash_shape(info).sql_list
+    digest, paging = plain.split("256), ", 1)
+    assert guarded == f"IF({condition}, {digest}256), '{q.HELD}'), {paging}"

@@ -352,10 +352,10 @@ def _print_purge_plan(
             days = [preview_day(ctx, spec, d) for d in expired_days(ctx, spec, day)]
             rows = {p.day: p.rows for p in days}
             exports = {p.day: p.export_first for p in days if p.rows and p.export_first}
-            stop = next((p.day for p in days if p.rows and p.stops), None)
+            kept = frozenset(p.day for p in days if p.rows and p.kept)
             sql = q.delete_keys_sql(ctx.describe(spec), 2)
             cutoff = spec.retention.cutoff(day)
-            plans.append(PurgePlan(spec.name, cutoff, before, rows, sql, exports, stop))
+            plans.append(PurgePlan(spec.name, cutoff, before, rows, sql, exports, kept))
     finally:
         ctx.close()
     print_purge_plans(plans, as_json)

@@ -141,7 +141,11 @@ def reports_json(
 def _error_objects(r: TableReport, tracker: TrackingReporter | None) -> list[dict[str, Any]]:
     step, day = tracker.last.get(r.table, (None, None)) if tracker else (None, None)
     codes = [*r.error_codes, *[1] * (len(r.errors) - len(r.error_codes))]
-    errors = [error_object(c, m, r.table, day, step) for m, c in zip(r.errors, codes, strict=True)]
+    days = [*r.error_days, *[None] * (len(r.errors) - len(r.error_days))]
+    errors = [  # a purged day's error names its day (the purge went on to others)
+        error_object(c, m, r.table, d or day, "purge" if d else step)
+        for m, c, d in zip(r.errors, codes, days, strict=True)
+    ]
     if r.stopped:
         errors.append(error_object(6, r.stopped, r.table, day, step))
     return errors
@@ -204,7 +208,7 @@ class PurgePlan:
     day_rows: dict[dt.date, int]
     delete_sql: str
     export_first: dict[dt.date, str] = field(default_factory=dict)  # why, with which columns
-    stops_at: dt.date | None = None  # the purge would stop at this day (nothing of it deleted)
+    kept_days: frozenset[dt.date] = frozenset()  # days that would keep their rows (an error)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -216,7 +220,7 @@ class PurgePlan:
                     "day": d.isoformat(),
                     "rows": n,
                     "export_first": self.export_first.get(d),
-                    "deleted": self.stops_at is None or d < self.stops_at,
+                    "deleted": d not in self.kept_days,
                 }
                 for d, n in self.day_rows.items()
                 if n
@@ -245,10 +249,8 @@ def _purge_day_line(plan: PurgePlan, day: dt.date, rows: int) -> str:
     """``  2026-05-01: 13 rows would be verified and deleted``, with why and how the day would
     be exported first when it would."""
     why = plan.export_first.get(day)
-    if day == plan.stops_at:
+    if day in plan.kept_days:
         return f"  {day}: {count(rows, 'row')} not deleted: {why}"
-    if plan.stops_at is not None and day > plan.stops_at:
-        return f"  {day}: {count(rows, 'row')} not deleted: the purge stops at {plan.stops_at}"
     line = f"  {day}: {count(rows, 'row')} would be verified and deleted"
     return line if why is None else f"{line}; {why}"
 
@@ -295,6 +297,11 @@ def status_lines(s: TableStatus) -> list[str]:
     ]  # fmt: skip
     if s.partial_days:
         lines.append(f"  partly purged (the next purge finishes them): {days_text(s.partial_days)}")
+    if s.held_days:
+        lines.append(
+            "  of them, keeping rows with values in columns added since their archive (no purge "
+            f"deletes those; dbarchive verify names them): {days_text(s.held_days)}"
+        )
     if s.restored_days:
         lines.append(f"  restored into the table after their purge: {days_text(s.restored_days)}")
     if s.expired_unarchived_days:

@@ -12,7 +12,8 @@ Purge, for each day older than the retention cutoff, oldest first:
    changed rows), export the day again — a purged day's archive grows by them — and verify again;
 3. delete exactly the archived rows, chunk by chunk (``steps/purge.py``); rows that arrive or
    change during it are kept, archived by growth and purged in one more round.
-A table stops at its first day that fails; other tables go on. Nothing is deleted unverified.
+A day that fails its verification keeps its rows and is reported, and the table's other days go
+on; any other error stops the table, and other tables go on. Nothing is deleted unverified.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class TableReport:
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # said, but not a failure (a day not over)
     error_codes: list[int] = field(default_factory=list)  # each error's cause, as an exit code
+    error_days: list[dt.date | None] = field(default_factory=list)  # the purge's day, if one
     stopped: str | None = None
     seconds: float = 0.0
     throttle_pauses: int = 0
@@ -76,10 +78,12 @@ class TableReport:
     def ok(self) -> bool:
         return not self.errors and self.stopped is None
 
-    def fail(self, message: str, exit_code: int = 1) -> None:
-        """Record an error and its cause (the exit code the CLI gives that cause)."""
+    def fail(self, message: str, exit_code: int = 1, day: dt.date | None = None) -> None:
+        """Record an error, its cause (the exit code the CLI gives that cause) and the day of
+        the purge it stopped, if one (a purge goes on with the next day)."""
         self.errors.append(message)
         self.error_codes.append(exit_code)
+        self.error_days.append(day)
 
     @property
     def rows_exported(self) -> int:
@@ -147,7 +151,7 @@ def ready_for_purge(
     result = verify_day(ctx, spec, day, depth, True, known)
     if result.column_change is not None and result.column_change.dropped:
         raise VerificationError(dropped_columns_refusal(spec.name, day, result.column_change))
-    if why := _export_again(result):
+    if why := _export_again(result, purge_begun(known.marker)):
         _export_unarchived(ctx, spec, day, report, why)
         known = _known(ctx, spec, day, None, matched_rows)
         result = verify_day(ctx, spec, day, depth, True, known)
@@ -176,13 +180,14 @@ def _known(
     return KnownDay(manifest, marker, plan, matched_rows)
 
 
-def _export_again(result: VerifyResult) -> str | None:
+def _export_again(result: VerifyResult, begun: bool) -> str | None:
     """Why the day must be exported again before its purge, if it must: the database holds rows
-    the archive lacks, or the table's columns changed since (the purge matches whole rows)."""
+    the archive lacks, or the table's columns changed since (the purge matches whole rows). A
+    day whose purge has begun only grows, on its archived columns (``matching_scope``)."""
     if not result.ok:
         only = result.source_differs and len(result.problems) == 1
         return "the database holds rows the archive lacks" if only else None
-    if result.column_change is not None:
+    if result.column_change is not None and not begun:
         return (
             f"the table's columns changed since it was archived ({result.column_change.describe()})"
         )
@@ -202,8 +207,9 @@ def _export_unarchived(
 def _drop_expired_partitions(
     ctx: Context, spec: TableSpec, today: dt.date, report: TableReport, throttle: Throttle
 ) -> None:
-    """Drop partitions wholly before the cutoff once every day in them is verified; first
-    finish a drop that was interrupted after its exchange."""
+    """Drop partitions wholly before the cutoff once every day in them is verified (one with a
+    day that fails is left to the chunked purge, which reports that day and purges the others);
+    first finish a drop that was interrupted after its exchange."""
     info = ctx.describe(spec)
     recovered = partitions.recover_exchange(ctx, spec, info, throttle)
     if recovered is not None:
@@ -213,10 +219,13 @@ def _drop_expired_partitions(
         if any(_purge_begun(ctx, spec, d) for d in busy):
             continue  # the database holds part of such a day: its rows go chunk by chunk
         verified = {}
-        for day in busy:
-            manifest = ready_for_purge(ctx, spec, day, report).manifest
-            assert manifest is not None
-            verified[day] = manifest
+        try:
+            for day in busy:
+                manifest = ready_for_purge(ctx, spec, day, report).manifest
+                assert manifest is not None
+                verified[day] = manifest
+        except VerificationError:
+            continue  # its days go chunk by chunk, each verified again: that one is reported
         dropped = partitions.drop_partition(ctx, spec, info, part, days, verified, throttle)
         report.dropped.append(dropped)
 
@@ -228,7 +237,8 @@ def _purge_begun(ctx: Context, spec: TableSpec, day: dt.date) -> bool:
 def purge_table(
     ctx: Context, spec: TableSpec, today: dt.date, throttle: Throttle, report: TableReport
 ) -> None:
-    """Purge every expired day of one table, oldest first; stops at the first failing day."""
+    """Purge every expired day of one table, oldest first; a day that fails its verification is
+    reported and passed over (it keeps its rows), any other error stops the table."""
     ctx.source.lock_table(ctx.describe(spec))
     require_delete(ctx, spec)  # no DELETE grant: fail before any export, record or row
     ledger.reconcile_open(ctx, spec)  # intents a killed run left open: committed or void
@@ -236,22 +246,52 @@ def purge_table(
     _drop_expired_partitions(ctx, spec, today, report, throttle)
     sizer = ChunkSizer(throttle.settings)  # one per table: chunk speed is the table's
     for day in expired_days(ctx, spec, today):
-        archived = upload.read_manifest(ctx.storage, ctx.partition(spec, day))
-        plan = day_plan(ctx, spec, day, manifest=archived)  # the archive's rows, if archived
-        if not plan.estimated_rows:
-            continue
-        known = ready_for_purge(ctx, spec, day, report, plan, matched_rows=True, manifest=archived)
-        _purge_one(ctx, spec, day, throttle, sizer, known, report)
-        if report.purged[-1].rows_kept:  # arrived or changed since the verification: once more
-            _purge_one(
-                ctx, spec, day, throttle, sizer, ready_for_purge(ctx, spec, day, report), report
-            )
-        if report.purged[-1].rows_kept:
-            report.fail(
-                f"{spec.name} {day}: {report.purged[-1].rows_kept} rows arrived or changed while "
-                "the day was purged, twice, and were kept; the next run archives and purges them",
-                VerificationError.exit_code,
-            )
+        try:
+            _purge_expired_day(ctx, spec, day, throttle, sizer, report)
+        except VerificationError as exc:  # this day's rows stay; its archive is not the others'
+            report.fail(str(exc), exc.exit_code, day)
+
+
+def _purge_expired_day(
+    ctx: Context,
+    spec: TableSpec,
+    day: dt.date,
+    throttle: Throttle,
+    sizer: ChunkSizer,
+    report: TableReport,
+) -> None:
+    """Verify (archiving first what the archive lacks) and purge one expired day."""
+    archived = upload.read_manifest(ctx.storage, ctx.partition(spec, day))
+    plan = day_plan(ctx, spec, day, manifest=archived)  # the archive's rows, if archived
+    if not plan.estimated_rows:
+        return
+    known = ready_for_purge(ctx, spec, day, report, plan, matched_rows=True, manifest=archived)
+    _purge_one(ctx, spec, day, throttle, sizer, known, report)
+    if _unarchived_kept(report.purged[-1]):  # arrived or changed since the verification: again
+        _purge_one(ctx, spec, day, throttle, sizer, ready_for_purge(ctx, spec, day, report), report)
+    result = report.purged[-1]
+    if _unarchived_kept(result):
+        report.fail(
+            f"{spec.name} {day}: {_unarchived_kept(result)} rows arrived or changed while the day "
+            "was purged, twice, and were kept; the next run archives and purges them",
+            VerificationError.exit_code,
+            day,
+        )
+    if result.rows_held:
+        failure = held_rows_failure(spec, day, result.rows_held)
+        report.fail(failure, VerificationError.exit_code, day)
+
+
+def _unarchived_kept(result: PurgeResult) -> int:
+    return result.rows_kept - result.rows_held
+
+
+def held_rows_failure(spec: TableSpec, day: dt.date, held: int) -> str:
+    return (
+        f"{spec.name} {day}: kept {held} of its rows, which hold values in columns added since "
+        "the day was archived: a partly purged day's archive only grows by rows of its archived "
+        "columns (dbarchive verify names the columns; the table's other days went on)"
+    )
 
 
 def _purge_one(

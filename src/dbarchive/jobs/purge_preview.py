@@ -28,7 +28,9 @@ class DayPreview:
     day: dt.date
     rows: int
     export_first: str | None = None  # why, and with which columns; None: verified as archived
-    stops: bool = False  # on_unarchived = "fail" or a partly purged day: the purge stops here
+    # on_unarchived = "fail", a dropped column, a partly purged day's retyped column: the day
+    # keeps its rows (an error says why) and the purge goes on with the next day
+    kept: bool = False
 
 
 def preview_day(ctx: Context, spec: TableSpec, day: dt.date) -> DayPreview:
@@ -44,9 +46,15 @@ def preview_day(ctx: Context, spec: TableSpec, day: dt.date) -> DayPreview:
     begun = purge_begun(upload.read_purge_marker(ctx.storage, partition))
     if change is not None:
         why = f"columns changed since it was archived ({change.describe()})"
-        if begun:  # growth keeps a partly purged day's columns (steps/grow.py)
-            then = "its purge has begun, so it is not exported again and the purge stops here"
-            return DayPreview(day, rows, f"{why}; {then}", stops=True)
+        if begun and change.archive_whole:  # matched on the archived columns (grow.py)
+            then = (
+                "its purge has begun, so it grows by rows of the archived columns: rows whose "
+                "added columns hold other values than their defaults are kept"
+            )
+            return DayPreview(day, rows, f"{why}; {then}")
+        if begun:
+            then = "its purge has begun, so it is not exported again: its rows are kept"
+            return DayPreview(day, rows, f"{why}; {then}", kept=True)
         if change.dropped:
             return DayPreview(day, rows, dropped_columns_refusal(spec.name, day, change), True)
         return _export(spec, day, rows, why, f"exported again first, {today}")
@@ -59,5 +67,5 @@ def preview_day(ctx: Context, spec: TableSpec, day: dt.date) -> DayPreview:
 
 def _export(spec: TableSpec, day: dt.date, rows: int, why: str, then: str) -> DayPreview:
     if spec.on_unarchived == "fail":
-        return DayPreview(day, rows, f"{why}; on_unarchived = 'fail': the purge stops here", True)
+        return DayPreview(day, rows, f"{why}; on_unarchived = 'fail': the day is not purged", True)
     return DayPreview(day, rows, f"{why}: {then}")

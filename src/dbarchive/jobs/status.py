@@ -38,6 +38,9 @@ class TableStatus:
     expired_unarchived_days: list[dt.date] = field(default_factory=list)
     backlog: Backlog | None = None  # rows past retention still in the database, now
     backlog_last_run: Backlog | None = None  # as the last run's purge left it (_backlog.json)
+    # Partly purged days whose last purge kept rows holding values in columns added since their
+    # archive (``matching_scope``): no purge finishes them until those values are defaults.
+    held_days: list[dt.date] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         def days(values: list[dt.date]) -> list[str]:
@@ -53,6 +56,7 @@ class TableStatus:
             "archived_bytes": self.archived_bytes,
             "purged_days": days(self.purged_days),
             "partially_purged_days": days(self.partial_days),
+            "days_holding_rows_with_added_columns": days(self.held_days),
             "pending_days": days(self.pending_days),
             "restored_days": days(self.restored_days),
             "expired_unarchived_days": days(self.expired_unarchived_days),
@@ -72,6 +76,7 @@ def table_status(ctx: Context, spec: TableSpec, today: dt.date) -> TableStatus:
     purged: list[dt.date] = []
     partial: list[dt.date] = []
     restored: list[dt.date] = []
+    held: list[dt.date] = []
     for obj in ctx.storage.list_objects(ctx.folder(spec) + "/"):
         day = day_of_key(obj.key, layout)
         name = obj.key.rsplit("/", 1)[-1]
@@ -85,6 +90,8 @@ def table_status(ctx: Context, spec: TableSpec, today: dt.date) -> TableStatus:
             marker = upload.read_purge_marker(ctx.storage, ctx.partition(spec, day)) or {}
             kind = {"purged": purged, "restored": restored}.get(marker.get("status", ""), partial)
             kind.append(day)
+            if marker.get("rows_held_added_columns"):
+                held.append(day)
     info = ctx.describe(spec)
     return TableStatus(
         table=spec.name,
@@ -106,4 +113,5 @@ def table_status(ctx: Context, spec: TableSpec, today: dt.date) -> TableStatus:
         no_day=ctx.source.no_day_rows(info),
         backlog=backlog.measure(ctx, spec, today, day_rows),
         backlog_last_run=backlog.last_recorded(ctx, spec),
+        held_days=sorted(held),
     )

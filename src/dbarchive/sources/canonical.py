@@ -17,7 +17,7 @@ database during verify, so the file, the exporter and the database see the very 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from dbarchive.errors import SourceError
@@ -84,6 +84,10 @@ class Column:
     charset: str | None = None  # CHARACTER_SET_NAME of a text column, e.g. "latin1"
     collation: str | None = None  # COLLATION_NAME of a text column, e.g. "latin1_swedish_ci"
     generated: str | None = None  # "VIRTUAL" or "STORED" for a generated column
+    # Whether an INSERT that leaves the column out gives it one fixed value (``DEFAULT(col)``):
+    # a literal default, or NULL on a nullable column. Not so for an expression default
+    # (CURRENT_TIMESTAMP, UUID()), AUTO_INCREMENT, or a NOT NULL column without a default.
+    fixed_default: bool = field(default=True, compare=False)
 
     @property
     def is_text(self) -> bool:

@@ -30,7 +30,7 @@ _EMPTY_CATALOG_PAUSES = (0.05, 0.5)  # asking again before believing an empty ca
 
 def _column(row: Sequence[Any]) -> Column:
     """A Column from one information_schema.COLUMNS row (see ``_columns``)."""
-    name, data_type, column_type, nullable, charset, collation, extra = row
+    name, data_type, column_type, nullable, charset, collation, extra, default = row
     generated = re.search(rb"\b(VIRTUAL|STORED|PERSISTENT) GENERATED\b", (extra or b"").upper())
     return Column(
         name.decode(),
@@ -40,7 +40,24 @@ def _column(row: Sequence[Any]) -> Column:
         charset.decode() if charset else None,
         collation.decode() if collation else None,
         None if generated is None else generated[1].decode().replace("PERSISTENT", "STORED"),
+        fixed_default(nullable == b"YES", default, extra),
     )
+
+
+def fixed_default(nullable: bool, default: bytes | None, extra: bytes | None) -> bool:
+    """Whether a row inserted without the column gets one fixed value: from COLUMN_DEFAULT and
+    EXTRA, which MySQL and MariaDB spell differently. MySQL marks an expression default
+    DEFAULT_GENERATED and prints a literal bare; MariaDB quotes a string literal and prints an
+    expression as its text (``current_timestamp()``). Unsure means not fixed."""
+    flags = (extra or b"").upper()
+    if b"DEFAULT_GENERATED" in flags or b"AUTO_INCREMENT" in flags:
+        return False
+    if default is None:
+        return nullable  # no default: NULL if nullable, else an INSERT without it fails
+    text = default.decode(errors="replace").strip()
+    if text.upper() == "NULL" or (len(text) >= 2 and text[0] == text[-1] == "'"):
+        return True
+    return not re.search(r"\(|^(current_timestamp|now|localtime|curdate|curtime)", text, re.I)
 
 
 class MySqlCatalog(MySqlSession):
@@ -92,7 +109,7 @@ class MySqlCatalog(MySqlSession):
     def _columns(self, schema: str, table: str) -> list[Column]:
         sql = (
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, CHARACTER_SET_NAME,"
-            " COLLATION_NAME, EXTRA FROM information_schema.COLUMNS"
+            " COLLATION_NAME, EXTRA, COLUMN_DEFAULT FROM information_schema.COLUMNS"
             " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION"
         )
         rows = self._catalog(sql, (schema, table), "describing the table")

@@ -42,6 +42,9 @@ VALIDATED_TIME_TYPES = frozenset({"date", "datetime"})
 # Recorded in each manifest's ``extra``: its day held no zero or invalid time value. Archives
 # without it were made when a day also took those its window sorts around.
 DAY_RULE = ("day_rule", "valid dates only")
+# The hash of a row that holds, in a column added since its day was archived, a value the archive
+# cannot give back (``TableInfo.held_unless``): no archived row hashes to it.
+HELD = "held"
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,10 @@ def hash_shape(info: TableInfo) -> SelectShape:
         if col.name not in {c.name for c in paging}:
             paging.append(col)
     names = [c.name for c in paging]
-    exprs = [f"SHA2({netstring_expression(list(info.columns))}, 256)"]
+    digest = f"SHA2({netstring_expression(list(info.columns))}, 256)"
+    if info.held_unless is not None:
+        digest = f"IF({info.held_unless}, {digest}, '{HELD}')"
+    exprs = [digest]
     exprs += [canonical_expression(c) for c in paging]
     sql_list, guard = _with_guard(info, exprs)
     return SelectShape(

@@ -46,6 +46,10 @@ class TableInfo:
     # Whether a day also takes the zero/invalid time values its window sorts around: only to read
     # an archive made before such rows were left out of every day (``steps.verify.archive_scope``).
     odd_times_in_days: bool = False
+    # SQL true when a row's columns added since its day was archived (left out of ``columns``)
+    # hold what a restore of the archived columns gives them; a row where it is false hashes as
+    # ``mysql_sql.HELD``, so no archive matches it (``archived_columns.matching_scope``).
+    held_unless: str | None = None
 
     @property
     def qualified(self) -> str:

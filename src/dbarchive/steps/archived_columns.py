@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from dbarchive.checksum import RowDigest
 from dbarchive.formats.csv import encode_rows
 from dbarchive.manifest import Manifest
+from dbarchive.sources.canonical import quote_identifier
 from dbarchive.sources.table import TableInfo
 from dbarchive.steps.archive_files import iter_archive_chunks
 from dbarchive.storage import Storage
@@ -89,6 +90,47 @@ def on_kept_columns(info: TableInfo, change: ColumnChange) -> TableInfo:
         info,
         columns=tuple(by_name[n] for n in change.kept),
         checked_text=tuple(t for t in info.checked_text if t.column.name in kept),
+    )
+
+
+def matching_scope(info: TableInfo, manifest: Manifest) -> TableInfo:
+    """The table as its rows are matched with ``manifest``'s archive, row by row (growth, the
+    purge, the check of a partly purged day). Columns as archived: as it is. Columns only added
+    or moved since: the archived columns in the archive's order, and a row whose added columns
+    hold other values than a restore of its archived columns gives them hashes as held
+    (``TableInfo.held_unless``), so it is neither grown (the archive would lose those values)
+    nor deleted. A column dropped or retyped: as it is, so no row matches."""
+    change = column_change(info, manifest)
+    if change is None or not change.archive_whole:
+        return info
+    kept = on_kept_columns(info, change)
+    return dataclasses.replace(kept, held_unless=restorable_condition(info, change.added))
+
+
+def restorable_condition(info: TableInfo, added: tuple[str, ...]) -> str | None:
+    """SQL true for a row whose ``added`` columns each hold what an INSERT without them gives
+    (``col <=> DEFAULT(col)``); FALSE if one of them has no fixed such value; None: none added.
+    A generated column needs no condition: its value follows from the others."""
+    conditions = []
+    for col in info.columns:
+        if col.name not in added or col.generated:
+            continue
+        if not col.fixed_default:
+            return "FALSE"
+        name = quote_identifier(col.name)
+        conditions.append(f"{name} <=> DEFAULT({name})")
+    return " AND ".join(conditions) if conditions else None
+
+
+def held_rows_note(table: str, day: object, held: int, change: ColumnChange) -> str:
+    """What became of a partly purged day's rows that hold values in columns added since."""
+    added = ", ".join(change.added)
+    return (
+        f"{table} {day}: kept in the table, neither archived nor deleted: {held} of its rows, "
+        f"holding values other than their defaults in columns added since the day was archived "
+        f"({added}); its purge has begun, so its archive only grows, by rows of its archived "
+        "columns, and a restore would not give those values back. If they need no archive, set "
+        "them to the columns' defaults: the next run archives and purges the rows"
     )
 
 

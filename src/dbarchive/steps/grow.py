@@ -25,6 +25,7 @@ from dbarchive.manifest import ColumnEntry, FileEntry, Manifest
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.canonical import key_parameter
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
+from dbarchive.steps.archived_columns import matching_scope
 from dbarchive.steps.matching import archived_hashes, open_newest, row_hash
 from dbarchive.steps.outcome import (
     ExportResult,
@@ -56,6 +57,7 @@ def grow_day(
     old = committed.manifest
     assert old is not None
     t0 = ctx.clock()
+    info = matching_scope(info, old)  # columns added since: grown on the archived ones
     _require_same_columns(spec, info, old)
     target = committed.target(ctx.partition(spec, old.day))
     plan = ctx.source.plan_scan(info, window, old.scan)  # the archive's order
@@ -75,13 +77,22 @@ def grow_day(
 
 
 def _require_same_columns(spec: TableSpec, info: TableInfo, old: Manifest) -> None:
+    """Growth writes rows of the archived columns: each must still be there, as archived."""
     now = tuple(ColumnEntry(c.name, c.column_type, c.nullable) for c in info.columns)
     if now != old.columns:
         raise VerificationError(
-            f"{spec.name} {old.day}: the table's columns changed since the day was archived, and "
-            "its purge has begun, so the archive can only grow by rows of the archived columns; "
-            "archive the new rows with include_columns set to the archived columns"
+            f"{spec.name} {old.day}: the table's columns changed since the day was archived "
+            f"({_describe(info, old)}), and its purge has begun, so its archive can only grow by "
+            "rows of the archived columns, which the table no longer has as archived; the day's "
+            "rows left are kept in the table (the table's other days go on)"
         )
+
+
+def _describe(info: TableInfo, old: Manifest) -> str:
+    now = {c.name: (c.column_type, c.nullable) for c in info.columns}
+    archived = {c.name: (c.mysql_type, c.nullable) for c in old.columns}
+    changed = [n for n in archived if now.get(n) != archived[n]]
+    return "changed or dropped: " + ", ".join(changed) if changed else "columns in another order"
 
 
 def _open_writer(
@@ -113,10 +124,10 @@ def _write_missing(
         chunks = ctx.source.read_chunks(info, window, plan, rows, full)
         for chunk, _last in chunks if throttle is None else throttled(chunks, throttle):
             archived = archived_hashes(newest, info, plan, full, chunk)
-            missing = {
+            missing = {  # a held row (``matching_scope``) is neither archived nor lost
                 tuple(row[i] for i in full.key_positions): digest
                 for row, digest in zip(chunk, archived, strict=True)
-                if digest != row_hash(row)
+                if row_hash(row) not in {digest, q.HELD}
             }
             _copy_rows(ctx, info, window, plan, missing, writer, superseded)
             seen += len(chunk)

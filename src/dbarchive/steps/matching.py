@@ -117,6 +117,7 @@ class Coverage:
     rows: int  # rows of the day in the database now
     unarchived: int  # of them, rows whose key the archive lacks or holds in another version
     examples: tuple[tuple[str, ...], ...] = ()  # keys of a few such rows
+    held: int = 0  # of them, rows holding values the archive cannot take (``mysql_sql.HELD``)
 
 
 def coverage(
@@ -132,7 +133,7 @@ def coverage(
     archive holds more rows than the database, so digests cannot be compared)."""
     shape = q.hash_shape(info)
     full = replace(shape, width=1 + max(*shape.key_positions, shape.ts_position))
-    rows = unarchived = 0
+    rows = unarchived = held = 0
     examples: list[tuple[str, ...]] = []
     newest = open_newest(storage, manifest, info, plan)
     try:
@@ -140,13 +141,16 @@ def coverage(
             archived = archived_hashes(newest, info, plan, full, chunk)
             rows += len(chunk)
             for row, digest in zip(chunk, archived, strict=True):
-                if digest != row_hash(row):
+                own = row_hash(row)
+                if own == q.HELD:
+                    held += 1
+                elif digest != own:
                     unarchived += 1
                     if len(examples) < 3:
                         examples.append(tuple(_text(row[i]) for i in full.key_positions))
     finally:
         newest.close()
-    return Coverage(rows, unarchived, tuple(examples))
+    return Coverage(rows, unarchived, tuple(examples), held)
 
 
 def row_hash(row: Any) -> str:

@@ -51,6 +51,7 @@ from dbarchive.sources.mysql_session import Isolation
 from dbarchive.sources.table import ScanPlan
 from dbarchive.steps import upload
 from dbarchive.steps.archive_walk import NewestVersions
+from dbarchive.steps.archived_columns import matching_scope
 from dbarchive.steps.chunk_statements import key_slices, lock_rows, tiled_ranges
 from dbarchive.steps.known_day import KnownDay
 from dbarchive.steps.matching import archived_hashes, int_key_path, open_newest
@@ -77,6 +78,7 @@ class PurgeResult:
     seconds: float
     longest_chunk_seconds: float  # the whole transaction: locking read, match, DELETE, COMMIT
     longest_delete_seconds: float  # the longest DELETE statement alone (statement_rows splits)
+    rows_held: int = 0  # of the rows kept, those holding values in columns added since (HELD)
 
 
 class ChunkSizer:
@@ -114,8 +116,10 @@ class DayPurger:
         plan: ScanPlan | None = None,
     ) -> None:
         self.ctx, self.spec, self.manifest, self.throttle = ctx, spec, manifest, throttle
-        # Exactly the rows the archive was made from (its recorded window and day rule).
-        self.info, self.window = archive_scope(ctx.describe(spec), manifest)
+        # Exactly the rows the archive was made from (its recorded window and day rule), matched
+        # on the archived columns (a row with values in columns added since is held, kept).
+        info, self.window = archive_scope(ctx.describe(spec), manifest)
+        self.info = matching_scope(info, manifest)
         # Walk in the order the archive was written in, whatever ``auto`` would choose today.
         if plan is None or plan.strategy != manifest.scan:
             plan = ctx.source.plan_scan(self.info, self.window, manifest.scan)
@@ -123,7 +127,7 @@ class DayPurger:
         self.shape = q.hash_shape(self.info)
         self.sizer = sizer or ChunkSizer(throttle.settings)
         self.per_statement = throttle.settings.rows_per_statement  # None: one statement a chunk
-        self.deleted = self.kept = self.chunks = self.retries = 0
+        self.deleted = self.kept = self.held = self.chunks = self.retries = 0
         self.longest = 0.0
         self.longest_delete = 0.0
         self.isolation: Isolation = (
@@ -183,6 +187,7 @@ class DayPurger:
             time.monotonic() - t0,
             self.longest,
             self.longest_delete,
+            self.held,
         )
 
     def _chunk_with_retries(self, first: bool, last: Any) -> list[Any]:
@@ -240,6 +245,7 @@ class DayPurger:
         failpoints.hit("purge.after-commit")
         self.deleted += len(matched)
         self.kept += len(rows) - len(matched)
+        self.held += sum(1 for row in rows if row[0].decode() == q.HELD)
         return rows
 
     def _match(self, walk: NewestVersions, rows: list[Any]) -> list[tuple[Any, ...]]:
@@ -328,6 +334,7 @@ def purge_day(
             "finished_at": _now(),
             "rows_deleted_last_run": result.rows_deleted,
             "rows_kept_unarchived": result.rows_kept,
+            "rows_held_added_columns": result.rows_held,
             **purger.ledger.head(),
         },
     )

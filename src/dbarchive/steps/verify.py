@@ -44,7 +44,9 @@ from dbarchive.steps.archive_files import FileCheck, check_files, overwritten_na
 from dbarchive.steps.archived_columns import (
     ColumnChange,
     column_change,
+    held_rows_note,
     kept_archive_digest,
+    matching_scope,
     on_kept_columns,
 )
 from dbarchive.steps.known_day import KnownDay
@@ -239,13 +241,17 @@ def _compare_kept(
         why = "no archived column is unchanged" if not change.kept else "its purge has begun"
         problems.append(f"{what}; {why}, so the archive cannot be compared with the database")
         return 0
-    kept = on_kept_columns(info, change)
-    plan = ctx.source.plan_scan(kept, window, manifest.scan if purge_begun(marker) else spec.scan)
-    if purge_begun(marker):
-        covered = coverage(ctx.source, ctx.storage, manifest, kept, window, plan, spec.chunk_rows)
+    if purge_begun(marker):  # every row left must be archived, or held (matching_scope)
+        scope = matching_scope(info, manifest)
+        plan = ctx.source.plan_scan(scope, window, manifest.scan)
+        covered = coverage(ctx.source, ctx.storage, manifest, scope, window, plan, spec.chunk_rows)
         _coverage_findings(spec, manifest.day, manifest, marker, covered, problems, notes)
         notes.insert(0, f"{what}; compared {compared}")
+        if covered.held:
+            notes.append(held_rows_note(spec.name, manifest.day, covered.held, change))
         return covered.rows
+    kept = on_kept_columns(info, change)
+    plan = ctx.source.plan_scan(kept, window, spec.scan)
     in_source = source_digest(ctx.source, kept, window, plan, spec.chunk_rows, progress=progress)
     try:
         archived = _kept_archive(ctx, manifest, change)
@@ -256,7 +262,7 @@ def _compare_kept(
         notes.append(
             f"{what}; {compared} the database and the archive agree ({in_source.describe()}); "
             + (
-                "a purge stops at this day: the archive alone holds the dropped columns' values"
+                "a purge keeps this day's rows: the archive alone holds the dropped columns' values"
                 if change.dropped
                 else "a purge exports the day again with today's columns first"
             )
@@ -316,9 +322,10 @@ def _coverage_findings(
             "export the day again: the archive grows by them"
         )
     else:
+        exact = f"{covered.rows - covered.held} of them" if covered.held else "each of them"
         notes.append(
             f"{spec.name} {day}: {what}; the archive holds {manifest.effective_digest.count} rows, "
-            f"the database {covered.rows}, each of them archived exactly"
+            f"the database {covered.rows}, {exact} archived exactly"
         )
 
 
