@@ -29,7 +29,7 @@ test: dev  ## the whole suite: lint, types, all tests (MariaDB + SeaweedFS S3 + 
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest
+	VENV=$(VENV) scripts/test-suites
 	$(MAKE) test-pure
 	$(MAKE) test-airflow2
 	$(MAKE) test-scheduler
