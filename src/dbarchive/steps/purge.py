@@ -245,7 +245,8 @@ class DayPurger:
         failpoints.hit("purge.after-commit")
         self.deleted += len(matched)
         self.kept += len(rows) - len(matched)
-        self.held += sum(1 for row in rows if row[0].decode() == q.HELD)
+        if self.info.held_unless is not None:  # columns added since the archive (rare)
+            self.held += sum(1 for row in rows if row[0].decode() == q.HELD)
         return rows
 
     def _match(self, walk: NewestVersions, rows: list[Any]) -> list[tuple[Any, ...]]:
