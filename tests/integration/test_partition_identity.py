@@ -334,3 +334,26 @@ def test_one_table_name_in_two_schemas_keeps_two_archives(
     assert _table_rows(mysql_schema, "events", second_schema) == other
     folders = sorted(p.relative_to(dest).parts[0] for p in dest.rglob("_manifest.json"))
     assert folders == sorted(["events", f"{second_schema}@events"])
+
+
+def test_a_foreign_day_is_left_whole_while_the_tables_next_day_is_purged(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """The purge goes on past a day that fails its verification: the day whose manifest names
+    another source keeps its rows and its archive (exit 5, the day named), and the next expired
+    day, archived by us, is verified and purged."""
+    config, dest = _archived_events(mysql_schema, tmp_path)
+    after = DAY + dt.timedelta(days=1)
+    _create(mysql_schema, "events", 15, day=after, note="next")
+    _cli(config, "export", "--date", str(after))
+    _rewrite_manifest(dest, _FOREIGN["source id"])
+    foreign_files = {k: v for k, v in _tree(dest).items() if "/day=06/" in k}
+    foreign_rows = [r for r in _rows(mysql_schema) if r[1].date() == DAY]
+    assert len(foreign_rows) == 20
+
+    result = CliRunner().invoke(cli, ["purge", "-c", str(config), "--today", str(TODAY)])
+    assert result.exit_code == 5, result.output
+    assert "source id 'payments-staging'" in result.output
+    assert "day=06/_manifest.json holds the archive of" in result.output
+    assert _rows(mysql_schema) == foreign_rows  # the next day's 15 rows purged, DAY's kept
+    assert {k: v for k, v in _tree(dest).items() if "/day=06/" in k} == foreign_files
