@@ -62,7 +62,7 @@ def _failed(report: TableReport, pattern: str, day: dt.date) -> TableReport:
     """``report`` has one error, on ``day``, matching ``pattern`` (verification: exit 5)."""
     (error,) = report.errors
     assert re.search(pattern, error), error
-    assert (report.error_codes, report.error_days) == ([5], [day])
+    assert [(f.exit_code, f.day) for f in report.failures] == [(5, day)]
     return report
 
 
@@ -105,7 +105,7 @@ def test_unarchived_day_is_not_purged_in_fail_mode(
     _fill_days(mysql_schema, TODAY - dt.timedelta(days=70), 3)
     ctx = build_context(_job(mysql_schema, tmp_path, on_unarchived="fail"))
     report = _purge(ctx)
-    assert len(report.errors) == 3 and report.error_codes == [5, 5, 5]
+    assert [f.exit_code for f in report.failures] == [5, 5, 5]
     assert all("on_unarchived = 'fail'" in e for e in report.errors)
     assert sum(_days_in_db(mysql_schema).values()) == 3 * PER_DAY
     ctx.source.close()

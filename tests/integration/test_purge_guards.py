@@ -206,7 +206,7 @@ def test_composite_key_row_changed_or_added_after_verification_is_kept(
     else:
         purge_table(ctx, spec, TODAY, build_throttle(ctx), report)
         (error,) = report.errors  # the day is reported; the purge would go on to the next
-        assert "not in its archive" in error and report.error_days == [DAY]
+        assert "not in its archive" in error and [f.day for f in report.failures] == [DAY]
         notes = mysql_schema.execute("SELECT seq, note FROM ledger WHERE seq IN (233, 100000)")
         assert sorted(notes) == [(233, "changed"), (100000, "added")]
     after = _ledger_rows(ctx)
@@ -259,6 +259,6 @@ def test_file_changed_between_verification_and_purge_blocks_every_row_it_holds(
     assert mysql_schema.execute("SELECT COUNT(*) FROM events") == [(FILE_ROWS,)]
     assert report.verified[0].ok  # the change came after the verification
     (stopped,) = report.errors  # the day is reported; the purge would go on to the next
-    assert f"{entry.key}: " in stopped and report.error_days == [DAY]
+    assert f"{entry.key}: " in stopped and [f.day for f in report.failures] == [DAY]
     assert "differs from the manifest" in stopped or "bytes stored" in stopped
     ctx.source.close()

@@ -280,7 +280,7 @@ def test_late_rows_of_a_purged_day_after_columns_were_added_are_archived_if_rest
     assert report.rows_deleted == 3 + 10
     (error,) = report.errors
     assert error.startswith(f"events {PURGED}: kept 2 of its rows, which hold values in columns ")
-    assert report.error_codes == [5]
+    assert [f.exit_code for f in report.failures] == [5]
     left = [r[0] for r in mysql_schema.execute("SELECT id FROM events ORDER BY id")]
     assert left == held, "only the rows whose added columns hold other values stay"
     grown = _manifest(job, PURGED)

@@ -248,8 +248,8 @@ class ArchivePurgeOperator(_ArchiveOperator):
             )
         finally:
             ctx.close()
-        if report.errors:
-            raise report_error(report.errors, report.error_codes)
+        if report.failures:
+            raise report_error(report.errors, [f.exit_code for f in report.failures])
         if report.stopped:  # max_runtime or the stop_file: the rest is the next run's
             self.log.warning("purge of %s stopped: %s", spec.name, report.stopped)
         for note in report.notes:  # e.g. the backlog grew since the last run

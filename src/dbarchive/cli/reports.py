@@ -140,11 +140,9 @@ def reports_json(
 
 def _error_objects(r: TableReport, tracker: TrackingReporter | None) -> list[dict[str, Any]]:
     step, day = tracker.last.get(r.table, (None, None)) if tracker else (None, None)
-    codes = [*r.error_codes, *[1] * (len(r.errors) - len(r.error_codes))]
-    days = [*r.error_days, *[None] * (len(r.errors) - len(r.error_days))]
     errors = [  # a purged day's error names its day (the purge went on to others)
-        error_object(c, m, r.table, d or day, "purge" if d else step)
-        for m, c, d in zip(r.errors, codes, days, strict=True)
+        error_object(f.exit_code, f.message, r.table, f.day or day, "purge" if f.day else step)
+        for f in r.failures
     ]
     if r.stopped:
         errors.append(error_object(6, r.stopped, r.table, day, step))
@@ -155,9 +153,7 @@ def exit_code(reports: Sequence[TableReport]) -> int:
     """6 when stopped, else the failures' common cause (1 when they differ), else 0."""
     if any(r.stopped for r in reports):
         return 6
-    return combined_code(
-        c for r in reports for c in [*r.error_codes, *[1] * (len(r.errors) - len(r.error_codes))]
-    )
+    return combined_code(f.exit_code for r in reports for f in r.failures)
 
 
 def report_json(r: TableReport) -> dict[str, Any]:

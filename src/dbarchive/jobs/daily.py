@@ -56,6 +56,16 @@ from dbarchive.steps.verify import (
 from dbarchive.throttle import CriticalLoad, Throttle
 
 
+@dataclass(frozen=True)
+class TableError:
+    """One failure of a table's run: its message, its cause (the exit code the CLI gives that
+    cause) and the day of the purge it failed, if one (a purge goes on with the next day)."""
+
+    message: str
+    exit_code: int = 1
+    day: dt.date | None = None
+
+
 @dataclass
 class TableReport:
     """Everything one table's run did, and what went wrong."""
@@ -65,10 +75,8 @@ class TableReport:
     verified: list[VerifyResult] = field(default_factory=list)
     purged: list[PurgeResult] = field(default_factory=list)
     dropped: list[partitions.DroppedPartition] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    failures: list[TableError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # said, but not a failure (a day not over)
-    error_codes: list[int] = field(default_factory=list)  # each error's cause, as an exit code
-    error_days: list[dt.date | None] = field(default_factory=list)  # the purge's day, if one
     stopped: str | None = None
     seconds: float = 0.0
     throttle_pauses: int = 0
@@ -76,14 +84,16 @@ class TableReport:
 
     @property
     def ok(self) -> bool:
-        return not self.errors and self.stopped is None
+        return not self.failures and self.stopped is None
+
+    @property
+    def errors(self) -> list[str]:
+        """The failures' messages."""
+        return [f.message for f in self.failures]
 
     def fail(self, message: str, exit_code: int = 1, day: dt.date | None = None) -> None:
-        """Record an error, its cause (the exit code the CLI gives that cause) and the day of
-        the purge it stopped, if one (a purge goes on with the next day)."""
-        self.errors.append(message)
-        self.error_codes.append(exit_code)
-        self.error_days.append(day)
+        """Record a failure (:class:`TableError`)."""
+        self.failures.append(TableError(message, exit_code, day))
 
     @property
     def rows_exported(self) -> int:
@@ -353,7 +363,7 @@ def run_table(
     finally:
         report.seconds = time.monotonic() - started
         report.throttle_pauses = throttle.stats.pauses - pauses
-    if purge and not report.errors:  # also when stopped: a purge cut short leaves a backlog
+    if purge and not report.failures:  # also when stopped: a purge cut short leaves a backlog
         report.backlog, note = backlog.track(ctx, spec, today, day_rows)
         report.notes += [note] if note else []
     return report
