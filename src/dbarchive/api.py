@@ -32,6 +32,7 @@ from dbarchive.jobs.hold import HoldResult, hold_days
 from dbarchive.jobs.lifecycle import LifecyclePlan, lifecycle_plan
 from dbarchive.jobs.restore import RestoreResult, restore_day
 from dbarchive.jobs.status import TableStatus, table_status
+from dbarchive.jobs.table_report import TableReport
 from dbarchive.pipeline import PlannedPartition, export_day_as_configured, plan_day
 from dbarchive.row_filter import parse_where
 from dbarchive.steps.archive_files import FileCheck
@@ -115,12 +116,12 @@ def run(
     export: bool = True,
     purge: bool = True,
     stopping: Throttle | None = None,
-) -> list[daily.TableReport]:
+) -> list[TableReport]:
     """The daily job for ``tables`` (default: every configured one): export yesterday and missed
     days, then verify and purge the days past retention. ``today`` moves the retention cutoff,
     never the rule that a day must be over (plus ``settle``) to be exported."""
 
-    def work(ctx: Context) -> list[daily.TableReport]:
+    def work(ctx: Context) -> list[TableReport]:
         specs = [_spec(ctx, t) for t in tables] or list(ctx.job.tables)
         throttle = stopping or throttle_for(ctx)
         try:
@@ -138,7 +139,7 @@ def purge(
     *,
     today: dt.date | None = None,
     stopping: Throttle | None = None,
-) -> list[daily.TableReport]:
+) -> list[TableReport]:
     """Only the purge of :func:`run`: days past retention, each verified (exported first if it
     has no archive) before a row of it is deleted."""
     return run(target, tables, today=today, export=False, purge=True, stopping=stopping)

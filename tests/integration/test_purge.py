@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from dbarchive import build_context
 from dbarchive.build import build_throttle
 from dbarchive.cli import cli
+from dbarchive.events import Event
 from dbarchive.jobs.daily import TableReport, purge_table, run
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import Manifest
@@ -387,6 +388,16 @@ def test_expired_partitions_are_dropped_after_verification(
     ctx.source.close()
 
 
+class _Events:
+    """A reporter that keeps every event."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+
 def test_partition_with_an_unverified_row_is_not_dropped(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:
@@ -394,7 +405,8 @@ def test_partition_with_an_unverified_row_is_not_dropped(
     other days are purged chunk by chunk, that day keeps every row and is reported."""
     mysql_schema.execute(PARTITIONED["range_columns"])
     _fill_days(mysql_schema, dt.date(2026, 8, 1), 31)
-    ctx = build_context(_job(mysql_schema, tmp_path, on_unarchived="fail"))
+    events = _Events()
+    ctx = build_context(_job(mysql_schema, tmp_path, on_unarchived="fail"), reporter=events)
     for i in range(31):
         export_day(ctx, ctx.job.tables[0], dt.date(2026, 8, 1) + dt.timedelta(days=i))
     mysql_schema.execute(
@@ -403,6 +415,10 @@ def test_partition_with_an_unverified_row_is_not_dropped(
     report = _failed(_purge(ctx), "on_unarchived", dt.date(2026, 8, 15))
     assert (report.dropped, report.rows_deleted) == ([], 30 * PER_DAY)
     assert _days_in_db(mysql_schema) == {dt.date(2026, 8, 15): PER_DAY + 1}
+    checks = [
+        e for e in events.events if e.day == "2026-08-15" and e.message.startswith("checking")
+    ]
+    assert len(checks) == 1, "the failing day is verified once, not again by the chunked purge"
     ctx.source.close()
 
 

@@ -18,8 +18,8 @@ import click
 from dbarchive.checks import describe_no_day_rows
 from dbarchive.cli.failure import TrackingReporter, combined_code, error_object
 from dbarchive.cli.render import Record, plain_line, print_lines, stdout_console
-from dbarchive.jobs.daily import TableReport
 from dbarchive.jobs.status import TableStatus
+from dbarchive.jobs.table_report import TableReport
 from dbarchive.throttle import ThrottleStats
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass, field
 
 from dbarchive import failpoints, lakehouse
 from dbarchive.checks import require_delete
@@ -30,7 +29,6 @@ from dbarchive.dates import day_range
 from dbarchive.errors import AlreadyRunning, DbArchiveError, StopRequested, VerificationError
 from dbarchive.events import Event
 from dbarchive.jobs import backlog
-from dbarchive.jobs.backlog import Backlog
 from dbarchive.jobs.catch_up import (
     catch_up_days,
     day_plan,
@@ -38,6 +36,8 @@ from dbarchive.jobs.catch_up import (
     waiting_days,
     waiting_note,
 )
+from dbarchive.jobs.table_report import TableError as TableError
+from dbarchive.jobs.table_report import TableReport as TableReport
 from dbarchive.ledger import hooks as ledger
 from dbarchive.manifest import Manifest
 from dbarchive.pipeline import export_day_as_configured
@@ -46,7 +46,6 @@ from dbarchive.steps import partitions, upload
 from dbarchive.steps.archive_files import FileCheck
 from dbarchive.steps.archived_columns import dropped_columns_refusal
 from dbarchive.steps.known_day import KnownDay
-from dbarchive.steps.outcome import ExportResult
 from dbarchive.steps.purge import ChunkSizer, PurgeResult, finish_interrupted, purge_day
 from dbarchive.steps.verify import (
     VerifyResult,
@@ -54,59 +53,6 @@ from dbarchive.steps.verify import (
     verify_day,
 )
 from dbarchive.throttle import CriticalLoad, Throttle
-
-
-@dataclass(frozen=True)
-class TableError:
-    """One failure of a table's run: its message, its cause (the exit code the CLI gives that
-    cause) and the day of the purge it failed, if one (a purge goes on with the next day)."""
-
-    message: str
-    exit_code: int = 1
-    day: dt.date | None = None
-
-
-@dataclass
-class TableReport:
-    """Everything one table's run did, and what went wrong."""
-
-    table: str
-    exported: list[ExportResult] = field(default_factory=list)
-    verified: list[VerifyResult] = field(default_factory=list)
-    purged: list[PurgeResult] = field(default_factory=list)
-    dropped: list[partitions.DroppedPartition] = field(default_factory=list)
-    failures: list[TableError] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # said, but not a failure (a day not over)
-    stopped: str | None = None
-    seconds: float = 0.0
-    throttle_pauses: int = 0
-    backlog: Backlog | None = None  # rows past retention left after the purge (jobs/backlog.py)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures and self.stopped is None
-
-    @property
-    def errors(self) -> list[str]:
-        """The failures' messages."""
-        return [f.message for f in self.failures]
-
-    def fail(self, message: str, exit_code: int = 1, day: dt.date | None = None) -> None:
-        """Record a failure (:class:`TableError`)."""
-        self.failures.append(TableError(message, exit_code, day))
-
-    @property
-    def rows_exported(self) -> int:
-        return sum(r.rows for r in self.exported)
-
-    @property
-    def bytes_exported(self) -> int:
-        return sum(r.bytes for r in self.exported)
-
-    @property
-    def rows_deleted(self) -> int:
-        return sum(p.rows_deleted for p in self.purged) + sum(d.rows for d in self.dropped)
-
 
 # An archive keeps the window it was made with, which may start up to a day and two hours
 # (zone offsets) away from today's rule for its day: it can hold rows of the day after.
@@ -216,28 +162,33 @@ def _export_unarchived(
 
 def _drop_expired_partitions(
     ctx: Context, spec: TableSpec, today: dt.date, report: TableReport, throttle: Throttle
-) -> None:
-    """Drop partitions wholly before the cutoff once every day in them is verified (one with a
-    day that fails is left to the chunked purge, which reports that day and purges the others);
-    first finish a drop that was interrupted after its exchange."""
+) -> dict[dt.date, VerificationError]:
+    """Drop partitions wholly before the cutoff once every day in them is verified; first finish
+    a drop that was interrupted after its exchange. A partition with a day that fails is left to
+    the chunked purge, which purges its other days; returns the failing days with their errors,
+    for the chunked purge to report rather than verify them a second time."""
     info = ctx.describe(spec)
     recovered = partitions.recover_exchange(ctx, spec, info, throttle)
     if recovered is not None:
         report.dropped.append(recovered)
+    failed: dict[dt.date, VerificationError] = {}
     for part, days in partitions.droppable(ctx, spec, info, spec.retention.cutoff(today)):
         busy = [d for d in days if day_rows(ctx, spec, d)]
         if any(_purge_begun(ctx, spec, d) for d in busy):
             continue  # the database holds part of such a day: its rows go chunk by chunk
         verified = {}
-        try:
-            for day in busy:
+        for day in busy:
+            try:
                 manifest = ready_for_purge(ctx, spec, day, report).manifest
-                assert manifest is not None
-                verified[day] = manifest
-        except VerificationError:
-            continue  # its days go chunk by chunk, each verified again: that one is reported
-        dropped = partitions.drop_partition(ctx, spec, info, part, days, verified, throttle)
-        report.dropped.append(dropped)
+            except VerificationError as exc:
+                failed[day] = exc
+                break
+            assert manifest is not None
+            verified[day] = manifest
+        else:
+            dropped = partitions.drop_partition(ctx, spec, info, part, days, verified, throttle)
+            report.dropped.append(dropped)
+    return failed
 
 
 def _purge_begun(ctx: Context, spec: TableSpec, day: dt.date) -> bool:
@@ -253,10 +204,12 @@ def purge_table(
     require_delete(ctx, spec)  # no DELETE grant: fail before any export, record or row
     ledger.reconcile_open(ctx, spec)  # intents a killed run left open: committed or void
     finish_interrupted(ctx, spec, spec.retention.cutoff(today))
-    _drop_expired_partitions(ctx, spec, today, report, throttle)
+    failed = _drop_expired_partitions(ctx, spec, today, report, throttle)
     sizer = ChunkSizer(throttle.settings)  # one per table: chunk speed is the table's
     for day in expired_days(ctx, spec, today):
         try:
+            if day in failed:  # its verification has just failed, before a partition's drop
+                raise failed[day]
             _purge_expired_day(ctx, spec, day, throttle, sizer, report)
         except VerificationError as exc:  # this day's rows stay; its archive is not the others'
             report.fail(str(exc), exc.exit_code, day)
