@@ -101,7 +101,12 @@ def matching_scope(info: TableInfo, manifest: Manifest) -> TableInfo:
     (``TableInfo.held_unless``), so it is neither grown (the archive would lose those values)
     nor deleted. A column dropped or retyped: as it is, so no row matches."""
     change = column_change(info, manifest)
-    if change is None or not change.archive_whole:
+    return info if change is None else changed_scope(info, change)
+
+
+def changed_scope(info: TableInfo, change: ColumnChange) -> TableInfo:
+    """``matching_scope`` for a ``change`` the caller has already computed."""
+    if not change.archive_whole:
         return info
     kept = on_kept_columns(info, change)
     return dataclasses.replace(kept, held_unless=restorable_condition(info, change.added))

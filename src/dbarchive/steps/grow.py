@@ -25,7 +25,7 @@ from dbarchive.manifest import ColumnEntry, FileEntry, Manifest
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.canonical import key_parameter
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
-from dbarchive.steps.archived_columns import matching_scope
+from dbarchive.steps.archived_columns import column_change, matching_scope
 from dbarchive.steps.matching import archived_hashes, open_newest, row_hash
 from dbarchive.steps.outcome import (
     ExportResult,
@@ -89,10 +89,14 @@ def _require_same_columns(spec: TableSpec, info: TableInfo, old: Manifest) -> No
 
 
 def _describe(info: TableInfo, old: Manifest) -> str:
-    now = {c.name: (c.column_type, c.nullable) for c in info.columns}
-    archived = {c.name: (c.mysql_type, c.nullable) for c in old.columns}
-    changed = [n for n in archived if now.get(n) != archived[n]]
-    return "changed or dropped: " + ", ".join(changed) if changed else "columns in another order"
+    """The change ``column_change`` names, or else the one it does not compare: nullability."""
+    change = column_change(info, old)
+    if change is not None:
+        return change.describe()
+    now = {c.name: c.nullable for c in info.columns}
+    return "NULL allowed or not: " + ", ".join(
+        c.name for c in old.columns if now[c.name] != c.nullable
+    )
 
 
 def _open_writer(

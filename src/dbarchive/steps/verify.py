@@ -43,10 +43,10 @@ from dbarchive.steps import upload
 from dbarchive.steps.archive_files import FileCheck, check_files, overwritten_names
 from dbarchive.steps.archived_columns import (
     ColumnChange,
+    changed_scope,
     column_change,
     held_rows_note,
     kept_archive_digest,
-    matching_scope,
     on_kept_columns,
 )
 from dbarchive.steps.known_day import KnownDay
@@ -242,7 +242,7 @@ def _compare_kept(
         problems.append(f"{what}; {why}, so the archive cannot be compared with the database")
         return 0
     if purge_begun(marker):  # every row left must be archived, or held (matching_scope)
-        scope = matching_scope(info, manifest)
+        scope = changed_scope(info, change)
         plan = ctx.source.plan_scan(scope, window, manifest.scan)
         covered = coverage(ctx.source, ctx.storage, manifest, scope, window, plan, spec.chunk_rows)
         _coverage_findings(spec, manifest.day, manifest, marker, covered, problems, notes)
