@@ -93,3 +93,32 @@ def test_runs_record_the_backlog_warn_when_it_grows_and_status_shows_it(
     assert (status.backlog.days, status.backlog.rows) == (4, second.backlog.rows)
     assert status.backlog_last_run.recorded_at == "2026-12-16T12:00:00+00:00"
     assert status.to_json()["backlog"]["rows"] == second.backlog.rows
+
+
+def test_a_run_with_a_day_that_failed_its_verification_still_records_the_backlog(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """The purge goes on past a day that fails its verification; that day's rows are the
+    backlog, recorded like any other (a table with such a day fails every run: without the record
+    a backlog growing behind it would never be said)."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    for day in DAYS:
+        fill_events(mysql_schema, day.isoformat(), ROWS_PER_DAY)
+    config = tmp_path / "job.toml"
+    config.write_text(
+        f'[source]\nurl = "{mysql_schema.url}"\n\n[destination]\nurl = "{tmp_path / "archive"}"\n\n'
+        '[defaults]\nretention = "30 days"\non_unarchived = "fail"\n\n'
+        '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\n'
+    )
+    ctx = build_context(load_job(config), wall_clock=FixedClock(NOW))
+    try:
+        for day in DAYS[1:]:  # the first day is left unarchived: it fails, the others purge
+            export_day(ctx, ctx.job.tables[0], day)
+        (report,) = api.purge(ctx)
+    finally:
+        ctx.source.close()
+    assert [f.day for f in report.failures] == [DAYS[0]]
+    assert report.rows_deleted == 2 * ROWS_PER_DAY
+    assert report.backlog is not None
+    assert (report.backlog.days, report.backlog.rows) == (3, ROWS_PER_DAY)
+    assert (tmp_path / "archive" / "events" / "_backlog.json").exists()

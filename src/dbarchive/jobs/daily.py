@@ -316,10 +316,17 @@ def run_table(
     finally:
         report.seconds = time.monotonic() - started
         report.throttle_pauses = throttle.stats.pauses - pauses
-    if purge and not report.failures:  # also when stopped: a purge cut short leaves a backlog
+    if purge and _purge_went_through(report):
         report.backlog, note = backlog.track(ctx, spec, today, day_rows)
         report.notes += [note] if note else []
     return report
+
+
+def _purge_went_through(report: TableReport) -> bool:
+    """Whether the purge went through the table's expired days, so what is left past retention
+    is its backlog: also when stopped (a purge cut short leaves one) or when some days failed
+    their verification and kept their rows (they are part of it), not after any other error."""
+    return all(f.day is not None for f in report.failures)
 
 
 def run(
