@@ -184,22 +184,31 @@ def test_verify_is_not_ok_over_text_that_does_not_convert(
     mysql_schema: MySqlSchema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
 ) -> None:
     """The archive holds '?' (0x3F), the table now 0x98: both digests read '?' and agree, yet
-    the bytes differ. Verify says so, naming the row; a purge deletes nothing (its count equals
-    the archive's, so it stops at the locked chunk, with the same message)."""
+    the bytes differ. Verify says so, naming the row; a purge deletes none of the day's rows (its
+    count equals the archive's, so it stops at the locked chunk, with the same message), reports
+    the day, and goes on with the table's next day."""
     _use_reader(monkeypatch, reader)
     _load(mysql_schema)
+    mysql_schema.execute(
+        "INSERT INTO notes (id, ts, u8) VALUES (10, '2026-05-02 01:00:00', 'next'), "
+        "(11, '2026-05-02 02:00:00', 'day')"
+    )
     ctx = build_context(_job(mysql_schema, tmp_path))
     spec = ctx.job.tables[0]
     export_day(ctx, spec, DAY)
+    export_day(ctx, spec, DAY + dt.timedelta(days=1))
     _unconvertible(mysql_schema)
-    before = _stored(mysql_schema)
+    before = [r for r in _stored(mysql_schema) if r[0] < 10]
     result = verify_day(ctx, spec, DAY)
     assert not result.ok
     assert any("the row with id = 2" in p and "'ru' (cp1251)" in p for p in result.problems)
     report = TableReport("notes")
-    with pytest.raises(UnconvertibleTextError, match="the row with id = 2"):
-        purge_table(ctx, spec, DAY + dt.timedelta(days=90), build_throttle(ctx), report)
-    assert _stored(mysql_schema) == before
+    purge_table(ctx, spec, DAY + dt.timedelta(days=90), build_throttle(ctx), report)
+    (failure,) = report.failures
+    assert "the row with id = 2" in failure.message
+    assert (failure.day, failure.exit_code) == (DAY, UnconvertibleTextError.exit_code)
+    assert _stored(mysql_schema) == before  # the next day's two rows purged, DAY's kept
+    assert report.rows_deleted == 2
     ctx.source.close()
 
 

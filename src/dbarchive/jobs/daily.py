@@ -12,8 +12,9 @@ Purge, for each day older than the retention cutoff, oldest first:
    changed rows), export the day again — a purged day's archive grows by them — and verify again;
 3. delete exactly the archived rows, chunk by chunk (``steps/purge.py``); rows that arrive or
    change during it are kept, archived by growth and purged in one more round.
-A day that fails its verification keeps its rows and is reported, and the table's other days go
-on; any other error stops the table, and other tables go on. Nothing is deleted unverified.
+A day that fails its verification, or holds text with no UTF-8 form, keeps its rows and is
+reported, and the table's other days go on; any other error stops the table, and other tables go
+on. Nothing is deleted unverified.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from dbarchive.checks import require_delete
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.dates import day_range
-from dbarchive.errors import AlreadyRunning, DbArchiveError, StopRequested, VerificationError
+from dbarchive.errors import (
+    AlreadyRunning,
+    DbArchiveError,
+    StopRequested,
+    UnconvertibleTextError,
+    VerificationError,
+)
 from dbarchive.events import Event
 from dbarchive.jobs import backlog
 from dbarchive.jobs.catch_up import (
@@ -53,6 +60,12 @@ from dbarchive.steps.verify import (
     verify_day,
 )
 from dbarchive.throttle import CriticalLoad, Throttle
+
+# What fails one day of a purge, not its table: the day's archive does not verify (its own
+# files, manifest or rows), or a row of the day holds text that has no UTF-8 form. The day keeps
+# its rows and is reported; the table's other days are verified on their own and go on.
+DayFailure = VerificationError | UnconvertibleTextError
+DAY_FAILURES = (VerificationError, UnconvertibleTextError)
 
 # An archive keeps the window it was made with, which may start up to a day and two hours
 # (zone offsets) away from today's rule for its day: it can hold rows of the day after.
@@ -162,7 +175,7 @@ def _export_unarchived(
 
 def _drop_expired_partitions(
     ctx: Context, spec: TableSpec, today: dt.date, report: TableReport, throttle: Throttle
-) -> dict[dt.date, VerificationError]:
+) -> dict[dt.date, DayFailure]:
     """Drop partitions wholly before the cutoff once every day in them is verified; first finish
     a drop that was interrupted after its exchange. A partition with a day that fails is left to
     the chunked purge, which purges its other days; returns the failing days with their errors,
@@ -171,7 +184,7 @@ def _drop_expired_partitions(
     recovered = partitions.recover_exchange(ctx, spec, info, throttle)
     if recovered is not None:
         report.dropped.append(recovered)
-    failed: dict[dt.date, VerificationError] = {}
+    failed: dict[dt.date, DayFailure] = {}
     for part, days in partitions.droppable(ctx, spec, info, spec.retention.cutoff(today)):
         busy = [d for d in days if day_rows(ctx, spec, d)]
         if any(_purge_begun(ctx, spec, d) for d in busy):
@@ -180,7 +193,7 @@ def _drop_expired_partitions(
         for day in busy:
             try:
                 manifest = ready_for_purge(ctx, spec, day, report).manifest
-            except VerificationError as exc:
+            except DAY_FAILURES as exc:
                 failed[day] = exc
                 break
             assert manifest is not None
@@ -198,8 +211,9 @@ def _purge_begun(ctx: Context, spec: TableSpec, day: dt.date) -> bool:
 def purge_table(
     ctx: Context, spec: TableSpec, today: dt.date, throttle: Throttle, report: TableReport
 ) -> None:
-    """Purge every expired day of one table, oldest first; a day that fails its verification is
-    reported and passed over (it keeps its rows), any other error stops the table."""
+    """Purge every expired day of one table, oldest first; a day that fails on its own
+    (``DAY_FAILURES``) is reported and passed over (it keeps its rows), any other error stops
+    the table."""
     ctx.source.lock_table(ctx.describe(spec))
     require_delete(ctx, spec)  # no DELETE grant: fail before any export, record or row
     ledger.reconcile_open(ctx, spec)  # intents a killed run left open: committed or void
@@ -211,7 +225,7 @@ def purge_table(
             if day in failed:  # its verification has just failed, before a partition's drop
                 raise failed[day]
             _purge_expired_day(ctx, spec, day, throttle, sizer, report)
-        except VerificationError as exc:  # this day's rows stay; its archive is not the others'
+        except DAY_FAILURES as exc:  # this day's rows stay; its archive is not the others'
             report.fail(str(exc), exc.exit_code, day)
 
 
