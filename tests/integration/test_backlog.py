@@ -47,21 +47,28 @@ def _purge_cut_short(config: Path, now: dt.datetime) -> TableReport:
     return report
 
 
+def _events_job(schema: MySqlSchema, tmp_path: Path, extra: str, defaults: str = "") -> Path:
+    """``events`` with ROWS_PER_DAY rows on each of DAYS, and a config file archiving it with a
+    retention of 30 days (``defaults``: more [defaults] lines, ``extra``: more sections)."""
+    schema.execute(LOG_TABLE_DDL)
+    for day in DAYS:
+        fill_events(schema, day.isoformat(), ROWS_PER_DAY)
+    config = tmp_path / "job.toml"
+    config.write_text(
+        f'[source]\nurl = "{schema.url}"\n\n[destination]\nurl = "{tmp_path / "archive"}"\n\n'
+        f'[defaults]\nretention = "30 days"\n{defaults}\n{extra}\n'
+        '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\n'
+    )
+    return config
+
+
 def test_runs_record_the_backlog_warn_when_it_grows_and_status_shows_it(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:
     """Run 1 (cut short): 3 days and 3000 rows minus a chunk behind, recorded, no warning. Run 2
     a day later (cut short again): the cutoff day has expired too, so 4 days and more rows:
     a note says the backlog grew and what to do. status shows the backlog and the last run's."""
-    mysql_schema.execute(LOG_TABLE_DDL)
-    for day in DAYS:
-        fill_events(mysql_schema, day.isoformat(), ROWS_PER_DAY)
-    config = tmp_path / "job.toml"
-    config.write_text(
-        f'[source]\nurl = "{mysql_schema.url}"\n\n[destination]\nurl = "{tmp_path / "archive"}"\n\n'
-        '[defaults]\nretention = "30 days"\n\n[throttle]\nmax_chunk_rows = 200\n\n'
-        '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\n'
-    )
+    config = _events_job(mysql_schema, tmp_path, "[throttle]\nmax_chunk_rows = 200\n")
     ctx = build_context(load_job(config), wall_clock=FixedClock(NOW))
     try:
         for day in DAYS:
@@ -101,15 +108,7 @@ def test_a_run_with_a_day_that_failed_its_verification_still_records_the_backlog
     """The purge goes on past a day that fails its verification; that day's rows are the
     backlog, recorded like any other (a table with such a day fails every run: without the record
     a backlog growing behind it would never be said)."""
-    mysql_schema.execute(LOG_TABLE_DDL)
-    for day in DAYS:
-        fill_events(mysql_schema, day.isoformat(), ROWS_PER_DAY)
-    config = tmp_path / "job.toml"
-    config.write_text(
-        f'[source]\nurl = "{mysql_schema.url}"\n\n[destination]\nurl = "{tmp_path / "archive"}"\n\n'
-        '[defaults]\nretention = "30 days"\non_unarchived = "fail"\n\n'
-        '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\n'
-    )
+    config = _events_job(mysql_schema, tmp_path, "", 'on_unarchived = "fail"\n')
     ctx = build_context(load_job(config), wall_clock=FixedClock(NOW))
     try:
         for day in DAYS[1:]:  # the first day is left unarchived: it fails, the others purge
