@@ -147,6 +147,26 @@ CASES = [
         ),
     ),
     Case(
+        "binary key, not UTF-8",  # the day's key bounds are bytes no text decoding accepts
+        "CREATE TABLE t (k VARBINARY(4) NOT NULL PRIMARY KEY, ts DATETIME NOT NULL,"
+        " v VARCHAR(10) NULL, KEY (ts))",
+        (
+            "INSERT INTO t VALUES (X'C3', '2026-05-01 01:00:00', 'a'), (X'01', '2026-05-01"
+            " 02:00:00', NULL), (X'FF00', '2026-05-01 03:00:00', 'z'), (X'', '2026-05-01"
+            " 04:00:00', 'empty')",
+        ),
+    ),
+    Case(
+        "binary(16) key read by key range",
+        "CREATE TABLE t (k BINARY(16) NOT NULL PRIMARY KEY, ts DATETIME NOT NULL,"
+        " n INT NULL, KEY (ts))",
+        (
+            "INSERT INTO t SELECT UNHEX(MD5(seq)), TIMESTAMP('2026-05-01') + INTERVAL seq MINUTE,"
+            " seq FROM seq_1_to_50",
+        ),
+        settings={"scan": "key", "chunk_rows": 7},
+    ),
+    Case(
         "varchar key",
         "CREATE TABLE t (k VARCHAR(36) NOT NULL PRIMARY KEY, ts DATETIME NOT NULL,"
         " n INT NULL, KEY (ts))",

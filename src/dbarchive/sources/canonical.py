@@ -107,9 +107,10 @@ def quote_identifier(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def canonical_expression(col: Column) -> str:
-    """The SQL expression E(col) whose text is exported and hashed for this column."""
-    q = quote_identifier(col.name)
+def canonical_expression(col: Column, value: str | None = None) -> str:
+    """The SQL expression E(col) whose text is exported and hashed for this column; ``value``:
+    an expression of the column's type to render instead of the column (``MIN(col)``)."""
+    q = value or quote_identifier(col.name)
     t = col.data_type
     if t in _AS_IS:
         return q

@@ -41,7 +41,7 @@ from dbarchive.sources.mysql_session import (
     T,
     translate_error,
 )
-from dbarchive.sources.sqltext import driver_template
+from dbarchive.sources.sqltext import bind
 from dbarchive.sources.table import (
     ChunkRows,
     DayWindow,
@@ -57,6 +57,19 @@ KEY_SPAN_LIMIT = 4
 
 
 FIRST_DAY = "0001-01-01 00:00:00"  # zero dates and year 0 sort before it: they have no day
+
+
+def client_literal(connection: Any) -> Callable[[object], str]:
+    """SQL text of one parameter, quoted by the driver as ``execute`` would; bytes (a binary key)
+    as a hex literal, which is text in any charset (the driver's quoted bytes are not UTF-8)."""
+
+    def literal(value: object) -> str:
+        if isinstance(value, bytes):
+            return f"X'{value.hex()}'"
+        text: bytes = connection.literal(value)
+        return text.decode()
+
+    return literal
 
 
 class MySqlSource(MySqlPartitions, MySqlRestore, MySqlCatalog):
@@ -207,10 +220,10 @@ class MySqlSource(MySqlPartitions, MySqlRestore, MySqlCatalog):
                 yield encode_chunk(rows)
             return
         keep = sorted({*shape.key_positions, shape.ts_position})
-        cursor = self.connect().cursor()  # for mogrify only (quoting is done on the client)
+        literal = client_literal(self.connect())  # quoting is done on the client
 
         def fetch(sql: str, params: list[object]) -> tuple[int, Row, EncodedChunk]:
-            text = cursor.mogrify(driver_template(sql, params), tuple(params)).encode()
+            text = bind(sql, params, literal).encode()
             try:
                 chunk = retry.CHUNK_READ.call(
                     lambda: self._direct_chunk(text, shape, keep), before_retry=self._count_retry

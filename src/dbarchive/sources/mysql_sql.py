@@ -193,10 +193,13 @@ def keyset_params(values: Sequence[object]) -> list[object]:
 
 
 def key_bounds_sql(info: TableInfo) -> str:
-    """Count and min/max key of the day, read from the time index alone (no row lookups)."""
-    k = quote_identifier(info.key[0].name)
+    """Count and min/max key of the day, read from the time index alone (no row lookups); the
+    bounds as the key's canonical text, as its rows read it (a binary key in hex)."""
+    col = info.key[0]
+    k = quote_identifier(col.name)
+    low, high = (canonical_expression(col, f"{f}({k})") for f in ("MIN", "MAX"))
     index = f" FORCE INDEX ({quote_identifier(info.ts_index)})" if info.ts_index else ""
-    return f"SELECT COUNT(*), MIN({k}), MAX({k}) FROM {info.qualified}{index} WHERE {day_predicate(info)}"
+    return f"SELECT COUNT(*), {low}, {high} FROM {info.qualified}{index} WHERE {day_predicate(info)}"
 
 
 def key_chunk_sql(info: TableInfo, shape: SelectShape, first: bool, limit: int) -> str:
