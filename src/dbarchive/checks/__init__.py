@@ -9,6 +9,7 @@ functions next to these. Every MySQL probe is one that the server answers from p
 
 from __future__ import annotations
 
+from dbarchive.checks.dependents import check_cascades, check_delete_triggers
 from dbarchive.checks.read_endpoint import check_read_endpoint
 from dbarchive.checks.result import CheckResult
 from dbarchive.checks.server import (
@@ -58,6 +59,9 @@ def run_checks(
         results += [r for r in notes if r is not None]
         if purge:
             results.append(check_delete(ctx, spec))
+            results.append(check_cascades(ctx, spec))
+            triggers = check_delete_triggers(ctx, spec)
+            results += [triggers] if triggers is not None else []
             results += check_partition_drop(ctx, spec)
     results += check_read_endpoint(ctx, specs)  # [source] read_url: where exports read
     if purge:

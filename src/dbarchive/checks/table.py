@@ -3,6 +3,7 @@ should know (generated columns, time values that are no day, system versioning).
 
 from __future__ import annotations
 
+from dbarchive.checks.dependents import require_no_cascades
 from dbarchive.checks.result import DENIED, CheckResult, run_probe
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
@@ -192,10 +193,12 @@ def _refused_only_by_privilege(ctx: Context, sql: str, what: str) -> None:
 
 
 def require_delete(ctx: Context, spec: TableSpec) -> None:
-    """Raise SourceError unless the user may DELETE from the table (before a purge touches
-    anything: no export, no purge record, no row)."""
+    """Raise SourceError unless the purge may DELETE from the table: the grant, and no foreign
+    key that carries the deletes to other tables' rows (before a purge touches anything: no
+    export, no purge record, no row)."""
     result = check_delete(ctx, spec)
     if not result.ok:
         error = SourceError(f"{spec.name}: cannot purge: {result.detail}; {result.fix}")
         error.mysql_code = 1142
         raise error
+    require_no_cascades(ctx, spec)

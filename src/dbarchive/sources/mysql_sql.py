@@ -199,7 +199,9 @@ def key_bounds_sql(info: TableInfo) -> str:
     k = quote_identifier(col.name)
     low, high = (canonical_expression(col, f"{f}({k})") for f in ("MIN", "MAX"))
     index = f" FORCE INDEX ({quote_identifier(info.ts_index)})" if info.ts_index else ""
-    return f"SELECT COUNT(*), {low}, {high} FROM {info.qualified}{index} WHERE {day_predicate(info)}"
+    return (
+        f"SELECT COUNT(*), {low}, {high} FROM {info.qualified}{index} WHERE {day_predicate(info)}"
+    )
 
 
 def key_chunk_sql(info: TableInfo, shape: SelectShape, first: bool, limit: int) -> str:

@@ -1,0 +1,116 @@
+"""A purge deletes only archived rows, also through foreign keys: a table whose rows other tables
+reference ON DELETE CASCADE / SET NULL is refused (those rows are in no archive), and ``check``
+names the keys and warns of DELETE triggers. Found by an outside trial: the children vanished."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from dbarchive.cli import cli
+from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
+
+TODAY = "2026-03-01"  # 30-day retention: January is expired, March 1 is not
+
+
+def _tables(schema: MySqlSchema) -> None:
+    schema.execute(
+        "CREATE TABLE parent_log (id INT PRIMARY KEY, ts DATETIME NOT NULL, v VARCHAR(20),"
+        " KEY (ts))"
+    )
+    schema.execute(
+        "INSERT INTO parent_log VALUES (1, '2026-01-01 10:00', 'a'), (2, '2026-01-02 10:00', 'b'),"
+        " (3, '2026-03-01 10:00', 'c')"
+    )
+    for name, rule in (
+        ("child", "CASCADE"),
+        ("child_null", "SET NULL"),
+        ("child_keep", "RESTRICT"),
+    ):
+        schema.execute(
+            f"CREATE TABLE {name} (cid INT PRIMARY KEY, pid INT NULL, CONSTRAINT fk_{name}"
+            f" FOREIGN KEY (pid) REFERENCES parent_log (id) ON DELETE {rule})"
+        )
+    schema.execute("INSERT INTO child VALUES (10, 1), (20, 2), (30, 3)")
+    schema.execute("INSERT INTO child_null VALUES (10, 1)")
+    schema.execute("INSERT INTO child_keep VALUES (30, 3)")  # a parent that does not expire
+
+
+def _config(tmp_path: Path, schema: MySqlSchema) -> Path:
+    path = tmp_path / "fk.toml"
+    path.write_text(
+        f'[source]\nurl = "{schema.url}"\n[destination]\nurl = "{tmp_path / "arch"}"\n'
+        '[defaults]\nretention = "30 days"\n'
+        '[[tables]]\nname = "parent_log"\ntimestamp_column = "ts"\n'
+    )
+    return path
+
+
+def _everything(schema: MySqlSchema, tmp_path: Path) -> dict[str, Any]:
+    """Every row of the four tables and every archived file's bytes: to see that nothing
+    changed."""
+    rows = {t: schema.execute(f"SELECT * FROM {t} ORDER BY 1")
+            for t in ("parent_log", "child", "child_null", "child_keep")}  # fmt: skip
+    files = {
+        p.relative_to(tmp_path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((tmp_path / "arch").rglob("*"))
+        if p.is_file()
+    }
+    return {"rows": rows, "files": files}
+
+
+def _cli(config: Path, *args: str) -> Any:
+    return CliRunner().invoke(cli, [args[0], "-c", str(config), *args[1:]])
+
+
+def test_a_table_other_rows_reference_on_delete_cascade_is_not_purged(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """purge and run refuse (exit 3), naming the two changing keys and not the RESTRICT one;
+    neither the database nor the archive changes. Without those keys the purge goes on."""
+    _tables(mysql_schema)
+    config = _config(tmp_path, mysql_schema)
+    exported = _cli(config, "export", "--from", "2026-01-01", "--to", "2026-01-02")
+    assert exported.exit_code == 0, exported.output
+    before = _everything(mysql_schema, tmp_path)
+
+    for command in (("purge", "--today", TODAY), ("run", "--today", TODAY)):
+        result = _cli(config, *command)
+        assert result.exit_code == 3, (command, result.output)
+        assert "cannot purge: deleting its rows would delete or change rows" in result.output
+        assert "`child` (constraint `fk_child`, ON DELETE CASCADE)" in result.output
+        assert "`child_null` (constraint `fk_child_null`, ON DELETE SET NULL)" in result.output
+        assert "fk_child_keep" not in result.output
+        assert _everything(mysql_schema, tmp_path) == before, command
+
+    mysql_schema.execute("ALTER TABLE child DROP FOREIGN KEY fk_child")
+    mysql_schema.execute("ALTER TABLE child_null DROP FOREIGN KEY fk_child_null")
+    result = _cli(config, "purge", "--today", TODAY)
+    assert result.exit_code == 0, result.output
+    assert [r[0] for r in mysql_schema.execute("SELECT id FROM parent_log")] == [3]
+    assert len(mysql_schema.execute("SELECT * FROM child")) == 3  # no longer reached
+
+
+def test_check_names_the_keys_and_warns_of_delete_triggers(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    _tables(mysql_schema)
+    mysql_schema.execute("CREATE TABLE audit (id INT)")
+    mysql_schema.execute(
+        "CREATE TRIGGER parent_gone AFTER DELETE ON parent_log FOR EACH ROW"
+        " INSERT INTO audit VALUES (OLD.id)"
+    )
+    config = _config(tmp_path, mysql_schema)
+    result = _cli(config, "check")
+    assert result.exit_code != 0, result.output
+    assert "foreign keys referencing parent_log" in result.output
+    assert "`child` (constraint `fk_child`, ON DELETE CASCADE)" in result.output
+    assert "parent_gone (AFTER DELETE) run for every purged row" in result.output
+
+    mysql_schema.execute("ALTER TABLE child DROP FOREIGN KEY fk_child")
+    mysql_schema.execute("ALTER TABLE child_null DROP FOREIGN KEY fk_child_null")
+    result = _cli(config, "check")
+    assert "none deletes or changes other rows (ON DELETE)" in result.output
