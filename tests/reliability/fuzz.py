@@ -6,7 +6,7 @@
 ``config``: any bytes as a config file → ``load_job`` returns a job or raises ConfigError.
 ``archive``: any bytes as an archived data file (plain, gzip or zstd by name) under a manifest
 entry → ``check_files`` (what verify and purge run first) returns problems, never raises; and
-any bytes as a manifest → ``read_manifest`` returns one or raises StorageError.
+any bytes as a manifest → ``read_manifest`` returns one or raises VerificationError.
 Anything else escaping is a crash: atheris prints it and exits non-zero.
 """
 
@@ -22,7 +22,7 @@ import atheris
 with atheris.instrument_imports():
     from dbarchive.checksum import RowDigest
     from dbarchive.config import load_job
-    from dbarchive.errors import ConfigError, StorageError
+    from dbarchive.errors import ConfigError, VerificationError
     from dbarchive.layout import PartitionPath
     from dbarchive.manifest import FileEntry, Manifest
     from dbarchive.steps.archive_files import check_files
@@ -52,7 +52,7 @@ def archive(data: bytes) -> None:
     )  # fmt: skip
     check_files(_STORAGE, manifest)
     _STORAGE.put_bytes(_PARTITION.manifest_key, data)
-    with contextlib.suppress(StorageError):
+    with contextlib.suppress(VerificationError):
         read_manifest(_STORAGE, _PARTITION)
 
 

@@ -73,13 +73,13 @@ def test_found_by_fuzzing_a_truncated_compressed_file_is_a_verify_problem(
     assert any("cannot be read back" in p or "unreadable" in p or "SHA-256" in p for p in problems)
 
 
-def test_found_by_fuzzing_a_manifest_that_is_not_an_object_is_a_storage_error(
+def test_found_by_fuzzing_a_manifest_that_is_not_an_object_is_a_verification_error(
     tmp_path: Path,
 ) -> None:
     """Regression: a manifest holding JSON that is not an object crashed with AttributeError."""
     import datetime as dt
 
-    from dbarchive.errors import StorageError
+    from dbarchive.errors import VerificationError
     from dbarchive.layout import PartitionPath
     from dbarchive.steps.upload import read_manifest
     from dbarchive.storage.local import LocalStorage
@@ -87,5 +87,5 @@ def test_found_by_fuzzing_a_manifest_that_is_not_an_object_is_a_storage_error(
     storage = LocalStorage(str(tmp_path))
     partition = PartitionPath("events", dt.date(2026, 12, 7))
     storage.put_bytes(partition.manifest_key, b"7")
-    with pytest.raises(StorageError, match="not a dbarchive manifest"):
+    with pytest.raises(VerificationError, match="not a dbarchive manifest"):
         read_manifest(storage, partition)

@@ -298,6 +298,11 @@ def status_lines(s: TableStatus) -> list[str]:
             "  of them, keeping rows with values in columns added since their archive (no purge "
             f"deletes those; dbarchive verify names them): {days_text(s.held_days)}"
         )
+    if s.damaged_days:
+        lines.append(
+            "  a manifest or purge record that cannot be read (dbarchive verify says why; no "
+            f"purge touches those days): {days_text(s.damaged_days)}"
+        )
     if s.restored_days:
         lines.append(f"  restored into the table after their purge: {days_text(s.restored_days)}")
     if s.expired_unarchived_days:

@@ -8,6 +8,7 @@ from typing import Any
 
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
+from dbarchive.errors import VerificationError
 from dbarchive.jobs import backlog
 from dbarchive.jobs.backlog import Backlog
 from dbarchive.jobs.catch_up import catch_up_days, day_rows
@@ -41,6 +42,8 @@ class TableStatus:
     # Partly purged days whose last purge kept rows holding values in columns added since their
     # archive (``matching_scope``): no purge finishes them until those values are defaults.
     held_days: list[dt.date] = field(default_factory=list)
+    # Days whose manifest or purge record cannot be read: verify and the purge say why.
+    damaged_days: list[dt.date] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         def days(values: list[dt.date]) -> list[str]:
@@ -57,6 +60,7 @@ class TableStatus:
             "purged_days": days(self.purged_days),
             "partially_purged_days": days(self.partial_days),
             "days_holding_rows_with_added_columns": days(self.held_days),
+            "days_with_unreadable_records": days(self.damaged_days),
             "pending_days": days(self.pending_days),
             "restored_days": days(self.restored_days),
             "expired_unarchived_days": days(self.expired_unarchived_days),
@@ -77,21 +81,25 @@ def table_status(ctx: Context, spec: TableSpec, today: dt.date) -> TableStatus:
     partial: list[dt.date] = []
     restored: list[dt.date] = []
     held: list[dt.date] = []
+    damaged: list[dt.date] = []
     for obj in ctx.storage.list_objects(ctx.folder(spec) + "/"):
         day = day_of_key(obj.key, layout)
         name = obj.key.rsplit("/", 1)[-1]
         if day is None:
             continue
-        if name == MANIFEST_NAME:
-            raw = ctx.storage.get_bytes(obj.key)
-            if raw is not None:
-                archived[day] = Manifest.loads(raw)
-        elif name == PURGE_MARKER_NAME:
-            marker = upload.read_purge_marker(ctx.storage, ctx.partition(spec, day)) or {}
-            kind = {"purged": purged, "restored": restored}.get(marker.get("status", ""), partial)
-            kind.append(day)
-            if marker.get("rows_held_added_columns"):
-                held.append(day)
+        try:
+            if name == MANIFEST_NAME:
+                manifest = upload.read_manifest(ctx.storage, ctx.partition(spec, day))
+                if manifest is not None:
+                    archived[day] = manifest
+            elif name == PURGE_MARKER_NAME:
+                marker = upload.read_purge_marker(ctx.storage, ctx.partition(spec, day)) or {}
+                status = marker.get("status", "")
+                {"purged": purged, "restored": restored}.get(status, partial).append(day)
+                if marker.get("rows_held_added_columns"):
+                    held.append(day)
+        except VerificationError:
+            damaged.append(day)  # verify and the purge say what is wrong with it
     info = ctx.describe(spec)
     return TableStatus(
         table=spec.name,
@@ -108,10 +116,11 @@ def table_status(ctx: Context, spec: TableSpec, today: dt.date) -> TableStatus:
         expired_unarchived_days=[
             d
             for d in expired_days(ctx, spec, today)
-            if d not in archived and day_rows(ctx, spec, d)
+            if d not in archived and d not in damaged and day_rows(ctx, spec, d)
         ],
         no_day=ctx.source.no_day_rows(info),
         backlog=backlog.measure(ctx, spec, today, day_rows),
         backlog_last_run=backlog.last_recorded(ctx, spec),
         held_days=sorted(held),
+        damaged_days=sorted(set(damaged)),
     )

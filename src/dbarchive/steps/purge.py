@@ -357,10 +357,13 @@ def finish_interrupted(ctx: Context, spec: TableSpec, cutoff: dt.date) -> list[d
         if day is None or day >= cutoff or obj.key.rsplit("/", 1)[-1] != PURGE_MARKER_NAME:
             continue
         partition = ctx.partition(spec, day)
-        marker = upload.read_purge_marker(ctx.storage, partition) or {}
-        if marker.get("status") != "started":
+        try:  # a damaged record is passed over: the day's own purge (rows left) reports it
+            marker = upload.read_purge_marker(ctx.storage, partition) or {}
+            if marker.get("status") != "started":
+                continue
+            manifest = upload.read_manifest(ctx.storage, partition)
+        except VerificationError:
             continue
-        manifest = upload.read_manifest(ctx.storage, partition)
         if manifest is None:
             continue
         info, window = archive_scope(ctx.describe(spec), manifest)

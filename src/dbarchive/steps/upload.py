@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from dbarchive.errors import StorageError
+from dbarchive.errors import StorageError, VerificationError
 from dbarchive.identity import SourceIdentity, require_same_source
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import Manifest
@@ -33,16 +33,29 @@ def read_manifest(storage: Storage, partition: PartitionPath) -> Manifest | None
     try:
         return Manifest.loads(raw)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:  # JSON is a ValueError
-        raise StorageError(
-            f"{partition.manifest_key} is not a dbarchive manifest ({type(exc).__name__}: {exc}); "
-            "nothing was changed. Move it away, or archive to another prefix"
-        ) from None
+        raise damaged(partition.manifest_key, "a dbarchive manifest", exc) from None
 
 
 def read_purge_marker(storage: Storage, partition: PartitionPath) -> dict[str, Any] | None:
     """The partition's purge record (``status`` "started" or "purged"), or None."""
     raw = storage.get_bytes(partition.purge_marker_key)
-    return None if raw is None else dict(json.loads(raw))
+    if raw is None:
+        return None
+    try:
+        return dict(json.loads(raw))
+    except (ValueError, TypeError) as exc:
+        raise damaged(partition.purge_marker_key, "a dbarchive purge record", exc) from None
+
+
+def damaged(key: str, what: str, exc: Exception) -> VerificationError:
+    """A day's record that cannot be read: that day's archive is not what it claims (exit 5),
+    so the day keeps its rows and the table's other days go on."""
+    return VerificationError(
+        f"{key} is not {what} ({type(exc).__name__}: {exc}); nothing of its day was changed. "
+        "Put back the object's earlier version (a versioned bucket keeps it) or a backup; "
+        "moving it away is safe only for a day whose rows were never purged (the next run "
+        "archives the day again)"
+    )
 
 
 def write_purge_marker(storage: Storage, partition: PartitionPath, record: dict[str, Any]) -> None:

@@ -128,15 +128,18 @@ def verify_day(
     ``known`` passes what the caller has just read (the purge reads each of them once per day).
     """
     partition = ctx.partition(spec, day)
-    manifest = known.manifest if known else upload.read_manifest(ctx.storage, partition)
+    try:
+        manifest = known.manifest if known else upload.read_manifest(ctx.storage, partition)
+        marker = None
+        if check_source and manifest is not None:
+            marker = known.marker if known else upload.read_purge_marker(ctx.storage, partition)
+    except VerificationError as exc:  # a damaged record: this day fails, a range goes on
+        return VerifyResult(spec.name, day, None, None, 0, (f"{spec.name} {day}: {exc}",))
     if manifest is None:
         return VerifyResult(
             spec.name, day, None, None, 0, (f"{spec.name} {day}: not archived (no manifest)",)
         )
     require_same_source(manifest, ctx.identity(spec), partition.manifest_key)
-    marker = None
-    if check_source:
-        marker = known.marker if known else upload.read_purge_marker(ctx.storage, partition)
     progress = _Progress(ctx, spec, day, manifest, check_source and not purge_begun(marker))
     # The files (storage) and the rows (MySQL) are read side by side: neither waits for the other.
     # Leaving the block, on an error too, cancels and joins the files' thread: none outlives it.

@@ -1,0 +1,86 @@
+"""A day's manifest or purge record that cannot be read fails that day only (found by an outside
+trial: `status` crashed, `verify` over a range stopped at it with the storage's exit code, and the
+purge's JSON error named the day before it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from dbarchive.cli import cli
+from tests.integration.helpers import LOG_TABLE_DDL, fill_events
+from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
+
+DAYS = [dt.date(2026, 11, d) for d in (12, 13, 14)]
+TODAY = "2026-12-20"  # 30-day retention: every day above is expired
+ROWS = 50
+
+
+def _archived(schema: MySqlSchema, tmp_path: Path) -> Path:
+    schema.execute(LOG_TABLE_DDL)
+    for day in DAYS:
+        fill_events(schema, day.isoformat(), ROWS)
+    config = tmp_path / "job.toml"
+    config.write_text(
+        f'[source]\nurl = "{schema.url}"\n[destination]\nurl = "{tmp_path / "arch"}"\n'
+        '[defaults]\nretention = "30 days"\n'
+        '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\n'
+    )
+    result = _cli(config, "export", "--from", str(DAYS[0]), "--to", str(DAYS[-1]))
+    assert result.exit_code == 0, result.output
+    return config
+
+
+def _cli(config: Path, *args: str) -> Any:
+    return CliRunner().invoke(cli, [args[0], "-c", str(config), *args[1:]])
+
+
+def _day_rows(schema: MySqlSchema) -> dict[str, int]:
+    rows = schema.execute("SELECT DATE(created_at), COUNT(*) FROM events GROUP BY 1 ORDER BY 1")
+    return {str(day): count for day, count in rows}
+
+
+@pytest.mark.parametrize("record", ["_manifest.json", "_purge.json"])
+def test_an_unreadable_record_fails_its_day_only(
+    mysql_schema: MySqlSchema, tmp_path: Path, record: str
+) -> None:
+    config = _archived(mysql_schema, tmp_path)
+    if record == "_purge.json":  # a purge record exists only once a purge began: make one
+        first = _cli(config, "purge", "-t", "events", "--today", "2026-12-13")
+        assert first.exit_code == 0, first.output  # DAYS[0] purged
+        mysql_schema.execute(  # a late row: DAYS[0]'s purge record is read again
+            "INSERT INTO events (created_at, account_id) VALUES ('2026-11-12 12:00:00', 1)"
+        )
+        target = "day=12"
+    else:
+        target = "day=13"
+    damaged = next((tmp_path / "arch").rglob(f"{target}/{record}"))
+    damaged.write_bytes(damaged.read_bytes() + b"garbage{")
+    day = dt.date(2026, 11, int(target[4:]))
+
+    status = _cli(config, "status", "--today", TODAY)
+    assert status.exit_code == 0, status.output
+    assert "a manifest or purge record that cannot be read" in status.output
+    as_json = json.loads(_cli(config, "status", "--today", TODAY, "--json").stdout)
+    (table,) = as_json if isinstance(as_json, list) else as_json["tables"]
+    assert table["days_with_unreadable_records"] == [day.isoformat()]
+
+    verified = _cli(config, "verify", "--from", str(DAYS[0]), "--to", str(DAYS[-1]))
+    assert verified.exit_code == 5, verified.output
+    assert f"is not a dbarchive {'manifest' if record == '_manifest.json' else 'purge'}" in (
+        verified.output
+    )
+    assert verified.output.count("result=OK") == 2  # the other two days
+
+    purged = _cli(config, "purge", "--today", TODAY, "--json")
+    assert purged.exit_code == 5, purged.output
+    (error,) = json.loads(purged.stdout)["errors"]
+    assert (error["day"], error["step"], error["code"]) == (day.isoformat(), "purge", 5)
+    assert target.replace("day=", "day=") in error["message"]
+    left = _day_rows(mysql_schema)
+    assert list(left) == [day.isoformat()], "the other days are purged"
