@@ -77,6 +77,11 @@ def _days_between(
     return [first.date() + dt.timedelta(days=i) for i in range((last.date() - first.date()).days)]
 
 
+class PartitionRowsDiffer(VerificationError):
+    """A partition holds another number of rows than its days' archives (late rows, or rows a
+    ``where`` filter leaves out): it is not dropped, and nothing was locked or deleted."""
+
+
 def drop_partition(
     ctx: Context,
     spec: TableSpec,
@@ -89,12 +94,13 @@ def drop_partition(
     """Drop one partition once its rows are proven archived (``exchange.py``); record its days
     as purged. ``days``: every day of the partition; ``manifests``: the verified ones with rows.
 
-    Raises VerificationError, having deleted nothing, when the rows differ from the archive.
+    Raises VerificationError, having deleted nothing, when the rows differ from the archive
+    (``PartitionRowsDiffer`` when their number does, before anything is locked).
     """
     verified_rows = sum(m.effective_digest.count for m in manifests.values())
     count = ctx.source.partition_rows(info, part.name)
     if count != verified_rows:  # a cheap early no: not even a table lock for it
-        raise VerificationError(
+        raise PartitionRowsDiffer(
             f"{spec.name}: partition {part.name} holds {count} rows but {verified_rows} were "
             "verified in the archive; it is not dropped"
         )
