@@ -263,6 +263,16 @@ class Manifest:
         data = json.loads(raw)
         if data.get("manifest_version") not in READABLE_VERSIONS:
             raise ValueError(f"unsupported manifest version {data.get('manifest_version')!r}")
+        manifest = cls._from_json(data)
+        # "rows" and "bytes" are written for other readers (query engines, scripts) and derived
+        # here from the digest and the files: a manifest that states others is not one we wrote.
+        for name, value in (("rows", manifest.rows), ("bytes", manifest.total_bytes)):
+            if name in data and data[name] != value:
+                raise ValueError(f'"{name}" says {data[name]!r}, its digest and files {value}')
+        return manifest
+
+    @classmethod
+    def _from_json(cls, data: dict[str, Any]) -> Manifest:
         return cls(
             table=data["table"],
             schema=data["schema"],

@@ -45,9 +45,24 @@ def _day_rows(schema: MySqlSchema) -> dict[str, int]:
     return {str(day): count for day, count in rows}
 
 
-@pytest.mark.parametrize("record", ["_manifest.json", "_purge.json"])
+def _garbage(raw: bytes) -> bytes:
+    return raw + b"garbage{"
+
+
+def _more_rows(raw: bytes) -> bytes:
+    """A manifest whose "rows" a hand (or a script) changed: its files and digest say otherwise."""
+    data = json.loads(raw)
+    data["rows"] += 1
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize(
+    ("record", "damage"),
+    [("_manifest.json", _garbage), ("_purge.json", _garbage), ("_manifest.json", _more_rows)],
+    ids=["manifest", "purge record", "manifest rows"],
+)
 def test_an_unreadable_record_fails_its_day_only(
-    mysql_schema: MySqlSchema, tmp_path: Path, record: str
+    mysql_schema: MySqlSchema, tmp_path: Path, record: str, damage: Any
 ) -> None:
     config = _archived(mysql_schema, tmp_path)
     if record == "_purge.json":  # a purge record exists only once a purge began: make one
@@ -60,7 +75,7 @@ def test_an_unreadable_record_fails_its_day_only(
     else:
         target = "day=13"
     damaged = next((tmp_path / "arch").rglob(f"{target}/{record}"))
-    damaged.write_bytes(damaged.read_bytes() + b"garbage{")
+    damaged.write_bytes(damage(damaged.read_bytes()))
     day = dt.date(2026, 11, int(target[4:]))
 
     status = _cli(config, "status", "--today", TODAY)
