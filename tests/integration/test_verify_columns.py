@@ -329,6 +329,30 @@ def test_a_purged_day_that_cannot_grow_keeps_its_rows_and_the_later_days_are_pur
     assert _manifest(job, PURGED).rows == 20
 
 
+def test_a_purged_day_after_a_column_was_dropped_says_what_can_finish_it(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A column dropped after the day's purge began, a late row: the day keeps it, and the error
+    does not advise an export on purpose (which refuses a day whose purge has begun) but what
+    can finish the day (found by an outside trial)."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, PURGED, 20)
+    job = _events_job(mysql_schema, tmp_path / "arch")
+    (first,) = api.purge(job, today=TODAY)
+    assert first.rows_deleted == 20
+    mysql_schema.execute("ALTER TABLE events DROP COLUMN note")
+    mysql_schema.execute(
+        f"INSERT INTO events (created_at, account_id) VALUES ('{PURGED} 23:30:00', 1)"
+    )
+    (report,) = api.purge(job, today=TODAY)
+    (error,) = report.errors
+    assert f"events {PURGED}: columns dropped since the day was archived (note), and its purge" in (
+        error
+    )
+    assert "add the columns back" in error and "export it again on purpose" not in error
+    assert len(mysql_schema.execute("SELECT id FROM events")) == 1
+
+
 def test_a_column_added_with_an_expression_default_keeps_every_late_row(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:

@@ -119,7 +119,10 @@ def ready_for_purge(
     depth: FileCheck = "quick" if matched_rows else "bytes"
     result = verify_day(ctx, spec, day, depth, True, known)
     if result.column_change is not None and result.column_change.dropped:
-        raise VerificationError(dropped_columns_refusal(spec.name, day, result.column_change))
+        begun = purge_begun(known.marker)
+        raise VerificationError(
+            dropped_columns_refusal(spec.name, day, result.column_change, begun)
+        )
     if why := _export_again(result, purge_begun(known.marker)):
         _export_unarchived(ctx, spec, day, report, why)
         known = _known(ctx, spec, day, None, matched_rows)

@@ -52,11 +52,22 @@ class ColumnChange:
         return "; ".join(parts)
 
 
-def dropped_columns_refusal(table: str, day: object, change: ColumnChange) -> str:
+def dropped_columns_refusal(
+    table: str, day: object, change: ColumnChange, begun: bool = False
+) -> str:
     """Why a day whose archive holds columns the table has dropped is not exported again by the
     daily job or the purge: the archive is the only copy of their values, and a new generation
-    of an unpurged day replaces the old one."""
+    of an unpurged day replaces the old one. ``begun``: the day's purge has begun, so not even
+    an export on purpose may replace its archive (it alone holds the rows already deleted)."""
     dropped = ", ".join(change.dropped)
+    if begun:
+        return (
+            f"{table} {day}: columns dropped since the day was archived ({dropped}), and its "
+            "purge has begun: the archive alone holds the rows already deleted, so it is never "
+            "replaced, and the rows left cannot join it without those columns; they are kept. "
+            "To finish the day, add the columns back (the rows left then match the archive), "
+            "or delete the rows left yourself if they need no archive"
+        )
     return (
         f"{table} {day}: columns dropped since the day was archived ({dropped}): the archive "
         "holds their values and the database no longer does, and exporting the day again would "
