@@ -167,6 +167,25 @@ CASES = [
         settings={"scan": "key", "chunk_rows": 7},
     ),
     Case(
+        "unique key of two columns, no primary key",
+        "CREATE TABLE t (a VARCHAR(20) NOT NULL, b INT NOT NULL, ts DATETIME NOT NULL,"
+        " v INT NULL, UNIQUE KEY (a, b), KEY (ts)) DEFAULT CHARSET=latin1",
+        (
+            "INSERT INTO t VALUES ('x', 1, '2026-05-01 01:00:00', 1), ('x', 2, '2026-05-01 02:00:00', NULL)",
+        ),
+        refused=r"needs the primary key as its tie-breaker .*add a primary key",
+    ),
+    Case(
+        "unique key of one column, no primary key, read by its range",
+        "CREATE TABLE t (code VARCHAR(20) NOT NULL, ts DATETIME NOT NULL, v INT NULL,"
+        " UNIQUE KEY (code), KEY (ts))",
+        (
+            "INSERT INTO t VALUES ('b-2', '2026-05-01 01:00:00', 1), ('a-1', '2026-05-01"
+            " 02:00:00', NULL), ('Ä', '2026-05-01 03:00:00', 3)",
+        ),
+        settings={"scan": "key", "chunk_rows": 2},
+    ),
+    Case(
         "varchar key",
         "CREATE TABLE t (k VARCHAR(36) NOT NULL PRIMARY KEY, ts DATETIME NOT NULL,"
         " n INT NULL, KEY (ts))",

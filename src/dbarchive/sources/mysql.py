@@ -118,9 +118,14 @@ class MySqlSource(MySqlPartitions, MySqlRestore, MySqlCatalog):
     @staticmethod
     def _require_primary(info: TableInfo) -> None:
         if not info.key_is_primary:
+            by_range = (
+                "; or set scan = 'key' to read each day by its range" if len(info.key) == 1 else ""
+            )
             raise NoUsableKeyError(
-                f"{info.name!r}: reading through the time index needs the primary key as "
-                "tie-breaker; set key_columns to the primary key or scan = 'key'"
+                f"{info.name!r}: reading a day through the time index needs the primary key as "
+                "its tie-breaker (InnoDB keeps the primary key in every index), and the key "
+                f"paged by is the unique index {info.key_index!r}: add a primary key (an "
+                "AUTO_INCREMENT id is ideal) or set key_columns to it" + by_range
             )
 
     def oldest_day(self, spec: TableSpec, info: TableInfo) -> dt.date | None:
