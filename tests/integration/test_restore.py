@@ -117,3 +117,34 @@ def test_restore_of_a_missing_day_is_a_clear_error(
         cli, ["restore", "-c", str(config), "-t", "everything", "--date", "2020-01-01"]
     )
     assert result.exit_code == 5 and "not archived" in result.output
+
+
+def test_restore_says_how_many_older_versions_the_archive_holds(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A key used again after its day was purged: the archive holds both versions, the restore
+    writes the newest and says it left one older version (it was counted as 'already there',
+    found by an outside trial)."""
+    import datetime as dt
+
+    from dbarchive import api
+    from tests.integration.helpers import LOG_TABLE_DDL, fill_events
+
+    mysql_schema.execute(LOG_TABLE_DDL)
+    day, today = dt.date(2026, 9, 1), dt.date(2026, 11, 25)
+    fill_events(mysql_schema, day.isoformat(), 20)
+    job = make_job(mysql_schema.url, str(tmp_path / "arch"),
+                   [{"name": "events", "timestamp_column": "created_at"}], retention="60 days")  # fmt: skip
+    (first,) = api.purge(job, today=today)
+    assert first.rows_deleted == 20
+    mysql_schema.execute(  # the archived row 1 comes again, changed
+        "INSERT INTO events (id, created_at, account_id, note) VALUES (1, %s, 5, 'again')",
+        (f"{day} 00:30:00",),
+    )
+    (second,) = api.purge(job, today=today)
+    assert second.rows_deleted == 1, second.errors
+    with api.session(job) as ctx:
+        result = api.restore(ctx, "events", day, into="events_back")
+    assert result.ok, result.problems
+    assert (result.written, result.skipped, result.older_versions) == (20, 0, 1)
+    assert mysql_schema.execute("SELECT note FROM events_back WHERE id = 1") == [("again",)]

@@ -174,6 +174,7 @@ def _render(r: RestoreResult, as_json: bool) -> None:
             "archived_rows": r.archived_rows,
             "written": r.written,
             "skipped": r.skipped,
+            "older_versions_not_restored": r.older_versions,
             "batches": r.batches,
             "created_table": r.created_table,
             "verified": r.ok,
@@ -190,6 +191,7 @@ def _render(r: RestoreResult, as_json: bool) -> None:
         "archived_rows": r.archived_rows,
         "written": r.written,
         "already_there": r.skipped,
+        "older_versions": r.older_versions or None,  # in the archive, newest version restored
         "batches": r.batches,
         "problems": "; ".join(r.problems) or None,
     }

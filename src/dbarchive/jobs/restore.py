@@ -61,11 +61,14 @@ class RestoreResult:
     day: dt.date
     archived_rows: int
     written: int  # rows inserted (or, with replace, inserted or overwritten)
-    skipped: int  # rows whose key was already there (without replace)
+    skipped: int  # rows whose key was already there (without replace; older versions apart)
     batches: int
     created_table: bool
     target_digest: RowDigest
     problems: tuple[str, ...]
+    # Older versions of changed rows the archive also holds (a row updated, or a key used again,
+    # after the day was archived): the newest version of each key is the one restored.
+    older_versions: int = 0
 
     @property
     def ok(self) -> bool:
@@ -117,11 +120,12 @@ def restore_day(
         day,
         manifest.rows,
         loader.written,
-        loader.skipped,
+        loader.skipped - (0 if replace else manifest.superseded.count),  # older versions apart
         loader.batches,
         created,
         digest,
         tuple(problems),
+        manifest.superseded.count,
     )
 
 
