@@ -99,3 +99,28 @@ def test_an_unreadable_record_fails_its_day_only(
     assert target.replace("day=", "day=") in error["message"]
     left = _day_rows(mysql_schema)
     assert list(left) == [day.isoformat()], "the other days are purged"
+
+
+def test_a_damaged_file_found_by_the_purge_leaves_the_day_unbegun(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """The purge finds a changed byte in a file before it deletes a row: the day keeps its rows
+    and is reported, and is not recorded as begun, so an export on purpose can replace its
+    archive and the next purge deletes it (found by an outside trial: the record said
+    'started' and every export of the day was refused)."""
+    config = _archived(mysql_schema, tmp_path)
+    part = next((tmp_path / "arch").rglob("day=12/part-*"))
+    data = bytearray(part.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    part.write_bytes(bytes(data))
+
+    purged = _cli(config, "purge", "--today", TODAY)
+    assert purged.exit_code == 5, purged.output
+    assert list(_day_rows(mysql_schema)) == ["2026-11-12"]
+    assert not list((tmp_path / "arch").rglob("day=12/_purge.json"))
+
+    again = _cli(config, "export", "--date", "2026-11-12")
+    assert again.exit_code == 0, again.output
+    purged = _cli(config, "purge", "--today", TODAY)
+    assert purged.exit_code == 0, purged.output
+    assert _day_rows(mysql_schema) == {}

@@ -40,7 +40,7 @@ from dbarchive.context import Context
 from dbarchive.errors import DbArchiveError, SourceError, StopRequested, VerificationError
 from dbarchive.events import Event
 from dbarchive.identity import require_same_source
-from dbarchive.layout import PURGE_MARKER_NAME, day_of_key
+from dbarchive.layout import PURGE_MARKER_NAME, PartitionPath, day_of_key
 from dbarchive.ledger import hooks as ledger
 from dbarchive.manifest import Manifest
 from dbarchive.sources import mysql_sql as q
@@ -324,7 +324,12 @@ def purge_day(
     started = (marker.get("started_at") if resumed else None) or _now()
     upload.write_purge_marker(ctx.storage, partition, {"status": "started", "started_at": started})
     purger = DayPurger(ctx, spec, manifest, throttle, sizer, known.plan)
-    result = purger.run()
+    try:
+        result = purger.run()
+    except VerificationError:
+        if not resumed and purger.deleted == 0:  # e.g. a damaged file: the day stays unbegun
+            _unstart(ctx, partition, known.marker)
+        raise
     failpoints.hit("purge.before-record")
     upload.write_purge_marker(
         ctx.storage,
@@ -341,6 +346,15 @@ def purge_day(
     )
     failpoints.hit("purge.after-record")
     return result
+
+
+def _unstart(ctx: Context, partition: PartitionPath, before: dict[str, Any] | None) -> None:
+    """Put the day's purge record back as it was before a purge that deleted nothing: a day
+    recorded as begun is never exported again, which a damaged archive of it may need."""
+    if before is None:
+        ctx.storage.delete_keys([partition.purge_marker_key])
+    else:
+        upload.write_purge_marker(ctx.storage, partition, before)
 
 
 def finish_interrupted(ctx: Context, spec: TableSpec, cutoff: dt.date) -> list[dt.date]:
