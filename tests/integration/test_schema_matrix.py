@@ -55,6 +55,8 @@ def _bytes_of(column: str, data_type: str) -> str:
         return f"CAST(CAST({q} AS DOUBLE) AS CHAR)"
     if data_type == "bit":
         return f"CAST({q} AS UNSIGNED)"
+    if data_type == "enum":  # its index too: the error value (0) and a '' member share a text
+        return f"CONCAT(HEX({q}), '/', {q} + 0)"
     if data_type in _TEXT_OR_BINARY:
         return f"HEX({q})"
     return f"CAST({q} AS CHAR)"
@@ -184,6 +186,24 @@ CASES = [
             " 02:00:00', NULL), ('Ä', '2026-05-01 03:00:00', 3)",
         ),
         settings={"scan": "key", "chunk_rows": 2},
+    ),
+    Case(
+        "enum with '' as a member",  # '' (index 1) is a member like any other
+        "CREATE TABLE t (id INT NOT NULL PRIMARY KEY, ts DATETIME NOT NULL,"
+        " e ENUM('', 'a') NULL, KEY (ts))",
+        (
+            "INSERT INTO t VALUES (1, '2026-05-01 01:00:00', ''), (2, '2026-05-01 02:00:00', 'a'),"
+            " (3, '2026-05-01 03:00:00', NULL)",
+        ),
+    ),
+    Case(
+        "enum error value",  # index 0, what a non-strict sql_mode stores for an invalid value
+        "CREATE TABLE t (id INT NOT NULL PRIMARY KEY, ts DATETIME NOT NULL,"
+        " e ENUM('', 'a') NULL, KEY (ts))",
+        (
+            "INSERT INTO t VALUES (1, '2026-05-01 01:00:00', 'a'), (2, '2026-05-01 02:00:00', 'zzz')",
+        ),
+        refused=r"the row with id = 2 holds the error value of ENUM column 'e'",
     ),
     Case(
         "varchar key",

@@ -84,8 +84,10 @@ def lossy_expression(check: TextCheck) -> str:
     """True when the column's value does not come back from utf8mb4 as its own bytes (NULL or
     false otherwise)."""
     col = check.column
-    assert col.charset is not None
     q = quote_identifier(col.name)
+    if check.enum_error:
+        return f"{q} = 0"  # an ENUM compared with a number compares its index
+    assert col.charset is not None
     if check.lost_bytes is not None:
         return " OR ".join(f"LOCATE(X'{b:02X}', CAST({q} AS BINARY)) > 0" for b in check.lost_bytes)
     back = f"CONVERT(CONVERT({q} USING utf8mb4) USING {_charset(col.charset)})"
@@ -125,6 +127,14 @@ def unconvertible(
         f"{c.name} = {'NULL' if v is None else v.decode(errors='replace')}"
         for c, v in zip(info.key, key_values, strict=True)
     )
+    if check.enum_error:
+        return UnconvertibleTextError(
+            f"{info.name}: the row with {where} holds the error value of ENUM column "
+            f"{col.name!r} (index 0: what MySQL stores for an invalid value when sql_mode is not "
+            "strict), which the archive's text '' cannot give back, so dbarchive neither archives "
+            "nor deletes this row; set it to a member of the ENUM or NULL, then run again (such "
+            f"rows: WHERE {lossy_expression(check)})"
+        )
     return UnconvertibleTextError(
         f"{info.name}: the row with {where} holds bytes in column {col.name!r} ({col.charset}) "
         "that have no UTF-8 equivalent: archived they would read as '?', so dbarchive neither "

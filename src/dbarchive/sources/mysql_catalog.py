@@ -84,7 +84,10 @@ class MySqlCatalog(MySqlSession):
         indexes = self._indexes(schema, spec.name)
         key, key_index = self._key(spec, by_name, indexes)
         ts_index = next((n for n, cols in indexes.items() if cols[0][0] == ts.name), None)
-        checked = tuple(check for c in wanted if (check := self._text_check(c)) is not None)
+        checked = (
+            *(check for c in wanted if (check := self._text_check(c)) is not None),
+            *(TextCheck(c, None, enum_error=True) for c in wanted if c.data_type == "enum"),
+        )
         info = TableInfo(
             schema, spec.name, wanted, key, key_index, ts, ts_index, spec.where, checked
         )

@@ -15,10 +15,13 @@ from dbarchive.sources.canonical import Column, quote_identifier
 @dataclass(frozen=True)
 class TextCheck:
     """A column whose text is checked row by row, and how: ``lost_bytes`` are the bytes of a
-    single-byte charset that do not come back from utf8mb4; None means convert there and back."""
+    single-byte charset that do not come back from utf8mb4; None means convert there and back.
+    ``enum_error``: instead, an ENUM's error value (index 0, stored as '' for an invalid value
+    when ``sql_mode`` is not strict), whose text '' restores as another value or not at all."""
 
     column: Column
     lost_bytes: bytes | None
+    enum_error: bool = False
 
 
 Strategy = Literal["key", "time"]
