@@ -293,8 +293,16 @@ def test_late_rows_of_a_purged_day_after_columns_were_added_are_archived_if_rest
     with api.session(job) as ctx:
         assert api.status(ctx, "events", today=TODAY).held_days == [PURGED]
         result = api.verify(ctx, "events", PURGED)
-    assert result.ok, result.problems
+    assert result.ok, result.problems  # the purge goes on with the other rows
     assert any("neither archived nor deleted: 2 of its rows, holding" in n for n in result.notes)
+    assert (result.rows_held, result.complete) == (2, False)
+    config = tmp_path / "job.toml"  # dbarchive verify: not every row is archived, exit 5
+    config.write_text(
+        f'[source]\nurl = "{mysql_schema.url}"\n[destination]\nurl = "{tmp_path / "arch"}"\n'
+        '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\n'
+    )
+    verified = CliRunner().invoke(cli, ["verify", "-c", str(config), "--date", str(PURGED)])
+    assert verified.exit_code == 5 and "result=FAIL" in verified.output, verified.output
 
 
 @pytest.mark.parametrize(

@@ -125,7 +125,7 @@ def verify_cmd(
         reporter.close()
         ctx.close()
     _render_verified(results, as_json)
-    if not all(r.ok for r in results):
+    if not all(r.complete for r in results):
         sys.exit(VerificationError.exit_code)
 
 
@@ -155,7 +155,7 @@ def _render_verified(results: list[VerifyResult], as_json: bool) -> None:
         return
     records: list[Record] = [
         {
-            "result": "OK" if r.ok else "FAIL",
+            "result": "OK" if r.complete else "FAIL",
             "table": r.table,
             "day": r.day,
             "archived_rows": r.archived_rows,
@@ -172,7 +172,8 @@ def _verify_json(r: VerifyResult) -> dict[str, Any]:
     return {
         "table": r.table,
         "day": r.day.isoformat(),
-        "ok": r.ok,
+        "ok": r.complete,
+        "rows_held": r.rows_held,
         "archived_rows": r.archived_rows,
         "source_rows": r.source_rows,
         "files_checked": r.files_checked,

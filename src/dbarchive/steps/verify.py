@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,10 +30,9 @@ from dbarchive.checksum import RowDigest
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import UnconvertibleTextError, VerificationError
-from dbarchive.events import Event
 from dbarchive.formats.csv import add_hex_rows
 from dbarchive.identity import require_same_source
-from dbarchive.manifest import FileEntry, Manifest
+from dbarchive.manifest import Manifest
 from dbarchive.runtime.background import in_background
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.protocol import Source
@@ -51,6 +49,7 @@ from dbarchive.steps.archived_columns import (
 )
 from dbarchive.steps.known_day import KnownDay
 from dbarchive.steps.matching import Coverage, coverage
+from dbarchive.steps.verify_progress import VerifyProgress
 from dbarchive.throttle import Throttle, read_rows, throttled
 
 MIN_VERIFY_CHUNK = 5_000
@@ -69,10 +68,19 @@ class VerifyResult:
     notes: tuple[str, ...] = ()  # what was checked where the full comparison cannot apply
     source_differs: bool = False  # the database holds rows the archive lacks (or other versions)
     column_change: ColumnChange | None = None  # the table's columns changed since the archive
+    # Of the database's rows, those kept in the table, neither archived nor deleted: they hold
+    # values in columns added since the archive (``matching_scope``). Not a mismatch (the purge
+    # goes on with the others), but not archived either: ``complete`` is false.
+    rows_held: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def complete(self) -> bool:
+        """Every row of the day is in the archive: ``ok``, and no row held in the table."""
+        return self.ok and not self.rows_held
 
 
 def source_digest(
@@ -140,7 +148,7 @@ def verify_day(
             spec.name, day, None, None, 0, (f"{spec.name} {day}: not archived (no manifest)",)
         )
     require_same_source(manifest, ctx.identity(spec), partition.manifest_key)
-    progress = _Progress(ctx, spec, day, manifest, check_source and not purge_begun(marker))
+    progress = VerifyProgress(ctx, spec, day, manifest, check_source and not purge_begun(marker))
     # The files (storage) and the rows (MySQL) are read side by side: neither waits for the other.
     # Leaving the block, on an error too, cancels and joins the files' thread: none outlives it.
     files = in_background(
@@ -154,12 +162,13 @@ def verify_day(
         problems: list[str] = []
         notes: list[str] = []
         source_rows = None
+        held = 0
         unconvertible = False
         change = None
         if check_source:
             try:
                 change = column_change(ctx.describe(spec), manifest)
-                source_rows = _compare_source(
+                source_rows, held = _compare_source(
                     ctx, spec, manifest, marker, known, problems, notes, progress.rows_read
                 )
             except UnconvertibleTextError as exc:  # the digests would agree over a '?': not OK
@@ -179,6 +188,7 @@ def verify_day(
         tuple(notes),
         source_differs,
         change,
+        held,
     )
 
 
@@ -191,8 +201,9 @@ def _compare_source(
     problems: list[str],
     notes: list[str],
     progress: Callable[[int], None] | None = None,
-) -> int:
-    """The database's side of the verification (its findings appended); returns its row count.
+) -> tuple[int, int]:
+    """The database's side of the verification (its findings appended); returns its row count
+    and, of them, the rows held in the table (``VerifyResult.rows_held``).
     Over the rows the day's archive was made from (``archive_scope``), not today's window, and
     on the archived columns if the table's changed since (``archived_columns.py``)."""
     info, window = archive_scope(ctx.describe(spec), manifest)
@@ -204,10 +215,10 @@ def _compare_source(
         plan = _archive_plan(ctx, info, window, manifest, known)
         covered = coverage(ctx.source, ctx.storage, manifest, info, window, plan, spec.chunk_rows)
         _coverage_findings(spec, day, manifest, marker, covered, problems, notes)
-        return covered.rows
+        return covered.rows, covered.held
     if known and (counted := known.count_instead_of_digest()) is not None:
         notes.append(f"{spec.name} {day}: {counted} rows, as archived; matched row by row")
-        return counted
+        return counted, 0
     reads = ctx.reads(spec, day)  # the read endpoint, if any (the coverage above: the primary)
     if known and known.plan and reads is ctx.source:
         plan = known.plan
@@ -219,7 +230,7 @@ def _compare_source(
             f"{spec.name} {day}: the database holds {in_source.describe()}, the archive "
             f"{manifest.effective_digest.describe()}"
         )
-    return in_source.count
+    return in_source.count, 0
 
 
 def _compare_kept(
@@ -231,7 +242,7 @@ def _compare_kept(
     problems: list[str],
     notes: list[str],
     progress: Callable[[int], None] | None,
-) -> int:
+) -> tuple[int, int]:
     """``_compare_source`` for a day archived before the table's columns changed: the change
     named, then the database and the archive compared on the archived columns unchanged since."""
     info, window = archive_scope(ctx.describe(spec), manifest)
@@ -243,7 +254,7 @@ def _compare_kept(
     if not change.kept or (purge_begun(marker) and not change.archive_whole):
         why = "no archived column is unchanged" if not change.kept else "its purge has begun"
         problems.append(f"{what}; {why}, so the archive cannot be compared with the database")
-        return 0
+        return 0, 0
     if purge_begun(marker):  # every row left must be archived, or held (matching_scope)
         scope = changed_scope(info, change)
         plan = ctx.source.plan_scan(scope, window, manifest.scan)
@@ -252,7 +263,7 @@ def _compare_kept(
         notes.insert(0, f"{what}; compared {compared}")
         if covered.held:
             notes.append(held_rows_note(spec.name, manifest.day, covered.held, change))
-        return covered.rows
+        return covered.rows, covered.held
     kept = on_kept_columns(info, change)
     plan = ctx.source.plan_scan(kept, window, spec.scan)
     in_source = source_digest(ctx.source, kept, window, plan, spec.chunk_rows, progress=progress)
@@ -260,7 +271,7 @@ def _compare_kept(
         archived = _kept_archive(ctx, manifest, change)
     except VerificationError as exc:
         problems.append(f"{what}; {exc}")
-        return in_source.count
+        return in_source.count, 0
     if in_source == archived:
         notes.append(
             f"{what}; {compared} the database and the archive agree ({in_source.describe()}); "
@@ -275,7 +286,7 @@ def _compare_kept(
             f"{what}; {compared} the database holds {in_source.describe()}, the archive "
             f"{archived.describe()}"
         )
-    return in_source.count
+    return in_source.count, 0
 
 
 def _kept_archive(ctx: Context, manifest: Manifest, change: ColumnChange) -> RowDigest:
@@ -349,47 +360,3 @@ def archive_scope(info: TableInfo, manifest: Manifest) -> tuple[TableInfo, DayWi
         end,
     )
     return info, window
-
-
-class _Progress:
-    """A day's verification as ``verify`` events for the reporter: start, then after each
-    database chunk and each file checked, the rows and bytes so far, then finish.
-
-    Rows are the database's rows digested (or, when the database is not compared whole, the
-    rows of the files checked); bytes are the files' bytes checked. The files are checked on
-    another thread than the rows are read, so the tally is taken under a lock.
-    """
-
-    def __init__(
-        self, ctx: Context, spec: TableSpec, day: dt.date, manifest: Manifest, database_rows: bool
-    ) -> None:
-        self._ctx, self._table, self._day = ctx, spec.name, day.isoformat()
-        # The database holds the newest version of each archived key (effective digest).
-        self._total = manifest.effective_digest.count if database_rows else manifest.rows
-        self._database_rows = database_rows
-        self._lock = threading.Lock()
-        self.rows = self.bytes = 0
-        self._emit("start", message=f"{len(manifest.files)} file(s), {manifest.total_bytes} bytes")
-
-    def _emit(self, kind: str, message: str = "") -> None:
-        self._ctx.reporter.emit(
-            Event("verify", self._table, self._day, kind, self.rows, self.bytes, self._total,
-                  message)
-        )  # fmt: skip
-
-    def rows_read(self, rows: int) -> None:
-        with self._lock:
-            self.rows = rows
-            self._emit("chunk")
-
-    def file_checked(self, entry: FileEntry) -> None:
-        with self._lock:
-            self.bytes += entry.bytes
-            if not self._database_rows:
-                self.rows += entry.rows
-            self._emit("chunk")
-
-    def finish(self, source_rows: int | None) -> None:
-        with self._lock:
-            self.rows = source_rows if source_rows is not None else self.rows
-            self._emit("finish", message=f"{self.rows} rows, {self.bytes} bytes checked")
