@@ -86,6 +86,13 @@ def test_bad_field_is_named_with_the_file(
     assert field in str(err.value)
 
 
+def test_a_retention_without_its_unit_says_so(tmp_path: Path) -> None:
+    """``retention = 7`` (an outside trial): not pydantic's "a valid dictionary or instance"."""
+    path = _write(tmp_path, GOOD.replace('retention = "60 days"', "retention = 7"))
+    with pytest.raises(ConfigError, match=r"retention 7 needs a unit, like '7 days'"):
+        load_job(path)
+
+
 def test_toml_syntax_error(tmp_path: Path) -> None:
     """Broken TOML is a ConfigError that says so."""
     with pytest.raises(ConfigError, match="not valid TOML"):

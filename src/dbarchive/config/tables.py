@@ -138,6 +138,8 @@ class TableDefaults(Frozen):
     @field_validator("retention", mode="before")
     @classmethod
     def _parse_retention(cls, v: Any) -> Any:
+        if isinstance(v, int | float):  # a bare number: which unit was meant is not said
+            raise ValueError(f"retention {v!r} needs a unit, like '{v} days', or '2 months'")
         return Retention.parse(v) if isinstance(v, str) else v
 
     @field_validator("settle", mode="before")
