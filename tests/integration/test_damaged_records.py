@@ -124,3 +124,40 @@ def test_a_damaged_file_found_by_the_purge_leaves_the_day_unbegun(
     purged = _cli(config, "purge", "--today", TODAY)
     assert purged.exit_code == 0, purged.output
     assert _day_rows(mysql_schema) == {}
+
+
+def test_a_damaged_purge_record_in_an_expired_partition_fails_its_day_only(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """The partition pass reads each day's purge record too: a damaged one leaves the partition
+    to the chunked purge, which reports that day and purges the others (it failed the table)."""
+    mysql_schema.execute(
+        LOG_TABLE_DDL.replace("PRIMARY KEY", "").replace(
+            "KEY idx_created (created_at)",
+            "PRIMARY KEY (id, created_at), KEY idx_created (created_at)",
+        )
+        + " PARTITION BY RANGE COLUMNS (created_at) (PARTITION p_old VALUES LESS THAN"
+        " ('2026-11-01'), PARTITION p_nov VALUES LESS THAN ('2026-12-01'), PARTITION pmax"
+        " VALUES LESS THAN (MAXVALUE))"
+    )
+    for day in DAYS:
+        fill_events(mysql_schema, day.isoformat(), ROWS)
+    config = tmp_path / "job.toml"
+    config.write_text(
+        f'[source]\nurl = "{mysql_schema.url}"\n[destination]\nurl = "{tmp_path / "arch"}"\n'
+        '[defaults]\nretention = "30 days"\n'
+        '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\n'
+    )
+    first = _cli(config, "purge", "--today", "2026-12-13")  # day 12 only, chunk by chunk
+    assert first.exit_code == 0, first.output
+    mysql_schema.execute(
+        "INSERT INTO events (created_at, account_id) VALUES ('2026-11-12 12:00:00', 1)"
+    )
+    record = next((tmp_path / "arch").rglob("day=12/_purge.json"))
+    record.write_bytes(record.read_bytes() + b"garbage{")
+
+    purged = _cli(config, "purge", "--today", "2027-01-05", "--json")  # p_nov is expired
+    assert purged.exit_code == 5, purged.output
+    (error,) = json.loads(purged.stdout)["errors"]
+    assert (error["day"], error["code"]) == ("2026-11-12", 5)
+    assert _day_rows(mysql_schema) == {"2026-11-12": 1}

@@ -214,7 +214,10 @@ def _drop_expired_partitions(
 
 
 def _purge_begun(ctx: Context, spec: TableSpec, day: dt.date) -> bool:
-    return purge_begun(upload.read_purge_marker(ctx.storage, ctx.partition(spec, day)))
+    try:
+        return purge_begun(upload.read_purge_marker(ctx.storage, ctx.partition(spec, day)))
+    except VerificationError:
+        return True  # a damaged record: left to the chunked purge, which reports the day
 
 
 def purge_table(
