@@ -262,3 +262,31 @@ def test_file_changed_between_verification_and_purge_blocks_every_row_it_holds(
     assert f"{entry.key}: " in stopped and [f.day for f in report.failures] == [DAY]
     assert "differs from the manifest" in stopped or "bytes stored" in stopped
     ctx.source.close()
+
+
+def test_a_day_stopped_by_a_damaged_file_after_deleting_rows_stays_begun(
+    mysql_schema: MySqlSchema, tmp_path: Path, at_point: dict[str, Callable[[], None]]
+) -> None:
+    """A day of several files, its last one changed after the verification: the purge deletes
+    the rows of the first files, then stops at the changed one. Its purge record must still say
+    the purge began, so no export replaces the archive of the rows already deleted (a purge
+    that deleted nothing puts the record back: tests/integration/test_damaged_records.py)."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    fill_events(mysql_schema, DAY.isoformat(), FILE_ROWS)
+    spec = {"name": "events", "timestamp_column": "created_at", "retention": "60 days"}
+    job = make_job(mysql_schema.url, str(tmp_path), [spec], compression="none", max_file_mib=1)
+    ctx = build_context(job)
+    export_day(ctx, ctx.job.tables[0], DAY)
+    files = _manifest(ctx, "events", DAY).files
+    assert len(files) > 1
+    last = tmp_path / files[-1].key
+    at_point["purge.after-verify"] = lambda: last.write_bytes(last.read_bytes()[:-10])
+    report = TableReport("events")
+    purge_table(ctx, ctx.job.tables[0], TODAY, build_throttle(ctx), report)
+    (error,) = report.errors
+    assert files[-1].key in error
+    (left,) = mysql_schema.execute("SELECT COUNT(*) FROM events")[0]
+    assert 0 < left < FILE_ROWS, "the first files' rows were deleted"
+    marker = ctx.storage.get_bytes(PartitionPath("events", DAY).purge_marker_key)
+    assert marker is not None and b'"started"' in marker
+    ctx.source.close()
