@@ -21,8 +21,9 @@ TODAY = "2026-12-20"  # 30-day retention: every day above is expired
 ROWS = 50
 
 
-def _archived(schema: MySqlSchema, tmp_path: Path) -> Path:
-    schema.execute(LOG_TABLE_DDL)
+def _filled(schema: MySqlSchema, tmp_path: Path) -> Path:
+    """ROWS rows on each of DAYS in ``events`` (created by the caller), and a config archiving
+    it to ``tmp_path/arch`` with a 30-day retention."""
     for day in DAYS:
         fill_events(schema, day.isoformat(), ROWS)
     config = tmp_path / "job.toml"
@@ -31,6 +32,12 @@ def _archived(schema: MySqlSchema, tmp_path: Path) -> Path:
         '[defaults]\nretention = "30 days"\n'
         '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\n'
     )
+    return config
+
+
+def _archived(schema: MySqlSchema, tmp_path: Path) -> Path:
+    schema.execute(LOG_TABLE_DDL)
+    config = _filled(schema, tmp_path)
     result = _cli(config, "export", "--from", str(DAYS[0]), "--to", str(DAYS[-1]))
     assert result.exit_code == 0, result.output
     return config
@@ -140,14 +147,7 @@ def test_a_damaged_purge_record_in_an_expired_partition_fails_its_day_only(
         " ('2026-11-01'), PARTITION p_nov VALUES LESS THAN ('2026-12-01'), PARTITION pmax"
         " VALUES LESS THAN (MAXVALUE))"
     )
-    for day in DAYS:
-        fill_events(mysql_schema, day.isoformat(), ROWS)
-    config = tmp_path / "job.toml"
-    config.write_text(
-        f'[source]\nurl = "{mysql_schema.url}"\n[destination]\nurl = "{tmp_path / "arch"}"\n'
-        '[defaults]\nretention = "30 days"\n'
-        '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\n'
-    )
+    config = _filled(mysql_schema, tmp_path)
     first = _cli(config, "purge", "--today", "2026-12-13")  # day 12 only, chunk by chunk
     assert first.exit_code == 0, first.output
     mysql_schema.execute(
