@@ -169,7 +169,7 @@ def verify_day(
             try:
                 change = column_change(ctx.describe(spec), manifest)
                 source_rows, held = _compare_source(
-                    ctx, spec, manifest, marker, known, problems, notes, progress.rows_read
+                    ctx, spec, manifest, marker, known, change, problems, notes, progress.rows_read
                 )
             except UnconvertibleTextError as exc:  # the digests would agree over a '?': not OK
                 problems.append(str(exc))
@@ -198,6 +198,7 @@ def _compare_source(
     manifest: Manifest,
     marker: dict[str, Any] | None,
     known: KnownDay | None,
+    change: ColumnChange | None,
     problems: list[str],
     notes: list[str],
     progress: Callable[[int], None] | None = None,
@@ -205,9 +206,8 @@ def _compare_source(
     """The database's side of the verification (its findings appended); returns its row count
     and, of them, the rows held in the table (``VerifyResult.rows_held``).
     Over the rows the day's archive was made from (``archive_scope``), not today's window, and
-    on the archived columns if the table's changed since (``archived_columns.py``)."""
+    on the archived columns if the table's changed since (``change``, ``archived_columns.py``)."""
     info, window = archive_scope(ctx.describe(spec), manifest)
-    change = column_change(info, manifest)
     if change is not None:
         return _compare_kept(ctx, spec, manifest, marker, change, problems, notes, progress)
     day = manifest.day
