@@ -191,7 +191,7 @@ def _render(r: RestoreResult, as_json: bool) -> None:
         "archived_rows": r.archived_rows,
         "written": r.written,
         "already_there": r.skipped,
-        "older_versions": r.older_versions or None,  # in the archive, newest version restored
+        "older_versions": r.older_versions,  # in the archive: the newest version is restored
         "batches": r.batches,
         "problems": "; ".join(r.problems) or None,
     }
