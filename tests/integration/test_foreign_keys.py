@@ -114,3 +114,25 @@ def test_check_names_the_keys_and_warns_of_delete_triggers(
     mysql_schema.execute("ALTER TABLE child_null DROP FOREIGN KEY fk_child_null")
     result = _cli(config, "check")
     assert "none deletes or changes other rows (ON DELETE)" in result.output
+
+
+def test_the_database_side_purge_procedure_is_not_generated_for_such_a_table(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """``dbarchive sql`` (print or ``--apply``) refuses too: its purge procedure's DELETEs would
+    reach the children. Nothing is installed; without the keys it prints the procedures."""
+    _tables(mysql_schema)
+    config = _config(tmp_path, mysql_schema)
+    text = config.read_text().replace(str(tmp_path / "arch"), "s3://archive-bucket/prod")
+    config.write_text(text)  # the database-side mode writes to S3 itself
+    for extra in ((), ("--apply",)):
+        result = _cli(config, "sql", "-t", "parent_log", *extra)
+        assert result.exit_code == 3, (extra, result.output)
+        assert "`child` (constraint `fk_child`, ON DELETE CASCADE)" in result.output
+    assert mysql_schema.execute("SHOW PROCEDURE STATUS WHERE Db = DATABASE()") == []
+
+    mysql_schema.execute("ALTER TABLE child DROP FOREIGN KEY fk_child")
+    mysql_schema.execute("ALTER TABLE child_null DROP FOREIGN KEY fk_child_null")
+    result = _cli(config, "sql", "-t", "parent_log")
+    assert result.exit_code == 0, result.output
+    assert "dbarchive_purge_parent_log" in result.output

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from dbarchive._version import __version__
+from dbarchive.checks.dependents import require_no_cascades
 from dbarchive.config import ArchiveJob, TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import ConfigError
@@ -344,7 +345,12 @@ def airflow_dag(procedures: Procedures, table: str, conn_id: str = "mysql_defaul
 
 
 def procedures_for(ctx: Context, spec: TableSpec, local_dir: str | None = None) -> Procedures:
-    """Describe the table (information_schema only) and build its two procedures."""
+    """Describe the table (information_schema only) and build its two procedures.
+
+    Refused (SourceError) for a table whose rows other tables reference ``ON DELETE CASCADE``
+    or ``SET NULL``: the purge procedure's DELETEs would delete or rewrite those rows too.
+    """
+    require_no_cascades(ctx, spec)
     return build_procedures(ctx.job, spec, ctx.describe(spec), local_dir)
 
 
