@@ -73,6 +73,27 @@ def test_order_keys_compare_like_mysql_for_numbers_and_times() -> None:
     assert order_key([NAME], [b"abc"]) is None
 
 
+BIN = Column("id", "varbinary", "varbinary(16)", False)
+
+
+@given(st.binary(max_size=6), st.binary(max_size=6))
+def test_binary_keys_compare_as_mysql_compares_their_bytes(a: bytes, b: bytes) -> None:
+    """The canonical text of a binary key (upper-case hex) sorts as its bytes do: MySQL's binary
+    collation compares byte by byte, every byte counting, a prefix first."""
+    ka, kb = (order_key([BIN], [v.hex().upper().encode()]) for v in (a, b))
+    assert ka is not None and kb is not None
+    assert (ka < kb, ka == kb) == (a < b, a == b)
+
+
+def test_only_no_pad_binary_text_is_comparable() -> None:
+    """'a' and 'a ' are equal under a PAD SPACE collation, so its text is not ordered by bytes."""
+    nopad = Column("k", "varchar", "varchar(9)", False, "utf8mb4", "utf8mb4_nopad_bin")
+    assert order_key([nopad], ["é".encode()]) > order_key([nopad], [b"z"])  # type: ignore[operator]
+    for collation in ("utf8mb4_bin", "utf8mb4_general_ci"):
+        pad = Column("k", "varchar", "varchar(9)", False, "utf8mb4", collation)
+        assert order_key([pad], [b"a"]) is None
+
+
 def test_strict_mode_resyncs_or_stops() -> None:
     """Without a comparable order, the walk skips to the identical row, or stops the day."""
     walk = ArchiveWalk(iter([[_row(1), _row(2), _row(3)]]), [NAME], [1], [0])

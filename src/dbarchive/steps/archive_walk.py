@@ -7,9 +7,10 @@ forward pass over the archive files suffices: archive rows that sort before the 
 row are gone from the database (purged earlier, or deleted by someone else) and are skipped; a
 database row the archive does not hold is reported unarchived and never deleted.
 
-Ordering is compared on typed values where that matches MySQL exactly — integers, and DATE /
-DATETIME / TIMESTAMP text (fixed width, so byte order is time order). For other key types (string
-collations) the walk runs in strict mode: the next archive row must be the very same row.
+Ordering is compared on typed values where that matches MySQL exactly — integers, DATE /
+DATETIME / TIMESTAMP text (fixed width, so byte order is time order), binary strings as hex and
+NO PAD binary text. For other key types (string collations) the walk runs in strict mode: the
+next archive row must be the very same row.
 
 A day that grew after its purge began holds several generations (docs/design/publication.md),
 each in scan order on its own: :class:`NewestVersions` walks one stream per generation and takes,
@@ -30,10 +31,18 @@ from dbarchive.sources.canonical import Column
 OrderKey = tuple[int | bytes, ...]
 
 
+# Text that sorts byte by byte as MySQL sorts the column: DATE/DATETIME/TIMESTAMP (fixed width),
+# BINARY/VARBINARY as upper-case hex (the binary collation compares bytes, every byte counts, a
+# prefix first), and UTF-8 text under a NO PAD binary collation (code point order = UTF-8 byte
+# order; a PAD SPACE one compares 'a' and 'a ' equal, so it is not here).
+_BYTE_ORDERED_TYPES = {"date", "datetime", "timestamp", "binary", "varbinary"}
+_BYTE_ORDERED_COLLATIONS = {"utf8mb4_nopad_bin", "utf8mb3_nopad_bin", "utf8mb4_0900_bin"}
+
+
 def _typed(col: Column, text: bytes) -> int | bytes | None:
     if col.is_integer:
         return int(text)
-    if col.data_type in {"date", "datetime", "timestamp"}:
+    if col.data_type in _BYTE_ORDERED_TYPES or col.collation in _BYTE_ORDERED_COLLATIONS:
         return text
     return None
 
