@@ -12,7 +12,15 @@ from dbarchive.checksum import Value, row_netstring
 from dbarchive.errors import VerificationError
 from dbarchive.formats.csv import row_hex_digests
 from dbarchive.sources.canonical import Column
-from dbarchive.steps.archive_walk import ArchiveWalk, IntKeyWalk, SourceRow, order_key
+from dbarchive.steps import archive_walk
+from dbarchive.steps.archive_walk import (
+    ArchiveWalk,
+    IntKeyWalk,
+    NewestVersions,
+    SourceRow,
+    order_key,
+    order_prefix,
+)
 
 ID = Column("id", "bigint", "bigint", False)
 NAME = Column("name", "varchar", "varchar(10)", False)
@@ -165,3 +173,44 @@ def test_int_key_walk_agrees_with_the_row_walk(
     for i in range(0, len(db_rows), db_chunk):
         got += fast.match_chunk(*_hashes(db_rows[i : i + db_chunk]))
     assert got == expected
+
+
+# --- a text key under a collation: compared through the time before it --------------------------
+
+TS = Column("ts", "datetime", "datetime", False)
+CI = Column("name", "varchar", "varchar(9)", False, "utf8mb4", "utf8mb4_general_ci")
+
+
+def _timed(ts: str, name: str, note: str = "x") -> list[Value]:
+    return [f"2026-01-01 {ts}".encode(), name.encode(), note.encode()]
+
+
+def _timed_src(values: list[Value]) -> SourceRow:
+    digest = hashlib.sha256(row_netstring(values)).hexdigest()
+    prefix, whole = order_prefix([TS, CI], values[:2])
+    assert not whole
+    return SourceRow(digest, None, (values[1],), prefix)
+
+
+def test_rows_sharing_a_time_are_matched_by_key_in_any_order() -> None:
+    """The collation's order of 'B' and 'a' is unknown here: within one time any order matches; a
+    late row, a changed row and rows gone from the database are told apart by key and hash."""
+    archived = [_timed("09:00", "B"), _timed("09:00", "a"), _timed("09:00", "c"),
+                _timed("10:00", "d"), _timed("11:00", "e", "old")]  # fmt: skip
+    walks = NewestVersions([ArchiveWalk(iter([archived[:2], archived[2:]]), [TS, CI], [0, 1], [1])])
+    database = [_timed("09:00", "a"), _timed("09:00", "B"), _timed("09:00", "late"),
+                _timed("11:00", "e", "new")]  # fmt: skip
+    found = walks.lookup([_timed_src(r) for r in database])
+    own = [_timed_src(r).digest for r in database]
+    assert [f == o for f, o in zip(found, own, strict=True)] == [True, True, False, False]
+    assert found[2] is None and found[3] is not None  # late: no key; changed: its old version
+    assert walks.skipped == 2  # 'c' and 'd' are gone from the database
+
+
+def test_too_many_rows_at_one_time_stop_the_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory stays bounded: past GROUP_ROWS archived rows of one time value the day stops."""
+    monkeypatch.setattr(archive_walk, "GROUP_ROWS", 2)
+    archived = [_timed("09:00", n) for n in "abc"]
+    walk = ArchiveWalk(iter([archived]), [TS, CI], [0, 1], [1])
+    with pytest.raises(VerificationError, match="more than 2 archived rows"):
+        walk.find_in_group(_timed_src(archived[0]))

@@ -9,8 +9,10 @@ database row the archive does not hold is reported unarchived and never deleted.
 
 Ordering is compared on typed values where that matches MySQL exactly — integers, DATE /
 DATETIME / TIMESTAMP text (fixed width, so byte order is time order), binary strings as hex and
-NO PAD binary text. For other key types (string collations) the walk runs in strict mode: the
-next archive row must be the very same row.
+NO PAD binary text. A text key under any other collation compares only through the columns
+before it: scanned by time, the rows sharing a time value are gathered and matched by key
+(``find_in_group``); scanned by the text key itself, the walk runs in strict mode: the next
+archive row must be the very same row.
 
 A day that grew after its purge began holds several generations (docs/design/publication.md),
 each in scan order on its own: :class:`NewestVersions` walks one stream per generation and takes,
@@ -47,15 +49,27 @@ def _typed(col: Column, text: bytes) -> int | bytes | None:
     return None
 
 
-def order_key(columns: Sequence[Column], values: Sequence[Value]) -> OrderKey | None:
-    """The row's position in the scan order, or None if it cannot be compared like MySQL does."""
+def order_prefix(columns: Sequence[Column], values: Sequence[Value]) -> tuple[OrderKey, bool]:
+    """The row's leading scan-order values that compare like MySQL's, and whether that is all of
+    them (a time column before a text key: the time only)."""
     out: list[int | bytes] = []
     for col, value in zip(columns, values, strict=True):
         typed = None if value is None else _typed(col, value)
         if typed is None:
-            return None
+            return tuple(out), False
         out.append(typed)
-    return tuple(out)
+    return tuple(out), True
+
+
+def order_key(columns: Sequence[Column], values: Sequence[Value]) -> OrderKey | None:
+    """The row's position in the scan order, or None if it cannot be compared like MySQL does."""
+    prefix, whole = order_prefix(columns, values)
+    return prefix if whole else None
+
+
+# The most archived rows sharing one time value that the walk holds at once to match a text key
+# among them: bounded memory (~20 MB), far above what a log table writes in one microsecond.
+GROUP_ROWS = 100_000
 
 
 @dataclass
@@ -63,6 +77,7 @@ class _ArchiveRow:
     digest: str
     order: OrderKey | None
     key: list[Value]
+    prefix: OrderKey = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,7 @@ class SourceRow:
     digest: str
     order: OrderKey | None
     key: tuple[Value, ...]
+    prefix: OrderKey = ()  # the comparable leading part of the order, when not all of it is
 
 
 class ArchiveWalk:
@@ -93,6 +109,8 @@ class ArchiveWalk:
         self._next = 0
         self._current: _ArchiveRow | None = None
         self._exhausted = False
+        self._group: dict[tuple[Value, ...], str] = {}
+        self._group_prefix: OrderKey | None = None
         self.skipped = 0
 
     def close(self) -> None:
@@ -109,10 +127,14 @@ class ArchiveWalk:
                 # Hash a whole chunk at once (in C when built): the walk's main cost.
                 self._rows, self._digests, self._next = chunk, row_hex_digests(chunk), 0
             values = self._rows[self._next]
+            prefix, whole = order_prefix(
+                self._order_columns, [values[i] for i in self._order_positions]
+            )
             self._current = _ArchiveRow(
                 self._digests[self._next],
-                order_key(self._order_columns, [values[i] for i in self._order_positions]),
+                prefix if whole else None,
                 [values[i] for i in self._key_positions],
+                prefix,
             )
             self._next += 1
         return self._current
@@ -140,6 +162,29 @@ class ArchiveWalk:
             return None
         self._advance()
         return arch.digest
+
+    def find_in_group(self, row: SourceRow) -> str | None:
+        """Like :meth:`find`, for a row comparable only in its prefix (a time before a text key):
+        the archive rows of that prefix are gathered by key and the row's is taken from them."""
+        if self._group_prefix != row.prefix:
+            self._open_group(row.prefix)
+        return self._group.pop(tuple(row.key), None)
+
+    def _open_group(self, prefix: OrderKey) -> None:
+        self.skipped += len(self._group)  # archived rows of the last prefix gone from the database
+        self._group, self._group_prefix = {}, prefix
+        while (arch := self._peek()) is not None and arch.prefix < prefix:
+            self.skipped += 1
+            self._advance()
+        while (arch := self._peek()) is not None and arch.prefix == prefix:
+            if len(self._group) >= GROUP_ROWS:
+                raise VerificationError(
+                    f"more than {GROUP_ROWS:,} archived rows of this day share one time value and "
+                    "the table's key cannot be ordered like MySQL orders it, so the purge of this "
+                    "day stops here"
+                )
+            self._group[tuple(arch.key)] = arch.digest
+            self._advance()
 
     def _match_strict(self, row: SourceRow) -> bool:
         """Skip archive rows until this exact row; if the archive ends first, stop the day.
@@ -232,8 +277,9 @@ class NewestVersions:
 
     :meth:`lookup` answers, for database rows read in the scan order, the hash of each row's key
     as archived — the newest generation holding the key decides — or None if no generation holds
-    it. With one generation it is the plain walk. Several generations need a comparable order:
-    strict mode cannot tell "absent here" from "later in this file".
+    it. With one generation it is the plain walk. Several generations need a comparable order, or
+    at least a comparable time before the key: strict mode cannot tell "absent here" from "later
+    in this file".
     """
 
     def __init__(self, walks: list[Walk]) -> None:
@@ -263,13 +309,13 @@ class NewestVersions:
         """The archived hash of each row's key (rows in scan order), newest generation first."""
         out: list[str | None] = []
         for row in rows:
-            if row.order is None:
+            if row.order is None and not row.prefix:
                 out.append(self._strict(row))
                 continue
             digest = None
             for walk in self._walks:
                 assert isinstance(walk, ArchiveWalk)
-                found = walk.find(row)
+                found = walk.find(row) if row.order is not None else walk.find_in_group(row)
                 digest = digest if digest is not None else found
             out.append(digest)
         return out
@@ -279,7 +325,8 @@ class NewestVersions:
             raise VerificationError(
                 "this day's archive has several generations (rows arrived or changed after its "
                 "purge began) and the table's key cannot be ordered like MySQL orders it, so its "
-                "rows cannot be matched; purge it with a table whose key is an integer or a time"
+                "rows cannot be matched; set the table's scan = 'time' (its rows are then matched by "
+                "key among those of the same time)"
             )
         walk = self._walks[0]
         assert isinstance(walk, ArchiveWalk)

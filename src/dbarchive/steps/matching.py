@@ -27,7 +27,7 @@ from dbarchive.steps.archive_walk import (
     NewestVersions,
     SourceRow,
     Walk,
-    order_key,
+    order_prefix,
 )
 from dbarchive.steps.extract import prefetched
 from dbarchive.storage import Storage
@@ -106,7 +106,8 @@ def source_rows(
     out = []
     for row in rows:
         key = tuple(row[i] for i in shape.key_positions)
-        out.append(SourceRow(row[0].decode(), order_key(order, [row[i] for i in positions]), key))
+        prefix, whole = order_prefix(order, [row[i] for i in positions])
+        out.append(SourceRow(row[0].decode(), prefix if whole else None, key, prefix))
     return out
 
 
