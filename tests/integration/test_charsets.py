@@ -15,7 +15,7 @@ import pytest
 from dbarchive import build_context, export_day, restore_day
 from dbarchive.build import build_throttle
 from dbarchive.errors import ConfigError, UnconvertibleTextError
-from dbarchive.jobs.daily import TableReport, purge_table
+from dbarchive.jobs.daily import TableReport, purge_table, run
 from dbarchive.steps import upload
 from dbarchive.steps.purge import purge_day
 from dbarchive.steps.verify import verify_day
@@ -247,4 +247,28 @@ def test_restore_refuses_a_target_whose_text_has_another_charset(
     ):
         restore_day(ctx, spec, DAY, into="notes_utf8")
     assert mysql_schema.execute("SELECT COUNT(*) FROM notes_utf8") == [(0,)]
+    ctx.source.close()
+
+
+def test_a_day_the_export_refuses_is_reported_and_the_run_goes_on(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """Yesterday holds a cp1251 0x98: the run reports that day (the row named, exit 3), and
+    still archives and purges the expired day; yesterday's rows all stay."""
+    _load(mysql_schema)
+    today = DAY + dt.timedelta(days=100)
+    yesterday = today - dt.timedelta(days=1)
+    mysql_schema.execute(
+        "INSERT INTO notes (id, ts, ru) VALUES (20, %s, X'98'), (21, %s, 'ok')",
+        (f"{yesterday} 01:00:00", f"{yesterday} 02:00:00"),
+    )
+    table = {"name": "notes", "timestamp_column": "ts", "retention": "30 days"}
+    job = make_job(mysql_schema.url, str(tmp_path / "arch"), [table])
+    ctx = build_context(job)
+    (report,) = run(ctx, list(job.tables), today, build_throttle(ctx))
+    (failure,) = report.failures
+    assert "the row with id = 20" in failure.message and failure.day == yesterday
+    assert failure.exit_code == UnconvertibleTextError.exit_code
+    assert report.rows_deleted == len(ROWS)  # the expired day went on
+    assert [r[0] for r in _stored(mysql_schema)] == [20, 21]
     ctx.source.close()

@@ -330,7 +330,10 @@ def run_table(
             report.notes.append(waiting_note(spec, waiting))
         paced = throttle if throttle.settings.has_budget else None  # a budget covers reads too
         for day in catch_up_days(ctx, spec, today) if export else []:
-            report.exported.append(export_day_as_configured(ctx, spec, day, paced))
+            try:
+                report.exported.append(export_day_as_configured(ctx, spec, day, paced))
+            except DAY_FAILURES as exc:  # this day's rows stay unarchived; the others go on
+                report.fail(str(exc), exc.exit_code, day)
         if purge:
             purge_table(ctx, spec, today, throttle, report)
     except StopRequested as exc:
