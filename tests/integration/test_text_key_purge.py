@@ -30,7 +30,10 @@ KEYS = {
     "binary": ("BINARY(16)", "UNHEX(MD5({n}))"),
     "nopad_text": ("VARCHAR(40) COLLATE utf8mb4_nopad_bin", "CONCAT(MD5({n}), 'é')"),
     # Compared only through the time before it: several rows share each time value.
-    "ci_text": ("CHAR(36) COLLATE utf8mb4_general_ci", "CONCAT(IF(MOD({n}, 2), 'A', 'a'), MD5({n}))"),
+    "ci_text": (
+        "CHAR(36) COLLATE utf8mb4_general_ci",
+        "CONCAT(IF(MOD({n}, 2), 'A', 'a'), MD5({n}))",
+    ),
 }
 CASES = [(k, s) for k in sorted(KEYS) for s in ("key", "time") if (k, s) != ("ci_text", "key")]
 ROW_SQL = "SHA2(CONCAT_WS('|', HEX(id), created_at, note), 256)"
