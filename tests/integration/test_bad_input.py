@@ -717,4 +717,5 @@ def test_purge_without_delete_grant_changes_nothing(
         result = run_cli(command, "-c", str(config), "--today", "2024-06-01", "-q")
         assert result.exit_code == 3, result.output  # the cause: a database privilege
         assert "DELETE command denied" in result.stderr and "GRANT DELETE" in result.stderr
+        assert "while checking that it may delete rows" in result.stderr  # not "reading"
         assert (snapshot(events), _listing(s3_client, s3_bucket)) == before
