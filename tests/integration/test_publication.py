@@ -216,6 +216,9 @@ def test_late_and_changed_rows_of_purged_days_are_archived_and_the_next_run_is_c
     ]
     assert [m.generation for m in (_manifest(ctx, D1), _manifest(ctx, D2))] == [2, 2]
     assert _manifest(ctx, D2).superseded.count > 0  # the changed rows' old versions
+    (note,) = verify_day(ctx, ctx.job.tables[0], D2).notes  # the files' rows said apart
+    older = _manifest(ctx, D2).superseded.count
+    assert f"({_manifest(ctx, D2).rows} in its files, {older} of them older versions)" in note
     (again,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx))
     assert again.ok and not again.exported and again.rows_deleted == 0
     assert _restored(mysql_schema, ctx, [D1, D2], "back") == oracle

@@ -337,9 +337,11 @@ def _coverage_findings(
         )
     else:
         exact = f"{covered.rows - covered.held} of them" if covered.held else "each of them"
+        older = manifest.rows - manifest.effective_digest.count
+        files = f" ({manifest.rows} in its files, {older} of them older versions)" if older else ""
         notes.append(
-            f"{spec.name} {day}: {what}; the archive holds {manifest.effective_digest.count} rows, "
-            f"the database {covered.rows}, {exact} archived exactly"
+            f"{spec.name} {day}: {what}; the archive holds {manifest.effective_digest.count} rows"
+            f"{files}, the database {covered.rows}, {exact} archived exactly"
         )
 
 
