@@ -108,6 +108,15 @@ def duration_text(value: dt.timedelta) -> str:
     return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
+def shifted(day: dt.date, days: int) -> dt.date:
+    """``day`` moved by ``days``, held inside the calendar (a row dated 0001-01-01 has no day
+    before it, 9999-12-31 none after it)."""
+    try:
+        return day + dt.timedelta(days=days)
+    except OverflowError:
+        return dt.date.min if days < 0 else dt.date.max
+
+
 def day_range(first: dt.date, last: dt.date, limit: int = 10_000) -> list[dt.date]:
     """Every day from ``first`` to ``last`` inclusive."""
     if last < first:

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from dbarchive.dates import day_range, select_days, yesterday
+from dbarchive.dates import day_range, select_days, shifted, yesterday
 from dbarchive.errors import ConfigError
 from dbarchive.sources.table import day_window
 
@@ -72,3 +72,22 @@ def test_local_partition_zone_with_local_column_zone() -> None:
         "2026-03-08 00:00:00.000000",
         "2026-03-09 00:00:00.000000",
     )
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Tokyo"])
+def test_the_first_day_of_the_calendar_starts_at_the_first_value_a_column_holds(zone: str) -> None:
+    """Four-digit years (strftime wrote year 1 as '1', which MySQL reads as 2001), and day
+    0001-01-01 takes every value before it in any zone (none is before the calendar)."""
+    window = day_window(dt.date.min, zone, "UTC")
+    assert window.start_param == "0001-01-01 00:00:00.000000"
+    assert window.end_param.startswith("0001-01-0")
+    later = day_window(dt.date(999, 3, 1), "UTC", "UTC")
+    assert (later.start_param, later.end_param) == (
+        "0999-03-01 00:00:00.000000",
+        "0999-03-02 00:00:00.000000",
+    )
+
+
+def test_shifted_stays_inside_the_calendar() -> None:
+    assert shifted(dt.date.min, -2) == dt.date.min and shifted(dt.date.max, 1) == dt.date.max
+    assert shifted(dt.date(2026, 3, 1), -1) == dt.date(2026, 2, 28)

@@ -9,8 +9,9 @@ the job shares (cron hosts, Airflow workers), and query engines skip files whose
 ``_``. When the backlog grew since the previous record (more days and more rows behind), the run
 says so in a note, with what to change.
 
-Rows are counted day by day (one short index-only statement each, like the purge's own plans),
-never in one long statement over years of history.
+Rows are counted day by day (one short index-only statement each, like the purge's own plans)
+over the days that hold rows (found by seeking the time index), never in one long statement
+over years of history.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from typing import Any
 
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
-from dbarchive.dates import day_range
 from dbarchive.errors import DbArchiveError
+from dbarchive.jobs.catch_up import days_with_rows
 
 BACKLOG_NAME = "_backlog.json"
 
@@ -76,11 +77,11 @@ def measure(ctx: Context, spec: TableSpec, today: dt.date, day_rows: DayRows) ->
     """The table's backlog now (``today``: the day the retention cutoff counts from), its rows
     counted a day at a time by ``day_rows`` (``jobs.catch_up.day_rows``)."""
     cutoff = spec.retention.cutoff(today)
-    oldest = ctx.source.oldest_day(spec, ctx.describe(spec))
-    if oldest is None or oldest >= cutoff:
+    days = days_with_rows(ctx, spec, cutoff)
+    if not days:
         return Backlog(cutoff, 0, 0)
-    days = day_range(oldest, cutoff - dt.timedelta(days=1), limit=1_000_000)
-    return Backlog(cutoff, len(days), sum(day_rows(ctx, spec, d) for d in days), oldest)
+    rows = sum(day_rows(ctx, spec, d) for d in days)
+    return Backlog(cutoff, (cutoff - days[0]).days, rows, days[0])
 
 
 def _key(ctx: Context, spec: TableSpec) -> str:

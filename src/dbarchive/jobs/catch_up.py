@@ -11,13 +11,34 @@ import datetime as dt
 from dbarchive.checksum import RowDigest
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
-from dbarchive.dates import day_range, duration_text, newest_settled_day, settles_at
+from dbarchive.dates import day_range, duration_text, newest_settled_day, settles_at, shifted
 from dbarchive.manifest import Manifest
 from dbarchive.sources.protocol import Source
 from dbarchive.sources.table import ScanPlan
 from dbarchive.steps import upload
 from dbarchive.steps.archived_columns import column_change
 from dbarchive.steps.verify import archive_scope, source_digest
+
+
+def days_with_rows(
+    ctx: Context, spec: TableSpec, before: dt.date, around: int = 0
+) -> list[dt.date]:
+    """The days before ``before`` that hold rows, each with the ``around`` days either side of
+    it, oldest first. Found by seeking the time index from one such day to the next, so a row
+    dated 0001-01-01 or 1970-01-01 costs a few statements, not one per calendar day since."""
+    info = ctx.describe(spec)
+    days: list[dt.date] = []
+    found = ctx.source.oldest_day(spec, info)
+    while found is not None and found < before:
+        first = shifted(found, -around)
+        if days:
+            first = max(first, days[-1] + dt.timedelta(days=1))
+        last = min(shifted(found, around), shifted(before, -1))
+        days += day_range(first, last)
+        if last >= shifted(before, -1):
+            break
+        found = ctx.source.oldest_day(spec, info, since=last + dt.timedelta(days=1))
+    return days
 
 
 def day_rows(ctx: Context, spec: TableSpec, day: dt.date, manifest: Manifest | None = None) -> int:

@@ -26,7 +26,6 @@ from dbarchive import failpoints, lakehouse
 from dbarchive.checks import require_delete
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
-from dbarchive.dates import day_range
 from dbarchive.errors import (
     AlreadyRunning,
     DbArchiveError,
@@ -40,6 +39,7 @@ from dbarchive.jobs.catch_up import (
     catch_up_days,
     day_plan,
     day_rows,
+    days_with_rows,
     waiting_days,
     waiting_note,
 )
@@ -68,23 +68,19 @@ DayFailure = VerificationError | UnconvertibleTextError
 DAY_FAILURES = (VerificationError, UnconvertibleTextError)
 
 # An archive keeps the window it was made with, which may start up to a day and two hours
-# (zone offsets) away from today's rule for its day: it can hold rows of the day after.
-_EARLIER_WINDOWS = dt.timedelta(days=2)
+# (zone offsets) away from today's rule for its day: it can hold rows of a neighbouring day.
+_EARLIER_WINDOWS = 2
 
 
 def expired_days(ctx: Context, spec: TableSpec, today: dt.date) -> list[dt.date]:
-    """Days from the oldest row's day up to (not including) the retention cutoff.
+    """The days before the retention cutoff that hold rows, oldest first.
 
-    The list starts two days earlier: a day archived under another rule (a DATE column that
-    followed the table's zone, a changed ``timezone``) holds the rows of its recorded window,
-    which may be the oldest row's day; a day with nothing to purge costs one count.
+    Each comes with the two days either side: a day archived under another rule (a DATE column
+    that followed the table's zone, a changed ``timezone``) holds the rows of its recorded
+    window, which may be a neighbour's by today's rule; a day with nothing to purge costs one
+    count.
     """
-    info = ctx.describe(spec)
-    oldest = ctx.source.oldest_day(spec, info)
-    cutoff = spec.retention.cutoff(today)
-    if oldest is None or oldest >= cutoff:
-        return []
-    return day_range(oldest - _EARLIER_WINDOWS, cutoff - dt.timedelta(days=1), limit=100_000)
+    return days_with_rows(ctx, spec, spec.retention.cutoff(today), _EARLIER_WINDOWS)
 
 
 def ready_for_purge(

@@ -128,15 +128,19 @@ class MySqlSource(MySqlPartitions, MySqlRestore, MySqlCatalog):
                 "AUTO_INCREMENT id is ideal) or set key_columns to it" + by_range
             )
 
-    def oldest_day(self, spec: TableSpec, info: TableInfo) -> dt.date | None:
-        """The partition day of the oldest row that has one (through the time index); None if
-        no row has. A zero or invalid time value (``0000-00-00``, ``2026-11-00``) belongs to no
-        day: it is passed over here, never archived nor purged (``no_day_rows`` counts them)."""
+    def oldest_day(
+        self, spec: TableSpec, info: TableInfo, since: dt.date | None = None
+    ) -> dt.date | None:
+        """The partition day of the oldest row that has one (through the time index), or of the
+        oldest from the start of day ``since`` on; None if no row has. A zero or invalid time
+        value (``0000-00-00``, ``2026-11-00``) belongs to no day: it is passed over here, never
+        archived nor purged (``no_day_rows`` counts them)."""
         ts = quote_identifier(info.ts.name)
+        bound = FIRST_DAY if since is None else self.window(spec, info, since).start_param
         rows = self.query(
             f"SELECT {ts} FROM {info.qualified} WHERE {ts} >= %s{q.valid_date_guard(info)}"
             f" ORDER BY {ts} LIMIT 1",
-            (FIRST_DAY,),
+            (max(bound, FIRST_DAY),),
             what="finding the oldest row",
         )
         if not rows:
@@ -146,7 +150,10 @@ class MySqlSource(MySqlPartitions, MySqlRestore, MySqlCatalog):
             return dt.date.fromisoformat(text)
         column_zone = "UTC" if info.ts.data_type == "timestamp" else self.settings.timezone
         moment = dt.datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(column_zone))
-        return moment.astimezone(ZoneInfo(spec.timezone)).date()
+        try:
+            return moment.astimezone(ZoneInfo(spec.timezone)).date()
+        except OverflowError:  # 0001-01-01 00:00 in a zone west of the column's: day 1 it is
+            return dt.date.min
 
     def no_day_rows(self, info: TableInfo, examples: int = 5) -> NoDayRows:
         """The rows whose time value is NULL, zero or not a date, so they belong to no day:

@@ -28,7 +28,6 @@ Strategy = Literal["key", "time"]
 # How many rows each keyset statement may read: a fixed number, or a function asked before each
 # statement (a throttle's rate cap bounds it: a slow rate reads small chunks, not bursts).
 ChunkRows = int | Callable[[], int]
-_SQL_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
 @dataclass(frozen=True)
@@ -86,13 +85,22 @@ def day_window(day: dt.date, zone: str, column_zone: str) -> DayWindow:
     """
     start, end = day_start(day, zone), day_end(day, zone)
     col_tz = ZoneInfo(column_zone)
-    return DayWindow(
-        day,
-        start,
-        end,
-        start.astimezone(col_tz).strftime(_SQL_DATETIME),
-        end.astimezone(col_tz).strftime(_SQL_DATETIME),
-    )
+    return DayWindow(day, start, end, _column_text(start, col_tz), _column_text(end, col_tz))
+
+
+def _column_text(moment: dt.datetime, zone: ZoneInfo) -> str:
+    """``moment`` as wall-clock text in the column's zone. The first day of the calendar starts
+    at the first value a column holds, whatever the zones: a value before that day's local
+    midnight (0001-01-01 00:00 UTC is 0000-12-31 in New York) has no earlier day to be in."""
+    if moment.date() == dt.date.min and moment.time() == dt.time():
+        return sql_datetime(dt.datetime.min)
+    return sql_datetime(moment.astimezone(zone))
+
+
+def sql_datetime(moment: dt.datetime) -> str:
+    """``moment``'s wall clock as DATETIME(6) text, the year in four digits (``strftime('%Y')``
+    writes year 1 as '1', which MySQL reads as 2001)."""
+    return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def date_window(day: dt.date, zone: str) -> DayWindow:
@@ -104,8 +112,8 @@ def date_window(day: dt.date, zone: str) -> DayWindow:
         day,
         dt.datetime.combine(day, dt.time(), tzinfo=tz),
         dt.datetime.combine(following, dt.time(), tzinfo=tz),
-        dt.datetime.combine(day, dt.time()).strftime(_SQL_DATETIME),
-        dt.datetime.combine(following, dt.time()).strftime(_SQL_DATETIME),
+        sql_datetime(dt.datetime.combine(day, dt.time())),
+        sql_datetime(dt.datetime.combine(following, dt.time())),
     )
 
 

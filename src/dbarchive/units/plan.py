@@ -11,7 +11,7 @@ from dbarchive.errors import VerificationError
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import FileEntry, Manifest
 from dbarchive.sources import mysql_sql as q
-from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
+from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo, sql_datetime
 from dbarchive.steps import upload
 
 # The export's own building blocks, shared so both paths write identical files and manifests.
@@ -100,7 +100,7 @@ def units_for(
         start = dt.datetime.strptime(window.start_param, _SQL_DATETIME)
         end = dt.datetime.strptime(window.end_param, _SQL_DATETIME)
         units = tuple(
-            UnitSpan(i, a.strftime(_SQL_DATETIME), b.strftime(_SQL_DATETIME))
+            UnitSpan(i, sql_datetime(a), sql_datetime(b))
             for i, (a, b) in enumerate(split_window(start, end, parts))
         )
     return DayUnits(spec.name, window.day, scan.strategy, scan.estimated_rows, low, high, units)
