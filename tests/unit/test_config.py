@@ -152,6 +152,48 @@ def test_password_in_url_is_hidden_from_safe_url() -> None:
     assert "hunter2" not in job.source.safe_url()
 
 
+def test_passwords_in_urls_are_not_in_the_jobs_repr() -> None:
+    """A job printed or logged (``repr``, f-strings, an Airflow task's log) shows the URLs
+    without their passwords, the read endpoint's too."""
+    job = job_from_dict(
+        {
+            "source": {
+                "url": "mysql://app:S3cret%21pw@db:3306/prod",
+                "read_url": "mysql://ro:R3ader@replica:3306/prod",
+            },
+            "destination": {"url": "/tmp/a"},
+            "tables": [{"name": "t", "timestamp_column": "ts"}],
+        }
+    )
+    shown = repr(job) + str(job) + repr(job.source) + f"{job.source}"
+    assert "S3cret" not in shown and "R3ader" not in shown
+    assert "mysql://app@db:3306/prod" in shown and "mysql://ro@replica:3306/prod" in shown
+
+
+def test_a_port_that_is_not_a_number_is_a_config_error() -> None:
+    """It used to pass ``check --config-only`` and crash the export with a ValueError."""
+    with pytest.raises(ConfigError, match="port must be a number") as caught:
+        job_from_dict(
+            {
+                "source": {"url": "mysql://app:hunter2@db:notaport/prod"},
+                "destination": {"url": "/tmp/a"},
+                "tables": [{"name": "t", "timestamp_column": "ts"}],
+            }
+        )
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_password_in_the_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a.toml"
+    path.write_text(
+        '[source]\nurl = "mysql://app@db/prod"\npassword = "hunter2"\n'
+        '[destination]\nurl = "/tmp/a"\n[[tables]]\nname = "t"\ntimestamp_column = "ts"\n'
+    )
+    with pytest.raises(ConfigError, match="password is not read from a file") as caught:
+        load_job(path)
+    assert "hunter2" not in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("text", "today", "cutoff"),
     [

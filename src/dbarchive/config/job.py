@@ -222,4 +222,10 @@ def load_job(path: str | Path) -> ArchiveJob:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    if "password" in (data.get("source") or {}):
+        raise ConfigError(
+            f"{path}: [source] password is not read from a file: set it in the environment "
+            "variable [source] password_env names (default $DBARCHIVE_MYSQL_PASSWORD), or give it "
+            "by code (an Airflow connection)"
+        )
     return job_from_dict(data, str(path))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any, Literal
 from urllib.parse import unquote, urlparse
@@ -237,7 +238,18 @@ class SourceSettings(Frozen):
             raise ValueError("needs a host: mysql://user@host:3306/database")
         if not parsed.path.strip("/"):
             raise ValueError("needs a database name at the end: mysql://user@host:3306/database")
+        try:
+            parsed.port  # noqa: B018 (urlparse checks the port only when asked for it)
+        except ValueError:
+            raise ValueError(f"its port must be a number from 0 to 65535: {redacted(v)}") from None
         return v
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """The URLs without their password: a job printed or logged shows no secret."""
+        for name, value in super().__repr_args__():
+            if name in {"url", "read_url"} and isinstance(value, str):
+                value = redacted(value)
+            yield name, value
 
     _zone = field_validator("timezone")(classmethod(lambda cls, v: check_zone(v)))
 
@@ -309,10 +321,13 @@ class SourceSettings(Frozen):
 
     def safe_url(self) -> str:
         """The URL without any password, for logs and messages."""
-        parsed = urlparse(self.url)
-        netloc = parsed.hostname or ""
-        if parsed.username:
-            netloc = f"{parsed.username}@{netloc}"
-        if parsed.port:
-            netloc = f"{netloc}:{parsed.port}"
-        return parsed._replace(netloc=netloc, query="").geturl()
+        return redacted(self.url)
+
+
+def redacted(url: str) -> str:
+    """``url`` without its password (and its query, which may hold options), for logs,
+    messages and reprs."""
+    parsed = urlparse(url)
+    host = parsed.netloc.rpartition("@")[2]
+    netloc = f"{parsed.username}@{host}" if parsed.username else host
+    return parsed._replace(netloc=netloc, query="").geturl()
