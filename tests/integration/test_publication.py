@@ -320,3 +320,38 @@ def _renamed(manifest: Manifest, key: str, generation: int) -> Manifest:
 
     entry = dataclasses.replace(manifest.files[0], key=key)
     return dataclasses.replace(manifest, files=(entry,), generation=generation)
+
+
+def test_rows_deleted_or_moved_away_by_the_application_do_not_stop_the_purge(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """After D1 and D2 were archived (not purged) the application deleted rows of D1 and moved
+    others to D2. The run used to fail both days at every run ("the source now holds … rows
+    were purged or deleted"); now the rest of D1 is matched row by row and purged, its archive
+    kept whole (the deleted rows' only copy), and D2 grows by the moved rows and is purged."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, D1, PER_DAY)
+    _fill(mysql_schema, D2, PER_DAY)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    archived = _snapshot(mysql_schema)
+    for day in (D1, D2):
+        export_day(ctx, ctx.job.tables[0], day)
+    mysql_schema.execute("DELETE FROM events WHERE id IN (5, 6, 7)")
+    mysql_schema.execute(
+        "UPDATE events SET created_at = '2026-09-02 10:00:00', note = 'moved' WHERE id IN (8, 9)"
+    )
+    moved = _snapshot(mysql_schema)
+
+    (report,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx))
+    assert report.ok, report.errors
+    assert mysql_schema.execute("SELECT COUNT(*) FROM events WHERE created_at < '2026-09-03'") == [
+        (0,)
+    ]
+    assert _manifest(ctx, D1).rows == PER_DAY and _manifest(ctx, D1).generation == 1
+    assert _manifest(ctx, D2).generation == 2 and _manifest(ctx, D2).rows == PER_DAY + 2
+    d1 = _restored(mysql_schema, ctx, [D1], "back1")
+    assert d1 == {k: v for k, v in archived.items() if k <= PER_DAY}  # as archived, all 400
+    d2 = _restored(mysql_schema, ctx, [D2], "back2")
+    assert d2 == {k: v for k, v in moved.items() if k > PER_DAY or k in (8, 9)}
+    (again,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx))
+    assert again.ok and not again.exported and again.rows_deleted == 0

@@ -119,6 +119,10 @@ def ready_for_purge(
         raise VerificationError(
             dropped_columns_refusal(spec.name, day, result.column_change, begun)
         )
+    if _rows_gone(result, known):  # deleted or moved away since: the archive may only grow
+        upload.write_purge_marker(ctx.storage, ctx.partition(spec, day), _GONE_RECORD)
+        known = _known(ctx, spec, day, known.plan, matched_rows, known.manifest)
+        result = verify_day(ctx, spec, day, depth, True, known)
     if why := _export_again(result, purge_begun(known.marker)):
         _export_unarchived(ctx, spec, day, report, why)
         known = _known(ctx, spec, day, None, matched_rows)
@@ -128,6 +132,20 @@ def ready_for_purge(
         raise VerificationError("; ".join(result.problems))
     failpoints.hit("purge.after-verify")
     return known
+
+
+# The purge record of a day some of whose archived rows left the database before its purge
+# (the application deleted them, or moved them to another day): it is purged like one whose
+# purge has begun — its rows matched one by one, its archive only growing — which it then is.
+_GONE_RECORD = {"status": "started", "cause": "archived rows left the database before the purge"}
+
+
+def _rows_gone(result: VerifyResult, known: KnownDay) -> bool:
+    """Whether the database now holds fewer of the day's rows than its (unpurged) archive."""
+    assert known.manifest is not None
+    archived = known.manifest.effective_digest.count
+    gone = result.source_rows is not None and result.source_rows < archived
+    return gone and result.source_differs and not purge_begun(known.marker)
 
 
 def _known(

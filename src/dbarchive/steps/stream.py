@@ -90,6 +90,7 @@ def refuse_shrinking(
     if in_source < old.effective_digest.count:
         raise VerificationError(
             f"{spec.name} {window.day}: the source now holds {in_source} rows but the archive holds "
-            f"{old.effective_digest.count}; rows were purged or deleted, so the archive is kept as "
-            "it is"
+            f"{old.effective_digest.count}; rows were purged, deleted or moved to another day "
+            "since, so the archive (their only copy) is kept as it is; `dbarchive purge` purges "
+            "the day's remaining rows, each matched against it"
         )
