@@ -54,8 +54,15 @@ def _manifest(day: dt.date, fmt: str, columns: tuple[ColumnEntry, ...] = COLUMNS
         table="events", schema="app", day=day, timezone="UTC", window_start="", window_end="",
         query_window=("", ""), format=fmt, compression="gzip" if fmt == "csv" else "zstd",
         columns=columns, key_columns=("id",), timestamp_column="created_at", scan="key",
-        files=(), digest=RowDigest(), started_at="", finished_at="", tool_version="test",
+        files=(_FILE,), digest=RowDigest(), started_at="", finished_at="", tool_version="test",
     )  # fmt: skip
+
+
+# A day with a data file (its rows do not matter here): a day without one adds no file pattern.
+_FILE = FileEntry(
+    key="events/part-g0001-00000", bytes=0, rows=0, sha256="", digest=RowDigest(),
+    column_stats=ColumnStats(),
+)  # fmt: skip
 
 
 def _definition(tmp_path: Path, manifests: list[Manifest]) -> TableDefinition:

@@ -1,7 +1,7 @@
 """pyarrow.dataset over the archive: the same dialect and types as the DDL, for Python readers.
 
 ``archive_dataset(defn, filesystem, root)`` opens every part of a table (CSV or Parquet, Hive
-partitions as columns year/month/day); ``_manifest.json`` is skipped like any ``_`` file. Its
+partitions as columns year/month/day unless the table has such a column); ``_manifest.json`` is skipped like any ``_`` file. Its
 schema is the definition's, unified across every day's manifest: a column added after the oldest
 day is there (NULL on days without it), where pyarrow would take the schema of the first file it
 finds and silently drop it. ``.csv.zst`` parts are read through ``arrow_fs.zstd_names``.
@@ -71,9 +71,15 @@ def csv_format(defn: TableDefinition) -> ds.CsvFileFormat:
 def dataset_schema(defn: TableDefinition) -> pa.Schema:
     """The definition's columns in its order (then year/month/day for Hive folders)."""
     fields = [pa.field(n, t) for n, t in column_types(defn).items()]
-    if defn.layout is Layout.HIVE:
+    if _hive(defn):
         fields += list(PARTITION_SCHEMA)
     return pa.schema(fields)
+
+
+def _hive(defn: TableDefinition) -> bool:
+    """Whether the folders' year/month/day become columns: not when the table has a column of
+    such a name, whose values they would replace."""
+    return defn.layout is Layout.HIVE and not defn.partitions_renamed
 
 
 def archive_dataset(defn: TableDefinition, filesystem: Any, root: str) -> ds.Dataset:
@@ -83,9 +89,7 @@ def archive_dataset(defn: TableDefinition, filesystem: Any, root: str) -> ds.Dat
     for local files.
     """
     fmt: ds.FileFormat = ds.ParquetFileFormat() if defn.format == "parquet" else csv_format(defn)
-    partitioning = (
-        ds.partitioning(PARTITION_SCHEMA, flavor="hive") if defn.layout is Layout.HIVE else None
-    )
+    partitioning = ds.partitioning(PARTITION_SCHEMA, flavor="hive") if _hive(defn) else None
     fs = _arrow_filesystem(filesystem)
     if filesystem is None:
         root = os.path.abspath(root)

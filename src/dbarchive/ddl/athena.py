@@ -31,7 +31,6 @@ from dbarchive.ddl.dialect import (
 from dbarchive.ddl.schema import LakeColumn, TableDefinition, day_list
 from dbarchive.formats.lake_types import LakeType, athena_type
 
-PARTITION_KEYS = ("year", "month", "day")
 PARQUET_SERDE = {
     "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
     "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
@@ -104,7 +103,10 @@ def _table_properties(defn: TableDefinition, csv: bool) -> dict[str, str]:
     props = {"classification": "csv" if csv else "parquet"}
     if csv:
         props["skip.header.line.count"] = "1"
-    props.update(projection_properties(defn.location, defn.layout, defn.first_day, defn.last_day))
+    keys = defn.partition_columns
+    props.update(
+        projection_properties(defn.location, defn.layout, defn.first_day, defn.last_day, keys)
+    )
     return props
 
 
@@ -113,7 +115,7 @@ def athena_ddl(defn: TableDefinition) -> str:
     csv = defn.format == "csv"
     name = table_name(defn) + ("_csv" if csv else "")
     columns = ",\n".join(f"  {backtick(c.name)} {_column_type(c, csv)}" for c in defn.columns)
-    partitions = ", ".join(f"{backtick(k)} int" for k in PARTITION_KEYS)
+    partitions = ", ".join(f"{backtick(k)} int" for k in defn.partition_columns)
     if csv:
         storage = (
             "ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde'\n"
@@ -152,7 +154,7 @@ def _cast(col: LakeColumn) -> str:
 
 def _typed_view(defn: TableDefinition, raw: str) -> str:
     lines = [f"  {_cast(c)} AS {double_quote(c.name)}" for c in defn.columns]
-    lines += [f"  {double_quote(k)}" for k in PARTITION_KEYS]
+    lines += [f"  {double_quote(k)}" for k in defn.partition_columns]
     body = ",\n".join(lines)
     return (
         f"-- Typed view: TIMESTAMP columns hold UTC; Athena's timestamp keeps milliseconds;\n"
@@ -185,7 +187,7 @@ def glue_table_input(defn: TableDefinition, database: str) -> dict[str, Any]:
             "Description": f"dbarchive archive of {defn.table}",
             "TableType": "EXTERNAL_TABLE",
             "Parameters": {"EXTERNAL": "TRUE", **_table_properties(defn, csv)},
-            "PartitionKeys": [{"Name": k, "Type": "int"} for k in PARTITION_KEYS],
+            "PartitionKeys": [{"Name": k, "Type": "int"} for k in defn.partition_columns],
             "StorageDescriptor": descriptor,
         },
     }

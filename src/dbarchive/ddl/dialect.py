@@ -62,28 +62,34 @@ def double_quote(name: str) -> str:
 
 
 def projection_properties(
-    location: str, layout: Layout, first: dt.date, last: dt.date
+    location: str,
+    layout: Layout,
+    first: dt.date,
+    last: dt.date,
+    keys: tuple[str, ...] = ("year", "month", "day"),
 ) -> dict[str, str]:
-    """Athena partition projection over year/month/day: no partition needs registering.
+    """Athena partition projection over the year/month/day folders, as the partition columns
+    ``keys``: no partition needs registering.
 
     The year range runs from the first archived year to ten years after the last, so the table
     keeps working as days are added (regenerate it after that).
     """
+    year, month, day = keys
     day_path = (
-        "year=${year}/month=${month}/day=${day}"
+        f"year=${{{year}}}/month=${{{month}}}/day=${{{day}}}"
         if layout is Layout.HIVE
-        else "${year}/${month}/${day}"
+        else f"${{{year}}}/${{{month}}}/${{{day}}}"
     )
     return {
         "projection.enabled": "true",
-        "projection.year.type": "integer",
-        "projection.year.range": f"{first.year},{last.year + 10}",
-        "projection.year.digits": "4",
-        "projection.month.type": "integer",
-        "projection.month.range": "1,12",
-        "projection.month.digits": "2",
-        "projection.day.type": "integer",
-        "projection.day.range": "1,31",
-        "projection.day.digits": "2",
+        f"projection.{year}.type": "integer",
+        f"projection.{year}.range": f"{first.year},{last.year + 10}",
+        f"projection.{year}.digits": "4",
+        f"projection.{month}.type": "integer",
+        f"projection.{month}.range": "1,12",
+        f"projection.{month}.digits": "2",
+        f"projection.{day}.type": "integer",
+        f"projection.{day}.range": "1,31",
+        f"projection.{day}.digits": "2",
         "storage.location.template": f"{location}{day_path}/",
     }

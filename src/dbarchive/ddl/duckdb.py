@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from dbarchive.ddl.athena import PARTITION_KEYS, comment_block, table_name
+from dbarchive.ddl.athena import comment_block, table_name
 from dbarchive.ddl.dialect import DUCKDB_CSV_OPTIONS, double_quote, sql_string
-from dbarchive.ddl.schema import TableDefinition
+from dbarchive.ddl.schema import FOLDER_KEYS, TableDefinition
 from dbarchive.formats.lake_types import duckdb_type
 from dbarchive.layout import Layout
 
@@ -26,8 +26,10 @@ _HIVE_TYPES = ", hive_types = {'year': INTEGER, 'month': INTEGER, 'day': INTEGER
 
 
 def duckdb_source(defn: TableDefinition) -> str:
-    """The table function call that reads every archived file of the table."""
-    hive = defn.layout is Layout.HIVE
+    """The table function call that reads every archived file of the table (a table whose
+    columns include year, month or day: its folders' values come from ``filename`` instead of
+    DuckDB's Hive partitioning, which would put them in place of the columns' own)."""
+    hive = defn.layout is Layout.HIVE and not defn.partitions_renamed
     globs = [sql_string(defn.location + g) for g in defn.file_globs]
     files = globs[0] if len(globs) == 1 else f"[{', '.join(globs)}]"
     partitions = f"hive_partitioning = {str(hive).lower()}" + (_HIVE_TYPES if hive else "")
@@ -41,11 +43,31 @@ def duckdb_source(defn: TableDefinition) -> str:
 
 
 def duckdb_select(defn: TableDefinition) -> str:
-    """``SELECT <columns> FROM <source>``: the definition's columns, then the partition keys."""
-    names = [c.name for c in defn.columns]
+    """``SELECT <columns> FROM <source>``: the definition's columns, then the partition keys
+    (a view over no file yet: the columns, typed, and no row)."""
+    names = [double_quote(c.name) for c in defn.columns]
+    if not defn.file_globs:
+        typed = [
+            f"CAST(NULL AS {duckdb_type(c.type, defn.format == 'csv')}) AS {double_quote(c.name)}"
+            for c in defn.columns
+        ]
+        return f"SELECT {', '.join(typed)}\nWHERE false"
     if defn.layout is Layout.HIVE:
-        names += PARTITION_KEYS
-    return f"SELECT {', '.join(double_quote(n) for n in names)}\nFROM {duckdb_source(defn)}"
+        names += _partition_columns(defn)
+    return f"SELECT {', '.join(names)}\nFROM {duckdb_source(defn)}"
+
+
+def _partition_columns(defn: TableDefinition) -> list[str]:
+    """The folders' year/month/day as the view's columns: DuckDB's own when their names are
+    free, else read from each row's ``filename`` (left out if a column is called that too)."""
+    if not defn.partitions_renamed:
+        return [double_quote(k) for k in FOLDER_KEYS]
+    if "filename" in {c.name.lower() for c in defn.columns}:
+        return []
+    return [
+        f"CAST(regexp_extract(filename, '/{key}=([0-9]+)/', 1) AS INTEGER) AS {double_quote(name)}"
+        for key, name in zip(FOLDER_KEYS, defn.partition_columns, strict=True)
+    ]
 
 
 def s3_setup(defn: TableDefinition) -> str:

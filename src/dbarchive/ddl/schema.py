@@ -20,6 +20,12 @@ from dbarchive.layout import MANIFEST_NAME, Layout, day_dir, day_of_key, table_d
 from dbarchive.manifest import ColumnEntry, ColumnStats, Manifest
 from dbarchive.storage import Storage
 
+FOLDER_KEYS: tuple[str, ...] = (
+    "year",
+    "month",
+    "day",
+)  # the keys of a day's Hive folder: year=/month=/day=
+
 
 @dataclass(frozen=True)
 class LakeColumn:
@@ -40,6 +46,7 @@ class PartitionInfo:
     columns: tuple[ColumnEntry, ...]
     column_stats: ColumnStats | None = None  # None: not recorded (Parquet, older archives)
     compression: str = ""  # as its manifest says ("": not given)
+    has_files: bool = True  # False: a day archived without rows (no data file)
 
 
 @dataclass(frozen=True)
@@ -74,11 +81,30 @@ class TableDefinition:
     @property
     def file_globs(self) -> tuple[str, ...]:
         """The data files of every day of this format, whatever compression each day has (days
-        archived before ``compression`` changed keep their own extension)."""
-        days = [
-            p.compression or self.compression for p in self.partitions if p.format == self.format
+        archived before ``compression`` changed keep their own extension). Only globs some
+        day's files match: DuckDB fails a whole view over a glob that matches no file."""
+        days = [  # the newest day's first
+            p.compression or self.compression
+            for p in reversed(self.partitions)
+            if p.format == self.format and p.has_files
         ]
-        return tuple(dict.fromkeys(_glob(self.format, c) for c in [self.compression, *days]))
+        return tuple(dict.fromkeys(_glob(self.format, c) for c in days))
+
+    @property
+    def partition_columns(self) -> tuple[str, ...]:
+        """The lake's names for the folders' year, month and day: those, unless the table has a
+        column of such a name (in any case: Hive and Athena fold it), then ``part_year`` and so
+        on — the same name for two columns is refused by Athena and Spark and read wrong by
+        DuckDB and pyarrow."""
+        taken = {c.name.lower() for c in self.columns}
+        names: tuple[str, ...] = FOLDER_KEYS
+        while taken & set(names):
+            names = tuple(f"part_{n}" for n in names)
+        return names
+
+    @property
+    def partitions_renamed(self) -> bool:
+        return self.partition_columns != FOLDER_KEYS
 
     @property
     def schema_changes(self) -> bool:
@@ -134,6 +160,7 @@ def read_definition(
             m.columns,
             m.column_stats,
             m.compression,
+            bool(m.files),
         )
         for m in manifests
     )
@@ -141,6 +168,7 @@ def read_definition(
     columns = _merged_columns(manifests)
     files = format_named(newest.format).files
     notes = _format_notes(manifests) + _column_notes(manifests, files)
+    notes += _partition_note(columns)
     return TableDefinition(
         table,
         location,
@@ -152,6 +180,19 @@ def read_definition(
         notes,
         endpoint_url,
         region,
+    )
+
+
+def _partition_note(columns: tuple[LakeColumn, ...]) -> tuple[str, ...]:
+    """What the readers call the folders' year/month/day when the table has such a column."""
+    probe = TableDefinition("", "", Layout.HIVE, "", "", columns, ())
+    if not probe.partitions_renamed:
+        return ()
+    own = [c.name for c in columns if c.name.lower() in set(FOLDER_KEYS)]
+    return (
+        f"the table has columns named {', '.join(own)}: they keep their own values, and the "
+        f"folders' year/month/day are {', '.join(probe.partition_columns)} (Athena, Glue, DuckDB)"
+        " or left out (Spark, pyarrow: read by the files alone)",
     )
 
 

@@ -10,9 +10,9 @@ zone); TIMESTAMP is ``TIMESTAMP`` read from UTC text. Partitions are discovered 
 
 from __future__ import annotations
 
-from dbarchive.ddl.athena import PARTITION_KEYS, comment_block, table_name, unknown_stats_note
+from dbarchive.ddl.athena import comment_block, table_name, unknown_stats_note
 from dbarchive.ddl.dialect import SPARK_CSV_OPTIONS, backtick, hive_string
-from dbarchive.ddl.schema import TableDefinition, day_list
+from dbarchive.ddl.schema import FOLDER_KEYS, TableDefinition, day_list
 from dbarchive.formats.lake_types import spark_type
 from dbarchive.layout import Layout
 
@@ -20,10 +20,12 @@ from dbarchive.layout import Layout
 def spark_ddl(defn: TableDefinition) -> str:
     """The Spark SQL statements that define the archive as a table."""
     csv = defn.format == "csv"
-    hive = defn.layout is Layout.HIVE
+    # Spark names partitions after the folders' keys: a table with a column of such a name is
+    # read by its files alone (no partition columns), like the flat layout.
+    hive = defn.layout is Layout.HIVE and not defn.partitions_renamed
     cols = [f"  {backtick(c.name)} {spark_type(c.type, csv)}" for c in defn.columns]
     if hive:
-        cols += [f"  {backtick(k)} INT" for k in PARTITION_KEYS]
+        cols += [f"  {backtick(k)} INT" for k in FOLDER_KEYS]
     options: dict[str, str] = dict(SPARK_CSV_OPTIONS) if csv else {}
     if not csv and defn.schema_changes:
         options["mergeSchema"] = "true"
@@ -37,7 +39,7 @@ def spark_ddl(defn: TableDefinition) -> str:
     if opts:
         ddl += f"OPTIONS (\n{opts}\n)\n"
     if hive:
-        ddl += "PARTITIONED BY (" + ", ".join(backtick(k) for k in PARTITION_KEYS) + ")\n"
+        ddl += "PARTITIONED BY (" + ", ".join(backtick(k) for k in FOLDER_KEYS) + ")\n"
     ddl += f"LOCATION {hive_string(defn.location)};\n"
     if hive:
         ddl += f"MSCK REPAIR TABLE {name};\n"
