@@ -20,6 +20,7 @@ import pytest
 from botocore.stub import Stubber
 
 from dbarchive.checksum import RowDigest
+from dbarchive.config import job_from_dict
 from dbarchive.ddl import ddl_text, engine_notes, read_definition
 from dbarchive.ddl.athena import glue_table_input
 from dbarchive.ddl.glue import apply_glue, partition_input
@@ -228,3 +229,30 @@ def test_duckdb_reads_the_files_of_every_compression_the_days_have(tmp_path: Pat
     text = ddl_text("duckdb", _definition(tmp_path, [older, newer]))
     root = "s3://acme-archive/prod/events/*/*/*/part-*"
     assert f"FROM read_csv(['{root}.csv.zst', '{root}.csv.gz'], header = true" in text
+
+
+def test_two_tables_of_one_name_in_two_schemas_get_two_lake_names(tmp_path: Path) -> None:
+    """`events` of the default schema and of `eu`: their folders differ (events/, eu@events/),
+    and so do their names in every engine (an outside trial found Athena's view of one replaced
+    by the other's, reading its files by position)."""
+    job = job_from_dict(
+        {
+            "source": {"url": "mysql://app@db/app"},
+            "destination": {"url": "s3://acme-archive/prod"},
+            "tables": [
+                {"name": "events", "timestamp_column": "ts"},
+                {"name": "events", "schema": "eu", "timestamp_column": "ts"},
+                {"name": "events2", "schema": "app", "timestamp_column": "ts"},
+            ],
+        }
+    )
+    assert [job.lake_name(t) for t in job.tables] == ["events", "eu_events", "events2"]
+    base = _definition(tmp_path, [_manifest(DAYS[0], "csv")])
+    eu = dataclasses.replace(base, name="eu_events")
+    assert "`eu_events_csv`" in ddl_text("athena", eu) and '"eu_events" AS' in ddl_text(
+        "athena", eu
+    )
+    assert 'CREATE OR REPLACE VIEW "eu_events"' in ddl_text("duckdb", eu)
+    assert "CREATE TABLE IF NOT EXISTS `eu_events`" in ddl_text("databricks", eu)
+    assert json.loads(ddl_text("glue", eu, "logs"))["TableInput"]["Name"] == "eu_events_csv"
+    assert "`events_csv`" in ddl_text("athena", base)

@@ -47,7 +47,16 @@ def _location_root(job: ArchiveJob) -> str:
 @click.option("--engine", type=click.Choice(ENGINES), required=True, help="Query engine.")
 @click.option("--database", default="default", show_default=True, help="Glue database (glue).")
 @click.option("--apply", is_flag=True, help="glue: create/update the table and add partitions.")
-def ddl_cmd(config_path: Path, table: str, engine: str, database: str, apply: bool) -> None:
+@click.option(
+    "--name",
+    "lake_name",
+    default=None,
+    help="The table's name in the lake (default: its name; <schema>_<name> for a table of "
+    "another schema).",
+)
+def ddl_cmd(
+    config_path: Path, table: str, engine: str, database: str, apply: bool, lake_name: str | None
+) -> None:
     """Print the table definition of an archived table for a query engine.
 
     Column types come from the manifests (the MySQL types recorded at export). When archived
@@ -61,6 +70,7 @@ def ddl_cmd(config_path: Path, table: str, engine: str, database: str, apply: bo
       dbarchive ddl -c archive.toml -t events --engine duckdb | duckdb archive.db
       dbarchive ddl -c archive.toml -t events --engine glue --database logs > events.json
       dbarchive ddl -c archive.toml -t events --engine glue --database logs --apply
+      dbarchive ddl -c archive.toml -t events --engine athena --name events_eu
     """
     if apply and engine != "glue":
         raise click.UsageError("--apply registers a Glue table: use it with --engine glue")
@@ -77,6 +87,7 @@ def ddl_cmd(config_path: Path, table: str, engine: str, database: str, apply: bo
         job.folder(spec),
         endpoint_url=dest.endpoint_url,
         region=dest.region,
+        name=lake_name or job.lake_name(spec),
     )
     if engine == "glue":
         for note in engine_notes(engine, defn):

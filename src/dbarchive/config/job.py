@@ -117,6 +117,15 @@ class ArchiveJob(Frozen):
         other = spec.schema_name if spec.schema_name not in (None, default) else None
         return table_dir(spec.name, other)
 
+    def lake_name(self, spec: TableSpec) -> str:
+        """The table's name in the lake's catalogs (``ddl``): its name, as
+        ``<schema>_<name>`` outside the default schema, where another configured table may have
+        the same name (its folder is ``<schema>@<name>``)."""
+        default = self.source.database if self.source else None
+        if spec.schema_name in (None, default):
+            return spec.name
+        return f"{spec.schema_name}_{spec.name}"
+
     def folder_conflict(self) -> str | None:
         """Why two tables' archives would mix (one folder, or one inside the other), or None.
 

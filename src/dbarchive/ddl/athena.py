@@ -53,7 +53,7 @@ _TRINO = {"tinyint": "tinyint", "smallint": "smallint", "int": "integer", "bigin
 
 def table_name(defn: TableDefinition) -> str:
     """Athena/Glue names are lower case letters, digits and underscores."""
-    return "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in defn.table.lower())
+    return "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in defn.lake_name.lower())
 
 
 def comment_block(defn: TableDefinition, warnings: tuple[str, ...] = ()) -> str:

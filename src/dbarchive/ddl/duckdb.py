@@ -97,6 +97,6 @@ def duckdb_ddl(defn: TableDefinition) -> str:
     SELECT …``."""
     setup = s3_setup(defn) if defn.location.startswith("s3://") else ""
     return (
-        f"{comment_block(defn)}{setup}CREATE OR REPLACE VIEW {double_quote(defn.table)} AS\n"
+        f"{comment_block(defn)}{setup}CREATE OR REPLACE VIEW {double_quote(defn.lake_name)} AS\n"
         f"{duckdb_select(defn)};\n"
     )

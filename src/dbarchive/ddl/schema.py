@@ -63,6 +63,11 @@ class TableDefinition:
     notes: tuple[str, ...] = field(default=())
     endpoint_url: str | None = None  # an S3 endpoint other than AWS's ([destination] endpoint_url)
     region: str | None = None  # the bucket's region ([destination] region), if configured
+    name: str | None = None  # its name in the lake's catalogs (None: the table's)
+
+    @property
+    def lake_name(self) -> str:
+        return self.name or self.table
 
     @property
     def first_day(self) -> dt.date:
@@ -137,10 +142,12 @@ def read_definition(
     *,
     endpoint_url: str | None = None,
     region: str | None = None,
+    name: str | None = None,
 ) -> TableDefinition:
     """The definition of ``table`` from every manifest under its folder (``ArchiveJob.folder``;
     None: the folder its name maps to in the default schema). ``endpoint_url`` and ``region``:
-    where readers reach an ``s3://`` archive (the destination's settings).
+    where readers reach an ``s3://`` archive (the destination's settings); ``name``: the
+    table's name in the lake (``ArchiveJob.lake_name``; None: ``table``).
 
     Raises:
         ConfigError: if no day of the table is archived yet.
@@ -180,6 +187,7 @@ def read_definition(
         notes,
         endpoint_url,
         region,
+        name,
     )
 
 
