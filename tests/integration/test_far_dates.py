@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from dbarchive import build_context, load_job
 from dbarchive.cli import cli
-from dbarchive.jobs.daily import expired_days
+from dbarchive.jobs.catch_up import expired_days
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
 
 TODAY = "2026-12-01"

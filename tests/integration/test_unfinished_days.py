@@ -121,3 +121,8 @@ def test_run_skips_a_day_not_settled_with_a_note_and_exports_it_once_settled(
     done = run_cli("export", "-c", c, "-t", "events", "-t", "ranged", "--json")
     assert done.exit_code == 0, done.output
     assert [(r["day"], r["rows"]) for r in json.loads(done.stdout)] == [("2026-11-24", 50)] * 2
+    # A purge whose --today is ahead of the clock says how early its cutoff is.
+    early = run_cli("purge", "-c", c, "-t", "events", "--today", "2026-11-28", "--json")
+    assert early.exit_code == 0, early.output
+    (report,) = json.loads(early.stdout)["tables"]
+    assert any("the retention cutoff counts from 2026-11-28" in n for n in report["notes"])

@@ -39,7 +39,7 @@ from dbarchive.cli.reports import (
 from dbarchive.config import Retention, TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import ConfigError, StopRequested, VerificationError
-from dbarchive.jobs.daily import expired_days
+from dbarchive.jobs.catch_up import expired_days
 from dbarchive.steps.verify import VerifyResult
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])

@@ -136,3 +136,19 @@ def _day_digest(ctx: Context, spec: TableSpec, manifest: Manifest, reads: Source
     info, window = archive_scope(ctx.describe(spec), manifest)
     plan = reads.plan_scan(info, window, manifest.scan)
     return source_digest(reads, info, window, plan, spec.chunk_rows)
+
+
+# An archive keeps the window it was made with, which may start up to a day and two hours
+# (zone offsets) away from today's rule for its day: it can hold rows of a neighbouring day.
+_EARLIER_WINDOWS = 2
+
+
+def expired_days(ctx: Context, spec: TableSpec, today: dt.date) -> list[dt.date]:
+    """The days before the retention cutoff that hold rows, oldest first.
+
+    Each comes with the two days either side: a day archived under another rule (a DATE column
+    that followed the table's zone, a changed ``timezone``) holds the rows of its recorded
+    window, which may be a neighbour's by today's rule; a day with nothing to purge costs one
+    count.
+    """
+    return days_with_rows(ctx, spec, spec.retention.cutoff(today), _EARLIER_WINDOWS)

@@ -39,7 +39,7 @@ from dbarchive.jobs.catch_up import (
     catch_up_days,
     day_plan,
     day_rows,
-    days_with_rows,
+    expired_days,
     waiting_days,
     waiting_note,
 )
@@ -66,21 +66,6 @@ from dbarchive.throttle import CriticalLoad, Throttle
 # its rows and is reported; the table's other days are verified on their own and go on.
 DayFailure = VerificationError | UnconvertibleTextError
 DAY_FAILURES = (VerificationError, UnconvertibleTextError)
-
-# An archive keeps the window it was made with, which may start up to a day and two hours
-# (zone offsets) away from today's rule for its day: it can hold rows of a neighbouring day.
-_EARLIER_WINDOWS = 2
-
-
-def expired_days(ctx: Context, spec: TableSpec, today: dt.date) -> list[dt.date]:
-    """The days before the retention cutoff that hold rows, oldest first.
-
-    Each comes with the two days either side: a day archived under another rule (a DATE column
-    that followed the table's zone, a changed ``timezone``) holds the rows of its recorded
-    window, which may be a neighbour's by today's rule; a day with nothing to purge costs one
-    count.
-    """
-    return days_with_rows(ctx, spec, spec.retention.cutoff(today), _EARLIER_WINDOWS)
 
 
 def ready_for_purge(
@@ -335,7 +320,13 @@ def run_table(
     """
     report = TableReport(spec.name)
     started, pauses = time.monotonic(), throttle.stats.pauses
-    today = today or ctx.today(spec)
+    clock_today, today = ctx.today(spec), today or ctx.today(spec)
+    if purge and today > clock_today:  # allowed (a rehearsal), but never silently
+        report.notes.append(
+            f"{spec.name}: today is {clock_today} in the table's zone, and the retention cutoff "
+            f"counts from {today}: rows up to {spec.retention.cutoff(today)} are purged, "
+            f"{(today - clock_today).days} days before their retention ends"
+        )
     try:
         if purge:  # a purge that cannot delete fails before the export changes anything
             ctx.describe(spec)  # (an unknown table is said as such first)

@@ -11,8 +11,7 @@ from dbarchive.context import Context
 from dbarchive.errors import VerificationError
 from dbarchive.jobs import backlog
 from dbarchive.jobs.backlog import Backlog
-from dbarchive.jobs.catch_up import catch_up_days, day_rows
-from dbarchive.jobs.daily import expired_days
+from dbarchive.jobs.catch_up import catch_up_days, day_rows, expired_days
 from dbarchive.layout import MANIFEST_NAME, PURGE_MARKER_NAME, day_of_key
 from dbarchive.manifest import Manifest
 from dbarchive.sources.mysql import NoDayRows
