@@ -218,3 +218,22 @@ def test_a_day_archived_with_its_invalid_dates_is_verified_purged_and_restored_w
     result = run_cli("restore", "-c", config, "-t", "events", "--date", "2025-12-31")
     assert result.exit_code == 0, result.output
     assert _ids(mysql_schema, "events") == [1, 5, 11, 12, 13, 14, 15]
+
+
+def test_check_fails_a_table_whose_time_column_has_no_index(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """Every export, run and status refuses such a table; `check` said all ok (an outside trial:
+    primary key (id, created_at), no index starting with created_at). It names the cause now."""
+    mysql_schema.execute(
+        "CREATE TABLE ck (id INT NOT NULL, created_at DATETIME NOT NULL,"
+        " PRIMARY KEY (id, created_at))"
+    )
+    config = _cfg(mysql_schema, tmp_path, [{"name": "ck", "timestamp_column": "created_at"}])
+    result = run_cli("check", "-c", config, "--json")
+    assert result.exit_code != 0, result.output
+    (select,) = [r for r in json.loads(result.stdout) if r["name"] == "mysql: SELECT on ck"]
+    assert not select["ok"] and "'created_at' has no index starting with it" in select["detail"]
+    mysql_schema.execute("ALTER TABLE ck ADD KEY (created_at)")
+    again = {r["name"]: r for r in json.loads(run_cli("check", "-c", config, "--json").stdout)}
+    assert again["mysql: SELECT on ck"]["ok"]
