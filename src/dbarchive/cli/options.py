@@ -113,6 +113,9 @@ def json_option(help_text: str = "Print a JSON summary on stdout.") -> Callable[
     )
 
 
+QUIET_HELP = "No progress, result lines or notes (errors still go to stderr)."
+
+
 def _quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
     """``-q`` after the subcommand, or before it (``dbarchive -q run``)."""
     if value:
@@ -121,9 +124,7 @@ def _quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
 
 
 def quiet_option(f: F) -> F:
-    return click.option("-q", "--quiet", is_flag=True, callback=_quiet, help="No progress output.")(
-        f
-    )
+    return click.option("-q", "--quiet", is_flag=True, callback=_quiet, help=QUIET_HELP)(f)
 
 
 def verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -157,7 +158,7 @@ def verbosity_params(command: click.Command) -> None:
                 is_flag=True,
                 expose_value=False,
                 callback=_quiet,
-                help="No progress output.",
+                help=QUIET_HELP,
             )
         )
 
