@@ -52,3 +52,8 @@ def test_status_shows_the_backlog_and_the_last_runs() -> None:
         backlog=_backlog(0, 0), backlog_last_run=_backlog(0, 0, "2026-12-15T12:00:00+00:00"),
     )  # fmt: skip
     assert backlog_lines(caught_up) == ["  backlog:   none (no row before the cutoff 2026-11-15)"]
+
+
+def test_its_text_counts_one_row_as_one() -> None:
+    assert _backlog(1, 1).text().endswith("(oldest row's day 2026-11-14), 1 row")
+    assert _backlog(2, 2).text().endswith(", 2 rows")

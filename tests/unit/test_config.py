@@ -243,3 +243,7 @@ def test_aurora_outfile_refuses_what_aurora_cannot_do(
     """A local destination, Parquet, or an unknown strategy: one ConfigError naming the fix."""
     with pytest.raises(ConfigError, match=message):
         _outfile_job(destination, **table)
+
+
+def test_a_retention_of_one_says_its_unit_in_the_singular() -> None:
+    assert [str(Retention(amount=n, unit="weeks")) for n in (1, 2)] == ["1 week", "2 weeks"]

@@ -87,7 +87,7 @@ class Retention(Frozen):
         return dt.date(year, month + 1, min(today.day, last_day))
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.unit}"
+        return f"{self.amount} {self.unit if self.amount != 1 else self.unit.removesuffix('s')}"
 
 
 def amount(text: str, units: dict[str, Any]) -> tuple[int, Any] | None:

@@ -66,7 +66,7 @@ class Backlog:
         day_word = "day" if self.days == 1 else "days"
         return (
             f"{self.days:,} {day_word} behind the cutoff {self.cutoff} (oldest row's day "
-            f"{self.oldest_day}), {self.rows:,} rows"
+            f"{self.oldest_day}), {self.rows:,} {'row' if self.rows == 1 else 'rows'}"
         )
 
 
