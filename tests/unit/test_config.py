@@ -247,3 +247,25 @@ def test_aurora_outfile_refuses_what_aurora_cannot_do(
 
 def test_a_retention_of_one_says_its_unit_in_the_singular() -> None:
     assert [str(Retention(amount=n, unit="weeks")) for n in (1, 2)] == ["1 week", "2 weeks"]
+
+
+def test_a_bad_default_is_reported_once_where_it_is_written() -> None:
+    """Not again as tables.0.retentoin, a key the file does not have; a table's own bad value
+    still is."""
+    with pytest.raises(ConfigError) as caught:
+        job_from_dict(
+            {
+                "source": {"url": "mysql://app@db/prod"},
+                "destination": {"url": "/tmp/a"},
+                "defaults": {"retentoin": "2 months"},
+                "tables": [
+                    {"name": "t", "timestamp_column": "ts"},
+                    {"name": "u", "timestamp_column": "ts", "retention": "bad"},
+                ],
+            }
+        )
+    lines = str(caught.value).splitlines()[1:]
+    assert [line.split(":")[0].strip() for line in lines] == [
+        "defaults.retentoin",
+        "tables.1.retention",
+    ]

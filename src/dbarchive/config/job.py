@@ -184,17 +184,29 @@ _FIXES = {
 }
 
 
-def _format_errors(origin: str, exc: ValidationError) -> str:
+def _format_errors(origin: str, exc: ValidationError, data: Any = None) -> str:
     lines = []
     errors = exc.errors()
+    in_defaults = {e["loc"][1] for e in errors if len(e["loc"]) > 1 and e["loc"][0] == "defaults"}
     for err in errors:
         if err["type"] == "too_short" and len(errors) > 1:
             continue  # a list emptied by its own invalid items: those items say more
+        if err["loc"][2:3] and err["loc"][2] in in_defaults and _inherited(data, err["loc"]):
+            continue  # said once, where it is written: [defaults]
         loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
         fix = _FIXES.get(err["type"], "")
         message = err["msg"].removeprefix("Value error, ")
         lines.append(f"  {loc or '(top level)'}: {message}{'; ' + fix if fix else ''}")
     return f"{origin}: invalid configuration\n" + "\n".join(lines)
+
+
+def _inherited(data: Any, loc: tuple[Any, ...]) -> bool:
+    """Whether ``loc`` (``tables.N.field``) is a field table N took from ``[defaults]``."""
+    tables = data.get("tables") if isinstance(data, dict) else None
+    if loc[0] != "tables" or not isinstance(tables, list | tuple) or not isinstance(loc[1], int):
+        return False
+    table = tables[loc[1]] if loc[1] < len(tables) else None
+    return isinstance(table, dict) and loc[2] not in table
 
 
 def with_overrides(model: _Model, overrides: dict[str, Any], origin: str) -> _Model:
@@ -211,7 +223,7 @@ def job_from_dict(data: dict[str, Any], origin: str = "<config>") -> ArchiveJob:
     try:
         return ArchiveJob.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(origin, exc)) from None
+        raise ConfigError(_format_errors(origin, exc, data)) from None
 
 
 def load_job(path: str | Path) -> ArchiveJob:
