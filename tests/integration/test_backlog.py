@@ -121,3 +121,19 @@ def test_a_run_with_a_day_that_failed_its_verification_still_records_the_backlog
     assert report.backlog is not None
     assert (report.backlog.days, report.backlog.rows) == (3, ROWS_PER_DAY)
     assert (tmp_path / "archive" / "events" / "_backlog.json").exists()
+
+
+def test_a_rehearsal_with_another_today_records_no_backlog(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """`--today` a day ahead of the clock moves the cutoff, not the table's real backlog: nothing
+    is recorded, and no note says that the purge does not keep up (an outside trial got one)."""
+    config = _events_job(mysql_schema, tmp_path, "")
+    ctx = build_context(load_job(config), wall_clock=FixedClock(NOW))
+    try:
+        (report,) = api.purge(ctx, today=NOW.date() + dt.timedelta(days=1))
+    finally:
+        ctx.source.close()
+    assert report.ok and report.rows_deleted == 4 * ROWS_PER_DAY and report.backlog is None
+    assert not (tmp_path / "archive" / "events" / "_backlog.json").exists()
+    assert [n for n in report.notes if "retention cutoff counts from 2026-12-16" in n]

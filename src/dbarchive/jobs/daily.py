@@ -350,7 +350,8 @@ def run_table(
     finally:
         report.seconds = time.monotonic() - started
         report.throttle_pauses = throttle.stats.pauses - pauses
-    if purge and _purge_went_through(report):
+    # A cutoff counted from another day than the clock's (``--today``) is no backlog to record.
+    if purge and today == clock_today and _purge_went_through(report):
         report.backlog, note = backlog.track(ctx, spec, today, day_rows)
         report.notes += [note] if note else []
     return report
