@@ -205,7 +205,8 @@ def test_columns_athena_and_spark_read_wrong_are_warned_about_per_column(tmp_pat
     )
     assert "-- note: no column stats recorded for 2026-05-03 (archived before dbarchive" in athena
     assert "TRY_CAST" not in athena
-    assert 'CAST(NULLIF("created_at", \'\\N\') AS timestamp) AS "created_at"' in athena
+    cast = 'CAST(substr(NULLIF("created_at", \'\\N\'), 1, 23) AS timestamp) AS "created_at"'
+    assert cast in athena  # cut to milliseconds as text: a cast to timestamp(3) rounds
     spark = ddl_text("databricks", defn)
     assert "-- WARNING: column note holds the text \\N (2026-05-01): Spark's nullValue" in spark
     assert "line breaks" not in spark
@@ -256,3 +257,16 @@ def test_two_tables_of_one_name_in_two_schemas_get_two_lake_names(tmp_path: Path
     assert "CREATE TABLE IF NOT EXISTS `eu_events`" in ddl_text("databricks", eu)
     assert json.loads(ddl_text("glue", eu, "logs"))["TableInput"]["Name"] == "eu_events_csv"
     assert "`events_csv`" in ddl_text("athena", base)
+
+
+def test_the_athena_view_cuts_microseconds_instead_of_rounding_them() -> None:
+    """Trino rounds when a cast drops precision: 23:59:59.999999 would read as the next day's
+    midnight, in this day's partition. The view cuts the text to milliseconds first (the same
+    SQL evaluated by DuckDB, whose substr and cast agree with Trino's)."""
+    import duckdb
+
+    cut = duckdb.sql(
+        "SELECT CAST(substr(x, 1, 23) AS TIMESTAMP) FROM (VALUES "
+        "('2026-05-01 23:59:59.999999'), ('2026-05-01 10:00:00')) t(x)"
+    ).fetchall()
+    assert cut == [(dt.datetime(2026, 5, 1, 23, 59, 59, 999000),), (dt.datetime(2026, 5, 1, 10),)]

@@ -146,8 +146,12 @@ def _cast(col: LakeColumn) -> str:
         return f"from_hex({value})"
     if t.kind == "string":
         return value
-    if t.kind in {"date", "timestamp", "timestamp_utc"}:
-        return f"CAST({value} AS {'date' if t.kind == 'date' else 'timestamp'})"
+    if t.kind == "date":
+        return f"CAST({value} AS date)"
+    if t.kind in {"timestamp", "timestamp_utc"}:
+        # Cut to milliseconds as text: a cast to timestamp(3) rounds, and 23:59:59.999999
+        # would read as the next day's midnight in this day's partition.
+        return f"CAST(substr({value}, 1, 23) AS timestamp)"
     athena = athena_type(t)
     return f"CAST({value} AS {_TRINO.get(athena, athena)})"
 
@@ -157,7 +161,8 @@ def _typed_view(defn: TableDefinition, raw: str) -> str:
     lines += [f"  {double_quote(k)}" for k in defn.partition_columns]
     body = ",\n".join(lines)
     return (
-        f"-- Typed view: TIMESTAMP columns hold UTC; Athena's timestamp keeps milliseconds;\n"
+        f"-- Typed view: TIMESTAMP columns hold UTC; Athena's timestamp keeps milliseconds (cut,\n"
+        f"-- not rounded: 23:59:59.999999 stays in its day);\n"
         f"-- binary columns are hex in the files (from_hex gives the bytes). A value that does\n"
         f"-- not parse as its type (a zero date) fails the query: read it from {raw}.\n"
         f"CREATE OR REPLACE VIEW {double_quote(table_name(defn))} AS SELECT\n{body}\n"

@@ -35,13 +35,14 @@ TBLPROPERTIES (
   'projection.day.digits' = '2',
   'storage.location.template' = 's3://acme-archive/prod/events/year=${year}/month=${month}/day=${day}/'
 );
--- Typed view: TIMESTAMP columns hold UTC; Athena's timestamp keeps milliseconds;
+-- Typed view: TIMESTAMP columns hold UTC; Athena's timestamp keeps milliseconds (cut,
+-- not rounded: 23:59:59.999999 stays in its day);
 -- binary columns are hex in the files (from_hex gives the bytes). A value that does
 -- not parse as its type (a zero date) fails the query: read it from events_csv.
 CREATE OR REPLACE VIEW "events" AS SELECT
   CAST(NULLIF("id", '\N') AS decimal(20,0)) AS "id",
-  CAST(NULLIF("created_at", '\N') AS timestamp) AS "created_at",
-  CAST(NULLIF("seen_at", '\N') AS timestamp) AS "seen_at",
+  CAST(substr(NULLIF("created_at", '\N'), 1, 23) AS timestamp) AS "created_at",
+  CAST(substr(NULLIF("seen_at", '\N'), 1, 23) AS timestamp) AS "seen_at",
   CAST(NULLIF("amount", '\N') AS decimal(18,4)) AS "amount",
   NULLIF("huge", '\N') AS "huge",
   CAST(NULLIF("ratio", '\N') AS real) AS "ratio",
