@@ -24,6 +24,7 @@ from typing import TypeVar
 from dbarchive.build import build_context, build_throttle
 from dbarchive.config import ArchiveJob, TableSpec
 from dbarchive.context import Context
+from dbarchive.errors import ConfigError
 from dbarchive.jobs import daily
 from dbarchive.jobs.audit import AuditReport, audit_table
 from dbarchive.jobs.erase import EraseReport
@@ -43,6 +44,23 @@ from dbarchive.throttle import StopFlag, Throttle
 T = TypeVar("T")
 JobOrContext = ArchiveJob | Context
 Table = str | TableSpec
+Day = dt.date | str  # a date, or its ISO text ("2026-11-24")
+
+
+def _day(value: Day) -> dt.date:
+    """``value`` as a date; ISO text is read, anything else is a ConfigError naming it."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{value!r} is not a day: give a date or 'YYYY-MM-DD'") from None
+
+
+def _maybe_day(value: Day | None) -> dt.date | None:
+    return None if value is None else _day(value)
 
 
 @contextmanager
@@ -77,25 +95,25 @@ def throttle_for(
     return built
 
 
-def plan(target: JobOrContext, table: Table, day: dt.date) -> PlannedPartition:
+def plan(target: JobOrContext, table: Table, day: Day) -> PlannedPartition:
     """What exporting ``day`` of ``table`` would do, touching nothing (a day not over: refused)."""
-    return _with(target, lambda ctx: plan_day(ctx, _spec(ctx, table), day))
+    return _with(target, lambda ctx: plan_day(ctx, _spec(ctx, table), _day(day)))
 
 
 def export(
-    target: JobOrContext, table: Table, day: dt.date, *, stopping: Throttle | None = None
+    target: JobOrContext, table: Table, day: Day, *, stopping: Throttle | None = None
 ) -> ExportResult:
     """Archive ``day`` of ``table`` as configured (in work units for a ranged table) and publish
     it; a day whose purge has begun grows, the same rows publish nothing (docs/design)."""
     return _with(
-        target, lambda ctx: export_day_as_configured(ctx, _spec(ctx, table), day, stopping)
+        target, lambda ctx: export_day_as_configured(ctx, _spec(ctx, table), _day(day), stopping)
     )
 
 
 def verify(
     target: JobOrContext,
     table: Table,
-    day: dt.date,
+    day: Day,
     *,
     depth: FileCheck = "rows",
     check_source: bool = True,
@@ -104,7 +122,7 @@ def verify(
     False, the database's rows; ``ok`` only when all agree."""
     return _with(
         target,
-        lambda ctx: verify_day(ctx, _spec(ctx, table), day, depth, check_source=check_source),
+        lambda ctx: verify_day(ctx, _spec(ctx, table), _day(day), depth, check_source=check_source),
     )
 
 
@@ -112,7 +130,7 @@ def run(
     target: JobOrContext,
     tables: Sequence[Table] = (),
     *,
-    today: dt.date | None = None,
+    today: Day | None = None,
     export: bool = True,
     purge: bool = True,
     stopping: Throttle | None = None,
@@ -125,7 +143,7 @@ def run(
         specs = [_spec(ctx, t) for t in tables] or list(ctx.job.tables)
         throttle = stopping or throttle_for(ctx)
         try:
-            return daily.run(ctx, specs, today, throttle, purge=purge, export=export)
+            return daily.run(ctx, specs, _maybe_day(today), throttle, purge=purge, export=export)
         finally:
             if stopping is None:
                 throttle.close()  # its latency probe and replica sessions; the caller's stays
@@ -137,7 +155,7 @@ def purge(
     target: JobOrContext,
     tables: Sequence[Table] = (),
     *,
-    today: dt.date | None = None,
+    today: Day | None = None,
     stopping: Throttle | None = None,
 ) -> list[TableReport]:
     """Only the purge of :func:`run`: days past retention, each verified (exported first if it
@@ -148,7 +166,7 @@ def purge(
 def restore(
     target: JobOrContext,
     table: Table,
-    day: dt.date,
+    day: Day,
     *,
     into: str | None = None,
     replace: bool = False,
@@ -157,16 +175,16 @@ def restore(
     """Load an archived day back into ``into`` (default: its own table) and prove it."""
     return _with(
         target,
-        lambda ctx: restore_day(ctx, _spec(ctx, table), day, into, replace, stopping),
+        lambda ctx: restore_day(ctx, _spec(ctx, table), _day(day), into, replace, stopping),
     )
 
 
-def status(target: JobOrContext, table: Table, *, today: dt.date | None = None) -> TableStatus:
+def status(target: JobOrContext, table: Table, *, today: Day | None = None) -> TableStatus:
     """What is archived, purged, restored and pending for ``table``."""
 
     def work(ctx: Context) -> TableStatus:
         spec = _spec(ctx, table)
-        return table_status(ctx, spec, today or ctx.today(spec))
+        return table_status(ctx, spec, _maybe_day(today) or ctx.today(spec))
 
     return _with(target, work)
 

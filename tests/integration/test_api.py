@@ -93,3 +93,13 @@ def test_a_day_not_over_is_refused(job: dbarchive.ArchiveJob) -> None:
         dbarchive.export(job, "events", TODAY)
     with pytest.raises(dbarchive.ConfigError, match="nope"):
         dbarchive.export(job, "nope", RECENT)
+
+
+def test_days_may_be_given_as_iso_text(job: dbarchive.ArchiveJob) -> None:
+    """`export(job, "events", "2026-11-24")` (a date read from a config or a command line) works
+    like a date; text that is no day is a ConfigError naming it, not a TypeError."""
+    assert dbarchive.export(job, "events", "2026-11-24").rows == 200
+    assert dbarchive.verify(job, "events", "2026-11-24").ok
+    assert RECENT in dbarchive.status(job, "events", today="2026-11-25").archived_days
+    with pytest.raises(dbarchive.ConfigError, match="'24/11/2026' is not a day"):
+        dbarchive.export(job, "events", "24/11/2026")
