@@ -117,9 +117,11 @@ class Context:
         """Who the table's partitions must belong to: schema, table, source id (and the server
         this run reads, recorded as information)."""
         settings = self.source.settings
+        schema = spec.schema_name or settings.database
         return SourceIdentity(
-            spec.schema_name or settings.database,
+            schema,
             spec.name,
             settings.id,
             self.source.server_identity(),
+            spec.former_tables(schema),
         )

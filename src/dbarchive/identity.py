@@ -43,6 +43,7 @@ class SourceIdentity:
     table: str
     source_id: str | None = None
     server: dict[str, str] = field(default_factory=dict)
+    formerly: tuple[tuple[str, str], ...] = ()  # (schema, table) it was before a rename
 
     def record(self) -> SourceRecord:
         """What a manifest written by this run records about its source."""
@@ -62,7 +63,8 @@ def check_manifest_identity(
             names ``where`` (the partition), theirs, ours and the fix.
     """
     theirs_id = manifest.source.id if manifest.source is not None else None
-    other_table = (manifest.schema, manifest.table) != (expected.schema, expected.table)
+    ours = {(expected.schema, expected.table), *expected.formerly}
+    other_table = (manifest.schema, manifest.table) not in ours
     other_source = theirs_id is not None and theirs_id != expected.source_id
     if other_table or other_source:
         raise VerificationError(
@@ -97,7 +99,8 @@ def _fix(other_table: bool, theirs_id: str | None) -> str:
     if other_table:
         return (
             'Two tables share this folder: give each its own with path = "…" in its [[tables]] '
-            "entry, or point [destination] url elsewhere"
+            "entry, or point [destination] url elsewhere; or, if this table was renamed, list "
+            'its former name in formerly = ["…"]'
         )
     return (
         "Another source archives to this destination: point [destination] url elsewhere, or, if "

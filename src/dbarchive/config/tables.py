@@ -177,6 +177,9 @@ class TableSpec(TableDefaults):
     exclude_columns: tuple[str, ...] = ()
     # The table's folder under the destination, instead of the one its name maps to.
     path: str | None = Field(default=None, max_length=1024)
+    # Names the table had before a RENAME TABLE ("old" or "schema.old"): the days archived
+    # under them stay its own (with ``path`` = their folder).
+    formerly: tuple[str, ...] = ()
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -196,6 +199,19 @@ class TableSpec(TableDefaults):
         name = info.data.get("name")
         own = (table_dir(name), legacy_table_dir(name)) if isinstance(name, str) else ()
         return None if v is None else check_folder_path(v, own)
+
+    @field_validator("formerly")
+    @classmethod
+    def _names(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for name in v:
+            if not name or name.count(".") > 1 or len(name) > 129:
+                raise ValueError(f"formerly: {name!r} is not a table name ('old' or 'schema.old')")
+        return v
+
+    def former_tables(self, schema: str) -> tuple[tuple[str, str], ...]:
+        """The (schema, table) pairs of ``formerly``, a bare name in ``schema``."""
+        pairs = (n.split(".", 1) if "." in n else (schema, n) for n in self.formerly)
+        return tuple((s, t) for s, t in pairs)
 
     @property
     def label(self) -> str:
