@@ -105,7 +105,8 @@ def ready_for_purge(
             dropped_columns_refusal(spec.name, day, result.column_change, begun)
         )
     if _rows_gone(result, known):  # deleted or moved away since: the archive may only grow
-        upload.write_purge_marker(ctx.storage, ctx.partition(spec, day), _GONE_RECORD)
+        record = {**_GONE_RECORD, "started_at": ctx.wall_clock.now().isoformat(timespec="seconds")}
+        upload.write_purge_marker(ctx.storage, ctx.partition(spec, day), record)
         known = _known(ctx, spec, day, known.plan, matched_rows, known.manifest)
         result = verify_day(ctx, spec, day, depth, True, known)
     if why := _export_again(result, purge_begun(known.marker)):
