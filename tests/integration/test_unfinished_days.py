@@ -126,3 +126,18 @@ def test_run_skips_a_day_not_settled_with_a_note_and_exports_it_once_settled(
     assert early.exit_code == 0, early.output
     (report,) = json.loads(early.stdout)["tables"]
     assert any("the retention cutoff counts from 2026-11-28" in n for n in report["notes"])
+
+
+def test_a_purge_ahead_of_the_clock_leaves_the_days_not_settled(
+    config: Path, mysql_schema: MySqlSchema
+) -> None:
+    """--today two months ahead puts the cutoff after 11-24, which has not settled: that day can
+    be neither archived nor purged, so the purge leaves it (it stopped the table, exit 1) and
+    purges the settled days before it, exporting them first."""
+    result = run_cli("purge", "-c", str(config), "-t", "events", "--today", "2027-01-25", "--json")
+    assert result.exit_code == 0, result.output
+    (report,) = json.loads(result.stdout)["tables"]
+    assert [e["day"] for e in report["exported"]] == ["2026-11-22", "2026-11-23"]
+    left = mysql_schema.execute("SELECT DATE(created_at), COUNT(*) FROM events GROUP BY 1")
+    assert [(str(d), n) for d, n in left] == [("2026-11-24", 50), ("2026-11-25", 20),
+                                              ("2026-11-26", 10)]  # fmt: skip

@@ -149,6 +149,9 @@ def expired_days(ctx: Context, spec: TableSpec, today: dt.date) -> list[dt.date]
     Each comes with the two days either side: a day archived under another rule (a DATE column
     that followed the table's zone, a changed ``timezone``) holds the rows of its recorded
     window, which may be a neighbour's by today's rule; a day with nothing to purge costs one
-    count.
+    count. Only settled days: a cutoff counted from a ``today`` ahead of the clock does not
+    reach a day that may not be archived yet (it could be neither archived nor purged).
     """
-    return days_with_rows(ctx, spec, spec.retention.cutoff(today), _EARLIER_WINDOWS)
+    settled = newest_settled_day(spec, ctx.wall_clock.now()) + dt.timedelta(days=1)
+    before = min(spec.retention.cutoff(today), settled)
+    return days_with_rows(ctx, spec, before, _EARLIER_WINDOWS)
