@@ -355,3 +355,33 @@ def test_rows_deleted_or_moved_away_by_the_application_do_not_stop_the_purge(
     assert d2 == {k: v for k, v in moved.items() if k > PER_DAY or k in (8, 9)}
     (again,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx))
     assert again.ok and not again.exported and again.rows_deleted == 0
+
+
+def test_a_row_moved_within_its_day_and_back_is_not_matched_to_its_older_version(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """Scanned by time, a key's place in each generation is its time. Row 7 moved to 06:00 after
+    D1 was archived (the day grew: generation 2 holds it there), then moved back exactly as it
+    was. The purge matched it at its old place in generation 1 and deleted it, and restore gave
+    back generation 2's 06:00 version, which the row no longer was (an outside trial). Now the
+    newest version of a key decides wherever it sits: row 7 is archived again, then purged."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, D1, PER_DAY)
+    ctx = build_context(_job(mysql_schema, tmp_path, scan="time"))
+    export_day(ctx, ctx.job.tables[0], D1)
+    marker = ctx.partition(ctx.job.tables[0], D1).purge_marker_key
+    ctx.storage.put_bytes(marker, b'{"status": "started", "started_at": "2026-11-25T00:00:00"}\n')
+    (at,) = mysql_schema.execute("SELECT created_at FROM events WHERE id = 7")[0]
+    mysql_schema.execute(
+        "UPDATE events SET created_at = '2026-09-01 00:00:01', note = 'moved' WHERE id = 7"
+    )
+    assert export_day(ctx, ctx.job.tables[0], D1).generation == 2
+    mysql_schema.execute("UPDATE events SET created_at = %s, note = 'n6' WHERE id = 7", (at,))
+    latest = _snapshot(mysql_schema)
+
+    (report,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx))
+    assert report.ok, report.errors
+    assert mysql_schema.execute("SELECT COUNT(*) FROM events") == [(0,)]
+    assert _manifest(ctx, D1).generation == 3  # row 7 as it is, archived before its delete
+    restore_day(ctx, ctx.job.tables[0], D1, into="back")  # the newest version of each key first
+    assert _snapshot(mysql_schema, "back") == latest

@@ -214,3 +214,16 @@ def test_too_many_rows_at_one_time_stop_the_day(monkeypatch: pytest.MonkeyPatch)
     walk = ArchiveWalk(iter([archived]), [TS, CI], [0, 1], [1])
     with pytest.raises(VerificationError, match="more than 2 archived rows"):
         walk.find_in_group(_timed_src(archived[0]))
+
+
+def test_a_later_generations_version_wins_wherever_it_sits() -> None:
+    """The oldest generation still holds 'a' at 09:00 as the row is now; a later one holds 'a'
+    at 11:00 (the row moved there, then back): the later version is the key's newest, so the
+    row is not matched (it is archived again before it is deleted)."""
+    now = _timed("09:00", "a")
+    moved = _timed("11:00", "a", "moved")
+    walk = ArchiveWalk(iter([[now, _timed("10:00", "b")]]), [TS, CI], [0, 1], [1])
+    later = {(b"a",): _timed_src(moved).digest}
+    newest = NewestVersions([walk], later)
+    found = newest.lookup([_timed_src(now), _timed_src(_timed("10:00", "b"))])
+    assert found == [_timed_src(moved).digest, _timed_src(_timed("10:00", "b")).digest]

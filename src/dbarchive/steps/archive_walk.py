@@ -277,14 +277,18 @@ class NewestVersions:
 
     :meth:`lookup` answers, for database rows read in the scan order, the hash of each row's key
     as archived — the newest generation holding the key decides — or None if no generation holds
-    it. With one generation it is the plain walk. Several generations need a comparable order, or
-    at least a comparable time before the key: strict mode cannot tell "absent here" from "later
-    in this file".
+    it. With one generation it is the plain walk. With several, an integer key walks each
+    generation (a key's place is the key); any other scan walks the oldest generation and looks
+    the later ones up by key (``later``, ``matching.later_versions``): a row moved to another
+    time of its day sits elsewhere in each generation.
     """
 
-    def __init__(self, walks: list[Walk]) -> None:
+    def __init__(
+        self, walks: list[Walk], later: dict[tuple[Value, ...], str] | None = None
+    ) -> None:
         self._walks = walks
         self._int_keys = all(isinstance(w, IntKeyWalk) for w in walks)
+        self._later = later or {}  # key -> newest hash, of the generations after the walked one
 
     @property
     def skipped(self) -> int:
@@ -309,25 +313,19 @@ class NewestVersions:
         """The archived hash of each row's key (rows in scan order), newest generation first."""
         out: list[str | None] = []
         for row in rows:
+            later = self._later.get(tuple(row.key))
             if row.order is None and not row.prefix:
-                out.append(self._strict(row))
+                out.append(later if later is not None else self._strict(row))
                 continue
             digest = None
             for walk in self._walks:
                 assert isinstance(walk, ArchiveWalk)
                 found = walk.find(row) if row.order is not None else walk.find_in_group(row)
                 digest = digest if digest is not None else found
-            out.append(digest)
+            out.append(later if later is not None else digest)  # a later version wins
         return out
 
     def _strict(self, row: SourceRow) -> str | None:
-        if len(self._walks) > 1:
-            raise VerificationError(
-                "this day's archive has several generations (rows arrived or changed after its "
-                "purge began) and the table's key cannot be ordered like MySQL orders it, so its "
-                "rows cannot be matched; set the table's scan = 'time' (its rows are then matched by "
-                "key among those of the same time)"
-            )
-        walk = self._walks[0]
+        (walk,) = self._walks
         assert isinstance(walk, ArchiveWalk)
         return row.digest if walk.match(row) else None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from dbarchive.errors import VerificationError
+from dbarchive.formats.csv import row_hex_digests
 from dbarchive.layout import generation_of
 from dbarchive.manifest import FileEntry, Manifest
 from dbarchive.sources import mysql_sql as q
@@ -26,11 +27,13 @@ from dbarchive.steps.archive_walk import (
     IntKeyWalk,
     NewestVersions,
     SourceRow,
-    Walk,
     order_prefix,
 )
 from dbarchive.steps.extract import prefetched
 from dbarchive.storage import Storage
+
+# The most rows of a day's later generations (late and changed rows) matched by key in memory.
+LATER_ROWS = 300_000
 
 
 def order_columns(info: TableInfo, plan: ScanPlan) -> list[Column]:
@@ -66,21 +69,44 @@ def open_newest(
             f"{info.name}: columns {missing} are not in the archive, so rows cannot be matched; "
             "do not exclude the key or timestamp columns of a table you purge"
         )
-    walks: list[Walk] = []
-    for files in generations(manifest):
-        if int_key_path(info, plan):
-            position = names.index(info.key[0].name)
-            walks.append(IntKeyWalk(prefetched(_digests(storage, files, position), 2)))
-        else:
-            walks.append(
-                ArchiveWalk(
-                    prefetched(_chunks(storage, files), 2),
-                    order,
-                    [names.index(c.name) for c in order],
-                    [names.index(c.name) for c in info.key],
+    groups = generations(manifest)
+    if int_key_path(info, plan):  # a key's place in every generation is the key itself
+        position = names.index(info.key[0].name)
+        return NewestVersions(
+            [IntKeyWalk(prefetched(_digests(storage, files, position), 2)) for files in groups]
+        )
+    keys = [names.index(c.name) for c in info.key]
+    walk = ArchiveWalk(
+        prefetched(_chunks(storage, groups[-1]), 2),
+        order,
+        [names.index(c.name) for c in order],
+        keys,
+    )
+    return NewestVersions([walk], later_versions(storage, groups[:-1], keys))
+
+
+def later_versions(
+    storage: Storage, groups: list[list[FileEntry]], keys: list[int]
+) -> dict[tuple[Any, ...], str]:
+    """Each key the day's later generations (newest first) hold, with its newest row hash.
+
+    Read in scan order, a key's place is its time before its key: a row moved to another time of
+    the day after its first archive sits elsewhere in each generation, so the newest version of
+    a key is looked up here by key, never by place. Growth writes only the rows the archive
+    lacks, so these are few; past ``LATER_ROWS`` the day stops (nothing deleted) rather than
+    hold them all in memory.
+    """
+    found: dict[tuple[Any, ...], str] = {}
+    for files in groups:
+        for chunk in _chunks(storage, files):
+            for row, digest in zip(chunk, row_hex_digests(chunk), strict=True):
+                found.setdefault(tuple(row[i] for i in keys), digest)
+            if len(found) > LATER_ROWS:
+                raise VerificationError(
+                    f"the day's later generations hold more than {LATER_ROWS:,} rows, which the "
+                    "purge matches by key in memory: the purge of this day stops here"
                 )
-            )
-    return NewestVersions(walks)
+    return found
 
 
 def archived_hashes(
