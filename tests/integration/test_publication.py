@@ -23,7 +23,7 @@ from dbarchive.jobs.restore import restore_day
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import Manifest
 from dbarchive.pipeline import export_day
-from dbarchive.steps.archive_files import check_files
+from dbarchive.steps.archive_files import check_files, iter_archive_rows
 from dbarchive.steps.verify import verify_day
 from tests.integration.helpers import LOG_TABLE_DDL
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
@@ -384,4 +384,60 @@ def test_a_row_moved_within_its_day_and_back_is_not_matched_to_its_older_version
     assert mysql_schema.execute("SELECT COUNT(*) FROM events") == [(0,)]
     assert _manifest(ctx, D1).generation == 3  # row 7 as it is, archived before its delete
     restore_day(ctx, ctx.job.tables[0], D1, into="back")  # the newest version of each key first
+    assert _snapshot(mysql_schema, "back") == latest
+
+
+class _MoveAfterFirstChunk:
+    """A reporter that moves row ``key`` to the end of its day once a growth read its first
+    chunk: the application updating a row while the day is read."""
+
+    def __init__(self, schema: MySqlSchema, key: int) -> None:
+        self.schema, self.key, self.moved = schema, key, False
+
+    def emit(self, event: Any) -> None:
+        if event.step == "export" and event.kind == "chunk" and not self.moved:
+            self.moved = True
+            self.schema.execute(
+                "UPDATE events SET created_at = '2026-09-01 23:59:00', note = 'later' "
+                "WHERE id = %s",
+                (self.key,),
+            )
+
+
+def test_a_row_moved_later_in_its_day_while_the_day_grows_is_written_once(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A late row is copied by the growth's first chunk, then moved to the end of the day: the
+    growth meets it there again. It wrote it twice into one generation, and restore kept the
+    older one (an outside trial, under a writer). Now once; the newer version is archived by the
+    next growth, before the row is deleted."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, D1, PER_DAY)
+    job = job_from_dict(
+        {
+            "source": {"url": mysql_schema.url},
+            "destination": {"url": str(tmp_path)},
+            "defaults": {"compression": "none", "chunk_rows": 50},
+            "tables": [{"name": "events", "timestamp_column": "created_at",
+                        "retention": "60 days", "scan": "time"}],
+        }
+    )  # fmt: skip
+    mover = _MoveAfterFirstChunk(mysql_schema, PER_DAY + 1)
+    ctx = build_context(job, reporter=mover)
+    export_day(ctx, ctx.job.tables[0], D1)
+    marker = ctx.partition(ctx.job.tables[0], D1).purge_marker_key
+    ctx.storage.put_bytes(marker, b'{"status": "started", "started_at": "2026-11-25T00:00:00"}\n')
+    mysql_schema.execute(
+        "INSERT INTO events (id, created_at, account_id, note) VALUES (%s, %s, 1, 'late')",
+        (PER_DAY + 1, "2026-09-01 00:00:00.5"),
+    )
+    mover.moved = False  # armed for the growth
+    grown = export_day(ctx, ctx.job.tables[0], D1)
+    assert mover.moved and grown.generation == 2
+    keys = [int(r[0]) for r in iter_archive_rows(ctx.storage, _manifest(ctx, D1))]
+    assert keys.count(PER_DAY + 1) == 1
+    latest = _snapshot(mysql_schema)
+    (report,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx))
+    assert report.ok, report.errors
+    restore_day(ctx, ctx.job.tables[0], D1, into="back")
     assert _snapshot(mysql_schema, "back") == latest

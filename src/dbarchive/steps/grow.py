@@ -6,7 +6,7 @@ by chunk, against the archive's newest version of each key (``matching.py``); a 
 archive lacks (a late row) or holds in another version (a changed row) is read again whole and
 written to the next generation's staged files. The new manifest lists every file of the old one
 plus the new ones; ``superseded`` gains the digest of the versions the changed rows replace.
-Memory: one chunk of hashes and the keys it misses.
+Memory: one chunk of hashes and the keys it misses, and the keys it wrote (a growth's rows).
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def _write_missing(
     """Write every row the archive lacks; returns the digest of the versions they supersede."""
     shape = q.hash_shape(info)
     full = dataclasses.replace(shape, width=1 + max(*shape.key_positions, shape.ts_position))
-    superseded, seen = RowDigest(), 0
+    superseded, seen, written = RowDigest(), 0, set[tuple[Any, ...]]()
     newest = open_newest(ctx.storage, old, info, plan)
     try:
         rows = read_rows(throttle, spec.chunk_rows)
@@ -133,7 +133,7 @@ def _write_missing(
                 for row, digest in zip(chunk, archived, strict=True)
                 if row_hash(row) not in {digest, q.HELD}
             }
-            _copy_rows(ctx, info, window, plan, missing, writer, superseded)
+            _copy_rows(ctx, info, window, plan, missing, writer, superseded, written)
             seen += len(chunk)
             emit_export_event(
                 ctx, spec, old.day, "chunk", rows=seen, nbytes=writer.bytes_written,
@@ -153,9 +153,14 @@ def _copy_rows(
     missing: dict[tuple[Any, ...], str | None],
     writer: ChunkWriter,
     superseded: RowDigest,
+    written: set[tuple[Any, ...]],
 ) -> None:
     """Read the rows of ``missing`` keys whole and write them; a key the archive held in another
-    version (``missing[key]``) adds that version to ``superseded`` — only for rows still there."""
+    version (``missing[key]``) adds that version to ``superseded`` — only for rows still there.
+
+    ``written``: the keys this growth wrote. A row moved to a later time of the day while the day
+    is read is met there again: it is not written twice (if it changed since, the next growth
+    archives its newer version, and until then the purge keeps it)."""
     shape = q.select_shape(info)
     keys = list(missing)
     for start in range(0, len(keys), _KEYS_PER_READ):
@@ -169,11 +174,18 @@ def _copy_rows(
         rows = ctx.source.query(
             q.select_keys_sql(info, shape, plan.strategy, len(batch)), params, "reading late rows"
         )
+        new = []
         for row in rows:
-            old_digest = missing.get(tuple(row[i] for i in shape.key_positions))
+            key = tuple(row[i] for i in shape.key_positions)
+            if key in written:
+                continue
+            written.add(key)
+            new.append(row[: shape.width])
+            old_digest = missing.get(key)
             if old_digest is not None:
                 superseded.add_hex(old_digest)
-        writer.write_chunk([r[: shape.width] for r in rows])
+        if new:
+            writer.write_chunk(new)
 
 
 def grown_manifest(
