@@ -227,3 +227,13 @@ def test_a_later_generations_version_wins_wherever_it_sits() -> None:
     newest = NewestVersions([walk], later)
     found = newest.lookup([_timed_src(now), _timed_src(_timed("10:00", "b"))])
     assert found == [_timed_src(moved).digest, _timed_src(_timed("10:00", "b")).digest]
+
+
+def test_strict_mode_keeps_a_changed_row_and_goes_on() -> None:
+    """A row updated in place (same key, at its place) is kept, and the next rows still match:
+    it used to stop the day ('export the day again'), which itself then refused."""
+    rows = [_row(1), _row(2, "old"), _row(3)]
+    walk = ArchiveWalk(iter([rows]), [NAME], [1], [0])
+    assert walk.match(_src(_row(1), strict=True))
+    assert not walk.match(_src(_row(2, "new"), strict=True))
+    assert walk.match(_src(_row(3), strict=True))

@@ -145,7 +145,7 @@ class ArchiveWalk:
     def match(self, row: SourceRow) -> bool:
         """Whether the archive holds exactly this row; consumes archive rows up to it."""
         if row.order is None:
-            return self._match_strict(row)
+            return self.find_strict(row) == row.digest
         return self.find(row) == row.digest
 
     def find(self, row: SourceRow) -> str | None:
@@ -186,21 +186,23 @@ class ArchiveWalk:
             self._group[tuple(arch.key)] = arch.digest
             self._advance()
 
-    def _match_strict(self, row: SourceRow) -> bool:
-        """Skip archive rows until this exact row; if the archive ends first, stop the day.
-
-        Without a comparable order an unmatched row would consume the rest of the archive, so
-        the purge of this day cannot go on safely after it.
+    def find_strict(self, row: SourceRow) -> str | None:
+        """The hash of ``row``'s key as archived, without a comparable order: the first archive
+        row ahead with its key (the row as archived: the same, or changed since), skipping the
+        rows before it (gone from the database). If the archive ends first, the day stops: a row
+        the archive lacks consumed the rest of it, so the purge of this day cannot go on safely.
         """
+        key = tuple(row.key)
         while (arch := self._peek()) is not None:
             self._advance()
-            if arch.digest == row.digest:
-                return True
+            if tuple(arch.key) == key:
+                return arch.digest
             self.skipped += 1
         raise VerificationError(
             "a database row of this day is not in its archive and the table's key cannot be "
-            "ordered like MySQL orders it, so the purge of this day stops here; export the day "
-            "again if rows were added or changed"
+            "ordered like MySQL orders it, so the purge of this day stops here; set the table's "
+            "scan = 'time' for the days archived next (its rows are then matched among those of "
+            "the same time)"
         )
 
 
@@ -328,4 +330,4 @@ class NewestVersions:
     def _strict(self, row: SourceRow) -> str | None:
         (walk,) = self._walks
         assert isinstance(walk, ArchiveWalk)
-        return row.digest if walk.match(row) else None
+        return walk.find_strict(row)
