@@ -25,6 +25,8 @@ class DbArchiveError(Exception):
     """Base of every error dbarchive raises on purpose; ``exit_code`` is what the CLI returns."""
 
     exit_code = 1
+    # What a day's purge had done when this error (or a stop request) ended it: a PurgeResult.
+    partial: object = None
 
 
 class ConfigError(DbArchiveError):

@@ -280,6 +280,8 @@ def test_a_day_stopped_by_a_damaged_file_after_deleting_rows_stays_begun(
     assert files[-1].key in error
     (left,) = mysql_schema.execute("SELECT COUNT(*) FROM events")[0]
     assert 0 < left < FILE_ROWS, "the first files' rows were deleted"
+    # and the report counts them (it said deleted_rows=0, purged_days=0: an outside trial)
+    assert [p.day for p in report.purged] == [DAY] and report.rows_deleted == FILE_ROWS - left
     marker = ctx.storage.get_bytes(PartitionPath("events", DAY).purge_marker_key)
     assert marker is not None and b'"started"' in marker
     ctx.source.close()

@@ -297,10 +297,12 @@ def _purge_one(
     _emit(ctx, spec, day, "start", f"deleting the archived rows of {manifest.rows}")
     try:
         report.purged.append(purge_day(ctx, spec, manifest, throttle, sizer, known))
-    except StopRequested as exc:
-        partial = getattr(exc, "partial", None)
-        if partial is not None:
-            report.purged.append(partial)  # what the stopped day did still counts
+    except (StopRequested, *DAY_FAILURES) as exc:
+        partial = exc.partial
+        if isinstance(partial, PurgeResult) and (
+            isinstance(exc, StopRequested) or partial.rows_deleted
+        ):
+            report.purged.append(partial)  # what the stopped or failed day did still counts
         raise
 
 

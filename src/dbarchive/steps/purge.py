@@ -37,7 +37,7 @@ from dbarchive import failpoints
 from dbarchive.clock import system_clock
 from dbarchive.config import TableSpec, ThrottleSettings
 from dbarchive.context import Context
-from dbarchive.errors import DbArchiveError, SourceError, StopRequested, VerificationError
+from dbarchive.errors import DbArchiveError, SourceError, VerificationError
 from dbarchive.events import Event
 from dbarchive.identity import require_same_source
 from dbarchive.layout import PURGE_MARKER_NAME, PartitionPath, day_of_key
@@ -136,12 +136,13 @@ class DayPurger:
         self.ledger: ledger.ChunkLedger = ledger.OFF
 
     def run(self) -> PurgeResult:
-        """The chunk loop; a stop request carries what was done so far (``partial``)."""
+        """The chunk loop; a stop request or a failure of the day carries what was done so far
+        (``partial``)."""
         t0 = time.monotonic()
         try:
             self._loop()
-        except StopRequested as exc:
-            exc.partial = self._result(t0)  # type: ignore[attr-defined]
+        except DbArchiveError as exc:
+            exc.partial = self._result(t0)
             raise
         return self._result(t0)
 
