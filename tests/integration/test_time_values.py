@@ -237,3 +237,24 @@ def test_check_fails_a_table_whose_time_column_has_no_index(
     mysql_schema.execute("ALTER TABLE ck ADD KEY (created_at)")
     again = {r["name"]: r for r in json.loads(run_cli("check", "-c", config, "--json").stdout)}
     assert again["mysql: SELECT on ck"]["ok"]
+
+
+def test_check_warns_of_a_timestamp_column_every_update_moves(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """updated_at ON UPDATE CURRENT_TIMESTAMP moves a row at each update: check warns (found by
+    an outside trial whose moved rows were restored in an older version); created_at does not."""
+    for table in ("mv", "mc"):
+        mysql_schema.execute(
+            f"CREATE TABLE {table} (id INT PRIMARY KEY, created_at DATETIME NOT NULL, updated_at"
+            " TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,"
+            " KEY (created_at), KEY (updated_at))"
+        )
+    tables = [{"name": "mv", "timestamp_column": "updated_at"},
+              {"name": "mc", "timestamp_column": "created_at"}]  # fmt: skip
+    result = run_cli("check", "-c", _cfg(mysql_schema, tmp_path, tables), "--json")
+    names = [r["name"] for r in json.loads(result.stdout)]
+    assert "mysql: timestamp column of mc" not in names
+    (warned,) = [r for r in json.loads(result.stdout) if r["name"].endswith("column of mv")]
+    assert warned["ok"] and warned["warning"]
+    assert "updated_at is ON UPDATE CURRENT_TIMESTAMP" in warned["detail"]

@@ -29,6 +29,7 @@ from dbarchive.checks.storage import (
 from dbarchive.checks.table import (
     check_delete,
     check_generated,
+    check_moving_time,
     check_partition_drop,
     check_select,
     check_system_versioning,
@@ -55,7 +56,11 @@ def run_checks(
         generated = check_generated(ctx, spec)
         if generated is not None:
             results.append(generated)
-        notes = (check_time_values(ctx, spec), check_system_versioning(ctx, spec))
+        notes = (
+            check_moving_time(ctx, spec),
+            check_time_values(ctx, spec),
+            check_system_versioning(ctx, spec),
+        )
         results += [r for r in notes if r is not None]
         if purge:
             results.append(check_delete(ctx, spec))

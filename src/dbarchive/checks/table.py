@@ -59,6 +59,26 @@ def check_generated(ctx: Context, spec: TableSpec) -> CheckResult | None:
     )
 
 
+def check_moving_time(ctx: Context, spec: TableSpec) -> CheckResult | None:
+    """A warning for a timestamp column every UPDATE moves (``ON UPDATE CURRENT_TIMESTAMP``):
+    an updated row leaves its archived day or place (None otherwise)."""
+    try:
+        info = ctx.describe(spec)
+    except DbArchiveError:
+        return None  # check_select reports why
+    if not info.ts.on_update:
+        return None
+    return CheckResult(
+        f"mysql: timestamp column of {spec.name}",
+        True,
+        f"{info.ts.name} is ON UPDATE CURRENT_TIMESTAMP: each update of a row moves it to the "
+        "update's time, so a row updated after its day was archived is archived again in "
+        "another day or place, and restore and verify report the older version",
+        "use the row's creation time as timestamp_column",
+        warning=True,
+    )
+
+
 def check_time_values(ctx: Context, spec: TableSpec) -> CheckResult | None:
     """A warning for rows whose time value is NULL, zero or not a date: they belong to no day,
     so no run archives or purges them (None when there are none, or the table cannot be

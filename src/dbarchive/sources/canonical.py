@@ -88,6 +88,8 @@ class Column:
     # a literal default, or NULL on a nullable column. Not so for an expression default
     # (CURRENT_TIMESTAMP, UUID()), AUTO_INCREMENT, or a NOT NULL column without a default.
     fixed_default: bool = field(default=True, compare=False)
+    # ``ON UPDATE CURRENT_TIMESTAMP``: every UPDATE of a row sets it to the time of the update.
+    on_update: bool = field(default=False, compare=False)
 
     @property
     def is_text(self) -> bool:

@@ -41,6 +41,7 @@ def _column(row: Sequence[Any]) -> Column:
         collation.decode() if collation else None,
         None if generated is None else generated[1].decode().replace("PERSISTENT", "STORED"),
         fixed_default(nullable == b"YES", default, extra),
+        b"ON UPDATE" in (extra or b"").upper(),
     )
 
 
