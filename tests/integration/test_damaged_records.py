@@ -18,6 +18,14 @@ from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: 
 
 DAYS = [dt.date(2026, 11, d) for d in (12, 13, 14)]
 TODAY = "2026-12-20"  # 30-day retention: every day above is expired
+
+
+@pytest.fixture(autouse=True)
+def _clock_after_every_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock after each --today given here: a --today later than the clock is refused."""
+    monkeypatch.setenv("DBARCHIVE_NOW", "2027-01-06T00:00:00+00:00")
+
+
 ROWS = 50
 
 

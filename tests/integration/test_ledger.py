@@ -31,6 +31,14 @@ from tests.integration.moto_server import moto_server
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
 
 TODAY = dt.date(2026, 12, 15)
+
+
+@pytest.fixture(autouse=True)
+def _clock_on_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock on TODAY's morning (``--today`` may not be later than the clock's today)."""
+    monkeypatch.setenv("DBARCHIVE_NOW", "2026-12-15T06:00:00+00:00")
+
+
 DAYS = [dt.date(2026, 11, 1) + dt.timedelta(days=i) for i in range(3)]  # expired (30 days)
 PER_DAY = 450
 KEY = "k" * 40  # an HMAC key of 40 bytes

@@ -31,6 +31,14 @@ from tests.integration.helpers import LOG_TABLE_DDL, fill_events
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
 
 TODAY = dt.date(2026, 12, 15)
+
+
+@pytest.fixture(autouse=True)
+def _clock_on_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock on TODAY's morning (``--today`` may not be later than the clock's today)."""
+    monkeypatch.setenv("DBARCHIVE_NOW", "2026-12-15T06:00:00+00:00")
+
+
 CUTOFF = dt.date(2026, 11, 15)  # TODAY - 30 days: the first kept day
 EXPIRED_DAYS = [CUTOFF - dt.timedelta(days=n) for n in range(3, 0, -1)]
 KEPT_DAYS = [CUTOFF, CUTOFF + dt.timedelta(days=1)]

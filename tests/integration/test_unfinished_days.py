@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from dbarchive import api, load_job
 from tests.integration.helpers import LOG_TABLE_DDL, fill_events
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
 from tests.integration.test_bad_input import _listing, _s3_env
@@ -121,23 +122,23 @@ def test_run_skips_a_day_not_settled_with_a_note_and_exports_it_once_settled(
     done = run_cli("export", "-c", c, "-t", "events", "-t", "ranged", "--json")
     assert done.exit_code == 0, done.output
     assert [(r["day"], r["rows"]) for r in json.loads(done.stdout)] == [("2026-11-24", 50)] * 2
-    # A purge whose --today is ahead of the clock says how early its cutoff is.
-    early = run_cli("purge", "-c", c, "-t", "events", "--today", "2026-11-28", "--json")
-    assert early.exit_code == 0, early.output
-    (report,) = json.loads(early.stdout)["tables"]
-    assert any("the retention cutoff counts from 2026-11-28" in n for n in report["notes"])
+    # A purge whose --today is ahead of the clock would purge rows the retention keeps.
+    early = run_cli("purge", "-c", c, "-t", "events", "--today", "2026-11-28")
+    assert early.exit_code == 2, early.output
+    assert "--today 2026-11-28 is after today in table 'events'" in early.stderr
 
 
 def test_a_purge_ahead_of_the_clock_leaves_the_days_not_settled(
     config: Path, mysql_schema: MySqlSchema
 ) -> None:
-    """--today two months ahead puts the cutoff after 11-24, which has not settled: that day can
-    be neither archived nor purged, so the purge leaves it (it stopped the table, exit 1) and
-    purges the settled days before it, exporting them first."""
-    result = run_cli("purge", "-c", str(config), "-t", "events", "--today", "2027-01-25", "--json")
-    assert result.exit_code == 0, result.output
-    (report,) = json.loads(result.stdout)["tables"]
-    assert [e["day"] for e in report["exported"]] == ["2026-11-22", "2026-11-23"]
+    """A today two months ahead (from code: the CLI refuses it) puts the cutoff after 11-24,
+    which has not settled: that day can be neither archived nor purged, so the purge leaves it
+    (it stopped the table, exit 1), says how early the cutoff is, and purges the settled days
+    before it, exporting them first."""
+    (report,) = api.purge(load_job(config), ["events"], today="2027-01-25")
+    assert report.ok, report.errors
+    assert [e.day.isoformat() for e in report.exported] == ["2026-11-22", "2026-11-23"]
+    assert any("the retention cutoff counts from 2027-01-25" in n for n in report.notes)
     left = mysql_schema.execute("SELECT DATE(created_at), COUNT(*) FROM events GROUP BY 1")
     assert [(str(d), n) for d, n in left] == [("2026-11-24", 50), ("2026-11-25", 20),
                                               ("2026-11-26", 10)]  # fmt: skip

@@ -291,7 +291,10 @@ def _daily(
     specs = []
     for spec in selected(job, tables):
         WHERE.at(command, spec.name)
-        specs.append(_purging_before(spec, _today(ctx, spec, today), before))
+        day = _today(ctx, spec, today)
+        if purge:
+            _refuse_early_cutoff(ctx, spec, day)
+        specs.append(_purging_before(spec, day, before))
     if dry_run:
         _print_purge_plan(ctx, specs, today, before, as_json)
         return
@@ -318,6 +321,20 @@ def _daily(
     elif not quiet:
         print_reports(reports, command, throttle)
     sys.exit(exit_code(reports))
+
+
+def _refuse_early_cutoff(ctx: Context, spec: TableSpec, day: dt.date) -> None:
+    """``--today`` may count the cutoff from an earlier day, never from a later one than the
+    table's today: its cutoff would purge rows the retention keeps (ConfigError, nothing
+    touched; the API and Airflow, which pass their run's day, get a note instead)."""
+    clock = ctx.today(spec)
+    if day > clock:
+        raise ConfigError(
+            f"--today {day} is after today in table {spec.name!r}'s zone ({clock} in "
+            f"{spec.timezone}): its retention cutoff {spec.retention.cutoff(day)} would purge "
+            f"rows that retention {spec.retention} keeps until {spec.retention.cutoff(clock)}; "
+            "give today or an earlier day (to keep fewer days, shorten retention)"
+        )
 
 
 def _purging_before(spec: TableSpec, today: dt.date, before: dt.date | None) -> TableSpec:
