@@ -312,6 +312,9 @@ def test_ctrl_c_in_verify_exits_6_and_names_the_days_left(
         f"interrupted (Ctrl-C) while verifying {LONG} 2024-03-09 after 23 of 23 rows: 1 of 3 "
         f"table-days verified, not verified: {LONG} 2 days: 2024-03-09 .. 2024-03-10"
     ) in ran.stderr
+    termed = run(tmp_path, line, DBARCHIVE_FAILPOINT="verify.chunk-digested:2:term")
+    assert termed.code == 6, termed.stderr  # SIGTERM (a scheduler's stop) killed it silently
+    assert "1 of 3 table-days verified" in termed.stderr
     stopped = run(tmp_path, line + " --json", DBARCHIVE_FAILPOINT="verify.chunk-digested:2:int")
     error = json.loads(stopped.stdout)["error"]  # with --json: only the error object
     assert (error["code"], error["cause"], error["step"], error["day"]) == (6, "stopped", "verify", "2024-03-09")  # fmt: skip

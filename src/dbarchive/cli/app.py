@@ -14,9 +14,10 @@ from dbarchive.cli.commands import demo, export_cmd, plan
 from dbarchive.cli.erase import erase_cmd
 from dbarchive.cli.failure import STOPPED, WHERE, error_object, error_of_exception, exit_codes_help
 from dbarchive.cli.lake import ddl_cmd, restore_cmd
-from dbarchive.cli.maintain import purge_cmd, run_cmd, status_cmd, verify_cmd
+from dbarchive.cli.maintain import purge_cmd, run_cmd, status_cmd
 from dbarchive.cli.options import JSON_KEY, quiet_option, verbose, verbosity_params
 from dbarchive.cli.sql import sql_cmd
+from dbarchive.cli.verify import verify_cmd
 from dbarchive.cli.worm import hold_cmd, lifecycle_cmd
 from dbarchive.errors import DbArchiveError
 
