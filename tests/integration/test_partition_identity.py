@@ -126,6 +126,14 @@ def test_every_manifest_records_the_source(mysql_schema: MySqlSchema, tmp_path: 
 
 BACKLOG = "events/_backlog.json"  # the purge's record of rows past retention (jobs/backlog.py)
 TODAY = DAY + dt.timedelta(days=80)  # DAY is past the 60-day retention: purge wants it
+
+
+@pytest.fixture(autouse=True)
+def _clock_on_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock on TODAY's morning (``--today`` may not be later than the clock's today)."""
+    monkeypatch.setenv("DBARCHIVE_NOW", f"{TODAY}T06:00:00+00:00")
+
+
 _EVENTS = 'name = "events"\ntimestamp_column = "created_at"\nretention = "60 days"'
 
 

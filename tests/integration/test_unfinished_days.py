@@ -125,7 +125,7 @@ def test_run_skips_a_day_not_settled_with_a_note_and_exports_it_once_settled(
     # A purge whose --today is ahead of the clock would purge rows the retention keeps.
     early = run_cli("purge", "-c", c, "-t", "events", "--today", "2026-11-28")
     assert early.exit_code == 2, early.output
-    assert "--today 2026-11-28 is after today in table 'events'" in early.stderr
+    assert "--today 2026-11-28 is after today for table 'events'" in early.stderr
 
 
 def test_a_purge_ahead_of_the_clock_leaves_the_days_not_settled(

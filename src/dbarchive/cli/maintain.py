@@ -216,7 +216,7 @@ def _refuse_early_cutoff(ctx: Context, spec: TableSpec, day: dt.date) -> None:
     clock = ctx.today(spec)
     if day > clock:
         raise ConfigError(
-            f"--today {day} is after today in table {spec.name!r}'s zone ({clock} in "
+            f"--today {day} is after today for table {spec.name!r} ({clock} in "
             f"{spec.timezone}): its retention cutoff {spec.retention.cutoff(day)} would purge "
             f"rows that retention {spec.retention} keeps until {spec.retention.cutoff(clock)}; "
             "give today or an earlier day (to keep fewer days, shorten retention)"
