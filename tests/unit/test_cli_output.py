@@ -342,3 +342,23 @@ def test_check_config_only_validates_and_contacts_nothing(tmp_path: Path) -> Non
     broken = runner.invoke(cli, ["check", "-c", str(bad), "--config-only"])
     assert broken.exit_code == 2
     assert "compression" in broken.output
+
+
+def test_a_day_cut_short_is_called_partly_purged() -> None:
+    """A stop during the last day, or a day failing after some deletes, left rows of it:
+    `result=purged` said otherwise (an outside trial; `status` said "partly purged")."""
+    from dbarchive.cli.reports import day_records
+    from dbarchive.jobs.table_report import TableReport
+    from dbarchive.steps.purge import PurgeResult
+
+    def day(d: int) -> PurgeResult:
+        return PurgeResult("t", dt.date(2026, 9, d), 10, 0, 1, 0, 0.1, 0.1, 0.1)
+
+    report = TableReport("t", purged=[day(1), day(2), day(3)], stopped="received SIGTERM")
+    report.fail("t 2026-09-02: a file changed", 5, dt.date(2026, 9, 2))
+    assert [r["result"] for r in day_records(report)] == [
+        "purged",
+        "partly purged",
+        "partly purged",
+    ]
+    assert [r["result"] for r in day_records(TableReport("t", purged=[day(1)]))] == ["purged"]

@@ -20,6 +20,7 @@ from dbarchive.cli.failure import TrackingReporter, combined_code, error_object
 from dbarchive.cli.render import Record, plain_line, print_lines, stdout_console
 from dbarchive.jobs.status import TableStatus
 from dbarchive.jobs.table_report import TableReport
+from dbarchive.steps.purge import PurgeResult
 from dbarchive.throttle import ThrottleStats
 
 
@@ -50,7 +51,7 @@ def day_records(r: TableReport) -> list[Record]:
         for e in r.exported
     ]  # fmt: skip
     records += [
-        {"result": "purged", "table": r.table, "day": p.day, "rows": p.rows_deleted,
+        {"result": _purged(r, p), "table": r.table, "day": p.day, "rows": p.rows_deleted,
          "kept": p.rows_kept, "chunks": p.chunks, "retries": p.retries, "seconds": p.seconds}
         for p in r.purged
     ]  # fmt: skip
@@ -60,6 +61,13 @@ def day_records(r: TableReport) -> list[Record]:
         for d in r.dropped
     ]  # fmt: skip
     return records
+
+
+def _purged(r: TableReport, p: PurgeResult) -> str:
+    """``purged``, or ``partly purged`` for a day a stop cut short or that failed after some
+    deletes (``status`` says the same of it)."""
+    cut = (r.stopped is not None and p is r.purged[-1]) or p.day in {f.day for f in r.failures}
+    return "partly purged" if cut else "purged"
 
 
 def print_reports(reports: Sequence[TableReport], command: str, throttle: Any) -> None:
