@@ -5,6 +5,7 @@ by sleeping."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -71,6 +72,9 @@ def test_killed_lock_session_stops_the_purge_before_its_next_commit(
     assert "lost the run lock" in stderr
     chunk = 500  # [throttle] max_chunk_rows: the first chunk committed, the second rolled back
     assert _expired_rows(mysql_schema) == expired - chunk
+    # What it did before is said (it was not: only the error): the chunk it committed.
+    (done,) = json.loads(stdout)["error"]["done_before"]
+    assert f"deleted {chunk:,} rows of 1 day(s)" in done and f"before it ended: {done}" in stderr
     second.send_signal(signal.SIGCONT)
     stdout, stderr = second.communicate(timeout=300)
     s3_job._keep(stdout)

@@ -12,7 +12,14 @@ from dbarchive.cli.backfill import backfill_cmd
 from dbarchive.cli.check import check_cmd
 from dbarchive.cli.commands import demo, export_cmd, plan
 from dbarchive.cli.erase import erase_cmd
-from dbarchive.cli.failure import STOPPED, WHERE, error_object, error_of_exception, exit_codes_help
+from dbarchive.cli.failure import (
+    STOPPED,
+    WHERE,
+    done_before,
+    error_object,
+    error_of_exception,
+    exit_codes_help,
+)
 from dbarchive.cli.lake import ddl_cmd, restore_cmd
 from dbarchive.cli.maintain import purge_cmd, run_cmd, status_cmd
 from dbarchive.cli.options import JSON_KEY, quiet_option, verbose, verbosity_params
@@ -42,8 +49,12 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except DbArchiveError as exc:
+            done = done_before(exc)
+            for line in done:
+                click.echo(f"note: before it ended: {line}", err=True)
             click.echo(f"error: {exc}", err=True)
-            _json_error(ctx, error_of_exception(exc, exc.exit_code))
+            error = error_of_exception(exc, exc.exit_code)
+            _json_error(ctx, {**error, "done_before": done} if done else error)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             message = "interrupted (Ctrl-C) before anything more was done; run it again to go on"

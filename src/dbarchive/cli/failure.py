@@ -14,6 +14,7 @@ from typing import Any
 
 from dbarchive.errors import DbArchiveError
 from dbarchive.events import Event, Reporter
+from dbarchive.jobs.table_report import TableReport
 
 # One code per cause, whatever the command (each --help lists them).
 EXIT_CODES: dict[int, tuple[str, str]] = {
@@ -91,6 +92,18 @@ def error_of_exception(exc: BaseException, code: int) -> dict[str, Any]:
     day = getattr(exc, "day", None) or WHERE.day
     message = str(exc) or type(exc).__name__
     return error_object(code, message, table, day, WHERE.step)
+
+
+def done_before(exc: DbArchiveError) -> list[str]:
+    """What a run aborted by ``exc`` (critical load, a lost run lock) had done: a line per table
+    that exported or deleted rows (``exc.partial``: the TableReports so far)."""
+    reports = exc.partial if isinstance(exc.partial, list) else []
+    return [
+        f"{r.table}: exported {r.rows_exported:,} rows of {len(r.exported)} day(s), deleted "
+        f"{r.rows_deleted:,} rows of {len(r.purged)} day(s)"
+        for r in reports
+        if isinstance(r, TableReport) and (r.exported or r.rows_deleted)
+    ]
 
 
 def exit_code_of(exc: BaseException) -> int:

@@ -297,7 +297,7 @@ def _purge_one(
     _emit(ctx, spec, day, "start", f"deleting the archived rows of {manifest.rows}")
     try:
         report.purged.append(purge_day(ctx, spec, manifest, throttle, sizer, known))
-    except (StopRequested, *DAY_FAILURES) as exc:
+    except DbArchiveError as exc:
         partial = exc.partial
         if isinstance(partial, PurgeResult) and (
             isinstance(exc, StopRequested) or partial.rows_deleted
@@ -346,7 +346,8 @@ def run_table(
             purge_table(ctx, spec, today, throttle, report)
     except StopRequested as exc:
         report.stopped = str(exc)
-    except (CriticalLoad, AlreadyRunning):
+    except (CriticalLoad, AlreadyRunning) as exc:
+        exc.partial = [report]  # what it did before, for the caller to say
         raise  # the server is overloaded (exit 7) / another run has the table (exit 8): abort
     except DbArchiveError as exc:
         report.fail(str(exc), exc.exit_code)
@@ -379,9 +380,13 @@ def run(
 
     ``today``: the day the retention cutoff counts from (None: each table's own today).
     """
-    reports = []
+    reports: list[TableReport] = []
     for spec in specs:
-        reports.append(run_table(ctx, spec, today, throttle, purge, export))
+        try:
+            reports.append(run_table(ctx, spec, today, throttle, purge, export))
+        except (CriticalLoad, AlreadyRunning) as exc:  # the tables done before it count too
+            exc.partial = [*reports, *(exc.partial if isinstance(exc.partial, list) else [])]
+            raise
         if reports[-1].stopped:
             break
     return reports
