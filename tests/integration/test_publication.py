@@ -441,3 +441,17 @@ def test_a_row_moved_later_in_its_day_while_the_day_grows_is_written_once(
     assert report.ok, report.errors
     restore_day(ctx, ctx.job.tables[0], D1, into="back")
     assert _snapshot(mysql_schema, "back") == latest
+
+
+def test_later_generations_too_large_to_hold_are_walked_by_place(
+    mysql_schema: MySqlSchema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past LATER_ROWS, a day's later generations are walked each in order instead of held in
+    memory by key: the late and changed rows are still archived and purged, and nothing stops
+    the day (a first version refused such a day for good)."""
+    from dbarchive.steps import matching
+
+    monkeypatch.setattr(matching, "LATER_ROWS", 2)
+    test_late_and_changed_rows_of_purged_days_are_archived_and_the_next_run_is_clean(
+        mysql_schema, tmp_path, "time"
+    )

@@ -282,14 +282,14 @@ class NewestVersions:
     it. With one generation it is the plain walk. With several, an integer key walks each
     generation (a key's place is the key); any other scan walks the oldest generation and looks
     the later ones up by key (``later``, ``matching.later_versions``): a row moved to another
-    time of its day sits elsewhere in each generation.
+    time of its day sits elsewhere in each generation. Later generations too large to hold are
+    walked by place, each.
     """
 
     def __init__(
         self, walks: list[Walk], later: dict[tuple[Value, ...], str] | None = None
     ) -> None:
         self._walks = walks
-        self._int_keys = all(isinstance(w, IntKeyWalk) for w in walks)
         self._later = later or {}  # key -> newest hash, of the generations after the walked one
 
     @property
@@ -328,6 +328,12 @@ class NewestVersions:
         return out
 
     def _strict(self, row: SourceRow) -> str | None:
-        (walk,) = self._walks
+        if len(self._walks) > 1:  # walked by place: strict mode cannot tell absent from later
+            raise VerificationError(
+                "this day's archive has several generations too large to match by key, and the "
+                "table's key cannot be ordered like MySQL orders it, so its rows cannot be "
+                "matched; set the table's scan = 'time' for the days archived next"
+            )
+        walk = self._walks[0]
         assert isinstance(walk, ArchiveWalk)
         return walk.find_strict(row)

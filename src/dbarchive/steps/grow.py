@@ -6,7 +6,7 @@ by chunk, against the archive's newest version of each key (``matching.py``); a 
 archive lacks (a late row) or holds in another version (a changed row) is read again whole and
 written to the next generation's staged files. The new manifest lists every file of the old one
 plus the new ones; ``superseded`` gains the digest of the versions the changed rows replace.
-Memory: one chunk of hashes and the keys it misses, and the keys it wrote (a growth's rows).
+Memory: one chunk of hashes and the keys it misses, and up to ``LATER_ROWS`` keys it wrote.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.canonical import key_parameter
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 from dbarchive.steps.archived_columns import column_change, matching_scope
-from dbarchive.steps.matching import archived_hashes, open_newest, row_hash
+from dbarchive.steps.matching import LATER_ROWS, archived_hashes, open_newest, row_hash
 from dbarchive.steps.outcome import (
     ExportResult,
     emit_export_event,
@@ -158,9 +158,9 @@ def _copy_rows(
     """Read the rows of ``missing`` keys whole and write them; a key the archive held in another
     version (``missing[key]``) adds that version to ``superseded`` — only for rows still there.
 
-    ``written``: the keys this growth wrote. A row moved to a later time of the day while the day
-    is read is met there again: it is not written twice (if it changed since, the next growth
-    archives its newer version, and until then the purge keeps it)."""
+    ``written``: the keys this growth wrote (up to ``LATER_ROWS``). A row moved to a later time of
+    the day while the day is read is met there again: it is not written twice (if it changed
+    since, the next growth archives its newer version, and until then the purge keeps it)."""
     shape = q.select_shape(info)
     keys = list(missing)
     for start in range(0, len(keys), _KEYS_PER_READ):
@@ -179,7 +179,8 @@ def _copy_rows(
             key = tuple(row[i] for i in shape.key_positions)
             if key in written:
                 continue
-            written.add(key)
+            if len(written) < LATER_ROWS:  # bounded: past it, a row moved meanwhile may repeat
+                written.add(key)
             new.append(row[: shape.width])
             old_digest = missing.get(key)
             if old_digest is not None:

@@ -76,25 +76,28 @@ def open_newest(
             [IntKeyWalk(prefetched(_digests(storage, files, position), 2)) for files in groups]
         )
     keys = [names.index(c.name) for c in info.key]
-    walk = ArchiveWalk(
-        prefetched(_chunks(storage, groups[-1]), 2),
-        order,
-        [names.index(c.name) for c in order],
-        keys,
-    )
-    return NewestVersions([walk], later_versions(storage, groups[:-1], keys))
+
+    def walk(files: list[FileEntry]) -> ArchiveWalk:
+        positions = [names.index(c.name) for c in order]
+        return ArchiveWalk(prefetched(_chunks(storage, files), 2), order, positions, keys)
+
+    later = later_versions(storage, groups[:-1], keys)
+    if later is None:  # too many to hold: every generation walked by place
+        return NewestVersions([walk(files) for files in groups])
+    return NewestVersions([walk(groups[-1])], later)
 
 
 def later_versions(
     storage: Storage, groups: list[list[FileEntry]], keys: list[int]
-) -> dict[tuple[Any, ...], str]:
-    """Each key the day's later generations (newest first) hold, with its newest row hash.
+) -> dict[tuple[Any, ...], str] | None:
+    """Each key the day's later generations (newest first) hold, with its newest row hash; None
+    past ``LATER_ROWS`` rows.
 
     Read in scan order, a key's place is its time before its key: a row moved to another time of
     the day after its first archive sits elsewhere in each generation, so the newest version of
-    a key is looked up here by key, never by place. Growth writes only the rows the archive
-    lacks, so these are few; past ``LATER_ROWS`` the day stops (nothing deleted) rather than
-    hold them all in memory.
+    a key is looked up here by key. Growth writes only the rows the archive lacks, so these are
+    few; past ``LATER_ROWS`` they are walked by place instead (memory stays bounded; a row moved
+    within its day and back is then matched at its old place, as before).
     """
     found: dict[tuple[Any, ...], str] = {}
     for files in groups:
@@ -102,10 +105,7 @@ def later_versions(
             for row, digest in zip(chunk, row_hex_digests(chunk), strict=True):
                 found.setdefault(tuple(row[i] for i in keys), digest)
             if len(found) > LATER_ROWS:
-                raise VerificationError(
-                    f"the day's later generations hold more than {LATER_ROWS:,} rows, which the "
-                    "purge matches by key in memory: the purge of this day stops here"
-                )
+                return None
     return found
 
 
