@@ -97,15 +97,7 @@ class TableDefinition:
 
     @property
     def partition_columns(self) -> tuple[str, ...]:
-        """The lake's names for the folders' year, month and day: those, unless the table has a
-        column of such a name (in any case: Hive and Athena fold it), then ``part_year`` and so
-        on — the same name for two columns is refused by Athena and Spark and read wrong by
-        DuckDB and pyarrow."""
-        taken = {c.name.lower() for c in self.columns}
-        names: tuple[str, ...] = FOLDER_KEYS
-        while taken & set(names):
-            names = tuple(f"part_{n}" for n in names)
-        return names
+        return partition_columns(self.columns)
 
     @property
     def partitions_renamed(self) -> bool:
@@ -191,16 +183,28 @@ def read_definition(
     )
 
 
+def partition_columns(columns: tuple[LakeColumn, ...]) -> tuple[str, ...]:
+    """The lake's names for the folders' year, month and day: those, unless the table has a
+    column of such a name (in any case: Hive and Athena fold it), then ``part_year`` and so on —
+    the same name for two columns is refused by Athena and Spark and read wrong by DuckDB and
+    pyarrow."""
+    taken = {c.name.lower() for c in columns}
+    names = FOLDER_KEYS
+    while taken & set(names):
+        names = tuple(f"part_{n}" for n in names)
+    return names
+
+
 def _partition_note(columns: tuple[LakeColumn, ...]) -> tuple[str, ...]:
     """What the readers call the folders' year/month/day when the table has such a column."""
-    probe = TableDefinition("", "", Layout.HIVE, "", "", columns, ())
-    if not probe.partitions_renamed:
+    names = partition_columns(columns)
+    if names == FOLDER_KEYS:
         return ()
     own = [c.name for c in columns if c.name.lower() in set(FOLDER_KEYS)]
     return (
         f"the table has columns named {', '.join(own)}: they keep their own values, and the "
-        f"folders' year/month/day are {', '.join(probe.partition_columns)} (Athena, Glue, DuckDB)"
-        " or left out (Spark, pyarrow: read by the files alone)",
+        f"folders' year/month/day are {', '.join(names)} (Athena, Glue, DuckDB) or left out "
+        "(Spark, pyarrow: read by the files alone)",
     )
 
 

@@ -323,7 +323,8 @@ def run_table(
     """
     report = TableReport(spec.name)
     started, pauses = time.monotonic(), throttle.stats.pauses
-    clock_today, today = ctx.today(spec), today or ctx.today(spec)
+    clock_today = ctx.today(spec)
+    today = today or clock_today
     if purge and today > clock_today:  # allowed (a rehearsal), but never silently
         report.notes.append(
             f"{spec.name}: today is {clock_today} in the table's zone, and the retention cutoff "
