@@ -126,6 +126,13 @@ def test_run_skips_a_day_not_settled_with_a_note_and_exports_it_once_settled(
     early = run_cli("purge", "-c", c, "-t", "events", "--today", "2026-11-28")
     assert early.exit_code == 2, early.output
     assert "--today 2026-11-28 is after today for table 'events'" in early.stderr
+    before = _status(config)  # a backfill that purges is held to the same rule
+    ahead_backfill = run_cli(
+        "backfill", "-c", c, "-t", "events", "--purge", "--today", "2026-11-28"
+    )
+    assert ahead_backfill.exit_code == 2, ahead_backfill.output
+    assert "--today 2026-11-28 is after today for table 'events'" in ahead_backfill.stderr
+    assert _status(config) == before
 
 
 def test_a_purge_ahead_of_the_clock_leaves_the_days_not_settled(

@@ -30,6 +30,7 @@ from dbarchive.cli.options import (
     json_option,
     load_config,
     quiet_option,
+    refuse_later_today,
     selected,
     stderr_console,
     working_context,
@@ -148,6 +149,9 @@ def backfill_cmd(
         overrides["stop_file"] = str(stop_file)
     day_of = _date_of
     options = BackfillOptions(workers, purge, day_of(today), overrides)
+    if purge and options.today is not None:
+        for spec in specs:
+            refuse_later_today(spec, options.today, dates.today(spec.timezone, options.clock.now()))
     planner = working_context(job)  # at [throttle] nice; the worker threads inherit it
     try:
         planner.storage.check()

@@ -19,6 +19,7 @@ from dbarchive.cli.options import (
     json_option,
     load_config,
     output_options,
+    refuse_later_today,
     selected,
     stderr_console,
     working_context,
@@ -179,7 +180,7 @@ def _daily(
         WHERE.at(command, spec.name)
         day = _today(ctx, spec, today)
         if purge:
-            _refuse_early_cutoff(ctx, spec, day)
+            refuse_later_today(spec, day, ctx.today(spec))
         specs.append(_purging_before(spec, day, before))
     if dry_run:
         _print_purge_plan(ctx, specs, today, before, as_json)
@@ -207,20 +208,6 @@ def _daily(
     elif not quiet:
         print_reports(reports, command, throttle)
     sys.exit(exit_code(reports))
-
-
-def _refuse_early_cutoff(ctx: Context, spec: TableSpec, day: dt.date) -> None:
-    """``--today`` may count the cutoff from an earlier day, never from a later one than the
-    table's today: its cutoff would purge rows the retention keeps (ConfigError, nothing
-    touched; the API and Airflow, which pass their run's day, get a note instead)."""
-    clock = ctx.today(spec)
-    if day > clock:
-        raise ConfigError(
-            f"--today {day} is after today for table {spec.name!r} ({clock} in "
-            f"{spec.timezone}): its retention cutoff {spec.retention.cutoff(day)} would purge "
-            f"rows that retention {spec.retention} keeps until {spec.retention.cutoff(clock)}; "
-            "give today or an earlier day (to keep fewer days, shorten retention)"
-        )
 
 
 def _purging_before(spec: TableSpec, today: dt.date, before: dt.date | None) -> TableSpec:

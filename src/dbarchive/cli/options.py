@@ -215,3 +215,16 @@ def working_context(job: ArchiveJob, reporter: Reporter | None = None) -> Contex
     priority (``[throttle] nice``), below anything else on the host."""
     lower_cpu_priority(job.throttle.nice)
     return build_context(job, reporter=reporter)
+
+
+def refuse_later_today(spec: TableSpec, day: dt.date, clock: dt.date) -> None:
+    """``--today`` may count the cutoff from an earlier day, never from a later one than the
+    table's today (``clock``): its cutoff would purge rows the retention keeps (ConfigError,
+    nothing touched; the API and Airflow, which pass their run's day, get a note instead)."""
+    if day > clock:
+        raise ConfigError(
+            f"--today {day} is after today for table {spec.name!r} ({clock} in "
+            f"{spec.timezone}): its retention cutoff {spec.retention.cutoff(day)} would purge "
+            f"rows that retention {spec.retention} keeps until {spec.retention.cutoff(clock)}; "
+            "give today or an earlier day (to keep fewer days, shorten retention)"
+        )
