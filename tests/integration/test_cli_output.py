@@ -376,7 +376,10 @@ def test_purge_before_narrows_the_purge_and_never_widens_it(
     assert dry.code == 0, dry.stderr
     (plan,) = json.loads(dry.stdout)["tables"]
     assert (plan["cutoff"], plan["before"], plan["rows"]) == ("2024-03-10", "2024-03-10", 34)
-    assert [d["day"] for d in plan["days"]] == ["2024-03-08", "2024-03-09"]
+    assert [(d["day"], d["would_delete"]) for d in plan["days"]] == [
+        ("2024-03-08", True),
+        ("2024-03-09", True),
+    ]
     inside = run(tmp_path, f"dbarchive purge --today {TODAY} --before 2024-03-12")
     assert inside.code == 2
     assert "--before 2024-03-12 is inside the retention window" in inside.stderr

@@ -178,7 +178,7 @@ def test_purge_dry_run_says_which_days_it_would_export_first_and_with_which_colu
     dry = CliRunner().invoke(cli, args)
     assert dry.exit_code == 0, dry.output
     (plan,) = json.loads(dry.stdout)["tables"]
-    assert [(d["day"], d["deleted"]) for d in plan["days"]] == [(str(d), False) for d in days]
+    assert [(d["day"], d["would_delete"]) for d in plan["days"]] == [(str(d), False) for d in days]
     assert plan["days"][0]["export_first"] == (
         "columns changed since it was archived (added channel); "
         "on_unarchived = 'fail': the day is not purged"

@@ -224,7 +224,7 @@ class PurgePlan:
                     "day": d.isoformat(),
                     "rows": n,
                     "export_first": self.export_first.get(d),
-                    "deleted": d not in self.kept_days,
+                    "would_delete": d not in self.kept_days,
                 }
                 for d, n in self.day_rows.items()
                 if n
