@@ -314,6 +314,7 @@ def test_ctrl_c_in_verify_exits_6_and_names_the_days_left(
     ) in ran.stderr
     termed = run(tmp_path, line, DBARCHIVE_FAILPOINT="verify.chunk-digested:2:term")
     assert termed.code == 6, termed.stderr  # SIGTERM (a scheduler's stop) killed it silently
+    assert f"interrupted (SIGTERM) while verifying {LONG} 2024-03-09" in termed.stderr
     assert "1 of 3 table-days verified" in termed.stderr
     stopped = run(tmp_path, line + " --json", DBARCHIVE_FAILPOINT="verify.chunk-digested:2:int")
     error = json.loads(stopped.stdout)["error"]  # with --json: only the error object

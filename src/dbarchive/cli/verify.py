@@ -77,11 +77,12 @@ def verify_cmd(
                     ctx, spec, day, depth="quick" if quick else "rows", check_source=not no_source
                 )
             )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         reporter.close()
         if not as_json:  # a program gets one document: the error object
             _render_verified(results, as_json)
-        raise StopRequested(_not_verified(work, results, reporter)) from None
+        how = "SIGTERM" if isinstance(exc, _Terminated) else "Ctrl-C"
+        raise StopRequested(_not_verified(work, results, reporter, how)) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
         reporter.close()
@@ -91,12 +92,19 @@ def verify_cmd(
         sys.exit(VerificationError.exit_code)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's stop), stopping the verify as Ctrl-C does."""
+
+
 def _interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
+    raise _Terminated
 
 
 def _not_verified(
-    work: list[tuple[TableSpec, dt.date]], done: list[VerifyResult], tracker: TrackingReporter
+    work: list[tuple[TableSpec, dt.date]],
+    done: list[VerifyResult],
+    tracker: TrackingReporter,
+    how: str,
 ) -> str:
     """What an interrupted verify left: the day it was on (how far) and the days not reached."""
     spec, day = work[len(done)]
@@ -110,7 +118,7 @@ def _not_verified(
         by_table.setdefault(s.name, []).append(d)
     days = "; ".join(f"{name} {days_text(ds)}" for name, ds in by_table.items())
     return (
-        f"interrupted (Ctrl-C) while verifying {spec.name} {day}{how_far}: {len(done)} of "
+        f"interrupted ({how}) while verifying {spec.name} {day}{how_far}: {len(done)} of "
         f"{len(work)} table-days verified, not verified: {days}; run verify again for them"
     )
 
