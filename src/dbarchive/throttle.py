@@ -252,7 +252,9 @@ class Throttle:
             running = probe.threads_running()
             if s.critical_load is not None and running > s.critical_load:
                 raise CriticalLoad(
-                    f"Threads_running={running} is above critical_load={s.critical_load}; aborted"
+                    f"Threads_running={running} is above critical_load={s.critical_load}; aborted "
+                    "between chunks: run it again once the server is calmer (it goes on where it "
+                    "stopped), or raise critical_load (the count includes dbarchive's own sessions)"
                 )
             if s.max_load is not None and running > s.max_load:
                 return "load", f"load Threads_running={running} > max_load={s.max_load}"
