@@ -167,8 +167,20 @@ def test_a_refused_post_is_logged_with_its_status_and_reply(
     with caplog.at_level(logging.WARNING, logger="dbarchive"):
         sent = _notifier(conn_id="dbarchive_refused", channel="#x").send("x")
     assert sent is False and len(receiver.posts) == 1
-    assert f"notification not sent: {logged}" in caplog.text
+    assert f"notification via connection 'dbarchive_refused' not sent: {logged}" in caplog.text
     assert TOKEN not in caplog.text and BOT not in caplog.text
+
+
+def test_a_connection_that_does_not_exist_is_named_in_the_warning(
+    airflow_home: AirflowHome, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The on-call reads which notifier broke: the warning names its connection id (Airflow 3
+    logs the notifier's own logger through structlog, to stdout; Airflow 2 through logging)."""
+    with caplog.at_level(logging.WARNING):
+        assert _notifier(conn_id="dbarchive_no_such_conn").send("x") is False
+    out, err = capfd.readouterr()
+    logged = caplog.text + out + err
+    assert "notification via connection 'dbarchive_no_such_conn' not sent" in logged
 
 
 def test_an_unreachable_endpoint_is_logged_with_the_reason(
@@ -177,7 +189,10 @@ def test_an_unreachable_endpoint_is_logged_with_the_reason(
     """Nothing listens on port 1: the log names the network's reason, not just a class name."""
     with caplog.at_level(logging.WARNING, logger="dbarchive"):
         assert _notifier(url="http://127.0.0.1:1/hook").send("x") is False
-    assert "notification not sent: [Errno 111] Connection refused (URLError)" in caplog.text
+    assert (
+        "notification via its url not sent: [Errno 111] Connection refused (URLError)"
+        in caplog.text
+    )
 
 
 def test_a_failed_task_names_its_table_day_and_step_from_the_operator(
@@ -189,7 +204,7 @@ def test_a_failed_task_names_its_table_day_and_step_from_the_operator(
 ) -> None:
     """An export task with a task id of its own (``nightly_dump``, no table in it) fails on a
     missing bucket: the Slack message names table events, day 2026-11-24 and step export, the
-    run id, the try and the log's link."""
+    run id, the try (not retried: a missing bucket is permanent) and the log's link."""
     schema = connections
     fill_days(schema, dt.date(2026, 11, 24), 1)
     receiver.reply = (200, b'{"ok": true}')
@@ -203,7 +218,8 @@ def test_a_failed_task_names_its_table_day_and_step_from_the_operator(
         "from dbarchive.airflow._compat import DAG\n"
         "with DAG('own_ids', schedule=None, start_date=dt.datetime(2026, 1, 1)) as dag:\n"
         f"    ArchiveExportOperator(task_id='nightly_dump', config={str(config)!r}, "
-        "table='events', on_failure_callback=WebhookNotifier(conn_id='dbarchive_slack_api', "
+        "table='events', retries=2, on_failure_callback=WebhookNotifier("
+        "conn_id='dbarchive_slack_api', "
         "channel='#db-archive'))\n"
     )
     run = run_dag(dag_file(source, "own_ids"), RUN_DATE)
@@ -214,7 +230,8 @@ def test_a_failed_task_names_its_table_day_and_step_from_the_operator(
     assert text.startswith(
         "dbarchive FAILED (own_ids): table events, day 2026-11-24, step export — bucket"
     )
-    assert f"run {run.run_id}, try 1 of 1" in text
+    # a missing bucket is permanent: the task failed at once, not "try 1 of 3"
+    assert f"run {run.run_id}, try 1, not retried (a permanent error)" in text
     assert "log: http" in text and "nightly_dump" in text
 
 

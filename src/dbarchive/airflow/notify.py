@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dbarchive.airflow._compat import BaseHook, BaseNotifier
+from dbarchive.airflow._compat import AirflowFailException, BaseHook, BaseNotifier
 from dbarchive.airflow.notify_post import Target, post, target_from_connection
 
 
@@ -57,7 +57,8 @@ class WebhookNotifier(BaseNotifier):
         try:
             target = self._target()
         except Exception as exc:  # a broken notifier must never hide the task's own error
-            self.log.warning("dbarchive: notification not sent: %s", exc)
+            via = f"connection {self.conn_id!r}" if self.conn_id and not self.url else "its url"
+            self.log.warning("dbarchive: notification via %s not sent: %s", via, exc)
             return False
         return post(target, text, self.timeout)
 
@@ -85,7 +86,8 @@ def failure_message(context: Any) -> str:
     table, day, step = where(task, context)
     lines = [f"dbarchive FAILED ({dag_id}): table {table}, day {day}, step {step} — {first}"]
     if run_id:
-        lines.append(f"run {run_id}, {_try_text(ti, task)}")
+        permanent = isinstance(context.get("exception"), AirflowFailException)
+        lines.append(f"run {run_id}, {_try_text(ti, task, permanent)}")
     log_url = _log_url(ti)
     if log_url:
         lines.append(f"log: {log_url}")
@@ -121,11 +123,14 @@ def _day(task: Any, context: Any) -> str:
     return "?"
 
 
-def _try_text(ti: Any, task: Any) -> str:
+def _try_text(ti: Any, task: Any, permanent: bool) -> str:
+    """``try 2 of 3``; ``try 1, not retried (a permanent error)`` when the task failed fast."""
     number = getattr(ti, "try_number", None)
     retries = getattr(task, "retries", None)
     if number is None:
         return "try ?"
+    if permanent:
+        return f"try {number}, not retried (a permanent error)"
     return f"try {number} of {int(retries) + 1}" if isinstance(retries, int) else f"try {number}"
 
 

@@ -42,6 +42,12 @@ class Target:
     extra: dict[str, Any] = field(default_factory=dict)
     slack_api: bool = False  # the reply is {"ok": …}: HTTP 200 is not enough
     timeout: float | None = None
+    via: str = "its url"  # what a failure names: the connection, never the URL
+
+    @property
+    def not_sent(self) -> str:
+        """The start of a failed post's warning, naming where it was going."""
+        return f"dbarchive: notification via {self.via} not sent"
 
 
 def target_from_connection(conn: Any, channel: str | None) -> Target:
@@ -50,8 +56,9 @@ def target_from_connection(conn: Any, channel: str | None) -> Target:
     kind = (conn.conn_type or "").lower().replace("-", "").replace("_", "")
     timeout = _extra(extra, "timeout", kind)
     seconds = float(timeout) if timeout not in (None, "") else None
+    via = f"connection {conn.conn_id!r}"
     if kind == "slackwebhook":
-        return Target(_slack_webhook_url(conn), timeout=seconds)
+        return Target(_slack_webhook_url(conn), timeout=seconds, via=via)
     if kind == "slack":
         if not conn.password:
             raise ValueError(f"Slack API connection {conn.conn_id!r} holds no token (password)")
@@ -67,12 +74,13 @@ def target_from_connection(conn: Any, channel: str | None) -> Target:
             {"channel": channel},
             slack_api=True,
             timeout=seconds,
+            via=via,
         )
     url = extra.get("webhook_url") or conn.password or conn.host
     if not url:
         raise ValueError(f"connection {conn.conn_id!r} holds no webhook URL")
     extras = {"channel": channel} if channel else {}
-    return Target(str(url), extra=extras, timeout=seconds)
+    return Target(str(url), extra=extras, timeout=seconds, via=via)
 
 
 def _extra(extra: dict[str, Any], name: str, kind: str) -> Any:
@@ -99,7 +107,7 @@ def post(target: Target, text: str, timeout: float) -> bool:
     status and the reply's body (or the network's reason), never raised: a broken notifier must
     not hide the task's own error, nor replace it."""
     if not target.url.startswith(("https://", "http://")):
-        log.warning("dbarchive: notification not sent: the URL must start with https:// or http://")
+        log.warning("%s: the URL must start with https:// or http://", target.not_sent)
         return False
     body = json.dumps({**target.extra, "text": text}).encode()
     headers = {"Content-Type": "application/json; charset=utf-8", **target.headers}
@@ -108,14 +116,14 @@ def post(target: Target, text: str, timeout: float) -> bool:
         with urllib.request.urlopen(request, timeout=target.timeout or timeout) as reply:  # noqa: S310
             status, answer = reply.status, reply.read(64 * 1024)
     except urllib.error.HTTPError as exc:
-        _failed(exc.code, exc.read(64 * 1024))
+        _failed(target, exc.code, exc.read(64 * 1024))
         return False
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", None) or exc
-        log.warning("dbarchive: notification not sent: %s (%s)", reason, type(exc).__name__)
+        log.warning("%s: %s (%s)", target.not_sent, reason, type(exc).__name__)
         return False
     if target.slack_api and not _slack_ok(answer):
-        _failed(status, answer)
+        _failed(target, status, answer)
         return False
     return True
 
@@ -127,6 +135,6 @@ def _slack_ok(answer: bytes) -> bool:
         return False
 
 
-def _failed(status: int, answer: bytes) -> None:
+def _failed(target: Target, status: int, answer: bytes) -> None:
     text = answer.decode("utf-8", "replace").strip()[:_BODY_SHOWN] or "(empty body)"
-    log.warning("dbarchive: notification not sent: HTTP %s, reply: %s", status, text)
+    log.warning("%s: HTTP %s, reply: %s", target.not_sent, status, text)
