@@ -62,6 +62,8 @@ def test_daily_run_archives_yesterday_and_purges_expired_days(
     (message,) = webhook.messages
     assert "events: archived 2026-11-24 (40 rows" in message["text"]
     assert "purged 6 day(s), 240 rows" in message["text"]
+    # the 59 days before yesterday, kept but never archived, were caught up by the same run
+    assert "caught up 59 earlier day(s) (2,360 rows); purged 6 day(s)" in message["text"]
     # A re-run of the same date (a cleared DAG run) succeeds and changes nothing.
     assert run_dag(dag, RUN_DATE).state == "success"
     ctx = archive_context(tmp_path / "archive.toml", schema, s3_endpoint)

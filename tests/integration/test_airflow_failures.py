@@ -182,6 +182,9 @@ def test_every_task_logs_one_summary_line(
     (catch_up,) = lines["catch_up"]
     assert "step=catch_up table=events days=2026-11-22,2026-11-23 rows=80" in catch_up
     assert lines["report"] == ["dbarchive summary: step=report tables=events sent=yes"]
+    (message,) = webhook.messages  # the success message names the caught-up days too
+    assert "events: archived 2026-11-24 (40 rows" in message["text"]
+    assert "caught up 2 earlier day(s) (80 rows); purged 2 day(s), 80 rows" in message["text"]
 
 
 def _client_error(code: str, status: int) -> Exception:

@@ -283,10 +283,16 @@ class ArchiveSummaryOperator(BaseOperator):
             day_task = self.day_tasks.get(table, f"{group}.export")
             export = ti.xcom_pull(task_ids=day_task) or {}
             purge = ti.xcom_pull(task_ids=f"{group}.purge") or {}
+            caught = ti.xcom_pull(task_ids=f"{group}.catch_up") or {}
+            late = (
+                f"; caught up {len(caught['days'])} earlier day(s) ({caught.get('rows', 0):,} rows)"
+                if caught.get("days")
+                else ""
+            )
             lines.append(
                 f"{table}: archived {export.get('day', '?')} ({export.get('rows', 0):,} rows, "
-                f"{export.get('bytes', 0):,} bytes); purged {len(purge.get('days', []))} day(s), "
-                f"{purge.get('rows_deleted', 0):,} rows"
+                f"{export.get('bytes', 0):,} bytes){late}; purged {len(purge.get('days', []))} "
+                f"day(s), {purge.get('rows_deleted', 0):,} rows"
             )
         text = f"dbarchive OK ({context['dag'].dag_id}): " + "; ".join(lines)
         sent = self.notifier.send(text)
