@@ -458,13 +458,15 @@ def test_a_refused_login_names_where_the_password_came_from(
 def test_check_gives_a_missing_key_its_own_fix_not_a_grant(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:
-    """A table without a usable key: the SELECT check says to add a key, and offers no GRANT."""
+    """A table without a usable key: its own check (not the SELECT one, which passes) says to
+    add a key, and offers no GRANT."""
     mysql_schema.execute("CREATE TABLE events (created_at DATETIME NOT NULL, KEY (created_at))")
     write_config(tmp_path, mysql_schema, "events")
     ran = run(tmp_path, "dbarchive check --no-purge")
     assert ran.code == 3, ran.stdout
-    line = next(x for x in ran.stdout.splitlines() if "SELECT on events" in x)
+    line = next(x for x in ran.stdout.splitlines() if "key and time index of events" in x)
     assert line.startswith("MISSING") and "add a primary key" in line
+    assert "ok      mysql: SELECT on events: granted" in ran.stdout
     assert "GRANT" not in ran.stdout
 
 

@@ -29,6 +29,7 @@ from dbarchive.checks.storage import (
 from dbarchive.checks.table import (
     check_delete,
     check_generated,
+    check_key_and_index,
     check_moving_time,
     check_partition_drop,
     check_select,
@@ -53,6 +54,8 @@ def run_checks(
     results.append(check_tls(ctx))
     for spec in specs:
         results.append(check_select(ctx, spec))
+        if results[-1].ok:  # else: no such table, or not readable (said by check_select)
+            results.append(check_key_and_index(ctx, spec))
         generated = check_generated(ctx, spec)
         if generated is not None:
             results.append(generated)

@@ -103,7 +103,7 @@ def check_delete_triggers(ctx: Context, spec: TableSpec) -> CheckResult | None:
     try:
         rows = ctx.source.query(_TRIGGERS_SQL, (_schema(ctx, spec), spec.name), "reading triggers")
     except DbArchiveError:
-        return None  # check_select reports why
+        return None  # check_select or check_key_and_index says why
     if not rows:
         return None
     triggers = ", ".join(f"{_text(n)} ({_text(t)} DELETE)" for n, t in rows)
