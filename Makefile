@@ -22,7 +22,7 @@ wheelhouse: dist  ## fetch what the install tier installs (uv's cache in .wheelh
 mwaa-bundle: dist  ## plugins.zip + requirements.txt for an MWAA environment: make mwaa-bundle MWAA=2.11.2 (-> mwaa-bundle/2.11.2/)
 	@scripts/mwaa-bundle $(MWAA)
 
-test-install: dev wheelhouse  ## install tier (~20 s after the two above): the wheels in fresh venvs, under every MWAA version's constraints, offline
+test-install: dev wheelhouse  ## install tier (~2 min after the two above): the wheels in fresh venvs, under every MWAA version's constraints, offline
 	DBARCHIVE_INSTALL_TEST=1 $(VENV)/bin/pytest tests/integration/test_install.py
 
 test: dev  ## the whole suite: lint, types, all tests (MariaDB + SeaweedFS S3 + Airflow 3), pure-Python paths, Airflow 2.11, scheduler tier, install tier

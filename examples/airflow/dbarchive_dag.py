@@ -1,7 +1,8 @@
 """dbarchive on Airflow / MWAA: the whole daily archive job in one DAG file.
 
-Put this file and ``archive.toml`` in your dags folder (on MWAA: the S3 dags prefix) and add
-``dbarchive[airflow]`` to requirements.txt. Create the connections ``mysql_default`` (the database)
+Put this file and ``archive.toml`` in your dags folder (on MWAA: the S3 dags prefix) and install
+``dbarchive[airflow,s3]`` as this folder's requirements.txt does (README "Installing on MWAA").
+Create the connections ``mysql_default`` (the database)
 and, for notifications, ``dbarchive_webhook`` (type "Slack Incoming Webhook", password = the
 webhook URL; or a Slack API connection and ``channel="#…"``); on MWAA, S3 access comes from the
 execution role through ``aws_default``.
