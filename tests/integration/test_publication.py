@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from dbarchive import build_context
 from dbarchive.build import build_throttle
 from dbarchive.config import job_from_dict
+from dbarchive.events import Event
 from dbarchive.jobs.daily import TableReport, purge_table, run
 from dbarchive.jobs.restore import restore_day
 from dbarchive.layout import PartitionPath
@@ -287,6 +289,39 @@ def test_run_reexports_an_updated_day_within_recheck_days(
     ]
     assert verify_day(ctx, ctx.job.tables[0], TODAY - dt.timedelta(days=2)).ok
     assert not verify_day(ctx, ctx.job.tables[0], TODAY - dt.timedelta(days=3)).ok
+
+
+def test_the_recheck_read_is_said_and_stops_on_a_stop_request(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """The ``recheck_days`` digest reads a whole archived day: it says so first, and a stop
+    (signal, stop file, max_runtime) ends the run after a chunk of it, as it ends an export,
+    instead of reading on unstoppable (an outside trial: it ate max_runtime, silently)."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    for back in (1, 2):
+        _fill(mysql_schema, TODAY - dt.timedelta(days=back), 50)
+    events: list[Event] = []
+    ctx = build_context(_job(mysql_schema, tmp_path), reporter=_Recorder(events))
+    (first,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx), purge=False)
+    assert len(first.exported) == 2 and first.stopped is None
+    throttle = build_throttle(ctx)
+    ctx.check_stop = throttle.check_stop  # as the CLI and Airflow wire it
+    throttle.stop.request("received SIGTERM")
+    del events[:]
+    (second,) = run(ctx, list(ctx.job.tables), TODAY, throttle, purge=False)
+    assert second.stopped is not None and "received SIGTERM" in second.stopped
+    assert second.exported == []
+    said = [e for e in events if e.step == "recheck"]
+    assert [(e.day, e.kind) for e in said] == [(str(TODAY - dt.timedelta(days=2)), "info")]
+    assert "reading the day's 50 archived rows again" in said[0].message
+
+
+@dataclass
+class _Recorder:
+    events: list[Event]
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
 
 
 def test_a_generation_claimed_by_another_writer_is_not_published(

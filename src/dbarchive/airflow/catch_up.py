@@ -33,7 +33,9 @@ class ArchiveCatchUpOperator(_ArchiveOperator):
         rows = size = 0
         try:
             throttle = api.throttle_for(ctx)
-            missed = [d for d in catch_up_days(ctx, spec, day + dt.timedelta(days=1)) if d < day]
+            paced = throttle if throttle.settings.has_budget else None  # as the export's reads
+            after = day + dt.timedelta(days=1)
+            missed = [d for d in catch_up_days(ctx, spec, after, throttle=paced) if d < day]
             for missing in missed:
                 result = api.export(ctx, spec, missing, stopping=throttle)
                 check = api.verify(ctx, spec, missing)

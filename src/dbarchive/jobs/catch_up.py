@@ -12,12 +12,14 @@ from dbarchive.checksum import RowDigest
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.dates import day_range, duration_text, newest_settled_day, settles_at, shifted
+from dbarchive.events import Event
 from dbarchive.manifest import Manifest
 from dbarchive.sources.protocol import Source
 from dbarchive.sources.table import ScanPlan
 from dbarchive.steps import upload
 from dbarchive.steps.archived_columns import column_change
 from dbarchive.steps.verify import archive_scope, source_digest
+from dbarchive.throttle import Throttle
 
 
 def days_with_rows(
@@ -66,13 +68,19 @@ def day_plan(
 
 
 def catch_up_days(
-    ctx: Context, spec: TableSpec, today: dt.date, recheck: bool = True
+    ctx: Context,
+    spec: TableSpec,
+    today: dt.date,
+    recheck: bool = True,
+    throttle: Throttle | None = None,
 ) -> list[dt.date]:
     """Yesterday, plus earlier days inside the retention window with rows but no archive.
 
     An archived day is exported again only if its rows changed: its row count (late rows), or,
     for the ``recheck_days`` days before the newest, its digest (updated rows); so a second run on
-    the same day exports nothing. ``recheck=False`` (``status``) reads no day. Only days that have
+    the same day exports nothing. ``recheck=False`` (``status``) reads no day; a digest read is
+    paced by ``throttle`` as an export's reads are, and stops (``StopRequested``) after a chunk
+    on a signal, stop file or ``max_runtime``, like the export after it. Only days that have
     ended plus ``settle`` by the wall clock count (:func:`waiting_days` are the others): when
     yesterday has not settled yet, the newest day that has takes its place, and yesterday is
     caught up later.
@@ -88,7 +96,7 @@ def catch_up_days(
     return [
         d
         for d in [*earlier, last]
-        if _needs_export(ctx, spec, d, always=d == last, by_digest=d >= since)
+        if _needs_export(ctx, spec, d, always=d == last, by_digest=d >= since, throttle=throttle)
     ]
 
 
@@ -110,7 +118,12 @@ def waiting_note(spec: TableSpec, days: list[dt.date]) -> str:
 
 
 def _needs_export(
-    ctx: Context, spec: TableSpec, day: dt.date, always: bool, by_digest: bool
+    ctx: Context,
+    spec: TableSpec,
+    day: dt.date,
+    always: bool,
+    by_digest: bool,
+    throttle: Throttle | None,
 ) -> bool:
     """Not archived yet (an older day only if it has rows), or its rows changed since: by count,
     or ``by_digest`` (one read of the day)."""
@@ -128,14 +141,27 @@ def _needs_export(
         manifest.effective_digest.count
     ):
         return True  # counted as it was archived
-    return by_digest and _day_digest(ctx, spec, manifest, reads) != manifest.effective_digest
+    if not by_digest:
+        return False
+    return _day_digest(ctx, spec, manifest, reads, throttle) != manifest.effective_digest
 
 
-def _day_digest(ctx: Context, spec: TableSpec, manifest: Manifest, reads: Source) -> RowDigest:
-    """The digest of the rows the day's archive was made from, as the database holds them now."""
+def _day_digest(
+    ctx: Context, spec: TableSpec, manifest: Manifest, reads: Source, throttle: Throttle | None
+) -> RowDigest:
+    """The digest of the rows the day's archive was made from, as the database holds them now
+    (said first: on a big day it is a read of the whole day)."""
     info, window = archive_scope(ctx.describe(spec), manifest)
     plan = reads.plan_scan(info, window, manifest.scan)
-    return source_digest(reads, info, window, plan, spec.chunk_rows)
+    ctx.reporter.emit(
+        Event("recheck", spec.name, manifest.day.isoformat(), "info", message=(
+            f"reading the day's {manifest.effective_digest.count:,} archived rows again to find "
+            f"rows updated since (recheck_days = {spec.recheck_days})"
+        ))
+    )  # fmt: skip
+    return source_digest(
+        reads, info, window, plan, spec.chunk_rows, throttle, progress=lambda _n: ctx.check_stop()
+    )
 
 
 # An archive keeps the window it was made with, which may start up to a day and two hours

@@ -338,7 +338,7 @@ def run_table(
         if export and (waiting := waiting_days(ctx, spec, today)):
             report.notes.append(waiting_note(spec, waiting))
         paced = throttle if throttle.settings.has_budget else None  # a budget covers reads too
-        for day in catch_up_days(ctx, spec, today) if export else []:
+        for day in catch_up_days(ctx, spec, today, throttle=paced) if export else []:
             try:
                 report.exported.append(export_day_as_configured(ctx, spec, day, paced))
             except DAY_FAILURES as exc:  # this day's rows stay unarchived; the others go on
