@@ -104,6 +104,15 @@ def test_late_and_changed_rows_of_a_partly_purged_day_are_kept_then_archived_and
     mysql_schema.execute(
         "UPDATE events SET note = 'changed' WHERE created_at >= '2026-09-02 12:00' LIMIT 9"
     )
+    # Rows moved within their day, later and earlier: their old versions count as replaced.
+    mysql_schema.execute(
+        "UPDATE events SET created_at = created_at + INTERVAL 12 HOUR, note = 'later' WHERE "
+        "created_at >= '2026-09-02 03:00' AND created_at < '2026-09-02 04:00' LIMIT 2"
+    )
+    mysql_schema.execute(
+        "UPDATE events SET created_at = created_at - INTERVAL 2 HOUR, note = 'earlier' WHERE "
+        "created_at >= '2026-09-02 04:00' AND created_at < '2026-09-02 05:00' LIMIT 1"
+    )
     oracle.update(_snapshot(mysql_schema))
 
     (report,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx))

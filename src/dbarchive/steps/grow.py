@@ -5,8 +5,10 @@ The database no longer holds a purged day's deleted rows, so its archive may onl
 by chunk, against the archive's newest version of each key (``matching.py``); a row whose key the
 archive lacks (a late row) or holds in another version (a changed row) is read again whole and
 written to the next generation's staged files. The new manifest lists every file of the old one
-plus the new ones; ``superseded`` gains the digest of the versions the changed rows replace.
-Memory: one chunk of hashes and the keys it misses, and up to ``LATER_ROWS`` keys it wrote.
+plus the new ones; ``superseded`` gains the digest of the versions the changed rows replace
+(a row moved within its day: its version at its old place, looked up by key once the day is
+read). Memory: one chunk of hashes and the keys it misses, and up to ``LATER_ROWS`` keys it
+wrote (and as many it looks up).
 """
 
 from __future__ import annotations
@@ -26,7 +28,14 @@ from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.canonical import key_parameter
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 from dbarchive.steps.archived_columns import column_change, matching_scope
-from dbarchive.steps.matching import LATER_ROWS, archived_hashes, open_newest, row_hash
+from dbarchive.steps.matching import (
+    LATER_ROWS,
+    archived_hashes,
+    int_key_path,
+    open_newest,
+    row_hash,
+    versions_by_key,
+)
 from dbarchive.steps.outcome import (
     ExportResult,
     emit_export_event,
@@ -122,6 +131,7 @@ def _write_missing(
     shape = q.hash_shape(info)
     full = dataclasses.replace(shape, width=1 + max(*shape.key_positions, shape.ts_position))
     superseded, seen, written = RowDigest(), 0, set[tuple[Any, ...]]()
+    fresh: set[tuple[Any, ...]] = set()  # written keys the walk by place did not find
     newest = open_newest(ctx.storage, old, info, plan)
     try:
         rows = read_rows(throttle, spec.chunk_rows)
@@ -133,7 +143,7 @@ def _write_missing(
                 for row, digest in zip(chunk, archived, strict=True)
                 if row_hash(row) not in {digest, q.HELD}
             }
-            _copy_rows(ctx, info, window, plan, missing, writer, superseded, written)
+            _copy_rows(ctx, info, window, plan, missing, writer, superseded, written, fresh)
             seen += len(chunk)
             emit_export_event(
                 ctx, spec, old.day, "chunk", rows=seen, nbytes=writer.bytes_written,
@@ -142,7 +152,22 @@ def _write_missing(
             ctx.check_stop()
     finally:
         newest.close()
+    wanted = _maybe_archived(old, info, fresh) if not int_key_path(info, plan) else set()
+    if wanted:  # (an integer key read in key order was looked up by key already)
+        for digest in versions_by_key(ctx.storage, old, info, wanted).values():
+            superseded.add_hex(digest)  # a row moved within its day: its old place's version
     return superseded
+
+
+def _maybe_archived(
+    old: Manifest, info: TableInfo, keys: set[tuple[Any, ...]]
+) -> set[tuple[Any, ...]]:
+    """The ``keys`` the archive may hold: an integer key outside the archived key range is a new
+    row, so a day of late AUTO_INCREMENT rows is not read again for them."""
+    if not (len(info.key) == 1 and info.key[0].is_integer and old.min_key and old.max_key):
+        return keys
+    low, high = int(old.min_key[0]), int(old.max_key[0])
+    return {k for k in keys if low <= int(k[0]) <= high}
 
 
 def _copy_rows(
@@ -154,13 +179,16 @@ def _copy_rows(
     writer: ChunkWriter,
     superseded: RowDigest,
     written: set[tuple[Any, ...]],
+    fresh: set[tuple[Any, ...]],
 ) -> None:
     """Read the rows of ``missing`` keys whole and write them; a key the archive held in another
     version (``missing[key]``) adds that version to ``superseded`` — only for rows still there.
 
     ``written``: the keys this growth wrote (up to ``LATER_ROWS``). A row moved to a later time of
     the day while the day is read is met there again: it is not written twice (if it changed
-    since, the next growth archives its newer version, and until then the purge keeps it)."""
+    since, the next growth archives its newer version, and until then the purge keeps it).
+    ``fresh``: the keys written that the archive lacked at their place (up to ``LATER_ROWS``):
+    late rows, or rows moved within their day, whose older version is looked up by key after."""
     shape = q.select_shape(info)
     keys = list(missing)
     for start in range(0, len(keys), _KEYS_PER_READ):
@@ -185,6 +213,8 @@ def _copy_rows(
             old_digest = missing.get(key)
             if old_digest is not None:
                 superseded.add_hex(old_digest)
+            elif len(fresh) < LATER_ROWS:  # bounded: past it, a moved row's old version stays
+                fresh.add(key)
         if new:
             writer.write_chunk(new)
 

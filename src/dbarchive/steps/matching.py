@@ -109,6 +109,32 @@ def later_versions(
     return found
 
 
+def versions_by_key(
+    storage: Storage, manifest: Manifest, info: TableInfo, wanted: set[tuple[Any, ...]]
+) -> dict[tuple[Any, ...], str]:
+    """The newest archived row hash of each ``wanted`` key, wherever in the day it sits: the
+    day's archive read whole (newest generation first), stopping once every key is found.
+
+    Growth asks it for the keys it wrote that the walk by place did not find: a row moved to
+    another time of its day replaces its older version, which sits at its old place."""
+    keys = [[c.name for c in info.columns].index(c.name) for c in info.key]
+    found: dict[tuple[Any, ...], str] = {}
+    for files in generations(manifest):
+        for chunk in _chunks(storage, files):
+            hits = [
+                (i, key)
+                for i, row in enumerate(chunk)
+                if (key := tuple(row[p] for p in keys)) in wanted and key not in found
+            ]
+            if hits:
+                digests = row_hex_digests(chunk)
+                for i, key in hits:
+                    found.setdefault(key, digests[i])
+            if len(found) == len(wanted):
+                return found
+    return found
+
+
 def archived_hashes(
     newest: NewestVersions, info: TableInfo, plan: ScanPlan, shape: q.SelectShape, rows: list[Any]
 ) -> list[str | None]:
