@@ -84,6 +84,48 @@ def test_run_as_the_least_privileged_user(
     assert verdict.clean, verdict.details
 
 
+def test_a_user_who_may_read_only_some_columns_is_refused_before_anything_changes(
+    light: Seed,
+    mysql_schema: MySqlSchema,
+    archiver: tuple[str, str],
+    s3_endpoint: S3Endpoint,
+    s3_bucket: str,
+    view: S3View,
+    tmp_path: Path,
+) -> None:
+    """SELECT on every column but ``payload``, and DELETE: information_schema shows the user
+    only the columns it may read, so the run archived the others, verified them and deleted
+    the rows with their payloads (an outside trial). It is refused now (exit 3), nothing
+    archived or deleted, and check says the same."""
+    columns = ", ".join(
+        str(c)
+        for (c,) in mysql_schema.execute(
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND "
+            "TABLE_NAME = 'events' AND COLUMN_NAME <> 'payload'",
+            (mysql_schema.name,),
+        )
+    )
+    mysql_schema.execute(
+        f"GRANT SELECT ({columns}), DELETE ON `{mysql_schema.name}`.`events` "
+        f"TO '{archiver[0]}'@'127.0.0.1'"
+    )
+    job = _job(tmp_path, mysql_schema, archiver, s3_endpoint, s3_bucket)
+    before = view.listing()
+    proc = job.run(*scenario.run_args())
+    assert proc.returncode == 3, (proc.stdout, proc.stderr)
+    assert "may not read every column of" in proc.stderr
+    assert view.listing() == before
+    verdict = record(check("run by a user who may read some columns", light, mysql_schema, view))
+    assert verdict.clean and mysql_schema.execute("SELECT COUNT(*) FROM events")[0][0] == len(
+        light.keys
+    ), verdict.details
+    checked = job.run("check")
+    assert checked.returncode == 3
+    assert next(x for x in checked.stdout.splitlines() if "SELECT on events" in x).startswith(
+        "MISSING"
+    )
+
+
 def _printed_grants(job: Job, user: str) -> list[str]:
     """The GRANT statements of ``check --grants`` for ``'user'@'127.0.0.1'``, run as the job's
     own login (which may not see the table yet)."""

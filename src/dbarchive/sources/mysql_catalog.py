@@ -11,9 +11,7 @@ from typing import Any
 from dbarchive.config import TableSpec
 from dbarchive.errors import NoUsableKeyError, SourceError
 from dbarchive.sources import mysql_sql as q
-from dbarchive.sources.canonical import (
-    Column,
-)
+from dbarchive.sources.canonical import Column, quote_identifier
 from dbarchive.sources.charsets import (
     lost_bytes,
     may_lose_text,
@@ -26,6 +24,7 @@ from dbarchive.sources.table import (
 )
 
 _EMPTY_CATALOG_PAUSES = (0.05, 0.5)  # asking again before believing an empty catalog answer
+_DENIED = {1142, 1143}  # no privilege on the table / on a column
 
 
 def _column(row: Sequence[Any]) -> Column:
@@ -69,6 +68,7 @@ class MySqlCatalog(MySqlSession):
         """Columns, paging key and time index of a configured table; SourceError if unusable."""
         schema = spec.schema_name or self.settings.database
         columns = self._columns(schema, spec.name)
+        self._require_every_column(schema, spec.name)
         by_name = {c.name: c for c in columns}
         wanted = self._exported(spec, columns)
         ts = by_name.get(spec.timestamp_column)
@@ -123,6 +123,26 @@ class MySqlCatalog(MySqlSession):
                 "check the table name and the SELECT privilege"
             )
         return [_column(r) for r in rows]
+
+    def _require_every_column(self, schema: str, table: str) -> None:
+        """Refuse a user who may read only some of the table's columns: information_schema
+        lists only those, so the archive would silently lack the others and the purge delete
+        their only copy. ``SELECT *`` (explained, no row read) is refused unless every column
+        may be read."""
+        name = f"{quote_identifier(schema)}.{quote_identifier(table)}"
+        try:
+            self.query(f"EXPLAIN SELECT * FROM {name} WHERE 1 = 0", (), "reading every column")
+        except SourceError as exc:
+            if exc.mysql_code not in _DENIED:
+                raise
+            refused = SourceError(
+                f"the user may not read every column of {schema}.{table} (the server refused "
+                f"SELECT *, error {exc.mysql_code}): an archive of the columns it may read would "
+                "lack the others, and the purge would delete their only copy; GRANT SELECT ON "
+                f"{name} TO the archive user"
+            )
+            refused.mysql_code = exc.mysql_code
+            raise refused from None
 
     def _text_check(self, col: Column) -> TextCheck | None:
         """How the column's values are checked, row by row, to convert to UTF-8 and back
