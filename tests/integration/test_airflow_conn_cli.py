@@ -86,6 +86,20 @@ def test_status_with_a_connection_uri_in_json_form_and_as_uri(
     assert result.exit_code == 0, result.output
 
 
+def test_a_tls_extra_dbarchive_does_not_read_is_refused(
+    events: MySqlSchema, tmp_path: Path
+) -> None:
+    """``?sslmode=require`` (the PostgreSQL spelling) was dropped and the session opened in
+    plain text (an outside trial): a TLS-looking extra that is not read is refused, exit 2."""
+    config = str(_airflow_config(tmp_path))
+    uri = f"mysql://root@127.0.0.1:3306/{events.name}?sslmode=require"
+    refused = _cli("status", "-c", config, "--connection", uri)
+    assert refused.exit_code == 2, refused.output
+    assert "extra sslmode is not read by dbarchive" in refused.output
+    other = f"mysql://root@127.0.0.1:3306/{events.name}?charset=utf8mb4"  # not TLS: left alone
+    assert _cli("status", "-c", config, "--connection", other).exit_code == 0
+
+
 def test_a_missing_variable_or_both_options_is_a_config_error(
     events: MySqlSchema, tmp_path: Path
 ) -> None:

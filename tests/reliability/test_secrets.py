@@ -307,3 +307,24 @@ def _run_everything(
         run(name, *scenario.run_args())
         assert words in outputs[f"{name} stdout"] + outputs[f"{name} stderr"], name
     return outputs, cmdlines
+
+
+def test_an_aws_session_token_is_not_in_the_debug_log(
+    light: Seed, mysql_schema: MySqlSchema, s3_endpoint: S3Endpoint, tmp_path: Path
+) -> None:
+    """A role's temporary credentials come with a session token, and botocore logs it at DEBUG
+    (the canonical request and the header dump) under ``-v`` (an outside trial: 8 times per
+    check). The endpoint is closed (port 1): botocore logs each request before it fails."""
+    token = "TOKENcanary" + uuid.uuid4().hex
+    env = {**s3_env(s3_endpoint), "AWS_SESSION_TOKEN": token, "AWS_MAX_ATTEMPTS": "1"}
+    job = write_job(
+        tmp_path / "token.toml",
+        mysql_schema.url,
+        "s3://no-such-bucket/arch",
+        env,
+        destination='endpoint_url = "http://127.0.0.1:1"\n',
+    )
+    proc = job.run("-v", "check")
+    assert proc.returncode == 4, proc.stderr  # the storage is unreachable
+    assert "x-amz-security-token" in proc.stderr.lower()  # botocore did log the request
+    assert _leaks(proc.stdout + proc.stderr, [token]) == []

@@ -269,3 +269,58 @@ def test_a_bad_default_is_reported_once_where_it_is_written() -> None:
         "defaults.retentoin",
         "tables.1.retention",
     ]
+
+
+def _source(url: str, **destination: Any) -> Any:
+    return job_from_dict(
+        {
+            "source": {"url": url},
+            "destination": {"url": "/tmp/a", **destination},
+            "tables": [{"name": "t", "timestamp_column": "ts"}],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["mysql://app:Sup3rS3cret/XYZ@db:3306/prod", "mysql://app:p@ss:w/rdSup3rS3cret@db:3306/prod"],
+)
+def test_a_password_with_unencoded_slash_or_at_is_refused_without_showing_it(url: str) -> None:
+    """urlparse reads such a URL with another host or port, and the error showed the password
+    (an outside trial). It is refused, saying how to encode it."""
+    with pytest.raises(ConfigError, match="percent-encode them") as caught:
+        _source(url)
+    assert "Sup3rS3cret" not in str(caught.value) + repr(caught.value)
+
+
+def test_redacted_keeps_only_the_user_of_any_url() -> None:
+    from dbarchive.config.source import redacted
+
+    assert redacted("mysql://u:Sup3r/S3cret@h:1/db") == "mysql://u@h:1/db"
+    assert redacted("mysql://u:a@b:c/Sup3r@h:3306/db?unix_socket=/s") == "mysql://u@h:3306/db"
+    assert redacted("mysql://h/db") == "mysql://h/db"
+
+
+def test_url_options_dbarchive_does_not_read_are_refused() -> None:
+    """``?ssl_mode=VERIFY_IDENTITY&ssl_ca=…`` in the URL was dropped: the session connected
+    without TLS checks (an outside trial accepted a wrong-host certificate so)."""
+    with pytest.raises(ConfigError, match="its query has ssl_ca, ssl_mode"):
+        _source("mysql://app@db:3306/prod?ssl_mode=VERIFY_IDENTITY&ssl_ca=/ca.pem")
+    socket = _source("mysql://app@localhost/prod?unix_socket=/run/mysqld/mysqld.sock")
+    assert socket.source.connect_args()["unix_socket"] == "/run/mysqld/mysqld.sock"
+
+
+def test_localhost_with_another_port_is_refused() -> None:
+    """MySQL clients take localhost for the local socket and ignore the port: a tunnel on
+    localhost:3307 would have been another server (the local one)."""
+    with pytest.raises(ConfigError, match=r"write 127\.0\.0\.1:3307 for the port"):
+        _source("mysql://app@localhost:3307/prod")
+    assert _source("mysql://app@localhost:3306/prod").source.connect_args()["port"] == 3306
+    assert _source("mysql://app@127.0.0.1:3307/prod").source.connect_args()["port"] == 3307
+
+
+def test_an_s3_endpoint_holding_a_login_is_refused_without_showing_it() -> None:
+    with pytest.raises(ConfigError, match="endpoint_url holds a user or password") as caught:
+        _source("mysql://app@db/prod", endpoint_url="http://u:Sup3rS3cret@127.0.0.1:9000")
+    assert "Sup3rS3cret" not in str(caught.value)
+    assert _source("mysql://app@db/prod", endpoint_url="http://127.0.0.1:9000").destination

@@ -186,4 +186,19 @@ def _tls_from_extras(conn_id: str, extra: dict[str, Any]) -> dict[str, Any]:
         )
     if extra.get("ssl_mode"):
         tls["ssl_mode"] = extra["ssl_mode"]
+    _refuse_other_tls_keys(conn_id, extra)
     return tls
+
+
+def _refuse_other_tls_keys(conn_id: str, extra: dict[str, Any]) -> None:
+    """A TLS-looking extra dbarchive does not read (``sslmode``, ``ssl_ca``, ``tls``) would be
+    dropped, and the session opened without the checks it asks for: refused instead."""
+    other = sorted(
+        k for k in extra if k.lower().startswith(("ssl", "tls")) and k not in {"ssl", "ssl_mode"}
+    )
+    if other:
+        raise ConfigError(
+            f"Airflow connection {conn_id!r}: extra {', '.join(other)} is not read by "
+            "dbarchive (nor by MySqlHook); give TLS as ssl_mode (e.g. VERIFY_IDENTITY) and "
+            'ssl = {"ca": "/path/ca.pem"} (and optionally "cert", "key")'
+        )

@@ -18,6 +18,7 @@ from dbarchive.context import Context
 from dbarchive.dates import select_days
 from dbarchive.errors import ConfigError
 from dbarchive.events import Reporter
+from dbarchive.runtime.log_secrets import redact_root_handlers
 from dbarchive.runtime.priority import lower_cpu_priority
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -136,6 +137,7 @@ def verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
             stream=sys.stderr, level=logging.DEBUG, format="%(asctime)s %(levelname)s %(message)s"
         )
         logging.getLogger().setLevel(logging.DEBUG)
+        redact_root_handlers()  # botocore's DEBUG lines hold the AWS session token
 
 
 def verbosity_params(command: click.Command) -> None:

@@ -91,6 +91,19 @@ class DestinationSettings(Frozen):
             return None
         return ObjectLock(self.object_lock.mode, self.object_lock.period, self.legal_hold)
 
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint_without_login(cls, v: str | None) -> str | None:
+        """An S3 endpoint is a host; credentials go in the AWS chain, never in a URL that
+        messages and logs show."""
+        if v is not None and "@" in v.partition("://")[2].split("/", 1)[0]:
+            raise ValueError(
+                "endpoint_url holds a user or password (user:secret@host): give the S3 "
+                "credentials as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile or a role, "
+                "and the endpoint as http(s)://host:port"
+            )
+        return v
+
     @model_validator(mode="after")
     def _lock_needs_s3(self) -> DestinationSettings:
         s3 = urlparse(self.url).scheme == "s3"

@@ -234,14 +234,22 @@ class SourceSettings(Frozen):
         parsed = urlparse(v)
         if parsed.scheme not in {"mysql", "mariadb"}:
             raise ValueError("must look like mysql://user@host:3306/database")
+        _require_encoded_login(v)
+        _require_known_options(parsed.query)
         if not parsed.hostname and "unix_socket=" not in (parsed.query or ""):
             raise ValueError("needs a host: mysql://user@host:3306/database")
         if not parsed.path.strip("/"):
             raise ValueError("needs a database name at the end: mysql://user@host:3306/database")
         try:
-            parsed.port  # noqa: B018 (urlparse checks the port only when asked for it)
+            port = parsed.port
         except ValueError:
             raise ValueError(f"its port must be a number from 0 to 65535: {redacted(v)}") from None
+        if parsed.hostname == "localhost" and port not in (None, 3306):
+            raise ValueError(
+                f"localhost with port {port}: MySQL clients reach localhost through the local "
+                "socket and ignore the port, so this would log in to another server; write "
+                f"127.0.0.1:{port} for the port, or leave the port out for the socket"
+            )
         return v
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
@@ -324,10 +332,45 @@ class SourceSettings(Frozen):
         return redacted(self.url)
 
 
+# Options a [source] url may carry in its query; TLS has its own [source] keys.
+_URL_OPTIONS = frozenset({"unix_socket"})
+
+
+def _require_encoded_login(url: str) -> None:
+    """Refuse a user or password holding ``@`` or ``/`` unencoded: the URL would be read with
+    another host, port or database (and its error would show part of the password)."""
+    authority = url.partition("://")[2].split("?", 1)[0]
+    userinfo, at, _rest = authority.rpartition("@")
+    if at and ("@" in userinfo or "/" in userinfo):
+        raise ValueError(
+            "its user or password holds '@' or '/' unencoded: percent-encode them in the URL "
+            "(@ → %40, / → %2F, : → %3A, % → %25), or give the password in "
+            "$DBARCHIVE_MYSQL_PASSWORD (the variable [source] password_env names)"
+        )
+
+
+def _require_known_options(query: str) -> None:
+    """Refuse URL options dbarchive does not apply, rather than drop them: ``?ssl_mode=…``
+    ignored would connect without the TLS checks it asks for."""
+    names = sorted({p.split("=", 1)[0] for p in query.split("&") if p} - _URL_OPTIONS)
+    if names:
+        raise ValueError(
+            f"its query has {', '.join(names)}, which dbarchive does not read from the URL; "
+            "set TLS as [source] keys (ssl_mode, ssl_ca, ssl_cert, ssl_key); the URL takes "
+            "only ?unix_socket=/path"
+        )
+
+
 def redacted(url: str) -> str:
     """``url`` without its password (and its query, which may hold options), for logs,
-    messages and reprs."""
-    parsed = urlparse(url)
-    host = parsed.netloc.rpartition("@")[2]
-    netloc = f"{parsed.username}@{host}" if parsed.username else host
-    return parsed._replace(netloc=netloc, query="").geturl()
+    messages and reprs. Read by hand, not by urlparse: a password holding an unencoded ``/``
+    or ``@`` would be taken for the host."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "<not a URL>"
+    authority_and_path = rest.split("?", 1)[0].split("#", 1)[0]
+    userinfo, at, tail = authority_and_path.rpartition("@")
+    if not at:
+        return f"{scheme}://{tail}"
+    user = userinfo.split(":", 1)[0].split("/", 1)[0]
+    return f"{scheme}://{user}@{tail}"
