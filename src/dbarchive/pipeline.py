@@ -9,6 +9,7 @@ finds the same rows publishes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,11 +27,12 @@ from dbarchive.steps.outcome import (
     finish_publication,
     now_text,
 )
-from dbarchive.steps.stream import refuse_shrinking, write_rows
+from dbarchive.steps.stream import rows_gone, write_rows
 from dbarchive.steps.verify import purge_begun
 from dbarchive.storage.gated import GatedStorage
 from dbarchive.strategies import strategy_for
 from dbarchive.throttle import Throttle
+from dbarchive.units.plan import RowsGone
 from dbarchive.units.publish import export_day_in_units
 
 
@@ -93,6 +95,17 @@ def export_day(
         scan = ctx.reads(spec, day).plan_scan(info, window, spec.scan)  # the rows it will read
         # first, replace or grow: decided before any row is read
         committed = preparation.committed()
+        if committed.mode == "replace" and (
+            gone := rows_gone(ctx, spec, info, window, scan, committed.manifest)
+        ):
+            # Deleted or moved away since: the archive holds their only copy, so it only grows.
+            now = ctx.wall_clock.now().isoformat(timespec="seconds")
+            marker = upload.mark_rows_gone(ctx.storage, partition, now)
+            emit_export_event(ctx, spec, day, "info", message=(
+                f"{gone} archived rows left the database since the day was archived: the "
+                "archive keeps them and the day only grows from now on"
+            ))  # fmt: skip
+            committed = dataclasses.replace(committed, marker=marker)
         if committed.mode == "grow":  # over the rows the archive was made from (its window)
             from dbarchive.steps.grow import grow_day
             from dbarchive.steps.verify import archive_scope
@@ -100,7 +113,6 @@ def export_day(
             assert committed.manifest is not None
             scope, archived = archive_scope(info, committed.manifest)
             return grow_day(ctx, spec, scope, archived, committed, preparation, throttle)
-        refuse_shrinking(ctx, spec, info, window, scan, committed.manifest)
         emit_export_event(
             ctx, spec, day, "start", total=scan.estimated_rows, message=f"scan={scan.strategy}"
         )
@@ -144,5 +156,8 @@ def export_day_as_configured(
         upload.read_purge_marker(ctx.storage, ctx.partition(spec, day))
     ):
         ctx.storage.check()  # the whole-day export checks on a thread, beside MySQL's planning
-        return export_day_in_units(ctx, spec, day, throttle)
+        try:
+            return export_day_in_units(ctx, spec, day, throttle)
+        except RowsGone:  # recorded: from now on the day grows, whole
+            pass
     return export_day(ctx, spec, day, throttle)  # a day whose purge has begun grows

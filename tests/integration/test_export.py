@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,12 @@ from typing import Any
 import MySQLdb
 import pytest
 
-from dbarchive import SourceError, VerificationError, build_context, export_day
+from dbarchive import SourceError, build_context, export_day
 from dbarchive.events import Event
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import Manifest
 from dbarchive.sources import mysql_sql as q
+from dbarchive.steps import upload
 from tests.integration.helpers import LOG_TABLE_DDL, fill_events, make_job
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
 
@@ -121,16 +123,27 @@ def test_empty_day_gets_a_manifest(mysql_schema: MySqlSchema, tmp_path: Path) ->
 
 
 def test_archive_is_never_replaced_by_fewer_rows(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
-    """If the source lost rows of an archived day, re-export refuses and keeps the archive."""
+    """If the source lost rows of an archived day, a re-export keeps the archive (their only
+    copy): the day is recorded as grown-only and gains only rows it lacks. It used to refuse,
+    so every daily run failed (exit 5) over a routine application DELETE (an outside trial)."""
     mysql_schema.execute(LOG_TABLE_DDL)
     fill_events(mysql_schema, "2026-11-24", 1000)
     ctx = build_context(_events_job(mysql_schema, tmp_path))
     export_day(ctx, ctx.job.tables[0], DAY)
     before = {k: (tmp_path / k).read_bytes() for k in _all_keys(tmp_path)}
     mysql_schema.execute("DELETE FROM events WHERE id <= 600")
-    with pytest.raises(VerificationError, match=r"archive \(their only copy\) is kept"):
-        export_day(ctx, ctx.job.tables[0], DAY)
-    assert {k: (tmp_path / k).read_bytes() for k in _all_keys(tmp_path)} == before
+    again = export_day(ctx, ctx.job.tables[0], DAY)
+    assert not again.published  # nothing the archive lacks
+    after = {k: (tmp_path / k).read_bytes() for k in _all_keys(tmp_path)}
+    marker = ctx.partition(ctx.job.tables[0], DAY).purge_marker_key
+    assert json.loads(after.pop(marker))["cause"] == upload.GONE_RECORD["cause"]
+    assert after == before
+    mysql_schema.execute(
+        "INSERT INTO events (created_at, account_id) VALUES ('2026-11-24 12:00:00', 7)"
+    )
+    grown = export_day(ctx, ctx.job.tables[0], DAY)
+    assert grown.published and grown.generation == 2
+    assert _manifest(ctx, DAY).effective_digest.count == 1001  # the 600 rows kept, one gained
 
 
 def test_late_rows_are_picked_up_by_a_rerun(mysql_schema: MySqlSchema, tmp_path: Path) -> None:

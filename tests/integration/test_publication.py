@@ -291,6 +291,29 @@ def test_run_reexports_an_updated_day_within_recheck_days(
     assert not verify_day(ctx, ctx.job.tables[0], TODAY - dt.timedelta(days=3)).ok
 
 
+def test_a_row_the_application_deletes_from_an_archived_day_does_not_fail_the_runs(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A routine DELETE of an archived row inside the retention window made every daily run
+    fail (exit 5, "the source now holds 49 rows but the archive holds 50") until the day
+    expired, hiding real failures (an outside trial). The archive keeps the row; the day is
+    recorded as grown-only, so runs go on, and a late row is archived before its purge."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    for back in (1, 2, 3):
+        _fill(mysql_schema, TODAY - dt.timedelta(days=back), 50)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    (first,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx), purge=False)
+    assert len(first.exported) == 3
+    day = TODAY - dt.timedelta(days=3)
+    mysql_schema.execute("DELETE FROM events WHERE DATE(created_at) = %s LIMIT 1", (str(day),))
+    for _ in range(2):
+        (again,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx), purge=False)
+        assert again.ok and again.errors == [], again.errors
+        assert [e.day for e in again.exported if e.published] == []
+    assert verify_day(ctx, ctx.job.tables[0], day).ok
+    assert _manifest(ctx, day).effective_digest.count == 50  # the deleted row's only copy
+
+
 def test_the_recheck_read_is_said_and_stops_on_a_stop_request(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:

@@ -105,8 +105,8 @@ def ready_for_purge(
             dropped_columns_refusal(spec.name, day, result.column_change, begun)
         )
     if _rows_gone(result, known):  # deleted or moved away since: the archive may only grow
-        record = {**_GONE_RECORD, "started_at": ctx.wall_clock.now().isoformat(timespec="seconds")}
-        upload.write_purge_marker(ctx.storage, ctx.partition(spec, day), record)
+        now = ctx.wall_clock.now().isoformat(timespec="seconds")
+        upload.mark_rows_gone(ctx.storage, ctx.partition(spec, day), now)
         known = _known(ctx, spec, day, known.plan, matched_rows, known.manifest)
         result = verify_day(ctx, spec, day, depth, True, known)
     if why := _export_again(result, purge_begun(known.marker)):
@@ -118,12 +118,6 @@ def ready_for_purge(
         raise VerificationError("; ".join(result.problems))
     failpoints.hit("purge.after-verify")
     return known
-
-
-# The purge record of a day some of whose archived rows left the database before its purge
-# (the application deleted them, or moved them to another day): it is purged like one whose
-# purge has begun — its rows matched one by one, its archive only growing — which it then is.
-_GONE_RECORD = {"status": "started", "cause": "archived rows left the database before the purge"}
 
 
 def _rows_gone(result: VerifyResult, known: KnownDay) -> bool:

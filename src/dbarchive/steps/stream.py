@@ -8,7 +8,6 @@ from __future__ import annotations
 from dbarchive.checksum import RowDigest
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
-from dbarchive.errors import VerificationError
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import FileEntry, Manifest
 from dbarchive.sources import mysql_sql as q
@@ -70,27 +69,22 @@ def write_rows(
     return files, digest
 
 
-def refuse_shrinking(
+def rows_gone(
     ctx: Context,
     spec: TableSpec,
     info: TableInfo,
     window: DayWindow,
     scan: ScanPlan,
     old: Manifest | None,
-) -> None:
-    """Never replace an archive (``old``) with fewer rows than it holds: the source was probably
-    purged."""
+) -> int:
+    """How many of the rows of the archive (``old``) the database no longer holds: deleted or
+    moved to another day since (0 for a first archive). Such an archive is their only copy, so
+    it is never replaced by fewer rows: the day only grows from then on."""
     if old is None or old.effective_digest.count == 0:
-        return
+        return 0
     in_source = scan.estimated_rows
     if spec.where and scan.strategy == "key":
         reads = ctx.reads(spec, window.day)  # where the export counts and reads the day
         (count,) = reads.query(q.day_count_sql(info), (window.start_param, window.end_param))[0]
         in_source = int(count)
-    if in_source < old.effective_digest.count:
-        raise VerificationError(
-            f"{spec.name} {window.day}: the source now holds {in_source} rows but the archive holds "
-            f"{old.effective_digest.count}; rows were purged, deleted or moved to another day "
-            "since, so the archive (their only copy) is kept as it is; `dbarchive purge` purges "
-            "the day's remaining rows, each matched against it"
-        )
+    return max(0, old.effective_digest.count - in_source)

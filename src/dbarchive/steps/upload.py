@@ -63,6 +63,19 @@ def write_purge_marker(storage: Storage, partition: PartitionPath, record: dict[
     storage.put_bytes(partition.purge_marker_key, json.dumps(record, indent=2).encode() + b"\n")
 
 
+# The purge record of a day some of whose archived rows left the database (the application
+# deleted them, or moved them to another day): its archive holds their only copy, so from then on
+# it only grows and is purged like a day whose purge has begun, its rows matched one by one.
+GONE_RECORD = {"status": "started", "cause": "archived rows left the database before the purge"}
+
+
+def mark_rows_gone(storage: Storage, partition: PartitionPath, now: str) -> dict[str, Any]:
+    """Record that archived rows of the day left the database (``GONE_RECORD``); the record."""
+    record = {**GONE_RECORD, "started_at": now}
+    write_purge_marker(storage, partition, record)
+    return record
+
+
 def survey(storage: Storage, partition: PartitionPath, expected: SourceIdentity) -> Committed:
     """The read-only half of making a partition safe to write: the destination is reachable and
     holds nothing foreign there (StorageError, nothing changed, if it does; VerificationError if

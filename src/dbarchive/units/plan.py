@@ -15,7 +15,7 @@ from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo, sql_datetime
 from dbarchive.steps import upload
 
 # The export's own building blocks, shared so both paths write identical files and manifests.
-from dbarchive.steps.stream import refuse_shrinking
+from dbarchive.steps.stream import rows_gone
 from dbarchive.steps.verify import purge_begun
 from dbarchive.strategies import strategy_for
 from dbarchive.units.ranges import RangeLimits, plan_ranges, ranges_needed, split_window
@@ -46,6 +46,10 @@ def average_row_bytes(ctx: Context, info: TableInfo) -> float | None:
     return float(value) if value and float(value) > 0 else None
 
 
+class RowsGone(VerificationError):
+    """Archived rows of the day left the database: recorded, and the day is grown whole."""
+
+
 def plan_units(ctx: Context, spec: TableSpec, day: dt.date) -> DayUnits:
     """Plan (or re-plan) the day's units and store the plan; refuses a day that shrank, and a
     day not over (DayNotSettled: before anything, even Aurora's check)."""
@@ -61,7 +65,15 @@ def plan_units(ctx: Context, spec: TableSpec, day: dt.date) -> DayUnits:
             f"{spec.name} {day}: the day's purge has begun, so its archive can only grow; export "
             "it whole (dbarchive export), not in work units"
         )
-    refuse_shrinking(ctx, spec, info, window, scan, committed.manifest)
+    if gone := rows_gone(ctx, spec, info, window, scan, committed.manifest):
+        upload.mark_rows_gone(
+            ctx.storage, partition, ctx.wall_clock.now().isoformat(timespec="seconds")
+        )
+        raise RowsGone(
+            f"{spec.name} {day}: {gone} archived rows left the database since the day was "
+            "archived; the archive keeps them (their only copy) and the day only grows now: "
+            "export it whole (dbarchive export), not in work units"
+        )
     row_bytes = average_row_bytes(ctx, info) if spec.range_mib else None
     plan = dataclasses.replace(
         units_for(spec, info, window, scan, row_bytes),
