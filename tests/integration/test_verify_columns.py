@@ -381,3 +381,39 @@ def test_a_column_added_with_an_expression_default_keeps_every_late_row(
     assert error.startswith(f"events {PURGED}: kept 1 of its rows, which hold values in columns ")
     assert [r[0] for r in mysql_schema.execute("SELECT id FROM events")] == late
     assert _manifest(job, PURGED).rows == 20
+
+
+def test_a_widened_column_does_not_stop_a_begun_day_and_restore_builds_the_archived_type(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """The application deletes one archived row (the day is recorded grown-only), then a
+    column is widened, keeping every value's text (DECIMAL(18,4) to (20,4)). That day was kept
+    whole at every run ("the table's columns changed … and its purge has begun"), and restore
+    --into a new table refused the table it had just created ("restore into a new table with
+    --into"), both found by an outside trial. Now the rows still match their archived versions
+    and are purged; restore builds the new table with the archived types."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, PURGED, 20)
+    job = _events_job(mysql_schema, tmp_path / "arch")
+    ctx = build_context(job)
+    export_day(ctx, job.tables[0], PURGED)
+    mysql_schema.execute("DELETE FROM events ORDER BY id LIMIT 1")
+    assert not export_day(ctx, job.tables[0], PURGED).published  # recorded, nothing to add
+    mysql_schema.execute("ALTER TABLE events MODIFY amount DECIMAL(20,4) NULL")
+    ctx.source.close()
+
+    (report,) = api.purge(job, today=TODAY)
+
+    assert report.errors == [] and report.rows_deleted == 19, report.errors
+    assert mysql_schema.execute("SELECT COUNT(*) FROM events") == [(0,)]
+    ctx = build_context(job)
+    assert api.verify(ctx, "events", PURGED).ok
+    restored = api.restore(ctx, "events", PURGED, into="back")
+    assert restored.ok and restored.created_table and restored.written == 20, restored.problems
+    (kind,) = mysql_schema.execute(
+        "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND "
+        "TABLE_NAME = 'back' AND COLUMN_NAME = 'amount'",
+        (mysql_schema.name,),
+    )[0]
+    assert (kind.decode() if isinstance(kind, bytes) else kind) == "decimal(18,4)"
+    ctx.source.close()

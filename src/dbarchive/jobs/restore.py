@@ -159,16 +159,22 @@ def _checked_manifest(ctx: Context, spec: TableSpec, day: dt.date) -> Manifest:
 
 
 def _ensure_target(ctx: Context, spec: TableSpec, manifest: Manifest, target: str) -> bool:
-    """Create the target if it does not exist; True if it was created."""
+    """Create the target if it does not exist; True if it was created. Like the table (its
+    indexes, charsets, generated columns) while it still has the archived columns as archived;
+    else (a column retyped or dropped since) from the archive's own columns."""
     schema = _schema(ctx, spec)
     if ctx.source.table_exists(schema, target):
         return False
     if target != spec.name and ctx.source.table_exists(schema, spec.name):
         ctx.source.create_like(schema, target, spec.name, what="creating the target")
-    else:
-        ctx.source.create_table_for(
-            schema, target, manifest.columns, manifest.key_columns, manifest.timestamp_column
-        )
+        try:
+            _target_info(ctx, spec, manifest, target)
+            return True
+        except ConfigError:  # the table changed since the day was archived
+            ctx.source.drop_table(schema, target)
+    ctx.source.create_table_for(
+        schema, target, manifest.columns, manifest.key_columns, manifest.timestamp_column
+    )
     return True
 
 

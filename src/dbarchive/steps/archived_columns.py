@@ -110,7 +110,8 @@ def matching_scope(info: TableInfo, manifest: Manifest) -> TableInfo:
     or moved since: the archived columns in the archive's order, and a row whose added columns
     hold other values than a restore of its archived columns gives them hashes as held
     (``TableInfo.held_unless``), so it is neither grown (the archive would lose those values)
-    nor deleted. A column dropped or retyped: as it is, so no row matches."""
+    nor deleted. A column dropped or retyped: as it is, so a row matches only if each of its
+    values reads as archived (a widening that keeps the text, INT to BIGINT, does)."""
     change = column_change(info, manifest)
     return info if change is None else changed_scope(info, change)
 

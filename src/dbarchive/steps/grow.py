@@ -67,13 +67,13 @@ def grow_day(
     assert old is not None
     t0 = ctx.clock()
     info = matching_scope(info, old)  # columns added since: grown on the archived ones
-    _require_same_columns(spec, info, old)
+    refusal = _columns_refusal(spec, info, old)  # only if a row must be written
     target = committed.target(ctx.partition(spec, old.day))
     plan = ctx.source.plan_scan(info, window, old.scan)  # the archive's order
     emit_export_event(ctx, spec, old.day, "start", total=plan.estimated_rows, message="growth")
     writer = _open_writer(ctx, spec, info, target, GatedStorage(ctx.storage, preparation))
     try:
-        superseded = _write_missing(ctx, spec, info, window, plan, old, writer, throttle)
+        superseded = _write_missing(ctx, spec, info, window, plan, old, writer, throttle, refusal)
         files = writer.close()
     except BaseException:
         writer.abort()
@@ -85,16 +85,19 @@ def grow_day(
     return finish_publication(ctx, spec, target, manifest, old, ctx.clock() - t0)
 
 
-def _require_same_columns(spec: TableSpec, info: TableInfo, old: Manifest) -> None:
-    """Growth writes rows of the archived columns: each must still be there, as archived."""
+def _columns_refusal(spec: TableSpec, info: TableInfo, old: Manifest) -> str | None:
+    """Why the growth cannot write a row, or None: it writes rows of the archived columns, so
+    each must still be there, as archived. Said only if a row must be written: a widening that
+    keeps every value's text (DECIMAL(10,2) to (12,2)) leaves the archived rows matching."""
     now = tuple(ColumnEntry(c.name, c.column_type, c.nullable) for c in info.columns)
-    if now != old.columns:
-        raise VerificationError(
-            f"{spec.name} {old.day}: the table's columns changed since the day was archived "
-            f"({_describe(info, old)}), and its purge has begun, so its archive can only grow by "
-            "rows of the archived columns, which the table no longer has as archived; the day's "
-            "rows left are kept in the table (the table's other days go on)"
-        )
+    if now == old.columns:
+        return None
+    return (
+        f"{spec.name} {old.day}: the table's columns changed since the day was archived "
+        f"({_describe(info, old)}), and its purge has begun, so its archive can only grow by "
+        "rows of the archived columns, which the table no longer has as archived; the day's "
+        "rows the archive lacks are kept in the table (the table's other days go on)"
+    )
 
 
 def _describe(info: TableInfo, old: Manifest) -> str:
@@ -126,8 +129,10 @@ def _write_missing(
     old: Manifest,
     writer: ChunkWriter,
     throttle: Throttle | None,
+    refusal: str | None,
 ) -> RowDigest:
-    """Write every row the archive lacks; returns the digest of the versions they supersede."""
+    """Write every row the archive lacks; returns the digest of the versions they supersede.
+    ``refusal``: why no row may be written (VerificationError at the first one)."""
     shape = q.hash_shape(info)
     full = dataclasses.replace(shape, width=1 + max(*shape.key_positions, shape.ts_position))
     superseded, seen, written = RowDigest(), 0, set[tuple[Any, ...]]()
@@ -143,6 +148,8 @@ def _write_missing(
                 for row, digest in zip(chunk, archived, strict=True)
                 if row_hash(row) not in {digest, q.HELD}
             }
+            if missing and refusal is not None:
+                raise VerificationError(refusal)
             _copy_rows(ctx, info, window, plan, missing, writer, superseded, written, fresh)
             seen += len(chunk)
             emit_export_event(
