@@ -314,6 +314,40 @@ def test_a_row_the_application_deletes_from_an_archived_day_does_not_fail_the_ru
     assert _manifest(ctx, day).effective_digest.count == 50  # the deleted row's only copy
 
 
+@pytest.mark.parametrize("scan", ["key", "time"])
+def test_a_key_reused_after_the_table_was_re_created_does_not_hide_the_archived_row(
+    scan: str, mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """D1 (keys 1..400) archived and purged; the table is rotated (RENAME, CREATE LIKE: its
+    AUTO_INCREMENT starts at 1 again) and a late row of D1 gets key 6 again. Growth took it for
+    row 6 changed: the archived row 6 became an "older version", restore gave back the new row
+    only, and verify said OK (an outside trial). The counter is not past D1's archived keys, so
+    the growth stops: the row is kept, the archive unchanged."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, D1, PER_DAY)
+    ctx = build_context(_job(mysql_schema, tmp_path, scan=scan))
+    (first,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx))
+    assert first.ok and first.rows_deleted == PER_DAY, first.errors
+    archived = _manifest(ctx, D1)
+    mysql_schema.execute("RENAME TABLE events TO events_old")
+    mysql_schema.execute("CREATE TABLE events LIKE events_old")
+    _fill(mysql_schema, TODAY - dt.timedelta(days=1), 5)  # keys from 1 again
+    _fill(mysql_schema, D1, 1, first_second=300)  # a late row of D1
+    ((key,),) = mysql_schema.execute("SELECT id FROM events WHERE created_at < %s", (str(D2),))
+    assert 1 <= key <= PER_DAY  # a key D1's archive holds for another row
+
+    (report,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx))
+
+    (error,) = report.errors
+    assert f"events {D1}: key {key} is archived in this day with other values" in error
+    assert "is not past the day's archived keys (up to 400): the table was re-created" in error
+    assert _manifest(ctx, D1) == archived
+    assert mysql_schema.execute("SELECT COUNT(*) FROM events WHERE id = %s", (key,)) == [(1,)]
+    restored = restore_day(ctx, ctx.job.tables[0], D1, into="back")
+    assert restored.ok and restored.written == PER_DAY
+    assert mysql_schema.execute("SELECT note FROM back WHERE id = %s", (key,)) == [(f"n{key - 1}",)]
+
+
 def test_the_recheck_read_is_said_and_stops_on_a_stop_request(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:

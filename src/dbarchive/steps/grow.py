@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from dbarchive._version import __version__
@@ -28,6 +30,7 @@ from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.canonical import key_parameter
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 from dbarchive.steps.archived_columns import column_change, matching_scope
+from dbarchive.steps.key_reuse import counter_behind, reuse_refusal
 from dbarchive.steps.matching import (
     LATER_ROWS,
     archived_hashes,
@@ -67,13 +70,13 @@ def grow_day(
     assert old is not None
     t0 = ctx.clock()
     info = matching_scope(info, old)  # columns added since: grown on the archived ones
-    refusal = _columns_refusal(spec, info, old)  # only if a row must be written
+    guards = _Guards(_columns_refusal(spec, info, old), counter_behind(ctx, info, old))
     target = committed.target(ctx.partition(spec, old.day))
     plan = ctx.source.plan_scan(info, window, old.scan)  # the archive's order
     emit_export_event(ctx, spec, old.day, "start", total=plan.estimated_rows, message="growth")
     writer = _open_writer(ctx, spec, info, target, GatedStorage(ctx.storage, preparation))
     try:
-        superseded = _write_missing(ctx, spec, info, window, plan, old, writer, throttle, refusal)
+        superseded = _write_missing(ctx, spec, info, window, plan, old, writer, throttle, guards)
         files = writer.close()
     except BaseException:
         writer.abort()
@@ -129,10 +132,10 @@ def _write_missing(
     old: Manifest,
     writer: ChunkWriter,
     throttle: Throttle | None,
-    refusal: str | None,
+    guards: _Guards,
 ) -> RowDigest:
     """Write every row the archive lacks; returns the digest of the versions they supersede.
-    ``refusal``: why no row may be written (VerificationError at the first one)."""
+    ``guards``: when it must stop instead (VerificationError, nothing published)."""
     shape = q.hash_shape(info)
     full = dataclasses.replace(shape, width=1 + max(*shape.key_positions, shape.ts_position))
     superseded, seen, written = RowDigest(), 0, set[tuple[Any, ...]]()
@@ -148,8 +151,7 @@ def _write_missing(
                 for row, digest in zip(chunk, archived, strict=True)
                 if row_hash(row) not in {digest, q.HELD}
             }
-            if missing and refusal is not None:
-                raise VerificationError(refusal)
+            guards.check(spec, old, missing)
             _copy_rows(ctx, info, window, plan, missing, writer, superseded, written, fresh)
             seen += len(chunk)
             emit_export_event(
@@ -161,9 +163,31 @@ def _write_missing(
         newest.close()
     wanted = _maybe_archived(old, info, fresh) if not int_key_path(info, plan) else set()
     if wanted:  # (an integer key read in key order was looked up by key already)
-        for digest in versions_by_key(ctx.storage, old, info, wanted).values():
+        found = versions_by_key(ctx.storage, old, info, wanted)
+        guards.check(spec, old, found)
+        for digest in found.values():
             superseded.add_hex(digest)  # a row moved within its day: its old place's version
     return superseded
+
+
+@dataclass(frozen=True)
+class _Guards:
+    """When the growth stops rather than write: ``columns``, why no row may be written (the
+    table's columns changed); ``counter``, the AUTO_INCREMENT counter when it is not past the
+    day's archived keys, so a key archived with other values is another row's (key_reuse.py)."""
+
+    columns: str | None
+    counter: int | None
+
+    def check(self, spec: TableSpec, old: Manifest, missing: Mapping[Any, str | None]) -> None:
+        """Raise if a row of ``missing`` (key → its archived version's hash, or None) may not
+        be written."""
+        if missing and self.columns is not None:
+            raise VerificationError(self.columns)
+        if self.counter is not None:
+            changed = next((k for k, digest in missing.items() if digest is not None), None)
+            if changed is not None:
+                raise VerificationError(reuse_refusal(spec, old, changed, self.counter))
 
 
 def _maybe_archived(
