@@ -171,7 +171,7 @@ def test_failure_notifies_once_and_deletes_nothing(
     # The first task that reaches S3 is catch_up (it runs before the day's export).
     assert "table events, day 2026-11-24, step catch_up — bucket" in text
     assert "does not exist" in text
-    assert f"run {run.run_id}, try 1 of 1" in text
+    assert f"run {run.run_id}, try 1, not retried (a permanent error)" in text
     assert "log: http" in text and "events.catch_up" in text.rpartition("log: ")[2]
     assert schema.execute("SELECT COUNT(*) FROM events")[0][0] == 10 * PER_DAY
 

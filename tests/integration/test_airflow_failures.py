@@ -92,7 +92,7 @@ def test_a_permanent_error_fails_at_the_first_try(
     (message,) = (m["text"] for m in webhook.messages)
     assert f"table {table}, day 2026-11-24, step catch_up" in message
     assert expected in message and "permanent, not retried" in message
-    assert "try 1 of 3" in message
+    assert "try 1, not retried (a permanent error)" in message and "try 1 of 3" not in message
 
 
 def test_a_transient_error_keeps_its_retries(

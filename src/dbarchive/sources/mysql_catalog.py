@@ -136,10 +136,10 @@ class MySqlCatalog(MySqlSession):
             if exc.mysql_code not in _DENIED:
                 raise
             refused = SourceError(
-                f"the user may not read every column of {schema}.{table} (the server refused "
-                f"SELECT *, error {exc.mysql_code}): an archive of the columns it may read would "
-                "lack the others, and the purge would delete their only copy; GRANT SELECT ON "
-                f"{name} TO the archive user"
+                f"the user lacks the SELECT privilege on some or all columns of {schema}.{table} "
+                f"(the server refused SELECT *, error {exc.mysql_code}): an archive of the "
+                "columns it may read would lack the others, and the purge would delete their "
+                f"only copy; GRANT SELECT ON {name} TO the archive user"
             )
             refused.mysql_code = exc.mysql_code
             raise refused from None

@@ -45,6 +45,14 @@ class MySqlTables(MySqlSession):
         """Create ``table`` empty, with the very structure of ``like`` (the same schema)."""
         self.execute(t.create_like_sql(schema, table, like), what=what)
 
+    def create_statement(self, table: TableInfo) -> bytes:
+        """The table's ``SHOW CREATE TABLE`` text (b"" if the server shows none)."""
+        rows = self.query(
+            t.show_create_sql(table.schema, table.name), what=f"reading {table.name}'s definition"
+        )
+        value = rows[0][1] if rows else b""
+        return value if isinstance(value, bytes) else str(value).encode()
+
     def drop_table(self, schema: str, table: str) -> None:
         """Drop ``table`` if it exists."""
         self.execute(t.drop_table_sql(schema, table), what=f"dropping {table}")

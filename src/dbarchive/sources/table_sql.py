@@ -45,6 +45,12 @@ def create_like_sql(schema: str, table: str, like: str) -> str:
     return f"CREATE TABLE {qualified(schema, table)} LIKE {qualified(schema, like)}"
 
 
+def show_create_sql(schema: str, table: str) -> str:
+    """``SHOW CREATE TABLE``: the definition, with the live AUTO_INCREMENT counter (on MySQL 8
+    information_schema's may be a cached statistic)."""
+    return f"SHOW CREATE TABLE {qualified(schema, table)}"
+
+
 def drop_table_sql(schema: str, table: str) -> str:
     return f"DROP TABLE IF EXISTS {qualified(schema, table)}"
 

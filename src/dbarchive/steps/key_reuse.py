@@ -16,7 +16,6 @@ from typing import Any
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.manifest import Manifest
-from dbarchive.sources.canonical import quote_identifier
 from dbarchive.sources.table import TableInfo
 
 _COUNTER = re.compile(rb"\bAUTO_INCREMENT=(\d+)", re.IGNORECASE)
@@ -26,13 +25,10 @@ def counter_behind(ctx: Context, info: TableInfo, old: Manifest) -> int | None:
     """The table's AUTO_INCREMENT counter if it is not past the day's archived keys (keys are
     being reused), else None (also for a key that is not one AUTO_INCREMENT integer).
 
-    Read from ``SHOW CREATE TABLE``, which gives the live counter (information_schema's may be
-    a cached statistic on MySQL 8)."""
+    Read from the table's definition, which gives the live counter."""
     if not (len(info.key) == 1 and info.key[0].is_integer and old.max_key):
         return None
-    name = f"{quote_identifier(info.schema)}.{quote_identifier(info.name)}"
-    rows = ctx.source.query(f"SHOW CREATE TABLE {name}", (), "reading the key's counter")
-    counter = key_counter(_bytes(rows[0][1]) if rows else b"", info.key[0].name)
+    counter = key_counter(ctx.source.create_statement(info), info.key[0].name)
     return counter if counter is not None and counter <= int(old.max_key[0]) else None
 
 
