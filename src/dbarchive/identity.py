@@ -53,6 +53,21 @@ class SourceIdentity:
         return _describe(self.schema, self.table, self.source_id)
 
 
+def require_same_zone(spec: TableSpec, manifest: Manifest) -> None:
+    """Refuse to export or purge a day archived under another ``timezone`` than the table's now:
+    days of two zones overlap or leave rows between them in no day, which would then never be
+    archived nor purged (ConfigError, nothing changed). Restore and verify read the archived
+    window and need no such check."""
+    if manifest.timezone and manifest.timezone != spec.timezone:
+        raise ConfigError(
+            f"table {spec.name!r}: its day {manifest.day} was archived with timezone "
+            f"{manifest.timezone!r}, and the config now says {spec.timezone!r}; days of two zones "
+            "overlap or leave rows in no day, so nothing is exported or purged: set timezone = "
+            f"{manifest.timezone!r} again, or archive the table under a new path from now on "
+            "(its old days stay readable where they are)"
+        )
+
+
 def check_manifest_identity(
     manifest: Manifest, expected: SourceIdentity, where: str = "the partition"
 ) -> list[str]:

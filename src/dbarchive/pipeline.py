@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from dbarchive import lakehouse
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
+from dbarchive.identity import require_same_zone
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.table import DayWindow, ScanPlan
 from dbarchive.steps import upload
@@ -95,6 +96,8 @@ def export_day(
         scan = ctx.reads(spec, day).plan_scan(info, window, spec.scan)  # the rows it will read
         # first, replace or grow: decided before any row is read
         committed = preparation.committed()
+        if committed.manifest is not None:
+            require_same_zone(spec, committed.manifest)
         if committed.mode == "replace" and (
             gone := rows_gone(ctx, spec, info, window, scan, committed.manifest)
         ):

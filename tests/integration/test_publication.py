@@ -19,6 +19,7 @@ import pytest
 from dbarchive import build_context
 from dbarchive.build import build_throttle
 from dbarchive.config import job_from_dict
+from dbarchive.errors import ConfigError
 from dbarchive.events import Event
 from dbarchive.jobs.daily import TableReport, purge_table, run
 from dbarchive.jobs.restore import restore_day
@@ -346,6 +347,36 @@ def test_a_key_reused_after_the_table_was_re_created_does_not_hide_the_archived_
     restored = restore_day(ctx, ctx.job.tables[0], D1, into="back")
     assert restored.ok and restored.written == PER_DAY
     assert mysql_schema.execute("SELECT note FROM back WHERE id = %s", (key,)) == [(f"n{key - 1}",)]
+
+
+def test_a_table_whose_timezone_changed_is_refused_before_anything_changes(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """Days archived in UTC, then the config says Asia/Tokyo: a re-export of one day took the
+    Tokyo window while its neighbours kept UTC's, and 19 rows between them were in no day,
+    never archived nor purged, every run exit 0 (an outside trial). Export, run and purge now
+    refuse each day archived in the other zone (ConfigError), naming both zones; nothing of
+    them is written or deleted (a day never archived is archived in the new zone)."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    for day in (D1, D2):
+        _fill(mysql_schema, day, 50)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    for day in (D1, D2):
+        export_day(ctx, ctx.job.tables[0], day)
+    ctx.close()  # (its run lock)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    tokyo = ctx.job.model_copy(
+        update={"tables": [ctx.job.tables[0].model_copy(update={"timezone": "Asia/Tokyo"})]}
+    )
+    ctx = build_context(tokyo)
+    with pytest.raises(ConfigError, match="archived with timezone 'UTC', and the config now"):
+        export_day(ctx, ctx.job.tables[0], D2)
+    (report,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx))
+    assert report.rows_deleted == 0 and any("'Asia/Tokyo'" in e for e in report.errors)
+    assert mysql_schema.execute("SELECT COUNT(*) FROM events") == [(100,)]
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert {p: b for p, b in after.items() if p in before} == before  # the UTC days untouched
+    assert all(f"day={D1.day:02d}" not in str(p) for p in after.keys() - before.keys())
 
 
 def test_the_recheck_read_is_said_and_stops_on_a_stop_request(

@@ -34,6 +34,7 @@ from dbarchive.errors import (
     VerificationError,
 )
 from dbarchive.events import Event
+from dbarchive.identity import require_same_zone
 from dbarchive.jobs import backlog
 from dbarchive.jobs.catch_up import (
     catch_up_days,
@@ -91,6 +92,8 @@ def ready_for_purge(
     manifest = manifest or upload.read_manifest(ctx.storage, partition)
     if manifest is None:
         _export_unarchived(ctx, spec, day, report, "it has rows but no archive")
+    else:
+        require_same_zone(spec, manifest)
     known = _known(ctx, spec, day, plan, matched_rows, manifest)
     if known.manifest is not None:
         lakehouse.commit_day(ctx, spec, known.manifest)  # a snapshot a killed export did not commit

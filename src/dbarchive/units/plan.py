@@ -8,6 +8,7 @@ import datetime as dt
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import VerificationError
+from dbarchive.identity import require_same_zone
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import FileEntry, Manifest
 from dbarchive.sources import mysql_sql as q
@@ -60,6 +61,8 @@ def plan_units(ctx: Context, spec: TableSpec, day: dt.date) -> DayUnits:
     scan = ctx.reads(spec, day).plan_scan(info, window, spec.scan)  # where the units read
     partition = ctx.partition(spec, day)
     committed = upload.read_committed(ctx.storage, partition, ctx.identity(spec))
+    if committed.manifest is not None:
+        require_same_zone(spec, committed.manifest)
     if committed.mode == "grow":
         raise VerificationError(
             f"{spec.name} {day}: the day's purge has begun, so its archive can only grow; export "
