@@ -267,18 +267,24 @@ def test_restore_into_the_table_records_the_day_and_the_next_purge_needs_no_expo
     assert report.ok and not report.exported and report.rows_deleted == PER_DAY
 
 
+def _recent_days_archived(schema: MySqlSchema, tmp_path: Path) -> Any:
+    """The three days before TODAY, 50 rows each, archived by a run (no purge); its context."""
+    schema.execute(LOG_TABLE_DDL)
+    for back in (1, 2, 3):
+        _fill(schema, TODAY - dt.timedelta(days=back), 50)
+    ctx = build_context(_job(schema, tmp_path))
+    (first,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx), purge=False)
+    assert len(first.exported) == 3
+    return ctx
+
+
 def test_run_reexports_an_updated_day_within_recheck_days(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:
     """An UPDATE keeps a day's row count: the run finds it by digest in the ``recheck_days`` days
     before yesterday (default 1) and re-exports that day; older days wait for their purge's
     verification (which re-exports them by digest too)."""
-    mysql_schema.execute(LOG_TABLE_DDL)
-    for back in (1, 2, 3):
-        _fill(mysql_schema, TODAY - dt.timedelta(days=back), 50)
-    ctx = build_context(_job(mysql_schema, tmp_path))
-    (first,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx), purge=False)
-    assert len(first.exported) == 3
+    ctx = _recent_days_archived(mysql_schema, tmp_path)
     mysql_schema.execute(
         "UPDATE events SET note = 'updated' WHERE DATE(created_at) >= %s",
         ((TODAY - dt.timedelta(days=3)).isoformat(),),
@@ -298,13 +304,8 @@ def test_a_row_the_application_deletes_from_an_archived_day_does_not_fail_the_ru
     """A routine DELETE of an archived row inside the retention window made every daily run
     fail (exit 5, "the source now holds 49 rows but the archive holds 50") until the day
     expired, hiding real failures (an outside trial). The archive keeps the row; the day is
-    recorded as grown-only, so runs go on, and a late row is archived before its purge."""
-    mysql_schema.execute(LOG_TABLE_DDL)
-    for back in (1, 2, 3):
-        _fill(mysql_schema, TODAY - dt.timedelta(days=back), 50)
-    ctx = build_context(_job(mysql_schema, tmp_path))
-    (first,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx), purge=False)
-    assert len(first.exported) == 3
+    recorded as grown-only, so runs go on."""
+    ctx = _recent_days_archived(mysql_schema, tmp_path)
     day = TODAY - dt.timedelta(days=3)
     mysql_schema.execute("DELETE FROM events WHERE DATE(created_at) = %s LIMIT 1", (str(day),))
     for _ in range(2):
