@@ -283,7 +283,11 @@ def _source(url: str, **destination: Any) -> Any:
 
 @pytest.mark.parametrize(
     "url",
-    ["mysql://app:Sup3rS3cret/XYZ@db:3306/prod", "mysql://app:p@ss:w/rdSup3rS3cret@db:3306/prod"],
+    [
+        "mysql://app:Sup3rS3cret/XYZ@db:3306/prod",
+        "mysql://app:p@ss:w/rdSup3rS3cret@db:3306/prod",
+        "mysql://app:Sup3rS3cret%zz@db:3306/prod",  # sent as is, then "the login was refused"
+    ],
 )
 def test_a_password_with_unencoded_slash_or_at_is_refused_without_showing_it(url: str) -> None:
     """urlparse reads such a URL with another host or port, and the error showed the password

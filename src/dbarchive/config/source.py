@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any, Literal
@@ -341,9 +342,9 @@ def _require_encoded_login(url: str) -> None:
     another host, port or database (and its error would show part of the password)."""
     authority = url.partition("://")[2].split("?", 1)[0]
     userinfo, at, _rest = authority.rpartition("@")
-    if at and ("@" in userinfo or "/" in userinfo):
+    if at and ("@" in userinfo or "/" in userinfo or re.search(r"%(?![0-9A-Fa-f]{2})", userinfo)):
         raise ValueError(
-            "its user or password holds '@' or '/' unencoded: percent-encode them in the URL "
+            "its user or password holds '@', '/' or '%' unencoded: percent-encode them in the URL "
             "(@ → %40, / → %2F, : → %3A, % → %25), or give the password in "
             "$DBARCHIVE_MYSQL_PASSWORD (the variable [source] password_env names)"
         )
