@@ -380,6 +380,57 @@ def test_a_table_whose_timezone_changed_is_refused_before_anything_changes(
     assert all(f"day={D1.day:02d}" not in str(p) for p in after.keys() - before.keys())
 
 
+@pytest.mark.parametrize("late", [1, 3])  # as many rows as archived, or more
+@pytest.mark.parametrize("scan", ["key", "time"])
+def test_rows_deleted_before_late_rows_arrive_are_not_replaced_away(
+    scan: str, late: int, mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A never-purged day: the application deletes an archived row, then late rows arrive, so
+    the database holds as many rows as the archive, or more. The day was replaced whole and the
+    deleted row's only copy was gone, verify saying OK (an outside trial). Counted by key, the
+    archive's rows the database no longer holds make the day grown-only: it gains the late rows
+    and keeps the deleted one."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, D1, 30)
+    ctx = build_context(_job(mysql_schema, tmp_path, scan=scan))
+    spec = ctx.job.tables[0]
+    export_day(ctx, spec, D1)
+    oracle = _snapshot(mysql_schema)
+    mysql_schema.execute("DELETE FROM events WHERE id = 2")
+    _fill(mysql_schema, D1, late, first_second=50_000)
+    oracle.update(_snapshot(mysql_schema))
+    grown = export_day(ctx, spec, D1)
+    assert grown.published and grown.generation == 2
+    assert _manifest(ctx, D1).effective_digest.count == 30 + late
+    assert verify_day(ctx, spec, D1).ok
+    restored = restore_day(ctx, spec, D1, into="back")
+    assert restored.ok, restored.problems
+    assert _snapshot(mysql_schema, "back") == oracle  # row 2 as archived, and the late rows
+
+
+def test_a_restored_day_keeps_its_rows_the_application_deletes_again(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """D1 purged, restored into its table, then one of its rows deleted and late rows added:
+    the run replaced the day whole, and the deleted row's only copy was gone (an outside
+    trial). It grows instead."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, D1, 30)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    oracle = _snapshot(mysql_schema)
+    (first,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx))
+    assert first.rows_deleted == 30
+    assert restore_day(ctx, ctx.job.tables[0], D1).ok  # back into events
+    mysql_schema.execute("DELETE FROM events WHERE id = 2")
+    _fill(mysql_schema, D1, 3, first_second=50_000)
+    oracle.update(_snapshot(mysql_schema))
+    (again,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx))
+    assert again.ok and again.rows_deleted == 32, again.errors
+    restored = restore_day(ctx, ctx.job.tables[0], D1, into="back")
+    assert restored.ok, restored.problems
+    assert _snapshot(mysql_schema, "back") == oracle
+
+
 def test_the_recheck_read_is_said_and_stops_on_a_stop_request(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:

@@ -206,6 +206,30 @@ def coverage(
     return Coverage(rows, unarchived, tuple(examples), held)
 
 
+def archived_keys_present(
+    source: Source,
+    storage: Storage,
+    manifest: Manifest,
+    info: TableInfo,
+    window: DayWindow,
+    plan: ScanPlan,
+    chunk_rows: int,
+) -> int:
+    """How many of the database's rows of the day have their key in the archive (any version,
+    at its place in the scan order). The archive's rows less this are rows the database no
+    longer holds (deleted, or moved away): a new generation must not replace them."""
+    shape = q.hash_shape(info)
+    full = replace(shape, width=1 + max(*shape.key_positions, shape.ts_position))
+    present = 0
+    newest = open_newest(storage, manifest, info, plan)
+    try:
+        for chunk, _last in source.read_chunks(info, window, plan, chunk_rows, full):
+            present += sum(d is not None for d in archived_hashes(newest, info, plan, full, chunk))
+    finally:
+        newest.close()
+    return present
+
+
 def row_hash(row: Any) -> str:
     """The server's SHA-256 of a row read in ``hash_shape`` (its first column), as hex text."""
     return bytes(row[0]).decode()

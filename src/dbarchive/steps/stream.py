@@ -78,8 +78,10 @@ def rows_gone(
     old: Manifest | None,
 ) -> int:
     """How many of the rows of the archive (``old``) the database no longer holds: deleted or
-    moved to another day since (0 for a first archive). Such an archive is their only copy, so
-    it is never replaced by fewer rows: the day only grows from then on."""
+    moved away since (0 for a first archive). Such an archive is their only copy, so it is never
+    replaced without them: the day only grows from then on. Counted by rows when the database
+    holds fewer, else by key (late rows may hide deleted ones: a read of the day and its
+    archive)."""
     if old is None or old.effective_digest.count == 0:
         return 0
     in_source = scan.estimated_rows
@@ -87,4 +89,18 @@ def rows_gone(
         reads = ctx.reads(spec, window.day)  # where the export counts and reads the day
         (count,) = reads.query(q.day_count_sql(info), (window.start_param, window.end_param))[0]
         in_source = int(count)
-    return max(0, old.effective_digest.count - in_source)
+    if in_source < old.effective_digest.count:
+        return old.effective_digest.count - in_source
+    # As many rows or more: late rows may hide rows deleted since. Counted by key, on the
+    # primary, over the rows the archive was made from (its window and columns).
+    from dbarchive.steps.archived_columns import matching_scope
+    from dbarchive.steps.matching import archived_keys_present
+    from dbarchive.steps.verify import archive_scope
+
+    scope, archived = archive_scope(info, old)
+    scope = matching_scope(scope, old)
+    plan = ctx.source.plan_scan(scope, archived, old.scan)
+    present = archived_keys_present(
+        ctx.source, ctx.storage, old, scope, archived, plan, spec.chunk_rows
+    )
+    return max(0, old.effective_digest.count - present)
