@@ -171,6 +171,9 @@ class Coverage:
     unarchived: int  # of them, rows whose key the archive lacks or holds in another version
     examples: tuple[tuple[str, ...], ...] = ()  # keys of a few such rows
     held: int = 0  # of them, rows holding values the archive cannot take (``mysql_sql.HELD``)
+    # Of them, rows whose key the archive holds (any version, at its place in the scan order):
+    # the archive's rows less these are rows the database no longer holds (deleted, moved away).
+    present: int = 0
 
 
 def coverage(
@@ -183,10 +186,11 @@ def coverage(
     chunk_rows: int,
 ) -> Coverage:
     """Whether every row of the day still in the database is archived (a partly purged day: the
-    archive holds more rows than the database, so digests cannot be compared)."""
+    archive holds more rows than the database, so digests cannot be compared), and how many of
+    the archive's keys are still there (an export must not replace the others away)."""
     shape = q.hash_shape(info)
     full = replace(shape, width=1 + max(*shape.key_positions, shape.ts_position))
-    rows = unarchived = held = 0
+    rows = unarchived = held = present = 0
     examples: list[tuple[str, ...]] = []
     newest = open_newest(storage, manifest, info, plan)
     try:
@@ -194,6 +198,7 @@ def coverage(
             archived = archived_hashes(newest, info, plan, full, chunk)
             rows += len(chunk)
             for row, digest in zip(chunk, archived, strict=True):
+                present += digest is not None
                 own = row_hash(row)
                 if own == q.HELD:
                     held += 1
@@ -203,31 +208,7 @@ def coverage(
                         examples.append(tuple(_text(row[i]) for i in full.key_positions))
     finally:
         newest.close()
-    return Coverage(rows, unarchived, tuple(examples), held)
-
-
-def archived_keys_present(
-    source: Source,
-    storage: Storage,
-    manifest: Manifest,
-    info: TableInfo,
-    window: DayWindow,
-    plan: ScanPlan,
-    chunk_rows: int,
-) -> int:
-    """How many of the database's rows of the day have their key in the archive (any version,
-    at its place in the scan order). The archive's rows less this are rows the database no
-    longer holds (deleted, or moved away): a new generation must not replace them."""
-    shape = q.hash_shape(info)
-    full = replace(shape, width=1 + max(*shape.key_positions, shape.ts_position))
-    present = 0
-    newest = open_newest(storage, manifest, info, plan)
-    try:
-        for chunk, _last in source.read_chunks(info, window, plan, chunk_rows, full):
-            present += sum(d is not None for d in archived_hashes(newest, info, plan, full, chunk))
-    finally:
-        newest.close()
-    return present
+    return Coverage(rows, unarchived, tuple(examples), held, present)
 
 
 def row_hash(row: Any) -> str:

@@ -95,16 +95,16 @@ def rows_gone(
     # As many rows or more: late rows may hide rows deleted since. Counted by key, on the
     # primary, over the rows the archive was made from (its window and columns).
     from dbarchive.steps.archived_columns import matching_scope
-    from dbarchive.steps.matching import archived_keys_present
+    from dbarchive.steps.matching import coverage
     from dbarchive.steps.verify import archive_scope
 
     scope, archived = archive_scope(info, old)
     scope = matching_scope(scope, old)
     plan = ctx.source.plan_scan(scope, archived, old.scan)
     try:
-        present = archived_keys_present(
+        present = coverage(
             ctx.source, ctx.storage, old, scope, archived, plan, spec.chunk_rows
-        )
+        ).present
     except VerificationError:  # a damaged archive (or one without the key): the count decides,
         return 0  # and a new generation repairs it, as an export on purpose is meant to
     return max(0, old.effective_digest.count - present)
