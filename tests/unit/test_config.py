@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from dbarchive.config import Retention, job_from_dict, load_job
+from dbarchive.config import (
+    WITH_SECRETS,
+    Retention,
+    SourceSettings,
+    job_from_dict,
+    load_job,
+    with_overrides,
+)
 from dbarchive.errors import ConfigError
 from dbarchive.formats.compression import Compression
 
@@ -168,6 +175,32 @@ def test_passwords_in_urls_are_not_in_the_jobs_repr() -> None:
     shown = repr(job) + str(job) + repr(job.source) + f"{job.source}"
     assert "S3cret" not in shown and "R3ader" not in shown
     assert "mysql://app@db:3306/prod" in shown and "mysql://ro@replica:3306/prod" in shown
+
+
+def test_a_dump_of_the_job_leaves_the_passwords_out_but_keeps_the_rest() -> None:
+    """``model_dump``/``model_dump_json`` (a library user writing the job to a log or a file)
+    carry no password; the settings still read back, taking it from the environment. Code
+    that hands the settings on whole asks for the password with ``WITH_SECRETS``."""
+    job = job_from_dict(
+        {
+            "source": {
+                "url": "mysql://app:S3cret%21pw@db:3306/prod?unix_socket=%2Ftmp%2Fm.sock",
+                "read_url": "mysql://ro:R3ader@replica:3306/prod",
+            },
+            "destination": {"url": "/tmp/a"},
+            "tables": [{"name": "t", "timestamp_column": "ts"}],
+        }
+    )
+    dumped = job.model_dump_json() + repr(job.model_dump()) + job.source.model_dump_json()
+    assert "S3cret" not in dumped and "R3ader" not in dumped
+    source = job.model_dump()["source"]
+    assert source["url"] == "mysql://app@db:3306/prod?unix_socket=%2Ftmp%2Fm.sock"
+    assert source["read_url"] == "mysql://ro@replica:3306/prod"
+    assert SourceSettings.model_validate(source).connect_args().get("password") is None
+    whole = job.source.model_dump(mode="json", context=WITH_SECRETS)
+    assert SourceSettings.model_validate(whole).connect_args()["password"] == "S3cret!pw"
+    again = with_overrides(job, {}, "test")
+    assert again.source.connect_args()["password"] == "S3cret!pw"
 
 
 def test_a_port_that_is_not_a_number_is_a_config_error() -> None:

@@ -10,11 +10,12 @@ from dbarchive.config.base import Retention
 from dbarchive.config.destination import DestinationSettings, ThrottleSettings
 from dbarchive.config.job import ArchiveJob, job_from_dict, load_job, with_overrides
 from dbarchive.config.ledger import LedgerSettings
-from dbarchive.config.source import DEFAULT_PASSWORD_ENV, SourceSettings, SslMode
+from dbarchive.config.source import DEFAULT_PASSWORD_ENV, WITH_SECRETS, SourceSettings, SslMode
 from dbarchive.config.tables import ExportSettings, TableDefaults, TableSpec
 
 __all__ = [
     "DEFAULT_PASSWORD_ENV",
+    "WITH_SECRETS",
     "ArchiveJob",
     "DestinationSettings",
     "ExportSettings",

@@ -21,7 +21,7 @@ from dbarchive.config.base import (
 from dbarchive.config.destination import DestinationSettings, ThrottleSettings
 from dbarchive.config.iceberg import IcebergSettings, iceberg_name
 from dbarchive.config.ledger import LedgerSettings
-from dbarchive.config.source import SourceSettings
+from dbarchive.config.source import WITH_SECRETS, SourceSettings
 from dbarchive.config.tables import TableDefaults, TableSpec
 from dbarchive.errors import ConfigError
 from dbarchive.layout import table_dir
@@ -213,7 +213,7 @@ def with_overrides(model: _Model, overrides: dict[str, Any], origin: str) -> _Mo
     """``model`` with ``overrides`` (from the CLI or the API) applied and validated again; a bad
     value is a ConfigError naming it, as in a config file."""
     try:
-        return type(model).model_validate({**model.model_dump(), **overrides})
+        return type(model).model_validate({**model.model_dump(context=WITH_SECRETS), **overrides})
     except ValidationError as exc:
         raise ConfigError(_format_errors(origin, exc)) from None
 

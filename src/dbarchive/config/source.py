@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any, Literal
@@ -14,6 +13,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
+    SerializationInfo,
     ValidationError,
     field_serializer,
     field_validator,
@@ -33,8 +33,17 @@ from dbarchive.config.read import (
     check_read_url,
     split_table_name,
 )
+from dbarchive.config.source_url import (
+    redacted,
+    require_encoded_login,
+    require_known_options,
+    without_password,
+)
 
 DEFAULT_PASSWORD_ENV = "DBARCHIVE_MYSQL_PASSWORD"  # noqa: S105 - a variable name, not a secret
+_SECRETS_KEY = "dbarchive_secrets"
+# ``model_dump(context=WITH_SECRETS)``: the URLs keep their password (see _url_without_password).
+WITH_SECRETS: dict[str, Any] = {_SECRETS_KEY: True}
 
 
 class SslMode(StrEnum):
@@ -176,6 +185,15 @@ class SourceSettings(Frozen):
             most=MAX_READ_LAG_WAIT,
         )
 
+    @field_serializer("url", "read_url")
+    def _url_without_password(self, v: str | None, info: SerializationInfo) -> str | None:
+        """A dump (``model_dump``, ``model_dump_json``) leaves a URL's password out, as repr
+        does: settings written to a log or a file carry no secret. Code that hands the settings
+        on whole (to the probe process, to a copy) asks for it with ``WITH_SECRETS``."""
+        if v is None or (info.context or {}).get(_SECRETS_KEY):
+            return v
+        return without_password(v)
+
     @field_serializer("read_lag_wait", when_used="json")
     def _wait_as_written(self, v: dt.timedelta) -> str:
         """As a config says it, so the settings read back (the probe process gets them as JSON)."""
@@ -188,7 +206,13 @@ class SourceSettings(Frozen):
         if url is None:
             return None
         overrides = self.read.model_dump(exclude_none=True) if self.read else {}
-        data = {**self.model_dump(), **overrides, "url": url, "read_url": None, "read": None}
+        data = {
+            **self.model_dump(context=WITH_SECRETS),
+            **overrides,
+            "url": url,
+            "read_url": None,
+            "read": None,
+        }
         other = SourceSettings.model_validate(data)
         own_password = urlparse(url).password or "password_env" in overrides
         if self.password is not None and not own_password:
@@ -217,7 +241,7 @@ class SourceSettings(Frozen):
     def for_url(self, url: str) -> SourceSettings:
         """The same TLS settings and password source for another server (a replica); a
         password written in ``url`` wins over one given by code."""
-        data = {**self.model_dump(), "url": url, "read_url": None, "read": None}
+        data = {**self.model_dump(context=WITH_SECRETS), "url": url, "read_url": None, "read": None}
         other = SourceSettings.model_validate(data)
         if self.password is not None and not urlparse(url).password:
             other = other.model_copy(update={"password": self.password})
@@ -235,8 +259,8 @@ class SourceSettings(Frozen):
         parsed = urlparse(v)
         if parsed.scheme not in {"mysql", "mariadb"}:
             raise ValueError("must look like mysql://user@host:3306/database")
-        _require_encoded_login(v)
-        _require_known_options(parsed.query)
+        require_encoded_login(v)
+        require_known_options(parsed.query)
         if not parsed.hostname and "unix_socket=" not in (parsed.query or ""):
             raise ValueError("needs a host: mysql://user@host:3306/database")
         if not parsed.path.strip("/"):
@@ -331,47 +355,3 @@ class SourceSettings(Frozen):
     def safe_url(self) -> str:
         """The URL without any password, for logs and messages."""
         return redacted(self.url)
-
-
-# Options a [source] url may carry in its query; TLS has its own [source] keys.
-_URL_OPTIONS = frozenset({"unix_socket"})
-
-
-def _require_encoded_login(url: str) -> None:
-    """Refuse a user or password holding ``@`` or ``/`` unencoded: the URL would be read with
-    another host, port or database (and its error would show part of the password)."""
-    authority = url.partition("://")[2].split("?", 1)[0]
-    userinfo, at, _rest = authority.rpartition("@")
-    if at and ("@" in userinfo or "/" in userinfo or re.search(r"%(?![0-9A-Fa-f]{2})", userinfo)):
-        raise ValueError(
-            "its user or password holds '@', '/' or '%' unencoded: percent-encode them in the URL "
-            "(@ → %40, / → %2F, : → %3A, % → %25), or give the password in "
-            "$DBARCHIVE_MYSQL_PASSWORD (the variable [source] password_env names)"
-        )
-
-
-def _require_known_options(query: str) -> None:
-    """Refuse URL options dbarchive does not apply, rather than drop them: ``?ssl_mode=…``
-    ignored would connect without the TLS checks it asks for."""
-    names = sorted({p.split("=", 1)[0] for p in query.split("&") if p} - _URL_OPTIONS)
-    if names:
-        raise ValueError(
-            f"its query has {', '.join(names)}, which dbarchive does not read from the URL; "
-            "set TLS as [source] keys (ssl_mode, ssl_ca, ssl_cert, ssl_key); the URL takes "
-            "only ?unix_socket=/path"
-        )
-
-
-def redacted(url: str) -> str:
-    """``url`` without its password (and its query, which may hold options), for logs,
-    messages and reprs. Read by hand, not by urlparse: a password holding an unencoded ``/``
-    or ``@`` would be taken for the host."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return "<not a URL>"
-    authority_and_path = rest.split("?", 1)[0].split("#", 1)[0]
-    userinfo, at, tail = authority_and_path.rpartition("@")
-    if not at:
-        return f"{scheme}://{tail}"
-    user = userinfo.split(":", 1)[0].split("/", 1)[0]
-    return f"{scheme}://{user}@{tail}"

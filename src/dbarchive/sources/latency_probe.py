@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import IO, Any
 
-from dbarchive.config import SourceSettings
+from dbarchive.config import WITH_SECRETS, SourceSettings
 from dbarchive.errors import SourceError
 from dbarchive.sources.canonical import quote_identifier
 from dbarchive.sources.table import TableInfo
@@ -124,7 +124,7 @@ class ProbeProcess:
     def _order(self, query: str) -> dict[str, Any]:
         password = self._settings.password
         return {
-            "settings": self._settings.model_dump(mode="json"),
+            "settings": self._settings.model_dump(mode="json", context=WITH_SECRETS),
             "password": None if password is None else password.get_secret_value(),
             "query": query,
             "interval": self._interval,
