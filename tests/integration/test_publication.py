@@ -342,12 +342,44 @@ def test_a_key_reused_after_the_table_was_re_created_does_not_hide_the_archived_
 
     (error,) = report.errors
     assert f"events {D1}: key {key} is archived in this day with other values" in error
-    assert "is not past the day's archived keys (up to 400): the table was re-created" in error
+    assert (
+        "is not past the keys archived from this day on (up to 400): the table was re-cr" in error
+    )
     assert _manifest(ctx, D1) == archived
     assert mysql_schema.execute("SELECT COUNT(*) FROM events WHERE id = %s", (key,)) == [(1,)]
     restored = restore_day(ctx, ctx.job.tables[0], D1, into="back")
     assert restored.ok and restored.written == PER_DAY
     assert mysql_schema.execute("SELECT note FROM back WHERE id = %s", (key,)) == [(f"n{key - 1}",)]
+
+
+def test_a_reused_key_is_caught_after_the_counter_passed_the_days_own_keys(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """D1 (keys 1..20) and D2 (21..420) archived and purged; the table is rotated, a late row
+    of D1 takes key 1 again, then the new table's counter passes D1's keys (yesterday's rows).
+    Compared with D1's own keys only, the counter looked healthy and the growth took the new
+    row for row 1 changed (an outside trial's year, its very first day). The counter is
+    compared with the keys archived since D1 too (up to 420): the growth stops."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, D1, 20)
+    _fill(mysql_schema, D2, PER_DAY)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    (first,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx))
+    assert first.ok and first.rows_deleted == 20 + PER_DAY, first.errors
+    archived = _manifest(ctx, D1)
+    mysql_schema.execute("RENAME TABLE events TO events_old")
+    mysql_schema.execute("CREATE TABLE events LIKE events_old")
+    _fill(mysql_schema, D1, 1, first_second=300)  # a late row of D1: key 1 again
+    _fill(mysql_schema, TODAY - dt.timedelta(days=1), 30)  # keys 2..31: past D1's 20
+
+    (report,) = run(ctx, list(ctx.job.tables), TODAY, build_throttle(ctx))
+
+    (error,) = report.errors
+    assert f"events {D1}: key 1 is archived in this day with other values" in error
+    top = _manifest(ctx, D2).max_key[0]  # type: ignore[index]
+    assert f") is not past the keys archived from this day on (up to {top})" in error
+    assert _manifest(ctx, D1) == archived
+    assert mysql_schema.execute("SELECT COUNT(*) FROM events WHERE id = 1") == [(1,)]
 
 
 def test_a_table_whose_timezone_changed_is_refused_before_anything_changes(

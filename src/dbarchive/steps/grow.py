@@ -30,7 +30,7 @@ from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.canonical import key_parameter
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 from dbarchive.steps.archived_columns import column_change, matching_scope
-from dbarchive.steps.key_reuse import counter_behind, reuse_refusal
+from dbarchive.steps.key_reuse import ReuseCheck, reuse_refusal
 from dbarchive.steps.matching import (
     LATER_ROWS,
     archived_hashes,
@@ -70,7 +70,7 @@ def grow_day(
     assert old is not None
     t0 = ctx.clock()
     info = matching_scope(info, old)  # columns added since: grown on the archived ones
-    guards = _Guards(_columns_refusal(spec, info, old), counter_behind(ctx, info, old))
+    guards = _Guards(_columns_refusal(spec, info, old), ReuseCheck(ctx, spec, info, old))
     target = committed.target(ctx.partition(spec, old.day))
     plan = ctx.source.plan_scan(info, window, old.scan)  # the archive's order
     emit_export_event(ctx, spec, old.day, "start", total=plan.estimated_rows, message="growth")
@@ -173,21 +173,20 @@ def _write_missing(
 @dataclass(frozen=True)
 class _Guards:
     """When the growth stops rather than write: ``columns``, why no row may be written (the
-    table's columns changed); ``counter``, the AUTO_INCREMENT counter when it is not past the
-    day's archived keys, so a key archived with other values is another row's (key_reuse.py)."""
+    table's columns changed); ``reuse``, whether the table's keys are being reused, so that a key
+    archived with other values is another row's (key_reuse.py)."""
 
     columns: str | None
-    counter: int | None
+    reuse: ReuseCheck
 
     def check(self, spec: TableSpec, old: Manifest, missing: Mapping[Any, str | None]) -> None:
         """Raise if a row of ``missing`` (key → its archived version's hash, or None) may not
         be written."""
         if missing and self.columns is not None:
             raise VerificationError(self.columns)
-        if self.counter is not None:
-            changed = next((k for k, digest in missing.items() if digest is not None), None)
-            if changed is not None:
-                raise VerificationError(reuse_refusal(spec, old, changed, self.counter))
+        changed = next((k for k, digest in missing.items() if digest is not None), None)
+        if changed is not None and (behind := self.reuse.counter_behind) is not None:
+            raise VerificationError(reuse_refusal(spec, old, changed, behind))
 
 
 def _maybe_archived(
