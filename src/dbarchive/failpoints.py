@@ -9,6 +9,8 @@ the variable is unset, and checking it costs one dict lookup, so the points stay
 
 The points, in the order a ``run`` meets them (tests/reliability/test_kill.py kills at each):
 
+    export.after-gone-record  archived rows of the day left the database: the day is recorded
+                             grown-only, the growth it leads to not begun
     export.chunk-read        a chunk of rows was read from MySQL (before it is written)
     storage.part-uploaded    one part of a multipart upload is stored (not yet visible)
     storage.before-complete  every part is stored; CompleteMultipartUpload not sent yet

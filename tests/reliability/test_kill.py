@@ -26,7 +26,14 @@ import pytest
 
 from tests.integration.mysql_fixtures import MySqlSchema
 from tests.reliability import scenario
-from tests.reliability.oracle import S3View, Seed, archive_signature, check, read_archive
+from tests.reliability.oracle import (
+    TABLE,
+    S3View,
+    Seed,
+    archive_signature,
+    check,
+    read_archive,
+)
 from tests.reliability.scenario import ROUNDS, Job, in_round, kill_at_random, record
 
 KILLS = 30  # per round (the soak runs SCALE rounds)
@@ -345,3 +352,33 @@ def test_reexport_killed_at_a_failpoint_keeps_the_previous_manifest(
     assert verdict.clean, verdict.details
     final = read_archive(view)
     assert {k: h for k, (_g, h) in final.newest.items()} == seeded.latest  # the new versions
+
+
+def test_killed_after_recording_rows_gone_the_rerun_grows_the_day(
+    s3_job: Job, mysql_schema: MySqlSchema, view: S3View
+) -> None:
+    """An archived day loses a row to the application, and late rows make up its count: the
+    export records the day grown-only (the archive holds the row's only copy), then grows it.
+    SIGKILLed between the record and the growth, the rerun reads the record and grows: the
+    deleted row keeps its archived version, the late rows are archived, each row once."""
+    seeded = Seed(scenario.DAYS[:1], 400, 0)
+    seeded.create(mysql_schema)
+    day = seeded.days[0].isoformat()
+    args = ("export", "--from", day, "--to", day)
+    assert s3_job.run(*args).returncode == 0
+    before = read_archive(view)
+    gone = min(seeded.keys)
+    mysql_schema.execute(f"DELETE FROM `{TABLE}` WHERE id = %s", (gone,))
+    seeded.insert_day(mysql_schema, seeded.days[0], 3, offset_s=80_000)
+    seeded.snapshot(mysql_schema)  # (keeps the deleted row's version: the archive must too)
+
+    proc = s3_job.run(*args, failpoint="export.after-gone-record")
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert read_archive(view).newest == before.newest  # recorded, nothing grown yet
+
+    assert s3_job.run(*args).returncode == 0
+    final = read_archive(view)
+    assert final.problems == [] and final.newest[gone] == before.newest[gone]
+    assert {key: h for key, (_g, h) in final.newest.items()} == seeded.latest
+    assert set(final.rows.values()) == {1}  # no row twice in one generation
+    assert {gen for _key, gen in final.rows} == {1, 2}  # the growth: one more generation, not a copy

@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from dbarchive import failpoints
 from dbarchive.errors import StorageError, VerificationError
 from dbarchive.identity import SourceIdentity, require_same_source
 from dbarchive.layout import PartitionPath
@@ -73,6 +74,7 @@ def mark_rows_gone(storage: Storage, partition: PartitionPath, now: str) -> dict
     """Record that archived rows of the day left the database (``GONE_RECORD``); the record."""
     record = {**GONE_RECORD, "started_at": now}
     write_purge_marker(storage, partition, record)
+    failpoints.hit("export.after-gone-record")
     return record
 
 
