@@ -211,6 +211,22 @@ def test_plan_reports_an_archived_partition(events: MySqlSchema, config: Path) -
     assert f"archived: {ROWS[DAY.isoformat()]} rows" in result.stdout
 
 
+def test_quiet_verify_and_restore_print_failures_only(events: MySqlSchema, config: Path) -> None:
+    """``-q`` on verify and restore: nothing on stdout, and a failure alone on stderr (it
+    printed every result line, as without ``-q``)."""
+    day = DAY.isoformat()
+    assert run_cli("export", "-c", str(config), "--date", day, "-q").exit_code == 0
+    ok = run_cli("verify", "-c", str(config), "--date", day, "-q")
+    assert (ok.exit_code, ok.stdout, ok.stderr) == (0, "", "")
+    restored = run_cli("restore", "-c", str(config), "-t", "events", "--date", day, "--into",
+                       "events_back", "-q")  # fmt: skip
+    assert (restored.exit_code, restored.stdout, restored.stderr) == (0, "", "")
+    events.execute("UPDATE events SET note = 'changed' WHERE DATE(created_at) = %s LIMIT 1", (day,))
+    failed = run_cli("verify", "-c", str(config), "--date", day, "-q")
+    assert failed.exit_code == 5 and failed.stdout == ""
+    assert failed.stderr.startswith(f"FAIL: events {day}: the database holds rows=37 ")
+
+
 # -- help --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("command", sorted(cli.commands))
 def test_every_command_help_has_examples(command: str) -> None:

@@ -381,4 +381,7 @@ def test_killed_after_recording_rows_gone_the_rerun_grows_the_day(
     assert final.problems == [] and final.newest[gone] == before.newest[gone]
     assert {key: h for key, (_g, h) in final.newest.items()} == seeded.latest
     assert set(final.rows.values()) == {1}  # no row twice in one generation
-    assert {gen for _key, gen in final.rows} == {1, 2}  # the growth: one more generation, not a copy
+    assert {gen for _key, gen in final.rows} == {
+        1,
+        2,
+    }  # the growth: one more generation, not a copy

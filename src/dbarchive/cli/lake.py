@@ -158,7 +158,7 @@ def restore_cmd(
         restore_signals()
         reporter.close()
         ctx.close()
-    _render(result, as_json)
+    _render(result, as_json, quiet)
     if not result.ok:
         sys.exit(VerificationError.exit_code)
 
@@ -176,7 +176,11 @@ def _what_was_left(
     )
 
 
-def _render(r: RestoreResult, as_json: bool) -> None:
+def _render(r: RestoreResult, as_json: bool, quiet: bool) -> None:
+    if quiet and not as_json:  # a failure only, on stderr (cron mails it)
+        if not r.ok:
+            click.echo(f"NOT verified: {'; '.join(r.problems)}", err=True)
+        return
     if as_json:
         data = {
             "table": r.table,

@@ -80,14 +80,14 @@ def verify_cmd(
     except KeyboardInterrupt as exc:
         reporter.close()
         if not as_json:  # a program gets one document: the error object
-            _render_verified(results, as_json)
+            _render_verified(results, as_json, quiet)
         how = "SIGTERM" if isinstance(exc, _Terminated) else "Ctrl-C"
         raise StopRequested(_not_verified(work, results, reporter, how)) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
         reporter.close()
         ctx.close()
-    _render_verified(results, as_json)
+    _render_verified(results, as_json, quiet)
     if not all(r.complete for r in results):
         sys.exit(VerificationError.exit_code)
 
@@ -123,9 +123,15 @@ def _not_verified(
     )
 
 
-def _render_verified(results: list[VerifyResult], as_json: bool) -> None:
+def _render_verified(results: list[VerifyResult], as_json: bool, quiet: bool) -> None:
     if as_json:
         click.echo(json.dumps([_verify_json(r) for r in results], indent=2))
+        return
+    if quiet:  # the days that failed only, on stderr (cron mails them)
+        for r in results:
+            if not r.complete:
+                why = "; ".join([*r.problems, *r.notes])
+                click.echo(f"FAIL: {why}", err=True)  # (each names its table and day)
         return
     records: list[Record] = [
         {
