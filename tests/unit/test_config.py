@@ -320,6 +320,10 @@ def _source(url: str, **destination: Any) -> Any:
         "mysql://app:Sup3rS3cret/XYZ@db:3306/prod",
         "mysql://app:p@ss:w/rdSup3rS3cret@db:3306/prod",
         "mysql://app:Sup3rS3cret%zz@db:3306/prod",  # sent as is, then "the login was refused"
+        "mysql://app:Tr0ub4dor?Sup3rS3cret@db:3306/prod",  # read as the query: named in its error
+        "mysql://app:Pass?word=Sup3rS3cret@db/prod",
+        "mysql://app:ab#Sup3rS3cret@db:3306/prod",  # read as a URL without a database
+        "mysql://app:x?y/Sup3rS3cret@db:3306/prod",
     ],
 )
 def test_a_password_with_unencoded_slash_or_at_is_refused_without_showing_it(url: str) -> None:
@@ -330,12 +334,22 @@ def test_a_password_with_unencoded_slash_or_at_is_refused_without_showing_it(url
     assert "Sup3rS3cret" not in str(caught.value) + repr(caught.value)
 
 
+def test_a_socket_path_holding_an_at_sign_is_not_a_login() -> None:
+    assert _source("mysql://db/prod?unix_socket=%2Fx%40y").source.database == "prod"
+    assert _source("mysql://db/prod?unix_socket=/run/a@b.sock").source.database == "prod"
+
+
 def test_redacted_keeps_only_the_user_of_any_url() -> None:
     from dbarchive.config.source import redacted
 
     assert redacted("mysql://u:Sup3r/S3cret@h:1/db") == "mysql://u@h:1/db"
     assert redacted("mysql://u:a@b:c/Sup3r@h:3306/db?unix_socket=/s") == "mysql://u@h:3306/db"
     assert redacted("mysql://h/db") == "mysql://h/db"
+    assert redacted("mysql://u:Tr0?Sup3r@h:3306/db?unix_socket=/s") == "mysql://u@h:3306/db"
+    assert redacted("mysql://u:a#Sup3r@h/db") == "mysql://u@h/db"
+    assert redacted("mysql://u@localhost/db?unix_socket=/x@y") == "mysql://u@localhost/db"
+    assert redacted("mysql://h/db?unix_socket=/x@y") == "mysql://h/db"
+    assert "Sup3r" not in redacted("mysql://u:x?y/Sup3r@h/db")
 
 
 def test_url_options_dbarchive_does_not_read_are_refused() -> None:

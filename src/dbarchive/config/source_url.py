@@ -11,15 +11,21 @@ _URL_OPTIONS = frozenset({"unix_socket"})
 
 
 def require_encoded_login(url: str) -> None:
-    """Refuse a user or password holding ``@`` or ``/`` unencoded: the URL would be read with
-    another host, port or database (and its error would show part of the password)."""
-    authority = url.partition("://")[2].split("?", 1)[0]
-    userinfo, at, _rest = authority.rpartition("@")
-    if at and ("@" in userinfo or "/" in userinfo or re.search(r"%(?![0-9A-Fa-f]{2})", userinfo)):
+    """Refuse a user or password holding ``@``, ``/``, ``?``, ``#`` or a bare ``%`` unencoded: the
+    URL would be read with another host, port, database or query, and its error would show part
+    of the password. A login is never followed by a ``?`` or ``#`` before its path."""
+    rest = url.partition("://")[2]
+    before_query = rest.split("?", 1)[0].split("#", 1)[0]
+    userinfo, at, _host = before_query.rpartition("@")
+    if (
+        (at and (re.search(r"[@/]", userinfo) or re.search(r"%(?![0-9A-Fa-f]{2})", userinfo)))
+        or ("@" in rest and len(before_query) < len(rest.split("/", 1)[0]))  # '?', '#' in it
+    ):
         raise ValueError(
-            "its user or password holds '@', '/' or '%' unencoded: percent-encode them in the URL "
-            "(@ → %40, / → %2F, : → %3A, % → %25), or give the password in "
-            "$DBARCHIVE_MYSQL_PASSWORD (the variable [source] password_env names)"
+            "its user or password holds '@', '/', '?', '#' or '%' unencoded: percent-encode "
+            "them in the URL (@ → %40, / → %2F, ? → %3F, # → %23, : → %3A, % → %25), or "
+            "give the password in $DBARCHIVE_MYSQL_PASSWORD (the variable [source] "
+            "password_env names)"
         )
 
 
@@ -48,14 +54,21 @@ def without_password(url: str) -> str:
 
 def redacted(url: str) -> str:
     """``url`` without its password (and its query, which may hold options), for logs,
-    messages and reprs. Read by hand, not by urlparse: a password holding an unencoded ``/``
-    or ``@`` would be taken for the host."""
+    messages and reprs. Read by hand, not by urlparse: a password holding an unencoded ``/``,
+    ``@``, ``?`` or ``#`` would be taken for the host, the path or the query."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         return "<not a URL>"
-    authority_and_path = rest.split("?", 1)[0].split("#", 1)[0]
-    userinfo, at, tail = authority_and_path.rpartition("@")
-    if not at:
-        return f"{scheme}://{tail}"
-    user = userinfo.split(":", 1)[0].split("/", 1)[0]
-    return f"{scheme}://{user}@{tail}"
+    before_path = rest.split("/", 1)[0]
+    before_query = rest.split("?", 1)[0].split("#", 1)[0]
+    # A '?' or '#' before the path is in the login; else the login ends at the last '@' before
+    # the query (a '/' or '@' in it).
+    in_login = len(before_query) < len(before_path)
+    head = before_path if in_login else before_query
+    if "@" not in head:
+        if in_login and "@" in rest:
+            return f"{scheme}://{re.split(r'[:/?#@]', rest, maxsplit=1)[0]}@(the rest hidden)"
+        return f"{scheme}://{before_query}"
+    userinfo = head.rpartition("@")[0]
+    tail = rest[len(userinfo) + 1 :].split("?", 1)[0].split("#", 1)[0]
+    return f"{scheme}://{re.split(r'[:/?#]', userinfo, maxsplit=1)[0]}@{tail}"
