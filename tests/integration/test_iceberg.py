@@ -239,6 +239,55 @@ def test_columns_added_and_widened_read_by_name_and_an_impossible_change_writes_
     assert sorted(p.name for p in (tmp_path / "arch").rglob("part-*")) == before
 
 
+def test_a_renamed_timestamp_column_is_refused_before_anything_is_written(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """The Iceberg table finds a day's files by its timestamp column. Renamed (and the config
+    following), the next day's rows had no value there: verify failed for good and every purge
+    added the day's file again, readers counting its rows 2, 3, 4 times (an outside trial).
+    The export is refused before a row is read, naming the column and the fix."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, D1, 20)
+    _fill(mysql_schema, D2, 20)
+    dest = tmp_path / "arch"
+    ctx = build_context(_job(mysql_schema, str(dest)))
+    export_day(ctx, ctx.job.tables[0], D1)
+    ctx.close()
+    mysql_schema.execute("ALTER TABLE events RENAME COLUMN created_at TO created")
+    job = _job(mysql_schema, str(dest))
+    spec = job.tables[0].model_copy(update={"timestamp_column": "created"})
+    ctx = build_context(job.model_copy(update={"tables": (spec,)}))
+    before = _snapshots(ctx)
+    with pytest.raises(ConfigError, match="finds each day's files by column 'created_at'"):
+        export_day(ctx, spec, D2)
+    assert _snapshots(ctx) == before
+    assert not list(dest.rglob("day=02/*"))  # no file of D2 written
+
+
+def test_two_archived_tables_given_one_iceberg_name_are_refused(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """``events`` and ``Events`` (like ``odd tbl`` and ``odd_tbl``) are one Iceberg name: one
+    config refuses them, but two jobs on one destination added the second table's days to the
+    first's Iceberg table, and each purge added them again (an outside trial). The Iceberg
+    table records whose archive it lists; another table's export is refused, nothing written."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, D1, 20)
+    mysql_schema.execute("CREATE TABLE `Events` LIKE events")
+    mysql_schema.execute("INSERT INTO `Events` SELECT * FROM events")
+    dest = str(tmp_path / "arch")
+    first = build_context(_job(mysql_schema, dest))
+    export_day(first, first.job.tables[0], D1)
+    first.close()
+    second = build_context(_job(mysql_schema, dest, table="Events"))
+    before = _snapshots(second)
+    assert len(before) == 1
+    with pytest.raises(ConfigError, match=r"lists the files of the archive in .*, not this table"):
+        export_day(second, second.job.tables[0], D1)
+    assert _snapshots(second) == before
+    assert verify_day(first, first.job.tables[0], D1).ok
+
+
 @pytest.mark.parametrize("retries", ["pyiceberg", "dbarchive"])
 def test_two_days_committed_at_once_both_land(
     mysql_schema: MySqlSchema, tmp_path: Path, retries: str

@@ -39,7 +39,8 @@ from dbarchive.lakehouse.catalog import (
     storage_hook,
 )
 from dbarchive.lakehouse.days import day_is_icebergs, day_range_filter
-from dbarchive.layout import PartitionPath
+from dbarchive.lakehouse.ownership import OWNER_PROPERTY, TIMESTAMP_PROPERTY, require_own
+from dbarchive.layout import PartitionPath, table_dir
 from dbarchive.manifest import FileEntry, Manifest
 from dbarchive.row_filter import RowFilter
 from dbarchive.sources.table import TableInfo
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
 
     from dbarchive.context import Context
 
-TIMESTAMP_PROPERTY = "dbarchive.timestamp-column"  # the column that decides the day
 COMMIT_ATTEMPTS = 10  # commits lost to concurrent writers before giving up
 
 
@@ -117,6 +117,7 @@ class IcebergLake:
 
         table = self.table(spec)
         if table is not None:
+            self._require_own(table, spec, info.ts.name)
             self._evolved(table, parquet_schema(info.columns), spec, apply=False)
 
     def commit_day(self, spec: TableSpec, manifest: Manifest) -> None:
@@ -223,6 +224,7 @@ class IcebergLake:
             if not wanted:
                 return  # an empty day: no table until there are rows
             table = self._create(spec, manifest, next(iter(wanted)))
+        self._require_own(table, spec, manifest.timestamp_column)
         present = self._day_files(table, spec, manifest.day)
         adds = [p for p in wanted if p not in present]
         drops = [f for p, f in present.items() if p not in wanted]
@@ -232,6 +234,8 @@ class IcebergLake:
         if adds:
             self._evolve_for(tx, table, spec, adds[0])
         props = _snapshot_properties(spec, manifest)
+        if OWNER_PROPERTY not in table.properties:  # a table made before owners were named
+            tx.set_properties({OWNER_PROPERTY: self._owner(spec)})
         if tx.table_metadata.name_mapping() is None:
             from pyiceberg.table import TableProperties
 
@@ -267,7 +271,9 @@ class IcebergLake:
         ts = schema.field(manifest.timestamp_column)
         try:
             with self.catalog.create_table_transaction(
-                self.identifier(spec), schema, properties={TIMESTAMP_PROPERTY: ts.name}
+                self.identifier(spec),
+                schema,
+                properties={TIMESTAMP_PROPERTY: ts.name, OWNER_PROPERTY: self._owner(spec)},
             ) as tx:
                 if day_is_icebergs(ts.type, manifest.timezone):
                     with tx.update_spec() as spec_update:
@@ -277,6 +283,16 @@ class IcebergLake:
         table = self.table(spec)
         assert table is not None
         return table
+
+    def _require_own(self, table: Table, spec: TableSpec, timestamp_column: str) -> None:
+        require_own(table.properties, spec.name, self.identifier(spec), self._owner(spec),
+                    timestamp_column)  # fmt: skip
+
+    def _owner(self, spec: TableSpec) -> str:
+        """Where this table's archive lives (the table folder's location)."""
+        path = self._partition_of(spec, dt.date(2000, 1, 1))
+        folder = path.folder if path.folder is not None else table_dir(path.table)
+        return str(storage_hook(self.storage, "location")(folder + "/"))
 
     def _evolve_for(self, tx: Any, table: Table, spec: TableSpec, path: str) -> None:
         """Add the new columns (and promote widened ones) of the file at ``path``, in ``tx``."""
