@@ -313,7 +313,8 @@ class IcebergLake:
                 f"{spec.name}: its columns changed in a way Iceberg cannot follow "
                 f"({self._reason(exc)}); Iceberg widens int to long, float to double and decimal "
                 "precision, and adds columns. Archive the new shape as another table "
-                "(another Iceberg name: set the table's schema or path) or re-export old days"
+                "(another Iceberg name: another [iceberg] namespace, or the table's schema) or "
+                "re-export old days"
             ) from exc
         if apply:
             update.commit()

@@ -30,8 +30,8 @@ def require_own(
         raise ConfigError(
             f"{table}: the Iceberg table {name} lists the files of the archive in {owner}, not "
             f"this table's ({mine}): two archived tables would share one Iceberg table. Give this "
-            "one its own Iceberg name (another [iceberg] namespace, or the table's schema or "
-            "path); nothing was changed"
+            "one its own Iceberg name (another [iceberg] namespace, or the table's schema); "
+            "nothing was changed"
         )
     column = properties.get(TIMESTAMP_PROPERTY)
     if column is not None and column != timestamp_column:
@@ -40,5 +40,5 @@ def require_own(
             f"day partitions), and the day is now decided by {timestamp_column!r}: the new days' "
             f"rows would be in no day of it. Keep the column {column!r} (rename it back), or "
             "archive the table as another Iceberg table (another [iceberg] namespace, or the "
-            "table's schema or path); nothing was changed"
+            "table's schema); nothing was changed"
         )
