@@ -128,7 +128,7 @@ def verify(
 
 def run(
     target: JobOrContext,
-    tables: Sequence[Table] = (),
+    tables: Sequence[Table] | Table = (),
     *,
     today: Day | None = None,
     export: bool = True,
@@ -137,10 +137,12 @@ def run(
 ) -> list[TableReport]:
     """The daily job for ``tables`` (default: every configured one): export yesterday and missed
     days, then verify and purge the days past retention. ``today`` moves the retention cutoff,
-    never the rule that a day must be over (plus ``settle``) to be exported."""
+    never the rule that a day must be over (plus ``settle``) to be exported. One table may be
+    given alone (``run(job, "events")``)."""
+    named = [tables] if isinstance(tables, str | TableSpec) else list(tables)
 
     def work(ctx: Context) -> list[TableReport]:
-        specs = [_spec(ctx, t) for t in tables] or list(ctx.job.tables)
+        specs = [_spec(ctx, t) for t in named] or list(ctx.job.tables)
         throttle = stopping or throttle_for(ctx)
         try:
             return daily.run(ctx, specs, _maybe_day(today), throttle, purge=purge, export=export)
@@ -153,7 +155,7 @@ def run(
 
 def purge(
     target: JobOrContext,
-    tables: Sequence[Table] = (),
+    tables: Sequence[Table] | Table = (),
     *,
     today: Day | None = None,
     stopping: Throttle | None = None,

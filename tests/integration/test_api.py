@@ -74,6 +74,15 @@ def test_purge_only_deletes_what_is_expired_and_exports_it_first(
     assert mysql_schema.execute("SELECT COUNT(*) FROM events") == [(200,)]  # RECENT is kept
 
 
+def test_one_table_may_be_named_alone(job: dbarchive.ArchiveJob) -> None:
+    """``purge(job, "events")`` read the name as the tables 'e', 'v', …: "table 'e' is not in
+    the config" (an outside trial). One name (or spec) alone is that table."""
+    (report,) = dbarchive.purge(job, "events", today=TODAY)
+    assert report.table == "events" and report.rows_deleted == 300
+    (again,) = dbarchive.run(job, job.table("events"), today=TODAY)
+    assert again.table == "events" and not again.errors
+
+
 def test_max_runtime_stops_an_export_after_its_chunk(job: dbarchive.ArchiveJob) -> None:
     """The throttle the API wires is what stops an export: a spent max_runtime stops it at its
     first chunk, and nothing is published. A bad override is a ConfigError, as in a config."""
