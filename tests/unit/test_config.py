@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,26 @@ def test_a_dump_of_the_job_leaves_the_passwords_out_but_keeps_the_rest() -> None
     assert SourceSettings.model_validate(whole).connect_args()["password"] == "S3cret!pw"
     again = with_overrides(job, {}, "test")
     assert again.source.connect_args()["password"] == "S3cret!pw"
+
+
+def test_a_job_dumped_to_json_loads_back() -> None:
+    """``job_from_dict(json.loads(job.model_dump_json()))`` refused its own durations ("settle
+    'PT10M' is not like '10 minutes'", an outside trial): they are read as ISO 8601 too."""
+    job = job_from_dict(
+        {
+            "source": {
+                "url": "mysql://app@db:3306/prod",
+                "read_url": "mysql://ro@replica/prod",
+                "read_lag_wait": "90 seconds",
+            },
+            "destination": {"url": "/tmp/a"},
+            "defaults": {"settle": "10 minutes", "retention": "60 days"},
+            "tables": [{"name": "t", "timestamp_column": "ts", "settle": "1 hour"}],
+        }
+    )
+    assert job_from_dict(json.loads(job.model_dump_json())) == job
+    with pytest.raises(ConfigError, match="settle 'PT10Q' is not like"):
+        job_from_dict({**job.model_dump(), "defaults": {"settle": "PT10Q"}})
 
 
 def test_a_port_that_is_not_a_number_is_a_config_error() -> None:

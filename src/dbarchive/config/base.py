@@ -12,6 +12,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
+    ValidationError,
 )
 
 from dbarchive.dates import duration_text
@@ -99,6 +101,9 @@ def amount(text: str, units: dict[str, Any]) -> tuple[int, Any] | None:
     return int(m.group(1)), units[unit]
 
 
+_ISO_DURATION = TypeAdapter(dt.timedelta)
+
+
 def parse_duration(
     value: Any, *, name: str, like: str, meaning: str, most: dt.timedelta
 ) -> dt.timedelta:
@@ -107,6 +112,11 @@ def parse_duration(
     setting is wrong and what it is for."""
     if isinstance(value, dt.timedelta):
         duration = value
+    elif isinstance(value, str) and value.startswith("P"):  # ISO 8601, as a JSON dump writes it
+        try:
+            duration = _ISO_DURATION.validate_python(value)
+        except ValidationError:
+            raise ValueError(f"{name} {value!r} is not like {like} ({meaning})") from None
     else:
         parsed = amount(value, SETTLE_SECONDS) if isinstance(value, str) else None
         if parsed is None:
