@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         UnconvertibleTextError,
         VerificationError,
     )
+    from dbarchive.events import CaptureReporter, LogReporter
     from dbarchive.jobs.restore import RestoreResult, restore_day
     from dbarchive.manifest import Manifest
     from dbarchive.pipeline import PlannedPartition, export_day, plan_day
@@ -81,6 +82,8 @@ _HOME = {
     "StorageError": "dbarchive.errors",
     "UnconvertibleTextError": "dbarchive.errors",
     "VerificationError": "dbarchive.errors",
+    "CaptureReporter": "dbarchive.events",
+    "LogReporter": "dbarchive.events",
     "Manifest": "dbarchive.manifest",
     "ExportResult": "dbarchive.steps.outcome",
     "PlannedPartition": "dbarchive.pipeline",
@@ -108,11 +111,13 @@ def __dir__() -> list[str]:
 __all__ = [
     "AlreadyRunning",
     "ArchiveJob",
+    "CaptureReporter",
     "ConfigError",
     "Context",
     "DayNotSettled",
     "DbArchiveError",
     "ExportResult",
+    "LogReporter",
     "Manifest",
     "NoUsableKeyError",
     "PlannedPartition",

@@ -25,6 +25,7 @@ from dbarchive.build import build_context, build_throttle
 from dbarchive.config import ArchiveJob, TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import ConfigError
+from dbarchive.events import LogReporter
 from dbarchive.jobs import daily
 from dbarchive.jobs.audit import AuditReport, audit_table
 from dbarchive.jobs.erase import EraseReport
@@ -65,11 +66,13 @@ def _maybe_day(value: Day | None) -> dt.date | None:
 
 @contextmanager
 def session(target: JobOrContext) -> Iterator[Context]:
-    """The context to work in: the caller's, or one opened for ``job`` and closed after."""
+    """The context to work in: the caller's, or one opened for ``job`` and closed after. An
+    opened one reports to the ``dbarchive`` logger (progress at INFO, every chunk at DEBUG), so
+    a program's logging configuration decides what is shown."""
     if isinstance(target, Context):
         yield target
         return
-    ctx = build_context(target)
+    ctx = build_context(target, reporter=LogReporter())
     try:
         yield ctx
     finally:

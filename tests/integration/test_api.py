@@ -7,6 +7,7 @@ A job opens its own connection per call and closes it; a caller's Context stays 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,18 @@ def test_one_table_may_be_named_alone(job: dbarchive.ArchiveJob) -> None:
     assert report.table == "events" and report.rows_deleted == 300
     (again,) = dbarchive.run(job, job.table("events"), today=TODAY)
     assert again.table == "events" and not again.errors
+
+
+def test_a_job_called_from_python_logs_to_the_dbarchive_logger(
+    job: dbarchive.ArchiveJob, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A program that configures logging sees what a call did (it saw nothing, even at DEBUG:
+    an outside trial); a caller's own context keeps the reporter it was built with."""
+    with caplog.at_level(logging.DEBUG, logger="dbarchive"):
+        dbarchive.export(job, "events", RECENT)
+    lines = [r.getMessage() for r in caplog.records if r.name == "dbarchive"]
+    assert any(line.startswith(f"export events {RECENT} finish") for line in lines), lines
+    assert any(f"export events {RECENT}: chunk, 64 rows" in line for line in lines), lines
 
 
 def test_max_runtime_stops_an_export_after_its_chunk(job: dbarchive.ArchiveJob) -> None:
