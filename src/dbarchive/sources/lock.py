@@ -91,8 +91,15 @@ class TableLocks:
         )
 
     def close(self) -> None:
-        """Release every lock (closing the session releases them all)."""
+        """Release every lock, then close the session. Released by statement first: a closed
+        session's locks are freed only once the server has handled its quit, so a retry (or a
+        check) right after could still find them held."""
         if self._conn is not None:
+            with suppress(MySQLdb.Error):
+                cur = self._conn.cursor()
+                for name in self._held:
+                    cur.execute("DO RELEASE_LOCK(%s)", (name,))
+                cur.close()
             with suppress(MySQLdb.Error):
                 self._conn.close()
         self._conn = None
