@@ -74,7 +74,9 @@ def catch_up_days(
     recheck: bool = True,
     throttle: Throttle | None = None,
 ) -> list[dt.date]:
-    """Yesterday, plus earlier days inside the retention window with rows but no archive.
+    """Yesterday, plus earlier days inside the retention window without an archive, from the
+    day of the oldest row on: an empty one gets its 0-row manifest too ("archived and empty" is
+    not "never archived"; it costs one count, once).
 
     An archived day is exported again only if its rows changed: its row count (late rows), or,
     for the ``recheck_days`` days before the newest, its digest (updated rows); so a second run on
@@ -96,7 +98,7 @@ def catch_up_days(
     return [
         d
         for d in [*earlier, last]
-        if _needs_export(ctx, spec, d, always=d == last, by_digest=d >= since, throttle=throttle)
+        if _needs_export(ctx, spec, d, by_digest=d >= since, throttle=throttle)
     ]
 
 
@@ -121,16 +123,15 @@ def _needs_export(
     ctx: Context,
     spec: TableSpec,
     day: dt.date,
-    always: bool,
     by_digest: bool,
     throttle: Throttle | None,
 ) -> bool:
-    """Not archived yet (an older day only if it has rows), or its rows changed since: by count,
-    or ``by_digest`` (one read of the day)."""
+    """Not archived yet, or its rows changed since: by count, or ``by_digest`` (one read of the
+    day)."""
     partition = ctx.partition(spec, day)
     manifest = upload.read_manifest(ctx.storage, partition)
     if manifest is None:
-        return always or day_plan(ctx, spec, day, source=ctx.reads(spec, day)).estimated_rows > 0
+        return True
     if upload.read_purge_marker(ctx.storage, partition) is not None:
         return False
     change = column_change(ctx.describe(spec), manifest)
