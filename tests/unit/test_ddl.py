@@ -222,6 +222,26 @@ def test_parquet_gets_no_serde_warnings(tmp_path: Path) -> None:
     assert "WARNING" not in ddl_text("athena", defn) + ddl_text("databricks", defn)
 
 
+@pytest.mark.parametrize("engine", ["athena", "databricks", "duckdb"])
+def test_days_holding_older_versions_of_changed_rows_are_warned_about(
+    tmp_path: Path, engine: str
+) -> None:
+    """A row changed after its day's purge began is archived again (a later generation): every
+    reader of the files sees both versions, which no statement said (an outside trial's DuckDB
+    view showed both with no word). Each engine's statements now name those days."""
+    older = RowDigest()
+    older.add_sums(2, 1, 1, 0, 1)
+    changed = dataclasses.replace(_manifest(DAYS[1], "csv"), superseded=older)
+    text = ddl_text(engine, _definition(tmp_path, [_manifest(DAYS[0], "csv"), changed]))
+    assert (
+        f"-- WARNING: {DAYS[1]} hold 2 older version(s) of rows changed after their purge began:"
+        in text
+    )
+    assert "WARNING" not in ddl_text(
+        engine, _definition(tmp_path / "b", [_manifest(DAYS[0], "csv")])
+    )
+
+
 def test_duckdb_reads_the_files_of_every_compression_the_days_have(tmp_path: Path) -> None:
     """Days archived as gzip before `compression` became zstd keep their `.csv.gz` parts: the
     view reads both extensions (the newest day's first)."""

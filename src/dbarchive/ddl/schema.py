@@ -167,7 +167,7 @@ def read_definition(
     columns = _merged_columns(manifests)
     files = format_named(newest.format).files
     notes = _format_notes(manifests) + _column_notes(manifests, files)
-    notes += _partition_note(columns)
+    notes += _partition_note(columns) + _superseded_note(manifests)
     return TableDefinition(
         table,
         location,
@@ -205,6 +205,20 @@ def _partition_note(columns: tuple[LakeColumn, ...]) -> tuple[str, ...]:
         f"the table has columns named {', '.join(own)}: they keep their own values, and the "
         f"folders' year/month/day are {', '.join(names)} (Athena, Glue, DuckDB) or left out "
         "(Spark, pyarrow: read by the files alone)",
+    )
+
+
+def _superseded_note(manifests: list[Manifest]) -> tuple[str, ...]:
+    """The days holding older versions of rows changed after their purge began: every reader
+    of the files sees both versions of such a row (restore gives the newest only)."""
+    days = [m.day for m in manifests if m.superseded.count]
+    if not days:
+        return ()
+    rows = sum(m.superseded.count for m in manifests)
+    return (
+        f"WARNING: {day_list(days)} hold {rows} older version(s) of rows changed after their "
+        "purge began: a query over the files sees each such row twice (its newest version is in "
+        "the day's highest part-gNNNN file); dbarchive restore gives the newest only",
     )
 
 
