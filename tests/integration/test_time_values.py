@@ -105,7 +105,7 @@ def test_rows_with_no_day_are_reported_kept_and_stop_nothing(
     assert _ids(mysql_schema, "plain") == [5]
     archived = tmp_path / "arch" / "invalid"
     for manifest in archived.rglob("_manifest.json"):  # no odd row in any archived day
-        assert json.loads(manifest.read_text())["rows"] == 1
+        assert json.loads(manifest.read_text())["rows"] <= 1  # (0: an empty day of the window)
     for day in ("2025-12-31", "2026-02-28"):
         result = run_cli("verify", "-c", config, "-t", "invalid", "--date", day)
         assert result.exit_code == 0, result.output

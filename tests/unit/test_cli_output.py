@@ -362,3 +362,17 @@ def test_a_day_cut_short_is_called_partly_purged() -> None:
         "partly purged",
     ]
     assert [r["result"] for r in day_records(TableReport("t", purged=[day(1)]))] == ["purged"]
+
+
+def test_an_error_line_names_its_table_and_day_once() -> None:
+    """ "error: column 'zd' holds a value Parquet cannot store …" did not say of which table or
+    day (only --json did), and purge printed "t_bad: t_bad: the row …" (an outside trial): a
+    line is led by its table and day unless it names the table already."""
+    from dbarchive.cli.failure import led_by
+
+    bare = "column 'zd' holds a value Parquet cannot store"
+    assert led_by("t", "2026-12-01", bare) == f"t 2026-12-01: {bare}"
+    assert led_by("t_bad", None, "t_bad: the row with id = 2") == "t_bad: the row with id = 2"
+    assert led_by("events", "2026-12-01", "events 2026-12-01: x") == "events 2026-12-01: x"
+    assert led_by(None, None, "bad option") == "bad option"
+    assert led_by("t", None, "no table") == "t: no table"

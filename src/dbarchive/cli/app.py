@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
@@ -19,6 +20,7 @@ from dbarchive.cli.failure import (
     error_object,
     error_of_exception,
     exit_codes_help,
+    led_by,
 )
 from dbarchive.cli.lake import ddl_cmd, restore_cmd
 from dbarchive.cli.maintain import purge_cmd, run_cmd, status_cmd
@@ -52,8 +54,8 @@ class _Group(click.Group):
             done = done_before(exc)
             for line in done:
                 click.echo(f"note: before it ended: {line}", err=True)
-            click.echo(f"error: {exc}", err=True)
             error = error_of_exception(exc, exc.exit_code)
+            click.echo(f"error: {_placed(error)}", err=True)
             _json_error(ctx, {**error, "done_before": done} if done else error)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
@@ -64,6 +66,11 @@ class _Group(click.Group):
         except click.ClickException as exc:  # a usage error: click prints it and exits 2
             _json_error(ctx, error_object(exc.exit_code, exc.format_message(), None, None, None))
             raise
+
+
+def _placed(error: dict[str, Any]) -> str:
+    """The message, led by the table and day it is about when it does not name the table."""
+    return led_by(error["table"], error["day"], error["message"])
 
 
 def _json_error(ctx: click.Context, error: dict[str, object]) -> None:

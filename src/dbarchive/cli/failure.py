@@ -8,6 +8,7 @@ which table-day they are on, and :class:`TrackingReporter` reads it from the cor
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,11 @@ EXIT_CODES: dict[int, tuple[str, str]] = {
     0: ("ok", "everything asked for was done"),
     1: ("several", "failures of different causes (each named on stderr), or an unexpected error"),
     2: ("config", "bad config or option; nothing was touched"),
-    3: ("database", "MySQL unreachable, login refused, privilege or table missing"),
+    3: (
+        "database",
+        "MySQL unreachable, login refused, privilege or table missing, or a value "
+        "the archive cannot hold",
+    ),
     4: ("storage", "destination unreachable, bucket missing, access refused"),
     5: ("verification", "the archive, its manifest and the database do not agree"),
     6: ("stopped", "Ctrl-C, SIGTERM, the stop file or --max-runtime; run it again to go on"),
@@ -83,6 +88,13 @@ def error_object(
         "day": day.isoformat() if isinstance(day, dt.date) else day,
         "step": step,
     }
+
+
+def led_by(table: str | None, day: str | None, message: str) -> str:
+    """``message`` led by the table (and day) it is about, unless it names the table itself."""
+    if not table or re.search(rf"(?<!\w){re.escape(table)}(?!\w)", message):
+        return message
+    return f"{table} {day}: {message}" if day else f"{table}: {message}"
 
 
 def error_of_exception(exc: BaseException, code: int) -> dict[str, Any]:

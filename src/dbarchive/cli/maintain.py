@@ -13,7 +13,7 @@ import click
 
 from dbarchive import api
 from dbarchive.build import build_context
-from dbarchive.cli.failure import WHERE
+from dbarchive.cli.failure import WHERE, led_by
 from dbarchive.cli.options import (
     config_option,
     json_option,
@@ -201,7 +201,7 @@ def _daily(
         for note in [] if quiet else r.notes:  # notes (a day not over yet) are no failure
             click.echo(f"note: {note}", err=True)
         for message in [*r.errors, *([r.stopped] if r.stopped else [])]:
-            click.echo(f"{r.table}: {message}", err=True)
+            click.echo(led_by(r.table, None, message), err=True)
     if as_json:
         data = reports_json(reports, command, throttle, retried, reporter)
         click.echo(json.dumps(data, indent=2))
