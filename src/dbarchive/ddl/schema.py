@@ -313,5 +313,7 @@ def _format_notes(manifests: list[Manifest]) -> tuple[str, ...]:
         return ()
     return (
         f"{day_list(other)} are archived as another format than {newest}: this definition cannot "
-        f"read them; re-export those days with format = '{newest}' or define a second table",
+        f"read them; re-export those days with format = '{newest}' if their purge has not begun "
+        "(a purged day's rows are only in the archive: it keeps its format), or define a second "
+        "table over them",
     )
