@@ -71,6 +71,8 @@ def config_option(f: F) -> F:
 def load_config(path: Path) -> ArchiveJob:
     """The job of ``--config``, its destination replaced by ``--destination`` when given (the
     whole job validated again: e.g. aurora-outfile tables still need an s3:// destination)."""
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found; pass --config PATH")
     job = load_job(path)
     meta = click.get_current_context().meta
     url = meta.get(DESTINATION_KEY)

@@ -232,7 +232,7 @@ def load_job(path: str | Path) -> ArchiveJob:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found; pass --config PATH") from None
+        raise ConfigError(f"{path}: config file not found") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
