@@ -332,6 +332,10 @@ def test_a_row_the_application_deletes_from_an_archived_day_does_not_fail_the_ru
         assert [e.day for e in again.exported if e.published] == []
     assert verify_day(ctx, ctx.job.tables[0], day).ok
     assert _manifest(ctx, day).effective_digest.count == 50  # the deleted row's only copy
+    from dbarchive.jobs.status import table_status
+
+    status = table_status(ctx, ctx.job.tables[0], TODAY)  # not "partly purged": none begun
+    assert status.grown_only_days == [day] and status.partial_days == []
 
 
 @pytest.mark.parametrize("scan", ["key", "time"])

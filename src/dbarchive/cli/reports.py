@@ -301,6 +301,11 @@ def status_lines(s: TableStatus) -> list[str]:
     ]  # fmt: skip
     if s.partial_days:
         lines.append(f"  partly purged (the next purge finishes them): {days_text(s.partial_days)}")
+    if s.grown_only_days:
+        lines.append(
+            "  archived rows the application deleted since (kept in the archive, the day only "
+            f"grows): {days_text(s.grown_only_days)}"
+        )
     if s.held_days:
         lines.append(
             "  of them, keeping rows with values in columns added since their archive (no purge "

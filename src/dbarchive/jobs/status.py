@@ -43,6 +43,9 @@ class TableStatus:
     held_days: list[dt.date] = field(default_factory=list)
     # Days whose manifest or purge record cannot be read: verify and the purge say why.
     damaged_days: list[dt.date] = field(default_factory=list)
+    # Days not purged yet whose archived rows the application deleted (or moved away) since: the
+    # archive keeps them (their only copy), so the day only grows (``upload.GONE_RECORD``).
+    grown_only_days: list[dt.date] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         def days(values: list[dt.date]) -> list[str]:
@@ -60,6 +63,7 @@ class TableStatus:
             "partially_purged_days": days(self.partial_days),
             "days_holding_rows_with_added_columns": days(self.held_days),
             "days_with_unreadable_records": days(self.damaged_days),
+            "grown_only_days": days(self.grown_only_days),
             "pending_days": days(self.pending_days),
             "restored_days": days(self.restored_days),
             "expired_unarchived_days": days(self.expired_unarchived_days),
@@ -81,6 +85,7 @@ def table_status(ctx: Context, spec: TableSpec, today: dt.date) -> TableStatus:
     restored: list[dt.date] = []
     held: list[dt.date] = []
     damaged: list[dt.date] = []
+    grown_only: list[dt.date] = []
     for obj in ctx.storage.list_objects(ctx.folder(spec) + "/"):
         day = day_of_key(obj.key, layout)
         name = obj.key.rsplit("/", 1)[-1]
@@ -94,7 +99,10 @@ def table_status(ctx: Context, spec: TableSpec, today: dt.date) -> TableStatus:
             elif name == PURGE_MARKER_NAME:
                 marker = upload.read_purge_marker(ctx.storage, ctx.partition(spec, day)) or {}
                 status = marker.get("status", "")
-                {"purged": purged, "restored": restored}.get(status, partial).append(day)
+                if marker.get("cause") == upload.GONE_RECORD["cause"]:
+                    status = "grown-only"  # recorded by an export: no purge has begun
+                lists = {"purged": purged, "restored": restored, "grown-only": grown_only}
+                lists.get(status, partial).append(day)
                 if marker.get("rows_held_added_columns"):
                     held.append(day)
         except VerificationError:
@@ -122,4 +130,5 @@ def table_status(ctx: Context, spec: TableSpec, today: dt.date) -> TableStatus:
         backlog_last_run=backlog.last_recorded(ctx, spec),
         held_days=sorted(held),
         damaged_days=sorted(set(damaged)),
+        grown_only_days=sorted(grown_only),
     )
