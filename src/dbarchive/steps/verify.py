@@ -261,7 +261,8 @@ def _compare_kept(
         scope = changed_scope(info, change)
         plan = ctx.source.plan_scan(scope, window, manifest.scan)
         covered = coverage(ctx.source, ctx.storage, manifest, scope, window, plan, spec.chunk_rows)
-        _coverage_findings(spec, manifest.day, manifest, marker, covered, problems, notes)
+        _coverage_findings(spec, manifest.day, manifest, marker, covered, problems, notes,
+                           retyped=change.describe())  # fmt: skip
         notes.insert(0, f"{what}; compared {compared}")
         if covered.held:
             notes.append(held_rows_note(spec.name, manifest.day, covered.held, change))
@@ -327,15 +328,26 @@ def _coverage_findings(
     covered: Coverage,
     problems: list[str],
     notes: list[str],
+    retyped: str | None = None,
 ) -> None:
+    """What a begun day's coverage says. ``retyped``: the table's columns changed since the
+    archive (``ColumnChange.describe``), so the archive cannot grow by rows that differ."""
     status = (marker or {}).get("status", "started")
     what = "purged" if status == "purged" else "partly purged"
+    if (marker or {}).get("cause") == upload.GONE_RECORD["cause"]:
+        what = "only grown (the application deleted archived rows of it)"
     if covered.unarchived:
         keys = ", ".join("/".join(k) for k in covered.examples)
+        fix = (
+            "export the day again: the archive grows by them"
+            if retyped is None
+            else f"the table's columns changed since the archive ({retyped}), so the archive "
+            "cannot grow by them: they stay in the table, none deleted"
+        )
         problems.append(
             f"{spec.name} {day}: {what}, and {covered.unarchived} of the {covered.rows} rows the "
             f"database still holds are not in the archive (arrived or changed later; keys {keys}); "
-            "export the day again: the archive grows by them"
+            f"{fix}"
         )
     else:
         exact = f"{covered.rows - covered.held} of them" if covered.held else "each of them"
