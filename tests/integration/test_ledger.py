@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -196,6 +197,26 @@ def test_a_removed_record_is_missing(mysql_schema: MySqlSchema, tmp_path: Path) 
         and b.endswith("records were removed")
         for b in found
     ), found
+
+
+def test_a_day_whose_chain_was_removed_whole_is_a_break(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A whole day's chain removed, then the whole ledger folder: the audit looked only at the
+    days that had a chain and said OK (an outside trial). Every day whose purge record names a
+    ledger head must have it: each such day is a break, also when audited alone."""
+    config = _purged(mysql_schema, tmp_path)
+    shutil.rmtree(tmp_path / "archive" / "events" / "_ledger" / DAYS[1].isoformat())
+    found = _breaks(_audit(config, "--no-source"))
+    assert found == [
+        f"events {DAYS[1]}: the day's purge record names record 6 as the chain's head"
+        f" ({found[0].split('(')[1].split(')')[0]}), and the chain does not hold it: records "
+        "were removed"
+    ]
+    day = DAYS[1].isoformat()
+    assert len(_breaks(_audit(config, "--no-source", "--from", day, "--to", day))) == 1
+    shutil.rmtree(tmp_path / "archive" / "events" / "_ledger")
+    assert len(_breaks(_audit(config, "--no-source"))) == len(DAYS)
 
 
 def test_reordered_records_are_named(mysql_schema: MySqlSchema, tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import VerificationError
 from dbarchive.jobs.audit_archive import check_epoch
+from dbarchive.layout import PURGE_MARKER_NAME, day_of_key
 from dbarchive.ledger import resolve
 from dbarchive.ledger.chain import DayChain, ledger_days, open_days
 from dbarchive.ledger.records import INTENT_KINDS, Record, genesis
@@ -100,7 +101,11 @@ def audit_table(
     bound). Reads the destination and, with ``check_source``, the deleted keys in the database."""
     folder = ctx.folder(spec)
     key = signer(ctx)
-    days = sorted(set(ledger_days(ctx.storage, folder)) | set(open_days(ctx.storage, folder)))
+    days = sorted(
+        set(ledger_days(ctx.storage, folder))
+        | set(open_days(ctx.storage, folder))
+        | set(_days_with_a_head(ctx, spec, first, last))
+    )
     days = [d for d in days if (first is None or d >= first) and (last is None or d <= last)]
     info = ctx.describe(spec) if check_source else None
     report = AuditReport(spec.name, [], _signatures(key), check_source)
@@ -109,6 +114,31 @@ def audit_table(
         chain = DayChain(ctx.storage, folder, schema, spec.name, day, key)
         report.days.append(_audit_day(ctx, spec, chain, key, info))
     return report
+
+
+def _days_with_a_head(
+    ctx: Context, spec: TableSpec, first: dt.date | None, last: dt.date | None
+) -> list[dt.date]:
+    """The days whose purge record names a ledger head: each must have its chain, so a day
+    whose chain was removed whole (or the whole ledger folder) is audited, and breaks."""
+    layout = ctx.job.destination.layout
+    found = []
+    for obj in ctx.storage.list_objects(ctx.folder(spec) + "/"):
+        day = day_of_key(obj.key, layout)
+        if (
+            day is None
+            or obj.key.rsplit("/", 1)[-1] != PURGE_MARKER_NAME
+            or (first is not None and day < first)
+            or (last is not None and day > last)
+        ):
+            continue
+        try:
+            marker = upload.read_purge_marker(ctx.storage, ctx.partition(spec, day)) or {}
+        except VerificationError:
+            continue  # verify and the purge report a damaged record
+        if isinstance(marker.get("ledger_head"), dict):
+            found.append(day)
+    return found
 
 
 def _signatures(key: Signer | None) -> str:

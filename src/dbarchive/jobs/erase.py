@@ -152,8 +152,8 @@ def refuse_locked(ctx: Context) -> None:
         raise ConfigError(
             f"the archive is under S3 Object Lock ({lock.mode}, {lock.retain}): no version of "
             "its files can be deleted before its retention ends, so rows cannot be erased from "
-            "it. Erasure and WORM retention exclude each other; keep such data in a table "
-            "archived without object_lock"
+            "it (dbarchive never asks to bypass retention). Erasure and WORM retention exclude "
+            "each other: archive such data to a destination without object_lock (another job)"
         )
 
 
