@@ -14,10 +14,12 @@ from typing import Any
 
 from dbarchive import build_context
 from dbarchive.config import ArchiveJob
+from dbarchive.events import Event
 from dbarchive.jobs.backfill import BackfillOptions, BackfillReport, backfill, backfill_days
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import Manifest
 from dbarchive.steps.verify import verify_day
+from dbarchive.throttle import StopFlag
 from dbarchive.units.records import is_verified
 from tests.integration.helpers import LOG_TABLE_DDL, fill_events, make_job
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
@@ -214,6 +216,32 @@ def test_a_stop_file_stops_every_worker_and_a_rerun_finishes(
     done = _cli(config, "--workers", "2", "--stop-file", str(stop))
     assert done.returncode == 0, done.stderr
     assert len(_archive(dest)[1]) == DAYS
+
+
+def test_a_stop_between_two_days_is_reported_as_a_stop(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """SIGTERM arriving between two days (no chunk in hand to raise it) ended the backfill with
+    result=ok and exit 0, days left undone (an outside trial): a scheduler took it for done.
+    The report says stopped, with the reason, and the days left stay pending."""
+    _fill(mysql_schema)
+    job = _job(mysql_schema, tmp_path / "archive")
+    spec = job.tables[0]
+    ctx = build_context(job)
+    days = backfill_days(ctx, spec, FIRST, FIRST + dt.timedelta(days=DAYS - 1), TODAY)
+    ctx.source.close()
+    stop = StopFlag()
+
+    class StopAfterOneDay:
+        def emit(self, event: Event) -> None:
+            if event.kind == "info" and event.day:  # a day is done
+                stop.request("received SIGTERM")
+
+    options = BackfillOptions(workers=1, today=TODAY)
+    report = backfill(lambda r: build_context(job, reporter=r), [(spec, days)], options, stop,
+                      StopAfterOneDay())  # fmt: skip
+    assert report.stopped == "received SIGTERM" and not report.ok
+    assert sum(1 for d in report.days if d.action == "pending") == DAYS - 1
 
 
 def test_plan_backfill_estimates_days_rows_units_and_time(

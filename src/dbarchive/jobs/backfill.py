@@ -360,10 +360,14 @@ def backfill(
             runner.add_day(order, spec, day)
     tally.emit("start", message=f"{tally.days_total} day(s), {options.workers} worker(s)")
     runner.run()
+    stopped = runner.stopped
+    if stopped is None and runner.stop.requested and not all(s.done for s in runner.days.values()):
+        # asked between two days (no chunk in hand to raise it): the days left are not done
+        stopped = runner.stop.reason or "a stop was asked for"
     report = BackfillReport(
         [s.outcome for _key, s in sorted(runner.days.items(), key=lambda kv: (kv[0][1], kv[0][0]))],
         time.monotonic() - started,
-        runner.stopped,
+        stopped,
         runner.critical,
         runner.pauses,
     )
