@@ -234,16 +234,20 @@ def erase(
     where: str,
     *,
     dry_run: bool = False,
+    stopping: StopFlag | None = None,
 ) -> EraseReport:
     """Erase the archived rows ``where`` matches (``customer_id = 42``; the grammar is in
     ``dbarchive.row_filter``) from the days ``first``..``last``: each day is rewritten without
     every version of the matching keys, and the result read back to prove them gone. Days whose
     rows the database still holds are refused (``report.refused``); an archive under Object Lock
-    is refused whole (ConfigError). ``dry_run``: count only."""
+    is refused whole (ConfigError). ``dry_run``: count only. ``stopping`` (set by a signal):
+    stop before the next day, the days done proven, and raise StopRequested naming the rest."""
     parsed = parse_where(where)
     return _with(
         target,
-        lambda ctx: erase_rows(ctx, _spec(ctx, table), first, last, parsed, dry_run=dry_run),
+        lambda ctx: erase_rows(
+            ctx, _spec(ctx, table), first, last, parsed, dry_run=dry_run, stopping=stopping
+        ),
     )
 
 

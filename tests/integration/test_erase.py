@@ -19,7 +19,7 @@ import pytest
 from dbarchive import build_context
 from dbarchive.build import build_storage, build_throttle
 from dbarchive.config import job_from_dict
-from dbarchive.errors import AlreadyRunning, ConfigError
+from dbarchive.errors import AlreadyRunning, ConfigError, StopRequested
 from dbarchive.jobs.audit import audit_table
 from dbarchive.jobs.daily import TableReport, purge_table
 from dbarchive.jobs.erase import erase
@@ -29,6 +29,7 @@ from dbarchive.pipeline import export_day
 from dbarchive.row_filter import parse_where
 from dbarchive.steps import upload
 from dbarchive.steps.verify import verify_day
+from dbarchive.throttle import StopFlag
 from tests.integration.conftest import S3Endpoint, s3_storage_options
 from tests.integration.helpers import LOG_TABLE_DDL
 from tests.integration.mysql_fixtures import MySqlSchema, mysql_schema  # noqa: F401
@@ -231,7 +232,31 @@ def test_the_ledger_records_the_erasure_and_the_audit_still_proves_every_deletio
     assert day.proven_before_erasure > 0 and day.rows_deleted == 90
     chain = DayChain(ctx.storage, ctx.folder(spec), mysql_schema.name, "events", D1, None)
     kinds = [json.loads(data or b"{}").get("kind") for _seq, _name, data in chain.records()]
-    assert "erase" in kinds
+    assert kinds.count("erase") == 1
+    # Again (nothing left to erase), and for a subject no row matches: no record of an erasure
+    # (an outside trial found an "erase" record per day and per rerun, for days left unchanged).
+    assert erase(ctx, spec, D1, D1, parse_where(SUBJECT)).ok
+    assert erase(ctx, spec, D1, D1, parse_where("account_id = 99")).rows == 0
+    again = [json.loads(data or b"{}").get("kind") for _seq, _name, data in chain.records()]
+    assert again == kinds
+
+
+def test_a_stop_asked_ends_the_erasure_before_the_next_day(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """SIGTERM killed erase outright (exit 143, not a word; an outside trial). A stop asked
+    ends it before the next day: StopRequested (exit 6) saying what was done and what is left;
+    the days before were erased and proven."""
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, 90)
+    ctx = build_context(_job(mysql_schema, tmp_path / "arch"))
+    spec = ctx.job.tables[0]
+    export_day(ctx, spec, D1)
+    stop = StopFlag()
+    stop.request("received SIGTERM")
+    with pytest.raises(StopRequested, match=r"erase stopped \(received SIGTERM\): nothing erased"):
+        erase(ctx, spec, D1, D1 + dt.timedelta(days=2), parse_where(SUBJECT), stopping=stop)
+    assert upload.read_manifest(ctx.storage, ctx.partition(spec, D1)).generation == 1  # type: ignore[union-attr]
 
 
 def test_an_archive_under_object_lock_is_refused_before_anything_is_read(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import click
 from dbarchive import api
 from dbarchive.cli.options import config_option, json_option, load_config
 from dbarchive.errors import VerificationError
+from dbarchive.throttle import StopFlag
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -53,7 +54,14 @@ def erase_cmd(
         --from 2026-01-01 --to 2026-03-31
     """
     job = load_config(config_path)
-    report = api.erase(job, table, first.date(), (last or first).date(), where, dry_run=dry_run)
+    stop = StopFlag()
+    restore_signals = stop.install()  # SIGTERM/Ctrl-C: stop before the next day, exit 6
+    try:
+        report = api.erase(
+            job, table, first.date(), (last or first).date(), where, dry_run=dry_run, stopping=stop
+        )
+    finally:
+        restore_signals()
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:

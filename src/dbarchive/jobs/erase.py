@@ -27,7 +27,7 @@ from dbarchive import lakehouse
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.dates import day_range
-from dbarchive.errors import ConfigError, VerificationError
+from dbarchive.errors import ConfigError, StopRequested, VerificationError
 from dbarchive.layout import is_part_name, is_staged_name
 from dbarchive.ledger import hooks as ledger
 from dbarchive.manifest import Manifest
@@ -35,7 +35,8 @@ from dbarchive.row_filter import RowFilter
 from dbarchive.sources import mysql_sql as q
 from dbarchive.steps import publish, upload
 from dbarchive.steps.archive_files import check_files, iter_archive_chunks
-from dbarchive.steps.erase import DayErasure, erase_rows
+from dbarchive.steps.erase import DayErasure, any_match, erase_rows
+from dbarchive.throttle import StopFlag
 
 MAX_DAYS = 3660
 
@@ -111,13 +112,20 @@ def erase(
     last: dt.date,
     where: RowFilter,
     dry_run: bool = False,
+    stopping: StopFlag | None = None,
 ) -> EraseReport:
-    """Erase the rows ``where`` matches from the archived days ``first``..``last``."""
+    """Erase the rows ``where`` matches from the archived days ``first``..``last``; a stop asked
+    on ``stopping`` ends it before the next day (StopRequested, after the days done are proven)."""
     refuse_locked(ctx)
     if not dry_run:  # one run per table: an export or purge publishing a generation meanwhile
         ctx.source.lock_table(ctx.describe(spec))  # would race this one's (AlreadyRunning)
     report = EraseReport(spec.name, where.text, dry_run)
-    for day in day_range(first, last, limit=MAX_DAYS):
+    days = day_range(first, last, limit=MAX_DAYS)
+    left: list[dt.date] = []
+    for index, day in enumerate(days):
+        if stopping is not None and stopping.requested:
+            left = days[index:]
+            break
         partition = ctx.partition(spec, day)
         manifest = upload.read_manifest(ctx.storage, partition)
         if manifest is None:
@@ -131,9 +139,8 @@ def erase(
                 "there first (else the next purge archives them again), then run erase again"
             )
             continue
-        if not dry_run:
-            _audit_before(ctx, spec, day)
-        done = _erase_day(ctx, spec, manifest, where, dry_run)
+        unresolved = 0 if dry_run else _audit_before(ctx, spec, day)
+        done = _erase_day(ctx, spec, manifest, where, dry_run, unresolved)
         if not dry_run:
             done.left_behind = _sweep(ctx, spec, day, set(done.removed_files))
         if done.rows or done.left_behind:
@@ -142,6 +149,14 @@ def erase(
         report.expired_snapshots, report.removed_metadata = lakehouse.forget_history(ctx, spec)
         for done in report.days:
             _prove_gone(ctx, spec, done.day, where)
+    if left:
+        assert stopping is not None
+        erased = f"{len(report.days)} day(s) erased and proven" if report.days else "nothing erased"
+        raise StopRequested(
+            f"{spec.name}: erase stopped ({stopping.reason}): {erased}; not reached: "
+            f"{left[0]} .. {left[-1]} ({len(left)} day(s)); run the same erase again for them "
+            "(days already erased have nothing left to erase)"
+        )
     return report
 
 
@@ -158,11 +173,20 @@ def refuse_locked(ctx: Context) -> None:
 
 
 def _erase_day(
-    ctx: Context, spec: TableSpec, manifest: Manifest, where: RowFilter, dry_run: bool
+    ctx: Context,
+    spec: TableSpec,
+    manifest: Manifest,
+    where: RowFilter,
+    dry_run: bool,
+    unresolved: int,
 ) -> DayErasure:
+    """Erase one day; with the ledger on, recorded, unless nothing matches and no earlier
+    intent is open (a killed erasure's, which this record resolves)."""
     partition = ctx.partition(spec, manifest.day)
     if dry_run or not ledger.enabled(ctx):
         done = erase_rows(ctx, spec, partition, manifest, where, dry_run)
+    elif not unresolved and not any_match(ctx, manifest, where):
+        done = DayErasure(manifest.day)  # nothing to erase: no record of an erasure
     else:
         with ledger.for_erase(ctx, spec, manifest, where.text) as record:
             done = erase_rows(ctx, spec, partition, manifest, where)
@@ -185,11 +209,12 @@ def _matching_in_database(ctx: Context, spec: TableSpec, day: dt.date, where: Ro
     return int(rows[0][0])
 
 
-def _audit_before(ctx: Context, spec: TableSpec, day: dt.date) -> None:
+def _audit_before(ctx: Context, spec: TableSpec, day: dt.date) -> int:
     """With the ledger on, the day's earlier deletions must be proven against the files the
-    erasure replaces: a later audit accepts them on this proof (``jobs/audit.py``)."""
+    erasure replaces: a later audit accepts them on this proof (``jobs/audit.py``). Returns
+    the day's intents still open (0 without a ledger)."""
     if not ledger.enabled(ctx):
-        return
+        return 0
     from dbarchive.jobs.audit import audit_table
 
     audit = audit_table(ctx, spec, day, day, check_source=False)
@@ -199,6 +224,7 @@ def _audit_before(ctx: Context, spec: TableSpec, day: dt.date) -> None:
             f"{spec.name} {day}: the deletion ledger does not match the archive ({breaks[0]}); "
             "nothing was erased. Run dbarchive audit and resolve it first"
         )
+    return sum(len(d.open) for d in audit.days)
 
 
 def _sweep(ctx: Context, spec: TableSpec, day: dt.date, removed: set[str]) -> list[str]:

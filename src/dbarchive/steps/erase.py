@@ -70,6 +70,16 @@ class _ErasedKeys:
         return erased.without(current)
 
 
+def any_match(ctx: Context, manifest: Manifest, where: RowFilter) -> bool:
+    """Whether a row of the day's archive matches ``where`` (read until the first match)."""
+    bound = where.bind([c.name for c in manifest.columns])
+    return any(
+        bound.matches(row)
+        for chunk in iter_archive_chunks(ctx.storage, manifest, checked_first=True)
+        for row in chunk
+    )
+
+
 def erase_rows(
     ctx: Context,
     spec: TableSpec,
