@@ -19,7 +19,7 @@ from dbarchive import build_context
 from dbarchive.build import build_throttle, storage_options
 from dbarchive.config import LedgerSettings, job_from_dict
 from dbarchive.context import Context
-from dbarchive.errors import StorageError
+from dbarchive.errors import ConfigError, StorageError
 from dbarchive.jobs.daily import TableReport, purge_table, run
 from dbarchive.jobs.restore import restore_day
 from dbarchive.layout import PartitionPath
@@ -455,6 +455,26 @@ def test_hold_sets_and_releases_the_legal_hold_of_what_the_manifests_name(
     assert _delete_version(s3_client, locked_bucket, key, str(entry.version_id), **bypass) == (
         "deleted"
     )
+
+
+def test_hold_refuses_a_bucket_without_object_lock(
+    mysql_schema: MySqlSchema, s3_endpoint: S3Endpoint, s3_client: Any
+) -> None:
+    """On a versioned bucket without Object Lock, `hold` said "legal hold set on 3 object
+    version(s)": AWS refuses such a hold, an S3-compatible store kept the flag and enforced
+    nothing, and a later erase deleted the "held" version (an outside trial). It is refused
+    before any version is touched."""
+    from dbarchive import api
+
+    bucket = f"dbarchive-vers-{uuid.uuid4().hex[:12]}"
+    s3_client.create_bucket(Bucket=bucket)
+    s3_client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, D1, 20)
+    ctx = _context(mysql_schema, s3_endpoint, bucket, mode="")
+    export_day(ctx, ctx.job.tables[0], D1)
+    with pytest.raises(ConfigError, match="does not have Object Lock enabled"):
+        api.hold(ctx, "events", D1, D1)
 
 
 def test_hold_command_and_lifecycle_command(

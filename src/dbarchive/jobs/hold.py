@@ -72,6 +72,12 @@ def hold_days(
             f"{spec.name}: the destination {ctx.storage.url} cannot hold objects; legal hold is "
             "S3 Object Lock's, on an s3:// destination whose bucket has Object Lock enabled"
         )
+    if not storage.has_object_lock():  # AWS refuses the hold; some S3 stores keep and ignore it
+        raise ConfigError(
+            f"{spec.name}: the bucket of {ctx.storage.url} does not have Object Lock enabled, so "
+            "a legal hold there would not keep anything from being deleted; hold an archive in "
+            "a bucket created with Object Lock enabled. Nothing was changed"
+        )
     result = HoldResult(spec.name, on)
     day = first
     while day <= last:

@@ -140,6 +140,9 @@ class LockingStorage(Storage, Protocol):
         """Set (``on``) or clear the legal hold of that version of ``key``; False if it already
         was so (nothing changed). StorageError if the bucket refuses (no Object Lock)."""
 
+    def has_object_lock(self) -> bool:
+        """Whether the bucket has Object Lock enabled (a hold elsewhere is not enforced)."""
+
 
 def locking(storage: Storage) -> LockingStorage | None:
     """``storage`` as a :class:`LockingStorage`, or None if it cannot lock objects."""

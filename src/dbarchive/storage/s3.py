@@ -241,6 +241,10 @@ class S3Storage:
     def set_legal_hold(self, key: str, version_id: str | None, on: bool) -> bool:
         return set_legal_hold(self._bucket, key, version_id, on)
 
+    def has_object_lock(self) -> bool:
+        with self._bucket.errors("read the Object Lock configuration of"):
+            return read_bucket_lock(self._bucket.client, self._bucket.name) is not None
+
     def list_objects(self, prefix: str) -> Iterator[StoredObject]:
         root = self._bucket.prefix
         pages = self._bucket.client.get_paginator("list_objects_v2").paginate(
