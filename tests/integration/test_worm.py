@@ -477,6 +477,41 @@ def test_hold_refuses_a_bucket_without_object_lock(
         api.hold(ctx, "events", D1, D1)
 
 
+def test_a_hold_reaches_every_generation_and_an_erasure_refuses_a_held_day(
+    mysql_schema: MySqlSchema, s3_endpoint: S3Endpoint, s3_client: Any, locked_bucket: str
+) -> None:
+    """A bucket with Object Lock, the job without object_lock (so erasure is allowed). Late
+    rows gave a held day a second generation: a release cleared the new one only, leaving the
+    first held for good; and an erasure of a held day died on AccessDenied, naming no day and
+    stopping every later one (an outside trial). A hold or release now reaches every stored
+    version of the day's files and manifests; an erasure refuses a held day and goes on."""
+    from dbarchive import api
+
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, D1, 20)
+    _fill(mysql_schema, D2, 20)
+    ctx = _context(mysql_schema, s3_endpoint, locked_bucket, mode="")
+    for day in (D1, D2):
+        export_day(ctx, ctx.job.tables[0], day)
+    api.hold(ctx, "events", D1, D1)
+    _fill(mysql_schema, D1, 2, first_second=80_000)  # late rows: a second generation, unheld
+    export_day(ctx, ctx.job.tables[0], D1)
+    mysql_schema.execute("DELETE FROM events WHERE account_id = 3")
+    report = api.erase(ctx, "events", D1, D2, "account_id = 3")
+    assert "under legal hold" in report.refused[D1] and [d.day for d in report.days] == [D2]
+    api.hold(ctx, "events", D1, D1)
+    api.hold(ctx, "events", D1, D1, release=True)
+    states = {
+        (v["Key"], v["VersionId"]): s3_client.get_object_legal_hold(
+            Bucket=locked_bucket, Key=v["Key"], VersionId=v["VersionId"]
+        )["LegalHold"]["Status"]
+        for v in _versions(s3_client, locked_bucket, D1)
+        if v["Name"].startswith(("part-", "_manifest"))
+    }
+    assert len(states) > 4 and set(states.values()) == {"OFF"}, states
+    assert api.erase(ctx, "events", D1, D1, "account_id = 3").ok
+
+
 def test_hold_command_and_lifecycle_command(
     mysql_schema: MySqlSchema,
     s3_endpoint: S3Endpoint,

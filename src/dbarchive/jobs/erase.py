@@ -28,7 +28,7 @@ from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.dates import day_range
 from dbarchive.errors import ConfigError, StopRequested, VerificationError
-from dbarchive.layout import is_part_name, is_staged_name
+from dbarchive.layout import PartitionPath, is_part_name, is_staged_name
 from dbarchive.ledger import hooks as ledger
 from dbarchive.manifest import Manifest
 from dbarchive.row_filter import RowFilter
@@ -36,6 +36,7 @@ from dbarchive.sources import mysql_sql as q
 from dbarchive.steps import publish, upload
 from dbarchive.steps.archive_files import check_files, iter_archive_chunks
 from dbarchive.steps.erase import DayErasure, any_match, erase_rows
+from dbarchive.storage.base import locking
 from dbarchive.throttle import StopFlag
 
 MAX_DAYS = 3660
@@ -120,6 +121,7 @@ def erase(
     if not dry_run:  # one run per table: an export or purge publishing a generation meanwhile
         ctx.source.lock_table(ctx.describe(spec))  # would race this one's (AlreadyRunning)
     report = EraseReport(spec.name, where.text, dry_run)
+    held = _Holds(ctx)
     days = day_range(first, last, limit=MAX_DAYS)
     left: list[dt.date] = []
     for index, day in enumerate(days):
@@ -137,6 +139,12 @@ def erase(
             report.refused[day] = (
                 f"the database still holds {in_database} matching row(s) of the day; delete them "
                 "there first (else the next purge archives them again), then run erase again"
+            )
+            continue
+        if held.any_in(partition):
+            report.refused[day] = (
+                "a version of its files is under legal hold, which no erasure may delete; "
+                "release it first (dbarchive hold --release), then run erase again"
             )
             continue
         unresolved = 0 if dry_run else _audit_before(ctx, spec, day)
@@ -158,6 +166,21 @@ def erase(
             "(days already erased have nothing left to erase)"
         )
     return report
+
+
+class _Holds:
+    """Whether a day's stored versions are under legal hold (asked only of a bucket with
+    Object Lock enabled: elsewhere no version is held)."""
+
+    def __init__(self, ctx: Context) -> None:
+        storage = locking(ctx.storage)
+        self._storage = storage if storage is not None and storage.has_object_lock() else None
+
+    def any_in(self, partition: PartitionPath) -> bool:
+        storage = self._storage
+        if storage is None:
+            return False
+        return any(storage.is_held(k, v) for k, v in storage.list_versions(partition.prefix))
 
 
 def refuse_locked(ctx: Context) -> None:

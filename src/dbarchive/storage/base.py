@@ -143,6 +143,12 @@ class LockingStorage(Storage, Protocol):
     def has_object_lock(self) -> bool:
         """Whether the bucket has Object Lock enabled (a hold elsewhere is not enforced)."""
 
+    def is_held(self, key: str, version_id: str | None) -> bool:
+        """Whether that version of ``key`` is under legal hold."""
+
+    def list_versions(self, prefix: str) -> Iterator[tuple[str, str]]:
+        """Every stored version under ``prefix``, ``(key, version id)``."""
+
 
 def locking(storage: Storage) -> LockingStorage | None:
     """``storage`` as a :class:`LockingStorage`, or None if it cannot lock objects."""

@@ -62,6 +62,7 @@ from dbarchive.storage.s3_bucket import (
 from dbarchive.storage.s3_lock import (
     bucket_lock_problem,
     ensure_locked,
+    legal_hold_on,
     list_versions,
     lock_args,
     lock_fields,
@@ -240,6 +241,9 @@ class S3Storage:
 
     def set_legal_hold(self, key: str, version_id: str | None, on: bool) -> bool:
         return set_legal_hold(self._bucket, key, version_id, on)
+
+    def is_held(self, key: str, version_id: str | None) -> bool:
+        return legal_hold_on(self._bucket, key, version_id)
 
     def has_object_lock(self) -> bool:
         with self._bucket.errors("read the Object Lock configuration of"):

@@ -108,21 +108,25 @@ def ensure_locked(bucket: _Bucket, stored: StoredObject, lock: ObjectLock) -> No
         set_legal_hold(bucket, stored.key, version, True)
 
 
-def set_legal_hold(bucket: _Bucket, key: str, version_id: str | None, on: bool) -> bool:
-    """Set or clear the legal hold of one version; False if it already was so."""
-    full_key = bucket.full_key(key)
+def legal_hold_on(bucket: _Bucket, key: str, version_id: str | None) -> bool:
+    """Whether that version of ``key`` is under legal hold."""
     with bucket.errors("read the legal hold of", key):
         reply: Any
         try:
             reply = bucket.client.get_object_legal_hold(
-                Bucket=bucket.name, Key=full_key, **_version_arg(version_id)
+                Bucket=bucket.name, Key=bucket.full_key(key), **_version_arg(version_id)
             )
         except Exception as exc:  # botocore's ClientError, imported lazily
             if not (hasattr(exc, "response") and _error_code(exc)[0] in _NO_HOLD):
                 raise
             reply = {}  # never set: S3 answers that the version has no hold configuration
-    current = (reply.get("LegalHold") or {}).get("Status", "OFF")
-    if (current == "ON") == on:
+    return bool((reply.get("LegalHold") or {}).get("Status", "OFF") == "ON")
+
+
+def set_legal_hold(bucket: _Bucket, key: str, version_id: str | None, on: bool) -> bool:
+    """Set or clear the legal hold of one version; False if it already was so."""
+    full_key = bucket.full_key(key)
+    if legal_hold_on(bucket, key, version_id) == on:
         return False
     with bucket.errors("set the legal hold of" if on else "clear the legal hold of", key):
         bucket.client.put_object_legal_hold(
