@@ -114,7 +114,8 @@ def table_status(ctx: Context, spec: TableSpec, today: dt.date) -> TableStatus:
         cutoff=spec.retention.cutoff(today),
         oldest_day=ctx.source.oldest_day(spec, info),
         archived_days=sorted(archived),
-        archived_rows=sum(m.rows for m in archived.values()),
+        # rows, not versions: a row changed after its purge began is in two generations
+        archived_rows=sum(m.effective_digest.count for m in archived.values()),
         archived_bytes=sum(m.total_bytes for m in archived.values()),
         purged_days=sorted(purged),
         partial_days=sorted(partial),
