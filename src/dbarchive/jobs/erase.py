@@ -27,7 +27,7 @@ from dbarchive import lakehouse
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.dates import day_range
-from dbarchive.errors import ConfigError, StopRequested, VerificationError
+from dbarchive.errors import ConfigError, StopRequested, StorageError, VerificationError
 from dbarchive.layout import PartitionPath, is_part_name, is_staged_name
 from dbarchive.ledger import hooks as ledger
 from dbarchive.manifest import Manifest
@@ -174,7 +174,11 @@ class _Holds:
 
     def __init__(self, ctx: Context) -> None:
         storage = locking(ctx.storage)
-        self._storage = storage if storage is not None and storage.has_object_lock() else None
+        try:
+            locked = storage is not None and storage.has_object_lock()
+        except StorageError:  # not allowed to ask: a held version then refuses its delete
+            locked = False
+        self._storage = storage if locked else None
 
     def any_in(self, partition: PartitionPath) -> bool:
         storage = self._storage
