@@ -155,17 +155,22 @@ class Throttle:
 
         return size
 
-    def before_first_chunk(self) -> None:
+    def before_first_chunk(self, writes: bool = True) -> None:
         """Wait while the server is busy (or stop), before a day's first chunk deletes anything;
-        the first call also measures the latency probe's baseline."""
+        the first call also measures the latency probe's baseline. ``writes``: False for work
+        that only reads (an export), which the redo log's fill does not gate: reads write no
+        redo, and an idle MariaDB may leave its checkpoint age where it is for good."""
         self.check_stop()
         self._measure_baseline()
         self.control.restart()
-        self._wait_for_headroom()
+        self._wait_for_headroom(writes)
 
-    def between_chunks(self, chunk_seconds: float, rows: int | None = None) -> None:
+    def between_chunks(
+        self, chunk_seconds: float, rows: int | None = None, writes: bool = True
+    ) -> None:
         """Sleep as configured; follow the latency budget (``rows``: what the chunk did, for the
-        rows/s cap); then wait while the server is busy, replicas lag or the budget is exceeded."""
+        rows/s cap); then wait while the server is busy, replicas lag or the budget is exceeded
+        (``writes``: as for :meth:`before_first_chunk`)."""
         self.check_stop()
         self._measure_baseline()  # once; callers that never waited before a first chunk too
         pause = self.settings.sleep + self.settings.sleep_coefficient * chunk_seconds
@@ -180,7 +185,7 @@ class Throttle:
         pacing = self.control.pacing(rows or 0, chunk_seconds + pause)
         if pacing > 0:
             self._wait(pacing, self.control.cut_by)
-        self._wait_for_headroom()
+        self._wait_for_headroom(writes)
 
     def _measure_baseline(self) -> None:
         if self.budget is not None:
@@ -192,10 +197,10 @@ class Throttle:
         self.stats.add(reason, seconds)
 
     # -- gates ---------------------------------------------------------------------------------
-    def _wait_for_headroom(self) -> None:
+    def _wait_for_headroom(self, writes: bool = True) -> None:
         started: float | None = None
         key = ""
-        while (busy := self._busy_reason(first=started is None)) is not None:
+        while (busy := self._busy_reason(first=started is None, writes=writes)) is not None:
             key, message = busy
             now = self._clock()
             if started is None:
@@ -226,11 +231,12 @@ class Throttle:
             self._decide("slower", key, f"{message}: cap {rate:,.0f} rows/s", rate=rate)
         self._decide("pause", key, message, rate=self.control.cap)
 
-    def _busy_reason(self, first: bool = True) -> tuple[str, str] | None:
+    def _busy_reason(self, first: bool = True, writes: bool = True) -> tuple[str, str] | None:
         s = self.settings
         if self._probe is not None and (reason := self._server_busy(s, self._probe)) is not None:
             return reason
-        if self._probe is not None and (reason := self.redo.busy(self._probe, self._clock())):
+        probe = self._probe if writes else None
+        if probe is not None and (reason := self.redo.busy(probe, self._clock())):
             return reason
         budget = self.budget
         if budget is not None and budget.limit_ms is not None and s.min_rate is None:
@@ -307,7 +313,7 @@ def throttled(chunks: Iterable[T], throttle: Throttle) -> Iterator[T]:
     and on its rows when the chunk says how many (``chunk.rows``, or a ``(rows, last)`` pair),
     for the rows/s cap: without them a latency budget has no rate to cut, only pauses.
     """
-    throttle.before_first_chunk()
+    throttle.before_first_chunk(writes=False)
     iterator = iter(chunks)
     while True:
         started = time.monotonic()
@@ -317,7 +323,7 @@ def throttled(chunks: Iterable[T], throttle: Throttle) -> Iterator[T]:
             return
         elapsed = time.monotonic() - started
         yield chunk
-        throttle.between_chunks(elapsed, _rows_of(chunk))
+        throttle.between_chunks(elapsed, _rows_of(chunk), writes=False)
 
 
 def _rows_of(chunk: Any) -> int | None:

@@ -582,6 +582,21 @@ def test_redo_log_fuller_than_max_redo_fill_pauses_and_slows_down() -> None:
     assert message.startswith("redo log 75% full") and "> max_redo_fill=0.6" in message
 
 
+def test_reads_are_not_held_by_a_full_redo_log() -> None:
+    """An export writes no redo, and an idle MariaDB may keep its checkpoint age at 65 % for
+    good: the example DAG's export waited on it, never to go on (a CI run). A read stream is not
+    gated by the redo log; the purge's chunks still are."""
+    from dbarchive.throttle import throttled
+
+    reads, _clock, _ = _throttle(load=CannedLoad([10], redo=[0.9]), max_redo_fill=0.6)
+    assert list(throttled(iter([(["r"] * 100, None)] * 3), reads)) == [(["r"] * 100, None)] * 3
+    assert _actions(reads) == []
+    writes, _clock, _ = _throttle(load=CannedLoad([10], redo=[0.9]), max_redo_fill=0.6,
+                                 max_pause=1)  # fmt: skip
+    with pytest.raises(StopRequested, match="redo log 90% full"):
+        writes.before_first_chunk()
+
+
 def test_the_redo_ceiling_is_judged_where_the_fill_is_heading() -> None:
     """A fill rising 0.2 a second is paused at 30 %, before it crosses 0.6 (in 2 s at that
     rise it would be at 70 %): the chunk in flight and InnoDB's own purge add to it after the

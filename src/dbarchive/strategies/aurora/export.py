@@ -176,7 +176,7 @@ def issue_unit(
     ctx.storage.abort_incomplete(partition.outfile_prefix(index))  # a killed statement's uploads
     statement = unit_statement(info, window, scan, target(ctx, partition, index))
     if throttle is not None:
-        throttle.before_first_chunk()  # load, replica lag, stop requests: before, never during
+        throttle.before_first_chunk(writes=False)  # load, lag, stop requests: before, not during
     started, t0 = _now(), time.monotonic()
     emit_export_event(
         ctx, spec, plan.day, "start", total=scan.estimated_rows, message=f"unit {index} (Aurora)"
