@@ -29,7 +29,7 @@ from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import VerificationError
 from dbarchive.jobs.audit_archive import check_epoch
-from dbarchive.layout import PURGE_MARKER_NAME, day_of_key
+from dbarchive.layout import PURGE_MARKER_NAME
 from dbarchive.ledger import resolve
 from dbarchive.ledger.chain import DayChain, ledger_days, open_days
 from dbarchive.ledger.records import INTENT_KINDS, Record, genesis
@@ -123,14 +123,8 @@ def _days_with_a_head(
     whose chain was removed whole (or the whole ledger folder) is audited, and breaks."""
     layout = ctx.job.destination.layout
     found = []
-    for obj in ctx.storage.list_objects(ctx.folder(spec) + "/"):
-        day = day_of_key(obj.key, layout)
-        if (
-            day is None
-            or obj.key.rsplit("/", 1)[-1] != PURGE_MARKER_NAME
-            or (first is not None and day < first)
-            or (last is not None and day > last)
-        ):
+    for day in upload.days_holding(ctx.storage, ctx.folder(spec), layout, PURGE_MARKER_NAME):
+        if (first is not None and day < first) or (last is not None and day > last):
             continue
         try:
             marker = upload.read_purge_marker(ctx.storage, ctx.partition(spec, day)) or {}

@@ -35,7 +35,7 @@ from dbarchive.row_filter import RowFilter
 from dbarchive.sources import mysql_sql as q
 from dbarchive.steps import publish, upload
 from dbarchive.steps.archive_files import check_files, iter_archive_chunks
-from dbarchive.steps.erase import DayErasure, any_match, erase_rows
+from dbarchive.steps.erase import DayErasure, erase_rows, matching_keys
 from dbarchive.storage.base import locking
 from dbarchive.throttle import StopFlag
 
@@ -212,11 +212,11 @@ def _erase_day(
     partition = ctx.partition(spec, manifest.day)
     if dry_run or not ledger.enabled(ctx):
         done = erase_rows(ctx, spec, partition, manifest, where, dry_run)
-    elif not unresolved and not any_match(ctx, manifest, where):
+    elif not (found := matching_keys(ctx, manifest, where)).keys and not unresolved:
         done = DayErasure(manifest.day)  # nothing to erase: no record of an erasure
     else:
         with ledger.for_erase(ctx, spec, manifest, where.text) as record:
-            done = erase_rows(ctx, spec, partition, manifest, where)
+            done = erase_rows(ctx, spec, partition, manifest, where, found=found)
             record.finished(done.rows, done.erased, done.generation)
     return done
 

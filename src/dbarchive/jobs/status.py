@@ -99,7 +99,7 @@ def table_status(ctx: Context, spec: TableSpec, today: dt.date) -> TableStatus:
             elif name == PURGE_MARKER_NAME:
                 marker = upload.read_purge_marker(ctx.storage, ctx.partition(spec, day)) or {}
                 status = marker.get("status", "")
-                if marker.get("cause") == upload.GONE_RECORD["cause"]:
+                if upload.grown_only(marker):
                     status = "grown-only"  # recorded by an export: no purge has begun
                 lists = {"purged": purged, "restored": restored, "grown-only": grown_only}
                 lists.get(status, partial).append(day)

@@ -47,7 +47,7 @@ class DayErasure:
 
 
 @dataclass
-class _ErasedKeys:
+class ErasedKeys:
     """The keys to erase — every key any archived version of which matches — and, as the rows
     are rewritten, the newest erased version of each (the rest were superseded versions)."""
 
@@ -70,14 +70,15 @@ class _ErasedKeys:
         return erased.without(current)
 
 
-def any_match(ctx: Context, manifest: Manifest, where: RowFilter) -> bool:
-    """Whether a row of the day's archive matches ``where`` (read until the first match)."""
-    bound = where.bind([c.name for c in manifest.columns])
-    return any(
-        bound.matches(row)
-        for chunk in iter_archive_chunks(ctx.storage, manifest, checked_first=True)
-        for row in chunk
-    )
+def matching_keys(ctx: Context, manifest: Manifest, where: RowFilter) -> ErasedKeys:
+    """The keys to erase from the day: every key any archived version of which ``where``
+    matches (the first of :func:`erase_rows`' two passes over the day's files)."""
+    names = [c.name for c in manifest.columns]
+    bound = where.bind(names)
+    erased = ErasedKeys(tuple(names.index(k) for k in manifest.key_columns))
+    for chunk in iter_archive_chunks(ctx.storage, manifest, checked_first=True):
+        erased.keys.update(erased.key(row) for row in chunk if bound.matches(row))
+    return erased
 
 
 def erase_rows(
@@ -87,15 +88,13 @@ def erase_rows(
     manifest: Manifest,
     where: RowFilter,
     dry_run: bool = False,
+    found: ErasedKeys | None = None,
 ) -> DayErasure:
     """Publish ``manifest``'s day without the rows ``where`` matches, and without every other
     archived version of their keys (a restore would bring an older version back otherwise);
-    ``dry_run``: only count. Two passes over the day's files: find the keys, then rewrite."""
-    names = [c.name for c in manifest.columns]
-    bound = where.bind(names)
-    erased = _ErasedKeys(tuple(names.index(k) for k in manifest.key_columns))
-    for chunk in iter_archive_chunks(ctx.storage, manifest, checked_first=True):
-        erased.keys.update(erased.key(row) for row in chunk if bound.matches(row))
+    ``dry_run``: only count. Two passes over the day's files: find the keys (or take them as
+    ``found`` by :func:`matching_keys`), then rewrite."""
+    erased = found if found is not None else matching_keys(ctx, manifest, where)
     result = DayErasure(manifest.day)
     if not erased.keys:
         return result
@@ -140,7 +139,7 @@ def _rewrite(
     manifest: Manifest,
     entries: list[FileEntry],
     generation: int,
-    erased: _ErasedKeys,
+    erased: ErasedKeys,
     result: DayErasure,
     dry_run: bool,
 ) -> list[FileEntry]:
@@ -160,7 +159,7 @@ def _rewrite(
 
 
 def _split(
-    chunk: list[list[Value]], erased: _ErasedKeys, generation: int, result: DayErasure
+    chunk: list[list[Value]], erased: ErasedKeys, generation: int, result: DayErasure
 ) -> list[list[Value]]:
     kept = []
     for row in chunk:

@@ -20,7 +20,7 @@ from typing import Any
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import VerificationError
-from dbarchive.layout import MANIFEST_NAME, day_of_key
+from dbarchive.layout import MANIFEST_NAME
 from dbarchive.manifest import Manifest
 from dbarchive.sources.table import TableInfo
 from dbarchive.steps import upload
@@ -58,14 +58,10 @@ class ReuseCheck:
 def newest_archived_key(ctx: Context, spec: TableSpec, since: dt.date) -> int:
     """The highest integer key archived for the table on ``since`` or any later day (0 if none);
     a manifest that cannot be read is passed over (its own day's work reports it)."""
-    layout = ctx.job.destination.layout
-    days = {
-        day
-        for obj in ctx.storage.list_objects(ctx.folder(spec) + "/")
-        if obj.key.rsplit("/", 1)[-1] == MANIFEST_NAME
-        and (day := day_of_key(obj.key, layout)) is not None
-        and day >= since
-    }
+    listed = upload.days_holding(
+        ctx.storage, ctx.folder(spec), ctx.job.destination.layout, MANIFEST_NAME
+    )
+    days = {day for day in listed if day >= since}
     top = 0
     for day in sorted(days):
         try:

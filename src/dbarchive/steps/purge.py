@@ -40,7 +40,7 @@ from dbarchive.context import Context
 from dbarchive.errors import DbArchiveError, SourceError, VerificationError
 from dbarchive.events import Event
 from dbarchive.identity import require_same_source
-from dbarchive.layout import PURGE_MARKER_NAME, PartitionPath, day_of_key
+from dbarchive.layout import PURGE_MARKER_NAME, PartitionPath
 from dbarchive.ledger import hooks as ledger
 from dbarchive.manifest import Manifest
 from dbarchive.sources import mysql_sql as q
@@ -367,9 +367,8 @@ def finish_interrupted(ctx: Context, spec: TableSpec, cutoff: dt.date) -> list[d
     """
     layout = ctx.job.destination.layout
     finished = []
-    for obj in ctx.storage.list_objects(ctx.folder(spec) + "/"):
-        day = day_of_key(obj.key, layout)
-        if day is None or day >= cutoff or obj.key.rsplit("/", 1)[-1] != PURGE_MARKER_NAME:
+    for day in upload.days_holding(ctx.storage, ctx.folder(spec), layout, PURGE_MARKER_NAME):
+        if day >= cutoff:
             continue
         partition = ctx.partition(spec, day)
         try:  # a damaged record is passed over: the day's own purge (rows left) reports it

@@ -12,6 +12,7 @@ Order of a (re-)export of one table-day (the protocol: ``publish.py``, docs/desi
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from dbarchive import failpoints
 from dbarchive.errors import StorageError, VerificationError
 from dbarchive.identity import SourceIdentity, require_same_source
-from dbarchive.layout import PartitionPath
+from dbarchive.layout import Layout, PartitionPath, day_of_key
 from dbarchive.manifest import Manifest
 from dbarchive.runtime.background import in_background
 from dbarchive.steps.publish import Committed, highest_claim
@@ -68,6 +69,22 @@ def write_purge_marker(storage: Storage, partition: PartitionPath, record: dict[
 # deleted them, or moved them to another day): its archive holds their only copy, so from then on
 # it only grows and is purged like a day whose purge has begun, its rows matched one by one.
 GONE_RECORD = {"status": "started", "cause": "archived rows left the database before the purge"}
+
+
+def days_holding(storage: Storage, folder: str, layout: Layout, name: str) -> list[dt.date]:
+    """The days under the table ``folder`` holding an object named ``name`` (``MANIFEST_NAME``,
+    ``PURGE_MARKER_NAME``), in the order listed; one listing of the folder."""
+    return [
+        day
+        for obj in storage.list_objects(folder + "/")
+        if obj.key.rsplit("/", 1)[-1] == name and (day := day_of_key(obj.key, layout)) is not None
+    ]
+
+
+def grown_only(marker: dict[str, Any] | None) -> bool:
+    """Whether a purge record is ``mark_rows_gone``'s: the day only grows, no purge has begun
+    (a purge's own record replaces it)."""
+    return (marker or {}).get("cause") == GONE_RECORD["cause"]
 
 
 def mark_rows_gone(storage: Storage, partition: PartitionPath, now: str) -> dict[str, Any]:

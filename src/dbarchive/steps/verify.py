@@ -334,7 +334,7 @@ def _coverage_findings(
     archive (``ColumnChange.describe``), so the archive cannot grow by rows that differ."""
     status = (marker or {}).get("status", "started")
     what = "purged" if status == "purged" else "partly purged"
-    if (marker or {}).get("cause") == upload.GONE_RECORD["cause"]:
+    if upload.grown_only(marker):
         what = "only grown (the application deleted archived rows of it)"
     if covered.unarchived:
         keys = ", ".join("/".join(k) for k in covered.examples)
