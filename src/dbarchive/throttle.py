@@ -111,7 +111,7 @@ class Throttle:
         self.control = RateControl(settings, clock())
         self.decisions: deque[Decision] = deque(maxlen=1000)
         self.budget: LatencyBudget | None = None
-        self.redo = RedoCeiling(settings)
+        self.redo = RedoCeiling(settings, self._decide)
         if latency is not None and settings.has_budget:
             self.budget = LatencyBudget(settings, latency, self.control, self.stats, self._decide)
 
@@ -292,7 +292,7 @@ class Throttle:
         """Record, log and report one decision."""
         decision = Decision(action, reason, message, self._clock(), rate, p99_ms, limit_ms)
         self.decisions.append(decision)
-        level = logging.WARNING if action == "floor" else logging.INFO
+        level = logging.WARNING if action in ("floor", "ceiling") else logging.INFO
         log.log(level, "throttle %s (%s): %s", action, reason, message)
         self._reporter.emit(
             Event("throttle", "", "", "throttle", message=message, data=decision.to_json())

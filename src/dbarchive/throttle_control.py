@@ -209,7 +209,7 @@ def latency_limit(settings: ThrottleSettings, baseline_ms: float) -> tuple[float
 class Decision:
     """One throttle decision: what (``action``), why (``reason``, ``message``), the cap after.
 
-    ``action``: baseline | slower | faster | floor | pause | resume. ``reason``: latency |
+    ``action``: baseline | slower | faster | floor | ceiling | pause | resume. ``reason``: latency |
     history | load | lag (``faster``: headroom)."""
 
     action: str

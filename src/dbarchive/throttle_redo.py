@@ -20,6 +20,16 @@ from dbarchive.throttle_control import HEADROOM, RateControl
 REDO_HORIZON = 2.0  # seconds ahead the fill is judged at its current rise
 REDO_SLOPE_BASE = 0.5  # the rise is measured over at least this many seconds …
 REDO_SLOPE_STALE = 10.0  # … and at most this many (an older reading says nothing of now)
+# A pause that does not lower the fill cannot help: an idle MariaDB flushes only when it needs the
+# room (its page cleaner rests while ``innodb_max_dirty_pages_pct_lwm`` is 0) and may leave the log
+# 65 % full for good, which held every purge until ``max_pause`` (a CI run). After this many seconds
+# of pausing with the fill within ``REDO_PARKED_DROP`` of where the pause found it, the ceiling
+# moves ``REDO_PARKED_MARGIN`` above that fill, never past ``REDO_PARKED_LIMIT``: below the
+# synchronous flush (80 % on MariaDB 10.11, later on MySQL 8) that the ceiling is there to avoid.
+REDO_PARKED_AFTER = 30.0
+REDO_PARKED_DROP = 0.01
+REDO_PARKED_MARGIN = 0.05
+REDO_PARKED_LIMIT = 0.75
 
 log = logging.getLogger("dbarchive.throttle")
 Decide = Callable[..., None]  # (action, reason, message, rate=)
@@ -61,12 +71,15 @@ class RedoTrend:
 class RedoCeiling:
     """One throttle's redo log ceiling (see the module docstring)."""
 
-    def __init__(self, settings: ThrottleSettings) -> None:
+    def __init__(self, settings: ThrottleSettings, decide: Decide | None = None) -> None:
         self.ceiling = settings.redo_ceiling  # None once a budget's default cannot be read
         self.explicit = settings.max_redo_fill is not None
         self.fill: float | None = None  # the fill last read
         self.trend = RedoTrend()
+        self.raised: float | None = None  # the ceiling over a parked fill (``_parked``)
+        self._waiting: tuple[float, float] | None = None  # (time, fill) a pause is judged from
         self._window = settings.probe_window
+        self._decide = decide
 
     def busy(self, reader: RedoReader, now: float) -> tuple[str, str] | None:
         """Why the work must wait, or None. A ceiling the user set must be readable (else a
@@ -90,10 +103,17 @@ class RedoCeiling:
             self._drop("the server reports no redo log checkpoint age")
             return None
         self.fill = fill
+        if self.raised is not None and fill <= self.ceiling:
+            self.raised = None  # the server flushed: the ceiling is the one set again
         expected = self.trend.expected(now, fill)
-        if expected <= self.ceiling:
+        if expected <= (self.raised or self.ceiling) or self._parked(now, fill, expected):
+            self._waiting = None
             return None
         whose = "max_redo_fill" if self.explicit else "the latency budget's max_redo_fill"
+        if self.raised is not None:
+            whose = f"{self.raised:.0%}, raised from {whose}={self.ceiling:g} (the log parked)"
+        else:
+            whose = f"{whose}={self.ceiling:g}"
         heading = (
             f", {min(expected, 1.0):.0%} in {REDO_HORIZON:g}s at its rise,"
             if expected > fill
@@ -101,8 +121,31 @@ class RedoCeiling:
         )
         return "redo", (
             f"redo log {fill:.0%} full{heading} (checkpoint age / log size) > "
-            f"{whose}={self.ceiling:g}: waiting for the server to flush"
+            f"{whose}: waiting for the server to flush"
         )
+
+    def _parked(self, now: float, fill: float, expected: float) -> bool:
+        """Whether a pause has waited ``REDO_PARKED_AFTER`` seconds with the fill flat (the
+        server is not flushing: waiting longer cannot lower it); if so, raise the ceiling over
+        it and say so. A fill that moves (flushed down, or others' writes pushing it up) starts
+        the judgement afresh."""
+        if self._waiting is None or abs(fill - self._waiting[1]) >= REDO_PARKED_DROP:
+            self._waiting = (now, fill)
+            return False
+        since, parked = self._waiting
+        raised = min(max(fill, parked) + REDO_PARKED_MARGIN, REDO_PARKED_LIMIT)
+        if now - since < REDO_PARKED_AFTER or expected >= raised:
+            return False
+        self.raised = raised
+        if self._decide is not None:
+            self._decide(
+                "ceiling",
+                "redo",
+                f"redo log still {fill:.0%} full after {now - since:.0f}s paused: the server is "
+                f"not flushing it (InnoDB flushes when it needs the room), so pausing cannot "
+                f"lower it; going on under {raised:.0%} until it is back under {self.ceiling:g}",
+            )
+        return True
 
     def regrow(self, control: RateControl, now: float, decide: Decide) -> None:
         """Without a budget nothing else raises a cap this ceiling cut: raise it as a budget

@@ -597,6 +597,44 @@ def test_reads_are_not_held_by_a_full_redo_log() -> None:
         writes.before_first_chunk()
 
 
+def test_a_fill_the_server_leaves_where_it_is_does_not_hold_the_purge_for_good(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An idle MariaDB flushes only when it needs the room, and after a bulk load it kept the
+    log 66 % full for good: a pause cannot lower that, and every purge waited until max_pause
+    (a CI run). After 30 s paused with the fill flat the ceiling moves 5 points above it (a
+    warning says so), never past 75 %; it is the one set again once the log is back under."""
+    load = CannedLoad([10], redo=[0.66])
+    parked, clock, _ = _throttle(load=load, max_redo_fill=0.65, max_pause=120)
+    with caplog.at_level("WARNING", logger="dbarchive.throttle"):
+        parked.before_first_chunk()
+    assert _actions(parked) == [("pause", "redo"), ("ceiling", "redo"), ("resume", "redo")]
+    assert parked.stats.seconds_by_reason["redo"] == pytest.approx(30.0, abs=0.15)
+    assert "still 66% full after 30s paused" in parked.decisions[1].message
+    assert "going on under 71%" in parked.decisions[1].message
+    assert [r.levelname for r in caplog.records if "still 66%" in r.getMessage()] == ["WARNING"]
+    load.redo = [0.70]  # the purge's own writes take it to the raised ceiling's edge
+    clock.now += 1.0
+    parked.between_chunks(0.5, 1000)
+    pause = [d for d in parked.decisions if d.action == "pause"][-1]
+    assert "> 71%, raised from max_redo_fill=0.65 (the log parked)" in pause.message
+    load.redo = [0.5, 0.69]  # flushed under the ceiling set: the raise is forgotten
+    clock.now += 1.0
+    parked.between_chunks(0.5, 1000)
+    assert parked.redo.raised is None
+
+    near_sync, _, _ = _throttle(load=CannedLoad([10], redo=[0.76]), max_redo_fill=0.65,
+                                max_pause=120)  # fmt: skip
+    with pytest.raises(StopRequested, match="redo log 76% full"):
+        near_sync.before_first_chunk()  # at 75 % and over, only the server's flush goes on
+
+    flushing = [0.7 - 0.002 * step for step in range(2000)]  # falls 1 point every 0.5 s
+    draining, _, _ = _throttle(load=CannedLoad([10], redo=flushing), max_redo_fill=0.65,
+                               max_pause=120)  # fmt: skip
+    draining.before_first_chunk()
+    assert ("ceiling", "redo") not in _actions(draining)  # the pause helped: no raise
+
+
 def test_the_redo_ceiling_is_judged_where_the_fill_is_heading() -> None:
     """A fill rising 0.2 a second is paused at 30 %, before it crosses 0.6 (in 2 s at that
     rise it would be at 70 %): the chunk in flight and InnoDB's own purge add to it after the
