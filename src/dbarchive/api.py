@@ -32,6 +32,7 @@ from dbarchive.jobs.erase import EraseReport
 from dbarchive.jobs.erase import erase as erase_rows
 from dbarchive.jobs.hold import HoldResult, hold_days
 from dbarchive.jobs.lifecycle import LifecyclePlan, lifecycle_plan
+from dbarchive.jobs.purge_preview import PurgePreview, preview
 from dbarchive.jobs.restore import RestoreResult, restore_day
 from dbarchive.jobs.status import TableStatus, table_status
 from dbarchive.jobs.table_report import TableReport
@@ -166,6 +167,22 @@ def purge(
     """Only the purge of :func:`run`: days past retention, each verified (exported first if it
     has no archive) before a row of it is deleted."""
     return run(target, tables, today=today, export=False, purge=True, stopping=stopping)
+
+
+def purge_preview(
+    target: JobOrContext, tables: Sequence[Table] | Table = (), *, today: Day | None = None
+) -> list[PurgePreview]:
+    """What :func:`purge` would do (``purge --dry-run``), changing nothing: per table, its
+    cutoff and each expired day's rows, with the days it would export first and the days that
+    would keep their rows, and why."""
+    named = [tables] if isinstance(tables, str | TableSpec) else list(tables)
+
+    def work(ctx: Context) -> list[PurgePreview]:
+        specs = [_spec(ctx, t) for t in named] or list(ctx.job.tables)
+        given = _maybe_day(today)
+        return [preview(ctx, spec, given or ctx.today(spec)) for spec in specs]
+
+    return _with(target, work)
 
 
 def restore(

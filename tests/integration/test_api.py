@@ -75,6 +75,27 @@ def test_purge_only_deletes_what_is_expired_and_exports_it_first(
     assert mysql_schema.execute("SELECT COUNT(*) FROM events") == [(200,)]  # RECENT is kept
 
 
+def test_purge_preview_says_what_purge_would_do_and_changes_nothing(
+    job: dbarchive.ArchiveJob, mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """The library's ``purge --dry-run``: the cutoff, each expired day's rows and whether it
+    would be exported first; nothing is written or deleted. Once the day is archived, the same
+    preview says it would be verified and deleted as it is."""
+    (preview,) = dbarchive.purge_preview(job, "events", today=TODAY)
+    assert (preview.table, preview.cutoff) == ("events", TODAY - dt.timedelta(days=60))
+    assert [(d.day, d.rows, d.kept) for d in preview.days] == [(OLD, 300, False)]
+    assert preview.days[0].export_first is not None
+    assert "not archived" in preview.days[0].export_first
+    assert preview.rows == 300 and "`events` WHERE `id` IN (%s, %s)" in preview.delete_sql
+    assert mysql_schema.execute("SELECT COUNT(*) FROM events") == [(500,)]
+    assert not (tmp_path / "archive").exists() or not any((tmp_path / "archive").rglob("*.csv*"))
+
+    dbarchive.export(job, "events", OLD)
+    (archived,) = dbarchive.purge_preview(job, today=TODAY)
+    assert [(d.day, d.rows, d.export_first) for d in archived.days] == [(OLD, 300, None)]
+    assert mysql_schema.execute("SELECT COUNT(*) FROM events") == [(500,)]
+
+
 def test_one_table_may_be_named_alone(job: dbarchive.ArchiveJob) -> None:
     """``purge(job, "events")`` read the name as the tables 'e', 'v', …: "table 'e' is not in
     the config" (an outside trial). One name (or spec) alone is that table."""

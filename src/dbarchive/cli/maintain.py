@@ -37,7 +37,6 @@ from dbarchive.cli.reports import (
 from dbarchive.config import Retention, TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import ConfigError
-from dbarchive.jobs.catch_up import expired_days
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -233,20 +232,18 @@ def _print_purge_plan(
     ctx: Context, specs: list[TableSpec], today: Any, before: dt.date | None, as_json: bool
 ) -> None:
     """What a purge would delete, per table and day (``--dry-run``), as text or JSON."""
-    from dbarchive.jobs.purge_preview import preview_day
-    from dbarchive.sources import mysql_sql as q
+    from dbarchive.jobs.purge_preview import preview
 
     plans = []
     try:
         for spec in specs:
-            day = _today(ctx, spec, today)
-            days = [preview_day(ctx, spec, d) for d in expired_days(ctx, spec, day)]
-            rows = {p.day: p.rows for p in days}
-            exports = {p.day: p.export_first for p in days if p.rows and p.export_first}
-            kept = frozenset(p.day for p in days if p.rows and p.kept)
-            sql = q.delete_keys_sql(ctx.describe(spec), 2)
-            cutoff = spec.retention.cutoff(day)
-            plans.append(PurgePlan(spec.name, cutoff, before, rows, sql, exports, kept))
+            found = preview(ctx, spec, _today(ctx, spec, today))
+            rows = {p.day: p.rows for p in found.days}
+            exports = {p.day: p.export_first for p in found.days if p.export_first}
+            kept = frozenset(p.day for p in found.days if p.kept)
+            plans.append(
+                PurgePlan(found.table, found.cutoff, before, rows, found.delete_sql, exports, kept)
+            )
     finally:
         ctx.close()
     print_purge_plans(plans, as_json)

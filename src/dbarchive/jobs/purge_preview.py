@@ -1,4 +1,5 @@
-"""What a purge would do with one expired day before deleting it (``purge --dry-run``).
+"""What a purge would do with each expired day before deleting it (``purge --dry-run``,
+``api.purge_preview``).
 
 The purge exports a day first when it is not archived, when the database holds another number
 of its rows than the archive (late rows), or when the table's columns changed since the day was
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
-from dbarchive.jobs.catch_up import day_rows
+from dbarchive.jobs.catch_up import day_rows, expired_days
+from dbarchive.sources import mysql_sql
 from dbarchive.steps import upload
 from dbarchive.steps.archived_columns import column_change, dropped_columns_refusal
 from dbarchive.steps.verify import purge_begun
@@ -31,6 +33,31 @@ class DayPreview:
     # on_unarchived = "fail", a dropped column, a partly purged day's retyped column: the day
     # keeps its rows (an error says why) and the purge goes on with the next day
     kept: bool = False
+
+
+@dataclass(frozen=True)
+class PurgePreview:
+    """What a purge of one table would do: the first day its retention keeps, each expired day
+    with rows, and the statement each chunk deletes with (the keys that matched the archive)."""
+
+    table: str
+    cutoff: dt.date
+    days: tuple[DayPreview, ...]
+    delete_sql: str
+
+    @property
+    def rows(self) -> int:
+        """The rows the purge would delete (days that keep their rows left out)."""
+        return sum(d.rows for d in self.days if not d.kept)
+
+
+def preview(ctx: Context, spec: TableSpec, today: dt.date) -> PurgePreview:
+    """What purging ``spec`` on ``today`` would do, changing nothing (see the module doc)."""
+    days = tuple(
+        p for p in (preview_day(ctx, spec, d) for d in expired_days(ctx, spec, today)) if p.rows
+    )
+    sql = mysql_sql.delete_keys_sql(ctx.describe(spec), 2)
+    return PurgePreview(spec.name, spec.retention.cutoff(today), days, sql)
 
 
 def preview_day(ctx: Context, spec: TableSpec, day: dt.date) -> DayPreview:
