@@ -5,9 +5,12 @@ names the keys and warns of DELETE triggers. Found by an outside trial: the chil
 from __future__ import annotations
 
 import hashlib
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from dbarchive.cli import cli
@@ -39,10 +42,10 @@ def _tables(schema: MySqlSchema) -> None:
     schema.execute("INSERT INTO child_keep VALUES (30, 3)")  # a parent that does not expire
 
 
-def _config(tmp_path: Path, schema: MySqlSchema) -> Path:
+def _config(tmp_path: Path, schema: MySqlSchema, url: str | None = None) -> Path:
     path = tmp_path / "fk.toml"
     path.write_text(
-        f'[source]\nurl = "{schema.url}"\n[destination]\nurl = "{tmp_path / "arch"}"\n'
+        f'[source]\nurl = "{url or schema.url}"\n[destination]\nurl = "{tmp_path / "arch"}"\n'
         '[defaults]\nretention = "30 days"\n'
         '[[tables]]\nname = "parent_log"\ntimestamp_column = "ts"\n'
     )
@@ -136,3 +139,92 @@ def test_the_database_side_purge_procedure_is_not_generated_for_such_a_table(
     result = _cli(config, "sql", "-t", "parent_log")
     assert result.exit_code == 0, result.output
     assert "dbarchive_purge_parent_log" in result.output
+
+
+@pytest.fixture
+def archiver(mysql_schema: MySqlSchema, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A login to be granted SELECT and DELETE on the log table only (``_grant_log``; its
+    password in $DBARCHIVE_MYSQL_PASSWORD)."""
+    name, password = f"dbat_{uuid.uuid4().hex[:10]}", uuid.uuid4().hex
+    mysql_schema.execute(f"CREATE USER '{name}'@'127.0.0.1' IDENTIFIED BY %s", (password,))
+    monkeypatch.setenv("DBARCHIVE_MYSQL_PASSWORD", password)
+    yield name
+    mysql_schema.execute(f"DROP USER IF EXISTS '{name}'@'127.0.0.1'")
+
+
+def _grant_log(schema: MySqlSchema, user: str) -> str:
+    """Grant ``user`` SELECT and DELETE on parent_log; its URL."""
+    schema.execute(f"GRANT SELECT, DELETE ON `{schema.name}`.`parent_log` TO '{user}'@'127.0.0.1'")
+    return f"mysql://{user}@127.0.0.1:3306/{schema.name}"
+
+
+def test_a_login_that_cannot_see_the_referencing_tables_is_refused_the_purge(
+    mysql_schema: MySqlSchema, tmp_path: Path, archiver: str
+) -> None:
+    """A login granted only the log table sees no referencing table in information_schema: the
+    purge went through the cascade and deleted child rows no archive held (an outside trial,
+    with the grants `check --grants` printed). It is refused (exit 3, naming the GRANT), and
+    `check` fails; granted REFERENCES on the schema it sees the keys and refuses for them;
+    without the keys it purges."""
+    _tables(mysql_schema)
+    config = _config(tmp_path, mysql_schema, _grant_log(mysql_schema, archiver))
+    exported = _cli(config, "export", "--from", "2026-01-01", "--to", "2026-01-02")
+    assert exported.exit_code == 0, exported.output
+    before = _everything(mysql_schema, tmp_path)
+
+    for command in (("purge", "--today", TODAY), ("run", "--today", TODAY)):
+        result = _cli(config, *command)
+        assert result.exit_code == 3, (command, result.output)
+        assert "the login cannot see which tables' foreign keys reference it" in result.output
+        assert f"GRANT REFERENCES ON `{mysql_schema.name}`.*" in result.output
+        assert _everything(mysql_schema, tmp_path) == before, command
+    checked = _cli(config, "check")
+    assert checked.exit_code != 0 and "cannot see which tables' foreign keys" in checked.output
+    grants = _cli(config, "check", "--grants")
+    assert f"GRANT REFERENCES ON `{mysql_schema.name}`.* TO '{archiver}'@" in grants.output
+
+    mysql_schema.execute(f"GRANT REFERENCES ON `{mysql_schema.name}`.* TO '{archiver}'@'127.0.0.1'")
+    result = _cli(config, "purge", "--today", TODAY)
+    assert result.exit_code == 3, result.output
+    assert "`child` (constraint `fk_child`, ON DELETE CASCADE)" in result.output
+    assert _everything(mysql_schema, tmp_path) == before
+
+    mysql_schema.execute("ALTER TABLE child DROP FOREIGN KEY fk_child")
+    mysql_schema.execute("ALTER TABLE child_null DROP FOREIGN KEY fk_child_null")
+    checked = _cli(config, "check")
+    assert "none deletes or changes other rows (ON DELETE), in its schema" in checked.output
+    result = _cli(config, "purge", "--today", TODAY)
+    assert result.exit_code == 0, result.output
+    assert [r[0] for r in mysql_schema.execute("SELECT id FROM parent_log")] == [3]
+
+
+def test_innodbs_own_list_finds_a_referencing_table_in_another_schema(
+    mysql_schema: MySqlSchema, tmp_path: Path, archiver: str
+) -> None:
+    """With PROCESS the keys come from InnoDB's list of every schema's foreign keys: a child in
+    a schema the login holds nothing on, referencing a table whose name needs quoting, is found
+    and the purge refused."""
+    other = f"dbat_fk_{uuid.uuid4().hex[:8]}"
+    mysql_schema.execute(f"CREATE DATABASE `{other}`")
+    try:
+        mysql_schema.execute(
+            "CREATE TABLE parent_log (id INT PRIMARY KEY, ts DATETIME NOT NULL, KEY (ts))"
+        )
+        mysql_schema.execute("INSERT INTO parent_log VALUES (1, '2026-01-01 10:00')")
+        mysql_schema.execute(
+            f"CREATE TABLE `{other}`.`far child` (cid INT PRIMARY KEY, pid INT, CONSTRAINT "
+            f"`fk far` FOREIGN KEY (pid) REFERENCES `{mysql_schema.name}`.parent_log (id) "
+            "ON DELETE SET NULL)"
+        )
+        mysql_schema.execute(f"INSERT INTO `{other}`.`far child` VALUES (1, 1)")
+        mysql_schema.execute(f"GRANT PROCESS ON *.* TO '{archiver}'@'127.0.0.1'")
+        config = _config(tmp_path, mysql_schema, _grant_log(mysql_schema, archiver))
+        checked = _cli(config, "check")
+        assert f"`{other}`.`far child` (constraint `fk far`, ON DELETE SET NULL)" in checked.output
+        result = _cli(config, "purge", "--today", TODAY)
+        assert result.exit_code == 3, result.output
+        assert f"`{other}`.`far child`" in result.output
+        assert mysql_schema.execute(f"SELECT pid FROM `{other}`.`far child`") == [(1,)]
+        assert mysql_schema.execute("SELECT COUNT(*) FROM parent_log") == [(1,)]
+    finally:
+        mysql_schema.execute(f"DROP DATABASE `{other}`")

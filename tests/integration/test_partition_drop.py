@@ -84,12 +84,14 @@ def _archive(ctx: Context) -> None:
 
 @pytest.fixture
 def archiver(mysql_schema: MySqlSchema) -> Iterator[tuple[str, str]]:
-    """A user with SELECT and DELETE on the table only (the test grants the rest)."""
+    """A user with SELECT and DELETE on the table, REFERENCES on its schema (to see the foreign
+    keys to it) and nothing else (the test grants the rest)."""
     name, password = f"dbat_{uuid.uuid4().hex[:10]}", uuid.uuid4().hex
     mysql_schema.execute(f"CREATE USER '{name}'@'127.0.0.1' IDENTIFIED BY %s", (password,))
     mysql_schema.execute(
         f"GRANT SELECT, DELETE ON `{mysql_schema.name}`.`events` TO '{name}'@'127.0.0.1'"
     )
+    mysql_schema.execute(f"GRANT REFERENCES ON `{mysql_schema.name}`.* TO '{name}'@'127.0.0.1'")
     yield name, password
     mysql_schema.execute(f"DROP USER IF EXISTS '{name}'@'127.0.0.1'")
 

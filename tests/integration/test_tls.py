@@ -179,6 +179,7 @@ def archiver(
         "REQUIRE SUBJECT '/CN=dbarchive-client' AND ISSUER '/CN=dbarchive test CA'"
     )
     tls_servers.admin(f"GRANT SELECT, DELETE ON `{database}`.`events` TO '{user}'@'127.0.0.1'")
+    tls_servers.admin(f"GRANT REFERENCES ON `{database}`.* TO '{user}'@'127.0.0.1'")  # its keys
     monkeypatch.setenv("DBARCHIVE_MYSQL_PASSWORD", "tls-pw")
     yield user
     tls_servers.admin(f"DROP USER '{user}'@'127.0.0.1'")

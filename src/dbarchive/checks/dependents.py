@@ -7,11 +7,18 @@ that such a key references is refused by the purge (before it exports or deletes
 ``check`` says so. A ``DELETE`` trigger runs for every purged row and may do the same, or only
 write an audit row: ``check`` warns, naming it; the purge runs.
 
-Both are read from ``information_schema``, which shows a user only the tables it holds some
-privilege on: a referencing table the archive user cannot see is not found (``check`` says so).
+``information_schema`` shows a user only the tables it holds some privilege on, so a login
+granted only the archived table would find no referencing table and purge through a cascade (an
+outside trial: 144 rows of a child table deleted, none archived). The keys are therefore read
+where the login can see them all (``foreign_key_view``): InnoDB's own list of foreign keys
+(``PROCESS``: every schema), else ``information_schema`` when the login holds a privilege on the
+whole schema (``REFERENCES`` on it is enough, and reads no data: the schema's tables); a login
+that can see neither is refused the purge, with the GRANT that lets it see.
 """
 
 from __future__ import annotations
+
+import re
 
 from dbarchive.checks.result import CheckResult
 from dbarchive.config import TableSpec
@@ -35,25 +42,108 @@ _TRIGGERS_SQL = (
     " WHERE EVENT_OBJECT_SCHEMA = %s AND EVENT_OBJECT_TABLE = %s AND EVENT_MANIPULATION = 'DELETE'"
     " ORDER BY TRIGGER_NAME"
 )
-_NOT_SEEN = (
-    "information_schema shows only the tables the archive user holds a privilege on: a "
-    "referencing table it cannot see is not found here"
+# InnoDB's dictionary of foreign keys (MariaDB; MySQL 8), readable with PROCESS: every schema's,
+# whatever the login's table grants. TYPE bits 1 and 2: ON DELETE CASCADE, ON DELETE SET NULL.
+_DICTIONARY_SQL = (
+    "SELECT ID, FOR_NAME, REF_NAME, TYPE FROM information_schema.{} WHERE TYPE & 3 <> 0"
 )
+_DICTIONARIES = ("INNODB_SYS_FOREIGN", "INNODB_FOREIGN")
+_DICTIONARY_RULES = {1: "CASCADE", 2: "SET NULL"}
+# The privileges on a table that make it visible in information_schema, held on a whole schema
+# (or globally): a login holding one sees every table of the schema, and so its foreign keys.
+_TABLE_PRIVILEGES = (
+    "SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "REFERENCES", "INDEX", "ALTER",
+    "CREATE VIEW", "SHOW VIEW", "TRIGGER", "DELETE HISTORY",
+)  # fmt: skip
+_SCHEMA_WIDE_SQL = (
+    "SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE TABLE_SCHEMA = %s AND GRANTEE = %s"
+    f" AND PRIVILEGE_TYPE IN ({', '.join(repr(p) for p in _TABLE_PRIVILEGES)})"
+    " UNION ALL SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = %s"
+    f" AND PRIVILEGE_TYPE IN ({', '.join(repr(p) for p in _TABLE_PRIVILEGES)})"
+)
+_NOT_SEEN = "a referencing table in another schema the login cannot see is not found"
 
 
 def _schema(ctx: Context, spec: TableSpec) -> str:
     return spec.schema_name or ctx.source.settings.database
 
 
-def cascading_keys(ctx: Context, spec: TableSpec) -> list[str]:
+def view_grant(ctx: Context, spec: TableSpec) -> str:
+    """The GRANT that lets the archive login see the schema's foreign keys (reads no data)."""
+    return f"GRANT REFERENCES ON {quote_identifier(_schema(ctx, spec))}.* TO <the archive user>"
+
+
+def cascading_keys(ctx: Context, spec: TableSpec) -> tuple[list[str], str | None]:
     """The foreign keys through which deleting the table's rows changes other rows, as
-    ``schema.table (constraint, ON DELETE rule)``."""
-    rows = ctx.source.query(_CASCADES_SQL, (_schema(ctx, spec), spec.name), "reading foreign keys")
-    return [
+    ``schema.table (constraint, ON DELETE rule)``, and how far the login could look: "every
+    schema", "its schema" (a referencing table elsewhere may be unseen), or None (it cannot see
+    the tables it holds no grant on: the keys found prove nothing)."""
+    schema = _schema(ctx, spec)
+    rows = ctx.source.query(_CASCADES_SQL, (schema, spec.name), "reading foreign keys")
+    keys = [
         f"{quote_identifier(_text(s))}.{quote_identifier(_text(t))} (constraint "
         f"{quote_identifier(_text(c))}, ON DELETE {_text(rule)})"
         for s, t, c, rule in rows
     ]
+    found = _dictionary_keys(ctx, schema, spec.name)
+    if found is not None:
+        return sorted(set(keys) | set(found)), "every schema"
+    return keys, ("its schema" if _sees_schema(ctx, schema) else None)
+
+
+def _dictionary_keys(ctx: Context, schema: str, table: str) -> list[str] | None:
+    """The cascading keys InnoDB's dictionary lists for ``schema.table``; None where it cannot
+    be read (no PROCESS) or the name has letters beyond ASCII, which it spells in a code of its
+    own (``_file_name``)."""
+    target = _file_name(schema, table)
+    if target is None:
+        return None
+    for dictionary in _DICTIONARIES:
+        try:
+            rows = ctx.source.query(_DICTIONARY_SQL.format(dictionary), (), "reading foreign keys")
+        except DbArchiveError:
+            continue  # not this server's name for it, or no PROCESS
+        return [
+            f"{_shown(_text(child))} (constraint {quote_identifier(_text(key).split('/', 1)[-1])}, "
+            f"ON DELETE {_DICTIONARY_RULES[int(kind) & 1 or 2]})"
+            for key, child, parent, kind in rows
+            if _text(parent).casefold() == target.casefold()
+        ]
+    return None
+
+
+def _file_name(schema: str, table: str) -> str | None:
+    """``schema/table`` as InnoDB's dictionary spells it: ASCII other than letters, digits and
+    ``_`` as ``@`` and four hex digits; None for a name with other letters (a code of its own)."""
+
+    def spelled(name: str) -> str | None:
+        if not name.isascii():
+            return None
+        return "".join(c if c.isalnum() or c == "_" else f"@{ord(c):04x}" for c in name)
+
+    parts = spelled(schema), spelled(table)
+    return None if None in parts else f"{parts[0]}/{parts[1]}"
+
+
+def _shown(name: str) -> str:
+    """A dictionary name (``schema/ta@0020ble``) as quoted identifiers."""
+    plain = re.sub(r"@([0-9a-f]{4})", lambda m: chr(int(m.group(1), 16)), name)
+    schema, _, table = plain.partition("/")
+    return f"{quote_identifier(schema)}.{quote_identifier(table)}"
+
+
+def _sees_schema(ctx: Context, schema: str) -> bool:
+    """Whether the login holds a table privilege on the whole schema (or globally), so that
+    information_schema shows it every table of the schema."""
+    try:
+        user = _text(ctx.source.query("SELECT CURRENT_USER()", (), "reading the login")[0][0])
+        name, _, host = user.rpartition("@")
+        grantee = f"'{name}'@'{host}'"
+        return bool(
+            ctx.source.query(_SCHEMA_WIDE_SQL, (schema, grantee, grantee), "reading grants")
+        )
+    except DbArchiveError:
+        return False
 
 
 def _text(value: object) -> str:
@@ -78,24 +168,48 @@ def cascade_refusal(spec: TableSpec, keys: list[str]) -> str:
     return f"{spec.name}: cannot purge: {_reached(keys)}. To purge it, {_REMEDY}"
 
 
+_UNSEEN = (
+    "the login cannot see which tables' foreign keys reference it (information_schema shows a "
+    "login only the tables it holds a privilege on), and a key ON DELETE CASCADE or SET NULL "
+    "would delete or change rows that are in no archive"
+)
+
+
+def _unseen_fix(ctx: Context, spec: TableSpec) -> str:
+    return (
+        f"{view_grant(ctx, spec)} (lets it see the schema's tables and their keys; reads no "
+        "data), or GRANT PROCESS ON *.* (InnoDB's list of every schema's foreign keys)"
+    )
+
+
 def require_no_cascades(ctx: Context, spec: TableSpec) -> None:
     """Raise SourceError (no server code: no retry fixes it) if a foreign key would carry the
-    purge's deletes to other tables' rows."""
-    keys = cascading_keys(ctx, spec)
+    purge's deletes to other tables' rows, or the login cannot see whether one does."""
+    keys, seen = cascading_keys(ctx, spec)
     if keys:
         raise SourceError(cascade_refusal(spec, keys))
+    if seen is None:
+        raise SourceError(
+            f"{spec.name}: cannot purge: {_UNSEEN}. To purge it: {_unseen_fix(ctx, spec)}"
+        )
 
 
 def check_cascades(ctx: Context, spec: TableSpec) -> CheckResult:
-    """``check``: no foreign key carries a purge's deletes to other tables' rows."""
+    """``check``: no foreign key carries a purge's deletes to other tables' rows, and the login
+    can see that."""
     name = f"mysql: foreign keys referencing {spec.name}"
     try:
-        keys = cascading_keys(ctx, spec)
+        keys, seen = cascading_keys(ctx, spec)
     except DbArchiveError as exc:
         return CheckResult(name, False, str(exc), "GRANT SELECT on the table")
     if keys:
         return CheckResult(name, False, _reached(keys), _REMEDY)
-    return CheckResult(name, True, f"none deletes or changes other rows (ON DELETE); {_NOT_SEEN}")
+    if seen is None:
+        return CheckResult(name, False, _UNSEEN, _unseen_fix(ctx, spec))
+    where = "" if seen == "every schema" else f" ({_NOT_SEEN})"
+    return CheckResult(
+        name, True, f"none deletes or changes other rows (ON DELETE), in {seen}{where}"
+    )
 
 
 def check_delete_triggers(ctx: Context, spec: TableSpec) -> CheckResult | None:

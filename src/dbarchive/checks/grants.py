@@ -5,7 +5,9 @@ What each step needs, and nothing more (the reliability suite runs the daily job
 exactly what this prints, ``tests/reliability/test_privileges.py``):
 
 - export and verify: ``SELECT`` on the table (the table's description, the C reader, digests);
-- purge: ``DELETE`` on the table (``SELECT … FOR UPDATE`` needs only SELECT and DELETE here);
+- purge: ``DELETE`` on the table (``SELECT … FOR UPDATE`` needs only SELECT and DELETE here),
+  and ``REFERENCES`` on its schema, which reads no data but shows the login the schema's tables,
+  so that a foreign key ON DELETE CASCADE of one of them is seen (``checks/dependents.py``);
 - a table RANGE-partitioned on its timestamp column, whose verified partitions the purge drops:
   ``ALTER, INSERT, CREATE, DROP`` on it (``EXCHANGE PARTITION`` needs all four; ``DROP
   PARTITION``, ALTER and DROP);
@@ -112,6 +114,12 @@ def grant_statements(
     lines = [f"-- dbarchive needs these for {what}; run them as an administrator"]
     for spec in specs:
         lines += _table_lines(ctx, spec, facts, purge, to)
+    schemas = dict.fromkeys(spec.schema_name or ctx.source.settings.database for spec in specs)
+    lines += [
+        f"GRANT REFERENCES ON {quote_identifier(schema)}.* TO {to};  -- purge: lets it see the "
+        "foreign keys referencing its tables (a key ON DELETE CASCADE is refused); reads no data"
+        for schema in (schemas if purge else ())
+    ]
     if any(spec.server_side for spec in specs):
         lines.append(
             f"GRANT AWS_SELECT_S3_ACCESS TO {to};  -- aurora-outfile (Aurora MySQL 3; "
