@@ -26,7 +26,8 @@ def _statements(facts: ServerFacts, purge: bool = True, **job: Any) -> list[str]
 
 
 def test_export_verify_purge_need_select_and_delete_per_table() -> None:
-    """One GRANT per table, to the logged-in account; no grant for the lock or status."""
+    """One GRANT per table, to the logged-in account, and REFERENCES once per schema (to see
+    the foreign keys to its tables); no grant for the lock or status."""
     facts = ServerFacts({"events": False, "audit": False}, "archiver@10.0.0.%")
     lines = _statements(facts)
     grants = [line for line in lines if line.startswith("GRANT")]
@@ -34,6 +35,11 @@ def test_export_verify_purge_need_select_and_delete_per_table() -> None:
         "GRANT SELECT, DELETE ON `payments`.`events` TO 'archiver'@'10.0.0.%';  -- export, "
         "verify, purge",
         "GRANT SELECT, DELETE ON `ops`.`audit` TO 'archiver'@'10.0.0.%';  -- export, verify, purge",
+        *(
+            f"GRANT REFERENCES ON `{schema}`.* TO 'archiver'@'10.0.0.%';  -- purge: lets it see the "
+            "foreign keys referencing its tables (a key ON DELETE CASCADE is refused); reads no data"
+            for schema in ("payments", "ops")
+        ),
     ]
     assert lines[-1].startswith("-- no grant for the run lock (GET_LOCK)")
 
