@@ -28,8 +28,22 @@ from dbarchive.sources.canonical import (
 from dbarchive.sources.charsets import guard_expression
 from dbarchive.sources.table import TableInfo
 
-# Every session (the driver's and the C reader's) compares and prints TIMESTAMP in UTC.
-SESSION_SETUP = "SET SESSION time_zone = '+00:00'"
+# Every session (the driver's and the C reader's) compares and prints TIMESTAMP in UTC, and
+# leaves out the sql_mode flags that change how its statements read or what a value reads as,
+# should the server's default hold them: ANSI_QUOTES (and ANSI, which implies it) would read a
+# quoted string as a name, PAD_CHAR_TO_FULL_LENGTH would archive CHAR values padded with
+# spaces, NO_BACKSLASH_ESCAPES changes how a string is written. The other flags are kept.
+_DROPPED_MODES = ("ANSI", "ANSI_QUOTES", "PAD_CHAR_TO_FULL_LENGTH", "NO_BACKSLASH_ESCAPES")
+
+
+def _without_modes(modes: tuple[str, ...]) -> str:
+    expression = "CONCAT(',', @@SESSION.sql_mode, ',')"
+    for mode in modes:
+        expression = f"REPLACE({expression}, ',{mode},', ',')"
+    return f"TRIM(BOTH ',' FROM {expression})"
+
+
+SESSION_SETUP = f"SET SESSION time_zone = '+00:00', sql_mode = {_without_modes(_DROPPED_MODES)}"
 # Who the server is, as far as it can tell: MySQL has server_uuid, MariaDB only server_id and
 # hostname, Aurora MySQL also aurora_server_id (the instance). SHOW needs no privilege, and a
 # variable the server lacks is simply not in the answer.
