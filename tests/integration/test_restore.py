@@ -108,6 +108,32 @@ def test_restore_refuses_a_retyped_target(mysql_schema: MySqlSchema, tmp_path: P
     assert mysql_schema.execute("SELECT COUNT(*) FROM copy")[0][0] == 0
 
 
+def test_restore_refuses_a_target_whose_triggers_rewrite_rows(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """Restored through a BEFORE INSERT trigger the day came back with other values, and the next
+    run archived those (an outside trial): a target with a BEFORE INSERT or BEFORE UPDATE trigger
+    is refused (exit 2, naming them), nothing written; --into a new table (no triggers) restores
+    the archive's values exactly."""
+    config = _archived(mysql_schema, tmp_path, "csv")
+    mysql_schema.execute("DELETE FROM everything")
+    mysql_schema.execute(
+        "CREATE TRIGGER bump BEFORE INSERT ON everything FOR EACH ROW SET NEW.vc = 'bumped'"
+    )
+    mysql_schema.execute(
+        "CREATE TRIGGER keep BEFORE UPDATE ON everything FOR EACH ROW SET NEW.vc = OLD.vc"
+    )
+    refused = _restore(config)
+    assert refused.exit_code == 2, refused.output
+    assert "`bump` (BEFORE INSERT), `keep` (BEFORE UPDATE)" in refused.output
+    assert "--into NEW_TABLE" in refused.output
+    assert mysql_schema.execute("SELECT COUNT(*) FROM everything") == [(0,)]
+
+    copied = _restore(config, "--into", "copy")
+    assert copied.exit_code == 0, copied.output
+    assert [r[0] for r in mysql_schema.execute("SELECT vc FROM copy ORDER BY id")] == STRINGS
+
+
 def test_restore_of_a_missing_day_is_a_clear_error(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:

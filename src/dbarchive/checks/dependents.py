@@ -42,6 +42,13 @@ _TRIGGERS_SQL = (
     " WHERE EVENT_OBJECT_SCHEMA = %s AND EVENT_OBJECT_TABLE = %s AND EVENT_MANIPULATION = 'DELETE'"
     " ORDER BY TRIGGER_NAME"
 )
+# The triggers that may rewrite a row as a restore writes it: BEFORE INSERT, and BEFORE UPDATE
+# (the restore's INSERT … ON DUPLICATE KEY UPDATE updates a row already there).
+_REWRITING_TRIGGERS_SQL = (
+    "SELECT TRIGGER_NAME, EVENT_MANIPULATION FROM information_schema.TRIGGERS"
+    " WHERE EVENT_OBJECT_SCHEMA = %s AND EVENT_OBJECT_TABLE = %s AND ACTION_TIMING = 'BEFORE'"
+    " AND EVENT_MANIPULATION IN ('INSERT', 'UPDATE') ORDER BY TRIGGER_NAME"
+)
 # InnoDB's dictionary of foreign keys (MariaDB; MySQL 8), readable with PROCESS: every schema's,
 # whatever the login's table grants. TYPE bits 1 and 2: ON DELETE CASCADE, ON DELETE SET NULL.
 _DICTIONARY_SQL = (
@@ -229,3 +236,11 @@ def check_delete_triggers(ctx: Context, spec: TableSpec) -> CheckResult | None:
         "make sure they only record (an audit row), or archive what they change first",
         warning=True,
     )
+
+
+def rewriting_triggers(ctx: Context, schema: str, table: str) -> list[str]:
+    """The triggers of ``schema.table`` that may change a row as the restore writes it, as
+    ``name (BEFORE INSERT)``: a restore through one would load other values than the archive's
+    (and a later export would archive those)."""
+    rows = ctx.source.query(_REWRITING_TRIGGERS_SQL, (schema, table), "reading triggers")
+    return [f"{quote_identifier(_text(n))} (BEFORE {_text(e)})" for n, e in rows]

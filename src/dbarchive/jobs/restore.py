@@ -32,6 +32,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from dbarchive import failpoints
+from dbarchive.checks.dependents import rewriting_triggers
 from dbarchive.checksum import RowDigest, Value
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
@@ -92,6 +93,7 @@ def restore_day(
     """
     manifest = _checked_manifest(ctx, spec, day)
     target = into or spec.name
+    _require_plain_target(ctx, spec, target)
     created = _ensure_target(ctx, spec, manifest, target)
     try:
         info = _target_info(ctx, spec, manifest, target)
@@ -156,6 +158,23 @@ def _checked_manifest(ctx: Context, spec: TableSpec, day: dt.date) -> Manifest:
             "restored: " + "; ".join(problems)
         )
     return manifest
+
+
+def _require_plain_target(ctx: Context, spec: TableSpec, target: str) -> None:
+    """Refuse (ConfigError, nothing changed) a target whose triggers may rewrite the rows as
+    they load: restored through a BEFORE INSERT trigger, a day came back with other values, and
+    the next run archived those (an outside trial). A new table (``--into``) has no triggers."""
+    schema = _schema(ctx, spec)
+    if not ctx.source.table_exists(schema, target):
+        return
+    triggers = rewriting_triggers(ctx, schema, target)
+    if triggers:
+        raise ConfigError(
+            f"{spec.name} restore: {target!r} has triggers that may change the rows as they are "
+            f"written: {', '.join(triggers)}; the restore would load other values than the "
+            "archive's. Restore into a new table (--into NEW_TABLE, created without triggers) "
+            "and copy the rows over, or drop the triggers while restoring"
+        )
 
 
 def _ensure_target(ctx: Context, spec: TableSpec, manifest: Manifest, target: str) -> bool:
