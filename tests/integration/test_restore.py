@@ -134,6 +134,22 @@ def test_restore_refuses_a_target_whose_triggers_rewrite_rows(
     assert [r[0] for r in mysql_schema.execute("SELECT vc FROM copy ORDER BY id")] == STRINGS
 
 
+def test_restore_into_another_schemas_table_is_refused(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """``--into other_schema.copy`` made a table of that very name in the table's own schema (an
+    outside trial): refused while a schema has the first part's name (exit 2, nothing made); a
+    dotted name that names no schema is a table name like any other."""
+    config = _archived(mysql_schema, tmp_path, "csv")
+    refused = _restore(config, "--into", "mysql.copy")
+    assert refused.exit_code == 2, refused.output
+    assert "reads as a table of schema 'mysql'" in refused.output
+    assert _tables(mysql_schema) == ["everything"]
+    dotted = _restore(config, "--into", "no_such_schema_here.copy")
+    assert dotted.exit_code == 0, dotted.output
+    assert _tables(mysql_schema) == ["everything", "no_such_schema_here.copy"]
+
+
 def test_restore_of_a_missing_day_is_a_clear_error(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:

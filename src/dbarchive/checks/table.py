@@ -7,7 +7,7 @@ from dbarchive.checks.dependents import require_no_cascades
 from dbarchive.checks.result import DENIED, CheckResult, run_probe
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
-from dbarchive.errors import DbArchiveError, SourceError
+from dbarchive.errors import ConfigError, DbArchiveError, SourceError
 from dbarchive.sources.canonical import quote_identifier
 from dbarchive.sources.mysql import NoDayRows
 
@@ -238,3 +238,22 @@ def require_delete(ctx: Context, spec: TableSpec) -> None:
         error.mysql_code = 1142
         raise error
     require_no_cascades(ctx, spec)
+
+
+_SCHEMA_SQL = "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s"
+
+
+def require_own_schema_target(ctx: Context, schema: str, target: str) -> None:
+    """Refuse (ConfigError) a restore target written as ``other_schema.table``: it would be a
+    new table of that very name in ``schema`` (an outside trial found one made so). A name
+    holding a dot is taken as it is when such a table exists or no schema has the first part's
+    name."""
+    other, dot, _ = target.partition(".")
+    if not dot or other == schema or ctx.source.table_exists(schema, target):
+        return
+    if ctx.source.query(_SCHEMA_SQL, (other,), "reading schemas"):
+        raise ConfigError(
+            f"restore target {target!r} reads as a table of schema {other!r}: a restore writes "
+            f"into the table's own schema ({schema!r}); give a table name there (--into NAME), "
+            "then copy the rows to the other schema"
+        )
