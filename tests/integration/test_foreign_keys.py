@@ -228,3 +228,43 @@ def test_innodbs_own_list_finds_a_referencing_table_in_another_schema(
         assert mysql_schema.execute("SELECT COUNT(*) FROM parent_log") == [(1,)]
     finally:
         mysql_schema.execute(f"DROP DATABASE `{other}`")
+
+
+def test_rows_the_server_refuses_to_delete_are_kept_and_the_purge_goes_on(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A row still referenced ON DELETE RESTRICT, or one a BEFORE DELETE trigger refuses with a
+    SIGNAL, failed its whole chunk, and so its day and every later day, on every run (an outside
+    trial). The server's refusal keeps that row alone: the rest of its day and the later days
+    are purged (exit 0, a note names the refusal); once the reference is gone, the next purge
+    deletes it."""
+    mysql_schema.execute(
+        "CREATE TABLE parent_log (id INT PRIMARY KEY, ts DATETIME NOT NULL, KEY (ts))"
+    )
+    mysql_schema.execute(
+        "INSERT INTO parent_log SELECT seq, '2026-01-01 00:00' + INTERVAL seq * 7 MINUTE"
+        " FROM seq_1_to_900"  # 2026-01-01 .. 2026-01-05, chunks of many rows
+    )
+    mysql_schema.execute(
+        "CREATE TABLE child_keep (cid INT PRIMARY KEY, pid INT NULL, CONSTRAINT fk_keep"
+        " FOREIGN KEY (pid) REFERENCES parent_log (id) ON DELETE RESTRICT)"
+    )
+    mysql_schema.execute("INSERT INTO child_keep VALUES (1, 100), (2, 101)")
+    mysql_schema.execute(
+        "CREATE TRIGGER no_delete BEFORE DELETE ON parent_log FOR EACH ROW"
+        " IF OLD.id = 500 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'row 500 stays'; END IF"
+    )
+    config = _config(tmp_path, mysql_schema)
+    for _ in range(2):  # the second run tries the kept rows again, and keeps them again
+        result = _cli(config, "purge", "--today", TODAY)
+        assert result.exit_code == 0, result.output
+        assert "archived rows the server refused to delete" in result.output
+        left = [r[0] for r in mysql_schema.execute("SELECT id FROM parent_log ORDER BY id")]
+        assert left == [100, 101, 500]
+    assert mysql_schema.execute("SELECT pid FROM child_keep ORDER BY cid") == [(100,), (101,)]
+
+    mysql_schema.execute("DELETE FROM child_keep")
+    mysql_schema.execute("DROP TRIGGER no_delete")
+    result = _cli(config, "purge", "--today", TODAY)
+    assert result.exit_code == 0, result.output
+    assert mysql_schema.execute("SELECT COUNT(*) FROM parent_log") == [(0,)]

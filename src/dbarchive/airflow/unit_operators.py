@@ -197,9 +197,11 @@ class ArchiveDayPurgeOperator(_ArchiveOperator):
             result = purge_day(ctx, spec, manifest, throttle)
         finally:
             ctx.close()
-        if result.rows_kept:
+        if result.rows_unarchived:
             raise VerificationError(
-                f"{spec.name} {day}: {result.rows_kept} rows are not in the archive and were kept"
+                f"{spec.name} {day}: {result.rows_unarchived} rows are not in the archive and were "
+                "kept"
             )
         return {"table": spec.name, "day": day.isoformat(), "rows_deleted": result.rows_deleted,
+                "rows_refused": result.rows_refused,  # archived; a foreign key or trigger kept them
                 "verified": True, "throttled_s": throttled_seconds(throttle)}  # fmt: skip

@@ -310,9 +310,9 @@ class _Backfill:
         if self._purge_wanted(state):
             result = purge_day(ctx, spec, manifest, throttle)
             state.outcome.purged, state.outcome.rows_deleted = True, result.rows_deleted
-            if result.rows_kept:
+            if result.rows_unarchived:
                 raise VerificationError(
-                    f"{spec.name} {day}: {result.rows_kept} rows are not in the archive and were "
+                    f"{spec.name} {day}: {result.rows_unarchived} rows are not in the archive and were "
                     "kept; export the day again to archive them"
                 )
         action = state.outcome.action if state.outcome.action != "pending" else "skipped"

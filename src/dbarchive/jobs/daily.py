@@ -266,10 +266,16 @@ def _purge_expired_day(
     if result.rows_held:
         failure = held_rows_failure(spec, day, result.rows_held)
         report.fail(failure, VerificationError.exit_code, day)
+    if result.rows_refused:
+        report.notes.append(
+            f"{spec.name} {day}: kept {result.rows_refused} archived rows the server refused to "
+            f"delete ({result.refusal}); each purge tries them again, the other rows and days "
+            "went on"
+        )
 
 
 def _unarchived_kept(result: PurgeResult) -> int:
-    return result.rows_kept - result.rows_held
+    return result.rows_unarchived - result.rows_held
 
 
 def held_rows_failure(spec: TableSpec, day: dt.date, held: int) -> str:

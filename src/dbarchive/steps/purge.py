@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from typing import Any
 
 from dbarchive import failpoints
 from dbarchive.clock import system_clock
-from dbarchive.config import TableSpec, ThrottleSettings
+from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import DbArchiveError, SourceError, VerificationError
 from dbarchive.events import Event
@@ -52,9 +52,11 @@ from dbarchive.sources.table import ScanPlan
 from dbarchive.steps import upload
 from dbarchive.steps.archive_walk import NewestVersions
 from dbarchive.steps.archived_columns import matching_scope
-from dbarchive.steps.chunk_statements import key_slices, lock_rows, tiled_ranges
+from dbarchive.steps.chunk_statements import REFUSALS, key_slices, lock_rows, tiled_ranges
+from dbarchive.steps.chunk_statements import ChunkSizer as ChunkSizer
 from dbarchive.steps.known_day import KnownDay
 from dbarchive.steps.matching import archived_hashes, int_key_path, open_newest
+from dbarchive.steps.purge_result import PurgeResult as PurgeResult
 from dbarchive.steps.verify import archive_scope
 from dbarchive.throttle import Throttle
 
@@ -63,44 +65,6 @@ class ChunkMismatch(VerificationError):
     """A chunk's DELETE did not remove exactly its verified rows: rolled back, then redone from a
     fresh read (a statement interrupted by KILL QUERY was seen to report 0 rows); if it keeps
     happening the purge of the day stops."""
-
-
-@dataclass(frozen=True)
-class PurgeResult:
-    """What the purge of one table-day did."""
-
-    table: str
-    day: dt.date
-    rows_deleted: int
-    rows_kept: int  # rows of the day the archive does not hold: never deleted
-    chunks: int
-    retries: int
-    seconds: float
-    longest_chunk_seconds: float  # the whole transaction: locking read, match, DELETE, COMMIT
-    longest_delete_seconds: float  # the longest DELETE statement alone (statement_rows splits)
-    rows_held: int = 0  # of the rows kept, those holding values in columns added since (HELD)
-
-
-class ChunkSizer:
-    """Rows per chunk, adapted so each chunk takes about ``chunk_time`` (like pt-osc)."""
-
-    def __init__(self, settings: ThrottleSettings) -> None:
-        self._s = settings
-        self.rows = max(settings.min_chunk_rows, min(1000, settings.max_chunk_rows))
-
-    def adapt(self, seconds: float, rows_seen: int) -> None:
-        if rows_seen < self.rows or seconds <= 0:
-            return  # a short last chunk says nothing about speed
-        ratio = min(2.0, max(0.5, self._s.chunk_time / seconds))
-        self.rows = min(self._s.max_chunk_rows, max(self._s.min_chunk_rows, int(self.rows * ratio)))
-
-    def shrink(self) -> None:
-        self.rows = max(self._s.min_chunk_rows, self.rows // 2)
-
-    def limit(self, rows: int | None) -> None:
-        """At most ``rows`` (the throttle's rate cap x ``chunk_time``); None: no limit."""
-        if rows is not None:
-            self.rows = max(self._s.min_chunk_rows, min(self.rows, rows))
 
 
 class DayPurger:
@@ -127,7 +91,8 @@ class DayPurger:
         self.shape = q.hash_shape(self.info)
         self.sizer = sizer or ChunkSizer(throttle.settings)
         self.per_statement = throttle.settings.rows_per_statement  # None: one statement a chunk
-        self.deleted = self.kept = self.held = self.chunks = self.retries = 0
+        self.deleted = self.kept = self.held = self.refused = self.chunks = self.retries = 0
+        self.refusal = ""
         self.longest = 0.0
         self.longest_delete = 0.0
         self.isolation: Isolation = (
@@ -189,6 +154,8 @@ class DayPurger:
             self.longest,
             self.longest_delete,
             self.held,
+            self.refused,
+            self.refusal,
         )
 
     def _chunk_with_retries(self, first: bool, last: Any) -> list[Any]:
@@ -232,8 +199,9 @@ class DayPurger:
             check_rows(self.info, self.shape.key_positions, self.shape.guard_position, rows)
             failpoints.hit("purge.chunk-locked")
             matched = self._match(walk, rows)
+            refused = self._delete(matched, len(matched) == len(rows)) if matched else []
+            matched = [key for key in matched if key not in refused] if refused else matched
             if matched:
-                self._delete(matched, len(matched) == len(rows))
                 self.ledger.before_commit(rows, matched)  # the intent, stored before the COMMIT
             failpoints.hit("purge.before-commit")
             src.check_run_lock(self.info)  # a second run may have started: roll back instead
@@ -246,6 +214,7 @@ class DayPurger:
         failpoints.hit("purge.after-commit")
         self.deleted += len(matched)
         self.kept += len(rows) - len(matched)
+        self.refused += len(refused)
         if self.info.held_unless is not None:  # columns added since the archive (rare)
             self.held += sum(1 for row in rows if row[0].decode() == q.HELD)
         return rows
@@ -261,19 +230,44 @@ class DayPurger:
             if digest is not None and digest == row[0].decode()
         ]
 
-    def _delete(self, keys: list[tuple[Any, ...]], whole_chunk: bool) -> None:
-        """Delete the matched keys; a wholly matched chunk of a single-key table as ranges."""
-        if whole_chunk and int_key_path(self.info, self.plan):  # read in key order: ranges
-            for low, high, rows in tiled_ranges(keys, self.per_statement):
-                self._run_delete(q.delete_key_range_sql(self.info), [low, high], rows)
-            return
+    def _delete(self, keys: list[tuple[Any, ...]], whole_chunk: bool) -> list[tuple[Any, ...]]:
+        """Delete the matched keys (a wholly matched chunk of a single-key table as ranges); a
+        statement the server refuses (``REFUSALS``) goes again key by key. Returns the keys it
+        refused: their rows stay, archived, and each purge tries them again."""
+        ranged = whole_chunk and int_key_path(self.info, self.plan)  # read in key order
+        spans = tiled_ranges(keys, self.per_statement) if ranged else None
+        refused: list[tuple[Any, ...]] = []
         for part in key_slices(keys, self.per_statement):
-            params = [
-                key_parameter(col, value)
-                for key in part
-                for col, value in zip(self.info.key, key, strict=True)
-            ]
-            self._run_delete(q.delete_keys_sql(self.info, len(part)), params, len(part))
+            try:
+                if spans is None:
+                    self._delete_keys(part)
+                else:
+                    low, high, rows = next(spans)
+                    self._run_delete(q.delete_key_range_sql(self.info), [low, high], rows)
+            except SourceError as exc:
+                if exc.mysql_code not in REFUSALS:
+                    raise
+                refused += [key for key in part if not self._deleted_alone(key)]
+        return refused
+
+    def _delete_keys(self, part: Sequence[tuple[Any, ...]]) -> None:
+        params = [
+            key_parameter(col, value)
+            for key in part
+            for col, value in zip(self.info.key, key, strict=True)
+        ]
+        self._run_delete(q.delete_keys_sql(self.info, len(part)), params, len(part))
+
+    def _deleted_alone(self, key: tuple[Any, ...]) -> bool:
+        """Delete one row; False (its first refusal kept for the report) if the server refuses."""
+        try:
+            self._delete_keys([key])
+        except SourceError as exc:
+            if exc.mysql_code not in REFUSALS:
+                raise
+            self.refusal = self.refusal or str(exc)
+            return False
+        return True
 
     def _run_delete(self, sql: str, params: list[Any], rows: int) -> None:
         """One DELETE of ``rows`` verified rows (inside the day); any other count rolls back."""
