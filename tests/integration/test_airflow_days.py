@@ -88,6 +88,33 @@ def test_a_manual_run_renders_and_archives_the_day_before_its_logical_date(
     assert manifest is not None and manifest.rows == PER_DAY
 
 
+def test_a_pinned_day_never_moves_the_purges_cutoff_past_today(
+    airflow_home: AirflowHome, tmp_path: Path
+) -> None:
+    """``ArchivePurgeOperator(day="{{ ds }}")`` in today's run counted the retention cutoff from
+    tomorrow and purged a day its retention keeps (an outside trial). The cutoff counts from
+    the run's day + 1, but never from later than today by the clock."""
+    from dbarchive.airflow.operators import ArchivePurgeOperator
+    from dbarchive.build import build_context
+    from dbarchive.clock import FixedClock
+    from dbarchive.config import SourceSettings
+
+    config = archive_config(tmp_path, "bucket")
+    job = load_job(config)
+    job = job.model_copy(update={"source": SourceSettings(url="mysql://nobody@127.0.0.1/none")})
+    clock = FixedClock(dt.datetime(2026, 12, 7, 6, tzinfo=UTC))
+    ctx = build_context(job, wall_clock=clock)
+    spec = job.table("events")
+    today = ArchivePurgeOperator(task_id="p1", config=str(config), table="events", day="2026-12-07")
+    assert today.run_date({}, spec, ctx) == dt.date(2026, 12, 7)  # not 12-08
+    yesterday = ArchivePurgeOperator(
+        task_id="p2", config=str(config), table="events", day="2026-12-06"
+    )
+    assert yesterday.run_date({}, spec, ctx) == dt.date(2026, 12, 7)
+    older = ArchivePurgeOperator(task_id="p3", config=str(config), table="events", day="2026-11-30")
+    assert older.run_date({}, spec, ctx) == dt.date(2026, 12, 1)  # a past run keeps its own
+
+
 def test_a_run_without_a_logical_date_archives_the_day_before_it_was_triggered(
     connections: MySqlSchema, s3_endpoint: Any, s3_bucket: str, tmp_path: Path, dag_file: Any
 ) -> None:

@@ -271,3 +271,38 @@ def test_the_mapping_of_the_error_tree(airflow_home: AirflowHome) -> None:
         with pytest.raises(expected) as raised, failing_fast():
             raise error
         assert ("permanent, not retried" in str(raised.value)) is permanent, name
+
+
+def test_a_purge_refused_for_a_missing_grant_fails_at_once(
+    airflow_home: AirflowHome, mysql_schema: MySqlSchema, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A login without DELETE: the purge's report kept only exit code 3, which Airflow retried
+    (an outside trial: the page came three tries late). The report keeps the error's cause, so
+    the operator's error is as permanent as its cause; a lost connection is still retried."""
+    from dbarchive import api
+    from dbarchive.airflow.failures import is_permanent, report_error
+    from dbarchive.errors import SourceError
+    from tests.integration.helpers import LOG_TABLE_DDL, fill_events, make_job
+
+    mysql_schema.execute(LOG_TABLE_DDL)
+    fill_events(mysql_schema, "2026-09-01", 10)
+    user, password = f"dbat_{uuid.uuid4().hex[:10]}", uuid.uuid4().hex
+    mysql_schema.execute(f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY %s", (password,))
+    try:
+        mysql_schema.execute(f"GRANT SELECT ON `{mysql_schema.name}`.* TO '{user}'@'127.0.0.1'")
+        monkeypatch.setenv("DBARCHIVE_MYSQL_PASSWORD", password)
+        url = f"mysql://{user}@127.0.0.1:3306/{mysql_schema.name}"
+        table = {"name": "events", "timestamp_column": "created_at", "retention": "30 days"}
+        (report,) = api.purge(make_job(url, str(tmp_path / "archive"), [table]))
+    finally:
+        mysql_schema.execute(f"DROP USER IF EXISTS '{user}'@'127.0.0.1'")
+    (failure,) = report.failures
+    assert isinstance(failure.error, SourceError) and failure.error.mysql_code == 1142
+    error = report_error(report.errors, [failure.exit_code], [failure.error])
+    assert is_permanent(error) and "DELETE command denied" in str(error)
+
+    lost = SourceError("lost the connection")
+    lost.mysql_code = 2013
+    assert not is_permanent(report_error(["a", "b"], [3, 3], [failure.error, lost]))
+    assert not is_permanent(report_error(["a"], [3]))  # no cause kept: by exit code

@@ -31,6 +31,7 @@ run exports them again).
 
 from __future__ import annotations
 
+import copy
 import errno
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -110,13 +111,22 @@ def _botocore_kind(exc: StorageError) -> bool | None:
     return False
 
 
-def report_error(messages: Sequence[str], codes: Sequence[int]) -> DbArchiveError:
+def report_error(
+    messages: Sequence[str], codes: Sequence[int], causes: Sequence[DbArchiveError | None] = ()
+) -> DbArchiveError:
     """The error of a table report (``api.run``/``api.purge`` record errors, not exceptions).
 
-    Only their exit codes are left to classify by: a config error (2) fails now; a database or
-    storage code (3, 4) may be a lost connection as well as a missing table, so it is retried.
+    Where every failure kept its cause and each is permanent (a missing grant: retried, it only
+    delayed the page; an outside trial), the first cause's kind with every message. Else by exit
+    code: a config error (2) fails now; a database or storage code (3, 4) may be a lost
+    connection as well as a missing table, so it is retried.
     """
     text = "; ".join(messages)
+    first = causes[0] if causes else None
+    if first is not None and all(c is not None and is_permanent(c) for c in causes):
+        error = copy.copy(first)
+        error.args = (text,)
+        return error
     if set(codes) == {ConfigError.exit_code}:
         return ConfigError(text)
     if set(codes) == {VerificationError.exit_code}:

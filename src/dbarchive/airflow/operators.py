@@ -121,9 +121,18 @@ class _ArchiveOperator(_DayRendering, BaseOperator):
         """The day this run archives: given explicitly, or the day before the interval's end."""
         return run_day(context, spec, self.day)
 
-    def run_date(self, context: Any, spec: TableSpec) -> dt.date:
-        """'Today' for the retention cutoff: the day the run's interval ends, in the table's zone."""
-        return self.archive_day(context, spec) + dt.timedelta(days=1)
+    def run_date(self, context: Any, spec: TableSpec, ctx: Context) -> dt.date:
+        """'Today' for the retention cutoff: the day the run's interval ends, in the table's zone,
+        never later than today by the clock: a pinned ``day="{{ ds }}"`` of today's run counted
+        the cutoff from tomorrow and purged a day its retention keeps (an outside trial)."""
+        ends = self.archive_day(context, spec) + dt.timedelta(days=1)
+        today = ctx.today(spec)
+        if ends > today:
+            self.log.warning(
+                "%s: the run's day %s ends after today (%s): the retention cutoff counts from "
+                "today", spec.name, ends - dt.timedelta(days=1), today,
+            )  # fmt: skip
+        return min(ends, today)
 
     def dbarchive_context(self) -> tuple[Context, TableSpec]:
         ctx = open_context(self.config, self.mysql_conn_id, self.aws_conn_id)
@@ -244,17 +253,19 @@ class ArchivePurgeOperator(_ArchiveOperator):
         try:
             throttle = api.throttle_for(ctx)
             (report,) = api.purge(
-                ctx, [spec], today=self.run_date(context, spec), stopping=throttle
+                ctx, [spec], today=self.run_date(context, spec, ctx), stopping=throttle
             )
         finally:
             ctx.close()
         if report.failures:
-            raise report_error(report.errors, [f.exit_code for f in report.failures])
+            codes = [f.exit_code for f in report.failures]
+            raise report_error(report.errors, codes, [f.error for f in report.failures])
         if report.stopped:  # max_runtime or the stop_file: the rest is the next run's
             self.log.warning("purge of %s stopped: %s", spec.name, report.stopped)
         for note in report.notes:  # e.g. the backlog grew since the last run
             self.log.warning("%s", note)
-        return {"table": spec.name, "days": [p.day.isoformat() for p in report.purged],
+        days = list(dict.fromkeys(p.day.isoformat() for p in report.purged))  # a day, once
+        return {"table": spec.name, "days": days,
                 "rows_deleted": report.rows_deleted, "exported_first": len(report.exported),
                 "verified": all(v.ok for v in report.verified) if report.verified else None,
                 "throttled_s": throttled_seconds(throttle), "stopped": report.stopped,

@@ -235,7 +235,7 @@ def purge_table(
                 raise failed[day]
             _purge_expired_day(ctx, spec, day, throttle, sizer, report)
         except DAY_FAILURES as exc:  # this day's rows stay; its archive is not the others'
-            report.fail(str(exc), exc.exit_code, day)
+            report.failed(exc, day)
 
 
 def _purge_expired_day(
@@ -345,7 +345,7 @@ def run_table(
             try:
                 report.exported.append(export_day_as_configured(ctx, spec, day, paced))
             except DAY_FAILURES as exc:  # this day's rows stay unarchived; the others go on
-                report.fail(str(exc), exc.exit_code, day)
+                report.failed(exc, day)
         if purge:
             purge_table(ctx, spec, today, throttle, report)
     except StopRequested as exc:
@@ -354,7 +354,7 @@ def run_table(
         exc.partial = [report]  # what it did before, for the caller to say
         raise  # the server is overloaded (exit 7) / another run has the table (exit 8): abort
     except DbArchiveError as exc:
-        report.fail(str(exc), exc.exit_code)
+        report.failed(exc)
     finally:
         report.seconds = time.monotonic() - started
         report.throttle_pauses = throttle.stats.pauses - pauses

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from dbarchive.errors import DbArchiveError
 from dbarchive.jobs.backlog import Backlog
 from dbarchive.steps import partitions
 from dbarchive.steps.outcome import ExportResult
@@ -21,6 +22,7 @@ class TableError:
     message: str
     exit_code: int = 1
     day: dt.date | None = None
+    error: DbArchiveError | None = field(default=None, compare=False, repr=False)  # its cause
 
 
 @dataclass
@@ -51,6 +53,11 @@ class TableReport:
     def fail(self, message: str, exit_code: int = 1, day: dt.date | None = None) -> None:
         """Record a failure (:class:`TableError`)."""
         self.failures.append(TableError(message, exit_code, day))
+
+    def failed(self, error: DbArchiveError, day: dt.date | None = None) -> None:
+        """Record the error that failed the table (or ``day``), kept with its cause: whether a
+        retry can help is the error's to say (Airflow fails a missing grant at once)."""
+        self.failures.append(TableError(str(error), error.exit_code, day, error))
 
     @property
     def rows_exported(self) -> int:
