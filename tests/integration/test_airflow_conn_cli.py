@@ -100,6 +100,35 @@ def test_a_tls_extra_dbarchive_does_not_read_is_refused(
     assert _cli("status", "-c", config, "--connection", other).exit_code == 0
 
 
+def test_extras_dbarchive_does_not_use_are_named_or_refused_never_dropped_silently(
+    events: MySqlSchema, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The README promised an extra dbarchive cannot honour is refused; ``charset`` and
+    ``local_infile`` ran with nothing said (an outside trial). ``init_command`` is refused (exit
+    2: dbarchive would not run it); other unused extras are named in a warning; ``unix_socket``
+    is used, as MySqlHook uses it (for host localhost)."""
+    config = str(_airflow_config(tmp_path))
+    base = f"mysql://root@127.0.0.1:3306/{events.name}"
+    refused = _cli("status", "-c", config, "--connection", f"{base}?init_command=SET+x%3D1")
+    assert refused.exit_code == 2, refused.output
+    assert "extra init_command is not run by dbarchive" in refused.output
+    with caplog.at_level("WARNING", logger="dbarchive"):
+        named = _cli(
+            "status", "-c", config, "--connection", f"{base}?charset=latin1&local_infile=1"
+        )
+    assert named.exit_code == 0, named.output
+    assert "does not use its extra charset, local_infile" in caplog.text
+    from dbarchive.airflow.conn_settings import parse_connection, source_settings
+    from dbarchive.config import load_job
+
+    socket = "/run/mysqld/mysqld.sock"
+    through = f"mysql://root@localhost:3306/{events.name}?unix_socket={socket}"
+    conn = parse_connection("c", through, "--connection")
+    settings = source_settings(conn, load_job(config))
+    assert settings.connect_args()["unix_socket"] == socket
+    assert _cli("status", "-c", config, "--connection", through).exit_code == 0
+
+
 def test_a_missing_variable_or_both_options_is_a_config_error(
     events: MySqlSchema, tmp_path: Path
 ) -> None:

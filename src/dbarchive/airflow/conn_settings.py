@@ -4,8 +4,8 @@
 
 The connection's extras are read as the mysql provider's ``MySqlHook`` reads them: ``ssl`` —
 ``{"ca", "cert", "key"}``, a JSON text in a URI-form connection — and ``ssl_mode``; ``iam``
-with ``aws_conn_id`` and ``region`` for RDS IAM tokens. An extra dbarchive cannot honour is
-refused, never dropped. Connection values come in Airflow's two forms (an ``AIRFLOW_CONN_*``
+with ``aws_conn_id`` and ``region`` for RDS IAM tokens, ``unix_socket``. A TLS extra it does
+not read and ``init_command`` are refused; any other extra it does not use is named in a warning. Connection values come in Airflow's two forms (an ``AIRFLOW_CONN_*``
 variable, Secrets Manager): a URI (``mysql://user:pw@host:3306/db?ssl=…``, extras in the query,
 or a JSON ``__extra__``) or a JSON object (``{"conn_type": "mysql", "host": …, "extra": {…}}``).
 """
@@ -13,6 +13,7 @@ or a JSON ``__extra__``) or a JSON object (``{"conn_type": "mysql", "host": …,
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from dbarchive.errors import ConfigError
 _TLS_FIELDS = ("ssl_mode", "ssl_ca", "ssl_cert", "ssl_key")
 _READ_FIELDS = ("read_url", "read", "heartbeat_table", "read_lag_wait")  # from the config
 _SSL_KEYS = {"ca": "ssl_ca", "cert": "ssl_cert", "key": "ssl_key"}
+log = logging.getLogger("dbarchive")
+
 # RDS IAM: (extras) -> (the AWS session that signs tokens, or None for the default chain; region)
 AwsSession = Callable[[dict[str, Any]], tuple[Any, str | None]]
 
@@ -126,11 +129,14 @@ def source_settings(
     default AWS chain signs.
     """
     extra = conn.extra or {}
+    _check_other_extras(conn.conn_id, extra)
     database = conn.schema or (job.source.database if job.source else "")
     login = quote(conn.login or "root", safe="")
     url = (
         f"mysql://{login}@{conn.host or 'localhost'}:{conn.port or 3306}/{quote(database, safe='')}"
     )
+    if extra.get("unix_socket"):  # MySqlHook connects through it: so does dbarchive
+        url += f"?unix_socket={quote(str(extra['unix_socket']), safe='/')}"
     from_config = job.source.model_dump(include=set(_TLS_FIELDS)) if job.source else {}
     tls = _tls_from_extras(conn.conn_id, extra) or from_config
     session, auth = None, {}
@@ -202,3 +208,28 @@ def _refuse_other_tls_keys(conn_id: str, extra: dict[str, Any]) -> None:
             "dbarchive (nor by MySqlHook); give TLS as ssl_mode (e.g. VERIFY_IDENTITY) and "
             'ssl = {"ca": "/path/ca.pem"} (and optionally "cert", "key")'
         )
+
+
+# The extras dbarchive reads (TLS, RDS IAM, the socket); TLS-looking others are refused above.
+_READ_EXTRAS = frozenset({"ssl", "ssl_mode", "iam", "region", "aws_conn_id", "unix_socket"})
+
+
+def _check_other_extras(conn_id: str, extra: dict[str, Any]) -> None:
+    """``init_command`` is refused (dbarchive opens its own sessions, UTC and its own sql_mode,
+    and would not run it); any other extra it does not read (``charset``, ``cursor``,
+    ``local_infile``, …: MySqlHook's, which dbarchive's own reader makes moot) is named in a
+    warning, not dropped silently (an outside trial found the README promising refusal)."""
+    if "init_command" in extra:
+        raise ConfigError(
+            f"Airflow connection {conn_id!r}: extra init_command is not run by dbarchive, which "
+            "sets up its own sessions (UTC, its own sql_mode): remove it, or give dbarchive a "
+            "connection of its own"
+        )
+    unused = sorted(
+        k for k in extra if k not in _READ_EXTRAS and not k.lower().startswith(("ssl", "tls"))
+    )
+    if unused:
+        log.warning(
+            "Airflow connection %r: dbarchive does not use its extra %s (it reads ssl, "
+            "ssl_mode, iam, region, aws_conn_id and unix_socket)", conn_id, ", ".join(unused),
+        )  # fmt: skip
