@@ -5,8 +5,9 @@
 The connection's extras are read as the mysql provider's ``MySqlHook`` reads them: ``ssl`` —
 ``{"ca", "cert", "key"}``, a JSON text in a URI-form connection — and ``ssl_mode``; ``iam``
 with ``aws_conn_id`` and ``region`` for RDS IAM tokens, ``unix_socket``. A TLS extra it does
-not read and ``init_command`` are refused; any other extra it does not use is named in a warning. Connection values come in Airflow's two forms (an ``AIRFLOW_CONN_*``
-variable, Secrets Manager): a URI (``mysql://user:pw@host:3306/db?ssl=…``, extras in the query,
+not read and ``init_command`` are refused; any other extra it does not use is named in a
+warning. Connection values come in Airflow's two forms (an ``AIRFLOW_CONN_*`` variable,
+Secrets Manager): a URI (``mysql://user:pw@host:3306/db?ssl=…``, extras in the query,
 or a JSON ``__extra__``) or a JSON object (``{"conn_type": "mysql", "host": …, "extra": {…}}``).
 """
 
