@@ -69,6 +69,21 @@ def _cli(config: Path, *args: str) -> Any:
     return CliRunner().invoke(cli, [args[0], "-c", str(config), *args[1:]])
 
 
+def _refused_unchanged(config: Path, schema: MySqlSchema, tmp_path: Path) -> list[str]:
+    """Export the two January days, then purge and run: each must exit 3 and change neither the
+    database nor the archive; their outputs."""
+    exported = _cli(config, "export", "--from", "2026-01-01", "--to", "2026-01-02")
+    assert exported.exit_code == 0, exported.output
+    before = _everything(schema, tmp_path)
+    outputs = []
+    for command in (("purge", "--today", TODAY), ("run", "--today", TODAY)):
+        result = _cli(config, *command)
+        assert result.exit_code == 3, (command, result.output)
+        assert _everything(schema, tmp_path) == before, command
+        outputs.append(result.output)
+    return outputs
+
+
 def test_a_table_other_rows_reference_on_delete_cascade_is_not_purged(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:
@@ -76,18 +91,11 @@ def test_a_table_other_rows_reference_on_delete_cascade_is_not_purged(
     neither the database nor the archive changes. Without those keys the purge goes on."""
     _tables(mysql_schema)
     config = _config(tmp_path, mysql_schema)
-    exported = _cli(config, "export", "--from", "2026-01-01", "--to", "2026-01-02")
-    assert exported.exit_code == 0, exported.output
-    before = _everything(mysql_schema, tmp_path)
-
-    for command in (("purge", "--today", TODAY), ("run", "--today", TODAY)):
-        result = _cli(config, *command)
-        assert result.exit_code == 3, (command, result.output)
-        assert "cannot purge: deleting its rows would delete or change rows" in result.output
-        assert "`child` (constraint `fk_child`, ON DELETE CASCADE)" in result.output
-        assert "`child_null` (constraint `fk_child_null`, ON DELETE SET NULL)" in result.output
-        assert "fk_child_keep" not in result.output
-        assert _everything(mysql_schema, tmp_path) == before, command
+    for output in _refused_unchanged(config, mysql_schema, tmp_path):
+        assert "cannot purge: deleting its rows would delete or change rows" in output
+        assert "`child` (constraint `fk_child`, ON DELETE CASCADE)" in output
+        assert "`child_null` (constraint `fk_child_null`, ON DELETE SET NULL)" in output
+        assert "fk_child_keep" not in output
 
     mysql_schema.execute("ALTER TABLE child DROP FOREIGN KEY fk_child")
     mysql_schema.execute("ALTER TABLE child_null DROP FOREIGN KEY fk_child_null")
@@ -168,16 +176,10 @@ def test_a_login_that_cannot_see_the_referencing_tables_is_refused_the_purge(
     without the keys it purges."""
     _tables(mysql_schema)
     config = _config(tmp_path, mysql_schema, _grant_log(mysql_schema, archiver))
-    exported = _cli(config, "export", "--from", "2026-01-01", "--to", "2026-01-02")
-    assert exported.exit_code == 0, exported.output
+    for output in _refused_unchanged(config, mysql_schema, tmp_path):
+        assert "the login cannot see which tables' foreign keys reference it" in output
+        assert f"GRANT REFERENCES ON `{mysql_schema.name}`.*" in output
     before = _everything(mysql_schema, tmp_path)
-
-    for command in (("purge", "--today", TODAY), ("run", "--today", TODAY)):
-        result = _cli(config, *command)
-        assert result.exit_code == 3, (command, result.output)
-        assert "the login cannot see which tables' foreign keys reference it" in result.output
-        assert f"GRANT REFERENCES ON `{mysql_schema.name}`.*" in result.output
-        assert _everything(mysql_schema, tmp_path) == before, command
     checked = _cli(config, "check")
     assert checked.exit_code != 0 and "cannot see which tables' foreign keys" in checked.output
     grants = _cli(config, "check", "--grants")
