@@ -10,7 +10,7 @@ write an audit row: ``check`` warns, naming it; the purge runs.
 ``information_schema`` shows a user only the tables it holds some privilege on, so a login
 granted only the archived table would find no referencing table and purge through a cascade (an
 outside trial: 144 rows of a child table deleted, none archived). The keys are therefore read
-where the login can see them all (``foreign_key_view``): InnoDB's own list of foreign keys
+where the login can see them all (``cascading_keys``): InnoDB's own list of foreign keys
 (``PROCESS``: every schema), else ``information_schema`` when the login holds a privilege on the
 whole schema (``REFERENCES`` on it is enough, and reads no data: the schema's tables); a login
 that can see neither is refused the purge, with the GRANT that lets it see.

@@ -312,8 +312,8 @@ class _Backfill:
             state.outcome.purged, state.outcome.rows_deleted = True, result.rows_deleted
             if result.rows_unarchived:
                 raise VerificationError(
-                    f"{spec.name} {day}: {result.rows_unarchived} rows are not in the archive and were "
-                    "kept; export the day again to archive them"
+                    f"{spec.name} {day}: {result.rows_unarchived} rows are not in the archive and "
+                    "were kept; export the day again to archive them"
                 )
         action = state.outcome.action if state.outcome.action != "pending" else "skipped"
         self._close_day(state, action, manifest=manifest)
