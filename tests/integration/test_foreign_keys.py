@@ -264,6 +264,9 @@ def test_rows_the_server_refuses_to_delete_are_kept_and_the_purge_goes_on(
         left = [r[0] for r in mysql_schema.execute("SELECT id FROM parent_log ORDER BY id")]
         assert left == [100, 101, 500]
     assert mysql_schema.execute("SELECT pid FROM child_keep ORDER BY cid") == [(100,), (101,)]
+    status = _cli(config, "status", "--today", TODAY)
+    assert "keeping archived rows the server refused to delete" in status.output
+    assert "the next purge finishes them" not in status.output
 
     mysql_schema.execute("DELETE FROM child_keep")
     mysql_schema.execute("DROP TRIGGER no_delete")

@@ -299,8 +299,14 @@ def status_lines(s: TableStatus) -> list[str]:
         + (f"; {count(s.archived_rows, 'row')}, {count(s.archived_bytes, 'byte')}" if archived else ""),
         f"  purged:    {days_text(s.purged_days)}",
     ]  # fmt: skip
-    if s.partial_days:
-        lines.append(f"  partly purged (the next purge finishes them): {days_text(s.partial_days)}")
+    finishing = [d for d in s.partial_days if d not in s.refused_days]
+    if finishing:
+        lines.append(f"  partly purged (the next purge finishes them): {days_text(finishing)}")
+    if s.refused_days:
+        lines.append(
+            "  keeping archived rows the server refused to delete (a foreign key RESTRICT, a "
+            f"trigger; each purge tries them again): {days_text(s.refused_days)}"
+        )
     if s.grown_only_days:
         lines.append(
             "  archived rows the application deleted since (kept in the archive, the day only "

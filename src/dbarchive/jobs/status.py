@@ -41,6 +41,9 @@ class TableStatus:
     # Partly purged days whose last purge kept rows holding values in columns added since their
     # archive (``matching_scope``): no purge finishes them until those values are defaults.
     held_days: list[dt.date] = field(default_factory=list)
+    # Partly purged days whose last purge kept archived rows the server refused to delete (a
+    # foreign key RESTRICT, a trigger's SIGNAL): each purge tries them again.
+    refused_days: list[dt.date] = field(default_factory=list)
     # Days whose manifest or purge record cannot be read: verify and the purge say why.
     damaged_days: list[dt.date] = field(default_factory=list)
     # Days not purged yet whose archived rows the application deleted (or moved away) since: the
@@ -62,6 +65,7 @@ class TableStatus:
             "purged_days": days(self.purged_days),
             "partially_purged_days": days(self.partial_days),
             "days_holding_rows_with_added_columns": days(self.held_days),
+            "days_keeping_rows_the_server_refused_to_delete": days(self.refused_days),
             "days_with_unreadable_records": days(self.damaged_days),
             "grown_only_days": days(self.grown_only_days),
             "pending_days": days(self.pending_days),
@@ -84,6 +88,7 @@ def table_status(ctx: Context, spec: TableSpec, today: dt.date) -> TableStatus:
     partial: list[dt.date] = []
     restored: list[dt.date] = []
     held: list[dt.date] = []
+    refused: list[dt.date] = []
     damaged: list[dt.date] = []
     grown_only: list[dt.date] = []
     for obj in ctx.storage.list_objects(ctx.folder(spec) + "/"):
@@ -105,6 +110,8 @@ def table_status(ctx: Context, spec: TableSpec, today: dt.date) -> TableStatus:
                 lists.get(status, partial).append(day)
                 if marker.get("rows_held_added_columns"):
                     held.append(day)
+                if marker.get("rows_refused_by_server"):
+                    refused.append(day)
         except VerificationError:
             damaged.append(day)  # verify and the purge say what is wrong with it
     info = ctx.describe(spec)
@@ -130,6 +137,7 @@ def table_status(ctx: Context, spec: TableSpec, today: dt.date) -> TableStatus:
         backlog=backlog.measure(ctx, spec, today, day_rows),
         backlog_last_run=backlog.last_recorded(ctx, spec),
         held_days=sorted(held),
+        refused_days=sorted(refused),
         damaged_days=sorted(set(damaged)),
         grown_only_days=sorted(grown_only),
     )

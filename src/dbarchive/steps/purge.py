@@ -334,8 +334,9 @@ def purge_day(
             "started_at": started,
             "finished_at": _now(),
             "rows_deleted_last_run": result.rows_deleted,
-            "rows_kept_unarchived": result.rows_kept,
+            "rows_kept_unarchived": result.rows_unarchived,
             "rows_held_added_columns": result.rows_held,
+            "rows_refused_by_server": result.rows_refused,
             **purger.ledger.head(),
         },
     )
