@@ -15,6 +15,7 @@ import pytest
 from dbarchive import build_context
 from dbarchive.build import build_throttle
 from dbarchive.checks import run_checks
+from dbarchive.checks.grants import read_facts
 from dbarchive.context import Context
 from dbarchive.errors import SourceError
 from dbarchive.jobs.daily import TableReport, purge_table
@@ -140,7 +141,8 @@ def test_check_asks_for_the_drop_grants_only_where_a_partition_can_be_dropped(
 ) -> None:  # fmt: skip
     """On midnight bounds check asks for the drop's grants; partitions bounded at noon never
     match the table's days, so the purge drops none and deletes chunk by chunk: check no longer
-    fails for grants a run never needs there (an outside trial saw it exit 3)."""
+    fails for grants a run never needs there (an outside trial saw it exit 3), nor does check
+    --grants print them."""
     monkeypatch.setenv("DBAT_PW", archiver[1])
     url = f"mysql://{archiver[0]}@127.0.0.1:3306/{august.name}"
     job = _ctx(august, tmp_path, url).job
@@ -160,6 +162,11 @@ def test_check_asks_for_the_drop_grants_only_where_a_partition_can_be_dropped(
     august.execute("DROP TABLE events")  # the login's grants on it stay
     august.execute(DDL.replace("-01')", "-01 12:00')"))
     assert drop_probes() == []
+    ctx = build_context(job)
+    try:  # check --grants asks for them no more
+        assert read_facts(ctx, list(job.tables), purge=True).partitioned == {"events": False}
+    finally:
+        ctx.source.close()
 
 
 def test_a_table_lock_not_granted_in_time_keeps_the_partition(

@@ -8,7 +8,8 @@ exactly what this prints, ``tests/reliability/test_privileges.py``):
 - purge: ``DELETE`` on the table (``SELECT … FOR UPDATE`` needs only SELECT and DELETE here),
   and ``REFERENCES`` on its schema, which reads no data but shows the login the schema's tables,
   so that a foreign key ON DELETE CASCADE of one of them is seen (``checks/dependents.py``);
-- a table RANGE-partitioned on its timestamp column, whose verified partitions the purge drops:
+- a table RANGE-partitioned on its timestamp column at midnights of its days (and no ``where``),
+  whose verified partitions the purge drops:
   ``ALTER, INSERT, CREATE, DROP`` on it (``EXCHANGE PARTITION`` needs all four; ``DROP
   PARTITION``, ALTER and DROP);
 - aurora-outfile tables: the ``AWS_SELECT_S3_ACCESS`` role (Aurora MySQL 3; version 2:
@@ -54,7 +55,7 @@ class ServerFacts:
 def read_facts(ctx: Context, specs: list[TableSpec], purge: bool) -> ServerFacts:
     """Ask the server which tables are RANGE-partitioned on their timestamp column, who we are
     and what it is; every question that fails (no login, no grant yet) is left unknown."""
-    from dbarchive.steps.partitions import range_partitions
+    from dbarchive.steps.partitions import drops_partitions
 
     def ask(question: Callable[[], object]) -> object:
         try:
@@ -65,7 +66,7 @@ def read_facts(ctx: Context, specs: list[TableSpec], purge: bool) -> ServerFacts
     def is_partitioned(spec: TableSpec) -> bool | None:
         if not purge:
             return False  # only the purge drops partitions
-        found = ask(lambda: bool(range_partitions(ctx, ctx.describe(spec))))
+        found = ask(lambda: drops_partitions(ctx, spec, ctx.describe(spec)))
         return found if isinstance(found, bool) else None
 
     user = ask(lambda: ctx.source.query("SELECT CURRENT_USER()")[0][0])

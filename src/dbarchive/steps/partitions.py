@@ -66,6 +66,14 @@ def droppable(
     return out
 
 
+def drops_partitions(ctx: Context, spec: TableSpec, info: TableInfo) -> bool:
+    """Whether a purge of the table may drop partitions: no ``where`` filter, and a partition
+    bounded by midnights of the table's days (else every day goes chunk by chunk, and the drop's
+    grants are never needed)."""
+    far = ctx.today(spec) + dt.timedelta(days=3660)  # every partition bounded so far
+    return not spec.where and bool(droppable(ctx, spec, info, far))
+
+
 def _days_between(
     lower: dt.datetime, upper: dt.datetime, column_zone: ZoneInfo, zone: ZoneInfo
 ) -> list[dt.date] | None:
