@@ -211,6 +211,11 @@ def test_killed_between_exchange_and_proof_the_rerun_finishes_the_drop(
     assert _expired_rows(mysql_schema) == 0
     (held,) = mysql_schema.execute(f"SELECT COUNT(*) FROM `{CLONE}`")[0]
     assert held == len(EXPIRED) * 2500
+    # status says where those rows are (it said nothing of them: an outside trial)
+    status = s3_job.run("status", "--json")
+    assert status.returncode == 0, status.stderr
+    (table,) = json.loads(status.stdout)
+    assert table["rows_in_interrupted_partition_drop"] == held
     _finish(s3_job, partitioned, mysql_schema, view,
             "SIGKILL between partition exchange and its proof", str(killed.returncode))  # fmt: skip
 

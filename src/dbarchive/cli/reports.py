@@ -302,6 +302,12 @@ def status_lines(s: TableStatus) -> list[str]:
     finishing = [d for d in s.partial_days if d not in s.refused_days]
     if finishing:
         lines.append(f"  partly purged (the next purge finishes them): {days_text(finishing)}")
+    if s.rows_in_interrupted_drop:
+        lines.append(
+            f"  {count(s.rows_in_interrupted_drop, 'row')} out of the table in the clone of an "
+            "interrupted partition drop (archived; the next purge proves and drops them, or "
+            "puts them back)"
+        )
     if s.refused_days:
         lines.append(
             "  keeping archived rows the server refused to delete (a foreign key RESTRICT, a "

@@ -206,6 +206,15 @@ def put_back(ctx: Context, info: TableInfo, throttle: Throttle) -> int:
     return moved
 
 
+def rows_left_in_clone(ctx: Context, info: TableInfo) -> int:
+    """The rows an interrupted drop left in the clone (exchanged out of the table, not yet
+    proven and dropped; the next purge finishes it): 0 when there is no clone."""
+    clone = clone_of(info)
+    if not ctx.source.table_exists(clone.schema, clone.name):
+        return 0
+    return ctx.source.count_rows(clone)
+
+
 def recover(
     ctx: Context, spec: TableSpec, info: TableInfo, throttle: Throttle
 ) -> tuple[list[dt.date], int] | None:
