@@ -7,8 +7,9 @@ of each day names — every data file's version, the version of the generation's
 of the day's data files and manifests (older generations), so a release reaches all an earlier
 hold held. Setting or clearing it changes nothing else (no data, no manifest), and a version
 already in the asked state is left as it is, so the command can be run again; the result says
-what changed. A generation written after the hold (late rows) is not held until ``hold`` runs
-again; an erasure refuses a day holding a held version.
+what changed. A generation written later (late rows) is held as it is published, when the
+manifest it replaces was held (``steps/legal_hold.py``); an erasure refuses a day holding a held
+version.
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ from dataclasses import dataclass, field
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import ConfigError
-from dbarchive.layout import PartitionPath, is_part_name
-from dbarchive.manifest import Manifest
+from dbarchive.steps.legal_hold import day_versions
 from dbarchive.steps.upload import read_manifest
-from dbarchive.storage.base import LockingStorage, locking
+from dbarchive.storage.base import locking
 
 
 @dataclass(frozen=True)
@@ -91,30 +91,8 @@ def hold_days(
             result.not_archived.append(day)
         else:
             result.days.append(day)
-            for key, version in _objects(storage, manifest, partition):
+            for key, version in day_versions(storage, manifest, partition):
                 changed = storage.set_legal_hold(key, version, on)
                 result.objects.append(HeldObject(key, version, changed))
         day += dt.timedelta(days=1)
     return result
-
-
-def _objects(
-    storage: LockingStorage, manifest: Manifest, partition: PartitionPath
-) -> list[tuple[str, str | None]]:
-    """The versions a day's committed manifest names, the record and the commit marker too;
-    then every other stored version of the day's data files and manifests (older generations,
-    replaced by late rows or an erasure: their rows are the day's too, and a release must reach
-    what an earlier hold held)."""
-    pointer_key = partition.manifest_key
-    record_key = partition.generation_manifest_key(manifest.generation)
-    objects: list[tuple[str, str | None]] = [(f.key, f.version_id) for f in manifest.files]
-    if manifest.generation and storage.stat(record_key) is not None:
-        objects.append((record_key, manifest.record_version_id))
-    pointer = storage.stat(pointer_key)
-    objects.append((pointer_key, pointer.version_id if pointer is not None else None))
-    named = set(objects)
-    for key, version in storage.list_versions(partition.prefix):
-        name = key.rsplit("/", 1)[-1]
-        if (is_part_name(name) or name.startswith("_manifest")) and (key, version) not in named:
-            objects.append((key, version))
-    return objects

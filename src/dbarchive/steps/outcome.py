@@ -7,6 +7,7 @@ Shared by the whole-day export (``pipeline.py``), growth (``grow.py``) and work 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dbarchive import lakehouse
@@ -20,7 +21,7 @@ from dbarchive.layout import PartitionPath
 from dbarchive.manifest import ColumnEntry, FileEntry, Manifest, SourceRecord
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
-from dbarchive.steps import publish
+from dbarchive.steps import legal_hold, publish
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,8 @@ def finish_publication(
     if old is not None and publish.already_published(ctx.storage, manifest, old):
         publish.discard(ctx.storage, target, manifest)
         return keep_published(ctx, spec, target, old, seconds)
-    published = publish.publish(
-        ctx.storage, target, manifest, committed=lambda m: lakehouse.commit_day(ctx, spec, m)
-    )
+    committed = on_commit(ctx, spec, manifest.day, replacing=old is not None)
+    published = publish.publish(ctx.storage, target, manifest, committed=committed)
     manifest = published.manifest or manifest  # as committed: with the versions it names
     result = export_result(
         manifest,
@@ -102,6 +102,23 @@ def finish_publication(
         ctx, spec, manifest.day, "finish", rows=result.rows, nbytes=result.bytes, message=message
     )
     return result
+
+
+def on_commit(
+    ctx: Context, spec: TableSpec, day: dt.date, replacing: bool
+) -> Callable[[Manifest], None]:
+    """What a publication does once its manifest is committed, before the replaced files go: the
+    table format's snapshot (``lakehouse``), and, ``replacing`` a held day's manifest, the legal
+    hold on the new generation too (``steps/legal_hold.py``)."""
+    partition = ctx.partition(spec, day)
+    held = legal_hold.held_storage(ctx.storage, partition) if replacing else None
+
+    def committed(manifest: Manifest) -> None:
+        lakehouse.commit_day(ctx, spec, manifest)
+        if held is not None:
+            legal_hold.hold_day(held, manifest, partition)
+
+    return committed
 
 
 def keep_published(

@@ -23,6 +23,7 @@ from dbarchive.steps.outcome import (
     build_manifest,
     export_result,
     now_text,
+    on_commit,
 )
 from dbarchive.steps.verify import verify_day
 from dbarchive.strategies import strategy_for
@@ -83,9 +84,8 @@ def publish_units(
         manifest, stale = done, []
         lakehouse.commit_day(ctx, spec, manifest)  # a kill may have come before the snapshot
     else:
-        published = publish.publish(
-            ctx.storage, target, manifest, committed=lambda m: lakehouse.commit_day(ctx, spec, m)
-        )
+        committed = on_commit(ctx, spec, day, replacing=done is not None)
+        published = publish.publish(ctx.storage, target, manifest, committed=committed)
         manifest, stale = published.manifest or manifest, published.removed
     (count,) = ctx.reads(spec, day).query(  # where the units were read
         q.day_count_sql(info), (window.start_param, window.end_param), "counting the day"
