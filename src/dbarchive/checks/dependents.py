@@ -7,19 +7,18 @@ that such a key references is refused by the purge (before it exports or deletes
 ``check`` says so. A ``DELETE`` trigger runs for every purged row and may do the same, or only
 write an audit row: ``check`` warns, naming it; the purge runs.
 
-``information_schema`` shows a user only the tables it holds some privilege on, so a login
+``information_schema`` shows a login only the tables it holds some privilege on, so a login
 granted only the archived table would find no referencing table and purge through a cascade (an
 outside trial: 144 rows of a child table deleted, none archived). The keys are therefore read
-where the login can see them all (``cascading_keys``): InnoDB's own list of foreign keys
-(``PROCESS``: every schema), else ``information_schema`` when the login holds a privilege on the
-whole schema (``REFERENCES`` on it is enough, and reads no data: the schema's tables); a login
-that can see neither is refused the purge, with the GRANT that lets it see.
+where the login can see them all (``foreign_key_view.py``): InnoDB's own list (``PROCESS``:
+every schema), else ``information_schema`` when the login holds a privilege on the whole schema
+(``REFERENCES`` on it is enough, and reads no data); a login that can see neither is refused
+the purge, with the GRANT that lets it see.
 """
 
 from __future__ import annotations
 
-import re
-
+from dbarchive.checks.foreign_key_view import dictionary_keys, sees_schema
 from dbarchive.checks.result import CheckResult
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
@@ -49,25 +48,6 @@ _REWRITING_TRIGGERS_SQL = (
     " WHERE EVENT_OBJECT_SCHEMA = %s AND EVENT_OBJECT_TABLE = %s AND ACTION_TIMING = 'BEFORE'"
     " AND EVENT_MANIPULATION IN ('INSERT', 'UPDATE') ORDER BY TRIGGER_NAME"
 )
-# InnoDB's dictionary of foreign keys (MariaDB; MySQL 8), readable with PROCESS: every schema's,
-# whatever the login's table grants. TYPE bits 1 and 2: ON DELETE CASCADE, ON DELETE SET NULL.
-_DICTIONARY_SQL = (
-    "SELECT ID, FOR_NAME, REF_NAME, TYPE FROM information_schema.{} WHERE TYPE & 3 <> 0"
-)
-_DICTIONARIES = ("INNODB_SYS_FOREIGN", "INNODB_FOREIGN")
-_DICTIONARY_RULES = {1: "CASCADE", 2: "SET NULL"}
-# The privileges on a table that make it visible in information_schema, held on a whole schema
-# (or globally): a login holding one sees every table of the schema, and so its foreign keys.
-_TABLE_PRIVILEGES = (
-    "SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "REFERENCES", "INDEX", "ALTER",
-    "CREATE VIEW", "SHOW VIEW", "TRIGGER", "DELETE HISTORY",
-)  # fmt: skip
-_SCHEMA_WIDE_SQL = (
-    "SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE TABLE_SCHEMA = %s AND GRANTEE = %s"
-    f" AND PRIVILEGE_TYPE IN ({', '.join(repr(p) for p in _TABLE_PRIVILEGES)})"
-    " UNION ALL SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = %s"
-    f" AND PRIVILEGE_TYPE IN ({', '.join(repr(p) for p in _TABLE_PRIVILEGES)})"
-)
 _NOT_SEEN = "a referencing table in another schema the login cannot see is not found"
 
 
@@ -92,65 +72,10 @@ def cascading_keys(ctx: Context, spec: TableSpec) -> tuple[list[str], str | None
         f"{quote_identifier(_text(c))}, ON DELETE {_text(rule)})"
         for s, t, c, rule in rows
     ]
-    found = _dictionary_keys(ctx, schema, spec.name)
+    found = dictionary_keys(ctx, schema, spec.name)
     if found is not None:
         return sorted(set(keys) | set(found)), "every schema"
-    return keys, ("its schema" if _sees_schema(ctx, schema) else None)
-
-
-def _dictionary_keys(ctx: Context, schema: str, table: str) -> list[str] | None:
-    """The cascading keys InnoDB's dictionary lists for ``schema.table``; None where it cannot
-    be read (no PROCESS) or the name has letters beyond ASCII, which it spells in a code of its
-    own (``_file_name``)."""
-    target = _file_name(schema, table)
-    if target is None:
-        return None
-    for dictionary in _DICTIONARIES:
-        try:
-            rows = ctx.source.query(_DICTIONARY_SQL.format(dictionary), (), "reading foreign keys")
-        except DbArchiveError:
-            continue  # not this server's name for it, or no PROCESS
-        return [
-            f"{_shown(_text(child))} (constraint {quote_identifier(_text(key).split('/', 1)[-1])}, "
-            f"ON DELETE {_DICTIONARY_RULES[int(kind) & 1 or 2]})"
-            for key, child, parent, kind in rows
-            if _text(parent).casefold() == target.casefold()
-        ]
-    return None
-
-
-def _file_name(schema: str, table: str) -> str | None:
-    """``schema/table`` as InnoDB's dictionary spells it: ASCII other than letters, digits and
-    ``_`` as ``@`` and four hex digits; None for a name with other letters (a code of its own)."""
-
-    def spelled(name: str) -> str | None:
-        if not name.isascii():
-            return None
-        return "".join(c if c.isalnum() or c == "_" else f"@{ord(c):04x}" for c in name)
-
-    parts = spelled(schema), spelled(table)
-    return None if None in parts else f"{parts[0]}/{parts[1]}"
-
-
-def _shown(name: str) -> str:
-    """A dictionary name (``schema/ta@0020ble``) as quoted identifiers."""
-    plain = re.sub(r"@([0-9a-f]{4})", lambda m: chr(int(m.group(1), 16)), name)
-    schema, _, table = plain.partition("/")
-    return f"{quote_identifier(schema)}.{quote_identifier(table)}"
-
-
-def _sees_schema(ctx: Context, schema: str) -> bool:
-    """Whether the login holds a table privilege on the whole schema (or globally), so that
-    information_schema shows it every table of the schema."""
-    try:
-        user = _text(ctx.source.query("SELECT CURRENT_USER()", (), "reading the login")[0][0])
-        name, _, host = user.rpartition("@")
-        grantee = f"'{name}'@'{host}'"
-        return bool(
-            ctx.source.query(_SCHEMA_WIDE_SQL, (schema, grantee, grantee), "reading grants")
-        )
-    except DbArchiveError:
-        return False
+    return keys, ("its schema" if sees_schema(ctx, schema) else None)
 
 
 def _text(value: object) -> str:
