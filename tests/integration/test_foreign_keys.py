@@ -305,3 +305,48 @@ def test_only_a_grant_on_this_very_schema_shows_its_keys(
     mysql_schema.execute(f"GRANT REFERENCES ON `{wildcard}`.* TO '{archiver}'@'127.0.0.1'")
     result = _cli(config, "purge", "--today", TODAY)
     assert result.exit_code == 3 and "`child` (constraint `fk_child`" in result.output
+
+
+def test_a_key_created_while_the_purge_runs_stops_it_before_the_next_day(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A foreign key ON DELETE CASCADE created while a purge of several days ran: the keys were
+    read once, at its start, and the later days went through the cascade (an outside trial).
+    They are read again before each day: the day being purged finishes, the next is not begun
+    (exit 3, naming the key), and the referencing rows are all there."""
+    from dbarchive import api, build_context, load_job
+    from dbarchive.events import Event
+
+    _tables(mysql_schema)
+    mysql_schema.execute("DROP TABLE child, child_null, child_keep")
+    mysql_schema.execute("INSERT INTO parent_log VALUES (4, '2026-01-03 10:00', 'd')")
+
+    class AddsAKey:
+        """Creates the key as the first day's purge starts."""
+
+        def __init__(self) -> None:
+            self.done = False
+
+        def emit(self, event: Event) -> None:
+            if event.step == "purge" and event.kind == "start" and not self.done:
+                self.done = True
+                mysql_schema.execute(
+                    "CREATE TABLE late_child (cid INT PRIMARY KEY, pid INT, CONSTRAINT fk_late"
+                    " FOREIGN KEY (pid) REFERENCES parent_log (id) ON DELETE CASCADE)"
+                )
+                mysql_schema.execute("INSERT INTO late_child VALUES (1, 2), (2, 4)")
+
+    config = _config(tmp_path, mysql_schema)
+    ctx = build_context(load_job(config), reporter=AddsAKey())
+    try:
+        (report,) = api.purge(ctx, today=TODAY)
+    finally:
+        ctx.close()
+    assert [p.day.isoformat() for p in report.purged] == ["2026-01-01"]
+    assert report.failures and "`late_child` (constraint `fk_late`" in report.errors[0]
+    assert mysql_schema.execute("SELECT cid, pid FROM late_child ORDER BY cid") == [(1, 2), (2, 4)]
+    assert [r[0] for r in mysql_schema.execute("SELECT id FROM parent_log ORDER BY id")] == [
+        2,
+        3,
+        4,
+    ]
