@@ -169,6 +169,26 @@ def test_check_asks_for_the_drop_grants_only_where_a_partition_can_be_dropped(
         ctx.source.close()
 
 
+def test_a_table_with_a_delete_trigger_is_purged_chunk_by_chunk(
+    august: MySqlSchema, tmp_path: Path
+) -> None:
+    """A dropped partition fires no trigger: a BEFORE DELETE trigger refusing a row was passed
+    over and the row went with its partition (an outside trial). A table with a DELETE trigger
+    is purged chunk by chunk: the refused row stays, the partition stays, the rest goes."""
+    august.execute(
+        "CREATE TRIGGER keep_one BEFORE DELETE ON events FOR EACH ROW IF OLD.id = 50 THEN"
+        " SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'row 50 stays'; END IF"
+    )
+    ctx = _ctx(august, tmp_path)
+    _archive(ctx)
+    report = _purge(ctx)
+    ctx.source.close()
+    assert report.dropped == [] and not report.failures, report.errors
+    assert _partitions(august) == ["p202607", "p202608", "pmax"]
+    assert august.execute("SELECT id FROM events") == [(50,)]
+    assert any("row 50 stays" in note for note in report.notes), report.notes
+
+
 def test_a_table_lock_not_granted_in_time_keeps_the_partition(
     august: MySqlSchema, tmp_path: Path
 ) -> None:

@@ -144,15 +144,21 @@ def check_cascades(ctx: Context, spec: TableSpec) -> CheckResult:
     )
 
 
+def delete_triggers(ctx: Context, spec: TableSpec) -> list[tuple[str, str]]:
+    """The table's DELETE triggers, as ``(name, BEFORE or AFTER)``."""
+    rows = ctx.source.query(_TRIGGERS_SQL, (_schema(ctx, spec), spec.name), "reading triggers")
+    return [(_text(n), _text(t)) for n, t in rows]
+
+
 def check_delete_triggers(ctx: Context, spec: TableSpec) -> CheckResult | None:
     """A warning for DELETE triggers on the table (None when it has none)."""
     try:
-        rows = ctx.source.query(_TRIGGERS_SQL, (_schema(ctx, spec), spec.name), "reading triggers")
+        rows = delete_triggers(ctx, spec)
     except DbArchiveError:
         return None  # check_select or check_key_and_index says why
     if not rows:
         return None
-    triggers = ", ".join(f"{_text(n)} ({_text(t)} DELETE)" for n, t in rows)
+    triggers = ", ".join(f"{n} ({t} DELETE)" for n, t in rows)
     return CheckResult(
         f"mysql: DELETE triggers of {spec.name}",
         True,

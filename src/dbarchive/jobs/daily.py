@@ -186,7 +186,7 @@ def _drop_expired_partitions(
     if recovered is not None:
         report.dropped.append(recovered)
     failed: dict[dt.date, DayFailure] = {}
-    if spec.where:  # a partition also holds rows the filter leaves out, which stay
+    if not partitions.drops_partitions(ctx, spec, info):  # a filter, a DELETE trigger: chunks
         return failed
     for part, days in partitions.droppable(ctx, spec, info, spec.retention.cutoff(today)):
         busy = [d for d in days if day_rows(ctx, spec, d)]
@@ -231,9 +231,7 @@ def purge_table(
     failed = _drop_expired_partitions(ctx, spec, today, report, throttle)
     sizer = ChunkSizer(throttle.settings)  # one per table: chunk speed is the table's
     for day in expired_days(ctx, spec, today):
-        # a foreign key ON DELETE CASCADE created while earlier days were purged: stop before
-        # this one (an outside trial added one mid-purge; it was checked once, at the start)
-        require_no_cascades(ctx, spec)
+        require_no_cascades(ctx, spec)  # a cascading key created meanwhile: stop before the day
         try:
             if day in failed:  # its verification has just failed, before a partition's drop
                 raise failed[day]
@@ -271,11 +269,7 @@ def _purge_expired_day(
         failure = held_rows_failure(spec, day, result.rows_held)
         report.fail(failure, VerificationError.exit_code, day)
     if result.rows_refused:
-        report.notes.append(
-            f"{spec.name} {day}: kept {result.rows_refused} archived rows the server refused to "
-            f"delete ({result.refusal}); each purge tries them again, the other rows and days "
-            "went on"
-        )
+        report.notes.append(result.refused_note())
 
 
 def _unarchived_kept(result: PurgeResult) -> int:

@@ -67,11 +67,16 @@ def droppable(
 
 
 def drops_partitions(ctx: Context, spec: TableSpec, info: TableInfo) -> bool:
-    """Whether a purge of the table may drop partitions: no ``where`` filter, and a partition
-    bounded by midnights of the table's days (else every day goes chunk by chunk, and the drop's
-    grants are never needed)."""
+    """Whether a purge of the table may drop partitions: no ``where`` filter, no DELETE trigger
+    (a dropped partition fires none: a trigger refusing a row, or recording each deletion, was
+    passed over; an outside trial), and a partition bounded by midnights of the table's days.
+    Else every day goes chunk by chunk, and the drop's grants are never needed."""
+    from dbarchive.checks.dependents import delete_triggers
+
     far = ctx.today(spec) + dt.timedelta(days=3660)  # every partition bounded so far
-    return not spec.where and bool(droppable(ctx, spec, info, far))
+    if spec.where or not droppable(ctx, spec, info, far):
+        return False
+    return not delete_triggers(ctx, spec)
 
 
 def _days_between(

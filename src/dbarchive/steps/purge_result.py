@@ -30,3 +30,11 @@ class PurgeResult:
         """The rows kept because the archive does not hold them as they are (refused ones are
         archived)."""
         return self.rows_kept - self.rows_refused
+
+    def refused_note(self) -> str:
+        """What a run says of the rows the server refused to delete."""
+        return (
+            f"{self.table} {self.day}: kept {self.rows_refused} archived rows the server refused "
+            f"to delete ({self.refusal}); each purge tries them again, the other rows and days "
+            "went on"
+        )
