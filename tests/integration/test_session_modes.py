@@ -31,6 +31,13 @@ def test_the_session_setup_drops_the_flags_that_change_reads_and_keeps_the_rest(
     assert mysql_schema.execute('SELECT code, "x" FROM c') == [("ab", "x")]  # a string again
     assert mysql_schema.execute("SELECT @@SESSION.time_zone") == [("+00:00",)]
 
+    for combined in ("ORACLE", "MSSQL,NO_BACKSLASH_ESCAPES", "POSTGRESQL", "DB2", "MAXDB"):
+        mysql_schema.execute(f"SET SESSION sql_mode = '{combined}'")  # each implies ANSI_QUOTES
+        mysql_schema.execute(SESSION_SETUP)
+        modes = set(mysql_schema.execute("SELECT @@SESSION.sql_mode")[0][0].split(","))
+        assert "ANSI_QUOTES" not in modes and combined.split(",")[0] not in modes, combined
+        assert mysql_schema.execute('SELECT "x"') == [("x",)], combined
+
     mysql_schema.execute("SET SESSION sql_mode = ''")
     mysql_schema.execute(SESSION_SETUP)  # an empty mode stays empty
     assert mysql_schema.execute("SELECT @@SESSION.sql_mode") == [("",)]

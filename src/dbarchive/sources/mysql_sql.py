@@ -32,8 +32,12 @@ from dbarchive.sources.table import TableInfo
 # leaves out the sql_mode flags that change how its statements read or what a value reads as,
 # should the server's default hold them: ANSI_QUOTES (and ANSI, which implies it) would read a
 # quoted string as a name, PAD_CHAR_TO_FULL_LENGTH would archive CHAR values padded with
-# spaces, NO_BACKSLASH_ESCAPES changes how a string is written. The other flags are kept.
-_DROPPED_MODES = ("ANSI", "ANSI_QUOTES", "PAD_CHAR_TO_FULL_LENGTH", "NO_BACKSLASH_ESCAPES")
+# spaces, NO_BACKSLASH_ESCAPES changes how a string is written; ORACLE, MSSQL, DB2, POSTGRESQL
+# and MAXDB (MariaDB) imply ANSI_QUOTES again while they stay. The other flags are kept.
+_DROPPED_MODES = (
+    "ANSI", "ORACLE", "MSSQL", "DB2", "POSTGRESQL", "MAXDB",
+    "ANSI_QUOTES", "PAD_CHAR_TO_FULL_LENGTH", "NO_BACKSLASH_ESCAPES",
+)  # fmt: skip
 
 
 def _without_modes(modes: tuple[str, ...]) -> str:
