@@ -138,16 +138,24 @@ def test_restore_into_another_schemas_table_is_refused(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:
     """``--into other_schema.copy`` made a table of that very name in the table's own schema (an
-    outside trial): refused while a schema has the first part's name (exit 2, nothing made); a
-    dotted name that names no schema is a table name like any other."""
+    outside trial), whether or not the other schema existed, quoted or not: a new target whose
+    name holds a dot or a backtick is refused (exit 2, nothing made); an existing table of such
+    a name is restored into."""
     config = _archived(mysql_schema, tmp_path, "csv")
-    refused = _restore(config, "--into", "mysql.copy")
-    assert refused.exit_code == 2, refused.output
-    assert "reads as a table of schema 'mysql'" in refused.output
+    for target in (
+        "mysql.copy",
+        "no_such_schema_here.copy",
+        "`mysql`.copy",
+        f"{mysql_schema.name}.c",
+    ):
+        refused = _restore(config, "--into", target)
+        assert refused.exit_code == 2, (target, refused.output)
+        assert "--into takes a table name there, without a schema or quotes" in refused.output
     assert _tables(mysql_schema) == ["everything"]
-    dotted = _restore(config, "--into", "no_such_schema_here.copy")
+    mysql_schema.execute("CREATE TABLE `dotted.copy` LIKE everything")
+    dotted = _restore(config, "--into", "dotted.copy")
     assert dotted.exit_code == 0, dotted.output
-    assert _tables(mysql_schema) == ["everything", "no_such_schema_here.copy"]
+    assert mysql_schema.execute("SELECT COUNT(*) FROM `dotted.copy`") == [(len(STRINGS),)]
 
 
 def test_restore_of_a_missing_day_is_a_clear_error(

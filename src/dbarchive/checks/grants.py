@@ -133,8 +133,9 @@ def grant_statements(
         lines.append(f"GRANT {privilege} ON *.* TO {to};  -- on the replica {replica} (lag)")
     lines += read_endpoint_grants(ctx, to)  # [source] read_url: the heartbeat, the reads there
     lines.append(
-        "-- restore (only to bring a day back): INSERT on the table; CREATE for --into a new "
-        "table; UPDATE for --replace"
+        "-- restore (only to bring a day back): INSERT and UPDATE on the target (a row already "
+        "there is kept, or replaced with --replace, by INSERT … ON DUPLICATE KEY UPDATE); CREATE "
+        "for --into a new table"
     )
     lines.append("-- no grant for the run lock (GET_LOCK), SHOW GLOBAL STATUS, information_schema")
     return lines

@@ -242,20 +242,15 @@ def require_delete(ctx: Context, spec: TableSpec) -> None:
     require_no_cascades(ctx, spec)
 
 
-_SCHEMA_SQL = "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s"
-
-
 def require_own_schema_target(ctx: Context, schema: str, target: str) -> None:
-    """Refuse (ConfigError) a restore target written as ``other_schema.table``: it would be a
-    new table of that very name in ``schema`` (an outside trial found one made so). A name
-    holding a dot is taken as it is when such a table exists or no schema has the first part's
-    name."""
-    other, dot, _ = target.partition(".")
-    if not dot or other == schema or ctx.source.table_exists(schema, target):
+    """Refuse (ConfigError) a new restore target whose name holds a dot or a backtick:
+    ``other_schema.table`` (or quoted) made a table of that very name in ``schema`` (outside
+    trials: whether or not the other schema exists, or the login can see it). A table of such a
+    name that exists already is taken as it is."""
+    if not {".", "`"} & set(target) or ctx.source.table_exists(schema, target):
         return
-    if ctx.source.query(_SCHEMA_SQL, (other,), "reading schemas"):
-        raise ConfigError(
-            f"restore target {target!r} reads as a table of schema {other!r}: a restore writes "
-            f"into the table's own schema ({schema!r}); give a table name there (--into NAME), "
-            "then copy the rows to the other schema"
-        )
+    raise ConfigError(
+        f"restore target {target!r}: a restore writes into the table's own schema ({schema!r}), "
+        "and --into takes a table name there, without a schema or quotes; to restore into "
+        "another schema, restore into a new table here and copy the rows over"
+    )
