@@ -57,6 +57,7 @@ class SourceError(DbArchiveError):
 
     exit_code = 3
     mysql_code: int | None = None  # the server's error number, when there is one
+    sqlstate: str | None = None  # its SQLSTATE, where the session told it ('45000': a SIGNAL)
 
 
 class NoUsableKeyError(SourceError):

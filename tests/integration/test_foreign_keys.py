@@ -238,8 +238,8 @@ def test_rows_the_server_refuses_to_delete_are_kept_and_the_purge_goes_on(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:
     """A row still referenced ON DELETE RESTRICT, or one a BEFORE DELETE trigger refuses with a
-    SIGNAL, failed its whole chunk, and so its day and every later day, on every run (an outside
-    trial). The server's refusal keeps that row alone: the rest of its day and the later days
+    SIGNAL (of its own error number), failed its whole chunk, and so its day and every later
+    day, on every run (outside trials). The server's refusal keeps that row alone: the rest of its day and the later days
     are purged (exit 0, a note names the refusal); once the reference is gone, the next purge
     deletes it."""
     mysql_schema.execute(
@@ -256,7 +256,8 @@ def test_rows_the_server_refuses_to_delete_are_kept_and_the_purge_goes_on(
     mysql_schema.execute("INSERT INTO child_keep VALUES (1, 100), (2, 101)")
     mysql_schema.execute(
         "CREATE TRIGGER no_delete BEFORE DELETE ON parent_log FOR EACH ROW"
-        " IF OLD.id = 500 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'row 500 stays'; END IF"
+        " IF OLD.id = 500 THEN SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30001,"
+        " MESSAGE_TEXT = 'row 500 stays'; END IF"
     )
     config = _config(tmp_path, mysql_schema)
     for _ in range(2):  # the second run tries the kept rows again, and keeps them again

@@ -131,6 +131,10 @@ def _run(conn: Any, sql: str, params: Sequence[object]) -> int:
     try:
         cur.execute(driver_template(sql, params), tuple(params))
         return int(cur.rowcount)
+    except MySQLdb.Error as exc:
+        with suppress(MySQLdb.Error):  # asked before the cursor's close clears it
+            exc.sqlstate = conn.sqlstate()
+        raise
     finally:
         cur.close()
 
@@ -240,6 +244,7 @@ class MySqlSession:
             return action(self.connect())
         except MySQLdb.Error as exc:
             error = translate_error(exc, self.settings, what)
+            error.sqlstate = getattr(exc, "sqlstate", None)  # a write's (``_run``)
             if error.mysql_code in retry.CONNECTION_LOST:
                 self._drop()
             raise error from None

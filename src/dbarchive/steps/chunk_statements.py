@@ -19,15 +19,22 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from dbarchive.config import ThrottleSettings
+from dbarchive.errors import SourceError
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.protocol import Source
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo
 
 # The errors with which the server refuses to delete a row and keeps it: a foreign key ON DELETE
 # RESTRICT / NO ACTION still referencing it (1451; 1217 from older servers), a trigger's SIGNAL
-# (1644). One such row failed its whole chunk, and so the day and every later day, on every run
-# (an outside trial): the purge deletes the others one by one and keeps it.
+# (1644, or any number it sets, with an SQLSTATE of class 45). One such row failed its whole
+# chunk, and so the day and every later day, on every run (outside trials): the purge deletes
+# the others one by one and keeps it.
 REFUSALS = frozenset({1217, 1451, 1644})
+
+
+def is_refusal(error: SourceError) -> bool:
+    """Whether the server refused to delete the row (``REFUSALS``), rather than failed."""
+    return error.mysql_code in REFUSALS or (error.sqlstate or "").startswith("45")
 
 
 class ChunkSizer:

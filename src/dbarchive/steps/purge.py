@@ -52,8 +52,8 @@ from dbarchive.sources.table import ScanPlan
 from dbarchive.steps import upload
 from dbarchive.steps.archive_walk import NewestVersions
 from dbarchive.steps.archived_columns import matching_scope
-from dbarchive.steps.chunk_statements import REFUSALS, key_slices, lock_rows, tiled_ranges
 from dbarchive.steps.chunk_statements import ChunkSizer as ChunkSizer
+from dbarchive.steps.chunk_statements import is_refusal, key_slices, lock_rows, tiled_ranges
 from dbarchive.steps.known_day import KnownDay
 from dbarchive.steps.matching import archived_hashes, int_key_path, open_newest
 from dbarchive.steps.purge_result import PurgeResult as PurgeResult
@@ -232,7 +232,7 @@ class DayPurger:
 
     def _delete(self, keys: list[tuple[Any, ...]], whole_chunk: bool) -> list[tuple[Any, ...]]:
         """Delete the matched keys (a wholly matched chunk of a single-key table as ranges); a
-        statement the server refuses (``REFUSALS``) goes again key by key. Returns the keys it
+        statement the server refuses (``is_refusal``) goes again key by key. Returns the keys it
         refused: their rows stay, archived, and each purge tries them again."""
         ranged = whole_chunk and int_key_path(self.info, self.plan)  # read in key order
         spans = tiled_ranges(keys, self.per_statement) if ranged else None
@@ -245,7 +245,7 @@ class DayPurger:
                     low, high, rows = next(spans)
                     self._run_delete(q.delete_key_range_sql(self.info), [low, high], rows)
             except SourceError as exc:
-                if exc.mysql_code not in REFUSALS:
+                if not is_refusal(exc):
                     raise
                 refused += [key for key in part if not self._deleted_alone(key)]
         return refused
@@ -263,7 +263,7 @@ class DayPurger:
         try:
             self._delete_keys([key])
         except SourceError as exc:
-            if exc.mysql_code not in REFUSALS:
+            if not is_refusal(exc):
                 raise
             self.refusal = self.refusal or str(exc)
             return False
