@@ -136,3 +136,45 @@ def test_killed_lock_session_stops_the_export_before_its_next_commit(
         )
     )
     assert verdict.clean, verdict.details
+
+
+def test_a_paused_export_that_lost_its_lock_commits_nothing_over_a_later_run(
+    s3_job: Job, light: Seed, mysql_schema: MySqlSchema, view: S3View
+) -> None:
+    """An export paused (a frozen VM) between storing its files and committing the first day's
+    manifest, its lock's session KILLed meanwhile; a second run archives and purges every day,
+    the first day as a later generation. Resumed, the first committed its older manifest over
+    the second's and removed the second's files: the purged rows' only copy (an outside trial).
+    It now stops before its commit (exit 8): every manifest and file stays as the second run left
+    them, and the oracle is zero."""
+    first = s3_job.popen(*scenario.export_args(), failpoint="export.before-manifest:1:stop")
+    _paused(first)
+    holder = _lock_holder(mysql_schema)
+    assert holder is not None
+    mysql_schema.execute(f"KILL CONNECTION {int(holder)}")
+    _wait_until_free(mysql_schema)
+    second = s3_job.run(*scenario.run_args())
+    assert second.returncode == 0, second.stderr
+    assert _expired_rows(mysql_schema) == 0
+    keys = view.keys("events/")
+    manifests = {k: view.read(k) for k in keys if k.endswith("/_manifest.json")}
+    first.send_signal(signal.SIGCONT)
+    stdout, stderr = first.communicate(timeout=120)
+    s3_job._keep(stdout)
+    assert first.returncode == 8, stderr
+    assert view.keys("events/") == keys
+    assert {k: view.read(k) for k in manifests} == manifests
+    rerun = s3_job.run(*scenario.run_args())
+    assert rerun.returncode == 0, rerun.stderr
+    verdict = record(
+        check(
+            "an export paused before its commit while its lock was lost and a second run "
+            "archived and purged: it commits nothing (exit 8)",
+            light,
+            mysql_schema,
+            view,
+            injections=1,
+            exit=f"{first.returncode}, {second.returncode}, then {rerun.returncode}",
+        )
+    )
+    assert verdict.clean, verdict.details

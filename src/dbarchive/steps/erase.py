@@ -28,6 +28,7 @@ from dbarchive.row_filter import RowFilter
 from dbarchive.sources.canonical import Column
 from dbarchive.steps import publish
 from dbarchive.steps.archive_files import iter_archive_chunks, iter_file_chunks
+from dbarchive.steps.outcome import run_lock_guard
 from dbarchive.steps.publish import highest_claim
 from dbarchive.steps.write import WriteSettings
 from dbarchive.steps.writers import ChunkWriter, open_part_writer
@@ -116,6 +117,7 @@ def erase_rows(
         new,
         committed=lambda m: lakehouse.commit_day(ctx, spec, m),
         first_generation=first,
+        guard=run_lock_guard(ctx, spec),
     )
     result.generation, result.removed_files = last, published.removed
     return result

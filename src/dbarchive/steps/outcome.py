@@ -78,12 +78,14 @@ def finish_publication(
     """Publish ``manifest`` (written through ``target``) unless ``old`` already holds the same
     rows intact; the export's result either way. A table format's snapshot (``lakehouse``) is
     committed after the manifest, before the replaced files are deleted."""
-    ctx.source.check_run_lock(ctx.describe(spec))  # the lock vanished: publish nothing
+    run_lock_guard(ctx, spec)()  # the lock vanished: publish nothing
     if old is not None and publish.already_published(ctx.storage, manifest, old):
         publish.discard(ctx.storage, target, manifest)
         return keep_published(ctx, spec, target, old, seconds)
     committed = on_commit(ctx, spec, manifest.day, replacing=old is not None)
-    published = publish.publish(ctx.storage, target, manifest, committed=committed)
+    published = publish.publish(
+        ctx.storage, target, manifest, committed=committed, guard=run_lock_guard(ctx, spec)
+    )
     manifest = published.manifest or manifest  # as committed: with the versions it names
     result = export_result(
         manifest,
@@ -102,6 +104,13 @@ def finish_publication(
         ctx, spec, manifest.day, "finish", rows=result.rows, nbytes=result.bytes, message=message
     )
     return result
+
+
+def run_lock_guard(ctx: Context, spec: TableSpec) -> Callable[[], None]:
+    """What a publication asks before it commits and before it removes files: RunLockLost if
+    this run no longer holds the table's run lock (``sources/lock.py``)."""
+    info = ctx.describe(spec)
+    return lambda: ctx.source.check_run_lock(info)
 
 
 def on_commit(

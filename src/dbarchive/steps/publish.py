@@ -138,15 +138,19 @@ def publish(
     clock: Callable[[], float] = time.monotonic,
     committed: Callable[[Manifest], None] | None = None,
     first_generation: int | None = None,
+    guard: Callable[[], None] | None = None,
 ) -> Published:
     """Claim, promote, commit and clean up generation ``manifest.generation``. ``target``: the
     partition path the generation's files were written through. ``committed``: called with the
     committed manifest before the clean-up (a table format's commit, ``lakehouse``), so no
     snapshot ever names a file already deleted. ``first_generation``: the publication writes
     generations from it up to ``manifest.generation`` (claimed as one, by the highest).
+    ``guard``: raises if this writer may no longer write (its run lock is gone), asked right
+    before the commit and again before the clean-up (``_still_ours``).
 
     Raises:
-        AlreadyRunning: another writer claimed this generation (nothing changed; run again).
+        AlreadyRunning: another writer claimed this generation, or a later one (nothing
+            committed; run again).
     """
     assert target.generation == manifest.generation
     written = new_files(target, manifest, first_generation)
@@ -162,14 +166,35 @@ def publish(
         manifest = _with_files(manifest, target, versions)
     manifest = _with_record_version(storage, target, manifest)
     failpoints.hit("export.before-manifest")
+    _still_ours(storage, target, manifest, guard)
     storage.put_bytes(target.manifest_key, manifest.dumps())
     failpoints.hit("export.after-manifest")
     if committed is not None:
         committed(manifest)
         failpoints.hit("publish.after-lake-commit")
+    _still_ours(storage, target, manifest, guard)  # a later writer's files are not ours to remove
     removed = clean_up(storage, target, manifest)
     overlap = clock() - visible if visible is not None and removed else 0.0
     return Published(removed, overlap, manifest, kept_locked(storage, removed))
+
+
+def _still_ours(
+    storage: Storage, target: PartitionPath, manifest: Manifest, guard: Callable[[], None] | None
+) -> None:
+    """Raise unless this publication is still the day's newest writer: no later generation is
+    claimed, and ``guard`` (the run lock) passes. A writer paused for long (a frozen VM) whose
+    lock had gone meanwhile committed its older manifest over a newer run's and then removed that
+    run's files: a day's rows lost (an outside trial). Asked right before the commit and before
+    the clean-up; what is left is the instant between this check and the next write."""
+    claimed = highest_claim([o.key for o in storage.list_objects(target.prefix)])
+    if claimed > (manifest.generation or 0):
+        raise AlreadyRunning(
+            f"{manifest.table} {manifest.day}: generation {claimed} of the day was claimed by "
+            f"another run while this one published generation {manifest.generation}; this one "
+            "stops here, and the later one's archive stands. Run again if in doubt"
+        )
+    if guard is not None:
+        guard()
 
 
 def _with_files(

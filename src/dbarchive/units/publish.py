@@ -24,6 +24,7 @@ from dbarchive.steps.outcome import (
     export_result,
     now_text,
     on_commit,
+    run_lock_guard,
 )
 from dbarchive.steps.verify import verify_day
 from dbarchive.strategies import strategy_for
@@ -85,7 +86,8 @@ def publish_units(
         lakehouse.commit_day(ctx, spec, manifest)  # a kill may have come before the snapshot
     else:
         committed = on_commit(ctx, spec, day, replacing=done is not None)
-        published = publish.publish(ctx.storage, target, manifest, committed=committed)
+        guard = run_lock_guard(ctx, spec)
+        published = publish.publish(ctx.storage, target, manifest, committed=committed, guard=guard)
         manifest, stale = published.manifest or manifest, published.removed
     (count,) = ctx.reads(spec, day).query(  # where the units were read
         q.day_count_sql(info), (window.start_param, window.end_param), "counting the day"
