@@ -243,14 +243,15 @@ def require_delete(ctx: Context, spec: TableSpec) -> None:
 
 
 def require_own_schema_target(ctx: Context, schema: str, target: str) -> None:
-    """Refuse (ConfigError) a new restore target whose name holds a dot or a backtick:
-    ``other_schema.table`` (or quoted) made a table of that very name in ``schema`` (outside
-    trials: whether or not the other schema exists, or the login can see it). A table of such a
-    name that exists already is taken as it is."""
-    if not {".", "`"} & set(target) or ctx.source.table_exists(schema, target):
+    """Refuse (ConfigError) a new restore target whose name holds a dot: ``other_schema.table``
+    (quoted or not) made a table of that very name in ``schema`` (outside trials: whether or not
+    the other schema exists, or the login can see it). A table of such a name that exists
+    already is taken as it is; any other name (backticks, quotes) is a table name as written."""
+    if "." not in target or ctx.source.table_exists(schema, target):
         return
     raise ConfigError(
         f"restore target {target!r}: a restore writes into the table's own schema ({schema!r}), "
-        "and --into takes a table name there, without a schema or quotes; to restore into "
-        "another schema, restore into a new table here and copy the rows over"
+        "and --into takes a table name there, without a schema; to restore into another schema, "
+        "restore into a new table here and copy the rows over (a new table whose name holds a "
+        "dot: create it first, LIKE the table)"
     )
