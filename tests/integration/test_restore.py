@@ -158,6 +158,30 @@ def test_restore_into_another_schemas_table_is_refused(
     assert mysql_schema.execute("SELECT COUNT(*) FROM `dotted.copy`") == [(len(STRINGS),)]
 
 
+def test_a_restore_into_the_table_waits_for_no_run_it_takes_the_run_lock(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A restore into the table took no run lock: run beside an erasure of the same day, it
+    brought the erased rows back, and the next run archived them again (an outside trial). It
+    takes the table's run lock: with another run holding it, exit 8 and nothing written; into a
+    new table it needs none."""
+    from dbarchive.sources.lock import lock_name
+
+    config = _archived(mysql_schema, tmp_path, "csv")
+    mysql_schema.execute("DELETE FROM everything")
+    name = lock_name(mysql_schema.name, "everything")
+    assert mysql_schema.execute("SELECT GET_LOCK(%s, 0)", (name,)) == [(1,)]
+    try:
+        busy = _restore(config)
+        assert busy.exit_code == 8, busy.output
+        assert mysql_schema.execute("SELECT COUNT(*) FROM everything") == [(0,)]
+        assert _restore(config, "--into", "copy").exit_code == 0
+    finally:
+        mysql_schema.execute("SELECT RELEASE_LOCK(%s)", (name,))
+    assert _restore(config).exit_code == 0
+    assert mysql_schema.execute("SELECT COUNT(*) FROM everything") == [(len(STRINGS),)]
+
+
 def test_restore_of_a_missing_day_is_a_clear_error(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:
