@@ -454,3 +454,57 @@ def test_an_erasure_killed_anywhere_finishes_on_the_rerun_and_leaves_no_trace(
         audit = audit_table(ctx, spec)
         assert audit.ok, [d.breaks for d in audit.days]
     ctx.close()
+
+
+def test_an_erasure_paused_past_its_lock_commits_nothing_over_a_later_run(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """An erasure paused (a frozen VM) just before committing its new manifest, its lock's
+    session KILLed meanwhile; a run grows the purged day by a late row and purges it. Resumed,
+    the erasure committed its manifest over the run's and removed the run's files: 2,974 rows of
+    the day in neither the archive nor the database (an outside trial). It now stops before its
+    commit (exit 8); the day verifies, restores whole (late row included), and a rerun erases."""
+    from dbarchive.sources.lock import lock_name
+
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, 140)
+    oracle = _rows(mysql_schema, "events")
+    root = tmp_path / "arch"
+    ctx = build_context(_job(mysql_schema, root))
+    spec = ctx.job.tables[0]
+    export_day(ctx, spec, D1)
+    _purge(ctx)
+    ctx.close()  # its run lock with it
+    config = tmp_path / "job.toml"
+    config.write_text(
+        f'[source]\nurl = "{mysql_schema.url}"\n[destination]\nurl = "{root}"\n'
+        '[[tables]]\nname = "events"\ntimestamp_column = "created_at"\nretention = "60 days"\n'
+    )
+    command = [sys.executable, "-m", "dbarchive", "erase", "-c", str(config), "-t", "events",
+               "--where", SUBJECT, "--from", D1.isoformat()]  # fmt: skip
+    env = {**os.environ, "DBARCHIVE_FAILPOINT": "export.before-manifest:1:stop"}
+    paused = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        _pid, status = os.waitpid(paused.pid, os.WUNTRACED)
+        assert os.WIFSTOPPED(status), "the erasure ended instead of pausing"
+        name = lock_name(mysql_schema.name, "events")
+        (holder,) = mysql_schema.execute("SELECT IS_USED_LOCK(%s)", (name,))[0]
+        mysql_schema.execute(f"KILL CONNECTION {int(holder)}")
+        assert mysql_schema.execute("SELECT GET_LOCK(%s, 60)", (name,)) == [(1,)]  # freed
+        mysql_schema.execute("SELECT RELEASE_LOCK(%s)", (name,))
+        _fill(mysql_schema, 1, first_id=1000)  # a late row: the run grows the day, purges it
+        late = _rows(mysql_schema, "events")
+        ctx = build_context(_job(mysql_schema, root))
+        _purge(ctx)
+        ctx.close()
+    finally:
+        paused.send_signal(signal.SIGCONT)
+        _out, err = paused.communicate(timeout=120)
+    assert paused.returncode == 8, err
+    ctx = build_context(_job(mysql_schema, root))
+    assert verify_day(ctx, spec, D1).ok
+    assert restore_day(ctx, spec, D1, into="events_back").ok
+    assert _rows(mysql_schema, "events_back") == {**oracle, **late}
+    ctx.close()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert again.returncode == 0, again.stdout + again.stderr
