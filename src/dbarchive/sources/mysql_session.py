@@ -45,7 +45,8 @@ _ACCESS_DENIED = {1045, 1698}
 _NO_DATABASE_ACCESS = 1044  # the login worked; the user may not use the database
 
 
-_UNREACHABLE = {2002, 2003, 2005, 2006, 2013}
+_UNREACHABLE = {2002, 2003, 2005}
+_LOST = {2006, 2013}  # gone away, lost during a query
 
 
 _NO_PRIVILEGE = {1142, 1143, 1227}
@@ -92,6 +93,11 @@ def _describe_error(
         return SourceError(
             f"the MySQL user of {where} may not use the database: {detail}; "
             "grant it SELECT on the tables to archive"
+        )
+    if code in _LOST:  # the session was there, and is gone: killed, timed out or restarted
+        return SourceError(
+            f"lost the session to MySQL at {where} while {what} ({detail}): it was killed or "
+            "timed out, or the server restarted; run it again (it goes on where it stopped)"
         )
     if code in _UNREACHABLE:
         return SourceError(f"cannot reach MySQL at {where} ({detail}); is the server running?")
