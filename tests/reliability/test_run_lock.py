@@ -178,3 +178,42 @@ def test_a_paused_export_that_lost_its_lock_commits_nothing_over_a_later_run(
         )
     )
     assert verdict.clean, verdict.details
+
+
+def test_a_restore_that_lost_its_lock_stops_before_its_next_batch(
+    s3_job: Job, light: Seed, mysql_schema: MySqlSchema, view: S3View
+) -> None:
+    """A restore into the table, paused after its first batch while its lock's session was
+    KILLed (an erasure that took the lock meanwhile saw its erased row come back: an outside
+    trial): resumed, it writes no further batch (exit 8); run again, it restores the day."""
+    ran = s3_job.run(*scenario.run_args())
+    assert ran.returncode == 0, ran.stderr
+    day = scenario.EXPIRED[0].isoformat()
+    restore = ("restore", "-t", "events", "--date", day, "--json")
+    proc = s3_job.popen(*restore, failpoint="restore.batch-inserted:1:stop")
+    _paused(proc)
+    (back,) = mysql_schema.execute("SELECT COUNT(*) FROM events WHERE created_at < %s", (scenario.CUTOFF,))[0]  # fmt: skip
+    holder = _lock_holder(mysql_schema)
+    assert holder is not None
+    mysql_schema.execute(f"KILL CONNECTION {int(holder)}")
+    _wait_until_free(mysql_schema)
+    proc.send_signal(signal.SIGCONT)
+    _stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 8, stderr
+    assert "lost the run lock" in stderr
+    assert _expired_rows(mysql_schema) == back  # no batch after the first
+    again = s3_job.run(*restore)
+    assert again.returncode == 0, again.stderr
+    rerun = s3_job.run(*scenario.run_args())
+    assert rerun.returncode == 0, rerun.stderr
+    verdict = record(
+        check(
+            "a restore paused after a batch while its lock was lost: no further batch (exit 8)",
+            light,
+            mysql_schema,
+            view,
+            injections=1,
+            exit=f"{proc.returncode}, {again.returncode}, then {rerun.returncode}",
+        )
+    )
+    assert verdict.clean, verdict.details

@@ -267,6 +267,9 @@ class _Loader:
                 if self.throttle is not None:
                     self.throttle.check_stop()
                 started = time.monotonic()
+                # into the table, a restore holds its run lock: a lost one stops it before the
+                # next batch (an erasure that took the lock meanwhile saw its rows come back)
+                self.ctx.source.check_run_lock(self.info)
                 self._insert(batch)
                 self._emit("chunk")
                 failpoints.hit("restore.batch-inserted")
