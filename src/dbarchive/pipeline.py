@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from dbarchive import lakehouse
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
+from dbarchive.errors import VerificationError
 from dbarchive.identity import require_same_zone
+from dbarchive.layout import PartitionPath
+from dbarchive.manifest import Manifest
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.table import DayWindow, ScanPlan
-from dbarchive.steps import upload
+from dbarchive.steps import publish, upload
 from dbarchive.steps.outcome import (
     ExportResult,
     build_manifest,
@@ -134,7 +137,33 @@ def export_day(
             committed.next_generation,
             identity.record(),
         )
+        _require_no_rows_left(ctx, spec, partition, target, manifest, committed.manifest)
         return finish_publication(ctx, spec, target, manifest, committed.manifest, ctx.clock() - t0)
+
+
+def _require_no_rows_left(
+    ctx: Context,
+    spec: TableSpec,
+    partition: PartitionPath,
+    target: PartitionPath,
+    new: Manifest,
+    old: Manifest | None,
+) -> None:
+    """A replacement read fewer rows than the archive holds: archived rows left the database
+    while the day was read (checked before the read too, ``rows_gone``). Publishing would drop
+    their only copy (an outside trial: 18 rows deleted mid-read were in neither place after).
+    Nothing is published; the day is recorded as grown-only, so the next run only grows it."""
+    if old is None or new.rows >= old.effective_digest.count:
+        return
+    publish.discard(ctx.storage, target, new)
+    upload.mark_rows_gone(
+        ctx.storage, partition, ctx.wall_clock.now().isoformat(timespec="seconds")
+    )
+    raise VerificationError(
+        f"{spec.name} {new.day}: {old.effective_digest.count - new.rows} archived rows left the "
+        "database while the day was read: nothing was published, the archive keeps them, and "
+        "the day only grows from now on (the next run archives what arrived)"
+    )
 
 
 def export(

@@ -438,3 +438,43 @@ def test_reexport_keeps_the_committed_manifest_and_publishes_in_order(
     ]
     assert result.rows == 3000 and _manifest(ctx, DAY).generation == 2
     assert [o.key for o in s3.list_objects(day.prefix) if "part-" in o.key] == list(result.files)
+
+
+def test_rows_deleted_while_a_day_is_read_again_never_leave_the_archive(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A day archived, then exported again; while the second export read it, the application
+    deleted 18 of its rows not read yet. The replacement held 18 rows fewer, and those rows
+    were in neither the database nor the archive (an outside trial). Nothing is published: the
+    archive keeps every row, and the day is recorded as only growing from now on."""
+    from dbarchive.errors import VerificationError
+    from dbarchive.steps.verify import verify_day
+
+    mysql_schema.execute(LOG_TABLE_DDL)
+    fill_events(mysql_schema, DAY.isoformat(), 2000)
+    ctx = build_context(_events_job(mysql_schema, tmp_path, chunk_rows=500, scan="key"))
+    spec = ctx.job.tables[0]
+    export_day(ctx, spec, DAY)
+    first = _manifest(ctx, DAY)
+    (last,) = mysql_schema.execute("SELECT MAX(id) FROM events")[0]
+
+    class DeletesMidRead:
+        def __init__(self) -> None:
+            self.done = False
+
+        def emit(self, event: Event) -> None:
+            if event.kind == "chunk" and not self.done:
+                self.done = True
+                mysql_schema.execute("DELETE FROM events WHERE id > %s", (int(last) - 18,))
+
+    ctx.reporter = DeletesMidRead()
+    with pytest.raises(VerificationError, match="18 archived rows left the database while"):
+        export_day(ctx, spec, DAY)
+    assert _manifest(ctx, DAY) == first  # the archive keeps them
+    assert not [k for k in _all_keys(tmp_path) if "g0002" in k]  # no file of it stays
+    marker = upload.read_purge_marker(ctx.storage, ctx.partition(spec, DAY))
+    assert upload.grown_only(marker)
+    again = export_day(ctx, spec, DAY)  # the next export only grows: nothing new to add
+    assert (again.published, again.generation) == (False, 1)
+    assert verify_day(ctx, spec, DAY).ok
+    ctx.source.close()
