@@ -191,7 +191,8 @@ def _still_ours(
         raise AlreadyRunning(
             f"{manifest.table} {manifest.day}: generation {claimed} of the day was claimed by "
             f"another run while this one published generation {manifest.generation}; this one "
-            "stops here, and the later one's archive stands. Run again if in doubt"
+            "stops here without committing or removing anything more. Run again, then dbarchive "
+            "verify the day"
         )
     if guard is not None:
         guard()
