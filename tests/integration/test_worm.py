@@ -477,6 +477,21 @@ def test_hold_refuses_a_bucket_without_object_lock(
         api.hold(ctx, "events", D1, D1)
 
 
+def _two_days_the_first_held(schema: MySqlSchema, endpoint: S3Endpoint, bucket: str) -> Context:
+    """D1 and D2 archived (20 rows each) on a bucket with Object Lock, the job without
+    object_lock (so erasure is allowed), D1 under legal hold."""
+    from dbarchive import api
+
+    schema.execute(LOG_TABLE_DDL)
+    _fill(schema, D1, 20)
+    _fill(schema, D2, 20)
+    ctx = _context(schema, endpoint, bucket, mode="")
+    for day in (D1, D2):
+        export_day(ctx, ctx.job.tables[0], day)
+    api.hold(ctx, "events", D1, D1)
+    return ctx
+
+
 def test_a_hold_reaches_every_generation_and_an_erasure_refuses_a_held_day(
     mysql_schema: MySqlSchema, s3_endpoint: S3Endpoint, s3_client: Any, locked_bucket: str
 ) -> None:
@@ -487,14 +502,8 @@ def test_a_hold_reaches_every_generation_and_an_erasure_refuses_a_held_day(
     version of the day's files and manifests; an erasure refuses a held day and goes on."""
     from dbarchive import api
 
-    mysql_schema.execute(LOG_TABLE_DDL)
-    _fill(mysql_schema, D1, 20)
-    _fill(mysql_schema, D2, 20)
-    ctx = _context(mysql_schema, s3_endpoint, locked_bucket, mode="")
-    for day in (D1, D2):
-        export_day(ctx, ctx.job.tables[0], day)
-    api.hold(ctx, "events", D1, D1)
-    _fill(mysql_schema, D1, 2, first_second=80_000)  # late rows: a second generation, unheld
+    ctx = _two_days_the_first_held(mysql_schema, s3_endpoint, locked_bucket)
+    _fill(mysql_schema, D1, 2, first_second=80_000)  # late rows: a second generation
     export_day(ctx, ctx.job.tables[0], D1)
     mysql_schema.execute("DELETE FROM events WHERE account_id = 3")
     report = api.erase(ctx, "events", D1, D2, "account_id = 3")
@@ -518,15 +527,7 @@ def test_late_rows_on_a_held_day_are_held_as_they_are_published(
     """Late rows gave a held day a new generation that nothing held until `hold` ran again (a
     known gap): the publication holds it when the manifest it replaces was held. A day not held
     stays unheld."""
-    from dbarchive import api
-
-    mysql_schema.execute(LOG_TABLE_DDL)
-    _fill(mysql_schema, D1, 20)
-    _fill(mysql_schema, D2, 20)
-    ctx = _context(mysql_schema, s3_endpoint, locked_bucket, mode="")
-    for day in (D1, D2):
-        export_day(ctx, ctx.job.tables[0], day)
-    api.hold(ctx, "events", D1, D1)
+    ctx = _two_days_the_first_held(mysql_schema, s3_endpoint, locked_bucket)
     for day in (D1, D2):
         _fill(mysql_schema, day, 2, first_second=80_000)  # late rows: a second generation
         assert export_day(ctx, ctx.job.tables[0], day).generation == 2
