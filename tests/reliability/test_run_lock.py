@@ -38,6 +38,15 @@ def _wait_until_free(db: MySqlSchema) -> None:
     db.execute("SELECT RELEASE_LOCK(%s)", (name,))
 
 
+def _kill_the_lock_session(db: MySqlSchema) -> None:
+    """KILL the session holding the table's run lock (a paused run's), and wait until the server
+    has freed the lock."""
+    holder = _lock_holder(db)
+    assert holder is not None
+    db.execute(f"KILL CONNECTION {int(holder)}")
+    _wait_until_free(db)
+
+
 def _expired_rows(db: MySqlSchema) -> int:
     (count,) = db.execute("SELECT COUNT(*) FROM events WHERE created_at < %s", (scenario.CUTOFF,))[
         0
@@ -57,10 +66,7 @@ def test_killed_lock_session_stops_the_purge_before_its_next_commit(
     # The first run pauses in its second chunk: the DELETE ran, the COMMIT is next.
     first = s3_job.popen(*scenario.purge_args(), failpoint="purge.before-commit:2:stop")
     _paused(first)
-    holder = _lock_holder(mysql_schema)
-    assert holder is not None
-    mysql_schema.execute(f"KILL CONNECTION {int(holder)}")
-    _wait_until_free(mysql_schema)
+    _kill_the_lock_session(mysql_schema)
     # A second run takes the freed lock and pauses before it deletes anything.
     second = s3_job.popen(*scenario.purge_args(), failpoint="purge.after-verify:1:stop")
     _paused(second)
@@ -113,10 +119,7 @@ def test_killed_lock_session_stops_the_export_before_its_next_commit(
     proc = s3_job.popen(*scenario.export_args(), failpoint=pause)
     _paused(proc)
     stored = view.keys("events/")  # what was committed before the lock was lost
-    holder = _lock_holder(mysql_schema)
-    assert holder is not None
-    mysql_schema.execute(f"KILL CONNECTION {int(holder)}")
-    _wait_until_free(mysql_schema)
+    _kill_the_lock_session(mysql_schema)
     proc.send_signal(signal.SIGCONT)
     stdout, stderr = proc.communicate(timeout=120)
     s3_job._keep(stdout)
@@ -149,10 +152,7 @@ def test_a_paused_export_that_lost_its_lock_commits_nothing_over_a_later_run(
     them, and the oracle is zero."""
     first = s3_job.popen(*scenario.export_args(), failpoint="export.before-manifest:1:stop")
     _paused(first)
-    holder = _lock_holder(mysql_schema)
-    assert holder is not None
-    mysql_schema.execute(f"KILL CONNECTION {int(holder)}")
-    _wait_until_free(mysql_schema)
+    _kill_the_lock_session(mysql_schema)
     second = s3_job.run(*scenario.run_args())
     assert second.returncode == 0, second.stderr
     assert _expired_rows(mysql_schema) == 0
@@ -193,10 +193,7 @@ def test_a_restore_that_lost_its_lock_stops_before_its_next_batch(
     proc = s3_job.popen(*restore, failpoint="restore.batch-inserted:1:stop")
     _paused(proc)
     (back,) = mysql_schema.execute("SELECT COUNT(*) FROM events WHERE created_at < %s", (scenario.CUTOFF,))[0]  # fmt: skip
-    holder = _lock_holder(mysql_schema)
-    assert holder is not None
-    mysql_schema.execute(f"KILL CONNECTION {int(holder)}")
-    _wait_until_free(mysql_schema)
+    _kill_the_lock_session(mysql_schema)
     proc.send_signal(signal.SIGCONT)
     _stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 8, stderr
