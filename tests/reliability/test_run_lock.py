@@ -54,6 +54,13 @@ def _expired_rows(db: MySqlSchema) -> int:
     return int(count)
 
 
+def _clean(name: str, seed: Seed, db: MySqlSchema, view: S3View, exit: str) -> None:
+    """Record one fault's verdict for RELIABILITY.md, and require the oracle to be zero: every
+    row in the database or the archive, once, unchanged."""
+    verdict = record(check(name, seed, db, view, injections=1, exit=exit))
+    assert verdict.clean, verdict.details
+
+
 def test_killed_lock_session_stops_the_purge_before_its_next_commit(
     s3_job: Job, light: Seed, mysql_schema: MySqlSchema, view: S3View
 ) -> None:
@@ -88,17 +95,13 @@ def test_killed_lock_session_stops_the_purge_before_its_next_commit(
     rerun = s3_job.run(*scenario.purge_args())
     assert rerun.returncode == 0, rerun.stderr
     assert _expired_rows(mysql_schema) == 0
-    verdict = record(
-        check(
-            "run lock's session KILLed mid-purge: the run stops (exit 8), a second run finishes",
-            light,
-            mysql_schema,
-            view,
-            injections=1,
-            exit=f"{first.returncode}, {second.returncode}, then {rerun.returncode}",
-        )
+    _clean(
+        "run lock's session KILLed mid-purge: the run stops (exit 8), a second run finishes",
+        light,
+        mysql_schema,
+        view,
+        exit=f"{first.returncode}, {second.returncode}, then {rerun.returncode}",
     )
-    assert verdict.clean, verdict.details
     assert _lock_holder(mysql_schema) is None
 
 
@@ -128,17 +131,13 @@ def test_killed_lock_session_stops_the_export_before_its_next_commit(
     assert view.keys("events/") == stored  # nothing committed after the lock was lost
     rerun = s3_job.run(*scenario.export_args())
     assert rerun.returncode == 0, rerun.stderr
-    verdict = record(
-        check(
-            f"run lock's session KILLed mid-export ({pause}): exit 8, a rerun finishes",
-            light,
-            mysql_schema,
-            view,
-            injections=1,
-            exit=f"{proc.returncode}, then {rerun.returncode}",
-        )
+    _clean(
+        f"run lock's session KILLed mid-export ({pause}): exit 8, a rerun finishes",
+        light,
+        mysql_schema,
+        view,
+        exit=f"{proc.returncode}, then {rerun.returncode}",
     )
-    assert verdict.clean, verdict.details
 
 
 def test_a_paused_export_that_lost_its_lock_commits_nothing_over_a_later_run(
@@ -166,18 +165,14 @@ def test_a_paused_export_that_lost_its_lock_commits_nothing_over_a_later_run(
     assert {k: view.read(k) for k in manifests} == manifests
     rerun = s3_job.run(*scenario.run_args())
     assert rerun.returncode == 0, rerun.stderr
-    verdict = record(
-        check(
-            "an export paused before its commit while its lock was lost and a second run "
-            "archived and purged: it commits nothing (exit 8)",
-            light,
-            mysql_schema,
-            view,
-            injections=1,
-            exit=f"{first.returncode}, {second.returncode}, then {rerun.returncode}",
-        )
+    _clean(
+        "an export paused before its commit while its lock was lost and a second run "
+        "archived and purged: it commits nothing (exit 8)",
+        light,
+        mysql_schema,
+        view,
+        exit=f"{first.returncode}, {second.returncode}, then {rerun.returncode}",
     )
-    assert verdict.clean, verdict.details
 
 
 def test_a_restore_that_lost_its_lock_stops_before_its_next_batch(
@@ -192,7 +187,7 @@ def test_a_restore_that_lost_its_lock_stops_before_its_next_batch(
     restore = ("restore", "-t", "events", "--date", day, "--json")
     proc = s3_job.popen(*restore, failpoint="restore.batch-inserted:1:stop")
     _paused(proc)
-    (back,) = mysql_schema.execute("SELECT COUNT(*) FROM events WHERE created_at < %s", (scenario.CUTOFF,))[0]  # fmt: skip
+    back = _expired_rows(mysql_schema)
     _kill_the_lock_session(mysql_schema)
     proc.send_signal(signal.SIGCONT)
     _stdout, stderr = proc.communicate(timeout=120)
@@ -203,14 +198,10 @@ def test_a_restore_that_lost_its_lock_stops_before_its_next_batch(
     assert again.returncode == 0, again.stderr
     rerun = s3_job.run(*scenario.run_args())
     assert rerun.returncode == 0, rerun.stderr
-    verdict = record(
-        check(
-            "a restore paused after a batch while its lock was lost: no further batch (exit 8)",
-            light,
-            mysql_schema,
-            view,
-            injections=1,
-            exit=f"{proc.returncode}, {again.returncode}, then {rerun.returncode}",
-        )
+    _clean(
+        "a restore paused after a batch while its lock was lost: no further batch (exit 8)",
+        light,
+        mysql_schema,
+        view,
+        exit=f"{proc.returncode}, {again.returncode}, then {rerun.returncode}",
     )
-    assert verdict.clean, verdict.details

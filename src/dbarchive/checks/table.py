@@ -242,7 +242,7 @@ def require_delete(ctx: Context, spec: TableSpec) -> None:
     require_no_cascades(ctx, spec)
 
 
-def require_own_schema_target(ctx: Context, schema: str, target: str) -> None:
+def refuse_dotted_new_target(ctx: Context, schema: str, target: str) -> None:
     """Refuse (ConfigError) a new restore target whose name holds a dot: ``other_schema.table``
     (quoted or not) made a table of that very name in ``schema`` (outside trials: whether or not
     the other schema exists, or the login can see it). A table of such a name that exists

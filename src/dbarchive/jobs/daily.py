@@ -109,8 +109,7 @@ def ready_for_purge(
             dropped_columns_refusal(spec.name, day, result.column_change, begun)
         )
     if _rows_gone(result, known):  # deleted or moved away since: the archive may only grow
-        now = ctx.wall_clock.now().isoformat(timespec="seconds")
-        upload.mark_rows_gone(ctx.storage, ctx.partition(spec, day), now)
+        upload.mark_rows_gone(ctx.storage, ctx.partition(spec, day), ctx.wall_clock.now())
         known = _known(ctx, spec, day, known.plan, matched_rows, known.manifest)
         result = verify_day(ctx, spec, day, depth, True, known)
     if why := _export_again(result, purge_begun(known.marker)):
@@ -230,8 +229,9 @@ def purge_table(
     finish_interrupted(ctx, spec, spec.retention.cutoff(today))
     failed = _drop_expired_partitions(ctx, spec, today, report, throttle)
     sizer = ChunkSizer(throttle.settings)  # one per table: chunk speed is the table's
-    for day in expired_days(ctx, spec, today):
-        require_no_cascades(ctx, spec)  # a cascading key created meanwhile: stop before the day
+    for index, day in enumerate(expired_days(ctx, spec, today)):
+        if index:  # the first day's was read by require_delete: a key created since stops here
+            require_no_cascades(ctx, spec)
         try:
             if day in failed:  # its verification has just failed, before a partition's drop
                 raise failed[day]

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from dbarchive import failpoints
 from dbarchive.checks.dependents import rewriting_triggers
-from dbarchive.checks.table import require_own_schema_target
+from dbarchive.checks.table import refuse_dotted_new_target
 from dbarchive.checksum import RowDigest, Value
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
@@ -170,7 +170,7 @@ def _require_plain_target(ctx: Context, spec: TableSpec, target: str) -> None:
     they load: restored through a BEFORE INSERT trigger, a day came back with other values, and
     the next run archived those (an outside trial). A new table (``--into``) has no triggers."""
     schema = _schema(ctx, spec)
-    require_own_schema_target(ctx, schema, target)
+    refuse_dotted_new_target(ctx, schema, target)
     if not ctx.source.table_exists(schema, target):
         return
     triggers = rewriting_triggers(ctx, schema, target)

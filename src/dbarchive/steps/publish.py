@@ -40,7 +40,7 @@ from dbarchive.layout import (
 from dbarchive.manifest import FileEntry, Manifest
 from dbarchive.steps.archive_files import check_files
 from dbarchive.storage import Storage
-from dbarchive.storage.base import locking
+from dbarchive.storage.base import StoredObject, locking
 from dbarchive.storage.retention import is_archive_content
 
 Mode = Literal["first", "replace", "grow"]
@@ -172,21 +172,23 @@ def publish(
     if committed is not None:
         committed(manifest)
         failpoints.hit("publish.after-lake-commit")
-    _still_ours(storage, target, manifest, guard)  # a later writer's files are not ours to remove
-    removed = clean_up(storage, target, manifest)
+    stored = _still_ours(storage, target, manifest, guard)  # a later writer's are not ours
+    removed = clean_up(storage, target, manifest, stored)
     overlap = clock() - visible if visible is not None and removed else 0.0
     return Published(removed, overlap, manifest, kept_locked(storage, removed))
 
 
 def _still_ours(
     storage: Storage, target: PartitionPath, manifest: Manifest, guard: Callable[[], None] | None
-) -> None:
+) -> list[StoredObject]:
     """Raise unless this publication is still the day's newest writer: no later generation is
     claimed, and ``guard`` (the run lock) passes. A writer paused for long (a frozen VM) whose
     lock had gone meanwhile committed its older manifest over a newer run's and then removed that
     run's files: a day's rows lost (an outside trial). Asked right before the commit and before
-    the clean-up; what is left is the instant between this check and the next write."""
-    claimed = highest_claim([o.key for o in storage.list_objects(target.prefix)])
+    the clean-up; what is left is the instant between this check and the next write. Returns
+    the partition's objects as listed (the clean-up's list)."""
+    stored = list(storage.list_objects(target.prefix))
+    claimed = highest_claim([o.key for o in stored])
     if claimed > (manifest.generation or 0):
         raise AlreadyRunning(
             f"{manifest.table} {manifest.day}: generation {claimed} of the day was claimed by "
@@ -196,6 +198,7 @@ def _still_ours(
         )
     if guard is not None:
         guard()
+    return stored
 
 
 def _with_files(
@@ -264,16 +267,22 @@ def promote(
     return first, versions
 
 
-def clean_up(storage: Storage, target: PartitionPath, manifest: Manifest) -> list[str]:
+def clean_up(
+    storage: Storage,
+    target: PartitionPath,
+    manifest: Manifest,
+    stored: list[StoredObject] | None = None,
+) -> list[str]:
     """Delete data files (and staged files) of generations up to the new one that the committed
     manifest does not list; files of a higher generation belong to an export in flight.
 
     The deletes name keys, never versions: on a versioned bucket each adds a delete marker, so a
     version under Object Lock retention stays (hidden from listings, as history) and no delete
-    of a locked version is ever attempted (``kept_locked`` tells which)."""
+    of a locked version is ever attempted (``kept_locked`` tells which). ``stored``: the
+    partition's objects as just listed (else listed here)."""
     listed = {f.key for f in manifest.files}
     stale = []
-    for obj in storage.list_objects(target.prefix):
+    for obj in storage.list_objects(target.prefix) if stored is None else stored:
         name = obj.key.rsplit("/", 1)[-1]
         generation = generation_of(name)
         if generation is None or generation > manifest.generation or obj.key in listed:

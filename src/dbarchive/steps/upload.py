@@ -87,9 +87,10 @@ def grown_only(marker: dict[str, Any] | None) -> bool:
     return (marker or {}).get("cause") == GONE_RECORD["cause"]
 
 
-def mark_rows_gone(storage: Storage, partition: PartitionPath, now: str) -> dict[str, Any]:
-    """Record that archived rows of the day left the database (``GONE_RECORD``); the record."""
-    record = {**GONE_RECORD, "started_at": now}
+def mark_rows_gone(storage: Storage, partition: PartitionPath, now: dt.datetime) -> dict[str, Any]:
+    """Record that archived rows of the day left the database (``GONE_RECORD``) at ``now`` (the
+    job's clock); the record."""
+    record = {**GONE_RECORD, "started_at": now.isoformat(timespec="seconds")}
     write_purge_marker(storage, partition, record)
     failpoints.hit("export.after-gone-record")
     return record
