@@ -107,6 +107,12 @@ class AlreadyRunning(DbArchiveError):
     exit_code = 8
 
 
+class NameTaken(AlreadyRunning):
+    """A name written once (a published data file, a day's commit marker) was written by another
+    writer between this one's check and its write: a run that lost its lock, or was paused past
+    it. This writer stored nothing over it."""
+
+
 class RunLockLost(AlreadyRunning):
     """The table's run lock is no longer this run's (its MySQL session was killed or dropped, so
     another run may have started): the run stopped before committing anything more."""

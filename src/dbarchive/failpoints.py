@@ -14,9 +14,13 @@ The points, in the order a ``run`` meets them (tests/reliability/test_kill.py ki
     export.chunk-read        a chunk of rows was read from MySQL (before it is written)
     storage.part-uploaded    one part of a multipart upload is stored (not yet visible)
     storage.before-complete  every part is stored; CompleteMultipartUpload not sent yet
+    storage.before-create    a published data file (written once) is about to be created: its
+                             PutObject / CompleteMultipartUpload (or link) not sent yet
     storage.after-complete   the data file is visible, its manifest entry not written yet
     export.part-committed    a data file is complete (the next one may be open)
     export.before-manifest   every data file is stored, the commit marker is not
+    publish.checked          the last checks before the commit passed (no later claim, the lock
+                             held, the committed manifest still the one built on); PUT not sent
     export.after-manifest    the partition is committed; stale parts not yet removed
     publish.after-lake-commit  (format = "iceberg") the day's snapshot is committed too
     purge.after-verify       the day verified against archive and database; nothing deleted yet

@@ -34,6 +34,7 @@ VERIFY_MARKER_NAME = "_verified.json"
 UNIT_PLAN_NAME = "_units.json"
 STAGED_PREFIX = "_staged-"
 _PART_RE = re.compile(r"^part-(?:g(\d{4,})-)?(\d{5,})(?:-\d{5,})?\.")
+_UNIT_PART_RE = re.compile(r"^part-(?:g\d{4,}-)?\d{5,}-\d{5,}\.")
 _GENERATION_MANIFEST_RE = re.compile(r"^_manifest-g(\d{4,})\.json$")
 # Characters a table name keeps in its folder; every other character is escaped as %XX.
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-$")
@@ -241,6 +242,11 @@ def generation_of(name: str) -> int | None:
     if m is None:
         return None
     return int(m.group(1)) if m.group(1) else 0
+
+
+def is_unit_part_name(name: str) -> bool:
+    """Whether a file name is a published data file of a work unit (``part-gGGGG-UUUUU-NNNNN``)."""
+    return _UNIT_PART_RE.match(name) is not None
 
 
 def is_staged_name(name: str) -> bool:

@@ -426,7 +426,7 @@ def test_reexport_keeps_the_committed_manifest_and_publishes_in_order(
     opened = log.index(f"open_writer {staged}")
     claimed = log.index(f"put_if_absent {day.generation_manifest_key(2)}")
     promoted = log.index(f"copy_object {staged}")
-    committed = log.index(f"put_bytes {day.manifest_key}")
+    committed = log.index(f"put_if_match {day.manifest_key}")  # conditional on the old one
     removed = next(
         i for i, line in enumerate(log) if line.startswith("delete_keys") and old.files[0] in line
     )

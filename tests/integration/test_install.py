@@ -201,7 +201,8 @@ def test_wheel_on_mwaa_2_10_pins_exports_in_c_or_falls_back_loudly(
     """The cp311 wheel under MWAA 2.10.3's pins (botocore 1.35.36, no ChecksumType) exports a day
     as a multipart upload and verifies it. A mysql_native_password user reads through the C
     reader; an ed25519 user, whose login the linked-in library cannot make, reads through the
-    Python driver with a warning; both archives hold the same rows (same digest)."""
+    Python driver with a warning; both archives hold the same rows (same digest). The commit
+    marker's conditional PUT holds there too (this botocore has no ``IfMatch``)."""
     interpreter = _find_python("3.11")
     if interpreter is None or "3.11" not in _wheels():
         pytest.skip("no CPython 3.11 (MWAA 2.10's) here")
@@ -236,6 +237,25 @@ def test_wheel_on_mwaa_2_10_pins_exports_in_c_or_falls_back_loudly(
         assert entry.get("s3_checksum") is None  # composite under botocore 1.35: not recorded
         digests[how] = body["digest"]
     assert digests["native"] == digests["ed25519"]
+    # The commit marker's conditional PUT: botocore 1.35.36 has no IfMatch, the store adds it.
+    url = f"s3://{s3_bucket}/conditional"
+    probe = _run(str(bin_dir / "python"), "-c", _CONDITIONAL_PUT, url, s3_endpoint.url,
+                 s3_endpoint.region, env=env)  # fmt: skip
+    assert probe.stdout.split() == ["created", "replaced", "refused", "two"], probe.stderr
+
+
+_CONDITIONAL_PUT = """
+import sys
+from dbarchive.storage import StorageOptions
+from dbarchive.storage.s3 import S3Storage
+s3 = S3Storage(sys.argv[1], StorageOptions(endpoint_url=sys.argv[2], region=sys.argv[3]))
+key = "day/_manifest.json"
+print("created" if s3.put_if_match(key, b"one", None) else "not-created")
+_, etag = s3.get_with_etag(key)
+print("replaced" if s3.put_if_match(key, b"two", etag) else "not-replaced")
+print("refused" if s3.put_if_match(key, b"three", etag) is None else "REPLACED")
+print(s3.get_bytes(key).decode())
+"""
 
 
 def test_mysql_native_user_can_log_in(mysql_schema: MySqlSchema) -> None:

@@ -542,7 +542,7 @@ def test_a_generation_claimed_by_another_writer_is_not_published(
     mine = _renamed(old, staged, 2)
     assert ctx.storage.put_if_absent(partition.generation_manifest_key(2), b"the other writer")
     with pytest.raises(AlreadyRunning, match="generation 2 of the day was claimed"):
-        publish.publish(ctx.storage, target, mine)
+        publish.publish(ctx.storage, target, mine, base=old)
     assert _manifest(ctx, D1) == old and ctx.storage.stat(staged) is None
 
 

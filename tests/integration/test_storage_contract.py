@@ -16,17 +16,16 @@ import socket
 import subprocess
 import sys
 import time
-import tracemalloc
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from dbarchive.errors import ConfigError, StorageError
+from dbarchive.errors import ConfigError, NameTaken, StorageError
 from dbarchive.storage import ObjectWriter, Storage, StorageOptions, open_storage
 from dbarchive.storage.local import LocalStorage
 from dbarchive.storage.s3 import S3Storage
@@ -171,22 +170,38 @@ def test_streamed_multipart_write(backend: Backend) -> None:
     assert (stat.size, stat.s3_checksum) == (len(data), stored.s3_checksum)
 
 
+_BOUNDED_WRITE = """
+import json, sys, tracemalloc
+from dbarchive.storage import StorageOptions, open_storage
+url, fields = sys.argv[1], json.loads(sys.argv[2])
+storage = open_storage(url, StorageOptions(**fields))
+piece = bytes(range(256)) * 4096
+writer = storage.open_writer("bounded.bin")
+tracemalloc.start()
+for _ in range(30):
+    writer.write(piece)
+writer.commit()
+print(tracemalloc.get_traced_memory()[1])
+"""
+
+
 def test_memory_stays_bounded(backend: Backend) -> None:
-    """Streaming 30 MiB through a writer never holds more than about two parts in memory."""
-    piece = _payload(1024 * 1024)
-    writer = backend.storage.open_writer("bounded.bin")
-    tracemalloc.start()
-    try:
-        for _ in range(30):
-            writer.write(piece)
-        writer.commit()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    """Streaming 30 MiB through a writer never holds more than about two parts in memory.
+    Measured in a process of its own: tracemalloc counts every thread's allocations, and a
+    thread an earlier test left behind once made the peak 576 MiB."""
+    fields = {k: v for k, v in dataclasses.asdict(backend.options).items()
+              if k not in {"session", "object_lock"}}  # fmt: skip
+    url = backend.storage.url
+    run = subprocess.run(
+        [sys.executable, "-c", _BOUNDED_WRITE, url, json.dumps(fields)],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    peak = int(run.stdout)
     assert peak < 3 * PART, f"peak {peak / 2**20:.1f} MiB"
     stat = backend.storage.stat("bounded.bin")
     assert stat is not None
-    assert stat.size == 30 * len(piece)
+    assert stat.size == 30 * 1024 * 1024
 
 
 def test_open_reader_streams(backend: Backend) -> None:
@@ -289,6 +304,40 @@ def test_abort_incomplete_matches_key_prefixes_not_folders(backend: Backend) -> 
     assert "part-00002-00000.csv" in left
     assert backend.storage.abort_incomplete("day=1/") == 1
     assert backend.leftovers() == []
+
+
+@pytest.mark.parametrize("size", [10, PART + 7], ids=["one-put", "multipart"])
+def test_a_create_only_write_never_replaces_a_name(backend: Backend, size: int) -> None:
+    """A published data file's name is written once: a second writer of it (a run that lost its
+    lock, resumed) stores nothing over the first and is told so; nothing is left unfinished."""
+    first, second = _payload(size, seed=1), _payload(size, seed=2)
+    writer = backend.storage.open_writer("day/part-g0001-00000.csv", create_only=True)
+    writer.write(first)
+    writer.commit()
+    late = backend.storage.open_writer("day/part-g0001-00000.csv", create_only=True)
+    late.write(second)
+    with pytest.raises(NameTaken, match="written by another writer"):
+        late.commit()
+    assert backend.storage.get_bytes("day/part-g0001-00000.csv") == first
+    assert backend.leftovers() == []
+
+
+def test_put_if_match_replaces_only_the_object_read(backend: Backend) -> None:
+    """The commit marker's conditional replace: it wins only over the version its writer read;
+    a writer whose read is stale (another committed meanwhile) changes nothing."""
+    key = "day/_manifest.json"
+    assert backend.storage.get_with_etag(key) is None
+    assert backend.storage.put_if_match(key, b"g1", None) is not None
+    assert backend.storage.put_if_match(key, b"g1 again", None) is None  # exists: create refused
+    found = backend.storage.get_with_etag(key)
+    assert found is not None and found[0] == b"g1"
+    stale = found[1]
+    assert backend.storage.put_if_match(key, b"g2", stale) is not None
+    assert backend.storage.put_if_match(key, b"g3", stale) is None
+    assert backend.storage.get_bytes(key) == b"g2"
+    backend.storage.delete_keys([key])
+    assert backend.storage.put_if_match(key, b"g4", stale) is None  # gone: nothing to match
+    assert backend.storage.get_bytes(key) is None
 
 
 def test_overwrite_replaces_atomically(backend: Backend) -> None:
@@ -426,9 +475,10 @@ def test_s3_copy_above_the_copy_limit_goes_in_parts(
 ) -> None:
     """An object above CopyObject's limit is copied by UploadPartCopy ranges, byte-identical."""
     import dbarchive.storage.s3 as s3_module
+    import dbarchive.storage.s3_writer as s3_writer_module
 
     monkeypatch.setattr(s3_module, "COPY_WHOLE_LIMIT", PART)
-    monkeypatch.setattr(s3_module, "COPY_PART_SIZE", PART)
+    monkeypatch.setattr(s3_writer_module, "COPY_PART_SIZE", PART)
     data = _payload(2 * PART + 123)
     s3_storage.put_bytes("big", data)
     copied = s3_storage.copy_object("big", "big-copy")
@@ -606,3 +656,41 @@ def test_local_check_path_under_a_file(tmp_path: Path) -> None:
     (tmp_path / "afile").write_bytes(b"")
     with pytest.raises(StorageError, match="cannot write to the destination folder"):
         LocalStorage(str(tmp_path / "afile" / "sub")).check()
+
+
+def test_check_finds_conditional_writes_enforced(backend: Backend) -> None:
+    """`dbarchive check` asks the store to create over an object and to replace a version it did
+    not read; every backend refuses both, and the probe object is gone afterwards."""
+    from types import SimpleNamespace
+
+    from dbarchive.checks.storage import check_conditional_writes
+
+    result = check_conditional_writes(SimpleNamespace(storage=backend.storage))  # type: ignore[arg-type]
+    assert result.ok, result
+    assert _keys(backend.storage) == []
+
+
+class _IgnoresConditions(LocalStorage):
+    """A store that accepts conditional writes and ignores their conditions (some S3 clones)."""
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        self.put_bytes(key, data)
+        return True
+
+    def put_if_match(self, key: str, data: bytes, etag: str | None) -> Any:
+        return self.put_bytes(key, data)
+
+
+def test_check_names_a_store_that_ignores_conditional_writes(tmp_path: Path) -> None:
+    """Such a store would let two writers write over each other's archive: check fails, naming
+    both headers, with the fix; the probe object is gone afterwards."""
+    from types import SimpleNamespace
+
+    from dbarchive.checks.storage import check_conditional_writes
+
+    storage = _IgnoresConditions(str(tmp_path))
+    result = check_conditional_writes(SimpleNamespace(storage=storage))  # type: ignore[arg-type]
+    assert not result.ok
+    assert "ignored If-None-Match and If-Match" in result.detail
+    assert "enforces S3 conditional writes" in result.fix
+    assert list(storage.list_objects("")) == []

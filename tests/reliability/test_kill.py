@@ -46,6 +46,7 @@ FAILPOINTS: dict[str, tuple[int, int, int]] = {
     "storage.after-complete": (1, 2, 3),
     "export.part-committed": (1, 2, 3),
     "export.before-manifest": (1, 2, 3),
+    "publish.checked": (1, 2, 3),
     "export.after-manifest": (1, 2, 3),
     "purge.after-verify": (1, 1, 2),
     "purge.chunk-locked": (1, 3, 6),
@@ -318,6 +319,7 @@ REEXPORT_POINTS = (
     "publish.claimed",
     "publish.promoted",
     "export.before-manifest",
+    "publish.checked",
     "export.after-manifest",
 )
 

@@ -175,6 +175,79 @@ def test_a_paused_export_that_lost_its_lock_commits_nothing_over_a_later_run(
     )
 
 
+def _resumed_and_refused(job: Job, proc: subprocess.Popen[str], view: S3View, says: str) -> None:
+    """Resume a paused run that lost its lock while another run archived and purged: it exits 8
+    saying ``says``, and every object stays byte for byte as the other run left it."""
+    before = {k: view.read(k) for k in view.keys("events/")}
+    proc.send_signal(signal.SIGCONT)
+    stdout, stderr = proc.communicate(timeout=120)
+    job._keep(stdout)
+    assert proc.returncode == 8, stderr
+    assert says in stderr
+    assert {k: view.read(k) for k in view.keys("events/")} == before
+
+
+def test_a_commit_paused_after_its_last_check_does_not_replace_a_later_one(
+    s3_job: Job, light: Seed, mysql_schema: MySqlSchema, view: S3View
+) -> None:
+    """An export paused between its last check and its commit's PUT (a frozen VM, a PUT delayed
+    12 s in an outside trial), its lock lost; a second run archives and purges every day. Resumed,
+    its PUT replaced the second's manifest with one listing files the second had removed. The PUT
+    is now conditional on the manifest it checked (If-Match / If-None-Match): refused, exit 8."""
+    first = s3_job.popen(*scenario.export_args(), failpoint="publish.checked:1:stop")
+    _paused(first)
+    _kill_the_lock_session(mysql_schema)
+    second = s3_job.run(*scenario.run_args())
+    assert second.returncode == 0, second.stderr
+    assert _expired_rows(mysql_schema) == 0
+    _resumed_and_refused(s3_job, first, view, "another run committed the day")
+    rerun = s3_job.run(*scenario.run_args())
+    assert rerun.returncode == 0, rerun.stderr
+    _clean(
+        "an export paused after its last check, before its commit's PUT, while its lock was "
+        "lost and a second run archived and purged: its PUT is refused (exit 8)",
+        light,
+        mysql_schema,
+        view,
+        exit=f"{first.returncode}, {second.returncode}, then {rerun.returncode}",
+    )
+
+
+def test_a_data_file_written_late_does_not_replace_a_later_runs_file(
+    s3_job: Job, light: Seed, mysql_schema: MySqlSchema, view: S3View
+) -> None:
+    """A first export paused just before storing a day's data file, its lock lost; a late row
+    arrives and a second run archives (with it) and purges the day under the same file name.
+    Resumed, the first's PUT replaced that file with one lacking the late row: the purged row's
+    only copy gone, and verify failing the day. Published names are now written once
+    (If-None-Match): refused, exit 8."""
+    first = s3_job.popen(*scenario.export_args(), failpoint="storage.before-create:1:stop")
+    _paused(first)
+    _kill_the_lock_session(mysql_schema)
+    light.insert_day(mysql_schema, scenario.DAYS[0], 1)  # read by the second run only
+    light.snapshot(mysql_schema)
+    second = s3_job.run(*scenario.run_args())
+    assert second.returncode == 0, second.stderr
+    assert _expired_rows(mysql_schema) == 0
+    _resumed_and_refused(s3_job, first, view, "written by another writer")
+    rerun = s3_job.run(*scenario.run_args())
+    assert rerun.returncode == 0, rerun.stderr
+    assert (
+        s3_job.run(
+            "verify", "--from", str(scenario.DAYS[0]), "--to", str(scenario.DAYS[0])
+        ).returncode
+        == 0
+    )
+    _clean(
+        "a first export paused before storing a data file while its lock was lost and a second "
+        "run archived (with a late row) and purged the day: its PUT is refused (exit 8)",
+        light,
+        mysql_schema,
+        view,
+        exit=f"{first.returncode}, {second.returncode}, then {rerun.returncode}",
+    )
+
+
 def test_a_restore_that_lost_its_lock_stops_before_its_next_batch(
     s3_job: Job, light: Seed, mysql_schema: MySqlSchema, view: S3View
 ) -> None:

@@ -192,3 +192,19 @@ def test_generation_names() -> None:
     assert claimed_generation("_manifest.json") is None
     with pytest.raises(ValueError, match=">= 1"):
         p.for_generation(0, staged=False)
+
+
+def test_the_next_generation_passes_published_files_no_claim_names() -> None:
+    """A first export killed after storing files (no claim yet) leaves published names behind;
+    names are written once, so the next export takes the number after them. A higher staged
+    generation is an export in flight, and a work unit's files belong to its plan's generation:
+    neither counts."""
+    from dbarchive.steps.publish import highest_taken
+
+    day = "events/year=2026/month=03/day=05/"
+    assert highest_taken([]) == 0
+    assert highest_taken([day + "part-00000.csv"]) == 0  # from before generations
+    assert highest_taken([day + "part-g0001-00000.csv", day + "part-g0001-00001.csv"]) == 1
+    assert highest_taken([day + "_manifest-g0002.json", day + "part-g0001-00000.csv"]) == 2
+    assert highest_taken([day + "part-g0003-00004-00000.csv", day + "_manifest-g0001.json"]) == 1
+    assert highest_taken([day + "_staged-part-g0009-00000.csv", day + "_manifest.json"]) == 0

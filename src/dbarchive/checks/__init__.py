@@ -24,6 +24,7 @@ from dbarchive.checks.storage import (
     check_bucket,
     check_bucket_access,
     check_bucket_posture,
+    check_conditional_writes,
     local_access,
 )
 from dbarchive.checks.table import (
@@ -81,6 +82,8 @@ def run_checks(
         results.append(check_bucket(ctx))
         if results[-1].ok:
             results.append(local_access(ctx, check_bucket_access(ctx)))
+            if results[-1].ok:
+                results.append(check_conditional_writes(ctx))
             results += check_bucket_posture(ctx)
     return results
 

@@ -8,7 +8,7 @@ import uuid
 
 from dbarchive.checks.result import CheckResult, run_probe
 from dbarchive.context import Context
-from dbarchive.errors import StorageError
+from dbarchive.errors import DbArchiveError, StorageError
 
 
 def check_bucket(ctx: Context) -> CheckResult:
@@ -47,6 +47,42 @@ def check_bucket_access(ctx: Context) -> CheckResult:
         "allow s3:ListBucket, GetObject, PutObject, DeleteObject, ListBucketMultipartUploads and "
         "AbortMultipartUpload on the bucket/prefix",
     )
+
+
+CONDITIONAL = "storage: conditional writes enforced (If-None-Match, If-Match)"
+_STALE_ETAG = '"00000000000000000000000000000000"'
+
+
+def check_conditional_writes(ctx: Context) -> CheckResult:
+    """The store refuses a create over an existing object and a replace of a version the writer
+    did not read: generation claims, published data files and the commit marker rely on it
+    (docs/design/publication.md). A store that ignores the headers accepts both silently, so
+    two writers could then write over each other's archive (one that lost its run lock, two
+    backfills of one day)."""
+    key = f"_dbarchive-check/{uuid.uuid4().hex}"
+    fix = (
+        "use a store that enforces S3 conditional writes (AWS S3, MinIO, SeaweedFS), and never "
+        "let two runs of a table overlap"
+    )
+    try:
+        ctx.storage.put_bytes(key, b"dbarchive check\n")
+        try:
+            ignored = [
+                name
+                for name, accepted in (
+                    ("If-None-Match", ctx.storage.put_if_absent(key, b"second\n")),
+                    ("If-Match", ctx.storage.put_if_match(key, b"third\n", _STALE_ETAG)),
+                )
+                if accepted
+            ]
+        finally:
+            ctx.storage.delete_keys([key])
+    except DbArchiveError as exc:
+        return CheckResult(CONDITIONAL, False, str(exc).splitlines()[0], "")
+    if ignored:
+        found = f"the store ignored {' and '.join(ignored)}: it wrote over the probe object"
+        return CheckResult(CONDITIONAL, False, found, fix)
+    return CheckResult(CONDITIONAL, True, "a create over an object and a stale replace refused")
 
 
 def local_access(ctx: Context, result: CheckResult) -> CheckResult:

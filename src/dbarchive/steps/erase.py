@@ -115,6 +115,7 @@ def erase_rows(
         ctx.storage,
         partition.for_generation(last, staged=True),
         new,
+        base=manifest,
         committed=lambda m: lakehouse.commit_day(ctx, spec, m),
         first_generation=first,
         guard=run_lock_guard(ctx, spec),

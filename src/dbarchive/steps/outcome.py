@@ -84,7 +84,12 @@ def finish_publication(
         return keep_published(ctx, spec, target, old, seconds)
     committed = on_commit(ctx, spec, manifest.day, replacing=old is not None)
     published = publish.publish(
-        ctx.storage, target, manifest, committed=committed, guard=run_lock_guard(ctx, spec)
+        ctx.storage,
+        target,
+        manifest,
+        base=old,
+        committed=committed,
+        guard=run_lock_guard(ctx, spec),
     )
     manifest = published.manifest or manifest  # as committed: with the versions it names
     result = export_result(

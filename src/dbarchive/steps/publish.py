@@ -7,7 +7,8 @@ committed manifest, and the order of :func:`publish` is:
 
 1. **claim** ``_manifest-gGGGG.json`` create-only: one writer per generation, whoever races;
 2. **promote** staged files to their published names (server-side copies);
-3. **commit**: replace ``_manifest.json`` with the new manifest in one PUT;
+3. **commit**: replace ``_manifest.json`` with the new manifest in one PUT, conditional on it
+   still being the manifest the publication was built on (``base``): S3 ``If-Match``;
 4. **clean up** data files of this or older generations that the new manifest does not list.
 
 A table format (Iceberg) commits its snapshot of the day between 3 and 4 (``committed``).
@@ -29,13 +30,14 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from dbarchive import failpoints
-from dbarchive.errors import AlreadyRunning, StorageError
+from dbarchive.errors import AlreadyRunning, NameTaken, StorageError
 from dbarchive.layout import (
     PartitionPath,
     claimed_generation,
     generation_of,
     is_part_name,
     is_staged_name,
+    is_unit_part_name,
 )
 from dbarchive.manifest import FileEntry, Manifest
 from dbarchive.steps.archive_files import check_files
@@ -52,7 +54,7 @@ class Committed:
 
     manifest: Manifest | None  # the committed manifest (None: never archived)
     marker: dict[str, Any] | None  # the purge record, if the day's purge has begun or ended
-    claimed: int = 0  # the highest generation a ``_manifest-gGGGG.json`` claims
+    claimed: int = 0  # the highest generation claimed, or holding published files (highest_taken)
 
     @property
     def purge_begun(self) -> bool:
@@ -82,6 +84,18 @@ def highest_claim(keys: list[str]) -> int:
     """The highest generation claimed among a partition's object keys (0: none)."""
     claims = [claimed_generation(k.rsplit("/", 1)[-1]) for k in keys]
     return max((c for c in claims if c is not None), default=0)
+
+
+def highest_taken(keys: list[str]) -> int:
+    """The highest generation a partition's keys claim or hold whole-day data files of (0:
+    none). A killed first export leaves files under published names and no claim: the next one
+    takes the number after them, as those names are written once (``create_only``) and removed
+    by the clean-up of the generation that passes them. Staged files do not count (a higher
+    staged generation is an export in flight, left alone), nor do work units' files: their
+    plan names its generation, and a unit redone clears its own files first."""
+    names = [k.rsplit("/", 1)[-1] for k in keys]
+    published = [generation_of(n) for n in names if is_part_name(n) and not is_unit_part_name(n)]
+    return max([highest_claim(keys), *(g for g in published if g is not None)])
 
 
 def unchanged(new: Manifest, old: Manifest) -> bool:
@@ -135,13 +149,17 @@ def publish(
     storage: Storage,
     target: PartitionPath,
     manifest: Manifest,
+    *,
+    base: Manifest | None,
     clock: Callable[[], float] = time.monotonic,
     committed: Callable[[Manifest], None] | None = None,
     first_generation: int | None = None,
     guard: Callable[[], None] | None = None,
 ) -> Published:
     """Claim, promote, commit and clean up generation ``manifest.generation``. ``target``: the
-    partition path the generation's files were written through. ``committed``: called with the
+    partition path the generation's files were written through. ``base``: the committed manifest
+    the new one was built from (None: the day had none); the commit replaces exactly that one or
+    nothing (``_commit``). ``committed``: called with the
     committed manifest before the clean-up (a table format's commit, ``lakehouse``), so no
     snapshot ever names a file already deleted. ``first_generation``: the publication writes
     generations from it up to ``manifest.generation`` (claimed as one, by the highest).
@@ -149,8 +167,8 @@ def publish(
     before the commit and again before the clean-up (``_still_ours``).
 
     Raises:
-        AlreadyRunning: another writer claimed this generation, or a later one (nothing
-            committed; run again).
+        AlreadyRunning: another writer claimed this generation, or a later one, or committed
+            the day since ``base`` (nothing committed; run again).
     """
     assert target.generation == manifest.generation
     written = new_files(target, manifest, first_generation)
@@ -166,8 +184,7 @@ def publish(
         manifest = _with_files(manifest, target, versions)
     manifest = _with_record_version(storage, target, manifest)
     failpoints.hit("export.before-manifest")
-    _still_ours(storage, target, manifest, guard)
-    storage.put_bytes(target.manifest_key, manifest.dumps())
+    _commit(storage, target, manifest, base, guard)
     failpoints.hit("export.after-manifest")
     if committed is not None:
         committed(manifest)
@@ -176,6 +193,57 @@ def publish(
     removed = clean_up(storage, target, manifest, stored)
     overlap = clock() - visible if visible is not None and removed else 0.0
     return Published(removed, overlap, manifest, kept_locked(storage, removed))
+
+
+def _commit(
+    storage: Storage,
+    target: PartitionPath,
+    manifest: Manifest,
+    base: Manifest | None,
+    guard: Callable[[], None] | None,
+) -> None:
+    """PUT ``_manifest.json`` if the day is still this publication's to commit: no later claim,
+    the run lock held, and the committed manifest still ``base`` — read with its ETag, then
+    replaced only if that ETag still matches, so a writer that passed these checks and was then
+    paused (a frozen VM, a slow PUT) cannot commit over one that committed meanwhile (an outside
+    trial: a PUT delayed 12 s past a lost lock replaced a later run's manifest)."""
+    _still_ours(storage, target, manifest, guard)
+    etag = _base_etag(storage, target, manifest, base)
+    failpoints.hit("publish.checked")
+    if storage.put_if_match(target.manifest_key, manifest.dumps(), etag) is None:
+        raise NameTaken(
+            f"{manifest.table} {manifest.day}: another run committed the day between this "
+            f"one's last check and its commit of generation {manifest.generation}; this one "
+            "committed nothing. Run again, then dbarchive verify the day"
+        )
+
+
+def _base_etag(
+    storage: Storage, target: PartitionPath, manifest: Manifest, base: Manifest | None
+) -> str | None:
+    """The ETag of the committed manifest, which must still be ``base`` (AlreadyRunning if
+    another generation was committed since); None if the day has none, as ``base`` says."""
+    found = storage.get_with_etag(target.manifest_key)
+    now = _generation_in(found[0]) if found is not None else None
+    was = None if base is None else base.generation
+    if found is None and base is None:
+        return None
+    if found is None or now != was:
+        raise AlreadyRunning(
+            f"{manifest.table} {manifest.day}: the day's committed manifest changed while this "
+            f"run wrote generation {manifest.generation} (it was generation {was}, it is "
+            f"{now if found is not None else 'gone'}); this one commits nothing. Run again, then "
+            "dbarchive verify the day"
+        )
+    return found[1]
+
+
+def _generation_in(raw: bytes) -> int | None:
+    """The generation a stored manifest names (None: unreadable, so not the one read before)."""
+    try:
+        return Manifest.loads(raw).generation
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _still_ours(

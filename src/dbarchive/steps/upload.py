@@ -23,7 +23,7 @@ from dbarchive.identity import SourceIdentity, require_same_source
 from dbarchive.layout import Layout, PartitionPath, day_of_key
 from dbarchive.manifest import Manifest
 from dbarchive.runtime.background import in_background
-from dbarchive.steps.publish import Committed, highest_claim
+from dbarchive.steps.publish import Committed, highest_taken
 from dbarchive.storage import Storage
 
 
@@ -120,7 +120,7 @@ def read_committed(
     return Committed(
         _own_manifest(storage, partition, expected),
         read_purge_marker(storage, partition),
-        highest_claim(keys),
+        highest_taken(keys),
     )
 
 
@@ -146,7 +146,7 @@ def refuse_foreign(
                 f"{obj.key} in the archive destination was not written by dbarchive; nothing was "
                 "overwritten. Move it away, or archive to another prefix"
             )
-    return Committed(manifest, read_purge_marker(storage, partition), highest_claim(keys))
+    return Committed(manifest, read_purge_marker(storage, partition), highest_taken(keys))
 
 
 def _own_manifest(

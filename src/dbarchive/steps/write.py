@@ -115,7 +115,10 @@ class PartWriter:
     def _open(self) -> _OpenPart:
         key = self._partition.part_key(len(self._files), self._settings.extension)
         compressor = new_compressor(self._settings.compression, self._settings.compression_level)
-        writer = self._storage.open_writer(self._partition.write_key(key))
+        # A published name is written once: another writer's file there is never replaced.
+        writer = self._storage.open_writer(
+            self._partition.write_key(key), create_only=not self._partition.staged
+        )
         part = _OpenPart(key, writer, compressor, self._names)
         part.put(self._header)
         self._part = part

@@ -155,7 +155,10 @@ class ParquetPartWriter:
 
     def _open(self) -> _OpenPart:
         key = self._partition.part_key(len(self._files), EXTENSION)
-        sink = _Sink(self._storage.open_writer(self._partition.write_key(key)))
+        published_name = not self._partition.staged  # written once (steps/write.py)
+        sink = _Sink(
+            self._storage.open_writer(self._partition.write_key(key), create_only=published_name)
+        )
         codec = self._settings.compression
         level = None if codec is Compression.SNAPPY else self._settings.compression_level
         writer = pq.ParquetWriter(

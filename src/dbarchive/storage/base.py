@@ -8,7 +8,9 @@ Keys are always relative to the storage root (the path or ``s3://bucket/prefix``
 - ``abort()`` leaves nothing behind, and :meth:`Storage.abort_incomplete` clears what a killed
   process left (temp files, unfinished multipart uploads);
 - memory stays bounded by the part size, whatever the object size;
-- :meth:`Storage.put_if_absent` creates a name at most once, whoever races for it.
+- :meth:`Storage.put_if_absent` and a ``create_only`` writer create a name at most once, whoever
+  races for it; :meth:`Storage.put_if_match` replaces an object only if it is still the one read
+  with :meth:`Storage.get_with_etag` (S3 ``If-Match``; a folder compares under a lock).
 
 Where the destination keeps versions (an S3 bucket with versioning), every write returns the
 ``version_id`` it created and :meth:`Storage.open_reader` / :meth:`Storage.stat` read a given
@@ -23,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol, cast
 
+from dbarchive.errors import NameTaken
 from dbarchive.storage.retention import ObjectLock
 
 
@@ -84,8 +87,9 @@ class Storage(Protocol):
     def check(self) -> None:
         """Raise StorageError with a clear reason unless the destination is reachable and usable."""
 
-    def open_writer(self, key: str) -> ObjectWriter:
-        """Start a streamed, atomic write of ``key`` (replacing any object of that name)."""
+    def open_writer(self, key: str, *, create_only: bool = False) -> ObjectWriter:
+        """Start a streamed, atomic write of ``key`` (replacing any object of that name; with
+        ``create_only`` its commit raises ``NameTaken`` and stores nothing if the name exists)."""
 
     def put_bytes(self, key: str, data: bytes) -> StoredObject:
         """Store a small object whole, atomically."""
@@ -104,8 +108,16 @@ class Storage(Protocol):
         Object Lock it is ``put_bytes``. ``if_absent``: create-only like :meth:`put_if_absent`,
         returning None (nothing changed) if ``key`` exists."""
 
+    def put_if_match(self, key: str, data: bytes, etag: str | None) -> StoredObject | None:
+        """Store a small object whole, atomically, only if ``key`` is still the object whose
+        ``etag`` :meth:`get_with_etag` returned (``etag`` None: only if ``key`` does not exist);
+        None, changing nothing, if it is not."""
+
     def get_bytes(self, key: str) -> bytes | None:
         """Read a whole (small) object, or None if it does not exist."""
+
+    def get_with_etag(self, key: str) -> tuple[bytes, str] | None:
+        """A whole (small) object and the tag :meth:`put_if_match` compares, or None if absent."""
 
     def open_reader(self, key: str, version_id: str | None = None) -> BinaryIO:
         """Stream an object's bytes (``version_id``: that version, where the storage keeps
@@ -168,6 +180,15 @@ def stat_version(storage: Storage, key: str, version_id: str | None) -> StoredOb
     return storage.stat(key) if version_id is None else storage.stat(key, version_id)
 
 
+def name_taken(key: str) -> NameTaken:
+    """The error of a create-only write whose name another writer took first."""
+    return NameTaken(
+        f"{key} was written by another writer while this one wrote it (a run that lost its run "
+        "lock, or was paused past it); this one stored nothing over it. Run again, then "
+        "dbarchive verify the day"
+    )
+
+
 def write_whole(writer: ObjectWriter, data: bytes) -> StoredObject:
     """Write and commit a small object through ``writer``, aborting it on any failure.
 
@@ -188,6 +209,7 @@ __all__ = [
     "StorageOptions",
     "StoredObject",
     "locking",
+    "name_taken",
     "open_version",
     "stat_version",
     "write_whole",

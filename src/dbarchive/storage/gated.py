@@ -38,11 +38,11 @@ class GatedStorage:
         self.gate = gate
         self.url = inner.url
 
-    def open_writer(self, key: str) -> ObjectWriter:
+    def open_writer(self, key: str, *, create_only: bool = False) -> ObjectWriter:
         if self.gate.ready():
             self.gate.open()
-            return self.inner.open_writer(key)
-        return _HoldingWriter(self, key)
+            return self.inner.open_writer(key, create_only=create_only)
+        return _HoldingWriter(self, key, create_only)
 
     def check(self) -> None:
         self.gate.open()
@@ -62,9 +62,17 @@ class GatedStorage:
         self.gate.open()
         return self.inner.put_retained(key, data, if_absent=if_absent)
 
+    def put_if_match(self, key: str, data: bytes, etag: str | None) -> StoredObject | None:
+        self.gate.open()
+        return self.inner.put_if_match(key, data, etag)
+
     def get_bytes(self, key: str) -> bytes | None:
         self.gate.open()
         return self.inner.get_bytes(key)
+
+    def get_with_etag(self, key: str) -> tuple[bytes, str] | None:
+        self.gate.open()
+        return self.inner.get_with_etag(key)
 
     def open_reader(self, key: str, version_id: str | None = None) -> BinaryIO:
         self.gate.open()
@@ -95,9 +103,10 @@ class _HoldingWriter:
     """Keeps the bytes written while the gate is not ready; the first write after it is ready
     (or past ``HOLD_LIMIT``, or the commit) opens the gate and passes them on in order."""
 
-    def __init__(self, storage: GatedStorage, key: str) -> None:
+    def __init__(self, storage: GatedStorage, key: str, create_only: bool) -> None:
         self._storage = storage
         self._key = key
+        self._create_only = create_only
         self._held: deque[bytes] = deque()
         self._held_bytes = 0
         self._inner: ObjectWriter | None = None
@@ -128,7 +137,7 @@ class _HoldingWriter:
         """Open the gate, then the real writer, and give it the held bytes one by one (each is
         freed once passed, so memory does not double)."""
         self._storage.gate.open()
-        self._inner = self._storage.inner.open_writer(self._key)
+        self._inner = self._storage.inner.open_writer(self._key, create_only=self._create_only)
         while self._held:
             self._inner.write(self._held.popleft())
         self._held_bytes = 0

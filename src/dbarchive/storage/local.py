@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import os
 import uuid
@@ -12,8 +13,9 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 
+from dbarchive import failpoints
 from dbarchive.errors import StorageError
-from dbarchive.storage.base import StoredObject, write_whole
+from dbarchive.storage.base import StoredObject, name_taken, write_whole
 
 _TMP_MARK = ".dbarchive-tmp-"
 
@@ -62,12 +64,27 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class _FileWriter:
-    """Writes to a hidden temp file beside the target; commit fsyncs and renames it into place."""
+@contextmanager
+def _folder_locked(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``folder`` (every writer of this machine that asks waits), so a
+    compare and the rename after it happen as one step."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
-    def __init__(self, final: Path, key: str) -> None:
+
+class _FileWriter:
+    """Writes to a hidden temp file beside the target; commit fsyncs and renames it into place
+    (``create_only``: hard-links it, which fails if the name exists)."""
+
+    def __init__(self, final: Path, key: str, create_only: bool = False) -> None:
         self._final = final
         self._key = key
+        self._create_only = create_only
         # A leading dot hides the temp file from Athena/Spark/Hive if a crash leaves it behind.
         self._tmp = final.parent / f".{final.name}{_TMP_MARK}{uuid.uuid4().hex}"
         with _disk_errors("start writing", key):
@@ -87,7 +104,16 @@ class _FileWriter:
     def commit(self) -> StoredObject:
         tmp = self.commit_as_temp()
         with _disk_errors("commit", self._key):
-            os.replace(tmp, self._final)
+            if not self._create_only:
+                os.replace(tmp, self._final)
+            else:
+                failpoints.hit("storage.before-create")
+                try:
+                    os.link(tmp, self._final)
+                except FileExistsError:
+                    raise name_taken(self._key) from None
+                finally:
+                    tmp.unlink(missing_ok=True)
             _fsync_dir(self._final.parent)
         return StoredObject(self._key, self._size, self._sha.hexdigest())
 
@@ -144,8 +170,8 @@ class LocalStorage:
                 "create it or choose a writable path"
             ) from exc
 
-    def open_writer(self, key: str) -> _FileWriter:
-        return _FileWriter(self._path(key), key)
+    def open_writer(self, key: str, *, create_only: bool = False) -> _FileWriter:
+        return _FileWriter(self._path(key), key, create_only)
 
     def put_bytes(self, key: str, data: bytes) -> StoredObject:
         return write_whole(self.open_writer(key), data)
@@ -177,11 +203,25 @@ class LocalStorage:
             return self.put_bytes(key, data)
         return self.stat(key) if self.put_if_absent(key, data) else None
 
+    def put_if_match(self, key: str, data: bytes, etag: str | None) -> StoredObject | None:
+        """Compared and replaced under the folder's lock: the tag is the SHA-256 of the bytes."""
+        with _folder_locked(self._path(key).parent):
+            current = self.get_with_etag(key)
+            if (current[1] if current else None) != etag:
+                return None
+            if etag is None:
+                return self.stat(key) if self.put_if_absent(key, data) else None
+            return self.put_bytes(key, data)
+
     def get_bytes(self, key: str) -> bytes | None:
         try:
             return self._path(key).read_bytes()
         except FileNotFoundError:
             return None
+
+    def get_with_etag(self, key: str) -> tuple[bytes, str] | None:
+        data = self.get_bytes(key)
+        return None if data is None else (data, hashlib.sha256(data).hexdigest())
 
     def open_reader(self, key: str, version_id: str | None = None) -> BinaryIO:
         """The file (a folder keeps no versions: ``version_id`` cannot be honoured, and an

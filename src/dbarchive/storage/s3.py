@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 import zlib
 from collections.abc import Iterable, Iterator
-from contextlib import suppress
 from itertools import islice
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -31,16 +30,14 @@ from dbarchive.storage.retention import ObjectLock
 
 if TYPE_CHECKING:
     from types_boto3_s3.type_defs import (
-        CompletedPartTypeDef,
         CopySourceTypeDef,
         ObjectIdentifierTypeDef,
     )
 
 from dbarchive.storage.s3_bucket import (
-    _NOT_CREATED,
     _READ_BUFFER,
+    _UNMET,
     CHECK_MAX_ATTEMPTS,
-    COPY_PART_SIZE,
     COPY_WHOLE_LIMIT,
     DELETE_BATCH,
     MAX_PART_SIZE,
@@ -59,6 +56,7 @@ from dbarchive.storage.s3_bucket import (
     _parse_url,
     _server_checksum,
 )
+from dbarchive.storage.s3_conditional import condition_args
 from dbarchive.storage.s3_lock import (
     bucket_lock_problem,
     ensure_locked,
@@ -73,7 +71,7 @@ from dbarchive.storage.s3_lock import (
     tag_args,
     version_of,
 )
-from dbarchive.storage.s3_writer import _S3Writer
+from dbarchive.storage.s3_writer import _S3Writer, copy_in_parts
 
 
 class S3Storage:
@@ -163,8 +161,8 @@ class S3Storage:
         region: str | None = response.get("LocationConstraint")
         return region or "us-east-1"
 
-    def open_writer(self, key: str) -> _S3Writer:
-        return _S3Writer(self._bucket, key, self._options)
+    def open_writer(self, key: str, *, create_only: bool = False) -> _S3Writer:
+        return _S3Writer(self._bucket, key, self._options, create_only)
 
     def put_bytes(self, key: str, data: bytes) -> StoredObject:
         return write_whole(self.open_writer(key), data)
@@ -172,21 +170,26 @@ class S3Storage:
     def put_if_absent(self, key: str, data: bytes) -> bool:
         """PutObject with ``If-None-Match: *``: S3 answers 412 if the key exists (409 when a
         concurrent conditional write is in flight: one of them wins, so this one did not)."""
-        return self._put(key, data, lock_for(self.object_lock, key), if_absent=True) is not None
+        lock = lock_for(self.object_lock, key)
+        return self._put(key, data, lock, condition_args(None)) is not None
+
+    def put_if_match(self, key: str, data: bytes, etag: str | None) -> StoredObject | None:
+        """PutObject with ``If-Match: etag`` (``If-None-Match: *`` for None): None if S3 answers
+        412, 409 (a concurrent conditional write) or 404 (the object is gone)."""
+        return self._put(key, data, lock_for(self.object_lock, key), condition_args(etag))
 
     def put_retained(
         self, key: str, data: bytes, *, if_absent: bool = False
     ) -> StoredObject | None:
         """PutObject under the configured retention whatever the key (the deletion ledger's
         records); ``if_absent``: create-only, None if ``key`` exists."""
-        return self._put(key, data, self.object_lock, if_absent=if_absent)
+        return self._put(key, data, self.object_lock, condition_args(None) if if_absent else {})
 
     def _put(
-        self, key: str, data: bytes, lock: ObjectLock | None, if_absent: bool
+        self, key: str, data: bytes, lock: ObjectLock | None, condition: dict[str, Any]
     ) -> StoredObject | None:
-        """One PutObject with its CRC32 (and ``lock``); None if ``if_absent`` and it exists."""
-        condition: dict[str, Any] = {"IfNoneMatch": "*"} if if_absent else {}
-        with self._bucket.errors("create" if if_absent else "write", key):
+        """One PutObject with its CRC32 (and ``lock``); None if its ``condition`` failed."""
+        with self._bucket.errors("create" if condition else "write", key):
             try:
                 reply = self._bucket.client.put_object(
                     Bucket=self._bucket.name,
@@ -199,20 +202,29 @@ class S3Storage:
                     **lock_args(lock),
                 )
             except Exception as exc:  # botocore's ClientError, imported lazily
-                if if_absent and hasattr(exc, "response") and _error_code(exc)[0] in _NOT_CREATED:
+                if condition and hasattr(exc, "response") and _error_code(exc)[0] in _UNMET:
                     return None
                 raise
         checksum = _server_checksum(reply)
         return StoredObject(key, len(data), s3_checksum=checksum, version_id=version_of(reply))
 
     def get_bytes(self, key: str) -> bytes | None:
+        found = self.get_with_etag(key)
+        return None if found is None else found[0]
+
+    def get_with_etag(self, key: str) -> tuple[bytes, str] | None:
         try:
-            with self.open_reader(key) as reader:
-                return reader.read()  # BufferedReader.read() is one readall() on the body
+            reader, etag = self._get(key, None)
         except _MissingObject:
             return None
+        with reader:
+            return reader.read(), etag  # BufferedReader.read() is one readall() on the body
 
     def open_reader(self, key: str, version_id: str | None = None) -> BinaryIO:
+        return self._get(key, version_id)[0]
+
+    def _get(self, key: str, version_id: str | None) -> tuple[BinaryIO, str]:
+        """GetObject: the body as a stream, and the object's ETag."""
         full_key = self._bucket.full_key(key)
         version: dict[str, Any] = {"VersionId": version_id} if version_id else {}
         with self._bucket.errors(
@@ -222,7 +234,7 @@ class S3Storage:
                 Bucket=self._bucket.name, Key=full_key, **version
             )
         raw = _BodyReader(response["Body"], self._bucket, key)
-        return io.BufferedReader(raw, buffer_size=_READ_BUFFER)
+        return io.BufferedReader(raw, buffer_size=_READ_BUFFER), str(response.get("ETag", ""))
 
     def stat(self, key: str, version_id: str | None = None) -> StoredObject | None:
         full_key = self._bucket.full_key(key)
@@ -290,58 +302,15 @@ class S3Storage:
                     **lock_args(lock),
                 )
         else:
-            reply = self._copy_in_parts(copy_source, source, key, stored.size, lock)
+            reply = copy_in_parts(
+                self._bucket, self._options, copy_source, source, key, stored.size, lock
+            )
         copied = self.stat(key, version_of(reply))
         if copied is None or copied.size != stored.size:
             raise StorageError(f"the copy of {source} at {key} is missing or has another size")
         if lock is not None:
             ensure_locked(self._bucket, copied, lock)
         return copied
-
-    def _copy_in_parts(
-        self,
-        copy_source: CopySourceTypeDef,
-        source: str,
-        key: str,
-        size: int,
-        lock: ObjectLock | None,
-    ) -> Any:
-        """A multipart upload whose parts are byte ranges of ``source``, copied by S3; returns
-        S3's reply to its completion (the version)."""
-        dest = self._bucket.full_key(key)
-        with self._bucket.errors("start the copy of", key):
-            upload_id = self._bucket.client.create_multipart_upload(
-                Bucket=self._bucket.name,
-                Key=dest,
-                **_object_args(self._options),
-                **tag_args(self._options.tag_data, key),
-                **lock_args(lock),
-            )["UploadId"]
-        try:
-            parts: list[CompletedPartTypeDef] = []
-            for number, start in enumerate(range(0, size, COPY_PART_SIZE), start=1):
-                end = min(size, start + COPY_PART_SIZE) - 1
-                with self._bucket.errors(f"copy part {number} of {source} to", key):
-                    response = self._bucket.client.upload_part_copy(
-                        Bucket=self._bucket.name,
-                        Key=dest,
-                        UploadId=upload_id,
-                        PartNumber=number,
-                        CopySource=copy_source,
-                        CopySourceRange=f"bytes={start}-{end}",
-                    )
-                parts.append({"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]})
-            with self._bucket.errors("complete the copy of", key):
-                return self._bucket.client.complete_multipart_upload(
-                    Bucket=self._bucket.name,
-                    Key=dest,
-                    UploadId=upload_id,
-                    MultipartUpload={"Parts": parts},
-                )
-        except BaseException:
-            with suppress(StorageError):
-                _abort_upload(self._bucket, dest, upload_id)
-            raise
 
     def delete_keys(self, keys: Iterable[str]) -> None:
         it = iter(keys)

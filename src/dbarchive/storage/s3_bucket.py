@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 from dbarchive.errors import ConfigError, StorageError
 from dbarchive.storage.base import StorageOptions
+from dbarchive.storage.s3_conditional import knows_if_match, teach_if_match
 
 if TYPE_CHECKING:
     from botocore.response import StreamingBody
@@ -160,6 +161,9 @@ def _knows_full_object(client: Any) -> bool:
 
 
 _NOT_CREATED = {"PreconditionFailed", "ConditionalRequestConflict"}  # put_if_absent lost the race
+# A conditional PutObject's condition not met: 412, 409 (a concurrent conditional write), or 404
+# (AWS's answer to If-Match when the object is gone).
+_UNMET = _NOT_CREATED | {"NoSuchKey"}
 
 
 def _error_code(exc: Any) -> tuple[str, str]:
@@ -236,6 +240,8 @@ class _Bucket:
         self.name = name
         self.prefix = prefix
         self.full_object_crc = _knows_full_object(client)
+        if not knows_if_match(client):
+            teach_if_match(client)
 
     def full_key(self, key: str) -> str:
         """The S3 key of a storage-relative key; rejects keys that would escape or mean nothing."""

@@ -5,24 +5,28 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from dbarchive import failpoints
 from dbarchive.errors import StorageError
-from dbarchive.storage.base import StorageOptions, StoredObject
+from dbarchive.storage.base import StorageOptions, StoredObject, name_taken
 
 if TYPE_CHECKING:
-    from types_boto3_s3.type_defs import (
-        CompletedPartTypeDef,
-    )
+    from types_boto3_s3.type_defs import CompletedPartTypeDef, CopySourceTypeDef
+
+    from dbarchive.storage.retention import ObjectLock
 from dbarchive.storage.s3_bucket import (
+    _NOT_CREATED,
+    COPY_PART_SIZE,
     MAX_PARTS,
     _abort_upload,
     _body,
     _Bucket,
     _crc32_b64,
+    _error_code,
     _object_args,
     _server_checksum,
 )
@@ -43,11 +47,15 @@ class _S3Writer:
     CompleteMultipartUpload. A failed part upload surfaces on the next write() or on commit().
     Where Object Lock is configured, an archive object (``retention.is_archive_content``) is
     written under retention: the PutObject, or the CreateMultipartUpload, carries it.
+    ``create_only``: the PutObject, or the CompleteMultipartUpload, carries ``If-None-Match: *``.
     """
 
-    def __init__(self, bucket: _Bucket, key: str, options: StorageOptions) -> None:
+    def __init__(
+        self, bucket: _Bucket, key: str, options: StorageOptions, create_only: bool = False
+    ) -> None:
         self._bucket = bucket
         self._key = key
+        self._condition: dict[str, Any] = {"IfNoneMatch": "*"} if create_only else {}
         self._full_key = bucket.full_key(key)
         self._part_size = options.part_size
         self._extra = {**_object_args(options), **tag_args(options.tag_data, key)}
@@ -173,13 +181,15 @@ class _S3Writer:
             self._parts.append(self._upload_part(len(self._parts) + 1, part))
         assert self._upload_id is not None
         failpoints.hit("storage.before-complete")
-        with self._bucket.errors("complete the upload of", self._key):
+        self._before_create()
+        with self._bucket.errors("complete the upload of", self._key), self._taken():
             response = self._bucket.client.complete_multipart_upload(
                 Bucket=self._bucket.name,
                 Key=self._full_key,
                 UploadId=self._upload_id,
                 MultipartUpload={"Parts": self._parts},
                 **self._full_object(ChecksumCRC32=_crc32_b64(self._crc)),
+                **self._condition,
             )
         self._upload_id = None
         failpoints.hit("storage.after-complete")
@@ -197,7 +207,8 @@ class _S3Writer:
         Returns S3's reply (checksum, version)."""
         data, self._buf = self._buf, bytearray()
         self._sha.update(data)
-        with self._bucket.errors("write", self._key):
+        self._before_create()
+        with self._bucket.errors("write", self._key), self._taken():
             return self._bucket.client.put_object(
                 Bucket=self._bucket.name,
                 Key=self._full_key,
@@ -206,7 +217,22 @@ class _S3Writer:
                 **self._extra,
                 **put_checksum_args(self._lock),
                 **lock_args(self._lock),
+                **self._condition,
             )
+
+    def _before_create(self) -> None:
+        if self._condition:
+            failpoints.hit("storage.before-create")
+
+    @contextmanager
+    def _taken(self) -> Iterator[None]:
+        """A create-only write refused because the name exists becomes ``NameTaken``."""
+        try:
+            yield
+        except Exception as exc:  # botocore's ClientError, imported lazily
+            if self._condition and hasattr(exc, "response") and _error_code(exc)[0] in _NOT_CREATED:
+                raise name_taken(self._key) from None
+            raise
 
     def _shutdown(self) -> None:
         """Join the upload thread; an unfinished part's error no longer matters here."""
@@ -214,3 +240,47 @@ class _S3Writer:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
         self._pending = None
+
+
+def copy_in_parts(
+    bucket: _Bucket,
+    options: StorageOptions,
+    copy_source: CopySourceTypeDef,
+    source: str,
+    key: str,
+    size: int,
+    lock: ObjectLock | None,
+) -> Any:
+    """A multipart upload whose parts are byte ranges of ``source``, copied by S3 (objects above
+    CopyObject's 5 GiB); returns S3's reply to its completion (the version)."""
+    dest = bucket.full_key(key)
+    with bucket.errors("start the copy of", key):
+        upload_id = bucket.client.create_multipart_upload(
+            Bucket=bucket.name,
+            Key=dest,
+            **_object_args(options),
+            **tag_args(options.tag_data, key),
+            **lock_args(lock),
+        )["UploadId"]
+    try:
+        parts: list[CompletedPartTypeDef] = []
+        for number, start in enumerate(range(0, size, COPY_PART_SIZE), start=1):
+            end = min(size, start + COPY_PART_SIZE) - 1
+            with bucket.errors(f"copy part {number} of {source} to", key):
+                response = bucket.client.upload_part_copy(
+                    Bucket=bucket.name,
+                    Key=dest,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource=copy_source,
+                    CopySourceRange=f"bytes={start}-{end}",
+                )
+            parts.append({"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]})
+        with bucket.errors("complete the copy of", key):
+            return bucket.client.complete_multipart_upload(
+                Bucket=bucket.name, Key=dest, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+    except BaseException:
+        with suppress(StorageError):
+            _abort_upload(bucket, dest, upload_id)
+        raise

@@ -65,6 +65,8 @@ def stream_unit(
     ctx.storage.delete_keys([partition.unit_record_key(index)])  # the committed day stays
     unit_path = plan.target(partition).for_unit(index)
     ctx.storage.abort_incomplete(unit_path.unit_part_prefix)
+    # An earlier attempt's files (its plan is not committed): the names are written once.
+    ctx.storage.delete_keys([o.key for o in ctx.storage.list_objects(unit_path.unit_part_prefix)])
     emit_export_event(
         ctx, spec, plan.day, "start", total=scan.estimated_rows, message=f"unit {index}"
     )

@@ -87,7 +87,9 @@ def publish_units(
     else:
         committed = on_commit(ctx, spec, day, replacing=done is not None)
         guard = run_lock_guard(ctx, spec)
-        published = publish.publish(ctx.storage, target, manifest, committed=committed, guard=guard)
+        published = publish.publish(
+            ctx.storage, target, manifest, base=done, committed=committed, guard=guard
+        )
         manifest, stale = published.manifest or manifest, published.removed
     (count,) = ctx.reads(spec, day).query(  # where the units were read
         q.day_count_sql(info), (window.start_param, window.end_param), "counting the day"
