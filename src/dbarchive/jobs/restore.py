@@ -51,6 +51,7 @@ from dbarchive.throttle import Throttle
 
 BATCH_ROWS = 1000
 BATCH_BYTES = 4 * 1024 * 1024  # well below max_allowed_packet (16 MiB on MariaDB, 64 on MySQL 8)
+STATEMENT_OVERHEAD = 64 * 1024  # the INSERT's own text and the driver's escapes, generously
 _DISPLAY_WIDTH = re.compile(r"^(tinyint|smallint|mediumint|int|integer|bigint|year)\(\d+\)")
 
 
@@ -261,9 +262,10 @@ class _Loader:
         self._load = ctx.source.upsert_rows if replace else ctx.source.insert_rows
 
     def run(self) -> None:
-        with self.ctx.source.restoring():
+        with self.ctx.source.restoring() as max_packet:
             self._emit("start", f"into {self.info.qualified}")
-            for batch in _batches(self._chunks()):
+            for batch in _batches(self._chunks(), min(BATCH_BYTES, max_packet // 2)):
+                self._require_fits(batch, max_packet)
                 if self.throttle is not None:
                     self.throttle.check_stop()
                 started = time.monotonic()
@@ -293,6 +295,24 @@ class _Loader:
             for entry in files:
                 yield from iter_file_chunks(self.ctx.storage, entry)
 
+    def _require_fits(self, batch: list[list[Value]], max_packet: int) -> None:
+        """A row too long for one INSERT (a batch holds such a row alone) is refused, naming its
+        key and the setting: the server would only drop the session (an outside trial: an 18 MB
+        text, archived whole, "lost the session", and every rerun the same)."""
+        size = _row_bytes(batch[0]) + STATEMENT_OVERHEAD
+        if len(batch) > 1 or size <= max_packet:
+            return
+        names = [c.name for c in self.manifest.columns]
+        key = ", ".join(
+            f"{k} = {_text(batch[0][names.index(k)])}" for k in self.manifest.key_columns
+        )
+        raise SourceError(
+            f"{self.manifest.table} {self.manifest.day}: the row with {key} needs an INSERT of "
+            f"about {size} bytes, more than the server's max_allowed_packet ({max_packet}); "
+            "nothing of it was written. Raise max_allowed_packet (SET GLOBAL, or the DB parameter "
+            "group on RDS/Aurora) above that, then restore again: rows already written stay"
+        )
+
     def _insert(self, rows: Sequence[Sequence[Value]]) -> None:
         affected = self._load(self.info, rows, self._types, self.manifest.key_columns)
         self.batches += 1
@@ -315,14 +335,26 @@ def _generated_hint(info: TableInfo) -> str:
     )
 
 
-def _batches(chunks: Iterator[list[list[Value]]]) -> Iterator[list[list[Value]]]:
-    """Re-cut the archive's chunks into INSERTs of at most BATCH_ROWS rows and ~BATCH_BYTES."""
+def _row_bytes(row: Sequence[Value]) -> int:
+    """About what a row adds to an INSERT: its values' text (binary as hex, sent to UNHEX)."""
+    return sum(len(v) for v in row if v is not None) + 4 * len(row)
+
+
+def _text(value: Value) -> str:
+    return "NULL" if value is None else value.decode(errors="replace")
+
+
+def _batches(
+    chunks: Iterator[list[list[Value]]], max_bytes: int = BATCH_BYTES
+) -> Iterator[list[list[Value]]]:
+    """Re-cut the archive's chunks into INSERTs of at most BATCH_ROWS rows and ~``max_bytes``
+    (a longer row goes alone)."""
     batch: list[list[Value]] = []
     size = 0
     for chunk in chunks:
         for row in chunk:
-            row_size = sum(len(v) for v in row if v is not None) + 4 * len(row)
-            if batch and (len(batch) >= BATCH_ROWS or size + row_size > BATCH_BYTES):
+            row_size = _row_bytes(row)
+            if batch and (len(batch) >= BATCH_ROWS or size + row_size > max_bytes):
                 yield batch
                 batch, size = [], 0
             batch.append(row)

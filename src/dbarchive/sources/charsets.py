@@ -29,6 +29,12 @@ a row is never archived and never deleted. Failing was chosen over a lossless es
 a marker) because every reader of the archive — the CSV and Parquet readers, the lake DDL, the
 purge's SQL ``SHA2``, Aurora's statements — would have to learn the marker, for bytes that are
 almost always a mistake to correct in the table.
+
+The same column flags two other values the archive's text cannot hold: an ENUM's error value
+(index 0), and a binary value longer than half the server's ``max_allowed_packet``, whose
+``HEX()`` the server turns into NULL with a mere warning (an outside trial: a 9 MB BLOB archived
+as NULL, verify OK, the row purged). That check, ``LENGTH(col) * 2 > @@max_allowed_packet``,
+reads the length MySQL keeps with the value: a few nanoseconds a row.
 """
 
 from __future__ import annotations
@@ -51,6 +57,20 @@ def may_lose_text(col: Column) -> bool:
     """Whether the column's text could lose characters on its way to UTF-8 (a non-UTF-8 text
     column); whether it really can is the server's answer to :func:`round_trip_probe_sql`."""
     return col.is_text and col.charset is not None and col.charset.lower() not in UTF8_CHARSETS
+
+
+# Binary types whose hex could reach 1 KiB, MySQL's smallest max_allowed_packet.
+_LONG_BINARY = re.compile(r"^(?:var)?binary\((\d+)\)")
+_SHORT_BLOBS = {"tinyblob"}
+
+
+def may_overflow_hex(col: Column) -> bool:
+    """Whether a value of this binary column could have a hex text longer than the server's
+    ``max_allowed_packet`` (checked row by row where it could)."""
+    if not col.is_binary or col.data_type in _SHORT_BLOBS:
+        return False
+    sized = _LONG_BINARY.match(col.column_type.lower())
+    return sized is None or int(sized.group(1)) * 2 > 1024
 
 
 def _charset(name: str) -> str:
@@ -87,6 +107,8 @@ def lossy_expression(check: TextCheck) -> str:
     q = quote_identifier(col.name)
     if check.enum_error:
         return f"{q} = 0"  # an ENUM compared with a number compares its index
+    if check.oversize:
+        return f"LENGTH({q}) * 2 > @@max_allowed_packet"  # HEX() would return NULL
     assert col.charset is not None
     if check.lost_bytes is not None:
         return " OR ".join(f"LOCATE(X'{b:02X}', CAST({q} AS BINARY)) > 0" for b in check.lost_bytes)
@@ -127,6 +149,15 @@ def unconvertible(
         f"{c.name} = {'NULL' if v is None else v.decode(errors='replace')}"
         for c, v in zip(info.key, key_values, strict=True)
     )
+    if check.oversize:
+        return UnconvertibleTextError(
+            f"{info.name}: the row with {where} holds a value in column {col.name!r} whose hex "
+            "text (twice its bytes) is longer than the server's max_allowed_packet: the server "
+            "would return NULL for it, so dbarchive neither archives nor deletes this row; raise "
+            "max_allowed_packet on the server (SET GLOBAL, or the DB parameter group on RDS/Aurora) "
+            "above twice the largest value, then run again (such rows: WHERE "
+            f"{lossy_expression(check)})"
+        )
     if check.enum_error:
         return UnconvertibleTextError(
             f"{info.name}: the row with {where} holds the error value of ENUM column "

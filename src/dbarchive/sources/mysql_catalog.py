@@ -15,6 +15,7 @@ from dbarchive.sources.canonical import Column, quote_identifier
 from dbarchive.sources.charsets import (
     lost_bytes,
     may_lose_text,
+    may_overflow_hex,
     round_trip_probe_sql,
 )
 from dbarchive.sources.mysql_session import MySqlSession
@@ -88,6 +89,7 @@ class MySqlCatalog(MySqlSession):
         checked = (
             *(check for c in wanted if (check := self._text_check(c)) is not None),
             *(TextCheck(c, None, enum_error=True) for c in wanted if c.data_type == "enum"),
+            *(TextCheck(c, None, oversize=True) for c in wanted if may_overflow_hex(c)),
         )
         info = TableInfo(
             schema, spec.name, wanted, key, key_index, ts, ts_index, spec.where, checked

@@ -31,13 +31,15 @@ class MySqlRestore(MySqlTables):
         self.execute(sql, what="creating the target")
 
     @contextmanager
-    def restoring(self) -> Iterator[None]:
+    def restoring(self) -> Iterator[int]:
         """Inside, this session loads rows strictly (``restore_sql.RESTORE_SQL_MODE``: no value
-        silently changed, yet archived zero dates and ids 0 load back); after, its mode is back."""
+        silently changed, yet archived zero dates and ids 0 load back); after, its mode is back.
+        Yields the server's ``max_allowed_packet``: no INSERT may be longer."""
         old_mode = self.query(r.SQL_MODE)[0][0]
+        max_packet = int(self.query(r.MAX_PACKET)[0][0])
         self.execute(r.SET_SQL_MODE, (r.RESTORE_SQL_MODE,))
         try:
-            yield
+            yield max_packet
         finally:
             self.execute(r.SET_SQL_MODE, (old_mode,))
 

@@ -21,6 +21,7 @@ from dbarchive.sources.table import TableInfo
 # archived id 0 stays 0 instead of taking the next AUTO_INCREMENT value.
 RESTORE_SQL_MODE = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION"
 SQL_MODE = "SELECT @@SESSION.sql_mode"
+MAX_PACKET = "SELECT @@max_allowed_packet"  # the longest statement the server takes
 SET_SQL_MODE = "SET SESSION sql_mode = %s"  # param: the mode
 _CHARSET_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 

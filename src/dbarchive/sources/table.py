@@ -17,11 +17,14 @@ class TextCheck:
     """A column whose text is checked row by row, and how: ``lost_bytes`` are the bytes of a
     single-byte charset that do not come back from utf8mb4; None means convert there and back.
     ``enum_error``: instead, an ENUM's error value (index 0, stored as '' for an invalid value
-    when ``sql_mode`` is not strict), whose text '' restores as another value or not at all."""
+    when ``sql_mode`` is not strict), whose text '' restores as another value or not at all.
+    ``oversize``: instead, a binary value whose hex text would exceed the server's
+    ``max_allowed_packet``: ``HEX()`` then returns NULL, in the file and in the digest alike."""
 
     column: Column
     lost_bytes: bytes | None
     enum_error: bool = False
+    oversize: bool = False
 
 
 Strategy = Literal["key", "time"]
