@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from dbarchive.errors import SourceError
+from dbarchive.sources.ordinal_keys import ordinal
 
 _AS_IS = {
     "tinyint",
@@ -70,6 +71,7 @@ _BINARY = {
     "multipolygon",
     "geometrycollection",
 }
+ORDINAL_TYPES = {"enum", "set", "bit"}  # sorted by a number, compared with text as text
 _INTEGER = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"}
 
 
@@ -156,7 +158,8 @@ def key_parameter(col: Column, text: bytes) -> object:
     """A key value as a query parameter of the column's own type, from its canonical text.
 
     Comparing an integer column with a string makes MySQL compare doubles, which loses precision
-    above 2**53, so integers and decimals go back to numbers; binary keys come back from hex.
+    above 2**53, so integers and decimals go back to numbers; binary keys come back from hex;
+    ENUM, SET and BIT keys become the number MySQL sorts them by.
     """
     if col.is_integer:
         return int(text)
@@ -164,4 +167,6 @@ def key_parameter(col: Column, text: bytes) -> object:
         return Decimal(text.decode())
     if col.is_binary:
         return bytes.fromhex(text.decode())
+    if col.data_type in ORDINAL_TYPES:  # compared as the number they sort by (ordinal_keys.py)
+        return ordinal(col.data_type, col.column_type, col.name, text.decode())
     return text.decode()

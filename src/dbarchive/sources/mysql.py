@@ -41,6 +41,7 @@ from dbarchive.sources.mysql_session import (
     T,
     translate_error,
 )
+from dbarchive.sources.ordinal_keys import bound_text
 from dbarchive.sources.sqltext import bind
 from dbarchive.sources.table import (
     ChunkRows,
@@ -101,6 +102,9 @@ class MySqlSource(MySqlPartitions, MySqlRestore, MySqlCatalog):
             return ScanPlan("time", int(count), reason="composite key: read through the time index")
         count, low, high = self.query(q.key_bounds_sql(info), window_params)[0]
         count = int(count)
+        low, high = (
+            bound_text(info.key[0].data_type, info.key[0].column_type, v) for v in (low, high)
+        )
         if scan == "time" or (scan == "auto" and self._sparse(info, count, low, high)):
             self._require_primary(info)
             return ScanPlan("time", count, low, high, reason="keys do not follow time")

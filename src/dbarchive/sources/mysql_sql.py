@@ -216,6 +216,8 @@ def key_bounds_sql(info: TableInfo) -> str:
     col = info.key[0]
     k = quote_identifier(col.name)
     low, high = (canonical_expression(col, f"{f}({k})") for f in ("MIN", "MAX"))
+    if col.data_type in {"enum", "set"}:  # MIN/MAX compare their text: ask for the sort number
+        low, high = (f"{f}({k} + 0)" for f in ("MIN", "MAX"))
     index = f" FORCE INDEX ({quote_identifier(info.ts_index)})" if info.ts_index else ""
     return (
         f"SELECT COUNT(*), {low}, {high} FROM {info.qualified}{index} WHERE {day_predicate(info)}"
