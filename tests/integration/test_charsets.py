@@ -16,8 +16,8 @@ from dbarchive import build_context, export_day, restore_day
 from dbarchive.build import build_throttle
 from dbarchive.errors import ConfigError, SourceError, UnconvertibleTextError
 from dbarchive.jobs.daily import TableReport, purge_table, run
+from dbarchive.sources.charsets import ROW_MARGIN
 from dbarchive.steps import upload
-from dbarchive.steps.archive_files import iter_archive_rows
 from dbarchive.steps.purge import purge_day
 from dbarchive.steps.verify import verify_day
 from tests.integration.helpers import make_job
@@ -275,68 +275,82 @@ def test_a_day_the_export_refuses_is_reported_and_the_run_goes_on(
     ctx.source.close()
 
 
-BLOB_DDL = "CREATE TABLE files (id INT PRIMARY KEY, ts DATETIME NOT NULL, body LONGBLOB, KEY (ts))"
+BLOB_DDL = """CREATE TABLE files (id INT PRIMARY KEY, ts DATETIME NOT NULL, body LONGBLOB,
+  extra MEDIUMBLOB, KEY (ts))"""
 
 
-def _half_packet(schema: MySqlSchema) -> int:
-    """Half the server's max_allowed_packet: the longest value whose HEX() it returns."""
-    return int(schema.execute("SELECT @@max_allowed_packet")[0][0]) // 2
+def _row_limit(schema: MySqlSchema) -> int:
+    """The most bytes of hex a row's long values may come to (max_allowed_packet less the room
+    kept for the rest of the row and its statement)."""
+    return int(schema.execute("SELECT @@max_allowed_packet")[0][0]) - ROW_MARGIN
+
+
+def _files_job(schema: MySqlSchema, tmp_path: Path) -> Any:
+    table = {"name": "files", "timestamp_column": "ts"}
+    return make_job(schema.url, str(tmp_path / "arch"), [table])
 
 
 @pytest.mark.parametrize("reader", ["c", "driver"])
-def test_a_value_whose_hex_exceeds_the_packet_limit_is_refused_not_archived_as_null(
+def test_a_row_too_long_for_the_packet_is_refused_not_archived_as_null(
     mysql_schema: MySqlSchema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
 ) -> None:
     """HEX() of a value longer than half of max_allowed_packet is NULL (a warning only): a 9 MB
     BLOB was archived as NULL, verify said OK (its digest read the same NULL) and the purge
-    deleted the row (an outside trial). The export now refuses the row, naming it and the fix;
-    a value of exactly half the limit is archived whole. (Verify's SQL digest of that row, on
-    the driver's path, overflows too and says the day differs: safe, not checked here.)"""
+    deleted the row; two 5 MB BLOBs of one row made the row digest NULL and every purge crash
+    (outside trials). The export now refuses such a row, naming it, its columns and the fix. A
+    row at the limit itself is archived, verified, purged and restored byte for byte: export,
+    purge and restore agree on one limit. Grown past it after the export, a purge keeps it."""
     _use_reader(monkeypatch, reader)
     mysql_schema.execute(BLOB_DDL)
-    half = _half_packet(mysql_schema)
+    most = _row_limit(mysql_schema) // 2  # bytes of binary: twice as many of hex
     mysql_schema.execute(
-        "INSERT INTO files VALUES (1, '2026-05-01 01:00:00', REPEAT(X'A5', %s)),"
-        " (2, '2026-05-02 01:00:00', REPEAT(X'A5', %s))",
-        (half, half + 1),
+        "INSERT INTO files VALUES (1, '2026-05-01 01:00:00', REPEAT(X'A5', %s), NULL),"
+        " (2, '2026-05-02 01:00:00', REPEAT(X'A5', %s), X'01'),"
+        " (3, '2026-05-03 01:00:00', REPEAT(X'A5', %s), REPEAT(X'5A', %s))",
+        (most, most, most // 2, most // 2 + 1),
     )
-    job = make_job(
-        mysql_schema.url, str(tmp_path / "arch"), [{"name": "files", "timestamp_column": "ts"}]
-    )
-    ctx = build_context(job)
+    ctx = build_context(_files_job(mysql_schema, tmp_path))
     spec = ctx.job.tables[0]
+    before = mysql_schema.execute("SELECT id, MD5(body), LENGTH(body) FROM files WHERE id = 1")
     assert export_day(ctx, spec, DAY).rows == 1
-    archived = upload.read_manifest(ctx.storage, ctx.partition(spec, DAY))
-    assert archived is not None
-    ((_, _, body),) = list(iter_archive_rows(ctx.storage, archived))
-    assert body == b"A5" * half  # whole (the hex text is the limit itself)
-    with pytest.raises(
-        UnconvertibleTextError, match=r"files: the row with id = 2 .*'body'.*max_allowed_packet"
-    ):
-        export_day(ctx, spec, DAY + dt.timedelta(days=1))
+    assert verify_day(ctx, spec, DAY).ok
+    for later, row in ((1, 2), (2, 3)):
+        with pytest.raises(
+            UnconvertibleTextError,
+            match=rf"files: the row with id = {row} holds values in 'body', 'extra' .*"
+            "max_allowed_packet less 128 KiB",
+        ):
+            export_day(ctx, spec, DAY + dt.timedelta(days=later))
     assert len(list((tmp_path / "arch").rglob("_manifest.json"))) == 1
     manifest = upload.read_manifest(ctx.storage, ctx.partition(spec, DAY))
     assert manifest is not None
-    mysql_schema.execute("UPDATE files SET body = CONCAT(body, X'00') WHERE id = 1")
-    with pytest.raises(UnconvertibleTextError, match=r"the row with id = 1 .*'body'"):
-        purge_day(ctx, spec, manifest, build_throttle(ctx))  # grown past the limit: kept
-    lengths = mysql_schema.execute("SELECT id, LENGTH(body) FROM files ORDER BY id")
-    assert [(int(i), int(n)) for i, n in lengths] == [(1, half + 1), (2, half + 1)]
+    purge_day(ctx, spec, manifest, build_throttle(ctx))
+    restore_day(ctx, spec, DAY)
+    assert (
+        mysql_schema.execute("SELECT id, MD5(body), LENGTH(body) FROM files WHERE id = 1") == before
+    )
+    mysql_schema.execute("UPDATE files SET extra = X'00' WHERE id = 1")  # past the limit now
+    with pytest.raises(UnconvertibleTextError, match=r"the row with id = 1 "):
+        purge_day(ctx, spec, manifest, build_throttle(ctx))
+    assert mysql_schema.execute("SELECT COUNT(*) FROM files")[0][0] == 3
     ctx.source.close()
 
 
 def test_restore_names_a_row_too_long_for_one_insert(
-    mysql_schema: MySqlSchema, tmp_path: Path
+    mysql_schema: MySqlSchema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A latin1 text of 0.6 times max_allowed_packet bytes, every one 'é', is archived whole as
-    UTF-8 (1.2 times the limit). Its restore died "lost the session … run it again", and every rerun
-    the same (an outside trial): it now stops before that row's INSERT, naming the row and
-    max_allowed_packet; the rows before it stay restored."""
+    """An archive written before the export checked a row's length (its check disabled here):
+    a latin1 text of 0.6 times max_allowed_packet bytes, every one 'é', archived as UTF-8 (1.2
+    times the limit). Its restore died "lost the session … run it again", and every rerun the
+    same (an outside trial): it now stops before that row's INSERT, naming the row and
+    max_allowed_packet; the rows before it stay restored. Today's export refuses that row."""
+    from dbarchive.sources import charsets
+
     mysql_schema.execute(
         "CREATE TABLE long_notes (id INT PRIMARY KEY, ts DATETIME NOT NULL,"
         " body LONGTEXT CHARACTER SET latin1, KEY (ts))"
     )
-    size = _half_packet(mysql_schema) * 6 // 5
+    size = (_row_limit(mysql_schema) + ROW_MARGIN) * 3 // 5
     mysql_schema.execute(
         "INSERT INTO long_notes VALUES (1, '2026-05-01 01:00:00', 'short'),"
         " (2, '2026-05-01 02:00:00', REPEAT(_latin1 X'E9', %s))",
@@ -345,6 +359,11 @@ def test_restore_names_a_row_too_long_for_one_insert(
     table = {"name": "long_notes", "timestamp_column": "ts"}
     ctx = build_context(make_job(mysql_schema.url, str(tmp_path / "arch"), [table]))
     spec = ctx.job.tables[0]
+    with pytest.raises(UnconvertibleTextError, match=r"the row with id = 2 holds values in 'body'"):
+        export_day(ctx, spec, DAY)
+    ctx.source.close()
+    monkeypatch.setattr(charsets, "ROW_MARGIN", -(10**10))  # as an older version wrote it
+    ctx = build_context(make_job(mysql_schema.url, str(tmp_path / "arch"), [table]))
     assert export_day(ctx, spec, DAY).rows == 2
     with pytest.raises(SourceError, match=r"the row with id = 2 needs an INSERT of about \d+ "
                        r"bytes, more than the server's max_allowed_packet"):  # fmt: skip

@@ -30,11 +30,14 @@ a marker) because every reader of the archive — the CSV and Parquet readers, t
 purge's SQL ``SHA2``, Aurora's statements — would have to learn the marker, for bytes that are
 almost always a mistake to correct in the table.
 
-The same column flags two other values the archive's text cannot hold: an ENUM's error value
-(index 0), and a binary value longer than half the server's ``max_allowed_packet``, whose
-``HEX()`` the server turns into NULL with a mere warning (an outside trial: a 9 MB BLOB archived
-as NULL, verify OK, the row purged). That check, ``LENGTH(col) * 2 > @@max_allowed_packet``,
-reads the length MySQL keeps with the value: a few nanoseconds a row.
+The same column flags two other rows the archive cannot hold: an ENUM's error value (index 0),
+and a row whose long values' text comes near the server's ``max_allowed_packet``. Past it the
+server turns ``HEX()`` into NULL with a mere warning (an outside trial: a 9 MB BLOB archived as
+NULL, verify OK, the row purged), the row digest's ``CONCAT`` into NULL (two 5 MB BLOBs: every
+purge crashed), and the row's INSERT cannot be sent back. The check sums the lengths MySQL keeps
+with the long values (binary counted twice, as hex; non-UTF-8 text converted) against
+``max_allowed_packet`` less ``ROW_MARGIN``, the room left for the other values and the
+statement: export, purge and restore then agree on one limit.
 """
 
 from __future__ import annotations
@@ -59,18 +62,35 @@ def may_lose_text(col: Column) -> bool:
     return col.is_text and col.charset is not None and col.charset.lower() not in UTF8_CHARSETS
 
 
-# Binary types whose hex could reach 1 KiB, MySQL's smallest max_allowed_packet.
-_LONG_BINARY = re.compile(r"^(?:var)?binary\((\d+)\)")
-_SHORT_BLOBS = {"tinyblob"}
+# The room a row leaves under max_allowed_packet beside its long values: its other values, the
+# netstring lengths of the digest, the INSERT's text (jobs/restore.py STATEMENT_OVERHEAD: half).
+ROW_MARGIN = 128 * 1024
+_SIZED = re.compile(r"^(?:var)?(?:binary|char)\((\d+)\)")
+_SHORT = {"tinyblob", "tinytext", "enum", "set"}
 
 
-def may_overflow_hex(col: Column) -> bool:
-    """Whether a value of this binary column could have a hex text longer than the server's
-    ``max_allowed_packet`` (checked row by row where it could)."""
-    if not col.is_binary or col.data_type in _SHORT_BLOBS:
+def _long(col: Column) -> bool:
+    """Whether a value of this column can be long (a BLOB/TEXT type, or declared > 512)."""
+    if not (col.is_binary or col.is_text) or col.data_type in _SHORT:
         return False
-    sized = _LONG_BINARY.match(col.column_type.lower())
-    return sized is None or int(sized.group(1)) * 2 > 1024
+    sized = _SIZED.match(col.column_type.lower())
+    return sized is None or int(sized.group(1)) > 512
+
+
+def row_size_check(columns: Sequence[Column]) -> tuple[TextCheck, ...]:
+    """The check of a row's long values against ``max_allowed_packet`` (none: no long column)."""
+    long = tuple(c for c in columns if _long(c))
+    return (TextCheck(long[0], None, row_size=long),) if long else ()
+
+
+def _text_bytes(col: Column) -> str:
+    """SQL: the bytes of the column's value as the archive holds it (0 for NULL)."""
+    q = quote_identifier(col.name)
+    if col.is_binary:
+        return f"IFNULL(LENGTH({q}), 0) * 2"
+    if col.charset is not None and col.charset.lower() not in UTF8_CHARSETS:
+        return f"IFNULL(LENGTH(CONVERT({q} USING utf8mb4)), 0)"
+    return f"IFNULL(LENGTH({q}), 0)"
 
 
 def _charset(name: str) -> str:
@@ -107,8 +127,9 @@ def lossy_expression(check: TextCheck) -> str:
     q = quote_identifier(col.name)
     if check.enum_error:
         return f"{q} = 0"  # an ENUM compared with a number compares its index
-    if check.oversize:
-        return f"LENGTH({q}) * 2 > @@max_allowed_packet"  # HEX() would return NULL
+    if check.row_size:
+        total = " + ".join(_text_bytes(c) for c in check.row_size)
+        return f"{total} > @@max_allowed_packet - {ROW_MARGIN}"
     assert col.charset is not None
     if check.lost_bytes is not None:
         return " OR ".join(f"LOCATE(X'{b:02X}', CAST({q} AS BINARY)) > 0" for b in check.lost_bytes)
@@ -149,14 +170,15 @@ def unconvertible(
         f"{c.name} = {'NULL' if v is None else v.decode(errors='replace')}"
         for c, v in zip(info.key, key_values, strict=True)
     )
-    if check.oversize:
+    if check.row_size:
+        names = ", ".join(repr(c.name) for c in check.row_size)
         return UnconvertibleTextError(
-            f"{info.name}: the row with {where} holds a value in column {col.name!r} whose hex "
-            "text (twice its bytes) is longer than the server's max_allowed_packet: the server "
-            "would return NULL for it, so dbarchive neither archives nor deletes this row; raise "
+            f"{info.name}: the row with {where} holds values in {names} whose text (binary as "
+            f"hex) comes to more than the server's max_allowed_packet less {ROW_MARGIN // 1024} "
+            "KiB: the server would read their hex or the row's digest as NULL, and could not take "
+            "the row's INSERT back, so dbarchive neither archives nor deletes this row; raise "
             "max_allowed_packet on the server (SET GLOBAL, or the DB parameter group on RDS/Aurora) "
-            "above twice the largest value, then run again (such rows: WHERE "
-            f"{lossy_expression(check)})"
+            f"above that, then run again (such rows: WHERE {lossy_expression(check)})"
         )
     if check.enum_error:
         return UnconvertibleTextError(

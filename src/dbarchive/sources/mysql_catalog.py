@@ -15,8 +15,8 @@ from dbarchive.sources.canonical import Column, quote_identifier
 from dbarchive.sources.charsets import (
     lost_bytes,
     may_lose_text,
-    may_overflow_hex,
     round_trip_probe_sql,
+    row_size_check,
 )
 from dbarchive.sources.mysql_session import MySqlSession
 from dbarchive.sources.table import (
@@ -89,7 +89,7 @@ class MySqlCatalog(MySqlSession):
         checked = (
             *(check for c in wanted if (check := self._text_check(c)) is not None),
             *(TextCheck(c, None, enum_error=True) for c in wanted if c.data_type == "enum"),
-            *(TextCheck(c, None, oversize=True) for c in wanted if may_overflow_hex(c)),
+            *row_size_check(wanted),
         )
         info = TableInfo(
             schema, spec.name, wanted, key, key_index, ts, ts_index, spec.where, checked

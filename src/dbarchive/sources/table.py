@@ -18,13 +18,14 @@ class TextCheck:
     single-byte charset that do not come back from utf8mb4; None means convert there and back.
     ``enum_error``: instead, an ENUM's error value (index 0, stored as '' for an invalid value
     when ``sql_mode`` is not strict), whose text '' restores as another value or not at all.
-    ``oversize``: instead, a binary value whose hex text would exceed the server's
-    ``max_allowed_packet``: ``HEX()`` then returns NULL, in the file and in the digest alike."""
+    ``row_size``: instead, the row's long values (these columns, ``column`` the first): their text
+    (binary as hex) must leave room under ``max_allowed_packet``, or ``HEX()`` and the row digest
+    return NULL (the file and the digest alike) and the row's INSERT cannot be sent back."""
 
     column: Column
     lost_bytes: bytes | None
     enum_error: bool = False
-    oversize: bool = False
+    row_size: tuple[Column, ...] = ()
 
 
 Strategy = Literal["key", "time"]
