@@ -154,7 +154,7 @@ def _require_no_rows_left(
     Nothing is published; the day is recorded as grown-only, so the next run only grows it."""
     if old is None or new.rows >= old.effective_digest.count:
         return
-    publish.discard(ctx.storage, target, new)
+    publish.discard(ctx.storage, target, new, old)
     upload.mark_rows_gone(ctx.storage, partition, ctx.wall_clock.now())
     raise VerificationError(
         f"{spec.name} {new.day}: {old.effective_digest.count - new.rows} archived rows left the "

@@ -717,3 +717,32 @@ def test_later_generations_too_large_to_hold_are_walked_by_place(
     test_late_and_changed_rows_of_purged_days_are_archived_and_the_next_run_is_clean(
         mysql_schema, tmp_path, "time"
     )
+
+
+def test_discarding_a_published_generation_keeps_what_the_commit_lists(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """Work units planned before the day had a manifest write published names; when another run
+    (a second backfill) published the same rows meanwhile, the units' publication is not needed.
+    It crashed on an assertion (an outside trial); it now removes only its own files that the
+    committed manifest does not list."""
+    import dataclasses
+
+    from dbarchive.steps import publish, upload
+
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill(mysql_schema, D1, PER_DAY)
+    ctx = build_context(_job(mysql_schema, tmp_path))
+    export_day(ctx, ctx.job.tables[0], D1)
+    partition = ctx.partition(ctx.job.tables[0], D1)
+    committed = upload.read_manifest(ctx.storage, partition)
+    assert committed is not None
+    target = partition.for_generation(committed.generation, staged=False)
+    extra = target.part_key(1, "csv")
+    ctx.storage.put_bytes(extra, b"id\n")  # a file of the unneeded publication
+    entry = dataclasses.replace(committed.files[0], key=extra)
+    mine = dataclasses.replace(committed, files=(*committed.files, entry))
+    publish.discard(ctx.storage, target, mine, committed)
+    assert ctx.storage.stat(extra) is None
+    assert all(ctx.storage.stat(f.key) is not None for f in committed.files)
+    ctx.source.close()

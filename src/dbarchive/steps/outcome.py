@@ -80,7 +80,7 @@ def finish_publication(
     committed after the manifest, before the replaced files are deleted."""
     run_lock_guard(ctx, spec)()  # the lock vanished: publish nothing
     if old is not None and publish.already_published(ctx.storage, manifest, old):
-        publish.discard(ctx.storage, target, manifest)
+        publish.discard(ctx.storage, target, manifest, old)
         return keep_published(ctx, spec, target, old, seconds)
     committed = on_commit(ctx, spec, manifest.day, replacing=old is not None)
     published = publish.publish(

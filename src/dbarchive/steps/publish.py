@@ -115,11 +115,15 @@ def already_published(storage: Storage, new: Manifest, old: Manifest) -> bool:
     return unchanged(new, old) and not check_files(storage, old, "bytes")
 
 
-def discard(storage: Storage, target: PartitionPath, manifest: Manifest) -> None:
-    """Remove the files an unneeded generation (its rows are archived already) wrote: they are
-    staged, so no reader ever saw them."""
-    assert target.staged, "only staged files may be discarded"
-    storage.delete_keys([target.write_key(f.key) for f in new_files(target, manifest)])
+def discard(
+    storage: Storage, target: PartitionPath, manifest: Manifest, committed: Manifest
+) -> None:
+    """Remove the files an unneeded generation (its rows are archived already, in ``committed``)
+    wrote: staged ones no reader saw; published names (work units planned before the day had a
+    manifest, published meanwhile by another backfill) unless ``committed`` lists them."""
+    listed = {f.key for f in committed.files}
+    stale = [f.key for f in new_files(target, manifest) if target.staged or f.key not in listed]
+    storage.delete_keys([target.write_key(k) for k in stale])
 
 
 def new_files(

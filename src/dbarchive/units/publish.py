@@ -81,7 +81,7 @@ def publish_units(
         )
     ctx.source.check_run_lock(info)  # the lock vanished: publish nothing (sources/lock.py)
     if done is not None and publish.already_published(ctx.storage, manifest, done):
-        publish.discard(ctx.storage, target, manifest)
+        publish.discard(ctx.storage, target, manifest, done)
         manifest, stale = done, []
         lakehouse.commit_day(ctx, spec, manifest)  # a kill may have come before the snapshot
     else:
