@@ -49,7 +49,7 @@ def check_bucket_access(ctx: Context) -> CheckResult:
     )
 
 
-CONDITIONAL = "storage: conditional writes enforced (If-None-Match, If-Match)"
+CONDITIONAL = "storage: conditional writes enforced (create only, replace only if unchanged)"
 _STALE_ETAG = '"00000000000000000000000000000000"'
 
 

@@ -128,8 +128,8 @@ class MySqlSource(MySqlPartitions, MySqlRestore, MySqlCatalog):
             raise NoUsableKeyError(
                 f"{info.name!r}: reading a day through the time index needs the primary key as "
                 "its tie-breaker (InnoDB keeps the primary key in every index), and the key "
-                f"paged by is the unique index {info.key_index!r}: add a primary key (an "
-                "AUTO_INCREMENT id is ideal) or set key_columns to it" + by_range
+                f"paged by is the unique index {info.key_index!r}, which key_columns cannot change: "
+                "add a primary key (an AUTO_INCREMENT id is ideal)" + by_range
             )
 
     def oldest_day(
