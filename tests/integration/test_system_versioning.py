@@ -73,3 +73,34 @@ def test_purge_of_a_versioned_table_keeps_history_and_says_so(
     result = run_cli("restore", "-c", config, "-t", "versioned", "--date", "2026-01-05")
     assert result.exit_code == 0, result.output
     assert _count(mysql_schema, "versioned") == 50
+
+
+def test_a_restore_names_the_system_versioning_columns_it_cannot_write_back(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """Named period columns (ROW START / ROW END) are archived; a restore into a versioned table
+    lets the server set them to its own time, so the day is not verified. The message blamed
+    generated expressions (an outside trial): it now names the period columns and the way out."""
+    mysql_schema.execute(
+        "CREATE TABLE named (id INT PRIMARY KEY, ts DATETIME NOT NULL, note VARCHAR(20),"
+        " rs TIMESTAMP(6) GENERATED ALWAYS AS ROW START,"
+        " re TIMESTAMP(6) GENERATED ALWAYS AS ROW END,"
+        " PERIOD FOR SYSTEM_TIME(rs, re), KEY (ts)) WITH SYSTEM VERSIONING"
+    )
+    mysql_schema.execute(
+        "INSERT INTO named (id, ts, note) SELECT seq, TIMESTAMP('2026-01-05') + INTERVAL seq"
+        " MINUTE, CONCAT('n', seq) FROM seq_1_to_20"
+    )
+    tables = [{"name": "named", "timestamp_column": "ts"}]
+    config = str(
+        write_config(
+            tmp_path / "a.toml", {"url": mysql_schema.url}, {"url": str(tmp_path / "arch")}, tables
+        )
+    )
+    assert run_cli("export", "-c", config, "--date", "2026-01-05").exit_code == 0
+    result = run_cli(
+        "restore", "-c", config, "-t", "named", "--date", "2026-01-05", "--into", "named_back"
+    )
+    assert result.exit_code == 5, result.output
+    assert "rs, re are the table's system-versioning columns" in result.output
+    assert "generated column" not in result.output

@@ -326,6 +326,14 @@ class _Loader:
 
 def _generated_hint(info: TableInfo) -> str:
     """What to suspect when a target with generated columns does not give the archive back."""
+    period = [c.name for c in info.columns if c.is_period]
+    if period:
+        return (
+            f"; {', '.join(period)} are the table's system-versioning columns, which the server "
+            "sets to the time of the restore: a table WITH SYSTEM VERSIONING cannot take their "
+            "archived values back (that needs MariaDB 10.11's system_versioning_insert_history, "
+            "not used yet); restore --into a table without system versioning"
+        )
     generated = [c.name for c in info.columns if c.generated is not None]
     if not generated:
         return ""

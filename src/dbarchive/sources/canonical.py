@@ -85,13 +85,18 @@ class Column:
     nullable: bool
     charset: str | None = None  # CHARACTER_SET_NAME of a text column, e.g. "latin1"
     collation: str | None = None  # COLLATION_NAME of a text column, e.g. "latin1_swedish_ci"
-    generated: str | None = None  # "VIRTUAL" or "STORED" for a generated column
+    generated: str | None = None  # "VIRTUAL"/"STORED"; "ROW START"/"ROW END" (system versioning)
     # Whether an INSERT that leaves the column out gives it one fixed value (``DEFAULT(col)``):
     # a literal default, or NULL on a nullable column. Not so for an expression default
     # (CURRENT_TIMESTAMP, UUID()), AUTO_INCREMENT, or a NOT NULL column without a default.
     fixed_default: bool = field(default=True, compare=False)
     # ``ON UPDATE CURRENT_TIMESTAMP``: every UPDATE of a row sets it to the time of the update.
     on_update: bool = field(default=False, compare=False)
+
+    @property
+    def is_period(self) -> bool:
+        """A MariaDB system-versioning column (``GENERATED ALWAYS AS ROW START``/``END``)."""
+        return self.generated in {"ROW START", "ROW END"}
 
     @property
     def is_text(self) -> bool:

@@ -24,14 +24,14 @@ from dbarchive.sources.table import (
     TextCheck,
 )
 
+PERIOD_COLUMNS = {b"ROW START", b"ROW END"}  # their GENERATION_EXPRESSION (Column.generated)
 _EMPTY_CATALOG_PAUSES = (0.05, 0.5)  # asking again before believing an empty catalog answer
 _DENIED = {1142, 1143}  # no privilege on the table / on a column
 
 
 def _column(row: Sequence[Any]) -> Column:
     """A Column from one information_schema.COLUMNS row (see ``_columns``)."""
-    name, data_type, column_type, nullable, charset, collation, extra, default = row
-    generated = re.search(rb"\b(VIRTUAL|STORED|PERSISTENT) GENERATED\b", (extra or b"").upper())
+    name, data_type, column_type, nullable, charset, collation, extra, default, expression = row
     return Column(
         name.decode(),
         data_type.decode().lower(),
@@ -39,10 +39,20 @@ def _column(row: Sequence[Any]) -> Column:
         nullable == b"YES",
         charset.decode() if charset else None,
         collation.decode() if collation else None,
-        None if generated is None else generated[1].decode().replace("PERSISTENT", "STORED"),
+        _generated(extra, expression),
         fixed_default(nullable == b"YES", default, extra),
         b"ON UPDATE" in (extra or b"").upper(),
     )
+
+
+def _generated(extra: bytes | None, expression: bytes | None) -> str | None:
+    """How a column is generated: VIRTUAL / STORED (from EXTRA), ROW START / ROW END (MariaDB's
+    system-versioning columns, from GENERATION_EXPRESSION), or None."""
+    period = (expression or b"").upper()
+    if period in PERIOD_COLUMNS:
+        return period.decode()
+    generated = re.search(rb"\b(VIRTUAL|STORED|PERSISTENT) GENERATED\b", (extra or b"").upper())
+    return None if generated is None else generated[1].decode().replace("PERSISTENT", "STORED")
 
 
 def fixed_default(nullable: bool, default: bytes | None, extra: bytes | None) -> bool:
@@ -115,7 +125,8 @@ class MySqlCatalog(MySqlSession):
     def _columns(self, schema: str, table: str) -> list[Column]:
         sql = (
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, CHARACTER_SET_NAME,"
-            " COLLATION_NAME, EXTRA, COLUMN_DEFAULT FROM information_schema.COLUMNS"
+            " COLLATION_NAME, EXTRA, COLUMN_DEFAULT, GENERATION_EXPRESSION"
+            " FROM information_schema.COLUMNS"
             " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION"
         )
         rows = self._catalog(sql, (schema, table), "describing the table")
