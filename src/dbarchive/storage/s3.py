@@ -55,6 +55,8 @@ from dbarchive.storage.s3_bucket import (
     _object_args,
     _parse_url,
     _server_checksum,
+    landed,
+    write_token,
 )
 from dbarchive.storage.s3_conditional import condition_args
 from dbarchive.storage.s3_lock import (
@@ -188,7 +190,11 @@ class S3Storage:
     def _put(
         self, key: str, data: bytes, lock: ObjectLock | None, condition: dict[str, Any]
     ) -> StoredObject | None:
-        """One PutObject with its CRC32 (and ``lock``); None if its ``condition`` failed."""
+        """One PutObject with its CRC32 (and ``lock``); None if its ``condition`` failed (on
+        another writer's object: our own, stored by a first attempt whose answer was lost, is
+        this write's success — ``landed``)."""
+        token = write_token()
+        reply: Any
         with self._bucket.errors("create" if condition else "write", key):
             try:
                 reply = self._bucket.client.put_object(
@@ -197,14 +203,17 @@ class S3Storage:
                     Body=data,
                     ChecksumCRC32=_crc32_b64(zlib.crc32(data)),
                     **condition,
-                    **_object_args(self._options),
+                    **_object_args(self._options, token),
                     **put_checksum_args(lock),
                     **lock_args(lock),
                 )
             except Exception as exc:  # botocore's ClientError, imported lazily
                 if condition and hasattr(exc, "response") and _error_code(exc)[0] in _UNMET:
-                    return None
-                raise
+                    reply = landed(self._bucket, key, token)
+                    if reply is None:
+                        return None
+                else:
+                    raise
         checksum = _server_checksum(reply)
         return StoredObject(key, len(data), s3_checksum=checksum, version_id=version_of(reply))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
@@ -280,10 +281,11 @@ def _abort_upload(bucket: _Bucket, full_key: str, upload_id: str) -> bool:
     return True
 
 
-def _object_args(options: StorageOptions) -> dict[str, Any]:
+def _object_args(options: StorageOptions, mark: str = "1") -> dict[str, Any]:
     """Encryption and storage class, sent only when set so the bucket's defaults apply otherwise;
-    and our mark, so that an object someone else put at one of our keys can be told apart."""
-    args: dict[str, Any] = {"Metadata": {OWNER_MARK: "1"}}
+    and our mark, so that an object someone else put at one of our keys can be told apart (a
+    conditional write's mark is its own token: see :func:`landed`)."""
+    args: dict[str, Any] = {"Metadata": {OWNER_MARK: mark}}
     if options.sse:
         args["ServerSideEncryption"] = options.sse
     if options.kms_key_id:
@@ -291,6 +293,26 @@ def _object_args(options: StorageOptions) -> dict[str, Any]:
     if options.storage_class:
         args["StorageClass"] = options.storage_class
     return args
+
+
+def write_token() -> str:
+    """A conditional write's own mark, told apart from every other writer's."""
+    return uuid.uuid4().hex
+
+
+def landed(bucket: _Bucket, key: str, token: str) -> Any | None:
+    """HeadObject's reply for ``key`` if the object there is the one a conditional write marked
+    ``token``, else None. A conditional PUT whose answer was lost is sent again by botocore, and
+    that retry fails its condition on the very object the first attempt stored (a fault test:
+    exit 8 on a lost 200): the mark tells our own write from another writer's."""
+    try:
+        with bucket.errors("check the write of", key):
+            reply = bucket.client.head_object(
+                Bucket=bucket.name, Key=bucket.full_key(key), ChecksumMode="ENABLED"
+            )
+    except _MissingObject:
+        return None
+    return reply if reply.get("Metadata", {}).get(OWNER_MARK) == token else None
 
 
 class _BodyReader(io.RawIOBase):

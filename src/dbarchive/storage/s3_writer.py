@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from dbarchive import failpoints
@@ -29,6 +29,8 @@ from dbarchive.storage.s3_bucket import (
     _error_code,
     _object_args,
     _server_checksum,
+    landed,
+    write_token,
 )
 from dbarchive.storage.s3_lock import (
     lock_args,
@@ -56,9 +58,10 @@ class _S3Writer:
         self._bucket = bucket
         self._key = key
         self._condition: dict[str, Any] = {"IfNoneMatch": "*"} if create_only else {}
+        self._token = write_token()  # our mark on the object: a lost answer's retry finds it
         self._full_key = bucket.full_key(key)
         self._part_size = options.part_size
-        self._extra = {**_object_args(options), **tag_args(options.tag_data, key)}
+        self._extra = {**_object_args(options, self._token), **tag_args(options.tag_data, key)}
         self._lock = lock_for(options.object_lock, key)
         self._buf = bytearray()
         self._size = 0
@@ -179,17 +182,20 @@ class _S3Writer:
         if self._buf:
             part, self._buf = self._buf, bytearray()
             self._parts.append(self._upload_part(len(self._parts) + 1, part))
-        assert self._upload_id is not None
+        upload_id = self._upload_id
+        assert upload_id is not None
         failpoints.hit("storage.before-complete")
         self._before_create()
-        with self._bucket.errors("complete the upload of", self._key), self._taken():
-            response = self._bucket.client.complete_multipart_upload(
-                Bucket=self._bucket.name,
-                Key=self._full_key,
-                UploadId=self._upload_id,
-                MultipartUpload={"Parts": self._parts},
-                **self._full_object(ChecksumCRC32=_crc32_b64(self._crc)),
-                **self._condition,
+        with self._bucket.errors("complete the upload of", self._key):
+            response = self._created(
+                lambda: self._bucket.client.complete_multipart_upload(
+                    Bucket=self._bucket.name,
+                    Key=self._full_key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": self._parts},
+                    **self._full_object(ChecksumCRC32=_crc32_b64(self._crc)),
+                    **self._condition,
+                )
             )
         self._upload_id = None
         failpoints.hit("storage.after-complete")
@@ -208,29 +214,35 @@ class _S3Writer:
         data, self._buf = self._buf, bytearray()
         self._sha.update(data)
         self._before_create()
-        with self._bucket.errors("write", self._key), self._taken():
-            return self._bucket.client.put_object(
-                Bucket=self._bucket.name,
-                Key=self._full_key,
-                Body=_body(data),
-                ChecksumCRC32=_crc32_b64(zlib.crc32(data)),
-                **self._extra,
-                **put_checksum_args(self._lock),
-                **lock_args(self._lock),
-                **self._condition,
+        with self._bucket.errors("write", self._key):
+            return self._created(
+                lambda: self._bucket.client.put_object(
+                    Bucket=self._bucket.name,
+                    Key=self._full_key,
+                    Body=_body(data),
+                    ChecksumCRC32=_crc32_b64(zlib.crc32(data)),
+                    **self._extra,
+                    **put_checksum_args(self._lock),
+                    **lock_args(self._lock),
+                    **self._condition,
+                )
             )
 
     def _before_create(self) -> None:
         if self._condition:
             failpoints.hit("storage.before-create")
 
-    @contextmanager
-    def _taken(self) -> Iterator[None]:
-        """A create-only write refused because the name exists becomes ``NameTaken``."""
+    def _created(self, send: Callable[[], Any]) -> Any:
+        """``send`` the request that makes the object visible; a create-only write refused
+        because the name exists becomes ``NameTaken`` — unless the object there is this write's
+        own (its first attempt stored it and the answer was lost: ``landed``)."""
         try:
-            yield
+            return send()
         except Exception as exc:  # botocore's ClientError, imported lazily
             if self._condition and hasattr(exc, "response") and _error_code(exc)[0] in _NOT_CREATED:
+                reply = landed(self._bucket, self._key, self._token)
+                if reply is not None:
+                    return reply
                 raise name_taken(self._key) from None
             raise
 
