@@ -151,6 +151,54 @@ def test_lost_response_after_the_server_acted_makes_no_second_copy(
     assert archive_signature(view) == expected
 
 
+def _commit_marker_once(action: str) -> Any:
+    """A plan that applies ``action`` to the first PUT of a day's ``_manifest.json`` only."""
+    seen = {"n": 0}
+
+    def plan(request: Request) -> str | None:
+        if request.operation != "PutObject" or "/_manifest.json" not in request.target:
+            return None
+        seen["n"] += 1
+        return action if seen["n"] == 1 else None
+
+    return plan
+
+
+@pytest.mark.parametrize("commit", ["first", "replace"])
+def test_a_commit_whose_answer_is_lost_is_not_taken_for_another_writers(
+    commit: str,
+    proxied: Job,
+    proxy: FaultProxy,
+    seeded: Seed,
+    mysql_schema: MySqlSchema,
+    view: S3View,
+    clean_signature: Any,
+) -> None:
+    """The commit marker is PUT conditionally (If-None-Match for a day's first, If-Match on the
+    manifest it replaces). Its answer lost after the server stored it, botocore's retry fails the
+    condition on that very object: the write finds its own mark there and goes on (exit 0), as
+    it does when the answer of a data file's PUT is lost."""
+    expected = clean_signature(seeded)
+    if commit == "replace":  # a damaged file: the re-export replaces the day
+        assert proxied.run(*scenario.export_args()).returncode == 0
+        damaged = next(k for k in view.keys("") if "/part-" in k)
+        view.client.put_object(Bucket=view.bucket, Key=view.prefix + damaged, Body=b"damaged")
+    proxy.plan = _commit_marker_once("lose")
+    proc = proxied.run(*scenario.export_args())
+    assert proxy.faults() and proxy.faults()[0].status == 200, proxy.faults()
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    _finish(
+        f"the commit marker's answer lost after it succeeded ({commit})",
+        proxied,
+        seeded,
+        mysql_schema,
+        view,
+        proxy,
+        [0],
+    )
+    assert archive_signature(view) == expected
+
+
 @pytest.mark.parametrize("action", ["reset", "stall"])
 def test_connection_reset_or_stalled_mid_upload(
     action: str,
