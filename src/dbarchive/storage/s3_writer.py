@@ -32,6 +32,7 @@ from dbarchive.storage.s3_bucket import (
     landed,
     write_token,
 )
+from dbarchive.storage.s3_conditional import condition_args
 from dbarchive.storage.s3_lock import (
     lock_args,
     lock_for,
@@ -57,7 +58,7 @@ class _S3Writer:
     ) -> None:
         self._bucket = bucket
         self._key = key
-        self._condition: dict[str, Any] = {"IfNoneMatch": "*"} if create_only else {}
+        self._condition = condition_args(None) if create_only else {}
         self._token = write_token()  # our mark on the object: a lost answer's retry finds it
         self._full_key = bucket.full_key(key)
         self._part_size = options.part_size
