@@ -45,7 +45,7 @@ from dbarchive.manifest import Manifest
 from dbarchive.sources.table import TableInfo
 from dbarchive.steps import upload
 from dbarchive.steps.archive_files import check_files, iter_file_chunks
-from dbarchive.steps.matching import generations
+from dbarchive.steps.matching import generations, value_text
 from dbarchive.steps.verify import archive_scope
 from dbarchive.throttle import Throttle
 
@@ -304,7 +304,7 @@ class _Loader:
             return
         names = [c.name for c in self.manifest.columns]
         key = ", ".join(
-            f"{k} = {_text(batch[0][names.index(k)])}" for k in self.manifest.key_columns
+            f"{k} = {value_text(batch[0][names.index(k)])}" for k in self.manifest.key_columns
         )
         raise SourceError(
             f"{self.manifest.table} {self.manifest.day}: the row with {key} needs an INSERT of "
@@ -346,10 +346,6 @@ def _generated_hint(info: TableInfo) -> str:
 def _row_bytes(row: Sequence[Value]) -> int:
     """About what a row adds to an INSERT: its values' text (binary as hex, sent to UNHEX)."""
     return sum(len(v) for v in row if v is not None) + 4 * len(row)
-
-
-def _text(value: Value) -> str:
-    return "NULL" if value is None else value.decode(errors="replace")
 
 
 def _batches(

@@ -205,7 +205,7 @@ def coverage(
                 elif digest != own:
                     unarchived += 1
                     if len(examples) < 3:
-                        examples.append(tuple(_text(row[i]) for i in full.key_positions))
+                        examples.append(tuple(value_text(row[i]) for i in full.key_positions))
     finally:
         newest.close()
     return Coverage(rows, unarchived, tuple(examples), held, present)
@@ -216,7 +216,8 @@ def row_hash(row: Any) -> str:
     return bytes(row[0]).decode()
 
 
-def _text(value: Any) -> str:
+def value_text(value: Any) -> str:
+    """An archived value as a message shows it (NULL, or its text; bytes that are not UTF-8 replaced)."""
     return "NULL" if value is None else bytes(value).decode(errors="replace")
 
 

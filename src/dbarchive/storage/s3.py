@@ -48,7 +48,6 @@ from dbarchive.storage.s3_bucket import (
     _Bucket,
     _check_credentials,
     _crc32_b64,
-    _error_code,
     _make_client,
     _make_session,
     _MissingObject,
@@ -56,6 +55,7 @@ from dbarchive.storage.s3_bucket import (
     _parse_url,
     _server_checksum,
     landed,
+    refused,
     write_token,
 )
 from dbarchive.storage.s3_conditional import condition_args
@@ -208,12 +208,11 @@ class S3Storage:
                     **lock_args(lock),
                 )
             except Exception as exc:  # botocore's ClientError, imported lazily
-                if condition and hasattr(exc, "response") and _error_code(exc)[0] in _UNMET:
-                    reply = landed(self._bucket, key, token)
-                    if reply is None:
-                        return None
-                else:
+                if not (condition and refused(exc, _UNMET)):
                     raise
+                reply = landed(self._bucket, key, token)
+                if reply is None:
+                    return None
         checksum = _server_checksum(reply)
         return StoredObject(key, len(data), s3_checksum=checksum, version_id=version_of(reply))
 

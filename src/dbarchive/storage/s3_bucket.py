@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse
@@ -171,6 +171,12 @@ def _error_code(exc: Any) -> tuple[str, str]:
     """The S3 error code and message of a ClientError (HEAD replies carry only the status)."""
     error = exc.response.get("Error", {})
     return str(error.get("Code", "")), str(error.get("Message", ""))
+
+
+def refused(exc: BaseException, codes: Collection[str]) -> bool:
+    """Whether ``exc`` is S3's answer with one of ``codes`` (a ClientError; botocore is imported
+    lazily, so it is told by its ``response``)."""
+    return hasattr(exc, "response") and _error_code(exc)[0] in codes
 
 
 def translate_error(

@@ -25,7 +25,7 @@ from typing import Any
 from dbarchive.layout import is_part_name
 from dbarchive.storage.base import StoredObject
 from dbarchive.storage.retention import MODES, ObjectLock, Period, is_archive_content
-from dbarchive.storage.s3_bucket import _Bucket, _error_code
+from dbarchive.storage.s3_bucket import _Bucket, refused
 
 _NO_HOLD = {
     "NoSuchObjectLegalHold",  # SeaweedFS
@@ -117,7 +117,7 @@ def legal_hold_on(bucket: _Bucket, key: str, version_id: str | None) -> bool:
                 Bucket=bucket.name, Key=bucket.full_key(key), **_version_arg(version_id)
             )
         except Exception as exc:  # botocore's ClientError, imported lazily
-            if not (hasattr(exc, "response") and _error_code(exc)[0] in _NO_HOLD):
+            if not refused(exc, _NO_HOLD):
                 raise
             reply = {}  # never set: S3 answers that the version has no hold configuration
     return bool((reply.get("LegalHold") or {}).get("Status", "OFF") == "ON")
@@ -163,7 +163,7 @@ def read_bucket_lock(client: Any, bucket: str) -> dict[str, Any] | None:
             "ObjectLockConfiguration"
         ]
     except Exception as exc:  # botocore's ClientError, imported lazily
-        if hasattr(exc, "response") and _error_code(exc)[0] == _NO_LOCK_CONFIG:
+        if refused(exc, {_NO_LOCK_CONFIG}):
             return None
         raise
     return config

@@ -26,10 +26,10 @@ from dbarchive.storage.s3_bucket import (
     _body,
     _Bucket,
     _crc32_b64,
-    _error_code,
     _object_args,
     _server_checksum,
     landed,
+    refused,
     write_token,
 )
 from dbarchive.storage.s3_conditional import condition_args
@@ -240,12 +240,12 @@ class _S3Writer:
         try:
             return send()
         except Exception as exc:  # botocore's ClientError, imported lazily
-            if self._condition and hasattr(exc, "response") and _error_code(exc)[0] in _NOT_CREATED:
-                reply = landed(self._bucket, self._key, self._token)
-                if reply is not None:
-                    return reply
+            if not (self._condition and refused(exc, _NOT_CREATED)):
+                raise
+            reply = landed(self._bucket, self._key, self._token)
+            if reply is None:
                 raise name_taken(self._key) from None
-            raise
+            return reply
 
     def _shutdown(self) -> None:
         """Join the upload thread; an unfinished part's error no longer matters here."""
