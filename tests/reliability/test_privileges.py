@@ -86,6 +86,33 @@ def test_run_as_the_least_privileged_user(
     assert verdict.clean, verdict.details
 
 
+def test_a_restore_refused_its_first_insert_leaves_no_empty_table_behind(
+    light: Seed,
+    mysql_schema: MySqlSchema,
+    archiver: tuple[str, str],
+    s3_endpoint: S3Endpoint,
+    s3_bucket: str,
+    tmp_path: Path,
+) -> None:
+    """A login that may create tables in the schema but insert only where granted: ``restore
+    --into`` creates its table, the first INSERT is denied, and the table it made is dropped
+    again (an outside trial found it left empty: bad input changes nothing)."""
+    for grant in (*GRANTS, "SELECT, CREATE, DROP ON `{db}`.*"):
+        mysql_schema.execute(
+            f"GRANT {grant.format(db=mysql_schema.name)} TO '{archiver[0]}'@'127.0.0.1'"
+        )
+    job = _job(tmp_path, mysql_schema, archiver, s3_endpoint, s3_bucket)
+    assert job.run(*scenario.run_args()).returncode == 0
+    restore = ("restore", "-t", "events", "--date", str(EXPIRED[0]), "--into", "events_back")
+    proc = job.run(*restore)
+    assert proc.returncode == 3, proc.stderr
+    assert "INSERT" in proc.stderr and "denied" in proc.stderr, proc.stderr
+    assert not mysql_schema.execute(
+        "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+        (mysql_schema.name, "events_back"),
+    )
+
+
 def test_a_user_who_may_read_only_some_columns_is_refused_before_anything_changes(
     light: Seed,
     mysql_schema: MySqlSchema,

@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import re
@@ -109,7 +110,13 @@ def restore_day(
         raise
     loader = _Loader(ctx, info, manifest, replace, throttle)
     restoring = ledger.for_restore(ctx, spec, manifest, info, target)  # before the first row
-    loader.run()
+    try:
+        loader.run()
+    except SourceError:
+        if created and loader.written == 0:  # e.g. no INSERT on it: leave no empty table behind
+            with contextlib.suppress(SourceError):
+                ctx.source.drop_table(_schema(ctx, spec), target)
+        raise
     digest = ctx.source.digest_day(*archive_scope(info, manifest))
     problems = []
     if digest != manifest.effective_digest:
