@@ -557,6 +557,43 @@ def test_a_where_filter_with_percent_signs_archives_and_purges_only_its_rows(
     ctx.source.close()
 
 
+def test_a_filtered_table_is_done_after_one_run_and_nothing_counts_the_rows_it_leaves_out(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """The rows a ``where`` filter leaves out stay in the table, and no count sees them: a second
+    run exports and purges nothing, and the dry run and the backlog count the filter's rows (an
+    outside trial: every run exported the whole retention window again, "unchanged", purged
+    days holding only left-out rows deleting 0, and the backlog never shrank)."""
+    from dbarchive.jobs import backlog
+    from dbarchive.jobs.catch_up import day_rows
+    from dbarchive.jobs.purge_preview import preview
+
+    mysql_schema.execute(LOG_TABLE_DDL)
+    _fill_days(mysql_schema, TODAY - dt.timedelta(days=65), 5)  # expired: 65 .. 61 days ago
+    _fill_days(mysql_schema, TODAY - dt.timedelta(days=3), 3)  # kept: 3 .. 1 days ago
+    older = (TODAY - dt.timedelta(days=63)).isoformat()
+    mysql_schema.execute("UPDATE events SET account_id = 0 WHERE created_at < %s", (older,))
+    left_out = mysql_schema.execute("SELECT COUNT(*) FROM events WHERE account_id = 0")[0][0]
+    ctx = build_context(_job(mysql_schema, tmp_path, where="account_id <> 0"))
+    spec = ctx.job.tables[0]
+    (first,) = run(ctx, [spec], TODAY, build_throttle(ctx))
+    assert first.ok, first.errors
+    assert mysql_schema.execute("SELECT COUNT(*) FROM events WHERE created_at < %s", (older,)) == [
+        (2 * PER_DAY,)
+    ]
+    assert preview(ctx, spec, TODAY).days == ()
+    (second,) = run(ctx, [spec], TODAY, build_throttle(ctx))
+    assert second.ok, second.errors
+    assert [(r.day, r.published) for r in second.exported] == []
+    assert [(r.day, r.rows_deleted) for r in second.purged] == []
+    behind = backlog.measure(ctx, spec, TODAY, day_rows)
+    assert (behind.days, behind.rows) == (0, 0)
+    assert (
+        mysql_schema.execute("SELECT COUNT(*) FROM events WHERE account_id = 0")[0][0] == left_out
+    )
+    ctx.source.close()
+
+
 def test_verify_reads_the_database_while_the_files_are_read(
     mysql_schema: MySqlSchema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -135,15 +135,16 @@ class MySqlSource(MySqlPartitions, MySqlRestore, MySqlCatalog):
     def oldest_day(
         self, spec: TableSpec, info: TableInfo, since: dt.date | None = None
     ) -> dt.date | None:
-        """The partition day of the oldest row that has one (through the time index), or of the
-        oldest from the start of day ``since`` on; None if no row has. A zero or invalid time
+        """The partition day of the oldest row that has one (through the time index; of those the
+        table's ``where`` selects), or of the oldest from the start of day ``since`` on; None if
+        no row has. A zero or invalid time
         value (``0000-00-00``, ``2026-11-00``) belongs to no day: it is passed over here, never
         archived nor purged (``no_day_rows`` counts them)."""
         ts = quote_identifier(info.ts.name)
         bound = FIRST_DAY if since is None else self.window(spec, info, since).start_param
         rows = self.query(
             f"SELECT {ts} FROM {info.qualified} WHERE {ts} >= %s{q.valid_date_guard(info)}"
-            f" ORDER BY {ts} LIMIT 1",
+            f"{q.filter_clause(info.where)} ORDER BY {ts} LIMIT 1",
             (max(bound, FIRST_DAY),),
             what="finding the oldest row",
         )

@@ -211,8 +211,10 @@ def keyset_params(values: Sequence[object]) -> list[object]:
 
 
 def key_bounds_sql(info: TableInfo) -> str:
-    """Count and min/max key of the day, read from the time index alone (no row lookups); the
-    bounds as the key's canonical text, as its rows read it (a binary key in hex)."""
+    """Count and min/max key of the day, read from the time index alone (no row lookups, but
+    for a ``where`` filter's columns the index lacks: the filter's rows are what every count
+    compares with the archive); the bounds as the key's canonical text, as its rows read it (a
+    binary key in hex)."""
     col = info.key[0]
     k = quote_identifier(col.name)
     low, high = (canonical_expression(col, f"{f}({k})") for f in ("MIN", "MAX"))
@@ -220,7 +222,8 @@ def key_bounds_sql(info: TableInfo) -> str:
         low, high = (f"{f}({k} + 0)" for f in ("MIN", "MAX"))
     index = f" FORCE INDEX ({quote_identifier(info.ts_index)})" if info.ts_index else ""
     return (
-        f"SELECT COUNT(*), {low}, {high} FROM {info.qualified}{index} WHERE {day_predicate(info)}"
+        f"SELECT COUNT(*), {low}, {high} FROM {info.qualified}{index} "
+        f"WHERE {day_predicate(info)}{_filter(info)}"
     )
 
 
