@@ -137,3 +137,33 @@ def test_a_rehearsal_with_another_today_records_no_backlog(
     assert report.ok and report.rows_deleted == 4 * ROWS_PER_DAY and report.backlog is None
     assert not (tmp_path / "archive" / "events" / "_backlog.json").exists()
     assert [n for n in report.notes if "retention cutoff counts from 2026-12-16" in n]
+
+
+def test_a_backlog_grown_by_failed_days_and_a_shorter_retention_says_so_not_speed(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """Two days are left unarchived (``on_unarchived = "fail"``) and the retention is cut from
+    30 to 29 days between two runs of the same day: the backlog grew, and the note names the
+    moved cutoff and the failed days instead of telling a purge that ran to its end to go
+    faster (an outside trial got "the purge does not keep up" for both)."""
+    config = _events_job(mysql_schema, tmp_path, "", 'on_unarchived = "fail"\n')
+    ctx = build_context(load_job(config), wall_clock=FixedClock(NOW))
+    try:
+        for day in DAYS[1:3]:  # 11-12 and the cutoff day 11-15 stay unarchived
+            export_day(ctx, ctx.job.tables[0], day)
+        (first,) = api.purge(ctx)
+    finally:
+        ctx.source.close()
+    assert first.backlog is not None and (first.backlog.days, first.backlog.rows) == (3, 1000)
+    config.write_text(config.read_text().replace('"30 days"', '"29 days"'))
+    ctx = build_context(load_job(config), wall_clock=FixedClock(NOW))
+    try:
+        (second,) = api.purge(ctx)
+    finally:
+        ctx.source.close()
+    assert [f.day for f in second.failures] == [DAYS[0], DAYS[3]]
+    assert second.backlog is not None and (second.backlog.days, second.backlog.rows) == (4, 2000)
+    (grew,) = [n for n in second.notes if "backlog grew" in n]
+    assert "cutoff moved from 2026-11-15 to 2026-11-16 in 0 days" in grew, grew
+    assert "2 expired days failed (above) and kept their rows: 2026-11-12, 2026-11-15" in grew
+    assert "does not keep up" not in grew

@@ -20,12 +20,15 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import DbArchiveError
 from dbarchive.jobs.catch_up import days_with_rows
+
+if TYPE_CHECKING:
+    from dbarchive.jobs.table_report import TableReport
 
 BACKLOG_NAME = "_backlog.json"
 
@@ -100,10 +103,11 @@ def grew(before: Backlog | None, now: Backlog) -> bool:
 
 
 def track(
-    ctx: Context, spec: TableSpec, today: dt.date, day_rows: DayRows
+    ctx: Context, spec: TableSpec, today: dt.date, day_rows: DayRows, report: TableReport
 ) -> tuple[Backlog | None, str | None]:
     """Measure and record the backlog after a purge; the backlog and a note for the run: that
-    it grew (and what to do), or that it could not be measured (the run does not fail for it)."""
+    it grew (and why, from ``report``: what to do), or that it could not be measured (the run
+    does not fail for it)."""
     try:
         before = last_recorded(ctx, spec)
         now = measure(ctx, spec, today, day_rows)
@@ -123,6 +127,32 @@ def track(
     return stamped, (
         f"{spec.name}: the backlog grew since the run of {before.recorded_at}: "
         f"{before.days:,} -> {now.days:,} days and {before.rows:,} -> {now.rows:,} rows behind "
-        f"the retention cutoff {now.cutoff}. The purge does not keep up: give it more time "
-        "(max_runtime, the task's timeout), a min_rate under its latency budget, or a quieter hour"
+        f"the retention cutoff {now.cutoff}. {_why(report, before, now, ctx.wall_clock.now())}"
     )
+
+
+def _why(report: TableReport, before: Backlog, now: Backlog, clock: dt.datetime) -> str:
+    """What left the rows behind, as far as this run can tell: the purge's speed only when it
+    was cut short, or when nothing else explains it (an outside trial: a shortened retention
+    and a held row were both blamed on speed)."""
+    reasons = []
+    if before.recorded_at is not None:
+        elapsed = (clock.date() - dt.datetime.fromisoformat(before.recorded_at).date()).days
+        if (now.cutoff - before.cutoff).days > elapsed:
+            reasons.append(
+                f"The retention cutoff moved from {before.cutoff} to {now.cutoff} in {elapsed} "
+                "days: a shorter retention puts more days behind it at once, for the next runs"
+            )
+    failed = sorted({f.day for f in report.failures if f.day is not None})
+    if failed:
+        days = ", ".join(str(d) for d in failed[:3]) + (" …" if len(failed) > 3 else "")
+        reasons.append(f"{len(failed)} expired days failed (above) and kept their rows: {days}")
+    kept = sum(p.rows_kept for p in report.purged)
+    if kept:
+        reasons.append(f"{kept:,} rows the archive does not hold were kept (the purge's lines)")
+    if report.stopped is not None or not reasons:
+        reasons.append(
+            "The purge does not keep up: give it more time (max_runtime, the task's timeout), a "
+            "min_rate under its latency budget, or a quieter hour"
+        )
+    return "; ".join(reasons)

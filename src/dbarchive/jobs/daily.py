@@ -358,7 +358,7 @@ def run_table(
         report.throttle_pauses = throttle.stats.pauses - pauses
     # A cutoff counted from another day than the clock's (``--today``) is no backlog to record.
     if purge and today == clock_today and _purge_went_through(report):
-        report.backlog, note = backlog.track(ctx, spec, today, day_rows)
+        report.backlog, note = backlog.track(ctx, spec, today, day_rows, report)
         report.notes += [note] if note else []
     return report
 
