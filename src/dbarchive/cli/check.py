@@ -26,7 +26,7 @@ from dbarchive.errors import SourceError, StorageError
 @click.option(
     "--strict",
     is_flag=True,
-    help="Exit 1 on advisory findings too (the S3 bucket's security settings).",
+    help="Fail on advisory findings too (the S3 bucket's security settings: exit 4).",
 )
 @click.option(
     "--grants",

@@ -212,7 +212,8 @@ def _query_hint(out: Path, fmt: str) -> list[str]:
         "Query it, e.g. with DuckDB:",
         f"  SELECT event_type, count(*), sum(amount) FROM read_csv('{out}/**/*.csv.gz',",
         "    hive_partitioning=true, header=true, quote='\"', escape='\"', nullstr='\\N',",
-        "    allow_quoted_nulls=false) GROUP BY ALL;",
+        "    allow_quoted_nulls=false, types={'amount': 'DECIMAL(18,4)'}) GROUP BY ALL;",
+        "  (a CSV carries no types: `dbarchive ddl -c archive.toml --engine duckdb` types every column)",
         "or with Python: dbarchive.formats.csv.iter_rows(gzip.open(path)) yields exact values.",
     ]
 

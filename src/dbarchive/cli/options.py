@@ -173,9 +173,7 @@ def selection_options(f: F) -> F:
             click.option(
                 "-t", "--table", "tables", multiple=True, help="Only this table (repeatable)."
             ),
-            click.option(
-                "--date", "date", type=_DATE, help="The day to export (default: yesterday)."
-            ),
+            click.option("--date", "date", type=_DATE, help="The day (default: yesterday)."),
             click.option("--from", "first", type=_DATE, help="First day of a range (inclusive)."),
             click.option("--to", "last", type=_DATE, help="Last day of a range (inclusive)."),
         ]

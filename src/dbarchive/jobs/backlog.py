@@ -20,17 +20,23 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import DbArchiveError
 from dbarchive.jobs.catch_up import days_with_rows
 
-if TYPE_CHECKING:
-    from dbarchive.jobs.table_report import TableReport
-
 BACKLOG_NAME = "_backlog.json"
+
+
+@dataclass(frozen=True)
+class PurgeOutcome:
+    """What the run's purge of a table left behind, as far as the backlog note needs it."""
+
+    stopped: bool  # cut short (max_runtime, a stop file, a signal)
+    failed_days: tuple[dt.date, ...]  # expired days that failed and kept their rows
+    rows_kept: int  # rows of purged days the archive does not hold
 
 
 @dataclass(frozen=True)
@@ -103,10 +109,10 @@ def grew(before: Backlog | None, now: Backlog) -> bool:
 
 
 def track(
-    ctx: Context, spec: TableSpec, today: dt.date, day_rows: DayRows, report: TableReport
+    ctx: Context, spec: TableSpec, today: dt.date, day_rows: DayRows, outcome: PurgeOutcome
 ) -> tuple[Backlog | None, str | None]:
     """Measure and record the backlog after a purge; the backlog and a note for the run: that
-    it grew (and why, from ``report``: what to do), or that it could not be measured (the run
+    it grew (and why, from ``outcome``: what to do), or that it could not be measured (the run
     does not fail for it)."""
     try:
         before = last_recorded(ctx, spec)
@@ -127,11 +133,11 @@ def track(
     return stamped, (
         f"{spec.name}: the backlog grew since the run of {before.recorded_at}: "
         f"{before.days:,} -> {now.days:,} days and {before.rows:,} -> {now.rows:,} rows behind "
-        f"the retention cutoff {now.cutoff}. {_why(report, before, now, ctx.wall_clock.now())}"
+        f"the retention cutoff {now.cutoff}. {_why(outcome, before, now, ctx.wall_clock.now())}"
     )
 
 
-def _why(report: TableReport, before: Backlog, now: Backlog, clock: dt.datetime) -> str:
+def _why(outcome: PurgeOutcome, before: Backlog, now: Backlog, clock: dt.datetime) -> str:
     """What left the rows behind, as far as this run can tell: the purge's speed only when it
     was cut short, or when nothing else explains it (an outside trial: a shortened retention
     and a held row were both blamed on speed)."""
@@ -143,14 +149,15 @@ def _why(report: TableReport, before: Backlog, now: Backlog, clock: dt.datetime)
                 f"The retention cutoff moved from {before.cutoff} to {now.cutoff} in {elapsed} "
                 "days: a shorter retention puts more days behind it at once, for the next runs"
             )
-    failed = sorted({f.day for f in report.failures if f.day is not None})
+    failed = sorted(set(outcome.failed_days))
     if failed:
         days = ", ".join(str(d) for d in failed[:3]) + (" …" if len(failed) > 3 else "")
         reasons.append(f"{len(failed)} expired days failed (above) and kept their rows: {days}")
-    kept = sum(p.rows_kept for p in report.purged)
-    if kept:
-        reasons.append(f"{kept:,} rows the archive does not hold were kept (the purge's lines)")
-    if report.stopped is not None or not reasons:
+    if outcome.rows_kept:
+        reasons.append(
+            f"{outcome.rows_kept:,} rows the archive does not hold were kept (the purge's lines)"
+        )
+    if outcome.stopped or not reasons:
         reasons.append(
             "The purge does not keep up: give it more time (max_runtime, the task's timeout), a "
             "min_rate under its latency budget, or a quieter hour"

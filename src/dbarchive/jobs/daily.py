@@ -295,7 +295,7 @@ def _purge_one(
 ) -> None:
     manifest = known.manifest
     assert manifest is not None
-    _emit(ctx, spec, day, "start", f"deleting the archived rows of {manifest.rows}")
+    _emit(ctx, spec, day, "start", f"deleting the archived rows ({manifest.rows:,} archived)")
     try:
         report.purged.append(purge_day(ctx, spec, manifest, throttle, sizer, known))
     except DbArchiveError as exc:
@@ -358,7 +358,7 @@ def run_table(
         report.throttle_pauses = throttle.stats.pauses - pauses
     # A cutoff counted from another day than the clock's (``--today``) is no backlog to record.
     if purge and today == clock_today and _purge_went_through(report):
-        report.backlog, note = backlog.track(ctx, spec, today, day_rows, report)
+        report.backlog, note = backlog.track(ctx, spec, today, day_rows, report.purge_outcome)
         report.notes += [note] if note else []
     return report
 

@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from dbarchive.errors import DbArchiveError
-from dbarchive.jobs.backlog import Backlog
+from dbarchive.jobs.backlog import Backlog, PurgeOutcome
 from dbarchive.steps import partitions
 from dbarchive.steps.outcome import ExportResult
 from dbarchive.steps.purge import PurgeResult
@@ -44,6 +44,13 @@ class TableReport:
     @property
     def ok(self) -> bool:
         return not self.failures and self.stopped is None
+
+    @property
+    def purge_outcome(self) -> PurgeOutcome:
+        """What the purge left behind, for the backlog's note."""
+        failed = tuple(f.day for f in self.failures if f.day is not None)
+        kept = sum(p.rows_kept for p in self.purged)
+        return PurgeOutcome(self.stopped is not None, failed, kept)
 
     @property
     def errors(self) -> list[str]:
