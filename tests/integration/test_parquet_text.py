@@ -43,6 +43,11 @@ TYPES: dict[str, st.SearchStrategy[Any]] = {
     "DOUBLE": st.floats(allow_nan=False, allow_infinity=False),
     "FLOAT": st.floats(width=32, allow_nan=False, allow_infinity=False),
     "DOUBLE(12,3)": st.decimals(-99999999, 99999999, places=3).map(float),
+    # where the notation switches: around 1e15 and 1e-15 (an outside trial found 1.3e15 + 0.2)
+    "DOUBLE PRECISION": st.one_of(
+        st.floats(1e14, 1e17), st.floats(-1e17, -1e14), st.floats(1e-16, 1e-13)
+    ),
+    "DOUBLE(30,10)": st.floats(-1e20, 1e20),
     "DECIMAL(10,4)": st.decimals(Decimal("-999999.9999"), Decimal("999999.9999"), places=4),
     "DECIMAL(38,30)": st.decimals(Decimal("-99999999"), Decimal("99999999"), places=30),
     "DECIMAL(20,0) UNSIGNED": st.integers(0, 10**20 - 1),
@@ -109,6 +114,12 @@ def test_rendering_equals_server_text(mysql_schema: MySqlSchema, column_type: st
     ("column_type", "values"),
     [
         ("DOUBLE", [1e15, 999999999999999.0, 1e-15, 1e-16, 5e-324, 1.7976931348623157e308, -0.0]),
+        # 17 digits with the point after the 16th: plain (an outside trial; 16 digits: 1e15 form)
+        ("DOUBLE", [1341900360203264.2, -1234567890123456.8, 1341900360203264.0, 1e16 + 2]),
+        # DOUBLE(M,D): the shortest digits padded to D places, whatever the size
+        ("DOUBLE(30,10)", [12345678901234567890.0, 0.5, 1e19, 123.0000000001]),
+        ("DOUBLE(40,5)", [1e25, 123456789012345678901234567890.0, 5e20 + 1]),
+        ("DOUBLE(30,25)", [0.1, 2.5e-20, 0.3333333333333333]),
         ("FLOAT", [16777216.0, _float32(0.1), _float32(3.4028234e38), _float32(1e-45)]),
         ("DECIMAL(38,30)", [Decimal("1E-30"), Decimal("0"), Decimal("-0.000001")]),
         ("DECIMAL(10,8)", [Decimal("0.00000001"), Decimal("-0.00000010")]),

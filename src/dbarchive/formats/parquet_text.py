@@ -6,8 +6,10 @@ purge and restore render the typed values back (``to_canonical``) and must get t
 bytes, or the digest differs. Most types render through Arrow's own casts; three need care:
 
 - DOUBLE / FLOAT: the server prints the shortest round-trip digits (the same digits as Python's
-  ``repr``) but in its own notation: plain for decimal exponents -15..14, else ``1.5e-16``,
-  ``1e15`` (no ``+``, no padding). :func:`mysql_double_text` reproduces that layout.
+  ``repr``) but in its own notation: plain for decimal exponents -15..14 and where the digits
+  run past the point (``1341900360203264.2``: dtoa's ``my_gcvt`` rule), else ``1.5e-16``,
+  ``1e15`` (no ``+``, no padding). :func:`mysql_double_text` reproduces that layout. DOUBLE(M,D)
+  pads those same digits to D places.
 - DECIMAL: Arrow switches to scientific notation for tiny values (``1E-30``); MySQL never does.
 - DATETIME(n): Arrow always prints six fraction digits; MySQL prints ``n``.
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Callable, Sequence
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 import pyarrow as pa
@@ -30,6 +32,7 @@ from dbarchive.formats.lake_types import LakeType
 
 ArrowValues = Any  # a pyarrow Array or ChunkedArray of one column
 _PLAIN_EXPONENTS = range(-15, 15)  # the server prints these decimal exponents without 'e'
+_FIXED_PRECISION = 400  # digits enough for any DOUBLE(M,D) in plain notation (1.8e308, D <= 30)
 
 
 def arrow_type(t: LakeType) -> pa.DataType:
@@ -60,7 +63,7 @@ def mysql_double_text(value: float) -> bytes:
     digits = digits.rstrip("0")
     exponent = point - 1
     sign = "-" if value < 0 else ""
-    if exponent in _PLAIN_EXPONENTS:
+    if exponent in _PLAIN_EXPONENTS or len(digits) > point > 0:
         if point <= 0:
             body = "0." + "0" * -point + digits
         elif point >= len(digits):
@@ -134,7 +137,14 @@ def _render_double(t: LakeType, array: ArrowValues) -> list[Value]:
 
 
 def _render_fixed(t: LakeType, array: ArrowValues) -> list[Value]:
-    return [None if v is None else b"%.*f" % (t.scale, v) for v in array.to_pylist()]
+    """DOUBLE(M,D): the shortest round-trip digits in plain notation, padded (or rounded) to D
+    places — not the binary value's exact digits (``%.*f`` printed 1e25 as 1000…0905969664)."""
+    places = Decimal(1).scaleb(-t.scale)
+    with localcontext(prec=_FIXED_PRECISION):
+        return [
+            None if v is None else format(Decimal(repr(v)).quantize(places), "f").encode()
+            for v in array.to_pylist()
+        ]
 
 
 def _render_datetime(t: LakeType, array: ArrowValues) -> list[Value]:
