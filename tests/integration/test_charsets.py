@@ -370,3 +370,38 @@ def test_restore_names_a_row_too_long_for_one_insert(
         restore_day(ctx, spec, DAY, into="long_notes_back")
     assert mysql_schema.execute("SELECT id FROM long_notes_back") == [(1,)]
     ctx.source.close()
+
+
+@pytest.mark.parametrize(("charset", "special"), [("latin1", "é"), ("cp1251", "Ж"), ("utf16", "é")])
+def test_a_composite_key_with_text_in_another_charset_is_purged_row_for_row(
+    mysql_schema: MySqlSchema, tmp_path: Path, charset: str, special: str
+) -> None:
+    """A key ``(tenant <charset>, seq)``: MariaDB's ``(a, b) IN ((…), (…))`` compares such text
+    as the connection's bytes, so 'é' missed its row and matched 'Ã©' (an outside trial: every
+    purge rolled back "deleted 2 rows instead of 3"; a wrong row of equal count would have gone).
+    The keys go to the server converted to the column's charset: every archived row is deleted,
+    and the row whose bytes are the UTF-8 of the other, on a day the purge keeps, stays."""
+    mysql_schema.execute(
+        f"CREATE TABLE t (tenant VARCHAR(4) CHARACTER SET {charset} NOT NULL, seq INT NOT NULL,"
+        " ts DATETIME NOT NULL, PRIMARY KEY (tenant, seq), KEY (ts)) DEFAULT CHARSET=utf8mb4"
+    )
+    rows = [("a", 1), (special, 2), ("b", 3), (special + "x", 4)]
+    for i, (tenant, seq) in enumerate(rows):
+        mysql_schema.execute(
+            "INSERT INTO t VALUES (%s, %s, %s)", (tenant, seq, f"2026-05-01 0{i}:00:00")
+        )
+    utf8_bytes = special.encode().hex()
+    mysql_schema.execute(
+        f"INSERT INTO t VALUES (CONVERT(X'{utf8_bytes}' USING {charset}), 2, '2026-07-29')"
+    )
+    kept = mysql_schema.execute("SELECT HEX(tenant), seq FROM t WHERE ts >= '2026-07-01'")
+    table = {"name": "t", "timestamp_column": "ts", "chunk_rows": 10}
+    ctx = build_context(make_job(mysql_schema.url, str(tmp_path / "arch"), [table]))
+    spec = ctx.job.tables[0]
+    export_day(ctx, spec, DAY)
+    report = TableReport("t")
+    purge_table(ctx, spec, DAY + dt.timedelta(days=90), build_throttle(ctx), report)
+    ctx.source.close()
+    assert report.ok, report.errors
+    assert report.rows_deleted == len(rows)
+    assert mysql_schema.execute("SELECT HEX(tenant), seq FROM t") == kept

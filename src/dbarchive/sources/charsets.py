@@ -93,7 +93,7 @@ def _text_bytes(col: Column) -> str:
     return f"IFNULL(LENGTH({q}), 0)"
 
 
-def _charset(name: str) -> str:
+def charset_name(name: str) -> str:
     """A charset name fit to stand in ``USING <name>`` (it comes from information_schema)."""
     if not _CHARSET_NAME.match(name):
         raise ValueError(f"not a charset name: {name!r}")
@@ -103,7 +103,7 @@ def _charset(name: str) -> str:
 def round_trip_probe_sql(charset: str) -> str:
     """``MAXLEN`` of ``charset`` and the bytes 0x00..0xFF converted to utf8mb4 and back (params:
     the charset name); read by :func:`lost_bytes`."""
-    cs = _charset(charset)
+    cs = charset_name(charset)
     there_and_back = f"CONVERT(CONVERT(CONVERT({_EVERY_BYTE} USING {cs}) USING utf8mb4) USING {cs})"
     return (
         f"SELECT MAXLEN, CAST({there_and_back} AS BINARY)"
@@ -133,7 +133,7 @@ def lossy_expression(check: TextCheck) -> str:
     assert col.charset is not None
     if check.lost_bytes is not None:
         return " OR ".join(f"LOCATE(X'{b:02X}', CAST({q} AS BINARY)) > 0" for b in check.lost_bytes)
-    back = f"CONVERT(CONVERT({q} USING utf8mb4) USING {_charset(col.charset)})"
+    back = f"CONVERT(CONVERT({q} USING utf8mb4) USING {charset_name(col.charset)})"
     return f"NOT (CAST({back} AS BINARY) <=> CAST({q} AS BINARY))"
 
 

@@ -10,6 +10,7 @@ flight — so they see its outcome, never the state before it.
 from __future__ import annotations
 
 from dbarchive.sources.canonical import canonical_expression, quote_identifier
+from dbarchive.sources.mysql_sql import keys_in
 from dbarchive.sources.table import TableInfo
 
 # The account the server authenticated this session as (what grants apply to), e.g. a@%.
@@ -35,12 +36,6 @@ def present_range_sql(info: TableInfo, lock: bool) -> str:
 def present_keys_sql(info: TableInfo, count: int, lock: bool) -> str:
     """Which of ``count`` keys the table holds (params: the key values, flattened), as canonical
     text; ``count`` at most :data:`KEYS_PER_STATEMENT`."""
-    if len(info.key) == 1:
-        where = f"{quote_identifier(info.key[0].name)} IN ({', '.join(['%s'] * count)})"
-    else:
-        target = "(" + ", ".join(quote_identifier(c.name) for c in info.key) + ")"
-        one = "(" + ", ".join(["%s"] * len(info.key)) + ")"
-        where = f"{target} IN ({', '.join([one] * count)})"
-    return f"SELECT {_select_keys(info)} FROM {info.qualified} WHERE {where}" + (
+    return f"SELECT {_select_keys(info)} FROM {info.qualified} WHERE {keys_in(info, count)}" + (
         " FOR UPDATE" if lock else ""
     )

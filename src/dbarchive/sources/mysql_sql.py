@@ -25,7 +25,7 @@ from dbarchive.sources.canonical import (
     quote_identifier,
     transfer_expression,
 )
-from dbarchive.sources.charsets import guard_expression
+from dbarchive.sources.charsets import charset_name, guard_expression, may_lose_text
 from dbarchive.sources.table import TableInfo
 
 # Every session (the driver's and the C reader's) compares and prints TIMESTAMP in UTC, and
@@ -250,13 +250,24 @@ def time_chunk_sql(info: TableInfo, shape: SelectShape, first: bool, limit: int)
     )
 
 
-def _keys_in(info: TableInfo, count: int) -> str:
+def keys_in(info: TableInfo, count: int) -> str:
     """``key IN (%s, …)`` (or ``(k1, k2) IN ((%s, %s), …)``) for ``count`` keys."""
     if len(info.key) == 1:
         return f"{quote_identifier(info.key[0].name)} IN ({', '.join(['%s'] * count)})"
     target = "(" + ", ".join(quote_identifier(c.name) for c in info.key) + ")"
-    one = "(" + ", ".join(["%s"] * len(info.key)) + ")"
+    one = "(" + ", ".join(key_placeholder(c) for c in info.key) + ")"
     return f"{target} IN ({', '.join([one] * count)})"
+
+
+def key_placeholder(col: Column) -> str:
+    """A key value's placeholder in a row constructor list: text of another charset than UTF-8
+    is converted to it first. MariaDB's ``(a, b) IN ((…), (…))`` compares such a column with
+    the parameter's UTF-8 bytes unconverted: 'é' missed its latin1 row and matched 'Ã©' (an
+    outside trial; a plain ``=`` and a one-column ``IN`` convert). The index is still used."""
+    if not may_lose_text(col):
+        return "%s"
+    assert col.charset is not None
+    return f"CONVERT(%s USING {charset_name(col.charset)})"
 
 
 def delete_keys_sql(info: TableInfo, count: int) -> str:
@@ -264,7 +275,7 @@ def delete_keys_sql(info: TableInfo, count: int) -> str:
 
     Params: the key values (flattened, one tuple per row), then day start and end.
     """
-    return f"DELETE FROM {info.qualified} WHERE {_keys_in(info, count)} AND {day_predicate(info)}{_filter(info)}"
+    return f"DELETE FROM {info.qualified} WHERE {keys_in(info, count)} AND {day_predicate(info)}{_filter(info)}"
 
 
 def select_keys_sql(info: TableInfo, shape: SelectShape, strategy: str, count: int) -> str:
@@ -277,7 +288,7 @@ def select_keys_sql(info: TableInfo, shape: SelectShape, strategy: str, count: i
         else [info.ts.name, *(c.name for c in info.key)]
     )
     return (
-        f"SELECT {shape.sql_list} FROM {info.qualified} WHERE {_keys_in(info, count)} AND "
+        f"SELECT {shape.sql_list} FROM {info.qualified} WHERE {keys_in(info, count)} AND "
         f"{day_predicate(info)}{_filter(info)} ORDER BY {', '.join(quote_identifier(c) for c in order)}"
     )
 
