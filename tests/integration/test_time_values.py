@@ -260,3 +260,41 @@ def test_check_warns_of_a_timestamp_column_every_update_moves(
     (warned,) = [r for r in json.loads(result.stdout) if r["name"].endswith("column of mv")]
     assert warned["ok"] and warned["warning"]
     assert "updated_at is ON UPDATE CURRENT_TIMESTAMP" in warned["detail"]
+
+
+def test_invalid_dates_in_other_columns_restore_as_stored(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A DATE '2026-02-31' and a DATETIME '2026-04-31 …' that ALLOW_INVALID_DATES let in are
+    archived as stored, so the restore takes them back as stored too (an outside trial: the
+    restore's strict mode refused them, and with them every row of the purged day)."""
+    mysql_schema.execute(PERMISSIVE)
+    mysql_schema.execute(
+        "CREATE TABLE events (id INT NOT NULL PRIMARY KEY, ts DATETIME NOT NULL, d DATE,"
+        " at DATETIME(3), KEY (ts))"
+    )
+    mysql_schema.executemany(
+        "INSERT INTO events VALUES (%s, %s, %s, %s)",
+        [
+            (1, "2026-03-02 10:00:00", "2026-02-31", "2026-04-31 23:59:59.999"),
+            (2, "2026-03-02 11:00:00", "2026-03-01", None),
+            (3, "2026-03-02 12:00:00", "0000-00-00", "2026-02-30 00:00:00"),
+        ],
+    )
+    before = mysql_schema.execute(
+        "SELECT id, CAST(ts AS CHAR), CAST(d AS CHAR), CAST(at AS CHAR) FROM events ORDER BY id"
+    )
+    table = {"name": "events", "timestamp_column": "ts", "retention": "30 days"}
+    config = _cfg(mysql_schema, tmp_path, [table])
+    (report,) = _json("run", "-c", config, "--today", "2026-06-11")["tables"]
+    assert {p["day"]: p["rows_deleted"] for p in report["purged"]} == {"2026-03-02": 3}
+    restored = run_cli(
+        "restore", "-c", config, "-t", "events", "--date", "2026-03-02", "--into", "back"
+    )
+    assert restored.exit_code == 0, restored.output
+    assert (
+        mysql_schema.execute(
+            "SELECT id, CAST(ts AS CHAR), CAST(d AS CHAR), CAST(at AS CHAR) FROM back ORDER BY id"
+        )
+        == before
+    )
