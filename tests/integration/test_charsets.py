@@ -405,3 +405,38 @@ def test_a_composite_key_with_text_in_another_charset_is_purged_row_for_row(
     assert report.ok, report.errors
     assert report.rows_deleted == len(rows)
     assert mysql_schema.execute("SELECT HEX(tenant), seq FROM t") == kept
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_float_rounded_past_its_declared_range_is_refused_and_the_rest_round_trips(
+    mysql_schema: MySqlSchema, tmp_path: Path, fmt: str
+) -> None:
+    """FLOAT(10,3) stores 9999999.999 as the float 10000000, past what M and D allow, and the
+    server takes that text back from no INSERT (an outside trial: archived, verified, purged, and
+    the restore refused it and every row of its day). The export refuses that row, naming it;
+    a day of values inside the range (its edge too) is archived, purged and restored exactly."""
+    mysql_schema.execute(
+        "CREATE TABLE m (id INT PRIMARY KEY, ts DATETIME NOT NULL, f FLOAT(10,3),"
+        " d DOUBLE(12,2) UNSIGNED, KEY (ts))"
+    )
+    mysql_schema.execute(
+        "INSERT INTO m VALUES (1, '2026-05-01 01:00:00', 1.5, 0.25),"
+        " (2, '2026-05-01 02:00:00', -9999999.0, 9999999999.99), (3, '2026-05-01 03:00:00', NULL, 0),"
+        " (4, '2026-05-02 01:00:00', 1.5, 1), (5, '2026-05-02 02:00:00', 9999999.999, 2)"
+    )
+    before = mysql_schema.execute("SELECT id, CAST(f AS CHAR), CAST(d AS CHAR) FROM m WHERE id < 4")
+    table = {"name": "m", "timestamp_column": "ts"}
+    ctx = build_context(make_job(mysql_schema.url, str(tmp_path / "arch"), [table], format=fmt))
+    spec = ctx.job.tables[0]
+    with pytest.raises(
+        UnconvertibleTextError, match=r"m: the row with id = 5 holds a value in column 'f' \(float"
+    ):
+        export_day(ctx, spec, DAY + dt.timedelta(days=1))
+    assert export_day(ctx, spec, DAY).rows == 3
+    manifest = upload.read_manifest(ctx.storage, ctx.partition(spec, DAY))
+    assert manifest is not None
+    assert purge_day(ctx, spec, manifest, build_throttle(ctx)).rows_deleted == 3
+    assert restore_day(ctx, spec, DAY, into="m_back").ok
+    ctx.source.close()
+    back = mysql_schema.execute("SELECT id, CAST(f AS CHAR), CAST(d AS CHAR) FROM m_back")
+    assert back == before

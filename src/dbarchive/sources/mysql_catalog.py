@@ -15,6 +15,7 @@ from dbarchive.sources.canonical import Column, quote_identifier
 from dbarchive.sources.charsets import (
     lost_bytes,
     may_lose_text,
+    range_checks,
     round_trip_probe_sql,
     row_size_check,
 )
@@ -100,6 +101,7 @@ class MySqlCatalog(MySqlSession):
             *(check for c in wanted if (check := self._text_check(c)) is not None),
             *(TextCheck(c, None, enum_error=True) for c in wanted if c.data_type == "enum"),
             *row_size_check(wanted),
+            *range_checks(wanted),
         )
         info = TableInfo(
             schema, spec.name, wanted, key, key_index, ts, ts_index, spec.where, checked

@@ -20,12 +20,15 @@ class TextCheck:
     when ``sql_mode`` is not strict), whose text '' restores as another value or not at all.
     ``row_size``: instead, the row's long values (these columns, ``column`` the first): their text
     (binary as hex) must leave room under ``max_allowed_packet``, or ``HEX()`` and the row digest
-    return NULL (the file and the digest alike) and the row's INSERT cannot be sent back."""
+    return NULL (the file and the digest alike) and the row's INSERT cannot be sent back.
+    ``out_of_range``: instead, a FLOAT(M,D) or DOUBLE(M,D) value past what M and D allow (the
+    server rounded it there as it stored it), which no INSERT takes back."""
 
     column: Column
     lost_bytes: bytes | None
     enum_error: bool = False
     row_size: tuple[Column, ...] = ()
+    out_of_range: bool = False
 
 
 Strategy = Literal["key", "time"]
