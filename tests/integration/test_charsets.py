@@ -440,3 +440,32 @@ def test_a_float_rounded_past_its_declared_range_is_refused_and_the_rest_round_t
     ctx.source.close()
     back = mysql_schema.execute("SELECT id, CAST(f AS CHAR), CAST(d AS CHAR) FROM m_back")
     assert back == before
+
+
+def test_latin1_text_is_measured_as_utf8_against_the_packet(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """latin1 text is counted in UTF-8, as archived: 'é' repeated limit/2 + 1 times fits as latin1 bytes
+    and not as UTF-8, so it is refused; 'a' limit/2 times passes the cheap bound's first look
+    (4 bytes a character) only by the exact count, and is archived and verified."""
+    mysql_schema.execute(
+        "CREATE TABLE texts (id INT PRIMARY KEY, ts DATETIME NOT NULL,"
+        " body LONGTEXT CHARACTER SET latin1, KEY (ts))"
+    )
+    half = _row_limit(mysql_schema) // 2
+    mysql_schema.execute(
+        "INSERT INTO texts VALUES (1, '2026-05-01 01:00:00', REPEAT('a', %s)),"
+        " (2, '2026-05-02 01:00:00', REPEAT(CONVERT(X'E9' USING latin1), %s))",
+        (half, half + 1),
+    )
+    ctx = build_context(
+        make_job(
+            mysql_schema.url, str(tmp_path / "arch"), [{"name": "texts", "timestamp_column": "ts"}]
+        )
+    )
+    spec = ctx.job.tables[0]
+    assert export_day(ctx, spec, DAY).rows == 1
+    assert verify_day(ctx, spec, DAY).ok
+    with pytest.raises(UnconvertibleTextError, match=r"texts: the row with id = 2 holds values"):
+        export_day(ctx, spec, DAY + dt.timedelta(days=1))
+    ctx.source.close()
