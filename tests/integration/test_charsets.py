@@ -446,8 +446,8 @@ def test_latin1_text_is_measured_as_utf8_against_the_packet(
     mysql_schema: MySqlSchema, tmp_path: Path
 ) -> None:
     """latin1 text is counted in UTF-8, as archived: 'é' repeated limit/2 + 1 times fits as latin1 bytes
-    and not as UTF-8, so it is refused; 'a' limit/2 times passes the cheap bound's first look
-    (4 bytes a character) only by the exact count, and is archived and verified."""
+    and not as UTF-8, so it is refused; 'a' limit/2 times passes the cheap bound's first look (8 bytes a latin1 byte)
+    only by the exact count (twice its UTF-8 bytes), and is archived and verified."""
     mysql_schema.execute(
         "CREATE TABLE texts (id INT PRIMARY KEY, ts DATETIME NOT NULL,"
         " body LONGTEXT CHARACTER SET latin1, KEY (ts))"
@@ -469,3 +469,37 @@ def test_latin1_text_is_measured_as_utf8_against_the_packet(
     with pytest.raises(UnconvertibleTextError, match=r"texts: the row with id = 2 holds values"):
         export_day(ctx, spec, DAY + dt.timedelta(days=1))
     ctx.source.close()
+
+
+def test_text_is_measured_with_the_escapes_its_insert_will_carry(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A quote goes to the server as two bytes: a row of limit/2 + 1 quotes fits the packet as
+    text but not as a restore's INSERT, so it is refused (an outside trial: 9 MB of quotes was
+    archived, verified and purged, and then every restore lost the session); limit/2 - 1
+    quotes and backslashes are archived, purged and restored byte for byte."""
+    mysql_schema.execute(
+        "CREATE TABLE quotes (id INT PRIMARY KEY, ts DATETIME NOT NULL,"
+        " body LONGTEXT CHARACTER SET latin1, KEY (ts))"
+    )
+    half = _row_limit(mysql_schema) // 2
+    mysql_schema.execute(
+        "INSERT INTO quotes VALUES (1, '2026-05-01 01:00:00', CONCAT(REPEAT('''', %s), '\\\\')),"
+        " (2, '2026-05-02 01:00:00', REPEAT('''', %s))",
+        (half - 2, half + 1),
+    )
+    before = mysql_schema.execute("SELECT MD5(body), LENGTH(body) FROM quotes WHERE id = 1")
+    job = make_job(
+        mysql_schema.url, str(tmp_path / "arch"), [{"name": "quotes", "timestamp_column": "ts"}]
+    )
+    ctx = build_context(job)
+    spec = ctx.job.tables[0]
+    with pytest.raises(UnconvertibleTextError, match=r"quotes: the row with id = 2 holds values"):
+        export_day(ctx, spec, DAY + dt.timedelta(days=1))
+    assert export_day(ctx, spec, DAY).rows == 1
+    manifest = upload.read_manifest(ctx.storage, ctx.partition(spec, DAY))
+    assert manifest is not None
+    assert purge_day(ctx, spec, manifest, build_throttle(ctx)).rows_deleted == 1
+    assert restore_day(ctx, spec, DAY).ok
+    ctx.source.close()
+    assert mysql_schema.execute("SELECT MD5(body), LENGTH(body) FROM quotes WHERE id = 1") == before

@@ -43,6 +43,7 @@ from dbarchive.events import Event
 from dbarchive.identity import require_same_source
 from dbarchive.ledger import hooks as ledger
 from dbarchive.manifest import Manifest
+from dbarchive.sources.charsets import escaped_length
 from dbarchive.sources.table import TableInfo
 from dbarchive.steps import upload
 from dbarchive.steps.archive_files import check_files, iter_file_chunks
@@ -306,7 +307,7 @@ class _Loader:
         """A row too long for one INSERT (a batch holds such a row alone) is refused, naming its
         key and the setting: the server would only drop the session (an outside trial: an 18 MB
         text, archived whole, "lost the session", and every rerun the same)."""
-        size = _row_bytes(batch[0]) + STATEMENT_OVERHEAD
+        size = sum(escaped_length(v) + 4 for v in batch[0] if v is not None) + STATEMENT_OVERHEAD
         if len(batch) > 1 or size <= max_packet:
             return
         names = [c.name for c in self.manifest.columns]

@@ -99,25 +99,38 @@ def _declared_limit(col: Column) -> str | None:
     return None if m is None else f"1e{int(m.group(1)) - int(m.group(2))}"
 
 
+# The bytes the client escapes in a quoted value (mysql_real_escape_string): each goes as two,
+# so a restore's INSERT of 9 MB of quotes is 18 MB (an outside trial: archived, purged, and then
+# no restore could send it).
+ESCAPED_BYTES = b"\x00\n\r\\'\"\x1a"
+
+
+def escaped_length(value: bytes) -> int:
+    """The bytes ``value`` takes quoted in a statement: each escaped byte twice."""
+    return 2 * len(value) - len(value.translate(None, ESCAPED_BYTES))
+
+
 def _text_bytes(col: Column, bound: bool = False) -> str:
-    """SQL: the bytes of the column's value as the archive holds it (0 for NULL); ``bound``:
-    at least that many, without converting text of another charset (no character of any
-    charset takes more than 4 bytes in UTF-8, nor fewer than 1 in its own)."""
+    """SQL: the most bytes the column's value takes in a restore's INSERT (0 for NULL): binary
+    as hex, text as UTF-8 counted twice — every byte may be one the client escapes, and counting
+    them on the server is quadratic (MariaDB's REPLACE of 8 MB of quotes ran for minutes).
+    ``bound``: at least that many without converting text of another charset (no character of
+    any charset takes more than 4 bytes in UTF-8, nor fewer than 1 in its own)."""
     q = quote_identifier(col.name)
     if col.is_binary:
         return f"IFNULL(LENGTH({q}), 0) * 2"
     if col.charset is not None and col.charset.lower() not in UTF8_CHARSETS:
         if bound:
-            return f"IFNULL(LENGTH({q}), 0) * 4"
-        return f"IFNULL(LENGTH(CONVERT({q} USING utf8mb4)), 0)"
-    return f"IFNULL(LENGTH({q}), 0)"
+            return f"IFNULL(LENGTH({q}), 0) * 8"
+        return f"IFNULL(LENGTH(CONVERT({q} USING utf8mb4)), 0) * 2"
+    return f"IFNULL(LENGTH({q}), 0) * 2"
 
 
 def _row_size_expression(columns: Sequence[Column]) -> str:
-    """True when the row's long values come to more than the room under the packet. Text of
-    another charset is converted to count it only when its upper bound says it may not fit: the
-    conversion cost the export 28 % more server CPU on a latin1 TEXT column (bench/row_guard.py),
-    and a row that fits under the bound needs no exact count (MySQL's AND stops at a false)."""
+    """True when the row's long values may come to more than the room under the packet. Text
+    of another charset is converted to count it only when its upper bound says it may not fit:
+    converting every latin1 value cost the export 28 % more server CPU (bench/row_guard.py), and
+    a row under the bound needs no exact count (MySQL's AND stops at a false)."""
     room = f"@@max_allowed_packet - {ROW_MARGIN}"
     exact = " + ".join(_text_bytes(c) for c in columns)
     bound = " + ".join(_text_bytes(c, bound=True) for c in columns)
