@@ -14,7 +14,7 @@ import pytest
 
 from dbarchive import build_context, export_day, restore_day
 from dbarchive.build import build_throttle
-from dbarchive.errors import ConfigError, SourceError, UnconvertibleTextError
+from dbarchive.errors import ConfigError, NoUsableKeyError, SourceError, UnconvertibleTextError
 from dbarchive.jobs.daily import TableReport, purge_table, run
 from dbarchive.sources.charsets import ROW_MARGIN
 from dbarchive.steps import upload
@@ -503,3 +503,27 @@ def test_text_is_measured_with_the_escapes_its_insert_will_carry(
     assert restore_day(ctx, spec, DAY).ok
     ctx.source.close()
     assert mysql_schema.execute("SELECT MD5(body), LENGTH(body) FROM quotes WHERE id = 1") == before
+
+
+def test_a_key_scan_of_a_text_key_in_another_charset_is_refused_and_time_scan_archives_it(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A greek key whose highest value, 0xFF, has no UTF-8 form: its bound read '?', the key
+    scan stopped there and the day was published without its rows, verify OK (an outside fuzz
+    trial). ``scan = "key"`` is refused for such a key, naming the way out; through the time
+    index the same day is refused for the value itself, every row kept."""
+    mysql_schema.execute(
+        "CREATE TABLE g (k VARCHAR(10) CHARACTER SET greek COLLATE greek_bin NOT NULL PRIMARY KEY,"
+        " ts DATETIME NOT NULL, KEY (ts))"
+    )
+    mysql_schema.execute(
+        "INSERT INTO g VALUES (_greek X'61', '2026-05-01 01:00:00'), (_greek X'FF', '2026-05-01 02:00:00')"
+    )
+    for scan, error in (("key", NoUsableKeyError), ("time", UnconvertibleTextError)):
+        table = {"name": "g", "timestamp_column": "ts", "scan": scan}
+        ctx = build_context(make_job(mysql_schema.url, str(tmp_path / scan), [table]))
+        with pytest.raises(error, match="scan = 'time'" if scan == "key" else "the row with k = "):
+            export_day(ctx, ctx.job.tables[0], DAY)
+        ctx.source.close()
+        assert not list((tmp_path / scan).rglob("_manifest.json"))
+    assert mysql_schema.execute("SELECT COUNT(*) FROM g")[0][0] == 2

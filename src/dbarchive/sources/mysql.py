@@ -29,10 +29,7 @@ from dbarchive.sources.canonical import (
     netstring_expression,
     quote_identifier,
 )
-from dbarchive.sources.charsets import (
-    check_rows,
-    unconvertible,
-)
+from dbarchive.sources.charsets import check_rows, key_scan_refusal, unconvertible
 from dbarchive.sources.mysql_catalog import MySqlCatalog
 from dbarchive.sources.mysql_partitions import MySqlPartitions
 from dbarchive.sources.mysql_restore import MySqlRestore
@@ -105,6 +102,8 @@ class MySqlSource(MySqlPartitions, MySqlRestore, MySqlCatalog):
         low, high = (
             bound_text(info.key[0].data_type, info.key[0].column_type, v) for v in (low, high)
         )
+        if scan == "key" and (refusal := key_scan_refusal(info)):
+            raise NoUsableKeyError(refusal)
         if scan == "time" or (scan == "auto" and self._sparse(info, count, low, high)):
             self._require_primary(info)
             return ScanPlan("time", count, low, high, reason="keys do not follow time")
