@@ -414,17 +414,20 @@ def test_a_float_rounded_past_its_declared_range_is_refused_and_the_rest_round_t
     """FLOAT(10,3) stores 9999999.999 as the float 10000000, past what M and D allow, and the
     server takes that text back from no INSERT (an outside trial: archived, verified, purged, and
     the restore refused it and every row of its day). The export refuses that row, naming it;
-    a day of values inside the range (its edge too) is archived, purged and restored exactly."""
+    a day of values inside the range (its edge too: DOUBLE(17,13) holds and takes back 10000, the
+    double its 9999.9999999999999 rounds to) is archived, purged and restored exactly."""
     mysql_schema.execute(
         "CREATE TABLE m (id INT PRIMARY KEY, ts DATETIME NOT NULL, f FLOAT(10,3),"
-        " d DOUBLE(12,2) UNSIGNED, KEY (ts))"
+        " d DOUBLE(12,2) UNSIGNED, e DOUBLE(17,13), KEY (ts))"
     )
     mysql_schema.execute(
-        "INSERT INTO m VALUES (1, '2026-05-01 01:00:00', 1.5, 0.25),"
-        " (2, '2026-05-01 02:00:00', -9999999.0, 9999999999.99), (3, '2026-05-01 03:00:00', NULL, 0),"
-        " (4, '2026-05-02 01:00:00', 1.5, 1), (5, '2026-05-02 02:00:00', 9999999.999, 2)"
+        "INSERT INTO m VALUES (1, '2026-05-01 01:00:00', 1.5, 0.25, 10000),"
+        " (2, '2026-05-01 02:00:00', -9999999.0, 9999999999.99, -9999.5), (3, '2026-05-01 03:00:00', NULL, 0, NULL),"
+        " (4, '2026-05-02 01:00:00', 1.5, 1, 1), (5, '2026-05-02 02:00:00', 9999999.999, 2, 1)"
     )
-    before = mysql_schema.execute("SELECT id, CAST(f AS CHAR), CAST(d AS CHAR) FROM m WHERE id < 4")
+    before = mysql_schema.execute(
+        "SELECT id, CAST(f AS CHAR), CAST(d AS CHAR), CAST(e AS CHAR) FROM m WHERE id < 4"
+    )
     table = {"name": "m", "timestamp_column": "ts"}
     ctx = build_context(make_job(mysql_schema.url, str(tmp_path / "arch"), [table], format=fmt))
     spec = ctx.job.tables[0]
@@ -438,7 +441,9 @@ def test_a_float_rounded_past_its_declared_range_is_refused_and_the_rest_round_t
     assert purge_day(ctx, spec, manifest, build_throttle(ctx)).rows_deleted == 3
     assert restore_day(ctx, spec, DAY, into="m_back").ok
     ctx.source.close()
-    back = mysql_schema.execute("SELECT id, CAST(f AS CHAR), CAST(d AS CHAR) FROM m_back")
+    back = mysql_schema.execute(
+        "SELECT id, CAST(f AS CHAR), CAST(d AS CHAR), CAST(e AS CHAR) FROM m_back"
+    )
     assert back == before
 
 

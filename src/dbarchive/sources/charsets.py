@@ -109,9 +109,11 @@ def range_checks(columns: Sequence[Column]) -> tuple[TextCheck, ...]:
 
 
 def _declared_limit(col: Column) -> str | None:
-    """``1eN``: the bound a FLOAT(M,D)/DOUBLE(M,D) value stays under (N = M - D), else None."""
+    """The largest FLOAT(M,D)/DOUBLE(M,D) value the server takes, as it computes it —
+    ``(1eM - 1) / 1eD`` in doubles — else None. (``1e(M-D)`` refused values it takes: a
+    DOUBLE(17,13) holds and takes back 10000, an outside trial found.)"""
     m = _FIXED_FLOAT.match(col.column_type.lower())
-    return None if m is None else f"1e{int(m.group(1)) - int(m.group(2))}"
+    return None if m is None else f"(1e{int(m.group(1))} - 1) / 1e{int(m.group(2))}"
 
 
 # The bytes the client escapes in a quoted value (mysql_real_escape_string): each goes as two,
@@ -187,7 +189,7 @@ def lossy_expression(check: TextCheck) -> str:
     if check.enum_error:
         return f"{q} = 0"  # an ENUM compared with a number compares its index
     if check.out_of_range:
-        return f"ABS({q}) >= {_declared_limit(col)}"
+        return f"ABS({q}) > {_declared_limit(col)}"
     if check.row_size:
         return _row_size_expression(check.row_size)
     assert col.charset is not None
@@ -243,7 +245,7 @@ def unconvertible(
     if check.out_of_range:
         return UnconvertibleTextError(
             f"{info.name}: the row with {where} holds a value in column {col.name!r} "
-            f"({col.column_type}) at or past the range its M and D allow (the server rounded it "
+            f"({col.column_type}) past the range its M and D allow (the server rounded it "
             "there as it stored it), which an INSERT cannot give back, so dbarchive neither "
             "archives nor deletes this row; set it within the range or widen the column (e.g. "
             f"plain DOUBLE), then run again (such rows: WHERE {lossy_expression(check)})"
