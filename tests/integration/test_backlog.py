@@ -167,3 +167,31 @@ def test_a_backlog_grown_by_failed_days_and_a_shorter_retention_says_so_not_spee
     assert "cutoff moved from 2026-11-15 to 2026-11-16 in 0 days" in grew, grew
     assert "2 expired days failed (above) and kept their rows: 2026-11-12, 2026-11-15" in grew
     assert "does not keep up" not in grew
+
+
+def test_a_cutoff_moved_by_the_tables_own_midnight_is_no_shorter_retention(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """In a table of UTC+14 the cutoff moves at its own midnight, 10:00 UTC: two runs two hours
+    apart across it moved it a day in 0 UTC days, and the note blamed a shorter retention (an
+    outside re-test). Days are counted in the table's zone: only the failed days are named."""
+    config = _events_job(
+        mysql_schema, tmp_path, "", 'on_unarchived = "fail"\ntimezone = "Pacific/Kiritimati"\n'
+    )
+    first_run = dt.datetime(2026, 12, 15, 9, tzinfo=dt.UTC)  # 23:00 on the 15th there
+    ctx = build_context(load_job(config), wall_clock=FixedClock(first_run))
+    try:
+        for day in DAYS[1:3]:
+            export_day(ctx, ctx.job.tables[0], day)
+        (first,) = api.purge(ctx)
+    finally:
+        ctx.source.close()
+    assert first.backlog is not None and first.backlog.cutoff == dt.date(2026, 11, 15)
+    ctx = build_context(load_job(config), wall_clock=FixedClock(first_run + dt.timedelta(hours=2)))
+    try:
+        (second,) = api.purge(ctx)
+    finally:
+        ctx.source.close()
+    assert second.backlog is not None and second.backlog.cutoff == dt.date(2026, 11, 16)
+    (grew,) = [n for n in second.notes if "backlog grew" in n]
+    assert "cutoff moved" not in grew and "2 expired days failed" in grew, grew

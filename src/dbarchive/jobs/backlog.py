@@ -21,6 +21,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
@@ -133,17 +134,20 @@ def track(
     return stamped, (
         f"{spec.name}: the backlog grew since the run of {before.recorded_at}: "
         f"{before.days:,} -> {now.days:,} days and {before.rows:,} -> {now.rows:,} rows behind "
-        f"the retention cutoff {now.cutoff}. {_why(outcome, before, now, ctx.wall_clock.now())}"
+        f"the retention cutoff {now.cutoff}. {_why(outcome, before, now, ctx.wall_clock.now(), ZoneInfo(spec.timezone))}"
     )
 
 
-def _why(outcome: PurgeOutcome, before: Backlog, now: Backlog, clock: dt.datetime) -> str:
+def _why(
+    outcome: PurgeOutcome, before: Backlog, now: Backlog, clock: dt.datetime, zone: ZoneInfo
+) -> str:
     """What left the rows behind, as far as this run can tell: the purge's speed only when it
     was cut short, or when nothing else explains it (an outside trial: a shortened retention
     and a held row were both blamed on speed)."""
     reasons = []
     if before.recorded_at is not None:
-        elapsed = (clock.date() - dt.datetime.fromisoformat(before.recorded_at).date()).days
+        then = dt.datetime.fromisoformat(before.recorded_at)  # days pass in the table's zone
+        elapsed = (clock.astimezone(zone).date() - then.astimezone(zone).date()).days
         if (now.cutoff - before.cutoff).days > elapsed:
             reasons.append(
                 f"The retention cutoff moved from {before.cutoff} to {now.cutoff} in {elapsed} "
