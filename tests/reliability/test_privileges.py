@@ -111,6 +111,12 @@ def test_a_restore_refused_its_first_insert_leaves_no_empty_table_behind(
         "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
         (mysql_schema.name, "events_back"),
     )
+    mysql_schema.execute(  # without DROP the table stays: the message says so
+        f"REVOKE DROP ON `{mysql_schema.name}`.* FROM '{archiver[0]}'@'127.0.0.1'"
+    )
+    proc = job.run(*restore)
+    assert proc.returncode == 3, proc.stderr
+    assert "the empty table 'events_back' it created is left" in proc.stderr, proc.stderr
 
 
 def test_a_user_who_may_read_only_some_columns_is_refused_before_anything_changes(

@@ -306,7 +306,7 @@ def test_status_text_has_ranges_plurals_restored_and_expired_unarchived_days() -
     )
     assert status_lines(status) == [
         "events: retention 60 days (keeps 2026-01-01 and later); oldest row in the database: "
-        "none (the table is empty)",
+        "none (none to archive: the table, or its where filter, holds none)",
         "  archived:  1 day: 2025-12-01; 1 row, 2 bytes",
         "  purged:    none",
         "  restored into the table after their purge: 1 day: 2025-11-30",

@@ -294,7 +294,7 @@ def status_lines(s: TableStatus) -> list[str]:
     archived = s.archived_days
     lines = [
         f"{s.table}: retention {s.retention} (keeps {s.cutoff} and later); oldest row in the "
-        f"database: {s.oldest_day or 'none (the table is empty)'}",
+        f"database: {s.oldest_day or 'none (none to archive: the table, or its where filter, holds none)'}",
         f"  archived:  {days_text(archived)}"
         + (f"; {count(s.archived_rows, 'row')}, {count(s.archived_bytes, 'byte')}" if archived else ""),
         f"  purged:    {days_text(s.purged_days)}",
