@@ -54,11 +54,12 @@ class Background(Future[T]):
     the work if it is still running and joins the thread, so nothing runs on after the scope.
     """
 
-    def __init__(self, work: Callable[[], T], name: str) -> None:
+    def __init__(self, work: Callable[[], T], name: str, on_enter: bool = False) -> None:
         super().__init__()
         self._cancel = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(work,), name=name, daemon=True)
-        self._thread.start()
+        if not on_enter:
+            self._thread.start()
 
     def _run(self, work: Callable[[], T]) -> None:
         if not self.set_running_or_notify_cancel():
@@ -81,9 +82,19 @@ class Background(Future[T]):
     def stop(self) -> None:
         """Cancel the work if it still runs, and wait for its thread to end."""
         self._cancel.set()
-        self._thread.join()
+        if self._thread.ident is not None:  # started
+            self._thread.join()
 
     def __enter__(self) -> Background[T]:
+        """Start the thread here if it waited for the scope (``on_enter``): a Ctrl-C between a
+        start in ``__init__`` and the ``with`` would leave it unjoined (CI caught a verify's
+        files thread alive after its interrupted caller had gone)."""
+        if self._thread.ident is None:
+            try:
+                self._thread.start()
+            except BaseException:
+                self.stop()
+                raise
         return self
 
     def __exit__(
@@ -92,7 +103,8 @@ class Background(Future[T]):
         self.stop()
 
 
-def in_background(work: Callable[[], T], name: str) -> Background[T]:
-    """Run ``work`` on a daemon thread named ``name``; the returned Background holds the result
-    or the error (see the module docstring for why its thread never outlives its scope)."""
-    return Background(work, name)
+def in_background(work: Callable[[], T], name: str, on_enter: bool = False) -> Background[T]:
+    """Run ``work`` on a daemon thread named ``name`` (``on_enter``: from the ``with`` that
+    scopes it); the returned Background holds the result or the error (see the module docstring
+    for why its thread never outlives its scope)."""
+    return Background(work, name, on_enter)

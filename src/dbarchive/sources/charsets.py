@@ -260,8 +260,8 @@ def unconvertible(
         )
     return UnconvertibleTextError(
         f"{info.name}: the row with {where} holds bytes in column {col.name!r} ({col.charset}) "
-        "that do not come back from UTF-8 as themselves (no UTF-8 equivalent, read as '?'; or "
-        "one that converts back to other bytes): archived they would change, so dbarchive neither "
+        "that have no UTF-8 equivalent, or one that converts back to other bytes: archived they "
+        "would read as '?' or change, so dbarchive neither "
         "archives nor deletes this row; correct the value, or make the column VARBINARY/BLOB "
         f"(archived as hex), then run again (such rows: WHERE {lossy_expression(check)})"
     )

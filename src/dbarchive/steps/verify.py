@@ -150,13 +150,15 @@ def verify_day(
     require_same_source(manifest, ctx.identity(spec), partition.manifest_key)
     progress = VerifyProgress(ctx, spec, day, manifest, check_source and not purge_begun(marker))
     # The files (storage) and the rows (MySQL) are read side by side: neither waits for the other.
-    # Leaving the block, on an error too, cancels and joins the files' thread: none outlives it.
+    # Entering the block starts the files' thread; leaving it, on an error too, cancels and joins
+    # it: none outlives it, a Ctrl-C before the block included.
     files = in_background(
         lambda: [
             *check_files(ctx.storage, manifest, depth, progress.file_checked),
             *overwritten_names(ctx.storage, manifest),
         ],
         "dbarchive-verify",
+        on_enter=True,
     )
     with files:
         problems: list[str] = []
