@@ -33,8 +33,9 @@ The points, in the order a ``run`` meets them (tests/reliability/test_kill.py ki
     purge.before-record      the day's last chunk is committed, its purge record says "started"
     purge.after-record       the day's purge record says "purged"
 
-Outside a run: ``verify.chunk-digested`` (a chunk of a day's database rows is digested by verify)
-and ``restore.batch-inserted`` (a restore's INSERT batch is committed).
+Outside a run: ``verify.chunk-digested`` (a chunk of a day's database rows is digested by verify),
+``verify.files-scheduled`` (verify's files thread is made, its ``with`` not yet entered) and
+``restore.batch-inserted`` (a restore's INSERT batch is committed).
 
 With ``[ledger] enabled``, a purge chunk's intent is stored just before ``purge.before-commit``,
 and every ledger record (intent, resolution, drop, restore) passes

@@ -79,6 +79,26 @@ def test_an_interrupted_verify_leaves_no_thread_reading_the_part(
         ctx.source.close()
 
 
+def test_a_verify_interrupted_before_its_files_scope_starts_no_thread(
+    parquet_day: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C between making the files' thread and entering its ``with`` (the gap CI's load
+    once hit) leaves no thread reading: the thread starts only inside the scope that joins it."""
+    from dbarchive.config import load_job
+
+    job = load_job(parquet_day)
+    ctx = build_context(job)
+    monkeypatch.setattr(failpoints, "_hits", {})
+    monkeypatch.setenv("DBARCHIVE_FAILPOINT", "verify.files-scheduled:1:int")
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            verify_day(ctx, job.tables[0], DAY, "rows", check_source=False)
+        assert failpoints.hits("verify.files-scheduled") == 1
+        assert _reading_threads() == []
+    finally:
+        ctx.source.close()
+
+
 @pytest.fixture
 def cpu_load() -> Iterator[None]:
     """A busy loop on a core of its own: the scheduling the abort was seen under."""

@@ -37,7 +37,7 @@ from dbarchive.checks.table import refuse_dotted_new_target
 from dbarchive.checksum import RowDigest, Value
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
-from dbarchive.errors import ConfigError, SourceError, VerificationError
+from dbarchive.errors import ConfigError, DbArchiveError, SourceError, VerificationError
 from dbarchive.events import Event
 from dbarchive.identity import require_same_source
 from dbarchive.ledger import hooks as ledger
@@ -104,9 +104,9 @@ def restore_day(
     created = _ensure_target(ctx, spec, manifest, target)
     try:
         info = _target_info(ctx, spec, manifest, target)
-    except ConfigError:
+    except ConfigError as exc:
         if created:  # created LIKE an original that changed since: leave nothing behind
-            ctx.source.drop_table(_schema(ctx, spec), target)
+            _drop_created(ctx, spec, target, exc)
         raise
     loader = _Loader(ctx, info, manifest, replace, throttle)
     restoring = ledger.for_restore(ctx, spec, manifest, info, target)  # before the first row
@@ -143,9 +143,10 @@ def restore_day(
     )
 
 
-def _drop_created(ctx: Context, spec: TableSpec, target: str, failure: SourceError) -> None:
+def _drop_created(ctx: Context, spec: TableSpec, target: str, failure: DbArchiveError) -> None:
     """Drop the table this restore created and could not fill; if that fails too, ``failure``
-    says the empty table is left (an outside re-test: without DROP it stayed, unmentioned)."""
+    (about to be raised, its type and exit code kept) says the empty table is left (an outside
+    re-test: without DROP it stayed, unmentioned)."""
     try:
         ctx.source.drop_table(_schema(ctx, spec), target)
     except SourceError as exc:
@@ -359,7 +360,9 @@ def _generated_hint(info: TableInfo) -> str:
 
 
 def _row_bytes(row: Sequence[Value]) -> int:
-    """About what a row adds to an INSERT: its values' text (binary as hex, sent to UNHEX)."""
+    """About what a row adds to an INSERT, to cut batches: its values' raw text (binary as hex,
+    sent to UNHEX). Escapes are not counted, as batches are cut at half the packet; a row that
+    goes alone is measured with its escapes (``_Loader._require_fits``)."""
     return sum(len(v) for v in row if v is not None) + 4 * len(row)
 
 

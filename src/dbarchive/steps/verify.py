@@ -160,6 +160,7 @@ def verify_day(
         "dbarchive-verify",
         on_enter=True,
     )
+    failpoints.hit("verify.files-scheduled")
     with files:
         problems: list[str] = []
         notes: list[str] = []
