@@ -51,11 +51,19 @@ class _Sink:
         self.writer = writer
         self.size = 0
         self.closed = False
+        self.discarded = False
 
     def write(self, data: bytes) -> int:
-        self.writer.write(data)
-        self.size += len(data)
+        if not self.discarded:
+            self.writer.write(data)
+            self.size += len(data)
         return len(data)
+
+    def discard(self) -> None:
+        """Abort the stored object; later writes (the footer of a writer being closed) go
+        nowhere."""
+        self.discarded = True
+        self.writer.abort()
 
     def tell(self) -> int:
         return self.size
@@ -138,9 +146,16 @@ class ParquetPartWriter:
         return list(self._files)
 
     def abort(self) -> None:
+        """Drop the open part. pyarrow's writer is closed here, into the discarded sink: left
+        open, it closed itself at garbage collection into the aborted object and printed
+        "Exception ignored" beside the refusal that aborted the day."""
         if self._part is not None:
-            self._part.sink.writer.abort()
-            self._part = None
+            part, self._part = self._part, None
+            part.sink.discard()
+            try:
+                part.parquet.close()
+            except Exception:  # a part being discarded: the error that aborted it stands
+                part.parquet.is_open = False  # not retried at collection either
 
     def _table(self, rows: Sequence[Sequence[Value]]) -> pa.Table:
         columns = list(zip(*rows, strict=True))
