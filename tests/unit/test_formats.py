@@ -5,6 +5,7 @@ format is a module and one registry line; this suite then runs against it unchan
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gc
 import sys
@@ -105,6 +106,29 @@ def test_an_aborted_part_leaves_no_file_and_no_error_at_collection(
     gc.collect()
     assert unraisable == []
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_a_part_whose_rows_read_back_unlike_its_manifest_yields_nothing_when_checked_first(
+    name: str, tmp_path: Path
+) -> None:
+    """Read ``checked_first`` (the purge matching rows to delete), a part whose bytes are the
+    manifest's but whose rows render back otherwise (a Parquet DOUBLE once did) is refused
+    before its first row: the purge deleted the rows it matched before the part's verdict. A
+    CSV file's rows are the bytes its SHA-256 covers: read as they stream."""
+    if format_named(name).values_as_text:
+        pytest.skip("a CSV file's rows are the very bytes its SHA-256 covers")
+    storage = LocalStorage(str(tmp_path))
+    (entry,) = _write(name, storage, format_named(name).compressions[0])
+    other = encode_chunk(ROWS[:2]).digest  # as if the rendering differed from the export's
+    wrong = dataclasses.replace(entry, digest=other)
+    seen: list[object] = []
+    with pytest.raises(VerificationError, match="differ from the manifest"):
+        seen.extend(iter_file_digests(storage, wrong, 0, checked_first=True))
+    assert seen == []
+    with pytest.raises(VerificationError, match="differ from the manifest"):
+        seen.extend(iter_file_chunks(storage, wrong, checked_first=True))
+    assert seen == []
+    assert len(list(iter_file_chunks(storage, entry, checked_first=True))) == 2  # the right one
 
 
 def test_a_file_is_read_by_the_format_its_name_says(name: str) -> None:

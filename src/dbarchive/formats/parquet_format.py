@@ -54,18 +54,19 @@ class ParquetFormat:
     def iter_chunks(
         self, storage: Storage, entry: FileEntry, checked_first: bool
     ) -> Iterator[list[list[Value]]]:
-        """Always checked first: Parquet's footer is at the end, so the part is copied locally
-        and its size and SHA-256 checked before any row is read (``steps/read_parquet.py``)."""
+        """Size and SHA-256 always checked first: Parquet's footer is at the end, so the part
+        is copied locally before any row is read; ``checked_first`` checks the rows' digest
+        first too (``steps/read_parquet.py``)."""
         from dbarchive.steps.read_parquet import iter_parquet_chunks
 
-        return iter_parquet_chunks(storage, entry)
+        return iter_parquet_chunks(storage, entry, checked_first)
 
     def iter_digests(
         self, storage: Storage, entry: FileEntry, key_position: int, checked_first: bool
     ) -> Iterator[tuple[list[Value], list[str]]]:
         from dbarchive.steps.read_parquet import iter_parquet_digests
 
-        return iter_parquet_digests(storage, entry, key_position)
+        return iter_parquet_digests(storage, entry, key_position, checked_first)
 
 
 FORMAT = ParquetFormat()
