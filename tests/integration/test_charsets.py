@@ -532,3 +532,30 @@ def test_a_key_scan_of_a_text_key_in_another_charset_is_refused_and_time_scan_ar
         ctx.source.close()
         assert not list((tmp_path / scan).rglob("_manifest.json"))
     assert mysql_schema.execute("SELECT COUNT(*) FROM g")[0][0] == 2
+
+
+def test_a_latin1_text_key_is_archived_purged_and_restored_by_time_with_the_default_scan(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A legacy latin1 UUID key, scan left at its default: the export went through the time
+    index, but the purge and status sized the day by its key range and were refused ("use scan
+    = 'time' or 'auto'") every run, with scan = 'time' set too (an outside re-test). Every
+    step goes by time now: the day is archived, purged and restored exactly."""
+    mysql_schema.execute(
+        "CREATE TABLE u (id CHAR(36) CHARACTER SET latin1 NOT NULL PRIMARY KEY,"
+        " ts DATETIME NOT NULL, note VARCHAR(10) CHARACTER SET latin1, KEY (ts))"
+    )
+    mysql_schema.execute(
+        "INSERT INTO u SELECT UUID(), %s + INTERVAL seq MINUTE, _latin1 X'E9' FROM seq_0_to_19",
+        (f"{DAY} 00:00:00",),
+    )
+    before = mysql_schema.execute("SELECT id, ts, HEX(note) FROM u ORDER BY id")
+    table = {"name": "u", "timestamp_column": "ts", "retention": "30 days"}
+    job = make_job(mysql_schema.url, str(tmp_path / "arch"), [table])
+    ctx = build_context(job)
+    (report,) = run(ctx, list(job.tables), DAY + dt.timedelta(days=40), build_throttle(ctx))
+    assert report.failures == [] and report.rows_deleted == 20
+    assert mysql_schema.execute("SELECT COUNT(*) FROM u")[0][0] == 0
+    assert restore_day(ctx, job.tables[0], DAY).ok
+    ctx.source.close()
+    assert mysql_schema.execute("SELECT id, ts, HEX(note) FROM u ORDER BY id") == before
