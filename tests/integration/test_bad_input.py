@@ -235,10 +235,10 @@ SOURCE_ERRORS: dict[str, tuple[dict[str, Any], type[SourceError], list[str]]] = 
         SourceError,
         ["'events'", "where filter", "not valid SQL"],
     ),
-    "where with a second statement": (
-        {"where": "account_id > 0; DROP TABLE nokey"},
+    "where naming an unknown column": (
+        {"where": "no_such_column = 3"},
         SourceError,
-        ["'events'", "where filter"],
+        ["'events'", "where filter", "not valid SQL"],
     ),
 }
 

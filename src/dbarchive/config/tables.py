@@ -21,6 +21,7 @@ from dbarchive.config.base import (
     check_zone,
     parse_duration,
 )
+from dbarchive.config.row_condition import check_row_condition
 from dbarchive.dates import duration_text
 from dbarchive.formats import format_named, registered
 from dbarchive.formats.compression import Compression
@@ -190,6 +191,11 @@ class TableSpec(TableDefaults):
         if self.key_columns is not None and not self.key_columns:
             raise ValueError("key_columns, when set, needs at least one column")
         return self
+
+    @field_validator("where")
+    @classmethod
+    def _one_condition(cls, v: str | None) -> str | None:
+        return None if v is None else check_row_condition(v)
 
     @field_validator("path")
     @classmethod

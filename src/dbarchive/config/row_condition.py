@@ -1,0 +1,122 @@
+"""A table's ``where`` filter: one self-contained condition on each row's own values.
+
+The filter is pasted into every statement that reads, counts, digests or deletes a day, as
+``… AND (<where>)``. Checked here on load, contacting nothing, so that it cannot be more:
+
+- **Self-contained**: its parentheses balance and never close one it did not open, and it holds
+  no comment and no ``;`` outside its quotes. ``env = 'a') OR (env = 'b'`` escaped the day's
+  bounds: a purge exported another day's rows as an expired day and deleted them, though they
+  were inside the retention window, and verify and restore agreed (an outside re-test). The
+  quotes are read both with and without backslash escapes (``NO_BACKSLASH_ESCAPES``), so a
+  quote the server may end elsewhere is refused too.
+- **Repeatable**: it gives a row the same answer each time. ``RAND() < 0.5`` archived some
+  rows, and each purge then found others "not in the archive" and blamed the application; a
+  condition on the clock (``NOW()``) or on a variable moves rows in and out by itself. The
+  functions and ``@`` variables whose answer changes between two statements are refused (a
+  subquery cannot be judged here: the README asks that its answer not change either).
+"""
+
+from __future__ import annotations
+
+import re
+
+EXAMPLE = "environment = 'production'"
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+_CALL = re.compile(r"\s*\(")
+_EMPTY_CALL = re.compile(r"\s*\(\s*\)")
+# answers that change from one statement to the next, called or (the first group) bare
+_CLOCK_WORDS = {
+    "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP", "LOCALTIME", "LOCALTIMESTAMP",
+    "UTC_DATE", "UTC_TIME", "UTC_TIMESTAMP",
+}  # fmt: skip
+_CHANGING_CALLS = _CLOCK_WORDS | {
+    "NOW", "SYSDATE", "CURDATE", "CURTIME", "RAND", "UUID", "UUID_SHORT", "SYS_GUID",
+    "CONNECTION_ID", "LAST_INSERT_ID", "FOUND_ROWS", "ROW_COUNT", "SLEEP", "BENCHMARK",
+    "GET_LOCK", "RELEASE_LOCK", "IS_FREE_LOCK", "IS_USED_LOCK", "NEXTVAL", "LASTVAL",
+    "SETVAL",
+}  # fmt: skip
+
+
+def check_row_condition(text: str) -> str:
+    """``text`` if it is one repeatable condition, else ValueError saying why (config load)."""
+    if not text.strip():
+        raise ValueError(f"where is empty; leave it out, or write a condition like {EXAMPLE}")
+    for backslash_escapes in (True, False):
+        problem = _problem(text, backslash_escapes)
+        if problem:
+            raise ValueError(
+                f"where = {text!r}: {problem}. It is added to every statement of a day as "
+                f"AND (<where>): write one condition on the row's own columns, like {EXAMPLE}"
+            )
+    return text
+
+
+def _problem(text: str, backslash_escapes: bool) -> str | None:
+    """Why ``text`` is not one self-contained, repeatable condition, read one way of quoting."""
+    depth, i = 0, 0
+    while i < len(text):
+        c = text[i]
+        if c in "'\"`":
+            end = _quote_end(text, i, backslash_escapes and c != "`")
+            if end is None:
+                return f"its quote {c} at character {i + 1} never ends"
+            i = end
+            continue
+        if c == ";":
+            return "it holds a ';' (a second statement)"
+        if c == "#" or text.startswith(("--", "/*"), i):
+            return "it holds a comment, which would hide the rest of the statement"
+        if c == "@":
+            return "it reads a variable (@…), whose value may change between statements"
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth < 0:
+                return f"its ')' at character {i + 1} closes a parenthesis it did not open"
+        elif (word := _WORD.match(text, i)) and (i == 0 or not _joined(text[i - 1])):
+            if problem := _changing(text, word):
+                return problem
+            i = word.end()
+            continue
+        i += 1
+    return f"{depth} parenthesis(es) never close" if depth else None
+
+
+def _quote_end(text: str, start: int, backslash_escapes: bool) -> int | None:
+    """The index after the quote opened at ``start`` (a doubled quote is one quote)."""
+    quote, i = text[start], start + 1
+    while i < len(text):
+        if backslash_escapes and text[i] == "\\":
+            i += 2
+        elif text[i] == quote:
+            if text.startswith(quote, i + 1):
+                i += 2
+            else:
+                return i + 1
+        else:
+            i += 1
+    return None
+
+
+def _joined(previous: str) -> bool:
+    """Whether a word starting after ``previous`` continues a name or a number (``t.now`` is
+    a column; ``1e5`` a number)."""
+    return previous.isalnum() or previous in "_$."
+
+
+def _changing(text: str, word: re.Match[str]) -> str | None:
+    name = word.group().upper()
+    called = _CALL.match(text, word.end()) is not None
+    empty_call = _EMPTY_CALL.match(text, word.end()) is not None
+    if (
+        (name in _CHANGING_CALLS and called)
+        or name in _CLOCK_WORDS
+        or (name == "UNIX_TIMESTAMP" and empty_call)
+    ):
+        return (
+            f"{word.group()} gives another answer each time it is evaluated, so a row would "
+            "be archived by one statement and left out by the next (the purge would keep it, "
+            "and say the application changed it)"
+        )
+    return None

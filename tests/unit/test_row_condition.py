@@ -1,0 +1,67 @@
+"""A table's ``where``: one self-contained, repeatable condition, checked on load."""
+
+from __future__ import annotations
+
+import pytest
+
+from dbarchive.config import job_from_dict
+from dbarchive.config.row_condition import check_row_condition
+from dbarchive.errors import ConfigError
+
+TAKEN = [
+    "environment = 'production'",
+    "(a = 1 OR b = 2) AND c IS NOT NULL",
+    'note = \'it\'\'s\' AND other = "say ""hi"""',
+    r"name LIKE 'a\_%'",  # a backslash inside quotes, either way of quoting
+    "name = ')' OR name = '(' OR name = ';' OR name = '-- #'",
+    "`now` = 1 AND t.rand = 2 AND now_col = 3 AND `a;b` = 4",
+    "JSON_VALUE(j, '$.kind') = 'refund'",
+    "amount > 1e5 AND created_at > '2026-01-01' - INTERVAL 1 DAY",
+    "UNIX_TIMESTAMP(created_at) > 5",
+    "account_id IN (SELECT id FROM keep_accounts)",
+]
+
+REFUSED = {
+    # escapes the day's bounds: another day's rows exported and purged (an outside re-test)
+    "env = 'production') OR (created_at >= '2026-12-05' AND env = 'test'": "did not open",
+    "env = 'test') OR (env = 'production'": "did not open",
+    "(a = 1": "never close",
+    "a = 'x": "never ends",
+    # the server may end the quote at the backslash (NO_BACKSLASH_ESCAPES): then it escapes too
+    r"a = 'x\' OR (1=1) OR ('": "never ends",
+    "a = 1 -- x": "comment",
+    "a = 1 /* x */": "comment",
+    "a = 1 # x": "comment",
+    "a > 0; DROP TABLE t": "';'",
+    "RAND() < 0.5": "RAND gives another answer",
+    "created_at > NOW() - INTERVAL 1 DAY": "NOW gives another answer",
+    "ts < current_date": "current_date gives another answer",
+    "UNIX_TIMESTAMP() > 5": "UNIX_TIMESTAMP gives another answer",
+    "uuid ( ) = 1": "uuid gives another answer",
+    "x = @v": "variable",
+    "   ": "empty",
+}
+
+
+@pytest.mark.parametrize("text", TAKEN)
+def test_a_condition_on_the_rows_own_values_is_taken_as_written(text: str) -> None:
+    assert check_row_condition(text) == text
+
+
+@pytest.mark.parametrize("text", list(REFUSED))
+def test_a_filter_that_is_more_than_one_repeatable_condition_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=REFUSED[text]):
+        check_row_condition(text)
+
+
+def test_the_config_refuses_it_naming_the_table_setting() -> None:
+    """Refused on load (exit 2, contacting nothing), with the way to write it."""
+    table = {"name": "t", "timestamp_column": "ts", "where": "a = 1) OR (1 = 1"}
+    with pytest.raises(ConfigError, match=r"tables\.0\.where: .*like environment = 'production'"):
+        job_from_dict(
+            {
+                "source": {"url": "mysql://u@127.0.0.1/db"},
+                "destination": {"url": "/x"},
+                "tables": [table],
+            }
+        )
