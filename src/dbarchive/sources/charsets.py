@@ -235,8 +235,9 @@ def unconvertible(
     if check.row_size:
         names = ", ".join(repr(c.name) for c in check.row_size)
         return UnconvertibleTextError(
-            f"{info.name}: the row with {where} holds values in {names} whose text (binary as "
-            f"hex) comes to more than the server's max_allowed_packet less {ROW_MARGIN // 1024} "
+            f"{info.name}: the row with {where} is too long: its values in the columns that "
+            f"can hold long ones ({names}; NULLs count nothing), as text (binary as hex), come "
+            f"to more than the server's max_allowed_packet less {ROW_MARGIN // 1024} "
             "KiB: the server would read their hex or the row's digest as NULL, and could not take "
             "the row's INSERT back, so dbarchive neither archives nor deletes this row; raise "
             "max_allowed_packet on the server (SET GLOBAL, or the DB parameter group on RDS/Aurora) "
