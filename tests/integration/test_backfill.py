@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dbarchive import build_context
+from dbarchive import build_context, export_day
 from dbarchive.config import ArchiveJob
 from dbarchive.events import Event
 from dbarchive.jobs.backfill import BackfillOptions, BackfillReport, backfill, backfill_days
@@ -180,6 +180,71 @@ def _without_generations(dest: Path) -> tuple[dict[str, bytes], dict[str, Any]]:
         for entry in content["files"]:
             entry["key"] = plain(entry["key"])
     return {plain(k): v for k, v in files.items()}, manifests
+
+
+def test_a_day_changed_since_its_archive_is_archived_again_by_a_backfill(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A late row in two days the daily export archived (the big one in units): the next
+    backfill publishes each as a new generation, then purges them. Its units were written
+    under staged names and read back by their published ones: "does not exist", exit 4, on
+    every rerun (an outside kill-storm trial)."""
+    _fill(mysql_schema)
+    job = _job(mysql_schema, tmp_path / "archive")
+    ctx = build_context(job)
+    for i in range(DAYS):  # archived by the daily export
+        export_day(ctx, job.tables[0], FIRST + dt.timedelta(days=i))
+    ctx.source.close()
+    late = FIRST + dt.timedelta(days=1)
+    mysql_schema.execute(
+        "INSERT INTO events (created_at, account_id, amount, note) VALUES (%s, 7, 1.5, 'late')",
+        (f"{late} 12:00:00.5",),
+    )
+    mysql_schema.execute(
+        "INSERT INTO events (created_at, account_id, amount, note) VALUES (%s, 8, 2.5, 'late')",
+        (f"{BIG_DAY} 23:59:59.999999",),
+    )
+    before = mysql_schema.execute("SELECT COUNT(*) FROM events WHERE created_at < %s", (
+        f"{job.tables[0].retention.cutoff(TODAY)}",))[0][0]  # fmt: skip
+    report = _run(job, 2, purge=True)
+    assert report.ok, [d.error for d in report.failed]
+    assert {d.day for d in report.days if d.action == "archived"} >= {late, BIG_DAY}
+    assert sum(d.rows_deleted for d in report.days) == before
+    ctx = build_context(job)
+    for day in (late, BIG_DAY):
+        assert verify_day(ctx, job.tables[0], day, "rows").ok
+        manifest = Manifest.loads(
+            (tmp_path / "archive" / PartitionPath("events", day).manifest_key).read_bytes()
+        )
+        assert manifest.generation == 2
+    ctx.source.close()
+    assert not list((tmp_path / "archive").rglob("_staged-*"))
+
+
+def test_a_late_row_in_a_day_a_backfill_verified_is_archived_before_its_purge(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A backfill archives and verifies the days; a late row lands in one; a backfill --purge
+    archives it as a new generation before the purge. It purged straight away, kept the row,
+    failed the day, and every rerun skipped the day as verified (an outside trial)."""
+    _fill(mysql_schema)
+    job = _job(mysql_schema, tmp_path / "archive")
+    assert _run(job, 1).ok
+    late = FIRST + dt.timedelta(days=2)
+    mysql_schema.execute(
+        "INSERT INTO events (created_at, account_id, amount, note) VALUES (%s, 9, 3.5, 'late')",
+        (f"{late} 08:00:00",),
+    )
+    report = _run(job, 2, purge=True)
+    assert report.ok, [d.error for d in report.failed]
+    assert [d.day for d in report.days if d.action == "archived"] == [late]
+    cutoff = job.tables[0].retention.cutoff(TODAY)
+    assert (
+        mysql_schema.execute("SELECT COUNT(*) FROM events WHERE created_at < %s", (f"{cutoff}",))[
+            0
+        ][0]
+        == 0
+    )
 
 
 def test_purge_deletes_only_verified_days_before_the_cutoff(

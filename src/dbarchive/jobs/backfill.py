@@ -27,6 +27,7 @@ from dbarchive.dates import day_range, newest_settled_day
 from dbarchive.errors import DbArchiveError, StopRequested, VerificationError
 from dbarchive.events import NullReporter, Reporter
 from dbarchive.jobs.backfill_progress import DayOutcome, Tally, WorkerReporter
+from dbarchive.jobs.catch_up import late_rows
 from dbarchive.manifest import Manifest
 from dbarchive.steps import upload
 from dbarchive.steps.purge import purge_day
@@ -248,8 +249,16 @@ class _Backfill:
         manifest = upload.read_manifest(ctx.storage, partition)
         if marker.get("status") == "purged":
             self._close_day(state, "skipped")
-        elif manifest is not None and is_verified(ctx.storage, partition, manifest):
-            if self._purge_wanted(state):
+        elif (
+            manifest is not None
+            and is_verified(ctx.storage, partition, manifest)
+            and not (
+                state.replanned  # its verify or publication found changed rows: export it again
+            )
+        ):
+            if self._purge_wanted(state) and not marker and late_rows(ctx, spec, day, manifest):
+                self._push(_Job(day, job.table_order, _VERIFY, 0))  # fails, and exports again
+            elif self._purge_wanted(state):
                 self._push(_Job(day, job.table_order, _FINISH, 0))
             else:
                 self._close_day(state, "skipped", manifest=manifest)

@@ -48,6 +48,13 @@ def day_rows(ctx: Context, spec: TableSpec, day: dt.date, manifest: Manifest | N
     return day_plan(ctx, spec, day, manifest=manifest).estimated_rows
 
 
+def late_rows(ctx: Context, spec: TableSpec, day: dt.date, manifest: Manifest) -> bool:
+    """Whether the day now holds more rows than its archive (one index-only count). A backfill
+    checks a day it verified before purging it: purged straight away, the late row was kept
+    and the day failed, and every rerun skipped it as verified (an outside trial)."""
+    return day_rows(ctx, spec, day, manifest) > manifest.effective_digest.count
+
+
 def day_plan(
     ctx: Context,
     spec: TableSpec,

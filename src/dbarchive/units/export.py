@@ -4,7 +4,7 @@ verify against the database's digest of the range, record)."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dbarchive import failpoints
 from dbarchive.checksum import RowDigest
@@ -72,7 +72,8 @@ def stream_unit(
     )
     files, digest = write_rows(ctx, spec, info, window, scan, unit_path, throttle)
     failpoints.hit("unit.written")
-    _verify_unit(ctx, spec, info, window, scan, files, digest, throttle, index)
+    written = [replace(f, key=unit_path.write_key(f.key)) for f in files]  # staged, or not
+    _verify_unit(ctx, spec, info, window, scan, written, digest, throttle, index)
     record = UnitRecord(
         plan.plan_id, index, tuple(files), digest, started, now_text(), time.monotonic() - t0
     )
@@ -111,7 +112,9 @@ def _verify_unit(
     throttle: Throttle | None,
     index: int,
 ) -> None:
-    """The database's digest of the unit's rows equals the files'; each file reads back intact."""
+    """The database's digest of the unit's rows equals the files'; each file reads back intact
+    (``files`` named as written: a re-export of an archived day stages them; read by their
+    published names they did not exist, and every rerun failed: an outside kill-storm trial)."""
     reads = ctx.reads(spec, window.day)  # where the unit was read
     in_db = source_digest(reads, info, window, scan, spec.chunk_rows, throttle)
     if in_db != digest:
