@@ -7,6 +7,7 @@ A job opens its own connection per call and closes it; a caller's Context stays 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from pathlib import Path
 
@@ -56,6 +57,26 @@ def test_the_daily_job_from_python(job: dbarchive.ArchiveJob, mysql_schema: MySq
     restored = dbarchive.restore(job, "events", OLD, into="events_back")
     assert restored.ok and restored.written == 300 and restored.created_table
     assert mysql_schema.execute("SELECT COUNT(*) FROM events_back") == [(300,)]
+
+
+def test_manifests_and_purge_records_keep_the_real_time_under_a_fixed_clock(
+    job: dbarchive.ArchiveJob, tmp_path: Path
+) -> None:
+    """The job's clock is fixed (DBARCHIVE_NOW, 2026-11-25 06:00): what day it is comes from
+    it, but when things ran is the machine's time (README); some manifests and every purge
+    record stored the fixed time (an outside trial)."""
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    (report,) = dbarchive.run(job, today=TODAY)
+    assert report.rows_deleted == 300
+    records = [json.loads(p.read_bytes()) for p in (tmp_path / "archive").rglob("_*.json")]
+    times = [
+        dt.datetime.fromisoformat(r[k])
+        for r in records
+        for k in ("started_at", "finished_at")
+        if isinstance(r.get(k), str)
+    ]
+    assert len(times) >= 4  # the manifests' and the purge record's
+    assert all(t >= started for t in times), sorted(set(times))
 
 
 def test_a_callers_context_stays_open_and_a_jobs_is_closed(job: dbarchive.ArchiveJob) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from dbarchive import lakehouse
 from dbarchive._version import __version__
 from dbarchive.checksum import RowDigest
-from dbarchive.clock import system_clock
+from dbarchive.clock import SystemClock
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.events import Event
@@ -213,5 +213,7 @@ def emit_export_event(
 
 
 def now_text() -> str:
-    """The wall clock's time, as manifests record it."""
-    return system_clock().now().isoformat(timespec="seconds")
+    """The machine's real time, as manifests record when things ran (not the injectable
+    clock's: a run under ``DBARCHIVE_NOW`` recorded its fixed time in some manifests and the
+    real one in others; an outside trial)."""
+    return SystemClock().now().isoformat(timespec="seconds")

@@ -34,7 +34,6 @@ from contextlib import suppress
 from typing import Any
 
 from dbarchive import failpoints
-from dbarchive.clock import system_clock
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import DbArchiveError, SourceError, VerificationError
@@ -56,6 +55,7 @@ from dbarchive.steps.chunk_statements import ChunkSizer as ChunkSizer
 from dbarchive.steps.chunk_statements import is_refusal, key_slices, lock_rows, tiled_ranges
 from dbarchive.steps.known_day import KnownDay
 from dbarchive.steps.matching import archived_hashes, int_key_path, open_newest
+from dbarchive.steps.outcome import now_text
 from dbarchive.steps.purge_result import PurgeResult as PurgeResult
 from dbarchive.steps.verify import archive_scope
 from dbarchive.throttle import Throttle
@@ -388,4 +388,4 @@ def finish_interrupted(ctx: Context, spec: TableSpec, cutoff: dt.date) -> list[d
 
 
 def _now() -> str:
-    return system_clock().now().isoformat(timespec="seconds")
+    return now_text()  # the machine's real time (README)
