@@ -504,6 +504,43 @@ def test_a_timestamp_column_in_another_zone_is_unpartitioned_and_exact(
     assert rows.num_rows == 144
 
 
+@pytest.mark.parametrize("stored_in", ["UTC", "Europe/Berlin"])
+def test_a_datetime_column_is_partitioned_by_day_only_in_its_own_zone(
+    mysql_schema: MySqlSchema, tmp_path: Path, stored_in: str
+) -> None:
+    """A DATETIME column of a Europe/Berlin table: stored in Berlin time, Iceberg's day of it
+    is the archive's day (partitioned by day); stored in UTC, a Berlin day spans two of its
+    dates, and the second day's commit failed with a traceback, every run (an outside trial):
+    such a table is unpartitioned, and both days commit and verify."""
+    mysql_schema.execute(
+        "CREATE TABLE events (id INT PRIMARY KEY, created_at DATETIME(6) NOT NULL, note TEXT, "
+        "KEY (created_at))"
+    )
+    mysql_schema.execute(
+        "INSERT INTO events SELECT seq, TIMESTAMP('2026-08-31 20:00:00') + INTERVAL seq * 7 "
+        "MINUTE, CONCAT('n', seq) FROM seq_0_to_599"
+    )
+    job = job_from_dict(
+        {
+            "source": {"url": mysql_schema.url, "timezone": stored_in},
+            "destination": {"url": str(tmp_path / "arch")},
+            "defaults": {"format": "iceberg", "timezone": "Europe/Berlin"},
+            "tables": [{"name": "events", "timestamp_column": "created_at"}],
+        }
+    )
+    ctx = build_context(job)
+    spec = job.tables[0]
+    for day in (D1, D1 + dt.timedelta(days=1)):
+        assert export_day(ctx, spec, day).rows > 0
+        assert verify_day(ctx, spec, day).ok
+    table = lake_of(ctx).table(spec)
+    assert table is not None
+    assert [f.name for f in table.spec().fields] == (
+        ["created_at_day"] if stored_in == "Europe/Berlin" else []
+    )
+    ctx.source.close()
+
+
 def test_the_glue_catalog_athena_reads(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
     """catalog = "glue" (Athena's) against moto's Glue on 127.0.0.1: the table is an ICEBERG
     table of the namespace's database, pointing at the current metadata; a re-export is one

@@ -12,15 +12,20 @@ if TYPE_CHECKING:
 _UTC_ZONES = {"UTC", "Etc/UTC", "Etc/GMT", "GMT", "Etc/Universal", "Universal", "Zulu"}
 
 
-def day_is_icebergs(column_type: pa.DataType, zone: str) -> bool:
+def day_is_icebergs(column_type: pa.DataType, zone: str, datetime_zone: str) -> bool:
     """Whether Iceberg's ``day()`` of the column (as its Parquet files type it) is the archive's
-    day (the partitioning rule of ``lakehouse/iceberg.py``)."""
+    day in ``zone`` (the partitioning rule of ``lakehouse/iceberg.py``). A DATETIME's day is its
+    wall clock's, in ``datetime_zone`` (``source.timezone``): the archive's only where the two
+    zones are one (an outside trial: a Berlin day of a UTC DATETIME spans two dates, and every
+    commit of it failed)."""
     import pyarrow as pa
 
     if pa.types.is_date(column_type):
         return True
     if pa.types.is_timestamp(column_type):
-        return column_type.tz is None or zone in _UTC_ZONES
+        if column_type.tz is None:
+            return zone == datetime_zone or {zone, datetime_zone} <= _UTC_ZONES
+        return zone in _UTC_ZONES
     return False
 
 

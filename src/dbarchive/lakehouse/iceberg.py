@@ -15,10 +15,11 @@ committing other days) is retried on the fresh table; the comparison makes every
 rerun after a kill commit at most once.
 
 **Partitioning: ``day(<timestamp column>)``**, hidden, so engines prune on the column itself,
-when Iceberg's day is the archive's day: a DATETIME or DATE column (its calendar day), or a
-TIMESTAMP column in a UTC job. Otherwise (a TIMESTAMP column whose day is another zone's) a day's
-file spans two UTC days, which a day partition cannot register: the table is unpartitioned and
-engines prune files by their min/max statistics instead.
+when Iceberg's day is the archive's day: a DATE column, a DATETIME column stored in the table's
+own zone (``source.timezone`` = the table's ``timezone``: its calendar day), or a TIMESTAMP
+column in a UTC job. Otherwise a day's file spans two dates, which a day partition cannot
+register: the table is unpartitioned and engines prune files by their min/max statistics
+instead.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def lake_of(ctx: Context) -> IcebergLake:
     """The run's Iceberg catalog, opened on first use and kept on the context."""
     lake = ctx.lakes.get("iceberg")
     if lake is None:
-        lake = IcebergLake(ctx.job.iceberg, ctx.storage, ctx.partition)
+        stored_in = ctx.job.source.timezone if ctx.job.source else "UTC"  # DATETIME values
+        lake = IcebergLake(ctx.job.iceberg, ctx.storage, ctx.partition, datetime_zone=stored_in)
         ctx.lakes["iceberg"] = lake
     assert isinstance(lake, IcebergLake)
     return lake
@@ -76,9 +78,11 @@ class IcebergLake:
         storage: Storage,
         partition_of: Callable[[TableSpec, dt.date], PartitionPath],
         sleep: Callable[[float], None] = time.sleep,
+        datetime_zone: str = "UTC",
     ) -> None:
         from pyiceberg.catalog import load_catalog
 
+        self._datetime_zone = datetime_zone  # the zone DATETIME values are stored in
         self.namespace = settings.namespace if settings else "dbarchive"
         self.storage, self._partition_of, self._sleep = storage, partition_of, sleep
         props = catalog_properties(settings, storage)
@@ -275,7 +279,7 @@ class IcebergLake:
                 schema,
                 properties={TIMESTAMP_PROPERTY: ts.name, OWNER_PROPERTY: self._owner(spec)},
             ) as tx:
-                if day_is_icebergs(ts.type, manifest.timezone):
+                if day_is_icebergs(ts.type, manifest.timezone, self._datetime_zone):
                     with tx.update_spec() as spec_update:
                         spec_update.add_field(ts.name, DayTransform(), f"{ts.name}_day")
         except TableAlreadyExistsError:
