@@ -8,7 +8,7 @@ import pytest
 
 from dbarchive.dates import day_range, select_days, shifted, yesterday
 from dbarchive.errors import ConfigError
-from dbarchive.sources.table import day_window
+from dbarchive.sources.table import day_holding, day_window
 
 NOW = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
 
@@ -91,3 +91,28 @@ def test_the_first_day_of_the_calendar_starts_at_the_first_value_a_column_holds(
 def test_shifted_stays_inside_the_calendar() -> None:
     assert shifted(dt.date.min, -2) == dt.date.min and shifted(dt.date.max, 1) == dt.date.max
     assert shifted(dt.date(2026, 3, 1), -1) == dt.date(2026, 2, 28)
+
+
+@pytest.mark.parametrize(
+    ("text", "zone", "column_zone", "day"),
+    [
+        # New York skips 02:00-03:00 on 2026-03-08; Phoenix's 03-08 starts at 03:00 New York
+        # time, so the queries put the never-happened 02:30 in 03-07 (converted alone: 03-08)
+        ("2026-03-08 02:30:00", "America/Phoenix", "America/New_York", dt.date(2026, 3, 7)),
+        ("2026-03-08 03:00:00", "America/Phoenix", "America/New_York", dt.date(2026, 3, 8)),
+        ("2026-03-08 01:59:59.999999", "America/Phoenix", "America/New_York", dt.date(2026, 3, 7)),
+        ("2026-10-25 00:00:00", "Europe/Berlin", "Europe/Berlin", dt.date(2026, 10, 25)),
+        ("2026-10-24 23:59:59.999999", "Europe/Berlin", "UTC", dt.date(2026, 10, 25)),
+        ("2026-10-24 21:59:59", "Europe/Berlin", "UTC", dt.date(2026, 10, 24)),
+        ("0001-01-01 00:00:00", "America/Los_Angeles", "UTC", dt.date.min),
+    ],
+)
+def test_a_value_belongs_to_the_day_whose_window_holds_it(
+    text: str, zone: str, column_zone: str, day: dt.date
+) -> None:
+    value = dt.datetime.fromisoformat(text)
+    assert day_holding(text, zone, column_zone) == day
+    if day != dt.date.min:
+        window = day_window(day, zone, column_zone)
+        assert dt.datetime.fromisoformat(window.start_param) <= value
+        assert value < dt.datetime.fromisoformat(window.end_param)

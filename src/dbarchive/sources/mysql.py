@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dbarchive import failpoints
 from dbarchive.checksum import RowDigest, sql_digest_select
@@ -46,6 +45,7 @@ from dbarchive.sources.table import (
     ScanPlan,
     TableInfo,
     date_window,
+    day_holding,
     day_window,
 )
 from dbarchive.sources.table import NoDayRows as NoDayRows  # where status and check import it
@@ -153,11 +153,7 @@ class MySqlSource(MySqlPartitions, MySqlRestore, MySqlCatalog):
         if info.ts.data_type == "date":
             return dt.date.fromisoformat(text)
         column_zone = "UTC" if info.ts.data_type == "timestamp" else self.settings.timezone
-        moment = dt.datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(column_zone))
-        try:
-            return moment.astimezone(ZoneInfo(spec.timezone)).date()
-        except OverflowError:  # 0001-01-01 00:00 in a zone west of the column's: day 1 it is
-            return dt.date.min
+        return day_holding(text, spec.timezone, column_zone)
 
     def no_day_rows(self, info: TableInfo, examples: int = 5) -> NoDayRows:
         """The rows whose time value is NULL, zero or not a date, so they belong to no day:

@@ -95,6 +95,27 @@ def day_window(day: dt.date, zone: str, column_zone: str) -> DayWindow:
     return DayWindow(day, start, end, _column_text(start, col_tz), _column_text(end, col_tz))
 
 
+def day_holding(text: str, zone: str, column_zone: str) -> dt.date:
+    """The day (in ``zone``) whose window, compared as the queries compare it, holds the column
+    value ``text`` (wall-clock text in ``column_zone``). Converting the text alone disagreed for
+    a wall time that never happened or happened twice in ``column_zone``: a DST gap's 02:30 was
+    one day to ``status``/``backfill`` and the day before to export and purge (outside trial)."""
+    value = dt.datetime.fromisoformat(text)
+    try:
+        day = value.replace(tzinfo=ZoneInfo(column_zone)).astimezone(ZoneInfo(zone)).date()
+        for _ in range(2):  # a gap or a fold moves it by one day at most
+            window = day_window(day, zone, column_zone)
+            if value < dt.datetime.fromisoformat(window.start_param):
+                day -= dt.timedelta(days=1)
+            elif value >= dt.datetime.fromisoformat(window.end_param):
+                day += dt.timedelta(days=1)
+            else:
+                break
+    except OverflowError:  # 0001-01-01 00:00 in a zone west of the column's: day 1 it is
+        return dt.date.min
+    return day
+
+
 def _column_text(moment: dt.datetime, zone: ZoneInfo) -> str:
     """``moment`` as wall-clock text in the column's zone. The first day of the calendar starts
     at the first value a column holds, whatever the zones: a value before that day's local
