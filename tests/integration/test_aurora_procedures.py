@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from dbarchive import build_context
 from dbarchive.checksum import RowDigest
 from dbarchive.cli import cli
+from dbarchive.errors import ConfigError
 from dbarchive.formats.csv import header_line, iter_rows
 from dbarchive.strategies.aurora.procedures import install_procedures, procedures_for
 from tests.integration.aurora_emulation import (
@@ -108,6 +109,27 @@ def test_purge_procedure_defaults_to_today_and_refuses_bad_chunks(
     assert mysql_schema.execute("SELECT COUNT(*) FROM events")[0][0] == 10
     with pytest.raises(MySQLdb.OperationalError, match="p_chunk_rows must be 1 to 100000"):
         mysql_schema.execute("CALL dbarchive_purge_events(NULL, 0, 0)")
+
+
+def test_procedures_for_a_zone_the_server_cannot_convert_are_refused(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A Europe/Berlin table on a server without time zone tables (this one's, MariaDB's
+    default): CONVERT_TZ is NULL there, and the procedures installed, ran, and deleted nothing,
+    silently (an outside trial). Refused, naming the zone and the fix; nothing installed."""
+    (converted,) = mysql_schema.execute(
+        "SELECT CONVERT_TZ('2000-01-01 00:00:00', '+00:00', 'Europe/Berlin')"
+    )[0]
+    if converted is not None:
+        pytest.skip("this server has its time zone tables")
+    mysql_schema.execute(LOG_TABLE_DDL)
+    table = {"name": "events", "timestamp_column": "created_at", "timezone": "Europe/Berlin"}
+    job = make_job(mysql_schema.url, "s3://archive-bucket/prod", [table])
+    ctx = build_context(job)
+    with pytest.raises(ConfigError, match="'Europe/Berlin', which this server does not know"):
+        procedures_for(ctx, job.tables[0])
+    ctx.source.close()
+    assert mysql_schema.execute("SHOW PROCEDURE STATUS WHERE Db = DATABASE()") == []
 
 
 def test_export_procedure_statements_write_exactly_the_day_in_key_ranges(

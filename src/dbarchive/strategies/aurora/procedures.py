@@ -351,7 +351,26 @@ def procedures_for(ctx: Context, spec: TableSpec, local_dir: str | None = None) 
     or ``SET NULL``: the purge procedure's DELETEs would delete or rewrite those rows too.
     """
     require_no_cascades(ctx, spec)
-    return build_procedures(ctx.job, spec, ctx.describe(spec), local_dir)
+    info = ctx.describe(spec)
+    _require_zone_tables(ctx, spec, {spec.timezone, _column_zone(ctx.job, info)} - {"UTC"})
+    return build_procedures(ctx.job, spec, info, local_dir)
+
+
+def _require_zone_tables(ctx: Context, spec: TableSpec, zones: set[str]) -> None:
+    """ConfigError unless the server can convert to each named zone: without its time zone
+    tables (MariaDB's and self-managed MySQL's default) CONVERT_TZ is NULL, and the procedures
+    ran, exported nothing and deleted nothing, silently (an outside trial)."""
+    for zone in sorted(zones):
+        (converted,) = ctx.source.query(
+            "SELECT CONVERT_TZ('2000-01-01 00:00:00', '+00:00', %s)", (zone,), "checking a zone"
+        )[0]
+        if converted is None:
+            raise ConfigError(
+                f"{spec.name}: the procedures convert times to {zone!r}, which this server does "
+                "not know (CONVERT_TZ gives NULL: its time zone tables are not loaded), so they "
+                "would do nothing; load them (mysql_tzinfo_to_sql /usr/share/zoneinfo | mysql "
+                "mysql; RDS and Aurora have them) or archive this table by UTC days"
+            )
 
 
 def install_procedures(ctx: Context, procedures: Procedures) -> list[str]:
