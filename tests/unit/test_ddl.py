@@ -290,3 +290,17 @@ def test_the_athena_view_cuts_microseconds_instead_of_rounding_them() -> None:
         "('2026-05-01 23:59:59.999999'), ('2026-05-01 10:00:00')) t(x)"
     ).fetchall()
     assert cut == [(dt.datetime(2026, 5, 1, 23, 59, 59, 999000),), (dt.datetime(2026, 5, 1, 10),)]
+
+
+@pytest.mark.parametrize("engine", ["athena", "duckdb", "databricks"])
+def test_a_table_archived_by_another_zones_days_says_whose_days_the_folders_are(
+    tmp_path: Path, engine: str
+) -> None:
+    """A Europe/Berlin table: its folders' days are Berlin's while its TIMESTAMPs read UTC,
+    and a query filtering on both missed rows (an outside trial); the statements say so. A
+    UTC table's do not (the golden texts)."""
+    manifests = [
+        dataclasses.replace(_manifest(d, "parquet"), timezone="Europe/Berlin") for d in DAYS
+    ]
+    text = ddl_text(engine, _definition(tmp_path, manifests))
+    assert "days in Europe/Berlin" in text and "created_at's range" in text

@@ -167,7 +167,7 @@ def read_definition(
     columns = _merged_columns(manifests)
     files = format_named(newest.format).files
     notes = _format_notes(manifests) + _column_notes(manifests, files)
-    notes += _partition_note(columns) + _superseded_note(manifests)
+    notes += _partition_note(columns) + _zone_note(newest) + _superseded_note(manifests)
     return TableDefinition(
         table,
         location,
@@ -205,6 +205,18 @@ def _partition_note(columns: tuple[LakeColumn, ...]) -> tuple[str, ...]:
         f"the table has columns named {', '.join(own)}: they keep their own values, and the "
         f"folders' year/month/day are {', '.join(names)} (Athena, Glue, DuckDB) or left out "
         "(Spark, pyarrow: read by the files alone)",
+    )
+
+
+def _zone_note(newest: Manifest) -> tuple[str, ...]:
+    """Whose days the folders are, when not UTC's (an outside trial: a Berlin day=25 held rows
+    whose TIMESTAMP read 24th 22:xx UTC, and a query on both missed them)."""
+    if newest.timezone == "UTC":
+        return ()
+    return (
+        f"the folders' year/month/day are days in {newest.timezone} (the rows' day there), "
+        f"while TIMESTAMP values are UTC: filter a day by the folders or by "
+        f"{newest.timestamp_column}'s range, not by both as if they agreed",
     )
 
 
