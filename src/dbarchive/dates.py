@@ -32,6 +32,7 @@ class SettleRule(Protocol):
 
 
 _ONE_DAY = dt.timedelta(days=1)
+NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)  # when a day ending past the calendar settles
 
 
 def day_start(day: dt.date, zone: str) -> dt.datetime:
@@ -60,7 +61,10 @@ def settles_at(spec: SettleRule, day: dt.date) -> dt.datetime:
     The settle time is added to the UTC instant (elapsed time): a DST change right after
     midnight neither shortens nor lengthens it.
     """
-    return day_end(day, spec.timezone).astimezone(dt.UTC) + spec.settle
+    try:
+        return day_end(day, spec.timezone).astimezone(dt.UTC) + spec.settle
+    except OverflowError:  # 9999-12-31 ends past the calendar: never (an outside trial crashed)
+        return NEVER
 
 
 def is_settled(spec: SettleRule, day: dt.date, now: dt.datetime) -> bool:
@@ -71,7 +75,7 @@ def is_settled(spec: SettleRule, day: dt.date, now: dt.datetime) -> bool:
 def newest_settled_day(spec: SettleRule, now: dt.datetime) -> dt.date:
     """The newest day of this table that may be archived at ``now``."""
     day = today(spec.timezone, now - spec.settle) - _ONE_DAY
-    while is_settled(spec, day + _ONE_DAY, now):
+    while day < dt.date.max and is_settled(spec, day + _ONE_DAY, now):
         day += _ONE_DAY
     while not is_settled(spec, day, now):
         day -= _ONE_DAY
@@ -83,14 +87,16 @@ def require_settled(spec: SettleRule, day: dt.date, now: dt.datetime) -> None:
     if is_settled(spec, day, now):
         return
     moment = settles_at(spec, day)
-    local = moment.astimezone(ZoneInfo(spec.timezone))
-    when = f"{moment:%Y-%m-%d %H:%M:%S} UTC"
-    if spec.timezone != "UTC":
+    when = f"it may be archived from {moment:%Y-%m-%d %H:%M:%S} UTC"
+    if moment == NEVER:
+        when = "it never may be archived, as it ends past the calendar's last day"
+    elif spec.timezone != "UTC":
+        local = moment.astimezone(ZoneInfo(spec.timezone))
         when += f" ({local:%Y-%m-%d %H:%M:%S} {spec.timezone})"
     raise DayNotSettled(
         f"{spec.name} {day} has not ended in {spec.timezone} plus settle = "
-        f"{duration_text(spec.settle)} (the time late writes get): it may be archived from "
-        f"{when}; the newest day that may be archived now is {newest_settled_day(spec, now)}. "
+        f"{duration_text(spec.settle)} (the time late writes get): {when}; the newest day "
+        f"that may be archived now is {newest_settled_day(spec, now)}. "
         "Nothing was written; ask for an earlier day, or run again later",
         spec.name,
         day,
