@@ -103,6 +103,24 @@ class ArchiveJob(Frozen):
             raise ValueError(problem)
         return self
 
+    @model_validator(mode="after")
+    def _local_names_fit(self) -> ArchiveJob:
+        """A local archive's folder names are file names: at most 255 bytes each. A 45-letter
+        CJK table name escapes to 405 (``%E6%97%A5``…), and its export crashed on "File name
+        too long" (an outside trial); S3 keys take 1024."""
+        if urlparse(self.destination.url).scheme == "s3":
+            return self
+        for t in self.tables:
+            for name in self.folder(t).split("/"):
+                if len(name.encode()) > 255:
+                    raise ValueError(
+                        f"table {t.label}'s archive folder {name[:24]!r}… is "
+                        f"{len(name.encode())} bytes long (its name, escaped), more than a file "
+                        "name may be (255) on a local destination; give it a shorter folder: "
+                        'path = "…" in its [[tables]] entry'
+                    )
+        return self
+
     def schema_of(self, spec: TableSpec) -> str | None:
         """The schema holding the table: its own, else the source's database (None: not known
         yet, e.g. before Airflow supplies the connection)."""
