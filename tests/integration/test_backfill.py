@@ -339,3 +339,22 @@ def test_plan_backfill_estimates_days_rows_units_and_time(
     assert given["seconds"] == round(given["rows"] / 1000, 1)
     text = CliRunner().invoke(cli, [*args[:-1], "--workers", "2"]).output
     assert f"events: {DAYS} days ({FIRST} .. " in text and "work units" in text
+
+
+def test_a_stray_ancient_row_does_not_make_the_default_range_too_long(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """One row dated 1000-01-01: the default range (oldest row's day to the cutoff) was
+    375,000 calendar days, and every backfill was refused (an outside trial). Past the limit it
+    takes the days that hold rows: that row's day and the table's own."""
+    _fill(mysql_schema)
+    mysql_schema.execute(
+        "INSERT INTO events (created_at, account_id, amount, note) VALUES ('1000-01-01', 1, 1, 'x')"
+    )
+    job = _job(mysql_schema, tmp_path / "archive")
+    ctx = build_context(job)
+    days = backfill_days(ctx, job.tables[0], None, None, TODAY)
+    ctx.source.close()
+    cutoff = job.tables[0].retention.cutoff(TODAY)
+    expected = [FIRST + dt.timedelta(days=i) for i in range(DAYS)]
+    assert days == [dt.date(1000, 1, 1), *(d for d in expected if d < cutoff)]

@@ -23,11 +23,11 @@ from dbarchive.build import build_throttle
 from dbarchive.clock import Clock, system_clock
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
-from dbarchive.dates import day_range, newest_settled_day
-from dbarchive.errors import DbArchiveError, StopRequested, VerificationError
+from dbarchive.dates import day_range, newest_settled_day, shifted
+from dbarchive.errors import ConfigError, DbArchiveError, StopRequested, VerificationError
 from dbarchive.events import NullReporter, Reporter
 from dbarchive.jobs.backfill_progress import DayOutcome, Tally, WorkerReporter
-from dbarchive.jobs.catch_up import late_rows
+from dbarchive.jobs.catch_up import days_with_rows, late_rows
 from dbarchive.manifest import Manifest
 from dbarchive.steps import upload
 from dbarchive.steps.purge import purge_day
@@ -39,6 +39,7 @@ from dbarchive.units.publish import publish_units
 from dbarchive.units.records import DayUnits, is_verified, write_verify_marker
 
 _PLAN, _VERIFY, _UNIT, _FINISH = 0, 1, 2, 3  # job phases: within a day, in this order
+DAY_LIMIT = 100_000  # days in one backfill (every calendar day up to it; over it, days with rows)
 
 
 @dataclass
@@ -101,12 +102,11 @@ class _Day:
 def backfill_days(
     ctx: Context, spec: TableSpec, first: dt.date | None, last: dt.date | None, today: dt.date
 ) -> list[dt.date]:
-    """The days to backfill: as given, else from the oldest row's day to the day before the cutoff.
-
-    Never a day that has not ended plus ``settle``: a ``last`` day given that has not is refused
-    (DayNotSettled, before anything is written); the default stops at the newest settled day
-    (it matters only when ``today`` is ahead of the wall clock).
-    """
+    """The days to backfill: as given, else from the oldest row's day to the day before the
+    cutoff; past ``DAY_LIMIT`` days, only those holding rows (a stray row dated 1000-01-01 made
+    every backfill "375019 days asked for": an outside trial). Never a day that has not ended
+    plus ``settle``: a ``last`` given that has not is refused (DayNotSettled, nothing written);
+    the default stops at the newest settled day (``today`` ahead of the wall clock)."""
     cutoff = spec.retention.cutoff(today)
     if last is not None:
         ctx.require_settled(spec, last)
@@ -116,7 +116,14 @@ def backfill_days(
             return []
     newest = newest_settled_day(spec, ctx.wall_clock.now())
     last = last or min(cutoff - dt.timedelta(days=1), newest)
-    return day_range(first, last, limit=100_000) if first <= last else []
+    if first > last:
+        return []
+    if (last - first).days < DAY_LIMIT:
+        return day_range(first, last, limit=DAY_LIMIT)
+    held = [d for d in days_with_rows(ctx, spec, shifted(last, 1)) if d >= first]
+    if len(held) > DAY_LIMIT:
+        raise ConfigError(f"{len(held)} days with rows asked for; at most {DAY_LIMIT} at once")
+    return held
 
 
 def day_is_done(ctx: Context, spec: TableSpec, day: dt.date, purge: bool, today: dt.date) -> bool:
