@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dbarchive import build_context, export_day
+from dbarchive import build_context, export_day, restore_day
 from dbarchive.config import ArchiveJob
 from dbarchive.events import Event
 from dbarchive.jobs.backfill import BackfillOptions, BackfillReport, backfill, backfill_days
@@ -358,3 +358,40 @@ def test_a_stray_ancient_row_does_not_make_the_default_range_too_long(
     cutoff = job.tables[0].retention.cutoff(TODAY)
     expected = [FIRST + dt.timedelta(days=i) for i in range(DAYS)]
     assert days == [dt.date(1000, 1, 1), *(d for d in expected if d < cutoff)]
+
+
+def test_an_updated_row_and_a_row_after_the_purge_are_archived_by_the_next_backfill(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """An archived day's row updated (the count unchanged), then a purged day's late row: each
+    backfill --purge archives the new rows and deletes them, as `run` does. The first was kept
+    and failed the day on every rerun; the second was skipped as purged (outside re-tests)."""
+    _fill(mysql_schema)
+    job = _job(mysql_schema, tmp_path / "archive")
+    assert _run(job, 1).ok  # archived, not purged
+    changed = FIRST + dt.timedelta(days=3)
+    mysql_schema.execute(
+        "UPDATE events SET note = 'changed' WHERE created_at >= %s ORDER BY id LIMIT 1",
+        (f"{changed} 00:00:00",),
+    )
+    report = _run(job, 2, purge=True)
+    assert report.ok, [d.error for d in report.failed]
+    cutoff = job.tables[0].retention.cutoff(TODAY)
+    left = "SELECT COUNT(*) FROM events WHERE created_at < %s"
+    assert mysql_schema.execute(left, (f"{cutoff}",))[0][0] == 0
+    late = FIRST + dt.timedelta(days=5)
+    mysql_schema.execute(
+        "INSERT INTO events (created_at, account_id, amount, note) VALUES (%s, 9, 3.5, 'late')",
+        (f"{late} 08:00:00",),
+    )
+    report = _run(job, 1, purge=True)
+    assert report.ok, [d.error for d in report.failed]
+    assert [(d.day, d.rows_deleted) for d in report.days if d.rows_deleted] == [(late, 1)]
+    assert mysql_schema.execute(left, (f"{cutoff}",))[0][0] == 0
+    ctx = build_context(job)
+    for day in (changed, late):
+        assert verify_day(ctx, job.tables[0], day, "rows").ok
+    restored = restore_day(ctx, job.tables[0], changed, into="back")
+    ctx.source.close()
+    assert restored.ok
+    assert mysql_schema.execute("SELECT COUNT(*) FROM back WHERE note = 'changed'")[0][0] == 1

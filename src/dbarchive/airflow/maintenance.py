@@ -27,7 +27,7 @@ from dbarchive.config import ArchiveJob, TableSpec
 from dbarchive.context import Context
 from dbarchive.ddl import ENGINES, ddl_text, read_definition
 from dbarchive.errors import ConfigError
-from dbarchive.jobs.backfill import backfill_days
+from dbarchive.jobs.backfill_days import backfill_days
 from dbarchive.jobs.capacity import BackfillEstimate, estimate_backfill
 
 

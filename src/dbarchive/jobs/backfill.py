@@ -23,14 +23,16 @@ from dbarchive.build import build_throttle
 from dbarchive.clock import Clock, system_clock
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
-from dbarchive.dates import day_range, newest_settled_day, shifted
-from dbarchive.errors import ConfigError, DbArchiveError, StopRequested, VerificationError
+from dbarchive.errors import DbArchiveError, StopRequested, VerificationError
 from dbarchive.events import NullReporter, Reporter
+from dbarchive.jobs.backfill_days import backfill_days as backfill_days  # its public home
+from dbarchive.jobs.backfill_days import day_is_done as day_is_done
 from dbarchive.jobs.backfill_progress import DayOutcome, Tally, WorkerReporter
-from dbarchive.jobs.catch_up import days_with_rows, late_rows
+from dbarchive.jobs.catch_up import day_rows, late_rows
+from dbarchive.jobs.daily import TableReport, purge_expired_day
 from dbarchive.manifest import Manifest
 from dbarchive.steps import upload
-from dbarchive.steps.purge import purge_day
+from dbarchive.steps.purge import ChunkSizer, purge_day
 from dbarchive.steps.verify import verify_day
 from dbarchive.throttle import CriticalLoad, StopFlag, Throttle
 from dbarchive.units.export import export_unit
@@ -39,7 +41,6 @@ from dbarchive.units.publish import publish_units
 from dbarchive.units.records import DayUnits, is_verified, write_verify_marker
 
 _PLAN, _VERIFY, _UNIT, _FINISH = 0, 1, 2, 3  # job phases: within a day, in this order
-DAY_LIMIT = 100_000  # days in one backfill (every calendar day up to it; over it, days with rows)
 
 
 @dataclass
@@ -99,43 +100,15 @@ class _Day:
     done: bool = False
 
 
-def backfill_days(
-    ctx: Context, spec: TableSpec, first: dt.date | None, last: dt.date | None, today: dt.date
-) -> list[dt.date]:
-    """The days to backfill: as given, else from the oldest row's day to the day before the
-    cutoff; past ``DAY_LIMIT`` days, only those holding rows (a stray row dated 1000-01-01 made
-    every backfill "375019 days asked for": an outside trial). Never a day that has not ended
-    plus ``settle``: a ``last`` given that has not is refused (DayNotSettled, nothing written);
-    the default stops at the newest settled day (``today`` ahead of the wall clock)."""
-    cutoff = spec.retention.cutoff(today)
-    if last is not None:
-        ctx.require_settled(spec, last)
-    if first is None:
-        first = ctx.source.oldest_day(spec, ctx.describe(spec))
-        if first is None:
-            return []
-    newest = newest_settled_day(spec, ctx.wall_clock.now())
-    last = last or min(cutoff - dt.timedelta(days=1), newest)
-    if first > last:
-        return []
-    if (last - first).days < DAY_LIMIT:
-        return day_range(first, last, limit=DAY_LIMIT)
-    held = [d for d in days_with_rows(ctx, spec, shifted(last, 1)) if d >= first]
-    if len(held) > DAY_LIMIT:
-        raise ConfigError(f"{len(held)} days with rows asked for; at most {DAY_LIMIT} at once")
-    return held
-
-
-def day_is_done(ctx: Context, spec: TableSpec, day: dt.date, purge: bool, today: dt.date) -> bool:
-    """Nothing left to do: purged, or archived and verified (and not to be purged now)."""
-    partition = ctx.partition(spec, day)
-    marker = upload.read_purge_marker(ctx.storage, partition) or {}
-    if marker.get("status") == "purged":
-        return True
-    manifest = upload.read_manifest(ctx.storage, partition)
-    if manifest is None or not is_verified(ctx.storage, partition, manifest):
-        return False
-    return not (purge and day < spec.retention.cutoff(today))
+def purge_changed_day(ctx: Context, spec: TableSpec, day: dt.date, throttle: Throttle) -> int:
+    """Archive what the day's purge kept as unarchived (a row updated, or inserted after a kill
+    or a purge), then purge again, as the daily run does; the rows it deleted. Every rerun had
+    kept them and failed the day (outside re-tests)."""
+    report = TableReport(spec.name)
+    purge_expired_day(ctx, spec, day, throttle, ChunkSizer(throttle.settings), report)
+    if report.failures:
+        raise VerificationError(report.failures[0].message)
+    return int(report.rows_deleted)
 
 
 class _Backfill:
@@ -254,8 +227,12 @@ class _Backfill:
         partition = ctx.partition(spec, day)
         marker = upload.read_purge_marker(ctx.storage, partition) or {}
         manifest = upload.read_manifest(ctx.storage, partition)
-        if marker.get("status") == "purged":
+        if marker.get("status") == "purged" and not (
+            self.options.purge and manifest is not None and day_rows(ctx, spec, day, manifest)
+        ):
             self._close_day(state, "skipped")
+        elif marker.get("status") == "purged":  # rows arrived since its purge: as `run` does
+            self._push(_Job(day, job.table_order, _FINISH, 0))
         elif (
             manifest is not None
             and is_verified(ctx.storage, partition, manifest)
@@ -326,11 +303,8 @@ class _Backfill:
         if self._purge_wanted(state):
             result = purge_day(ctx, spec, manifest, throttle)
             state.outcome.purged, state.outcome.rows_deleted = True, result.rows_deleted
-            if result.rows_unarchived:
-                raise VerificationError(
-                    f"{spec.name} {day}: {result.rows_unarchived} rows are not in the archive and "
-                    "were kept; export the day again to archive them"
-                )
+            if result.rows_unarchived:  # arrived or changed since its archive: as `run` does
+                state.outcome.rows_deleted += purge_changed_day(ctx, spec, day, throttle)
         action = state.outcome.action if state.outcome.action != "pending" else "skipped"
         self._close_day(state, action, manifest=manifest)
 

@@ -235,12 +235,12 @@ def purge_table(
         try:
             if day in failed:  # its verification has just failed, before a partition's drop
                 raise failed[day]
-            _purge_expired_day(ctx, spec, day, throttle, sizer, report)
+            purge_expired_day(ctx, spec, day, throttle, sizer, report)
         except DAY_FAILURES as exc:  # this day's rows stay; its archive is not the others'
             report.failed(exc, day)
 
 
-def _purge_expired_day(
+def purge_expired_day(
     ctx: Context,
     spec: TableSpec,
     day: dt.date,
