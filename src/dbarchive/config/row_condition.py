@@ -6,13 +6,16 @@ The filter is pasted into every statement that reads, counts, digests or deletes
 - **Self-contained**: its parentheses balance and never close one it did not open, and it holds
   no comment and no ``;`` outside its quotes. ``env = 'a') OR (env = 'b'`` escaped the day's
   bounds: a purge exported another day's rows as an expired day and deleted them, though they
-  were inside the retention window, and verify and restore agreed (an outside re-test). The
-  quotes are read both with and without backslash escapes (``NO_BACKSLASH_ESCAPES``), so a
-  quote the server may end elsewhere is refused too.
+  were inside the retention window, and verify and restore agreed (an outside re-test). Quotes
+  are read as dbarchive's sessions read them (backslash escapes on, ``"`` a string: their
+  ``sql_mode`` drops NO_BACKSLASH_ESCAPES and ANSI_QUOTES); ``--`` starts a comment only before
+  a space, as on the server (``id--1`` is arithmetic). A ``%s`` outside quotes would read as a
+  parameter to the driver (``id%slot``: every statement failed), so it is refused too.
 - **Repeatable**: it gives a row the same answer each time. ``RAND() < 0.5`` archived some
   rows, and each purge then found others "not in the archive" and blamed the application; a
   condition on the clock (``NOW()``) or on a variable moves rows in and out by itself. The
-  functions and ``@`` variables whose answer changes between two statements are refused (a
+  functions, sequences (``NEXT VALUE FOR``) and ``@`` variables whose answer changes between
+  two statements are refused (``ROWNUM() < 20`` archived each statement's first rows only; a
   subquery cannot be judged here: the README asks that its answer not change either).
 """
 
@@ -33,39 +36,44 @@ _CHANGING_CALLS = _CLOCK_WORDS | {
     "NOW", "SYSDATE", "CURDATE", "CURTIME", "RAND", "UUID", "UUID_SHORT", "SYS_GUID",
     "CONNECTION_ID", "LAST_INSERT_ID", "FOUND_ROWS", "ROW_COUNT", "SLEEP", "BENCHMARK",
     "GET_LOCK", "RELEASE_LOCK", "IS_FREE_LOCK", "IS_USED_LOCK", "NEXTVAL", "LASTVAL",
-    "SETVAL",
+    "SETVAL", "ROWNUM", "ROW_NUMBER", "LOAD_FILE", "RANDOM_BYTES",
 }  # fmt: skip
+_SEQUENCE = re.compile(r"\s+VALUE\s+FOR\b", re.IGNORECASE)  # NEXT/PREVIOUS VALUE FOR seq
 
 
 def check_row_condition(text: str) -> str:
     """``text`` if it is one repeatable condition, else ValueError saying why (config load)."""
     if not text.strip():
         raise ValueError(f"where is empty; leave it out, or write a condition like {EXAMPLE}")
-    for backslash_escapes in (True, False):
-        problem = _problem(text, backslash_escapes)
-        if problem:
-            raise ValueError(
-                f"where = {text!r}: {problem}. It is added to every statement of a day as "
-                f"AND (<where>): write one condition on the row's own columns, like {EXAMPLE}"
-            )
+    problem = _problem(text)
+    if problem:
+        raise ValueError(
+            f"where = {text!r}: {problem}. It is added to every statement of a day as "
+            f"AND (<where>): write one condition on the row's own columns, like {EXAMPLE}"
+        )
     return text
 
 
-def _problem(text: str, backslash_escapes: bool) -> str | None:
-    """Why ``text`` is not one self-contained, repeatable condition, read one way of quoting."""
+def _problem(text: str) -> str | None:
+    """Why ``text`` is not one self-contained, repeatable condition, or None."""
     depth, i = 0, 0
     while i < len(text):
         c = text[i]
         if c in "'\"`":
-            end = _quote_end(text, i, backslash_escapes and c != "`")
+            end = _quote_end(text, i, c != "`")
             if end is None:
                 return f"its quote {c} at character {i + 1} never ends"
             i = end
             continue
         if c == ";":
             return "it holds a ';' (a second statement)"
-        if c == "#" or text.startswith(("--", "/*"), i):
+        if c == "#" or text.startswith("/*", i) or _dash_comment(text, i):
             return "it holds a comment, which would hide the rest of the statement"
+        if text.startswith("%s", i):
+            return (
+                f"its '%s' at character {i + 1} would be read as a parameter; write '% s' "
+                "(a space) or MOD(…)"
+            )
         if c == "@":
             return "it reads a variable (@…), whose value may change between statements"
         if c == "(":
@@ -99,6 +107,11 @@ def _quote_end(text: str, start: int, backslash_escapes: bool) -> int | None:
     return None
 
 
+def _dash_comment(text: str, i: int) -> bool:
+    """``--`` then a space, a control character or the end: a comment on the server."""
+    return text.startswith("--", i) and (i + 2 == len(text) or text[i + 2] <= " ")
+
+
 def _joined(previous: str) -> bool:
     """Whether a word starting after ``previous`` continues a name or a number (``t.now`` is
     a column; ``1e5`` a number)."""
@@ -109,9 +122,11 @@ def _changing(text: str, word: re.Match[str]) -> str | None:
     name = word.group().upper()
     called = _CALL.match(text, word.end()) is not None
     empty_call = _EMPTY_CALL.match(text, word.end()) is not None
+    sequence = name in {"NEXT", "PREVIOUS"} and _SEQUENCE.match(text, word.end()) is not None
     if (
         (name in _CHANGING_CALLS and called)
         or name in _CLOCK_WORDS
+        or sequence
         or (name == "UNIX_TIMESTAMP" and empty_call)
     ):
         return (
