@@ -105,7 +105,7 @@ def export_day(
             gone := rows_gone(ctx, spec, info, window, scan, committed.manifest)
         ):
             # Deleted or moved away since: the archive holds their only copy, so it only grows.
-            marker = upload.mark_rows_gone(ctx.storage, partition, ctx.wall_clock.now())
+            marker = upload.mark_rows_gone(ctx.storage, partition)
             emit_export_event(ctx, spec, day, "info", message=(
                 f"{gone} archived rows left the database since the day was archived: the "
                 "archive keeps them and the day only grows from now on"
@@ -155,7 +155,7 @@ def _require_no_rows_left(
     if old is None or new.rows >= old.effective_digest.count:
         return
     publish.discard(ctx.storage, target, new, old)
-    upload.mark_rows_gone(ctx.storage, partition, ctx.wall_clock.now())
+    upload.mark_rows_gone(ctx.storage, partition)
     raise VerificationError(
         f"{spec.name} {new.day}: {old.effective_digest.count - new.rows} archived rows left the "
         "database while the day was read: nothing was published, the archive keeps them, and "

@@ -72,11 +72,12 @@ def test_manifests_and_purge_records_keep_the_real_time_under_a_fixed_clock(
     times = [
         dt.datetime.fromisoformat(r[k])
         for r in records
-        for k in ("started_at", "finished_at")
+        for k in ("started_at", "finished_at", "verified_at")
         if isinstance(r.get(k), str)
     ]
+    ended = dt.datetime.now(dt.UTC)
     assert len(times) >= 4  # the manifests' and the purge record's
-    assert all(t >= started for t in times), sorted(set(times))
+    assert all(started <= t <= ended for t in times), sorted(set(times))
 
 
 def test_a_callers_context_stays_open_and_a_jobs_is_closed(job: dbarchive.ArchiveJob) -> None:

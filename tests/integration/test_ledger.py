@@ -153,6 +153,20 @@ def test_every_deleted_row_has_one_committed_record_and_the_audit_passes(
     assert not list((tmp_path / "archive" / "events" / "_ledger").glob("_open/*"))  # all resolved
 
 
+def test_records_say_when_deletions_happened_in_real_time_under_a_fixed_clock(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """The job's clock is fixed at 2026-12-15 06:00 (DBARCHIVE_NOW): which days expire comes
+    from it, but a ledger record's time is when the deletion happened (an outside re-test saw
+    the fixed time in an audit trail)."""
+    config = _prepared(mysql_schema, tmp_path)
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    _purge(config)
+    ended = dt.datetime.now(dt.UTC)
+    times = [dt.datetime.fromisoformat(r["at"]) for r in _records(tmp_path)]
+    assert times and all(started <= t <= ended for t in times), sorted(set(times))
+
+
 def test_no_ledger_unless_it_is_enabled(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
     """Off by default: a purge writes no ledger object."""
     config = _prepared(mysql_schema, tmp_path, ledger="")

@@ -109,7 +109,7 @@ def ready_for_purge(
             dropped_columns_refusal(spec.name, day, result.column_change, begun)
         )
     if _rows_gone(result, known):  # deleted or moved away since: the archive may only grow
-        upload.mark_rows_gone(ctx.storage, ctx.partition(spec, day), ctx.wall_clock.now())
+        upload.mark_rows_gone(ctx.storage, ctx.partition(spec, day))
         known = _known(ctx, spec, day, known.plan, matched_rows, known.manifest)
         result = verify_day(ctx, spec, day, depth, True, known)
     if why := _export_again(result, purge_begun(known.marker)):

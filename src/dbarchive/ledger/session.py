@@ -16,6 +16,7 @@ import uuid
 from typing import Any
 
 from dbarchive._version import __version__
+from dbarchive.clock import SystemClock
 from dbarchive.config import LedgerSettings, TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import DbArchiveError
@@ -179,7 +180,8 @@ class DaySession:
             del self._outcomes[seq]
 
     def _now(self) -> str:
-        return self.ctx.wall_clock.now().astimezone(dt.UTC).isoformat(timespec="milliseconds")
+        """When a deletion was recorded: the machine's real time, not the job's clock."""
+        return SystemClock().now().isoformat(timespec="milliseconds")
 
 
 def _current_user(ctx: Context) -> str:

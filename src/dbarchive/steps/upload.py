@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dbarchive import failpoints
+from dbarchive.clock import SystemClock
 from dbarchive.errors import StorageError, VerificationError
 from dbarchive.identity import SourceIdentity, require_same_source
 from dbarchive.layout import Layout, PartitionPath, day_of_key
@@ -87,9 +88,10 @@ def grown_only(marker: dict[str, Any] | None) -> bool:
     return (marker or {}).get("cause") == GONE_RECORD["cause"]
 
 
-def mark_rows_gone(storage: Storage, partition: PartitionPath, now: dt.datetime) -> dict[str, Any]:
-    """Record that archived rows of the day left the database (``GONE_RECORD``) at ``now`` (the
-    job's clock); the record."""
+def mark_rows_gone(storage: Storage, partition: PartitionPath) -> dict[str, Any]:
+    """Record that archived rows of the day left the database (``GONE_RECORD``), at the
+    machine's real time (as every record of when things ran); the record."""
+    now = SystemClock().now()
     record = {**GONE_RECORD, "started_at": now.isoformat(timespec="seconds")}
     write_purge_marker(storage, partition, record)
     failpoints.hit("export.after-gone-record")

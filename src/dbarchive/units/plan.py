@@ -69,7 +69,7 @@ def plan_units(ctx: Context, spec: TableSpec, day: dt.date) -> DayUnits:
             "it whole (dbarchive export), not in work units"
         )
     if gone := rows_gone(ctx, spec, info, window, scan, committed.manifest):
-        upload.mark_rows_gone(ctx.storage, partition, ctx.wall_clock.now())
+        upload.mark_rows_gone(ctx.storage, partition)
         raise RowsGone(
             f"{spec.name} {day}: {gone} archived rows left the database since the day was "
             "archived; the archive keeps them (their only copy) and the day only grows now: "

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dbarchive.checksum import RowDigest
-from dbarchive.clock import system_clock
+from dbarchive.clock import SystemClock
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import FileEntry, Manifest
 from dbarchive.sources.table import Strategy
@@ -170,7 +170,7 @@ def write_verify_marker(storage: Storage, partition: PartitionPath, manifest: Ma
         "rows": manifest.rows,
         "digest": manifest.digest.to_json(),
         "manifest_finished_at": manifest.finished_at,
-        "verified_at": system_clock().now().isoformat(timespec="seconds"),
+        "verified_at": SystemClock().now().isoformat(timespec="seconds"),  # real time
     }
     storage.put_bytes(partition.verify_marker_key, json.dumps(record, indent=2).encode() + b"\n")
 

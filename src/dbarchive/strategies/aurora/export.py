@@ -33,7 +33,7 @@ from urllib.parse import urlparse
 
 from dbarchive import failpoints
 from dbarchive.checksum import RowDigest
-from dbarchive.clock import system_clock
+from dbarchive.clock import SystemClock
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import SourceError, VerificationError
@@ -287,4 +287,4 @@ def clear_staging(ctx: Context, partition: PartitionPath, index: int) -> None:
 
 
 def _now() -> str:
-    return system_clock().now().isoformat(timespec="seconds")
+    return SystemClock().now().isoformat(timespec="seconds")  # when it ran: the real time
