@@ -207,6 +207,17 @@ CREATE TABLE `nokey` (
 )
 """
 
+UKEY_DDL = """
+CREATE TABLE `ukey` (
+  id INT NOT NULL PRIMARY KEY,
+  a INT NOT NULL,
+  b INT NOT NULL,
+  created_at DATETIME NOT NULL,
+  UNIQUE KEY uq_ab (a, b),
+  KEY idx_created (created_at)
+)
+"""
+
 SOURCE_ERRORS: dict[str, tuple[dict[str, Any], type[SourceError], list[str]]] = {
     # name: (table spec overrides, error class, fragments the message must hold)
     "unknown table": ({"name": "evnets"}, SourceError, ["evnets", "does not exist"]),
@@ -224,6 +235,17 @@ SOURCE_ERRORS: dict[str, tuple[dict[str, Any], type[SourceError], list[str]]] = 
         {"exclude_columns": ["nte"]},
         SourceError,
         ["'events'", "'nte'"],
+    ),
+    # an outside trial was told to "add a primary key" to a table that had one
+    "key_columns beside the primary key": (
+        {"name": "ukey", "key_columns": ["a", "b"]},
+        NoUsableKeyError,
+        ["'ukey'", "leave key_columns out", "several columns is always read through the time"],
+    ),
+    "key_columns out of their index's order": (
+        {"name": "ukey", "key_columns": ["b", "a"]},
+        NoUsableKeyError,
+        ["'ukey'", "the unique index 'uq_ab' has them in the order ['a', 'b']"],
     ),
     "no usable key": (
         {"name": "nokey"},
@@ -250,6 +272,7 @@ def test_source_problem_is_named_before_anything_is_written(
     """Unknown table/column, no usable key or a bad filter: SourceError naming it, no file at all."""
     events.execute(NOKEY_DDL)
     events.execute("INSERT INTO nokey VALUES (1, NULL, '2024-03-10 10:00:00')")
+    events.execute(UKEY_DDL)
     overrides, error, fragments = SOURCE_ERRORS[case]
     dest = tmp_path / "archive"
     config, _ = events_config(tmp_path, events.url, str(dest), **overrides)

@@ -368,3 +368,34 @@ def test_a_foreign_day_is_left_whole_while_the_tables_next_day_is_purged(
     assert "day=06/_manifest.json holds the archive of" in result.output
     assert _rows(mysql_schema) == foreign_rows  # the next day's 15 rows purged, DAY's kept
     assert {k: v for k, v in _tree(dest).items() if "/day=06/" in k} == foreign_files
+
+
+def test_a_new_day_among_another_tables_days_is_refused(
+    mysql_schema: MySqlSchema, second_schema: str, tmp_path: Path
+) -> None:
+    """A second config archives `other`.events into the folder where the first one archives
+    events: the day events archived is refused, and so is the next day, which events has not
+    archived: it was published among events' days, and status counted those as its own (an
+    outside trial). Nothing of it is written."""
+    _create(mysql_schema, "events", 20, note="default")
+    dest = tmp_path / "arch"
+    first = make_job(mysql_schema.url, str(dest), [_spec("events")])
+    ctx = build_context(first)
+    export_day(ctx, first.tables[0], DAY)
+    ctx.source.close()
+    mysql_schema.execute(f"CREATE TABLE `{second_schema}`.events LIKE events")
+    mysql_schema.execute(
+        f"INSERT INTO `{second_schema}`.events (created_at, note) SELECT TIMESTAMP(%s) + "
+        "INTERVAL seq * 300 SECOND, 'other' FROM seq_1_to_5",
+        ((DAY + dt.timedelta(days=1)).isoformat(),),
+    )
+    second = make_job(
+        mysql_schema.url.rsplit("/", 1)[0] + f"/{second_schema}", str(dest), [_spec("events")]
+    )
+    before = _tree(dest)
+    ctx = build_context(second)
+    for day in (DAY, DAY + dt.timedelta(days=1)):
+        with pytest.raises(VerificationError, match=r"holds the archive of .*Two tables share"):
+            export_day(ctx, second.tables[0], day)
+    ctx.source.close()
+    assert _tree(dest) == before

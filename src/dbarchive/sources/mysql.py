@@ -122,13 +122,16 @@ class MySqlSource(MySqlPartitions, MySqlRestore, MySqlCatalog):
     def _require_primary(info: TableInfo) -> None:
         if not info.key_is_primary:
             by_range = (
-                "; or set scan = 'key' to read each day by its range" if len(info.key) == 1 else ""
+                "; or set scan = 'key' to read each day by its range"
+                if len(info.key) == 1
+                else " (a key of several columns is always read through the time index)"
             )
             raise NoUsableKeyError(
                 f"{info.name!r}: reading a day through the time index needs the primary key as "
                 "its tie-breaker (InnoDB keeps the primary key in every index), and the key "
-                f"paged by is the unique index {info.key_index!r}, which key_columns cannot change: "
-                "add a primary key (an AUTO_INCREMENT id is ideal)" + by_range
+                f"paged by is the unique index {info.key_index!r}: page by the primary key "
+                "(leave key_columns out; a table without one needs one added, an AUTO_INCREMENT "
+                "id is ideal)" + by_range
             )
 
     def oldest_day(

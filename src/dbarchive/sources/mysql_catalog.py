@@ -227,9 +227,19 @@ class MySqlCatalog(MySqlSession):
                 (n for n, cols in candidates.items() if cols == list(spec.key_columns)), None
             )
             if match is None:
+                reordered = [
+                    n for n, cols in candidates.items() if sorted(cols) == sorted(spec.key_columns)
+                ]
+                order = (
+                    f"; the unique index {reordered[0]!r} has them in the order "
+                    f"{candidates[reordered[0]]}: list them so"
+                    if reordered
+                    else ""
+                )
                 raise NoUsableKeyError(
                     f"key_columns {list(spec.key_columns)} of {spec.name!r} are not a primary key "
                     "or a unique index on NOT NULL columns, so they cannot page the table safely"
+                    + order
                 )
             return tuple(by_name[c] for c in spec.key_columns), match
         name = "PRIMARY" if "PRIMARY" in candidates else next(iter(sorted(candidates)), None)

@@ -15,12 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from dbarchive import failpoints
 from dbarchive.clock import SystemClock
+from dbarchive.dates import shifted
 from dbarchive.errors import StorageError, VerificationError
-from dbarchive.identity import SourceIdentity, require_same_source
+from dbarchive.identity import SourceIdentity, check_manifest_identity, require_same_source
 from dbarchive.layout import Layout, PartitionPath, day_of_key
 from dbarchive.manifest import Manifest
 from dbarchive.runtime.background import in_background
@@ -160,7 +162,16 @@ def _own_manifest(
     manifest = read_manifest(storage, partition)
     if manifest is not None:
         require_same_source(manifest, expected, partition.manifest_key)
-    return manifest
+        return manifest
+    # A day not archived yet: the days either side say whose folder this is (a second config
+    # pointed at one prefix published its days among another table's, and status counted
+    # theirs as its own: an outside trial). Two reads; refused here, nothing is written.
+    for days in (-1, 1):
+        side = replace(partition, day=shifted(partition.day, days), unit=None, generation=None)
+        neighbour = read_manifest(storage, side) if side.day != partition.day else None
+        if neighbour is not None:  # whose it is (its server's warnings are its own day's)
+            check_manifest_identity(neighbour, expected, side.manifest_key)
+    return None
 
 
 class Preparation:
