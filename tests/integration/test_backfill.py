@@ -16,6 +16,7 @@ from dbarchive import build_context, export_day, restore_day
 from dbarchive.config import ArchiveJob
 from dbarchive.events import Event
 from dbarchive.jobs.backfill import BackfillOptions, BackfillReport, backfill, backfill_days
+from dbarchive.jobs.capacity import DAY_SECONDS
 from dbarchive.layout import PartitionPath
 from dbarchive.manifest import Manifest
 from dbarchive.steps.verify import verify_day
@@ -331,12 +332,11 @@ def test_plan_backfill_estimates_days_rows_units_and_time(
     assert estimate["throughput_source"].startswith("measured: ")
     assert (estimate["workers"], estimate["db_cap"], estimate["parallel"]) == (4, 2, 2)
     rate = estimate["rows_per_second_per_worker"]
-    assert (
-        abs(estimate["seconds"] - estimate["rows"] / (rate * 2)) <= 0.1 + estimate["seconds"] / 1000
-    )
+    expected = estimate["rows"] / (rate * 2) + DAYS * DAY_SECONDS / 2  # each day's own cost
+    assert abs(estimate["seconds"] - expected) <= 0.1 + estimate["seconds"] / 1000
     given = json.loads(CliRunner().invoke(cli, [*args, "--rows-per-second", "1000"]).output)[0]
     assert given["throughput_source"] == "given" and given["parallel"] == 1
-    assert given["seconds"] == round(given["rows"] / 1000, 1)
+    assert given["seconds"] == round(given["rows"] / 1000 + DAYS * DAY_SECONDS, 1)
     text = CliRunner().invoke(cli, [*args[:-1], "--workers", "2"]).output
     assert f"events: {DAYS} days ({FIRST} .. " in text and "work units" in text
 
