@@ -141,3 +141,15 @@ def test_a_local_folder_name_longer_than_a_file_name_may_be_is_refused_with_the_
          "tables": [_table(name)]}
     )  # fmt: skip
     assert len(on_s3.folder(on_s3.tables[0])) == 405
+
+
+def test_a_renamed_table_outside_the_default_schema_keeps_its_old_folder() -> None:
+    """other.sch_a renamed to sch_b: the README's recipe (path = its old folder, formerly =
+    its old name) was refused for the '@' of 'other@sch_a', and its old days were out of reach
+    (an outside trial). Its own former folders are taken; another table's '@' folder is not."""
+    job = _job(_table("sch_b", schema="other", formerly=["sch_a"], path="other@sch_a"))
+    assert job.folder(job.tables[0]) == "other@sch_a"
+    moved = _job(_table("sch_b", schema="other", formerly=["old.sch_a"], path="old@sch_a"))
+    assert moved.folder(moved.tables[0]) == "old@sch_a"
+    with pytest.raises(ConfigError, match="holds '@'"):
+        _job(_table("sch_b", schema="other", formerly=["sch_a"], path="other@sch_c"))

@@ -176,11 +176,11 @@ class TableSpec(TableDefaults):
     where: str | None = None
     include_columns: tuple[str, ...] | None = None
     exclude_columns: tuple[str, ...] = ()
-    # The table's folder under the destination, instead of the one its name maps to.
-    path: str | None = Field(default=None, max_length=1024)
     # Names the table had before a RENAME TABLE ("old" or "schema.old"): the days archived
     # under them stay its own (with ``path`` = their folder).
     formerly: tuple[str, ...] = ()
+    # The table's folder under the destination, instead of the one its name maps to.
+    path: str | None = Field(default=None, max_length=1024)
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -200,11 +200,20 @@ class TableSpec(TableDefaults):
     @field_validator("path")
     @classmethod
     def _path_is_a_folder(cls, v: str | None, info: ValidationInfo) -> str | None:
-        """A relative folder; it may be the folder the name maps (or used to map) to, even if
-        that starts with ``_`` (how an archive from before escaping keeps its folder)."""
-        name = info.data.get("name")
-        own = (table_dir(name), legacy_table_dir(name)) if isinstance(name, str) else ()
-        return None if v is None else check_folder_path(v, own)
+        """A relative folder; it may be the folder the name (or a former name) maps or used to
+        map to, even if that starts with ``_`` (how an archive from before escaping keeps its
+        folder) or is ``<schema>@<name>`` (a renamed table outside the default schema: refused
+        for its '@', its old days were out of reach; an outside trial)."""
+        name, schema = info.data.get("name"), info.data.get("schema_name")
+        names = [name] if isinstance(name, str) else []
+        names += info.data.get("formerly") or ()  # a renamed table keeps its old folder
+        own: list[str] = []
+        for former in names:
+            table_schema, table = former.split(".", 1) if "." in former else (schema, former)
+            own += [table_dir(table), legacy_table_dir(table)]
+            if table_schema:  # the '<schema>@<name>' folder of a table outside the default
+                own.append(table_dir(table, table_schema))
+        return None if v is None else check_folder_path(v, tuple(own))
 
     @field_validator("formerly")
     @classmethod
