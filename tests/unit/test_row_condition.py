@@ -17,6 +17,7 @@ TAKEN = [
     # string, so nothing escapes (an outside re-test saw it refused)
     r"note = 'it\'s' OR note = 'x\' OR (1=1) OR ('",
     "id--1 > 0",  # minus minus one: '--' is a comment only before a space
+    "/* prod only */ env = 'prod' /* ) OR ( */",  # a closed note hides itself only (old configs)
     "amount % 7 = 0 AND note LIKE '%slot%'",
     "name = ')' OR name = '(' OR name = ';' OR name = '-- #'",
     "`now` = 1 AND t.rand = 2 AND now_col = 3 AND `a;b` = 4",
@@ -41,7 +42,9 @@ REFUSED = {
     "ROWNUM() < 20": "ROWNUM gives another answer",
     "MOD(NEXT VALUE FOR seq, 2) = 0": "NEXT gives another answer",
     "PREVIOUS  value\tfor seq = 3": "PREVIOUS gives another answer",
-    "a = 1 /* x */": "comment",
+    "a = 1 /* x": "never ends",
+    "a = 1 /*! OR 1 = 1 */": "executable comment",
+    "a = 1 /*M! OR 1 = 1 */": "executable comment",
     "a = 1 # x": "comment",
     "a > 0; DROP TABLE t": "';'",
     "RAND() < 0.5": "RAND gives another answer",
@@ -68,7 +71,7 @@ def test_a_filter_that_is_more_than_one_repeatable_condition_is_refused(text: st
 def test_the_config_refuses_it_naming_the_table_setting() -> None:
     """Refused on load (exit 2, contacting nothing), with the way to write it."""
     table = {"name": "t", "timestamp_column": "ts", "where": "a = 1) OR (1 = 1"}
-    with pytest.raises(ConfigError, match=r"tables\.0\.where: .*like environment = 'production'"):
+    with pytest.raises(ConfigError, match=r"tables\.0\.where \(table 't'\): .*like environment"):
         job_from_dict(
             {
                 "source": {"url": "mysql://u@127.0.0.1/db"},

@@ -212,10 +212,22 @@ def _format_errors(origin: str, exc: ValidationError, data: Any = None) -> str:
         if err["loc"][2:3] and err["loc"][2] in in_defaults and _inherited(data, err["loc"]):
             continue  # said once, where it is written: [defaults]
         loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+        loc += _table_named(data, err["loc"])
         fix = _FIXES.get(err["type"], "")
         message = err["msg"].removeprefix("Value error, ")
         lines.append(f"  {loc or '(top level)'}: {message}{'; ' + fix if fix else ''}")
     return f"{origin}: invalid configuration\n" + "\n".join(lines)
+
+
+def _table_named(data: Any, loc: tuple[Any, ...]) -> str:
+    """`` (table 'name')`` after ``tables.N…``: in a file of many tables an index alone sent an
+    outside trial counting entries."""
+    tables = data.get("tables") if isinstance(data, dict) else None
+    if loc[:1] != ("tables",) or len(loc) < 2 or not isinstance(loc[1], int):
+        return ""
+    table = tables[loc[1]] if isinstance(tables, list | tuple) and loc[1] < len(tables) else None
+    name = table.get("name") if isinstance(table, dict) else None
+    return f" (table {name!r})" if isinstance(name, str) else ""
 
 
 def _inherited(data: Any, loc: tuple[Any, ...]) -> bool:

@@ -4,7 +4,8 @@ The filter is pasted into every statement that reads, counts, digests or deletes
 ``… AND (<where>)``. Checked here on load, contacting nothing, so that it cannot be more:
 
 - **Self-contained**: its parentheses balance and never close one it did not open, and it holds
-  no comment and no ``;`` outside its quotes. ``env = 'a') OR (env = 'b'`` escaped the day's
+  no ``;``, no comment to the end of the line and no executable comment (``/*! … */``) outside
+  its quotes (a closed ``/* note */`` hides only itself: configs carry such notes). ``env = 'a') OR (env = 'b'`` escaped the day's
   bounds: a purge exported another day's rows as an expired day and deleted them, though they
   were inside the retention window, and verify and restore agreed (an outside re-test). Quotes
   are read as dbarchive's sessions read them (backslash escapes on, ``"`` a string: their
@@ -67,8 +68,16 @@ def _problem(text: str) -> str | None:
             continue
         if c == ";":
             return "it holds a ';' (a second statement)"
-        if c == "#" or text.startswith("/*", i) or _dash_comment(text, i):
-            return "it holds a comment, which would hide the rest of the statement"
+        if text.startswith(("/*!", "/*M!"), i):
+            return "it holds an executable comment (/*! … */), whose text runs as SQL"
+        if text.startswith("/*", i):  # closed, it hides only itself (old configs carry notes)
+            end = text.find("*/", i + 2)
+            if end < 0:
+                return f"its comment /* at character {i + 1} never ends"
+            i = end + 2
+            continue
+        if c == "#" or _dash_comment(text, i):
+            return "it holds a comment to the end of the line, which would hide the rest of the statement"
         if text.startswith("%s", i):
             return (
                 f"its '%s' at character {i + 1} would be read as a parameter; write '% s' "
