@@ -376,6 +376,7 @@ def test_an_updated_row_and_a_row_after_the_purge_are_archived_by_the_next_backf
     )
     report = _run(job, 2, purge=True)
     assert report.ok, [d.error for d in report.failed]
+    assert [d.day for d in report.days if d.action == "archived"] == [changed]  # not "skipped"
     cutoff = job.tables[0].retention.cutoff(TODAY)
     left = "SELECT COUNT(*) FROM events WHERE created_at < %s"
     assert mysql_schema.execute(left, (f"{cutoff}",))[0][0] == 0
@@ -387,6 +388,7 @@ def test_an_updated_row_and_a_row_after_the_purge_are_archived_by_the_next_backf
     report = _run(job, 1, purge=True)
     assert report.ok, [d.error for d in report.failed]
     assert [(d.day, d.rows_deleted) for d in report.days if d.rows_deleted] == [(late, 1)]
+    assert [d.day for d in report.days if d.action == "archived"] == [late]
     assert mysql_schema.execute(left, (f"{cutoff}",))[0][0] == 0
     ctx = build_context(job)
     for day in (changed, late):

@@ -198,7 +198,7 @@ class ArchiveDayPurgeOperator(_ArchiveOperator):
             result = purge_day(ctx, spec, manifest, throttle)
             deleted = result.rows_deleted
             if result.rows_unarchived:  # arrived or changed since its archive: as `run` does
-                deleted += purge_changed_day(ctx, spec, day, throttle)
+                deleted += purge_changed_day(ctx, spec, day, throttle).rows_deleted
         finally:
             ctx.close()
         return {"table": spec.name, "day": day.isoformat(), "rows_deleted": deleted,

@@ -100,15 +100,17 @@ class _Day:
     done: bool = False
 
 
-def purge_changed_day(ctx: Context, spec: TableSpec, day: dt.date, throttle: Throttle) -> int:
+def purge_changed_day(
+    ctx: Context, spec: TableSpec, day: dt.date, throttle: Throttle
+) -> TableReport:
     """Archive what the day's purge kept as unarchived (a row updated, or inserted after a kill
-    or a purge), then purge again, as the daily run does; the rows it deleted. Every rerun had
-    kept them and failed the day (outside re-tests)."""
+    or a purge), then purge again, as the daily run does; what it exported and deleted. Every
+    rerun had kept them and failed the day (outside re-tests)."""
     report = TableReport(spec.name)
     purge_expired_day(ctx, spec, day, throttle, ChunkSizer(throttle.settings), report)
     if report.failures:
         raise VerificationError(report.failures[0].message)
-    return int(report.rows_deleted)
+    return report
 
 
 class _Backfill:
@@ -304,7 +306,11 @@ class _Backfill:
             result = purge_day(ctx, spec, manifest, throttle)
             state.outcome.purged, state.outcome.rows_deleted = True, result.rows_deleted
             if result.rows_unarchived:  # arrived or changed since its archive: as `run` does
-                state.outcome.rows_deleted += purge_changed_day(ctx, spec, day, throttle)
+                again = purge_changed_day(ctx, spec, day, throttle)
+                state.outcome.rows_deleted += again.rows_deleted
+                if again.exported:  # a new generation (results said "skipped", rows=0)
+                    state.outcome.action = "archived"
+                    manifest = upload.read_manifest(ctx.storage, partition) or manifest
         action = state.outcome.action if state.outcome.action != "pending" else "skipped"
         self._close_day(state, action, manifest=manifest)
 
