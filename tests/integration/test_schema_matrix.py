@@ -175,7 +175,7 @@ CASES = [
         (
             "INSERT INTO t VALUES ('x', 1, '2026-05-01 01:00:00', 1), ('x', 2, '2026-05-01 02:00:00', NULL)",
         ),
-        refused=r"needs the primary key as its tie-breaker .*add a primary key",
+        refused=r"needs the primary key as its tie-breaker .*a table without one needs one added",
     ),
     Case(
         "unique key of one column, no primary key, read by its range",

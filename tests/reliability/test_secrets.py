@@ -45,14 +45,27 @@ def _leaks(text: str | bytes, secrets: list[str]) -> list[str]:
     return [s for secret in secrets for s in _forms(secret) if s.encode() in data]
 
 
-def _cmdlines() -> list[bytes]:
-    """The argument vectors of every process on the machine (what `ps` shows)."""
-    out = []
-    for path in Path("/proc").glob("[0-9]*/cmdline"):
+def _cmdlines(root: int) -> list[bytes]:
+    """The argument vectors (what `ps` shows) of process ``root`` and every process below it.
+    Every process on the machine was read once: another tool's test server started with the
+    suite's S3 key in its command line failed this test (CI beside an outside trial)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            out.append(path.read_bytes())
-        except OSError:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
             continue
+        parents[int(stat.parent.name)] = int(fields[1])  # after "pid (comm) state": ppid
+    out = []
+    for pid in parents:
+        ancestor = pid
+        while ancestor not in (root, 0, 1) and ancestor in parents:
+            ancestor = parents[ancestor]
+        if ancestor == root:
+            try:
+                out.append((Path("/proc") / str(pid) / "cmdline").read_bytes())
+            except OSError:
+                continue
     return out
 
 
@@ -277,7 +290,7 @@ def _run_everything(
         )
         cmdlines = []
         while running.poll() is None:
-            cmdlines += _cmdlines()
+            cmdlines += _cmdlines(running.pid)
             time.sleep(0.05)
     assert running.returncode == -9
     outputs["killed run stdout"] = (logs / "out").read_text()
