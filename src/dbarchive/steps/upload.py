@@ -169,8 +169,14 @@ def _own_manifest(
     for days in (-1, 1):
         side = replace(partition, day=shifted(partition.day, days), unit=None, generation=None)
         neighbour = read_manifest(storage, side) if side.day != partition.day else None
-        if neighbour is not None:  # whose it is (its server's warnings are its own day's)
+        if neighbour is None:
+            continue
+        try:  # whose it is (its server's warnings are its own day's)
             check_manifest_identity(neighbour, expected, side.manifest_key)
+        except VerificationError as exc:
+            raise VerificationError(
+                f"{expected.table} {partition.day} was not archived: the day next to it, {exc}"
+            ) from None
     return None
 
 
