@@ -5,9 +5,10 @@ The filter is pasted into every statement that reads, counts, digests or deletes
 
 - **Self-contained**: its parentheses balance and never close one it did not open, and it holds
   no ``;``, no comment to the end of the line and no executable comment (``/*! … */``) outside
-  its quotes (a closed ``/* note */`` hides only itself: configs carry such notes). ``env = 'a') OR (env = 'b'`` escaped the day's
-  bounds: a purge exported another day's rows as an expired day and deleted them, though they
-  were inside the retention window, and verify and restore agreed (an outside re-test). Quotes
+  its quotes (a closed ``/* note */`` hides only itself: configs carry such notes).
+  ``env = 'a') OR (env = 'b'`` escaped the day's bounds: a purge exported another day's rows
+  as an expired day and deleted them, though they were inside the retention window, and
+  verify and restore agreed (an outside re-test). Quotes
   are read as dbarchive's sessions read them (backslash escapes on, ``"`` a string: their
   ``sql_mode`` drops NO_BACKSLASH_ESCAPES and ANSI_QUOTES); ``--`` starts a comment only before
   a space, as on the server (``id--1`` is arithmetic). A ``%s`` outside quotes would read as a
