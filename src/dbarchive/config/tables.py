@@ -208,8 +208,8 @@ class TableSpec(TableDefaults):
         names = [name] if isinstance(name, str) else []
         names += info.data.get("formerly") or ()  # a renamed table keeps its old folder
         own: list[str] = []
-        for former in names:
-            table_schema, table = former.split(".", 1) if "." in former else (schema, former)
+        for known in names:
+            table_schema, table = known.split(".", 1) if "." in known else (schema, known)
             own += [table_dir(table), legacy_table_dir(table)]
             if table_schema:  # the '<schema>@<name>' folder of a table outside the default
                 own.append(table_dir(table, table_schema))
