@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -224,3 +225,42 @@ def test_restore_says_how_many_older_versions_the_archive_holds(
     assert mysql_schema.execute("SELECT note FROM events_back WHERE id = 1") == [("again",)]
     # status counts rows, not versions (it said 21 archived rows: an outside trial)
     assert api.status(job, "events", today=today).archived_rows == 20
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_a_row_colliding_on_another_unique_key_is_left_as_it_is(
+    mysql_schema: MySqlSchema, tmp_path: Path, replace: bool
+) -> None:
+    """A UNIQUE key added since the day was archived, and a live row (another id) holding an
+    archived row's value: `--replace` overwrote that live row with the archived one's columns —
+    its own data gone, the archived row never written (an outside trial). Only a row with the
+    archive's key is overwritten now: the live row stays as it is, the archived one is not
+    written, and the restore says it is NOT verified, naming the other unique index."""
+    mysql_schema.execute(
+        "CREATE TABLE ev (id INT PRIMARY KEY, created_at DATETIME NOT NULL, v VARCHAR(20), "
+        "KEY (created_at))"
+    )
+    mysql_schema.execute(
+        "INSERT INTO ev SELECT seq, '2026-08-02' + INTERVAL seq MINUTE, CONCAT('w', seq) "
+        "FROM seq_1_to_20"
+    )
+    job = make_job(mysql_schema.url, str(tmp_path / "arch"), [{"name": "ev", "timestamp_column": "created_at"}])  # fmt: skip
+    ctx = build_context(job)
+    export_day(ctx, job.tables[0], dt.date(2026, 8, 2))
+    ctx.source.close()
+    mysql_schema.execute("DELETE FROM ev")
+    mysql_schema.execute("ALTER TABLE ev ADD UNIQUE KEY uv (v)")
+    mysql_schema.execute("INSERT INTO ev VALUES (999, '2026-11-30 00:00:00', 'w5')")
+    config = tmp_path / "job.toml"
+    config.write_text(
+        f'[source]\nurl = "{mysql_schema.url}"\n[destination]\nurl = "{tmp_path / "arch"}"\n'
+        '[[tables]]\nname = "ev"\ntimestamp_column = "created_at"\n'
+    )
+    args = ["restore", "-c", str(config), "-t", "ev", "--date", "2026-08-02"]
+    result = CliRunner().invoke(cli, [*args, *(["--replace"] if replace else [])])
+    assert result.exit_code == 5, result.output
+    assert "another unique index" in result.output
+    assert mysql_schema.execute("SELECT id, created_at, v FROM ev WHERE id = 999") == [
+        (999, dt.datetime(2026, 11, 30), "w5")
+    ]
+    assert mysql_schema.execute("SELECT COUNT(*) FROM ev WHERE id <> 999")[0][0] == 19

@@ -122,8 +122,9 @@ def restore_day(
         problems.append(
             f"{target} {day}: the table now holds {digest.describe()} for this day, the archive "
             f"{manifest.effective_digest.describe()}; rows already there differ from the archive "
-            "(--replace overwrites them) or the day holds rows the archive does not"
-            + _generated_hint(info)
+            "(--replace overwrites them), a row holds one of their values in another unique "
+            "index (it is never overwritten: restore --into a new table), or the day holds "
+            "rows the archive does not" + _generated_hint(info)
         )
     elif target == spec.name:
         _record_restored(ctx, spec, day)

@@ -140,11 +140,21 @@ def insert_statement(
 
 def _on_duplicate(info: TableInfo, key: Sequence[str], replace: bool) -> str:
     """Skip a row whose key exists (a no-op update), or overwrite its other columns (generated
-    columns are the server's to set)."""
+    columns are the server's to set) — only where the row found has the archive's key. The
+    server runs this on a collision with any unique index: a live row holding an archived
+    value in another UNIQUE key was overwritten with the archived row's columns, its own data
+    gone (an outside trial); such a row is left as it is (and the restore is not verified)."""
     base = [c.name for c in info.columns if c.generated is None]
     others = [n for n in base if n not in set(key)]
     if replace and others:
-        sets = ", ".join(f"{quote_identifier(n)} = VALUES({quote_identifier(n)})" for n in others)
+        same_key = " AND ".join(
+            f"{quote_identifier(k)} <=> VALUES({quote_identifier(k)})" for k in key
+        )
+        sets = ", ".join(
+            f"{quote_identifier(n)} = IF({same_key}, VALUES({quote_identifier(n)}), "
+            f"{quote_identifier(n)})"
+            for n in others
+        )
         return " ON DUPLICATE KEY UPDATE " + sets
     first = quote_identifier(next((k for k in key if k in base), base[0]))
     return f" ON DUPLICATE KEY UPDATE {first} = {first}"
