@@ -548,3 +548,28 @@ def test_a_day_noted_open_without_records_is_no_break_and_the_next_purge_clears_
     _purge(config)
     assert not note.exists()
     assert json.loads(_audit(config).output)["ok"]
+
+
+def test_an_erasure_goes_on_past_a_day_whose_ledger_is_broken(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """Three purged days, the middle one's ledger edited: the erasure erases the first and the
+    last, and names the middle one as not erased (exit 5). It stopped there and said "nothing
+    was erased" though the first day's rows were gone (an outside trial)."""
+    config = _purged(mysql_schema, tmp_path)
+    path = _ledger(tmp_path, DAYS[1])[2]
+    path.write_bytes(path.read_bytes().replace(b'"rows":100', b'"rows":99'))
+    result = _invoke(
+        config, "erase", "-t", "events", "--where", "account_id = 5",
+        "--from", DAYS[0].isoformat(), "--to", DAYS[-1].isoformat(),
+    )  # fmt: skip
+    assert result.exit_code == 5, result.output
+    assert f"{DAYS[1]}: NOT erased: the deletion ledger does not match" in result.output
+    assert "nothing was erased" not in result.output
+    for day in (DAYS[0], DAYS[-1]):
+        assert f"{day}" in result.output
+    manifests = [
+        json.loads((tmp_path / "archive" / "events" / p).read_bytes())
+        for p in (f"year=2026/month=11/day={d.day:02d}/_manifest.json" for d in DAYS)
+    ]
+    assert [bool(m["extra"].get("erasures")) for m in manifests] == [True, False, True]

@@ -147,7 +147,11 @@ def erase(
                 "release it first (dbarchive hold --release), then run erase again"
             )
             continue
-        unresolved = 0 if dry_run else _audit_before(ctx, spec, day)
+        try:
+            unresolved = 0 if dry_run else _audit_before(ctx, spec, day)
+        except VerificationError as exc:  # this day only: the days before it were erased
+            report.refused[day] = str(exc)  # (said "nothing was erased": an outside trial)
+            continue
         done = _erase_day(ctx, spec, manifest, where, dry_run, unresolved)
         if not dry_run:
             done.left_behind = _sweep(ctx, spec, day, set(done.removed_files))
@@ -248,8 +252,8 @@ def _audit_before(ctx: Context, spec: TableSpec, day: dt.date) -> int:
     breaks = [b for d in audit.days for b in d.breaks]
     if breaks:
         raise VerificationError(
-            f"{spec.name} {day}: the deletion ledger does not match the archive ({breaks[0]}); "
-            "nothing was erased. Run dbarchive audit and resolve it first"
+            f"the deletion ledger does not match the archive ({breaks[0]}), so the day was not "
+            "erased; run dbarchive audit and resolve it first"
         )
     return sum(len(d.open) for d in audit.days)
 
