@@ -264,3 +264,18 @@ def test_a_row_colliding_on_another_unique_key_is_left_as_it_is(
         (999, dt.datetime(2026, 11, 30), "w5")
     ]
     assert mysql_schema.execute("SELECT COUNT(*) FROM ev WHERE id <> 999")[0][0] == 19
+
+
+def test_restore_into_another_archived_table_is_refused(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """`restore -t everything --into other`, where `other` is a table the job archives too: its
+    next run would archive the rows as its own, erased ones included (an outside trial wrote
+    one table's day into another's). Refused, exit 2, nothing written."""
+    config = _archived(mysql_schema, tmp_path, "csv")
+    mysql_schema.execute("CREATE TABLE other LIKE everything")
+    config.write_text(config.read_text() + '[[tables]]\nname = "other"\ntimestamp_column = "ts"\n')
+    result = _restore(config, "--into", "other")
+    assert result.exit_code == 2, result.output
+    assert "'other' is another table this job archives" in result.output
+    assert mysql_schema.execute("SELECT COUNT(*) FROM other")[0][0] == 0

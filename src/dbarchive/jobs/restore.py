@@ -100,6 +100,7 @@ def restore_day(
         # erased row came back, and the next run archived it again: an outside trial)
         ctx.source.lock_table(ctx.describe(spec))
     manifest = _checked_manifest(ctx, spec, day)
+    _require_not_archived(ctx, spec, target)
     _require_plain_target(ctx, spec, target)
     created = _ensure_target(ctx, spec, manifest, target)
     try:
@@ -181,6 +182,19 @@ def _checked_manifest(ctx: Context, spec: TableSpec, day: dt.date) -> Manifest:
             "restored: " + "; ".join(problems)
         )
     return manifest
+
+
+def _require_not_archived(ctx: Context, spec: TableSpec, target: str) -> None:
+    """Refuse (ConfigError, nothing changed) ``--into`` another table the job archives: its
+    next run would archive the rows as its own, erased ones included, and its audit break (an
+    outside trial restored one table's day into another's)."""
+    schema = _schema(ctx, spec)
+    for other in ctx.job.tables:
+        if other is not spec and other.name == target and ctx.job.schema_of(other) == schema:
+            raise ConfigError(
+                f"{spec.name} restore: {target!r} is another table this job archives; its next "
+                "run would archive the rows as its own. Restore --into a new table"
+            )
 
 
 def _require_plain_target(ctx: Context, spec: TableSpec, target: str) -> None:
