@@ -279,3 +279,20 @@ def test_restore_into_another_archived_table_is_refused(
     assert result.exit_code == 2, result.output
     assert "'other' is another table this job archives" in result.output
     assert mysql_schema.execute("SELECT COUNT(*) FROM other")[0][0] == 0
+
+
+def test_restore_into_a_table_that_lost_a_column_says_so(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A column dropped since the day was archived: the refusal named include/exclude_columns,
+    which nobody had set, and gave no way out (an outside trial). It names the column the
+    table lacks and --into; a new table takes the day."""
+    config = _archived(mysql_schema, tmp_path, "csv")
+    mysql_schema.execute("DELETE FROM everything")
+    mysql_schema.execute("ALTER TABLE everything DROP COLUMN vc")
+    result = _restore(config)
+    assert result.exit_code == 2, result.output
+    assert "it has no column 'vc', which the archive holds" in result.output
+    assert "--into" in result.output and "include/exclude" not in result.output
+    assert mysql_schema.execute("SELECT COUNT(*) FROM everything")[0][0] == 0
+    assert _restore(config, "--into", "copy").exit_code == 0

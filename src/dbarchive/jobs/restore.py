@@ -24,22 +24,25 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from dbarchive import failpoints
-from dbarchive.checks.dependents import rewriting_triggers
-from dbarchive.checks.table import refuse_dotted_new_target
 from dbarchive.checksum import RowDigest, Value
 from dbarchive.config import TableSpec
 from dbarchive.context import Context
 from dbarchive.errors import ConfigError, DbArchiveError, SourceError, VerificationError
 from dbarchive.events import Event
 from dbarchive.identity import require_same_source
+from dbarchive.jobs.restore_target import (
+    ensure_target,
+    require_not_archived,
+    require_plain_target,
+    target_info,
+    target_schema,
+)
 from dbarchive.ledger import hooks as ledger
 from dbarchive.manifest import Manifest
 from dbarchive.sources.charsets import escaped_length
@@ -53,7 +56,6 @@ from dbarchive.throttle import Throttle
 BATCH_ROWS = 1000
 BATCH_BYTES = 4 * 1024 * 1024  # well below max_allowed_packet (16 MiB on MariaDB, 64 on MySQL 8)
 STATEMENT_OVERHEAD = 64 * 1024  # the INSERT's own text and the driver's escapes, generously
-_DISPLAY_WIDTH = re.compile(r"^(tinyint|smallint|mediumint|int|integer|bigint|year)\(\d+\)")
 
 
 @dataclass(frozen=True)
@@ -95,16 +97,16 @@ def restore_day(
         ConfigError: the target's columns do not match the archive's (nothing was changed).
     """
     target = into or spec.name
-    if target == spec.name and ctx.source.table_exists(_schema(ctx, spec), target):
+    if target == spec.name and ctx.source.table_exists(target_schema(ctx, spec), target):
         # a restore into the table races a run's purge or an erasure of the same day (an
         # erased row came back, and the next run archived it again: an outside trial)
         ctx.source.lock_table(ctx.describe(spec))
     manifest = _checked_manifest(ctx, spec, day)
-    _require_not_archived(ctx, spec, target)
-    _require_plain_target(ctx, spec, target)
-    created = _ensure_target(ctx, spec, manifest, target)
+    require_not_archived(ctx, spec, target)
+    require_plain_target(ctx, spec, target)
+    created = ensure_target(ctx, spec, manifest, target)
     try:
-        info = _target_info(ctx, spec, manifest, target)
+        info = target_info(ctx, spec, manifest, target)
     except ConfigError as exc:
         if created:  # created LIKE an original that changed since: leave nothing behind
             _drop_created(ctx, spec, target, exc)
@@ -150,7 +152,7 @@ def _drop_created(ctx: Context, spec: TableSpec, target: str, failure: DbArchive
     (about to be raised, its type and exit code kept) says the empty table is left (an outside
     re-test: without DROP it stayed, unmentioned)."""
     try:
-        ctx.source.drop_table(_schema(ctx, spec), target)
+        ctx.source.drop_table(target_schema(ctx, spec), target)
     except SourceError as exc:
         failure.args = (f"{failure}; the empty table {target!r} it created is left ({exc})",)
 
@@ -182,95 +184,6 @@ def _checked_manifest(ctx: Context, spec: TableSpec, day: dt.date) -> Manifest:
             "restored: " + "; ".join(problems)
         )
     return manifest
-
-
-def _require_not_archived(ctx: Context, spec: TableSpec, target: str) -> None:
-    """Refuse (ConfigError, nothing changed) ``--into`` another table the job archives: its
-    next run would archive the rows as its own, erased ones included, and its audit break (an
-    outside trial restored one table's day into another's)."""
-    schema = _schema(ctx, spec)
-    for other in ctx.job.tables:
-        if other is not spec and other.name == target and ctx.job.schema_of(other) == schema:
-            raise ConfigError(
-                f"{spec.name} restore: {target!r} is another table this job archives; its next "
-                "run would archive the rows as its own. Restore --into a new table"
-            )
-
-
-def _require_plain_target(ctx: Context, spec: TableSpec, target: str) -> None:
-    """Refuse (ConfigError, nothing changed) a target whose triggers may rewrite the rows as
-    they load: restored through a BEFORE INSERT trigger, a day came back with other values, and
-    the next run archived those (an outside trial). A new table (``--into``) has no triggers."""
-    schema = _schema(ctx, spec)
-    refuse_dotted_new_target(ctx, schema, target)
-    if not ctx.source.table_exists(schema, target):
-        return
-    triggers = rewriting_triggers(ctx, schema, target)
-    if triggers:
-        raise ConfigError(
-            f"{spec.name} restore: {target!r} has triggers that may change the rows as they are "
-            f"written: {', '.join(triggers)}; the restore would load other values than the "
-            "archive's. Restore into a new table (--into NEW_TABLE, created without triggers) "
-            "and copy the rows over, or drop the triggers while restoring"
-        )
-
-
-def _ensure_target(ctx: Context, spec: TableSpec, manifest: Manifest, target: str) -> bool:
-    """Create the target if it does not exist; True if it was created. Like the table (its
-    indexes, charsets, generated columns) while it still has the archived columns as archived;
-    else (a column retyped or dropped since) from the archive's own columns."""
-    schema = _schema(ctx, spec)
-    if ctx.source.table_exists(schema, target):
-        return False
-    if target != spec.name and ctx.source.table_exists(schema, spec.name):
-        ctx.source.create_like(schema, target, spec.name, what="creating the target")
-        try:
-            _target_info(ctx, spec, manifest, target)
-            return True
-        except ConfigError:  # the table changed since the day was archived
-            ctx.source.drop_table(schema, target)
-    ctx.source.create_table_for(
-        schema, target, manifest.columns, manifest.key_columns, manifest.timestamp_column
-    )
-    return True
-
-
-def _schema(ctx: Context, spec: TableSpec) -> str:
-    return spec.schema_name or ctx.source.settings.database
-
-
-def _normal(column_type: str) -> str:
-    """A COLUMN_TYPE without integer display widths, which MySQL 8 no longer shows."""
-    return _DISPLAY_WIDTH.sub(r"\1", column_type.lower().strip())
-
-
-def _target_info(ctx: Context, spec: TableSpec, manifest: Manifest, target: str) -> TableInfo:
-    """The target described with exactly the archived columns, in the archive's order."""
-    names = [c.name for c in manifest.columns]
-    target_spec = spec.model_copy(
-        update={"name": target, "include_columns": tuple(names), "exclude_columns": ()}
-    )
-    try:
-        info = ctx.source.describe(target_spec)
-    except SourceError as exc:
-        raise ConfigError(
-            f"restore target {target!r} cannot take the archived rows: {exc}"
-        ) from exc
-    by_name = {c.name: c for c in info.columns}
-    for col in manifest.columns:
-        have = by_name[col.name]
-        if _normal(have.column_type) != _normal(col.mysql_type):
-            raise ConfigError(
-                f"restore target {target!r}: column {col.name!r} is {have.column_type}, the "
-                f"archive has {col.mysql_type}; restore into a new table with --into"
-            )
-        if col.charset is not None and have.charset != col.charset:
-            raise ConfigError(
-                f"restore target {target!r}: column {col.name!r} holds {have.charset} text, the "
-                f"archive's was {col.charset} (the same characters, other bytes); restore into a "
-                "new table with --into"
-            )
-    return dataclasses.replace(info, columns=tuple(by_name[n] for n in names))
 
 
 class _Loader:
