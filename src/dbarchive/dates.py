@@ -89,7 +89,7 @@ def require_settled(spec: SettleRule, day: dt.date, now: dt.datetime) -> None:
     moment = settles_at(spec, day)
     when = f"it may be archived from {moment:%Y-%m-%d %H:%M:%S} UTC"
     if moment == NEVER:
-        when = "it never may be archived, as it ends past the calendar's last day"
+        when = "it may never be archived, as it ends past the calendar's last day"
     elif spec.timezone != "UTC":
         local = moment.astimezone(ZoneInfo(spec.timezone))
         when += f" ({local:%Y-%m-%d %H:%M:%S} {spec.timezone})"

@@ -176,10 +176,10 @@ def test_backfill_days_stop_at_the_newest_settled_day_and_refuse_a_last_day_not_
 
 def test_the_calendars_last_day_never_settles_and_is_refused_plainly() -> None:
     """``--date 9999-12-31``: its end is past the calendar, which crashed with OverflowError
-    (an outside trial); it is a day that never may be archived, exit 2 like any future day."""
+    (an outside trial); it is a day that may never be archived, exit 2 like any future day."""
     spec = _spec("UTC")
     now = dt.datetime(2026, 11, 25, 6, tzinfo=dt.UTC)
     assert not is_settled(spec, dt.date.max, now)
-    with pytest.raises(DayNotSettled, match="never may be archived") as refused:
+    with pytest.raises(DayNotSettled, match="may never be archived") as refused:
         require_settled(spec, dt.date.max, now)
     assert refused.value.exit_code == 2

@@ -215,8 +215,9 @@ def _zone_note(newest: Manifest) -> tuple[str, ...]:
         return ()
     return (
         f"the folders' year/month/day are days in {newest.timezone} (the rows' day there), "
-        f"while TIMESTAMP values are UTC: filter a day by the folders or by "
-        f"{newest.timestamp_column}'s range, not by both as if they agreed",
+        "while TIMESTAMP values read UTC (DATETIME ones, source.timezone's wall clock): filter "
+        f"a day by the folders or by {newest.timestamp_column}'s range, not by both as if they "
+        "agreed",
     )
 
 
