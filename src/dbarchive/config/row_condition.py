@@ -27,8 +27,7 @@ import re
 
 EXAMPLE = "environment = 'production'"
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
-_CALL = re.compile(r"\s*\(")
-_EMPTY_CALL = re.compile(r"\s*\(\s*\)")
+_GAP = re.compile(r"(?:\s|/\*.*?\*/)*", re.DOTALL)  # what the server reads as a space
 # answers that change from one statement to the next, called or (the first group) bare
 _CLOCK_WORDS = {
     "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP", "LOCALTIME", "LOCALTIMESTAMP",
@@ -40,7 +39,8 @@ _CHANGING_CALLS = _CLOCK_WORDS | {
     "GET_LOCK", "RELEASE_LOCK", "IS_FREE_LOCK", "IS_USED_LOCK", "NEXTVAL", "LASTVAL",
     "SETVAL", "ROWNUM", "ROW_NUMBER", "LOAD_FILE", "RANDOM_BYTES",
 }  # fmt: skip
-_SEQUENCE = re.compile(r"\s+VALUE\s+FOR\b", re.IGNORECASE)  # NEXT/PREVIOUS VALUE FOR seq
+_GAP_TEXT = r"(?:\s|/\*.*?\*/)+"
+_SEQUENCE = re.compile(rf"{_GAP_TEXT}VALUE{_GAP_TEXT}FOR\b", re.IGNORECASE | re.DOTALL)
 
 
 def check_row_condition(text: str) -> str:
@@ -122,6 +122,12 @@ def _dash_comment(text: str, i: int) -> bool:
     return text.startswith("--", i) and (i + 2 == len(text) or text[i + 2] <= " ")
 
 
+def _skip_gap(text: str, i: int) -> int:
+    """The index after the spaces and closed comments at ``i``."""
+    gap = _GAP.match(text, i)
+    return gap.end() if gap else i
+
+
 def _joined(previous: str) -> bool:
     """Whether a word starting after ``previous`` continues a name or a number (``t.now`` is
     a column; ``1e5`` a number)."""
@@ -130,8 +136,9 @@ def _joined(previous: str) -> bool:
 
 def _changing(text: str, word: re.Match[str]) -> str | None:
     name = word.group().upper()
-    called = _CALL.match(text, word.end()) is not None
-    empty_call = _EMPTY_CALL.match(text, word.end()) is not None
+    after = _skip_gap(text, word.end())  # RAND/**/() is RAND(): an outside re-test
+    called = text.startswith("(", after)
+    empty_call = called and text.startswith(")", _skip_gap(text, after + 1))
     sequence = name in {"NEXT", "PREVIOUS"} and _SEQUENCE.match(text, word.end()) is not None
     if (
         (name in _CHANGING_CALLS and called)
