@@ -296,3 +296,39 @@ def test_restore_into_a_table_that_lost_a_column_says_so(
     assert "--into" in result.output and "include/exclude" not in result.output
     assert mysql_schema.execute("SELECT COUNT(*) FROM everything")[0][0] == 0
     assert _restore(config, "--into", "copy").exit_code == 0
+
+
+def test_replace_leaves_a_row_whose_key_only_equals_the_archives_under_its_collation(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """Archived 'abc', live 'ABC' (one key under utf8mb4_unicode_ci): --replace wrote the
+    archive's columns under the live key — a row that was neither version (an outside
+    re-test). The live row stays as it is; the restore is not verified."""
+    mysql_schema.execute(
+        "CREATE TABLE ci (code VARCHAR(10) COLLATE utf8mb4_unicode_ci PRIMARY KEY, "
+        "created_at DATETIME NOT NULL, v VARCHAR(20), KEY (created_at))"
+    )
+    mysql_schema.execute(
+        "INSERT INTO ci VALUES ('abc', '2026-08-02 01:00:00', 'arch1'), "
+        "('def', '2026-08-02 02:00:00', 'arch2')"
+    )
+    job = make_job(mysql_schema.url, str(tmp_path / "arch"), [{"name": "ci", "timestamp_column": "created_at"}])  # fmt: skip
+    ctx = build_context(job)
+    export_day(ctx, job.tables[0], dt.date(2026, 8, 2))
+    ctx.source.close()
+    mysql_schema.execute(
+        "UPDATE ci SET code = 'ABC', v = 'live', created_at = '2026-11-30' WHERE code = 'abc'"
+    )
+    mysql_schema.execute("DELETE FROM ci WHERE code = 'def'")
+    config = tmp_path / "job.toml"
+    config.write_text(
+        f'[source]\nurl = "{mysql_schema.url}"\n[destination]\nurl = "{tmp_path / "arch"}"\n'
+        '[[tables]]\nname = "ci"\ntimestamp_column = "created_at"\n'
+    )
+    args = ["restore", "-c", str(config), "-t", "ci", "--date", "2026-08-02", "--replace"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 5, result.output
+    assert mysql_schema.execute("SELECT code, v, created_at FROM ci ORDER BY code") == [
+        ("ABC", "live", dt.datetime(2026, 11, 30)),
+        ("def", "arch2", dt.datetime(2026, 8, 2, 2)),
+    ]

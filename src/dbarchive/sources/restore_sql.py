@@ -143,12 +143,15 @@ def _on_duplicate(info: TableInfo, key: Sequence[str], replace: bool) -> str:
     columns are the server's to set) — only where the row found has the archive's key. The
     server runs this on a collision with any unique index: a live row holding an archived
     value in another UNIQUE key was overwritten with the archived row's columns, its own data
-    gone (an outside trial); such a row is left as it is (and the restore is not verified)."""
+    gone (an outside trial); such a row is left as it is (and the restore is not verified),
+    and so is one whose key is only collation-equal to the archive's ('ABC' for 'abc' under a
+    _ci collation: its key with the archive's other columns was neither version)."""
     base = [c.name for c in info.columns if c.generated is None]
     others = [n for n in base if n not in set(key)]
     if replace and others:
-        same_key = " AND ".join(
-            f"{quote_identifier(k)} <=> VALUES({quote_identifier(k)})" for k in key
+        same_key = " AND ".join(  # the bytes: 'ABC' is the same key as 'abc' under _ci
+            f"CAST({quote_identifier(k)} AS BINARY) <=> CAST(VALUES({quote_identifier(k)}) AS BINARY)"
+            for k in key
         )
         sets = ", ".join(
             f"{quote_identifier(n)} = IF({same_key}, VALUES({quote_identifier(n)}), "
