@@ -116,8 +116,7 @@ def _lacking(ctx: Context, target: TableSpec, names: list[str]) -> str:
     except SourceError:
         return ""
     lacking = [n for n in names if n not in have]
-    return (
-        f"it has no column {', '.join(map(repr, lacking))}, which the archive holds"
-        if lacking
-        else ""
-    )
+    if not lacking:
+        return ""
+    what = "column" if len(lacking) == 1 else "columns"
+    return f"it has no {what} {', '.join(map(repr, lacking))}, which the archive holds"
