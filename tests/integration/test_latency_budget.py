@@ -387,7 +387,9 @@ def test_probe_process_times_probes_and_ends_with_its_owner(mysql_schema: MySqlS
     while len(values := probe.samples(started, time.monotonic())[0]) < 5:
         assert time.monotonic() < deadline, "five probes did not come within 60s"
         time.sleep(0.01)
-    assert all(0 < v < time.monotonic() - started for v in values)
+    # 0 is a probe that took no more than its wait for a CPU (probe_worker.timed subtracts
+    # it): CI's load once gave one, and "0 <" failed at random
+    assert all(0 <= v < time.monotonic() - started for v in values)
     assert probe._stop is not None
     child = probe._stop.peek()[2][0]  # type: ignore[index]
     del probe
