@@ -45,6 +45,14 @@ def _job(schema: MySqlSchema, dest: Path) -> ArchiveJob:
                     retention="60 days")  # fmt: skip
 
 
+def _late_row(schema: MySqlSchema, at: str, account: int, amount: float) -> None:
+    """One row inserted at ``at`` into a day already archived (a late write)."""
+    schema.execute(
+        "INSERT INTO events (created_at, account_id, amount, note) VALUES (%s, %s, %s, 'late')",
+        (at, account, amount),
+    )
+
+
 def _run(job: ArchiveJob, workers: int, purge: bool = False) -> BackfillReport:
     spec = job.tables[0]
     ctx = build_context(job)
@@ -197,14 +205,8 @@ def test_a_day_changed_since_its_archive_is_archived_again_by_a_backfill(
         export_day(ctx, job.tables[0], FIRST + dt.timedelta(days=i))
     ctx.source.close()
     late = FIRST + dt.timedelta(days=1)
-    mysql_schema.execute(
-        "INSERT INTO events (created_at, account_id, amount, note) VALUES (%s, 7, 1.5, 'late')",
-        (f"{late} 12:00:00.5",),
-    )
-    mysql_schema.execute(
-        "INSERT INTO events (created_at, account_id, amount, note) VALUES (%s, 8, 2.5, 'late')",
-        (f"{BIG_DAY} 23:59:59.999999",),
-    )
+    _late_row(mysql_schema, f"{late} 12:00:00.5", 7, 1.5)
+    _late_row(mysql_schema, f"{BIG_DAY} 23:59:59.999999", 8, 2.5)
     before = mysql_schema.execute("SELECT COUNT(*) FROM events WHERE created_at < %s", (
         f"{job.tables[0].retention.cutoff(TODAY)}",))[0][0]  # fmt: skip
     report = _run(job, 2, purge=True)
@@ -232,10 +234,7 @@ def test_a_late_row_in_a_day_a_backfill_verified_is_archived_before_its_purge(
     job = _job(mysql_schema, tmp_path / "archive")
     assert _run(job, 1).ok
     late = FIRST + dt.timedelta(days=2)
-    mysql_schema.execute(
-        "INSERT INTO events (created_at, account_id, amount, note) VALUES (%s, 9, 3.5, 'late')",
-        (f"{late} 08:00:00",),
-    )
+    _late_row(mysql_schema, f"{late} 08:00:00", 9, 3.5)
     report = _run(job, 2, purge=True)
     assert report.ok, [d.error for d in report.failed]
     assert [d.day for d in report.days if d.action == "archived"] == [late]
@@ -381,10 +380,7 @@ def test_an_updated_row_and_a_row_after_the_purge_are_archived_by_the_next_backf
     left = "SELECT COUNT(*) FROM events WHERE created_at < %s"
     assert mysql_schema.execute(left, (f"{cutoff}",))[0][0] == 0
     late = FIRST + dt.timedelta(days=5)
-    mysql_schema.execute(
-        "INSERT INTO events (created_at, account_id, amount, note) VALUES (%s, 9, 3.5, 'late')",
-        (f"{late} 08:00:00",),
-    )
+    _late_row(mysql_schema, f"{late} 08:00:00", 9, 3.5)
     report = _run(job, 1, purge=True)
     assert report.ok, [d.error for d in report.failed]
     assert [(d.day, d.rows_deleted) for d in report.days if d.rows_deleted] == [(late, 1)]

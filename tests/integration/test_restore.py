@@ -227,6 +227,23 @@ def test_restore_says_how_many_older_versions_the_archive_holds(
     assert api.status(job, "events", today=today).archived_rows == 20
 
 
+ONE_DAY = dt.date(2026, 8, 2)
+
+
+def _archive_table(schema: MySqlSchema, tmp_path: Path, table: str) -> list[str]:
+    """``table``'s ONE_DAY archived to a local folder; the restore command of that day."""
+    job = make_job(schema.url, str(tmp_path / "arch"), [{"name": table, "timestamp_column": "created_at"}])  # fmt: skip
+    ctx = build_context(job)
+    export_day(ctx, job.tables[0], ONE_DAY)
+    ctx.source.close()
+    config = tmp_path / "job.toml"
+    config.write_text(
+        f'[source]\nurl = "{schema.url}"\n[destination]\nurl = "{tmp_path / "arch"}"\n'
+        f'[[tables]]\nname = "{table}"\ntimestamp_column = "created_at"\n'
+    )
+    return ["restore", "-c", str(config), "-t", table, "--date", ONE_DAY.isoformat()]
+
+
 @pytest.mark.parametrize("replace", [False, True])
 def test_a_row_colliding_on_another_unique_key_is_left_as_it_is(
     mysql_schema: MySqlSchema, tmp_path: Path, replace: bool
@@ -244,19 +261,10 @@ def test_a_row_colliding_on_another_unique_key_is_left_as_it_is(
         "INSERT INTO ev SELECT seq, '2026-08-02' + INTERVAL seq MINUTE, CONCAT('w', seq) "
         "FROM seq_1_to_20"
     )
-    job = make_job(mysql_schema.url, str(tmp_path / "arch"), [{"name": "ev", "timestamp_column": "created_at"}])  # fmt: skip
-    ctx = build_context(job)
-    export_day(ctx, job.tables[0], dt.date(2026, 8, 2))
-    ctx.source.close()
+    args = _archive_table(mysql_schema, tmp_path, "ev")
     mysql_schema.execute("DELETE FROM ev")
     mysql_schema.execute("ALTER TABLE ev ADD UNIQUE KEY uv (v)")
     mysql_schema.execute("INSERT INTO ev VALUES (999, '2026-11-30 00:00:00', 'w5')")
-    config = tmp_path / "job.toml"
-    config.write_text(
-        f'[source]\nurl = "{mysql_schema.url}"\n[destination]\nurl = "{tmp_path / "arch"}"\n'
-        '[[tables]]\nname = "ev"\ntimestamp_column = "created_at"\n'
-    )
-    args = ["restore", "-c", str(config), "-t", "ev", "--date", "2026-08-02"]
     result = CliRunner().invoke(cli, [*args, *(["--replace"] if replace else [])])
     assert result.exit_code == 5, result.output
     assert "another unique index" in result.output
@@ -312,21 +320,12 @@ def test_replace_leaves_a_row_whose_key_only_equals_the_archives_under_its_colla
         "INSERT INTO ci VALUES ('abc', '2026-08-02 01:00:00', 'arch1'), "
         "('def', '2026-08-02 02:00:00', 'arch2')"
     )
-    job = make_job(mysql_schema.url, str(tmp_path / "arch"), [{"name": "ci", "timestamp_column": "created_at"}])  # fmt: skip
-    ctx = build_context(job)
-    export_day(ctx, job.tables[0], dt.date(2026, 8, 2))
-    ctx.source.close()
+    args = _archive_table(mysql_schema, tmp_path, "ci")
     mysql_schema.execute(
         "UPDATE ci SET code = 'ABC', v = 'live', created_at = '2026-11-30' WHERE code = 'abc'"
     )
     mysql_schema.execute("DELETE FROM ci WHERE code = 'def'")
-    config = tmp_path / "job.toml"
-    config.write_text(
-        f'[source]\nurl = "{mysql_schema.url}"\n[destination]\nurl = "{tmp_path / "arch"}"\n'
-        '[[tables]]\nname = "ci"\ntimestamp_column = "created_at"\n'
-    )
-    args = ["restore", "-c", str(config), "-t", "ci", "--date", "2026-08-02", "--replace"]
-    result = CliRunner().invoke(cli, args)
+    result = CliRunner().invoke(cli, [*args, "--replace"])
     assert result.exit_code == 5, result.output
     assert mysql_schema.execute("SELECT code, v, created_at FROM ci ORDER BY code") == [
         ("ABC", "live", dt.datetime(2026, 11, 30)),
