@@ -78,14 +78,7 @@ def check_manifest_identity(
             names ``where`` (the partition), theirs, ours and the fix.
     """
     theirs_id = manifest.source.id if manifest.source is not None else None
-    ours = {(expected.schema, expected.table), *expected.formerly}
-    other_table = (manifest.schema, manifest.table) not in ours
-    other_source = theirs_id is not None and theirs_id != expected.source_id
-    if other_table or other_source:
-        raise VerificationError(
-            f"{where} holds the archive of {_describe(manifest.schema, manifest.table, theirs_id)}"
-            f", not of {expected.describe()}; nothing was changed. {_fix(other_table, theirs_id)}"
-        )
+    check_owner(manifest.schema, manifest.table, theirs_id, expected, where)
     if manifest.source is None:
         return []
     before, now = manifest.source.server, expected.server
@@ -97,6 +90,27 @@ def check_manifest_identity(
         f"reads ({_server(now, changed)}): a failover, a replica or another instance; the "
         "schema, table and source id match, so the partition is used"
     ]
+
+
+def check_owner(
+    schema: str,
+    table: str,
+    source_id: str | None,
+    expected: SourceIdentity,
+    where: str,
+    holds: str = "holds the archive of",
+) -> None:
+    """VerificationError unless ``schema``.``table`` of ``source_id`` (a manifest's, or a
+    folder's claim: ``holds`` says which) is the ``expected`` table or a former name of it; an
+    owner without a source id is anyone's (an id set later must not disown the archive)."""
+    ours = {(expected.schema, expected.table), *expected.formerly}
+    other_table = (schema, table) not in ours
+    other_source = source_id is not None and source_id != expected.source_id
+    if other_table or other_source:
+        raise VerificationError(
+            f"{where} {holds} {_describe(schema, table, source_id)}, not of "
+            f"{expected.describe()}; nothing was changed. {_fix(other_table, source_id)}"
+        )
 
 
 def require_same_source(manifest: Manifest, expected: SourceIdentity, where: str) -> None:

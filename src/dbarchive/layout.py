@@ -62,10 +62,15 @@ class PartitionPath:
     folder: str | None = None  # the table's folder (``ArchiveJob.folder``); None: table_dir(table)
 
     @property
+    def folder_prefix(self) -> str:
+        """The table's folder, ending in ``/``."""
+        folder = table_dir(self.table) if self.folder is None else self.folder
+        return f"{folder}/"
+
+    @property
     def prefix(self) -> str:
         """The folder of the partition, ending in ``/``."""
-        folder = table_dir(self.table) if self.folder is None else self.folder
-        return f"{folder}/{day_dir(self.day, self.layout)}/"
+        return f"{self.folder_prefix}{day_dir(self.day, self.layout)}/"
 
     def part_key(self, index: int, extension: str) -> str:
         """The published key of data file number ``index`` (0-based), e.g.

@@ -126,6 +126,7 @@ def test_export_one_day_prints_json_summary_and_writes_manifest(
             *summary["files"],
             summary["manifest"],
             summary["manifest"].replace(".json", "-g0001.json"),
+            "events/_dbarchive_table.json",  # the table folder's claim
         ]
     )
 
@@ -329,6 +330,7 @@ def test_export_to_s3_via_cli(
         listed = client.list_objects_v2(Bucket=s3_bucket).get("Contents", [])
         prefix = "archive/events/year=2024/month=03/day=10/"
         assert sorted(o["Key"] for o in listed) == [
+            "archive/events/_dbarchive_table.json",  # the table folder's claim
             f"{prefix}_manifest-g0001.json",
             f"{prefix}_manifest.json",
             f"{prefix}part-g0001-00000.csv.gz",

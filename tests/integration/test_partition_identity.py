@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,8 @@ def _server(schema: MySqlSchema) -> dict[str, str]:
 
 
 def test_every_manifest_records_the_source(mysql_schema: MySqlSchema, tmp_path: Path) -> None:
-    """Schema, table, the configured source id and the server: whole day and work units alike."""
+    """Schema, table, the configured source id and the server: whole day and work units alike,
+    and the folder's claim (``steps/folder_claim.py``)."""
     _create(mysql_schema, "ev ents", 30)
     _create(mysql_schema, "ranged", 3000, note="r")
     tables = [_spec("ev ents"), _spec("ranged", range_rows=1000)]
@@ -120,6 +122,8 @@ def test_every_manifest_records_the_source(mysql_schema: MySqlSchema, tmp_path: 
         assert manifest is not None and manifest.rows > 0
         assert (manifest.schema, manifest.table) == (mysql_schema.name, spec.name)
         assert manifest.source == SourceRecord("payments-prod", _server(mysql_schema))
+        claim = json.loads((tmp_path / ctx.folder(spec) / "_dbarchive_table.json").read_text())
+        assert (claim["table"], claim["source_id"]) == (spec.name, "payments-prod")
     ctx.source.close()
     assert "units" in (manifest.extra or {})  # the second one was exported in work units
 
@@ -376,13 +380,15 @@ def test_a_new_day_among_another_tables_days_is_refused(
     """A second config archives `other`.events into the folder where the first one archives
     events: the day events archived is refused, and so is the next day, which events has not
     archived: it was published among events' days, and status counted those as its own (an
-    outside trial). Nothing of it is written."""
+    outside trial). Nothing of it is written. The folder has no claim (archived by a version
+    before claims): the days either side say whose it is."""
     _create(mysql_schema, "events", 20, note="default")
     dest = tmp_path / "arch"
     first = make_job(mysql_schema.url, str(dest), [_spec("events")])
     ctx = build_context(first)
     export_day(ctx, first.tables[0], DAY)
     ctx.source.close()
+    (dest / "events" / "_dbarchive_table.json").unlink()
     mysql_schema.execute(f"CREATE TABLE `{second_schema}`.events LIKE events")
     mysql_schema.execute(
         f"INSERT INTO `{second_schema}`.events (created_at, note) SELECT TIMESTAMP(%s) + "
@@ -402,3 +408,80 @@ def test_a_new_day_among_another_tables_days_is_refused(
         export_day(ctx, second.tables[0], DAY + dt.timedelta(days=1))
     ctx.source.close()
     assert _tree(dest) == before
+
+
+def test_a_day_far_from_another_tables_days_is_refused_by_the_folders_claim(
+    mysql_schema: MySqlSchema, second_schema: str, tmp_path: Path
+) -> None:
+    """The first export into a folder claims it for its table (``_dbarchive_table.json``): a
+    second config's day ten days away from every day of events' — no neighbour to read — is
+    refused before anything is written (the days either side alone let it publish there: an
+    outside trial). events' own new days go on."""
+    _create(mysql_schema, "events", 20, note="default")
+    _create(mysql_schema, "events", 20, day=DAY + dt.timedelta(days=20), note="later")
+    dest = tmp_path / "arch"
+    first = make_job(mysql_schema.url, str(dest), [_spec("events")])
+    ctx = build_context(first)
+    export_day(ctx, first.tables[0], DAY)
+    claim = json.loads((dest / "events" / "_dbarchive_table.json").read_text())
+    assert (claim["schema"], claim["table"], claim["source_id"]) == (
+        mysql_schema.name, "events", None,
+    )  # fmt: skip
+    mysql_schema.execute(f"CREATE TABLE `{second_schema}`.events LIKE events")
+    far = DAY + dt.timedelta(days=10)
+    mysql_schema.execute(
+        f"INSERT INTO `{second_schema}`.events (created_at, note) SELECT TIMESTAMP(%s) + "
+        "INTERVAL seq * 300 SECOND, 'other' FROM seq_1_to_5",
+        (far.isoformat(),),
+    )
+    second = make_job(
+        mysql_schema.url.rsplit("/", 1)[0] + f"/{second_schema}", str(dest), [_spec("events")]
+    )
+    before = _tree(dest)
+    other = build_context(second)
+    with pytest.raises(VerificationError, match=r"_dbarchive_table.json claims this folder"):
+        export_day(other, second.tables[0], far)
+    other.source.close()
+    assert _tree(dest) == before
+    export_day(ctx, first.tables[0], DAY + dt.timedelta(days=20))  # the owner's next new day
+    ctx.source.close()
+    assert (dest / "events" / "year=2026" / "month=10" / "day=26" / "_manifest.json").exists()
+
+
+def test_a_folders_claim_follows_its_tables_rename_and_a_source_id_set_later(
+    mysql_schema: MySqlSchema, tmp_path: Path
+) -> None:
+    """A claim is read as a manifest's identity is: the table renamed (``formerly``, its old
+    folder kept by ``path``) and a ``[source] id`` set later archive new days there; a claim
+    another writer created first (the race's loser) is checked, not overwritten."""
+    _create(mysql_schema, "old_events", 10)
+    dest = tmp_path / "arch"
+    job = make_job(mysql_schema.url, str(dest), [_spec("old_events")])
+    ctx = build_context(job)
+    export_day(ctx, job.tables[0], DAY)
+    ctx.source.close()
+    claim_path = dest / "old_events" / "_dbarchive_table.json"
+    claimed = claim_path.read_bytes()
+    mysql_schema.execute("RENAME TABLE old_events TO events")
+    _create(mysql_schema, "events", 10, day=DAY + dt.timedelta(days=3))
+    renamed = make_job(
+        mysql_schema.url,
+        str(dest),
+        [_spec("events", path="old_events", formerly=["old_events"])],
+    )
+    renamed = renamed.model_copy(
+        update={"source": renamed.source.model_copy(update={"id": "payments"})}  # type: ignore[union-attr]
+    )
+    ctx = build_context(renamed)
+    export_day(ctx, renamed.tables[0], DAY + dt.timedelta(days=3))
+    assert claim_path.read_bytes() == claimed  # created once, never replaced
+
+    from dbarchive.steps.folder_claim import claim_folder
+
+    partition = ctx.partition(renamed.tables[0], DAY + dt.timedelta(days=5))
+    claim_folder(ctx.storage, partition, ctx.identity(renamed.tables[0]))  # found: ours
+    stranger = replace(ctx.identity(renamed.tables[0]), table="stranger", formerly=())
+    with pytest.raises(VerificationError, match=r"claims this folder .*not of `.*`\.`stranger`"):
+        claim_folder(ctx.storage, partition, stranger)
+    ctx.source.close()
+    assert claim_path.read_bytes() == claimed

@@ -26,6 +26,7 @@ from dbarchive.identity import SourceIdentity, check_manifest_identity, require_
 from dbarchive.layout import Layout, PartitionPath, day_of_key
 from dbarchive.manifest import Manifest
 from dbarchive.runtime.background import in_background
+from dbarchive.steps.folder_claim import claim_folder, claimed_by_us
 from dbarchive.steps.publish import Committed, highest_taken
 from dbarchive.storage import Storage
 
@@ -163,9 +164,11 @@ def _own_manifest(
     if manifest is not None:
         require_same_source(manifest, expected, partition.manifest_key)
         return manifest
-    # A day not archived yet: the days either side say whose folder this is (a second config
-    # pointed at one prefix published its days among another table's, and status counted
-    # theirs as its own: an outside trial). Two reads; refused here, nothing is written.
+    # A day not archived yet: the folder's claim says whose folder this is (folder_claim.py);
+    # without one (archived by an earlier version), the days either side. Refused here, nothing
+    # is written.
+    if claimed_by_us(storage, partition, expected):
+        return None
     for days in (-1, 1):
         side = replace(partition, day=shifted(partition.day, days), unit=None, generation=None)
         neighbour = read_manifest(storage, side) if side.day != partition.day else None
@@ -193,6 +196,7 @@ class Preparation:
     ) -> None:
         self.storage = storage
         self.partition = partition
+        self.expected = expected
         self._survey = in_background(
             lambda: survey(storage, partition, expected), "dbarchive-s3-survey"
         )
@@ -224,6 +228,9 @@ class Preparation:
 
     def open(self) -> None:
         if not self._cleared:
-            self._check(self.old_manifest())
+            old = self.old_manifest()
+            self._check(old)
+            if old is None:  # a new day: the folder is claimed first (or found to be ours)
+                claim_folder(self.storage, self.partition, self.expected)
             clear(self.storage, self.partition)
             self._cleared = True

@@ -14,6 +14,7 @@ from dbarchive.manifest import FileEntry, Manifest
 from dbarchive.sources import mysql_sql as q
 from dbarchive.sources.table import DayWindow, ScanPlan, TableInfo, sql_datetime
 from dbarchive.steps import upload
+from dbarchive.steps.folder_claim import claim_folder
 
 # The export's own building blocks, shared so both paths write identical files and manifests.
 from dbarchive.steps.stream import rows_gone
@@ -81,6 +82,8 @@ def plan_units(ctx: Context, spec: TableSpec, day: dt.date) -> DayUnits:
         generation=committed.next_generation,
         staged=committed.manifest is not None,
     )
+    if committed.manifest is None:  # a new day: the folder is claimed first (or is ours)
+        claim_folder(ctx.storage, partition, ctx.identity(spec))
     old = read_plan(ctx.storage, partition)
     if old is None or old.plan_id != plan.plan_id:
         ctx.storage.put_bytes(partition.unit_plan_key, plan.dumps())
