@@ -483,6 +483,7 @@ def check(
         if k not in archive.referenced
         and not k.endswith("/_purge.json")
         and not k.endswith(f"/{BACKLOG}")
+        and not k.endswith(f"/{FOLDER_CLAIM}")
         and f"/{LEDGER}/" not in k
         and not is_claim(k)
         and ".dbarchive-tmp-" not in k
@@ -508,7 +509,7 @@ def archive_signature(view: Bucket) -> dict[str, Any]:
 
     Byte-identical *content*: a generation number in a name (a killed attempt that claimed one
     makes the rerun take the next) is not content, so names and manifests are read without it,
-    and the claims (history) are left out."""
+    and the claims (history, and the folder's, which names the schema) are left out."""
     out: dict[str, Any] = {}
     for key in view.keys(TABLE + "/"):
         if key.endswith("/_manifest.json"):
@@ -517,7 +518,9 @@ def archive_signature(view: Bucket) -> dict[str, Any]:
                 m.pop(name, None)
             out[_without_generation(key)] = json.loads(_without_generation(json.dumps(m)))
         elif not (
-            key.endswith(("/_purge.json", f"/{BACKLOG}")) or is_claim(key) or f"/{LEDGER}/" in key
+            key.endswith(("/_purge.json", f"/{BACKLOG}", f"/{FOLDER_CLAIM}"))
+            or is_claim(key)
+            or f"/{LEDGER}/" in key
         ):
             out[_without_generation(key)] = hashlib.sha256(view.read(key)).hexdigest()
     return out
@@ -531,6 +534,7 @@ def _without_generation(text: str) -> str:
 
 LEDGER = "_ledger"
 BACKLOG = "_backlog.json"  # the table's backlog as the last run left it (state, not archive)
+FOLDER_CLAIM = "_dbarchive_table.json"  # whose folder it is (steps/folder_claim.py), not archive
 _RECORD = re.compile(r"/_ledger/(\d{4}-\d{2}-\d{2})/(\d{10})\.json$")
 
 

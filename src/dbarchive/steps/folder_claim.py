@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from dbarchive.clock import SystemClock
 from dbarchive.errors import VerificationError
 from dbarchive.identity import SourceIdentity, check_owner
 from dbarchive.layout import PartitionPath
@@ -44,8 +43,7 @@ class FolderClaim:
             "schema": self.schema,
             "table": self.table,
             "source_id": self.source_id,
-            "claimed_at": SystemClock().now().isoformat(timespec="seconds"),
-        }
+        }  # no time: a run killed and run again leaves the same bytes as one that was not
         return json.dumps(record, indent=2).encode() + b"\n"
 
     @classmethod
