@@ -99,3 +99,17 @@ def test_replace_of_a_table_that_is_all_key_is_a_no_op_update() -> None:
     info = TableInfo("db", "k", cols, cols, "PRIMARY", cols[1], "PRIMARY")
     statement = r.insert_statement(info, ("bigint", "date"), ("id", "ts"), True)
     assert statement.tail == " ON DUPLICATE KEY UPDATE `id` = `id`"
+
+
+@pytest.mark.parametrize(
+    ("message", "index"),
+    [
+        ("MySQL error while restoring rows: Duplicate entry 'a5@x' for key 'uq_email'", "uq_email"),
+        ("Duplicate entry 'x' for key 'uq.uq_email'", "uq.uq_email"),  # MySQL 8 names the table
+        ("Duplicate entry 'for key 'v'' for key 'PRIMARY'", "PRIMARY"),  # the value's words apart
+        ("Duplicate entry '5' for key 1", None),  # old servers give a number: no name
+    ],
+)
+def test_a_duplicate_entry_names_its_index_not_its_value(message: str, index: str | None) -> None:
+    """The restore names the unique index a left row clashed on, never the row's value."""
+    assert r.clashing_index(message) == index

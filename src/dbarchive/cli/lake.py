@@ -189,6 +189,7 @@ def _render(r: RestoreResult, as_json: bool, quiet: bool) -> None:
             "archived_rows": r.archived_rows,
             "written": r.written,
             "skipped": r.skipped,
+            "left": r.left,  # refused as duplicates of another live row's unique value
             "older_versions_not_restored": r.older_versions,
             "batches": r.batches,
             "created_table": r.created_table,
@@ -206,6 +207,7 @@ def _render(r: RestoreResult, as_json: bool, quiet: bool) -> None:
         "archived_rows": r.archived_rows,
         "written": r.written,
         "already_there": r.skipped,
+        "left": r.left,
         "older_versions": r.older_versions,  # in the archive: the newest version is restored
         "batches": r.batches,
         "problems": "; ".join(r.problems) or None,

@@ -12,6 +12,8 @@
    for everything else (the server converts UTF-8 back to the column's charset), on a session
    pinned to UTC (TIMESTAMP) and a strict ``sql_mode`` that still accepts zero dates. A row
    whose key is already there is skipped, or overwritten with ``replace``: never duplicated.
+   A row the server refuses as a duplicate of another live row's value in a UNIQUE index is
+   left, the rest of its batch written, and the restore is not verified (``_Loader._write``).
    Generated columns of the target are left out: the server computes them.
 4. **Prove.** The database's digest of the day in the target must equal the archive's (its newest
    version of each key: ``Manifest.effective_digest``) — which also checks every generated value
@@ -45,6 +47,7 @@ from dbarchive.jobs.restore_target import (
 )
 from dbarchive.ledger import hooks as ledger
 from dbarchive.manifest import Manifest
+from dbarchive.sources import restore_sql
 from dbarchive.sources.charsets import escaped_length
 from dbarchive.sources.table import TableInfo
 from dbarchive.steps import upload
@@ -66,7 +69,7 @@ class RestoreResult:
     into: str
     day: dt.date
     archived_rows: int
-    written: int  # rows inserted (or, with replace, inserted or overwritten)
+    written: int  # rows inserted (or, with replace, inserted or overwritten: see _Loader._count)
     skipped: int  # rows whose key was already there (without replace; older versions apart)
     batches: int
     created_table: bool
@@ -75,6 +78,8 @@ class RestoreResult:
     # Older versions of changed rows the archive also holds (a row updated, or a key used again,
     # after the day was archived): the newest version of each key is the one restored.
     older_versions: int = 0
+    # Rows the server refused as duplicate entries of another live row's unique value: left.
+    left: int = 0
 
     @property
     def ok(self) -> bool:
@@ -120,7 +125,7 @@ def restore_day(
             _drop_created(ctx, spec, target, exc)
         raise
     digest = ctx.source.digest_day(*archive_scope(info, manifest))
-    problems = []
+    problems = [_left_problem(target, day, loader)] if loader.left else []
     if digest != manifest.effective_digest:
         problems.append(
             f"{target} {day}: the table now holds {digest.describe()} for this day, the archive "
@@ -144,6 +149,19 @@ def restore_day(
         digest,
         tuple(problems),
         manifest.superseded.count,
+        loader.left,
+    )
+
+
+def _left_problem(target: str, day: dt.date, loader: _Loader) -> str:
+    """Why the rows the server refused as duplicates are not there, and where they are."""
+    n = loader.left
+    indexes = ", ".join(loader.left_indexes) or "a unique index"
+    return (
+        f"{target} {day}: {n} archived row{'' if n == 1 else 's'} {'was' if n == 1 else 'were'} "
+        f"left unwritten: writing {'it' if n == 1 else 'them'} would give another live row's "
+        f"value in {indexes} (MySQL refused a duplicate entry); the live rows are kept as they "
+        "are. Restore --into a new table to see the archived rows"
     )
 
 
@@ -199,7 +217,8 @@ class _Loader:
     ) -> None:
         self.ctx, self.info, self.manifest = ctx, info, manifest
         self.replace, self.throttle = replace, throttle
-        self.written = self.skipped = self.batches = self.bytes = 0
+        self.written = self.skipped = self.batches = self.bytes = self.left = 0
+        self.left_indexes: dict[str, None] = {}  # the unique indexes the left rows clashed on
         # The target computes its generated columns: only the others are written.
         self._positions = [i for i, c in enumerate(info.columns) if c.generated is None]
         self._types = [c.mysql_type for c in manifest.columns]
@@ -221,14 +240,16 @@ class _Loader:
                 failpoints.hit("restore.batch-inserted")
                 if self.throttle is not None:
                     self.throttle.between_chunks(time.monotonic() - started)
-        self._emit("finish", f"{self.written} rows written, {self.skipped} already there")
+        left = f", {self.left} left (duplicate entries)" if self.left else ""
+        self._emit("finish", f"{self.written} rows written, {self.skipped} already there{left}")
 
     def _emit(self, kind: str, message: str = "") -> None:
-        """``restore`` progress for the reporter: rows done (written or already there) of the
+        """``restore`` progress for the reporter: rows done (written, already there or left) of the
         archived rows, and the bytes of their values."""
         self.ctx.reporter.emit(
             Event("restore", self.manifest.table, self.manifest.day.isoformat(), kind,
-                  self.written + self.skipped, self.bytes, self.manifest.rows, message)
+                  self.written + self.skipped + self.left, self.bytes, self.manifest.rows,
+                  message)
         )  # fmt: skip
 
     def _chunks(self) -> Iterator[list[list[Value]]]:
@@ -258,9 +279,35 @@ class _Loader:
         )
 
     def _insert(self, rows: Sequence[Sequence[Value]]) -> None:
-        affected = self._load(self.info, rows, self._types, self.manifest.key_columns)
+        self._write(rows)
         self.batches += 1
         self.bytes += sum(len(v) for row in rows for i in self._positions if (v := row[i]))
+
+    def _write(self, rows: Sequence[Sequence[Value]]) -> None:
+        """One INSERT of ``rows``. An overwrite (``replace``) that would give another live row's
+        value in a UNIQUE index makes the server refuse the whole statement (1062), and every
+        rerun failed the same (an outside trial): the rows are then written in halves, down to
+        the refused ones, which are left as the live data has them (like rows the key guard
+        leaves, ``restore_sql._on_duplicate``); the restore is then not verified."""
+        try:
+            affected = self._load(self.info, rows, self._types, self.manifest.key_columns)
+        except SourceError as exc:
+            if exc.mysql_code != restore_sql.DUPLICATE_ENTRY:
+                raise
+            if len(rows) > 1:
+                half = len(rows) // 2
+                self._write(rows[:half])
+                self._write(rows[half:])
+            else:
+                self.left += 1
+                self.left_indexes[restore_sql.clashing_index(str(exc)) or "a unique index"] = None
+            return
+        self._count(rows, affected)
+
+    def _count(self, rows: Sequence[Sequence[Value]], affected: int) -> None:
+        """Rows written, or already there. With ``replace`` the server's count (1 per insert, 2
+        per change, 0 per row left as it was) cannot tell a row the key guard left from one
+        already equal to the archive's: all count as written, and the digest check tells."""
         if self.replace:
             self.written += len(rows)
         else:

@@ -28,6 +28,17 @@ SQL_MODE = "SELECT @@SESSION.sql_mode"
 MAX_PACKET = "SELECT @@max_allowed_packet"  # the longest statement the server takes
 SET_SQL_MODE = "SET SESSION sql_mode = %s"  # param: the mode
 _CHARSET_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+# The server refused a row: a value it would write is another row's in a UNIQUE index. It
+# refuses the whole multi-row INSERT (an overwrite under --replace meeting another live row).
+DUPLICATE_ENTRY = 1062
+_FOR_KEY = re.compile(r"for key '([^']+)'")
+
+
+def clashing_index(message: str) -> str | None:
+    """The unique index a duplicate-entry error names (MariaDB ``uq_email``, MySQL 8
+    ``table.uq_email``), or None. Only the name: the message also quotes the row's value."""
+    found = _FOR_KEY.findall(message)
+    return found[-1] if found else None
 
 
 class ArchivedColumn(Protocol):
