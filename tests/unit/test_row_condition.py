@@ -25,6 +25,11 @@ TAKEN = [
     "amount > 1e5 AND created_at > '2026-01-01' - INTERVAL 1 DAY",
     "UNIX_TIMESTAMP(created_at) > 5",
     "account_id IN (SELECT id FROM keep_accounts)",
+    # a statement's clause inside a subquery's parentheses is its own; the words as names stay
+    "id IN (SELECT a FROM x UNION SELECT b FROM y)",
+    "amount > (SELECT amount FROM t2 ORDER BY amount DESC LIMIT 1)",
+    "limit_ms > 5 AND `limit` = 1 AND t.order = 2 AND note = 'x LIMIT 1' AND group_id = 3",
+    "window = 3",  # not reserved in MariaDB: a column, unlike `WINDOW w AS (…)`
 ]
 
 REFUSED = {
@@ -57,6 +62,22 @@ REFUSED = {
     "UNIX_TIMESTAMP() > 5": "UNIX_TIMESTAMP gives another answer",
     "uuid ( ) = 1": "uuid gives another answer",
     "x = @v": "variable",
+    # a statement's clause ends the condition inside AND (…): every statement failed
+    "env = 'prod' LIMIT 1": "its LIMIT at character 14 begins a clause of a whole statement",
+    "env = 'prod' UNION SELECT 1": "its UNION at",
+    "a = 1 intersect SELECT 1": "its intersect at",
+    "a = 1 EXCEPT SELECT 1": "its EXCEPT at",
+    "a = 1 order by id": "its order at",
+    "a = 1 GROUP BY a": "its GROUP at",
+    "a = 1 HAVING a > 0": "its HAVING at",
+    "a = 1 INTO OUTFILE '/tmp/x'": "its INTO at",
+    "a = 1 INTO DUMPFILE '/tmp/x'": "its INTO at",
+    "a = 1 INTO @x": "its INTO at",
+    "a = 1 FOR UPDATE": "its FOR at",
+    "a = 1 LOCK IN SHARE MODE": "its LOCK at",
+    "a = 1 PROCEDURE ANALYSE()": "its PROCEDURE at",
+    "a = 1 WINDOW w AS (ORDER BY a)": "its WINDOW at",
+    "(a = 1) /* x */ LIMIT 1": "its LIMIT at",  # at depth 0 again after its parenthesis
     "   ": "empty",
 }
 

@@ -19,6 +19,10 @@ The filter is pasted into every statement that reads, counts, digests or deletes
   functions, sequences (``NEXT VALUE FOR``) and ``@`` variables whose answer changes between
   two statements are refused (``ROWNUM() < 20`` archived each statement's first rows only; a
   subquery cannot be judged here: the README asks that its answer not change either).
+- **A condition, not a statement's clause**: outside its quotes and parentheses it holds none of
+  the words that begin a clause of a whole statement (``LIMIT``, ``ORDER BY``, ``UNION``,
+  ``INTO``, ``FOR UPDATE``, …): inside ``AND (…)`` each made every statement of the day fail.
+  A subquery in parentheses keeps its own (``id IN (SELECT a FROM x UNION SELECT b FROM y)``).
 """
 
 from __future__ import annotations
@@ -41,6 +45,15 @@ _CHANGING_CALLS = _CLOCK_WORDS | {
 }  # fmt: skip
 _GAP_TEXT = r"(?:\s|/\*.*?\*/)+"
 _SEQUENCE = re.compile(rf"{_GAP_TEXT}VALUE{_GAP_TEXT}FOR\b", re.IGNORECASE | re.DOTALL)
+# words that begin a statement's clause (each reserved in MariaDB and MySQL 8): never part of a
+# condition outside parentheses. WINDOW is MariaDB's column name too: only ``WINDOW w AS``.
+_CLAUSE_WORDS = {
+    "LIMIT", "ORDER", "GROUP", "HAVING", "UNION", "INTERSECT", "EXCEPT", "INTO", "FOR", "LOCK",
+    "PROCEDURE",
+}  # fmt: skip
+_WINDOW_CLAUSE = re.compile(
+    rf"{_GAP_TEXT}(?:[A-Za-z_][A-Za-z0-9_$]*|`[^`]*`){_GAP_TEXT}AS\b", re.IGNORECASE | re.DOTALL
+)
 
 
 def check_row_condition(text: str) -> str:
@@ -93,7 +106,7 @@ def _problem(text: str) -> str | None:
             if depth < 0:
                 return f"its ')' at character {i + 1} closes a parenthesis it did not open"
         elif (word := _WORD.match(text, i)) and (i == 0 or not _joined(text[i - 1])):
-            if problem := _changing(text, word):
+            if problem := _changing(text, word) or (None if depth else _clause(text, word)):
                 return problem
             i = word.end()
             continue
@@ -150,5 +163,17 @@ def _changing(text: str, word: re.Match[str]) -> str | None:
             f"{word.group()} gives another answer each time it is evaluated, so a row would "
             "be archived by one statement and left out by the next (the purge would keep it, "
             "and say the application changed it)"
+        )
+    return None
+
+
+def _clause(text: str, word: re.Match[str]) -> str | None:
+    """Why ``word``, outside parentheses, ends the condition (``x = 1 LIMIT 1``), or None."""
+    name = word.group().upper()
+    if name in _CLAUSE_WORDS or (name == "WINDOW" and _WINDOW_CLAUSE.match(text, word.end())):
+        return (
+            f"its {word.group()} at character {word.start() + 1} begins a clause of a whole "
+            "statement (LIMIT, ORDER BY, UNION, …), not part of a condition, so every "
+            "statement would fail; a subquery keeps its own inside its parentheses"
         )
     return None
