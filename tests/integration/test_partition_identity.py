@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+import dbarchive
 from dbarchive import build_context, export_day
 from dbarchive.build import build_throttle
 from dbarchive.cli import cli
@@ -416,7 +417,8 @@ def test_a_day_far_from_another_tables_days_is_refused_by_the_folders_claim(
     """The first export into a folder claims it for its table (``_dbarchive_table.json``): a
     second config's day ten days away from every day of events' — no neighbour to read — is
     refused before anything is written (the days either side alone let it publish there: an
-    outside trial). events' own new days go on."""
+    outside trial), and its status, which counted events' days as its own. events' own new days
+    go on."""
     _create(mysql_schema, "events", 20, note="default")
     _create(mysql_schema, "events", 20, day=DAY + dt.timedelta(days=20), note="later")
     dest = tmp_path / "arch"
@@ -441,6 +443,8 @@ def test_a_day_far_from_another_tables_days_is_refused_by_the_folders_claim(
     other = build_context(second)
     with pytest.raises(VerificationError, match=r"_dbarchive_table.json claims this folder"):
         export_day(other, second.tables[0], far)
+    with pytest.raises(VerificationError, match=r"^status of events: .* claims this folder"):
+        dbarchive.status(other, "events")  # events' days are not its to count
     other.source.close()
     assert _tree(dest) == before
     export_day(ctx, first.tables[0], DAY + dt.timedelta(days=20))  # the owner's next new day

@@ -72,16 +72,19 @@ def read_claim(storage: Storage, partition: PartitionPath) -> FolderClaim | None
     return None if raw is None else FolderClaim.loads(raw, key)
 
 
-def claimed_by_us(storage: Storage, partition: PartitionPath, expected: SourceIdentity) -> bool:
+def claimed_by_us(
+    storage: Storage, partition: PartitionPath, expected: SourceIdentity, refused: str = ""
+) -> bool:
     """True if the folder's claim is ``expected``'s, False if it has none.
 
     Raises:
-        VerificationError: the claim names another table or source; nothing was changed.
+        VerificationError: the claim names another table or source; nothing was changed. The
+            message starts with ``refused`` (default: the partition's day was not archived).
     """
     claim = read_claim(storage, partition)
     if claim is None:
         return False
-    _require_ours(claim, partition, expected)
+    _require_ours(claim, partition, expected, refused)
     return True
 
 
@@ -96,7 +99,9 @@ def claim_folder(storage: Storage, partition: PartitionPath, expected: SourceIde
         _require_ours(claim, partition, expected)
 
 
-def _require_ours(claim: FolderClaim, partition: PartitionPath, expected: SourceIdentity) -> None:
+def _require_ours(
+    claim: FolderClaim, partition: PartitionPath, expected: SourceIdentity, refused: str = ""
+) -> None:
     try:
         check_owner(
             claim.schema,
@@ -107,6 +112,5 @@ def _require_ours(claim: FolderClaim, partition: PartitionPath, expected: Source
             holds="claims this folder for the archive of",
         )
     except VerificationError as exc:
-        raise VerificationError(
-            f"{expected.table} {partition.day} was not archived: {exc}"
-        ) from None
+        refused = refused or f"{expected.table} {partition.day} was not archived"
+        raise VerificationError(f"{refused}: {exc}") from None
