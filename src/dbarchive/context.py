@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dbarchive import dates
 from dbarchive.clock import Clock, system_clock
@@ -18,6 +18,7 @@ from dbarchive.sources.mysql import MySqlSource
 from dbarchive.sources.protocol import Source
 from dbarchive.sources.read_session import ReadSource, Requirement
 from dbarchive.sources.table import TableInfo
+from dbarchive.steps.folder_claim import require_owner
 from dbarchive.storage import Storage
 
 
@@ -59,8 +60,18 @@ class Context:
         key = (spec.schema_name, spec.name)
         if key not in self._folders:
             refuse_moved_archive(self.storage, self.job, spec)
-            self._folders[key] = self.job.folder(spec)
+            folder, owner = self.job.folder(spec), self.owner(spec)
+            layout = self.job.destination.layout
+            require_owner(self.storage, folder, layout, owner, f"table {spec.label}")
+            self._folders[key] = folder
         return self._folders[key]
+
+    def owner(self, spec: TableSpec) -> SourceIdentity:
+        """Whose the table's archive is: schema, table, former names and source id (no server:
+        reading it would need the database, and it never decides whose an archive is)."""
+        settings = self.source.settings
+        schema = spec.schema_name or settings.database
+        return SourceIdentity(schema, spec.name, settings.id, {}, spec.former_tables(schema))
 
     @property
     def mysql(self) -> MySqlSource:
@@ -116,12 +127,4 @@ class Context:
     def identity(self, spec: TableSpec) -> SourceIdentity:
         """Who the table's partitions must belong to: schema, table, source id (and the server
         this run reads, recorded as information)."""
-        settings = self.source.settings
-        schema = spec.schema_name or settings.database
-        return SourceIdentity(
-            schema,
-            spec.name,
-            settings.id,
-            self.source.server_identity(),
-            spec.former_tables(schema),
-        )
+        return replace(self.owner(spec), server=self.source.server_identity())

@@ -382,7 +382,7 @@ def test_a_new_day_among_another_tables_days_is_refused(
     events: the day events archived is refused, and so is the next day, which events has not
     archived: it was published among events' days, and status counted those as its own (an
     outside trial). Nothing of it is written. The folder has no claim (archived by a version
-    before claims): the days either side say whose it is."""
+    before claims): its first day's manifest says whose it is."""
     _create(mysql_schema, "events", 20, note="default")
     dest = tmp_path / "arch"
     first = make_job(mysql_schema.url, str(dest), [_spec("events")])
@@ -403,9 +403,7 @@ def test_a_new_day_among_another_tables_days_is_refused(
     ctx = build_context(second)
     with pytest.raises(VerificationError, match=r"holds the archive of .*Two tables share"):
         export_day(ctx, second.tables[0], DAY)
-    with pytest.raises(
-        VerificationError, match=r"events 2026-10-07 was not archived: the day next"
-    ):
+    with pytest.raises(VerificationError, match=r"^table 'events': .*day=06/_manifest.json holds"):
         export_day(ctx, second.tables[0], DAY + dt.timedelta(days=1))
     ctx.source.close()
     assert _tree(dest) == before
@@ -443,9 +441,19 @@ def test_a_day_far_from_another_tables_days_is_refused_by_the_folders_claim(
     other = build_context(second)
     with pytest.raises(VerificationError, match=r"_dbarchive_table.json claims this folder"):
         export_day(other, second.tables[0], far)
-    with pytest.raises(VerificationError, match=r"^status of events: .* claims this folder"):
+    with pytest.raises(VerificationError, match=r"^table 'events': .* claims this folder"):
         dbarchive.status(other, "events")  # events' days are not its to count
     other.source.close()
+    config = tmp_path / "second.toml"
+    config.write_text(
+        f'[source]\nurl = "{mysql_schema.url.rsplit("/", 1)[0]}/{second_schema}"\n'
+        f'[destination]\nurl = "{dest}"\n[[tables]]\nname = "events"\n'
+        'timestamp_column = "created_at"\n'
+    )
+    for command in ("run", "purge", "status", "plan"):  # run and purge wrote its backlog there
+        result = CliRunner().invoke(cli, [command, "-c", str(config)])
+        assert result.exit_code == 5, (command, result.output)
+        assert "claims this folder for the archive of" in result.output
     assert _tree(dest) == before
     export_day(ctx, first.tables[0], DAY + dt.timedelta(days=20))  # the owner's next new day
     ctx.source.close()
@@ -489,3 +497,82 @@ def test_a_folders_claim_follows_its_tables_rename_and_a_source_id_set_later(
         claim_folder(ctx.storage, partition, stranger)
     ctx.source.close()
     assert claim_path.read_bytes() == claimed
+
+
+def _second_events(mysql_schema: MySqlSchema, second_schema: str, day: dt.date) -> str:
+    """`second_schema`.events with five rows on ``day``; the source URL of its schema."""
+    mysql_schema.execute(f"CREATE TABLE `{second_schema}`.events LIKE events")
+    mysql_schema.execute(
+        f"INSERT INTO `{second_schema}`.events (created_at, note) SELECT TIMESTAMP(%s) + "
+        "INTERVAL seq * 300 SECOND, 'other' FROM seq_1_to_5",
+        (day.isoformat(),),
+    )
+    return mysql_schema.url.rsplit("/", 1)[0] + f"/{second_schema}"
+
+
+def test_an_unclaimed_folder_is_its_first_days_tables_and_the_days_either_side_still_count(
+    mysql_schema: MySqlSchema, second_schema: str, tmp_path: Path
+) -> None:
+    """A folder archived before claims: another table's day far away does not claim it (the
+    first day's manifest is events'; it claimed it and then locked events out: an outside
+    trial); events' next day does. In a folder two tables shared before claims, a new day next
+    to the other table's is still refused, claim or not (the outside trial's regression)."""
+    _create(mysql_schema, "events", 20, note="default")
+    _create(mysql_schema, "events", 20, day=DAY + dt.timedelta(days=1), note="next")
+    dest = tmp_path / "arch"
+    first = make_job(mysql_schema.url, str(dest), [_spec("events")])
+    ctx = build_context(first)
+    export_day(ctx, first.tables[0], DAY)
+    ctx.source.close()
+    (dest / "events" / "_dbarchive_table.json").unlink()  # as an earlier version left it
+    far = DAY + dt.timedelta(days=20)
+    url = _second_events(mysql_schema, second_schema, far)
+    second = make_job(url, str(dest), [_spec("events")])
+    other = build_context(second)
+    with pytest.raises(VerificationError, match=r"^table 'events': .*day=06/_manifest.json holds"):
+        export_day(other, second.tables[0], far)
+    other.source.close()
+    assert not (dest / "events" / "_dbarchive_table.json").exists()
+    ctx = build_context(first)
+    export_day(ctx, first.tables[0], DAY + dt.timedelta(days=1))  # events' next day claims it
+    ctx.source.close()
+    claim = json.loads((dest / "events" / "_dbarchive_table.json").read_text())
+    assert (claim["schema"], claim["table"]) == (mysql_schema.name, "events")
+
+    # the other table's day, archived elsewhere, moved in as a folder two tables shared
+    elsewhere = make_job(url, str(tmp_path / "elsewhere"), [_spec("events")])
+    other = build_context(elsewhere)
+    export_day(other, elsewhere.tables[0], far)
+    other.source.close()
+    day_dir = "events/year=2026/month=10/day=26"
+    (dest / day_dir).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "elsewhere" / day_dir).rename(dest / day_dir)
+    _create(mysql_schema, "events", 5, day=far - dt.timedelta(days=1), note="beside")
+    before = _tree(dest)
+    ctx = build_context(first)
+    with pytest.raises(VerificationError, match=r"was not archived: the day next to it"):
+        export_day(ctx, first.tables[0], far - dt.timedelta(days=1))
+    ctx.source.close()
+    assert _tree(dest) == before
+
+
+def test_a_path_inside_another_tables_claimed_folder_is_refused(
+    mysql_schema: MySqlSchema, second_schema: str, tmp_path: Path
+) -> None:
+    """`path = "events/sub"` of another config nests its days inside events' claimed folder,
+    which a reader of events/ (a glob, Spark) would take as events' rows: refused, nothing
+    written (an outside trial)."""
+    _create(mysql_schema, "events", 20)
+    dest = tmp_path / "arch"
+    first = make_job(mysql_schema.url, str(dest), [_spec("events")])
+    ctx = build_context(first)
+    export_day(ctx, first.tables[0], DAY)
+    ctx.source.close()
+    url = _second_events(mysql_schema, second_schema, DAY)
+    nested = make_job(url, str(dest), [_spec("events", path="events/sub")])
+    before = _tree(dest)
+    other = build_context(nested)
+    with pytest.raises(VerificationError, match=r"is inside 'events/', which .* claims"):
+        export_day(other, nested.tables[0], DAY)
+    other.source.close()
+    assert _tree(dest) == before

@@ -16,7 +16,6 @@ from dbarchive.layout import MANIFEST_NAME, PURGE_MARKER_NAME, day_of_key
 from dbarchive.manifest import Manifest
 from dbarchive.sources.mysql import NoDayRows
 from dbarchive.steps import exchange, upload
-from dbarchive.steps.folder_claim import claimed_by_us
 
 
 @dataclass(frozen=True)
@@ -88,10 +87,6 @@ class TableStatus:
 def table_status(ctx: Context, spec: TableSpec, today: dt.date) -> TableStatus:
     """Read every manifest and purge record of the table, and the database's oldest row."""
     layout = ctx.job.destination.layout
-    # another table's folder: its days are not this table's to count (an outside trial)
-    claimed_by_us(
-        ctx.storage, ctx.partition(spec, today), ctx.identity(spec), f"status of {spec.name}"
-    )
     archived: dict[dt.date, Manifest] = {}
     purged: list[dt.date] = []
     partial: list[dt.date] = []

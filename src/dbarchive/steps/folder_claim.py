@@ -1,4 +1,4 @@
-"""Whose table folder this is: a create-only claim at the folder's root, read before a new day.
+"""Whose table folder this is: a create-only claim at the folder's root, checked by every command.
 
 A day's manifest says whose rows that day holds (``identity.py``), but a day not archived yet has
 none: a second config pointed at one prefix (two environments without a ``[source] id``, another
@@ -7,13 +7,15 @@ counted them as the first table's. The days either side were read as a stand-in,
 between the two tables' days went around. So the first export of a day into a folder creates
 ``_dbarchive_table.json`` there, naming the schema, table and source id, with a create-only
 write (S3 ``If-None-Match: *``, a hard link locally): of two writers racing, one creates it and
-the other reads it. Every later day not archived yet is refused, before anything is written,
-while the folder's claim names another table or source (VerificationError, exit 5).
+the other reads it and stops.
 
-The claim is read as a manifest's identity is: a former name (``formerly``) is this table's, and
-a claim without a source id is accepted by a config that sets one later. A folder archived by an
-earlier version has no claim; until its first new day writes one, the days either side still
-say whose it is. Query engines skip names starting with ``_``, as they skip the manifests.
+Every command checks the folder before it uses it (``Context.folder``, :func:`require_owner`):
+its claim, or, in a folder an earlier version archived into (no claim yet), its first day's
+manifest, must be this table's; and no folder above it may be claimed (a ``path`` inside another
+table's folder mixes both tables' rows for a reader of that folder). Otherwise VerificationError
+(exit 5) before anything is written. A claim is read as a manifest's identity is: a former name
+(``formerly``) is this table's, and one without a source id is accepted by a config that sets
+one later. Query engines skip names starting with ``_``, as they skip the manifests.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from dataclasses import dataclass
 
 from dbarchive.errors import VerificationError
 from dbarchive.identity import SourceIdentity, check_owner
-from dbarchive.layout import PartitionPath
+from dbarchive.layout import MANIFEST_NAME, Layout, PartitionPath
+from dbarchive.manifest import Manifest
 from dbarchive.storage import Storage
 
 CLAIM_NAME = "_dbarchive_table.json"
@@ -60,57 +63,92 @@ class FolderClaim:
             ) from None
 
 
-def claim_key(partition: PartitionPath) -> str:
-    """The claim's key: the root of the partition's table folder."""
-    return f"{partition.folder_prefix}{CLAIM_NAME}"
+def claim_key(folder: str) -> str:
+    """The claim's key: the root of the table ``folder``."""
+    return f"{folder}/{CLAIM_NAME}"
 
 
-def read_claim(storage: Storage, partition: PartitionPath) -> FolderClaim | None:
+def read_claim(storage: Storage, folder: str) -> FolderClaim | None:
     """The folder's claim, or None (a new folder, or one no version since claims archived into)."""
-    key = claim_key(partition)
+    key = claim_key(folder)
     raw = storage.get_bytes(key)
     return None if raw is None else FolderClaim.loads(raw, key)
 
 
-def claimed_by_us(
-    storage: Storage, partition: PartitionPath, expected: SourceIdentity, refused: str = ""
-) -> bool:
-    """True if the folder's claim is ``expected``'s, False if it has none.
-
-    Raises:
-        VerificationError: the claim names another table or source; nothing was changed. The
-            message starts with ``refused`` (default: the partition's day was not archived).
-    """
-    claim = read_claim(storage, partition)
-    if claim is None:
-        return False
-    _require_ours(claim, partition, expected, refused)
-    return True
+def require_owner(
+    storage: Storage, folder: str, layout: Layout, expected: SourceIdentity, refused: str
+) -> None:
+    """VerificationError, starting with ``refused``, unless ``folder`` is ``expected``'s: its
+    claim, else its first day's manifest (a folder archived before claims) names it, and no
+    folder above it is claimed. One read, or a listing's first page and a manifest's read."""
+    try:
+        claim = read_claim(storage, folder)
+        if claim is not None:
+            _check(claim, claim_key(folder), expected)
+        else:
+            _first_manifest_is_ours(storage, folder, layout, expected)
+        _no_claim_above(storage, folder)
+    except VerificationError as exc:
+        raise VerificationError(f"{refused}: {exc}") from None
 
 
 def claim_folder(storage: Storage, partition: PartitionPath, expected: SourceIdentity) -> None:
     """Create the folder's claim for ``expected`` if it has none (create-only); if another
     writer's claim got there first, it must be ``expected``'s (VerificationError otherwise)."""
+    folder = partition.folder_prefix.rstrip("/")
     mine = FolderClaim(expected.schema, expected.table, expected.source_id)
-    if storage.put_if_absent(claim_key(partition), mine.dumps()):
+    if storage.put_if_absent(claim_key(folder), mine.dumps()):
         return
-    claim = read_claim(storage, partition)
-    if claim is not None:
-        _require_ours(claim, partition, expected)
-
-
-def _require_ours(
-    claim: FolderClaim, partition: PartitionPath, expected: SourceIdentity, refused: str = ""
-) -> None:
+    claim = read_claim(storage, folder)
+    if claim is None:
+        return
     try:
-        check_owner(
-            claim.schema,
-            claim.table,
-            claim.source_id,
-            expected,
-            claim_key(partition),
-            holds="claims this folder for the archive of",
-        )
+        _check(claim, claim_key(folder), expected)
     except VerificationError as exc:
-        refused = refused or f"{expected.table} {partition.day} was not archived"
-        raise VerificationError(f"{refused}: {exc}") from None
+        raise VerificationError(
+            f"{expected.table} {partition.day} was not archived: {exc}"
+        ) from None
+
+
+def _check(claim: FolderClaim, key: str, expected: SourceIdentity) -> None:
+    check_owner(
+        claim.schema,
+        claim.table,
+        claim.source_id,
+        expected,
+        key,
+        holds="claims this folder for the archive of",
+    )
+
+
+def _first_manifest_is_ours(
+    storage: Storage, folder: str, layout: Layout, expected: SourceIdentity
+) -> None:
+    """The first readable manifest of the folder's days, if any, names ``expected`` (days are
+    listed from the oldest; the folder's other records sort apart and are not listed)."""
+    days = f"{folder}/year=" if layout is Layout.HIVE else f"{folder}/"
+    for obj in storage.list_objects(days):
+        if obj.key.rsplit("/", 1)[-1] != MANIFEST_NAME:
+            continue
+        try:
+            manifest = Manifest.loads(storage.get_bytes(obj.key) or b"")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue  # a damaged day: verify and the purge say so; the next one tells
+        record = manifest.source  # who it was read from (None: before sources were recorded)
+        source_id = None if record is None else record.id
+        check_owner(manifest.schema, manifest.table, source_id, expected, obj.key)
+        return
+
+
+def _no_claim_above(storage: Storage, folder: str) -> None:
+    parts = folder.split("/")
+    for depth in range(1, len(parts)):
+        above = "/".join(parts[:depth])
+        claim = read_claim(storage, above)
+        if claim is not None:
+            raise VerificationError(
+                f"its folder {folder + '/'!r} is inside {above + '/'!r}, which "
+                f"{claim_key(above)} claims for {claim.schema}.{claim.table}: a reader of that "
+                "folder would take both tables' rows; nothing was changed. Give the table a "
+                "path outside it"
+            )

@@ -26,7 +26,7 @@ from dbarchive.identity import SourceIdentity, check_manifest_identity, require_
 from dbarchive.layout import Layout, PartitionPath, day_of_key
 from dbarchive.manifest import Manifest
 from dbarchive.runtime.background import in_background
-from dbarchive.steps.folder_claim import claim_folder, claimed_by_us
+from dbarchive.steps.folder_claim import claim_folder
 from dbarchive.steps.publish import Committed, highest_taken
 from dbarchive.storage import Storage
 
@@ -164,11 +164,9 @@ def _own_manifest(
     if manifest is not None:
         require_same_source(manifest, expected, partition.manifest_key)
         return manifest
-    # A day not archived yet: the folder's claim says whose folder this is (folder_claim.py);
-    # without one (archived by an earlier version), the days either side. Refused here, nothing
-    # is written.
-    if claimed_by_us(storage, partition, expected):
-        return None
+    # A day not archived yet: whose folder this is was checked (Context.folder: its claim, or
+    # its first day's manifest); the days either side must be this table's too (a folder two
+    # tables shared before claims). Refused here, nothing is written.
     for days in (-1, 1):
         side = replace(partition, day=shifted(partition.day, days), unit=None, generation=None)
         neighbour = read_manifest(storage, side) if side.day != partition.day else None
