@@ -108,6 +108,7 @@ def test_replace_of_a_table_that_is_all_key_is_a_no_op_update() -> None:
         ("Duplicate entry 'x' for key 'uq.uq_email'", "uq.uq_email"),  # MySQL 8 names the table
         ("Duplicate entry 'for key 'v'' for key 'PRIMARY'", "PRIMARY"),  # the value's words apart
         ("Duplicate entry '5' for key 1", None),  # old servers give a number: no name
+        ("Duplicate entry 'a' for key 'uq 'mail'", "uq 'mail"),  # a quote in the name (trial)
     ],
 )
 def test_a_duplicate_entry_names_its_index_not_its_value(message: str, index: str | None) -> None:

@@ -31,14 +31,16 @@ _CHARSET_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 # The server refused a row: a value it would write is another row's in a UNIQUE index. It
 # refuses the whole multi-row INSERT (an overwrite under --replace meeting another live row).
 DUPLICATE_ENTRY = 1062
-_FOR_KEY = re.compile(r"for key '([^']+)'")
+_FOR_KEY = " for key '"
 
 
 def clashing_index(message: str) -> str | None:
     """The unique index a duplicate-entry error names (MariaDB ``uq_email``, MySQL 8
-    ``table.uq_email``), or None. Only the name: the message also quotes the row's value."""
-    found = _FOR_KEY.findall(message)
-    return found[-1] if found else None
+    ``table.uq_email``), or None. Only the name, which ends the message (it may hold a quote:
+    ``uq 'mail``); the value before it is quoted too and never taken."""
+    at = message.rstrip().rfind(_FOR_KEY)
+    tail = message.rstrip()[at + len(_FOR_KEY) :] if at >= 0 else ""
+    return tail[:-1] if len(tail) > 1 and tail.endswith("'") else None
 
 
 class ArchivedColumn(Protocol):
