@@ -390,15 +390,8 @@ def test_a_new_day_among_another_tables_days_is_refused(
     export_day(ctx, first.tables[0], DAY)
     ctx.source.close()
     (dest / "events" / "_dbarchive_table.json").unlink()
-    mysql_schema.execute(f"CREATE TABLE `{second_schema}`.events LIKE events")
-    mysql_schema.execute(
-        f"INSERT INTO `{second_schema}`.events (created_at, note) SELECT TIMESTAMP(%s) + "
-        "INTERVAL seq * 300 SECOND, 'other' FROM seq_1_to_5",
-        ((DAY + dt.timedelta(days=1)).isoformat(),),
-    )
-    second = make_job(
-        mysql_schema.url.rsplit("/", 1)[0] + f"/{second_schema}", str(dest), [_spec("events")]
-    )
+    url = _second_events(mysql_schema, second_schema, DAY + dt.timedelta(days=1))
+    second = make_job(url, str(dest), [_spec("events")])
     before = _tree(dest)
     ctx = build_context(second)
     with pytest.raises(VerificationError, match=r"holds the archive of .*Two tables share"):
@@ -427,16 +420,9 @@ def test_a_day_far_from_another_tables_days_is_refused_by_the_folders_claim(
     assert (claim["schema"], claim["table"], claim["source_id"]) == (
         mysql_schema.name, "events", None,
     )  # fmt: skip
-    mysql_schema.execute(f"CREATE TABLE `{second_schema}`.events LIKE events")
     far = DAY + dt.timedelta(days=10)
-    mysql_schema.execute(
-        f"INSERT INTO `{second_schema}`.events (created_at, note) SELECT TIMESTAMP(%s) + "
-        "INTERVAL seq * 300 SECOND, 'other' FROM seq_1_to_5",
-        (far.isoformat(),),
-    )
-    second = make_job(
-        mysql_schema.url.rsplit("/", 1)[0] + f"/{second_schema}", str(dest), [_spec("events")]
-    )
+    url = _second_events(mysql_schema, second_schema, far)
+    second = make_job(url, str(dest), [_spec("events")])
     before = _tree(dest)
     other = build_context(second)
     with pytest.raises(VerificationError, match=r"_dbarchive_table.json claims this folder"):
@@ -446,7 +432,7 @@ def test_a_day_far_from_another_tables_days_is_refused_by_the_folders_claim(
     other.source.close()
     config = tmp_path / "second.toml"
     config.write_text(
-        f'[source]\nurl = "{mysql_schema.url.rsplit("/", 1)[0]}/{second_schema}"\n'
+        f'[source]\nurl = "{url}"\n'
         f'[destination]\nurl = "{dest}"\n[[tables]]\nname = "events"\n'
         'timestamp_column = "created_at"\n'
     )
