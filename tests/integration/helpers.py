@@ -12,7 +12,7 @@ def make_job(
 ) -> ArchiveJob:
     """A validated job for ``tables`` (each needs name and timestamp_column)."""
     destination: dict[str, Any] = {"url": dest_url}
-    for name in ("endpoint_url", "region", "part_size_mib"):
+    for name in ("endpoint_url", "region", "part_size_mib", "layout"):
         if name in defaults:
             destination[name] = defaults.pop(name)
     return job_from_dict(

@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -562,3 +563,67 @@ def test_a_path_inside_another_tables_claimed_folder_is_refused(
         export_day(other, nested.tables[0], DAY)
     other.source.close()
     assert _tree(dest) == before
+
+
+def test_a_folder_above_another_tables_claimed_folder_is_not_claimed(
+    mysql_schema: MySqlSchema, second_schema: str, tmp_path: Path
+) -> None:
+    """`path = "p/child"` claimed first, then another config's `path = "p"`: the folder above
+    it would take the child's rows for a reader of p/, and its claim locked the child's owner
+    out (a re-test): refused before anything is written, the child's days go on."""
+    _create(mysql_schema, "events", 20)
+    _create(mysql_schema, "events", 5, day=DAY + dt.timedelta(days=1), note="next")
+    dest = tmp_path / "arch"
+    child = make_job(mysql_schema.url, str(dest), [_spec("events", path="p/child")])
+    ctx = build_context(child)
+    export_day(ctx, child.tables[0], DAY)
+    ctx.source.close()
+    url = _second_events(mysql_schema, second_schema, DAY)
+    parent = make_job(url, str(dest), [_spec("events", path="p")])
+    before = _tree(dest)
+    other = build_context(parent)
+    with pytest.raises(VerificationError, match=r"p/child/_dbarchive_table.json is in a folder"):
+        export_day(other, parent.tables[0], DAY)
+    other.source.close()
+    assert _tree(dest) == before
+    ctx = build_context(child)
+    export_day(ctx, child.tables[0], DAY + dt.timedelta(days=1))
+    ctx.source.close()
+
+
+@pytest.mark.parametrize("layout", ["hive", "plain"])
+def test_a_path_inside_an_unclaimed_folder_with_days_is_refused(
+    mysql_schema: MySqlSchema, second_schema: str, tmp_path: Path, layout: str
+) -> None:
+    """A folder archived before claims (no claim, days of events'): another config's path
+    inside it is refused, and the child's days never become the folder's "first day" (plain
+    days sort among its subfolders: it once disowned its own folder; a re-test)."""
+    _create(mysql_schema, "events", 20)
+    dest = tmp_path / "arch"
+    owner = make_job(mysql_schema.url, str(dest), [_spec("events", path="pl")], layout=layout)
+    ctx = build_context(owner)
+    export_day(ctx, owner.tables[0], DAY)
+    ctx.source.close()
+    (dest / "pl" / "_dbarchive_table.json").unlink()  # as an earlier version left it
+    url = _second_events(mysql_schema, second_schema, DAY)
+    inner = make_job(url, str(dest), [_spec("events", path="pl/0c")], layout=layout)
+    other = build_context(inner)
+    with pytest.raises(VerificationError, match=r"is inside 'pl/', which holds days of"):
+        export_day(other, inner.tables[0], DAY)
+    other.source.close()
+    # the same child's day put there by hand: still not the folder's own day
+    elsewhere = make_job(
+        url, str(tmp_path / "else"), [_spec("events", path="pl/0c")], layout=layout
+    )
+    other = build_context(elsewhere)
+    export_day(other, elsewhere.tables[0], DAY)
+    other.source.close()
+    (tmp_path / "else" / "pl" / "0c").rename(dest / "pl" / "0c")
+    (dest / "pl" / "0c" / "_dbarchive_table.json").unlink()
+    for name in [p for p in (dest / "pl").iterdir() if p.name != "0c"]:
+        shutil.rmtree(name) if name.is_dir() else name.unlink()  # events' own days gone
+    _create(mysql_schema, "events", 5, day=DAY + dt.timedelta(days=2), note="new")
+    ctx = build_context(owner)
+    with pytest.raises(VerificationError, match=r"pl/0c/.*is in a folder inside 'pl/'"):
+        export_day(ctx, owner.tables[0], DAY + dt.timedelta(days=2))  # not "holds the archive"
+    ctx.source.close()

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from dbarchive.errors import VerificationError
 from dbarchive.identity import SourceIdentity, check_owner
-from dbarchive.layout import MANIFEST_NAME, Layout, PartitionPath
+from dbarchive.layout import MANIFEST_NAME, Layout, PartitionPath, day_dir, day_of_key
 from dbarchive.manifest import Manifest
 from dbarchive.storage import Storage
 
@@ -80,22 +80,36 @@ def require_owner(
 ) -> None:
     """VerificationError, starting with ``refused``, unless ``folder`` is ``expected``'s: its
     claim, else its first day's manifest (a folder archived before claims) names it, and no
-    folder above it is claimed. One read, or a listing's first page and a manifest's read."""
+    folder above it holds a claim or days. One read, or a listing's first page and a manifest's
+    read (a ``path`` with folders above it: the same for each of them)."""
     try:
         claim = read_claim(storage, folder)
         if claim is not None:
             _check(claim, claim_key(folder), expected)
-        else:
-            _first_manifest_is_ours(storage, folder, layout, expected)
-        _no_claim_above(storage, folder)
+        elif found := _first_manifest(storage, folder, layout):
+            key, manifest = found
+            record = manifest.source  # who it was read from (None: before sources were recorded)
+            source_id = None if record is None else record.id
+            check_owner(manifest.schema, manifest.table, source_id, expected, key)
+        _not_inside_another(storage, folder, layout)
     except VerificationError as exc:
         raise VerificationError(f"{refused}: {exc}") from None
 
 
 def claim_folder(storage: Storage, partition: PartitionPath, expected: SourceIdentity) -> None:
     """Create the folder's claim for ``expected`` if it has none (create-only); if another
-    writer's claim got there first, it must be ``expected``'s (VerificationError otherwise)."""
+    writer's claim got there first, it must be ``expected``'s (VerificationError otherwise).
+    Before creating it, the folder is listed once: a folder inside it with a claim or days of
+    its own is another table's, which a reader of this folder would take as this table's."""
     folder = partition.folder_prefix.rstrip("/")
+    refused = f"{expected.table} {partition.day} was not archived"
+    unclaimed = read_claim(storage, folder) is None
+    if unclaimed and (inner := _inner_folder(storage, folder, partition.layout)):
+        raise VerificationError(
+            f"{refused}: {inner} is in a folder inside {folder + '/'!r}, another table's; "
+            "a reader of the folder would take both tables' rows, so it is not claimed and "
+            "nothing was changed. Give one of the tables a path outside the other's"
+        )
     mine = FolderClaim(expected.schema, expected.table, expected.source_id)
     if storage.put_if_absent(claim_key(folder), mine.dumps()):
         return
@@ -105,9 +119,7 @@ def claim_folder(storage: Storage, partition: PartitionPath, expected: SourceIde
     try:
         _check(claim, claim_key(folder), expected)
     except VerificationError as exc:
-        raise VerificationError(
-            f"{expected.table} {partition.day} was not archived: {exc}"
-        ) from None
+        raise VerificationError(f"{refused}: {exc}") from None
 
 
 def _check(claim: FolderClaim, key: str, expected: SourceIdentity) -> None:
@@ -121,34 +133,51 @@ def _check(claim: FolderClaim, key: str, expected: SourceIdentity) -> None:
     )
 
 
-def _first_manifest_is_ours(
-    storage: Storage, folder: str, layout: Layout, expected: SourceIdentity
-) -> None:
-    """The first readable manifest of the folder's days, if any, names ``expected`` (days are
-    listed from the oldest; the folder's other records sort apart and are not listed)."""
+def _is_own_day(key: str, folder: str, layout: Layout) -> bool:
+    """Whether ``key`` is an object of one of ``folder``'s own days, not of a folder inside it."""
+    day = day_of_key(key, layout)
+    return day is not None and key.startswith(f"{folder}/{day_dir(day, layout)}/")
+
+
+def _first_manifest(storage: Storage, folder: str, layout: Layout) -> tuple[str, Manifest] | None:
+    """The first readable manifest of ``folder``'s own days, with its key, if any (days are
+    listed from the oldest; under the hive layout the folder's records sort apart, unlisted)."""
     days = f"{folder}/year=" if layout is Layout.HIVE else f"{folder}/"
     for obj in storage.list_objects(days):
-        if obj.key.rsplit("/", 1)[-1] != MANIFEST_NAME:
+        if obj.key.rsplit("/", 1)[-1] != MANIFEST_NAME or not _is_own_day(obj.key, folder, layout):
             continue
         try:
-            manifest = Manifest.loads(storage.get_bytes(obj.key) or b"")
+            return obj.key, Manifest.loads(storage.get_bytes(obj.key) or b"")
         except (ValueError, KeyError, TypeError, AttributeError):
             continue  # a damaged day: verify and the purge say so; the next one tells
-        record = manifest.source  # who it was read from (None: before sources were recorded)
-        source_id = None if record is None else record.id
-        check_owner(manifest.schema, manifest.table, source_id, expected, obj.key)
-        return
+    return None
 
 
-def _no_claim_above(storage: Storage, folder: str) -> None:
+def _inner_folder(storage: Storage, folder: str, layout: Layout) -> str | None:
+    """The first claim or manifest under ``folder`` that is not of its own days, if any."""
+    own = claim_key(folder)
+    for obj in storage.list_objects(f"{folder}/"):
+        name = obj.key.rsplit("/", 1)[-1]
+        if name == CLAIM_NAME and obj.key != own:
+            return obj.key
+        if name == MANIFEST_NAME and not _is_own_day(obj.key, folder, layout):
+            return obj.key
+    return None
+
+
+def _not_inside_another(storage: Storage, folder: str, layout: Layout) -> None:
     parts = folder.split("/")
     for depth in range(1, len(parts)):
         above = "/".join(parts[:depth])
-        claim = read_claim(storage, above)
-        if claim is not None:
-            raise VerificationError(
-                f"its folder {folder + '/'!r} is inside {above + '/'!r}, which "
-                f"{claim_key(above)} claims for {claim.schema}.{claim.table}: a reader of that "
-                "folder would take both tables' rows; nothing was changed. Give the table a "
-                "path outside it"
-            )
+        if (claim := read_claim(storage, above)) is not None:
+            whose = f"{claim_key(above)} claims for {claim.schema}.{claim.table}"
+        elif (found := _first_manifest(storage, above, layout)) is not None:
+            key, manifest = found
+            whose = f"holds days of {manifest.schema}.{manifest.table} ({key})"
+        else:
+            continue
+        raise VerificationError(
+            f"its folder {folder + '/'!r} is inside {above + '/'!r}, which {whose}: a reader of "
+            "that folder would take both tables' rows; nothing was changed. Give the table a "
+            "path outside it"
+        )
