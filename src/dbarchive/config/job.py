@@ -89,8 +89,8 @@ class ArchiveJob(Frozen):
     @model_validator(mode="after")
     def _unique_tables(self) -> ArchiveJob:
         seen: set[tuple[str | None, str]] = set()
-        for t in self.tables:
-            ident = (t.schema_name, t.name)
+        for t in self.tables:  # the default schema spelled out is the same table (a re-test)
+            ident = (self.schema_of(t), t.name)
             if ident in seen:
                 raise ValueError(f"table {t.name!r} is listed twice")
             seen.add(ident)
